@@ -1,0 +1,118 @@
+"""Sites and their departments."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from sqlalchemy import select
+
+from .. import choices
+from ..auth import current_user, get_scoped, requires, site_ids
+from ..extensions import db
+from ..models import Department, Site
+from ..sites import check_timezone, save_department
+from .common import StrictSchema
+
+blp = Blueprint("sites", __name__, url_prefix="/api/sites", description="Sites and departments")
+
+
+class SiteSchema(StrictSchema):
+    id = fields.Integer(dump_only=True)
+    code = fields.String(dump_only=True)
+    name_zh = fields.String(validate=validate.Length(min=1, max=200))
+    name_en = fields.String(validate=validate.Length(max=200))
+    timezone = fields.String(validate=validate.Length(min=1, max=64))
+    task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
+    min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
+
+
+class DepartmentSchema(StrictSchema):
+    id = fields.Integer(dump_only=True)
+    site_id = fields.Integer(dump_only=True)
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,31}$"))
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name_en = fields.String(load_default="", validate=validate.Length(max=120))
+    active = fields.Boolean(load_default=True)
+
+
+class DepartmentUpdateSchema(StrictSchema):
+    name_zh = fields.String(validate=validate.Length(min=1, max=120))
+    name_en = fields.String(validate=validate.Length(max=120))
+    active = fields.Boolean()
+
+
+@blp.route("/")
+class Sites(MethodView):
+    @requires()
+    @blp.response(200, SiteSchema(many=True))
+    def get(self):
+        """The sites I work at."""
+        ids = site_ids(current_user())
+        return db.session.execute(select(Site).where(Site.id.in_(ids)).order_by(Site.id)).scalars().all()
+
+
+@blp.route("/<int:site_id>")
+class SiteItem(MethodView):
+    @requires()
+    @blp.response(200, SiteSchema)
+    def get(self, site_id):
+        """One of my sites."""
+        return get_scoped(Site, site_id, choices.ROLES)
+
+    @requires(choices.ADMIN, choices.MANAGER)
+    @blp.arguments(SiteSchema(partial=True))
+    @blp.response(200, SiteSchema)
+    def patch(self, body, site_id):
+        """Change a site's names, timezone, task due days or minimum scan gap."""
+        site = get_scoped(Site, site_id, (choices.ADMIN, choices.MANAGER))
+        if "timezone" in body:
+            check_timezone(body["timezone"])
+        for key, value in body.items():
+            setattr(site, key, value)
+        from ..changes import record_change
+
+        record_change("site", site.id, site_id=site.id)
+        db.session.commit()
+        return site
+
+
+@blp.route("/<int:site_id>/departments")
+class Departments(MethodView):
+    @requires()
+    @blp.response(200, DepartmentSchema(many=True))
+    def get(self, site_id):
+        """A site's departments (work is routed to them)."""
+        get_scoped(Site, site_id, choices.ROLES)
+        return db.session.execute(select(Department).where(Department.site_id == site_id).order_by(Department.id)).scalars().all()
+
+    @requires(choices.ADMIN, choices.MANAGER)
+    @blp.arguments(DepartmentSchema)
+    @blp.response(201, DepartmentSchema)
+    def post(self, body, site_id):
+        """Add a department to a site."""
+        get_scoped(Site, site_id, (choices.ADMIN, choices.MANAGER))
+        from ..errors import ApiError
+
+        if db.session.execute(select(Department.id).where(Department.site_id == site_id, Department.code == body["code"])).first():
+            raise ApiError(409, f"Department code {body['code']!r} exists at this site.", "department_exists")
+        dept = save_department(Department(site_id=site_id, **body))
+        db.session.commit()
+        return dept
+
+
+@blp.route("/<int:site_id>/departments/<int:department_id>")
+class DepartmentItem(MethodView):
+    @requires(choices.ADMIN, choices.MANAGER)
+    @blp.arguments(DepartmentUpdateSchema)
+    @blp.response(200, DepartmentSchema)
+    def patch(self, body, site_id, department_id):
+        """Rename or (de)activate a department."""
+        dept = get_scoped(Department, department_id, (choices.ADMIN, choices.MANAGER))
+        if dept.site_id != site_id:
+            from ..errors import ApiError
+
+            raise ApiError(404, "Not found.")
+        for key, value in body.items():
+            setattr(dept, key, value)
+        save_department(dept)
+        db.session.commit()
+        return dept

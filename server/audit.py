@@ -1,0 +1,82 @@
+"""The audit trail: append-only events chained by hash, and the check of that chain.
+
+Each event's hash covers its own content and the previous event's hash. Editing or
+deleting a row breaks the chain from that row on, which `verify()` names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .changes import next_value
+from .extensions import db
+from .models import AuditEvent, Counter, utcnow
+
+GENESIS = "0" * 64
+
+
+def _digest(prev_hash: str, event_id: int, site_id, entity: str, entity_id: str, action: str, actor_id, at: datetime, data: dict) -> str:
+    payload = json.dumps(
+        [prev_hash, event_id, site_id, entity, str(entity_id), action, actor_id, at.isoformat(timespec="microseconds"), data],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record(entity: str, entity_id, action: str, *, actor_id: int | None, site_id: int | None, data: dict | None = None) -> AuditEvent:
+    """Append one event. The id comes from a locked counter, so appends are serialised."""
+    event_id = next_value("audit")
+    prev = db.session.execute(select(AuditEvent.hash).where(AuditEvent.id == event_id - 1)).scalar() or GENESIS
+    at = utcnow()
+    data = json.loads(json.dumps(data or {}, default=str))
+    event = AuditEvent(
+        id=event_id,
+        site_id=site_id,
+        entity=entity,
+        entity_id=str(entity_id),
+        action=action,
+        actor_id=actor_id,
+        at=at,
+        data=data,
+        prev_hash=prev,
+        hash=_digest(prev, event_id, site_id, entity, str(entity_id), action, actor_id, at, data),
+    )
+    db.session.add(event)
+    db.session.flush([event])
+    return event
+
+
+def verify(batch: int = 5000) -> tuple[int, int | None, str]:
+    """Walk the chain; return (events checked, first broken id or None, reason)."""
+    expected_prev = GENESIS
+    expected_id = 1
+    checked = 0
+    last_id = 0
+    while True:
+        rows = db.session.execute(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        ).scalars().all()
+        if not rows:
+            # The counter remembers how many events were ever appended: a deleted tail shows.
+            head = db.session.execute(select(Counter.value).where(Counter.name == "audit")).scalar() or 0
+            if head > checked:
+                return checked, checked + 1, f"events {checked + 1} to {head} are missing"
+            return checked, None, ""
+        for ev in rows:
+            if ev.id != expected_id:
+                return checked, expected_id, f"event {expected_id} is missing (next found is {ev.id})"
+            if ev.prev_hash != expected_prev:
+                return checked, ev.id, "its link to the previous event does not match"
+            if ev.hash != _digest(ev.prev_hash, ev.id, ev.site_id, ev.entity, ev.entity_id, ev.action, ev.actor_id, ev.at, ev.data):
+                return checked, ev.id, "its content does not match its hash (edited)"
+            expected_prev = ev.hash
+            expected_id += 1
+            checked += 1
+            last_id = ev.id
+        db.session.expunge_all()

@@ -1,0 +1,238 @@
+"""Accounts: password hashing, login sessions, throttling, CSRF, and authorisation.
+
+Every API view declares who may call it with `@requires(...)` (or `@public`); the
+authorisation test walks the URL map and fails on a view that declares nothing. Site
+scoping is done by `site_for(...)`/`authorize(...)`: a user with no role at a site gets
+404 for anything of it (its existence is not revealed), and 403 for a role they lack.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, request, session
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import choices
+from .errors import ApiError
+from .extensions import db
+from .models import AuthSession, LoginAttempt, Membership, User, utcnow
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# A hash to compare against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    # Werkzeug's default is scrypt (n=2^15, r=8, p=1) with a random salt.
+    return generate_password_hash(password)
+
+
+def check_password(user: User | None, password: str) -> bool:
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return False
+    return check_password_hash(user.password_hash, password)
+
+
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- throttling -------------------------------------------------------------------
+
+
+def login_locked(username: str, remote_addr: str) -> int:
+    """Seconds until a login may be tried again (0 when not locked).
+
+    Counted per username and per address, in the database so that every gunicorn
+    worker sees the same count.
+    """
+    cfg = current_app.config
+    window = timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+    since = utcnow() - window
+    limit = cfg["LOGIN_MAX_FAILURES"]
+    for column, value, allowed in ((LoginAttempt.username, username.lower(), limit), (LoginAttempt.remote_addr, remote_addr, limit * 4)):
+        failures = db.session.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+        ).one()
+        if failures[0] >= allowed:
+            retry = int((failures[1] + window - utcnow()).total_seconds()) + 1
+            return max(retry, 1)
+    return 0
+
+
+def record_attempt(username: str, remote_addr: str, success: bool) -> None:
+    db.session.add(LoginAttempt(username=username.lower(), remote_addr=remote_addr, success=success))
+    if success:
+        # A good login clears this user's failures.
+        db.session.execute(delete(LoginAttempt).where(LoginAttempt.username == username.lower(), LoginAttempt.success.is_(False)))
+
+
+# --- sessions -----------------------------------------------------------------------
+
+
+def login(username: str, password: str) -> User:
+    remote = request.remote_addr or ""
+    wait = login_locked(username, remote)
+    if wait:
+        raise ApiError(429, f"Too many failed logins. Try again in {(wait + 59) // 60} minute(s).", "login_locked", headers={"Retry-After": str(wait)})
+    user = db.session.execute(select(User).where(func.lower(User.username) == username.lower())).scalar_one_or_none()
+    ok = check_password(user, password) and user is not None and user.active
+    record_attempt(username, remote, ok)
+    if not ok:
+        db.session.commit()
+        raise ApiError(401, "Wrong username or password.", "bad_credentials")
+    start_session(user)
+    db.session.commit()
+    return user
+
+
+def start_session(user: User) -> AuthSession:
+    # A fresh token at every login: whatever session the browser had is discarded
+    # (no session fixation).
+    old = session.get("sid")
+    if old:
+        db.session.execute(delete(AuthSession).where(AuthSession.id == _token_key(old)))
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = AuthSession(
+        id=_token_key(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(24),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=current_app.config["SESSION_HOURS"]),
+        user_agent=(request.user_agent.string or "")[:300],
+    )
+    db.session.add(row)
+    session["sid"] = token
+    session.permanent = True
+    g.auth_session = row
+    g.user = user
+    return row
+
+
+def logout() -> None:
+    token = session.get("sid")
+    if token:
+        db.session.execute(delete(AuthSession).where(AuthSession.id == _token_key(token)))
+        db.session.commit()
+    session.clear()
+
+
+def load_user() -> User | None:
+    """The logged-in user of this request, or None; slides the session's expiry."""
+    if "user" in g:
+        return g.user
+    g.user = None
+    token = session.get("sid")
+    if not token:
+        return None
+    row = db.session.get(AuthSession, _token_key(token))
+    now = utcnow()
+    if row is None or row.expires_at <= now:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if (now - row.last_seen_at) > timedelta(minutes=5):
+        row.last_seen_at = now
+        row.expires_at = now + timedelta(hours=current_app.config["SESSION_HOURS"])
+        db.session.commit()
+    g.auth_session = row
+    g.user = user
+    return user
+
+
+def current_user() -> User:
+    user = load_user()
+    if user is None:
+        raise ApiError(401, "Please log in.", "unauthenticated")
+    return user
+
+
+def check_csrf() -> None:
+    """Cookie-authenticated writes must echo the session's CSRF token in a header."""
+    if request.method in SAFE_METHODS:
+        return
+    row = g.get("auth_session")
+    sent = request.headers.get("X-CSRF-Token", "")
+    if row is None or not hmac.compare_digest(sent, row.csrf_token):
+        raise ApiError(403, "Missing or wrong X-CSRF-Token header; reload the app and try again.", "csrf_failed")
+
+
+# --- authorisation ------------------------------------------------------------------
+
+
+def roles_at(user: User, site_id: int) -> set[str]:
+    return set(
+        db.session.execute(select(Membership.role).where(Membership.user_id == user.id, Membership.site_id == site_id)).scalars()
+    )
+
+
+def site_ids(user: User, roles: tuple[str, ...] | None = None) -> list[int]:
+    stmt = select(Membership.site_id).where(Membership.user_id == user.id).distinct()
+    if roles:
+        stmt = stmt.where(Membership.role.in_(roles))
+    return sorted(db.session.execute(stmt).scalars())
+
+
+def authorize(site_id: int | None, roles: tuple[str, ...]) -> None:
+    """404 unless the user works at the site; 403 unless they hold one of `roles` there."""
+    user = current_user()
+    held = roles_at(user, site_id) if site_id is not None else set()
+    if not held:
+        raise ApiError(404, "Not found.", "not_found")
+    if roles and not (held & set(roles)):
+        raise ApiError(403, "Your role at this site does not allow this.", "forbidden")
+
+
+def get_scoped(model, ident, roles: tuple[str, ...]):
+    """Load a site-owned row for the current user or answer 404/403."""
+    try:
+        obj = db.session.get(model, ident)
+    except Exception:  # a malformed key (e.g. text for an integer id) is simply not found
+        db.session.rollback()
+        obj = None
+    if obj is None:
+        raise ApiError(404, "Not found.", "not_found")
+    authorize(obj.site_id, roles)
+    return obj
+
+
+ALL_ROLES = choices.ROLES
+
+
+def requires(*roles: str):
+    """Declare and enforce: logged in, holding one of `roles` at some site (any role if none).
+
+    Site-level checks happen where the object is loaded (`get_scoped`/`authorize`).
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            user = current_user()
+            check_csrf()
+            if roles and not site_ids(user, roles):
+                raise ApiError(403, "Your role does not allow this.", "forbidden")
+            g.required_roles = roles or ALL_ROLES
+            return fn(*args, **kwargs)
+
+        wrapper._patrol_policy = {"roles": roles or ALL_ROLES}
+        return wrapper
+
+    return decorate
+
+
+def public(fn):
+    """Declare a view that anyone may call (login, health, metadata)."""
+    fn._patrol_policy = {"roles": (), "public": True}
+    return fn

@@ -1,0 +1,109 @@
+"""Configuration from environment variables, with safe defaults (README lists them all)."""
+
+import os
+import secrets
+from pathlib import Path
+
+# (variable, default, description) — the README configuration table mirrors this list.
+SETTINGS = (
+    ("DATABASE_URL", "sqlite:///instance/patrol.sqlite3", "SQLAlchemy database URL"),
+    ("SECRET_KEY", "(generated into instance/secret_key)", "signs session cookies; required in production"),
+    ("PATROL_ENV", "development", "development or production (production demands SECRET_KEY and HTTPS cookies)"),
+    ("HOST", "127.0.0.1", "address `make run` listens on"),
+    ("PORT", "5000", "port `make run` listens on"),
+    ("PHOTO_DIR", "instance/photos", "where photo files are stored"),
+    ("DEFAULT_TIMEZONE", "Asia/Shanghai", "timezone of new sites"),
+    ("TASK_DUE_DAYS", "7", "days from observation to a repair task's due date (per-site default)"),
+    ("RETENTION_MONTHS", "24", "months records are kept after their month ends"),
+    ("MAX_BODY_MB", "16", "largest request body accepted, in MiB"),
+    ("MAX_PHOTO_MB", "12", "largest photo upload accepted, in MiB"),
+    ("MAX_IMAGE_PIXELS", "40000000", "largest photo accepted, in pixels"),
+    ("SYNC_MAX_MUTATIONS", "500", "most mutations accepted in one push"),
+    ("SESSION_HOURS", "720", "how long a login lasts without use, in hours"),
+    ("LOGIN_MAX_FAILURES", "5", "failed logins per user and address before a lock-out"),
+    ("LOGIN_LOCKOUT_MINUTES", "15", "lock-out window after too many failed logins"),
+    ("CLOCK_SKEW_FLAG_SECONDS", "300", "device clock offset that flags a device"),
+    ("PUBLIC_URL", "(from the request)", "base URL printed into QR labels, e.g. https://patrol.example.com"),
+)
+
+
+def _instance_path(root: Path) -> Path:
+    path = root / "instance"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance: Path, production: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise RuntimeError("SECRET_KEY must be set when PATROL_ENV=production")
+    # Development: generate once and keep it, so sessions survive restarts.
+    keyfile = instance / "secret_key"
+    if not keyfile.exists():
+        keyfile.write_text(secrets.token_hex(32))
+        keyfile.chmod(0o600)
+    return keyfile.read_text().strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _database_url(root: Path) -> str:
+    url = os.environ.get("DATABASE_URL") or "sqlite:///instance/patrol.sqlite3"
+    # Relative SQLite paths are relative to the project, not to the working directory.
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = "sqlite:///" + str(root / url[len("sqlite:///"):])
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def from_env(root: Path) -> dict:
+    """Build the Flask config mapping from the environment."""
+    instance = _instance_path(root)
+    production = os.environ.get("PATROL_ENV", "development") == "production"
+    photo_dir = Path(os.environ.get("PHOTO_DIR") or instance / "photos")
+    if not photo_dir.is_absolute():
+        photo_dir = root / photo_dir
+    return {
+        "PATROL_ENV": "production" if production else "development",
+        "SECRET_KEY": _secret_key(instance, production),
+        "SQLALCHEMY_DATABASE_URI": _database_url(root),
+        "PHOTO_DIR": str(photo_dir),
+        "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
+        "TASK_DUE_DAYS": _int("TASK_DUE_DAYS", 7),
+        "RETENTION_MONTHS": _int("RETENTION_MONTHS", 24),
+        "MAX_CONTENT_LENGTH": _int("MAX_BODY_MB", 16) * 1024 * 1024,
+        "MAX_PHOTO_BYTES": _int("MAX_PHOTO_MB", 12) * 1024 * 1024,
+        "MAX_IMAGE_PIXELS": _int("MAX_IMAGE_PIXELS", 40_000_000),
+        "SYNC_MAX_MUTATIONS": _int("SYNC_MAX_MUTATIONS", 500),
+        "SESSION_HOURS": _int("SESSION_HOURS", 720),
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
+        "CLOCK_SKEW_FLAG_SECONDS": _int("CLOCK_SKEW_FLAG_SECONDS", 300),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
+        "CHECKLIST_DIR": str(root / "checklists"),
+        # Cookies: HttpOnly always; Secure outside development.
+        "SESSION_COOKIE_NAME": "patrol_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        # flask-smorest / OpenAPI.
+        "API_TITLE": "Patrol API",
+        "API_VERSION": "1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,119 @@
+"""The API's one error shape, and the handlers that produce it for every error.
+
+    {"error": {"status": 404, "code": "not_found", "message": "…", "details": {…}}}
+
+Validation errors carry `details.fields`: field name → list of messages.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "server_error",
+}
+
+
+class ApiError(Exception):
+    """Raise from domain code or views to answer with the error shape."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or CODES.get(status, "error")
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+class ErrorBodySchema(Schema):
+    status = fields.Integer(required=True)
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict()
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+def error_response(status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None):
+    body = {"status": status, "code": code or CODES.get(status, "error"), "message": message}
+    if details:
+        body["details"] = details
+    resp = jsonify({"error": body})
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _from_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    details = {}
+    # flask-smorest / webargs put marshmallow messages on exc.data["messages"].
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:
+        # {"json": {"field": ["msg"]}} → {"fields": {"field": ["msg"]}}
+        flat = {}
+        for location, errs in messages.items():
+            if isinstance(errs, dict):
+                flat.update(errs)
+            else:
+                flat[location] = errs
+        details["fields"] = flat
+    message = {
+        404: "Not found.",
+        405: f"Method {request.method} is not allowed here.",
+        413: "The request body is too large.",
+    }.get(status, exc.description or exc.name)
+    if status == 400 and details.get("fields", {}).get("json") == ["Invalid JSON body."]:
+        return error_response(400, "The body is not valid JSON.", "bad_json")
+    if status == 422 and messages:
+        message = "Some fields are not valid: " + ", ".join(sorted(details["fields"]))
+        # A body that is not JSON at all is a 400, not a field problem.
+        json_errs = messages.get("json") if isinstance(messages, dict) else None
+        if isinstance(json_errs, dict) and "_schema" in json_errs and any("Invalid input type" in m for m in json_errs["_schema"]):
+            return error_response(400, "The body must be a JSON object.", "bad_json")
+    headers = {}
+    if status == 405 and exc.valid_methods if hasattr(exc, "valid_methods") else False:
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    return error_response(status, message, CODES.get(status), details, headers)
+
+
+def register(app: Flask) -> None:
+    """Every error, API or not, answers in the one JSON shape."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, exc.code, exc.details, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return _from_http_exception(exc)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        from .extensions import db
+
+        db.session.rollback()
+        return error_response(500, "Something went wrong on the server; nothing was saved.", "server_error")

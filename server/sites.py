@@ -1,0 +1,119 @@
+"""Sites, their departments and checkpoints: creation and the rules they keep."""
+
+from __future__ import annotations
+
+import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+from sqlalchemy import select
+
+from . import choices
+from .changes import record_change
+from .errors import ApiError
+from .extensions import db
+from .models import Checkpoint, Department, RetiredToken, Site
+
+# Short codes are typed on a phone: no 0/O, 1/I/L.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CHECKPOINT_FIELDS = ("kind", "name_zh", "name_en", "building", "floor", "unit", "position", "active")
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApiError(422, f"Unknown timezone {name!r}.", "validation_error", {"fields": {"timezone": ["unknown timezone"]}})
+    return name
+
+
+def create_site(code: str, name_zh: str, name_en: str = "", timezone: str | None = None) -> Site:
+    site = Site(
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+        timezone=check_timezone(timezone or current_app.config["DEFAULT_TIMEZONE"]),
+        task_due_days=current_app.config["TASK_DUE_DAYS"],
+    )
+    db.session.add(site)
+    db.session.flush()
+    for dept_code, zh, en in choices.DEFAULT_DEPARTMENTS:
+        save_department(Department(site_id=site.id, code=dept_code, name_zh=zh, name_en=en))
+    record_change("site", site.id, site_id=site.id)
+    return site
+
+
+def save_department(dept: Department) -> Department:
+    db.session.add(dept)
+    db.session.flush()
+    record_change("department", dept.id, site_id=dept.site_id)
+    return dept
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def new_short_code(site_id: int) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(5))
+        if not db.session.execute(select(Checkpoint.id).where(Checkpoint.site_id == site_id, Checkpoint.short_code == code)).first():
+            return code
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper().replace(" ", "").replace("-", "")
+
+
+def create_checkpoint(site_id: int, **fields) -> Checkpoint:
+    if fields.get("kind") not in choices.CHECKPOINT_KINDS:
+        raise ApiError(422, f"Unknown checkpoint kind {fields.get('kind')!r}.", "validation_error", {"fields": {"kind": ["unknown kind"]}})
+    code = normalise_code(fields.pop("short_code", "") or "") or new_short_code(site_id)
+    _check_code_free(site_id, code)
+    cp = Checkpoint(site_id=site_id, short_code=code, token=new_token(), **fields)
+    db.session.add(cp)
+    db.session.flush()
+    record_change("checkpoint", cp.id, site_id=site_id)
+    return cp
+
+
+def _check_code_free(site_id: int, code: str, exclude_id: int | None = None) -> None:
+    stmt = select(Checkpoint.id).where(Checkpoint.site_id == site_id, Checkpoint.short_code == code)
+    if exclude_id:
+        stmt = stmt.where(Checkpoint.id != exclude_id)
+    if db.session.execute(stmt).first():
+        raise ApiError(409, f"The short code {code} is already used at this site.", "short_code_taken")
+
+
+def update_checkpoint(cp: Checkpoint, **fields) -> Checkpoint:
+    if "kind" in fields and fields["kind"] not in choices.CHECKPOINT_KINDS:
+        raise ApiError(422, f"Unknown checkpoint kind {fields['kind']!r}.", "validation_error", {"fields": {"kind": ["unknown kind"]}})
+    if "short_code" in fields:
+        code = normalise_code(fields.pop("short_code"))
+        _check_code_free(cp.site_id, code, cp.id)
+        cp.short_code = code
+    for key, value in fields.items():
+        setattr(cp, key, value)
+    db.session.flush()
+    record_change("checkpoint", cp.id, site_id=cp.site_id)
+    return cp
+
+
+def reissue_token(cp: Checkpoint) -> Checkpoint:
+    """A lost label is reprinted with a new token; the old one is remembered as retired."""
+    db.session.add(RetiredToken(token=cp.token, checkpoint_id=cp.id))
+    cp.token = new_token()
+    db.session.flush()
+    record_change("checkpoint", cp.id, site_id=cp.site_id)
+    return cp
+
+
+def find_by_token(token: str) -> tuple[Checkpoint | None, bool]:
+    """(checkpoint, retired): a retired token still names its checkpoint, flagged."""
+    cp = db.session.execute(select(Checkpoint).where(Checkpoint.token == token)).scalar_one_or_none()
+    if cp:
+        return cp, False
+    old = db.session.get(RetiredToken, token)
+    if old:
+        return db.session.get(Checkpoint, old.checkpoint_id), True
+    return None, False
