@@ -100,3 +100,19 @@ SYNC_REJECTED = "rejected"
 
 # Webhook presets.
 WEBHOOK_PRESETS = ("generic", "wecom", "dingtalk")
+WEBHOOK_PENDING = "pending"
+WEBHOOK_SENT = "sent"
+WEBHOOK_FAILED = "failed"  # gave up after the last retry; shown to admins
+
+# What a notification is about (the in-app feed).
+NOTIFY_MAJOR_FINDING = "major_finding"
+NOTIFY_OVERDUE = "task_overdue"
+NOTIFY_ASSIGNED = "task_assigned"
+NOTIFY_EXTENSION_REQUESTED = "extension_requested"
+NOTIFY_EXTENSION_DECIDED = "extension_decided"
+NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EXTENSION_REQUESTED, NOTIFY_EXTENSION_DECIDED)
+
+# Residents'-convention case outcomes (a resident_violation task's `case`).
+CASE_RECTIFIED = "rectified"
+CASE_ESCALATED = "escalated"
+CASE_OUTCOMES = (CASE_RECTIFIED, CASE_ESCALATED)

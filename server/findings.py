@@ -1,14 +1,17 @@
 """Findings: the one way a problem enters the system, from sync or from the web API.
 
 `record_finding` stores the finding and, unless it was dealt with on the spot, opens its
-repair task in the same transaction (tasks.open_task_for).
+repair task in the same transaction (tasks.open_task_for); it also flags repeat problems
+and escalates a major finding at once. Sync and the web API both call it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterable
 
 from . import audit, choices
+from .errors import ApiError
 from .extensions import db
 from .models import Checkpoint, Finding, Site
 from .timeutil import month_of
@@ -31,8 +34,16 @@ def record_finding(
     dealt_on_spot: bool = False,
     spot_note: str = "",
     addendum: bool = False,
+    photo_ids: Iterable[str] = (),
 ) -> Finding:
-    from .tasks import open_task_for
+    from .notifications import escalate_major
+    from .tasks import claim_photos, flag_repeats, open_task_for
+
+    check_finding(category=category, route=route, severity=severity)
+    if checkpoint.site_id != site.id:
+        raise ApiError(422, "The checkpoint is not at this site.", "validation_error", {"fields": {"checkpoint_id": ["not at this site"]}})
+    if db.session.get(Finding, finding_id) is not None:
+        raise ApiError(409, "This finding id is already used.", "finding_id_reused")
 
     finding = Finding(
         id=finding_id,
@@ -60,8 +71,42 @@ def record_finding(
         "dealt_on_spot" if dealt_on_spot else "reported",
         actor_id=reported_by,
         site_id=site.id,
-        data={"checkpoint_id": checkpoint.id, "item_id": item_id, "severity": severity, "category": category, "route": route},
+        data={
+            "checkpoint_id": checkpoint.id,
+            "visit_id": visit_id,
+            "item_id": item_id,
+            "severity": severity,
+            "category": category,
+            "route": route,
+            "description": description,
+            "spot_note": spot_note,
+            "observed_at": observed_at.isoformat(),
+        },
     )
-    if not dealt_on_spot:
-        open_task_for(finding, site)
+    claim_photos(photo_ids, purpose="finding", site_id=site.id, user_id=reported_by, finding_id=finding.id)
+    task = None if dealt_on_spot else open_task_for(finding, site)
+    flag_repeats(finding)
+    if severity == choices.SEVERITY_MAJOR:
+        escalate_major(finding, task, site)
     return finding
+
+
+def check_finding(*, category: str, route: str, severity: str) -> None:
+    """The values a finding may take; anything else is the client's mistake (422)."""
+    problems = {}
+    if category not in choices.CATEGORIES:
+        problems["category"] = [f"one of {', '.join(choices.CATEGORIES)}"]
+    if route not in choices.ROUTES:
+        problems["route"] = [f"one of {', '.join(choices.ROUTES)}"]
+    if severity not in choices.SEVERITIES:
+        problems["severity"] = ["normal or major"]
+    if problems:
+        raise ApiError(422, "Some fields of the finding are not valid: " + ", ".join(sorted(problems)), "validation_error", {"fields": problems})
+
+
+# A problem reported outside the checklist is routed by its category until a supervisor confirms.
+CATEGORY_ROUTES = {"facilities": choices.ROUTE_FACILITY_REPAIR, "renovation_violation": choices.ROUTE_RESIDENT_VIOLATION}
+
+
+def default_route(category: str) -> str:
+    return CATEGORY_ROUTES.get(category, choices.ROUTE_DEPARTMENT_WORK)

@@ -420,6 +420,8 @@ class Task(db.Model):
     # Residents'-convention case details: notice given, rectification deadline, outcome.
     case: Mapped[dict] = mapped_column(JSON, default=dict)
     last_escalated_on: Mapped[Optional[str]] = mapped_column(String(10))  # site-local date
+    # When the task was last marked done: a verification scan must be made after it.
+    done_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)

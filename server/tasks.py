@@ -1,39 +1,597 @@
-"""Repair tasks: opening one per finding, with its due date.
+"""Repair tasks: from a finding to a verified fix (DOMAIN.md § 14).
 
-The due date is the finding's corrected observation time plus the site's due days, so
-neither a late sync nor a wrong phone clock moves it.
+Each rule of the workflow lives in exactly one function here, and sync, the web API and
+the CLI all call these: opening a task and its due date (`open_task_for`, `due_date`),
+routing (`route_for`, `set_route`), assignment (`assign`), the state machine (`MOVES`,
+`transition`), extensions (`request_extension`, `decide_extension`), verification on site
+(`verify_on_site`, `is_fresh_scan`), repeat problems (`flag_repeats`), comments and the
+residents'-convention case. Every change is an audit event and a pull-log change.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import func, select
 
 from . import audit, choices
+from .auth import roles_at
 from .changes import record_change
+from .errors import ApiError
 from .extensions import db
-from .models import Finding, Site, Task
+from .models import (
+    Checkpoint,
+    Department,
+    Extension,
+    Finding,
+    Membership,
+    Photo,
+    Site,
+    Task,
+    TaskComment,
+    User,
+    Verification,
+    Visit,
+    utcnow,
+)
+from .timeutil import month_of
+
+S = choices
+# The task's own assignee, whatever their role at the site (department staff may hold any role).
+ASSIGNEE = "assignee"
+DIRECTORS = (S.SUPERVISOR, S.MANAGER)
+VERIFIERS = (S.PATROLLER, S.SUPERVISOR, S.MANAGER)
+
+# The one table of allowed moves and who may make each.
+MOVES: dict[tuple[str, str], tuple[str, ...]] = {
+    (S.TASK_OPEN, S.TASK_ASSIGNED): DIRECTORS,
+    (S.TASK_ASSIGNED, S.TASK_IN_PROGRESS): (ASSIGNEE, *DIRECTORS),
+    (S.TASK_IN_PROGRESS, S.TASK_DONE): (ASSIGNEE, *DIRECTORS),
+    (S.TASK_DONE, S.TASK_VERIFIED): VERIFIERS,
+    (S.TASK_DONE, S.TASK_IN_PROGRESS): VERIFIERS,  # a failed verification
+    **{(state, S.TASK_CANCELLED): DIRECTORS for state in (S.TASK_OPEN, S.TASK_ASSIGNED, S.TASK_IN_PROGRESS, S.TASK_DONE)},
+}
+# These moves are the outcome of a verification on site and are made only by verify_on_site.
+VIA_VERIFICATION = {(S.TASK_DONE, S.TASK_VERIFIED), (S.TASK_DONE, S.TASK_IN_PROGRESS)}
+
+# Routing by cause (§ 14.2): which department receives the work.
+CATEGORY_DEPARTMENTS = {"cleanliness": "cleaning", "landscaping": "landscaping", "security_hazard": "security"}
+REPEAT_COUNT = 3
+REPEAT_WINDOW = timedelta(days=30)
 
 
-def due_date(finding: Finding, site: Site):
+# --- helpers -------------------------------------------------------------------------
+
+
+def overdue_clause(now: datetime | None = None):
+    """The one definition of overdue, as SQL: not verified or cancelled, and past its due time."""
+    return Task.state.not_in(S.TASK_CLOSED_STATES) & (Task.due_at < (now or utcnow()))
+
+
+def is_overdue(task: Task, now: datetime | None = None) -> bool:
+    """The same rule for one loaded task."""
+    return task.state not in S.TASK_CLOSED_STATES and task.due_at < (now or utcnow())
+
+
+def _may(actor: User, task: Task, allowed: Iterable[str]) -> bool:
+    allowed = set(allowed)
+    if ASSIGNEE in allowed and task.assignee_id is not None and task.assignee_id == actor.id:
+        return True
+    return bool(roles_at(actor, task.site_id) & allowed)
+
+
+def _require(actor: User, task: Task, allowed: Iterable[str], what: str) -> None:
+    if not _may(actor, task, allowed):
+        raise ApiError(403, f"Your role at this site does not allow you to {what}.", "forbidden")
+
+
+def _require_open(task: Task, what: str) -> None:
+    if task.state in S.TASK_CLOSED_STATES:
+        raise ApiError(409, f"Task {task.id} is {task.state}; it is closed, so you cannot {what}.", "task_closed")
+
+
+def _changed(task: Task) -> None:
+    """Tell phones: an open task is upserted, a closed one is removed from their list."""
+    record_change("task", task.id, site_id=task.site_id, op="delete" if task.state in S.TASK_CLOSED_STATES else "upsert")
+
+
+def _event(task: Task, action: str, actor: User | int | None, data: dict) -> None:
+    actor_id = actor.id if isinstance(actor, User) else actor
+    audit.record("task", task.id, action, actor_id=actor_id, site_id=task.site_id, data=data)
+
+
+def department_by_code(site_id: int, code: str) -> Department | None:
+    return db.session.execute(select(Department).where(Department.site_id == site_id, Department.code == code)).scalar_one_or_none()
+
+
+def claim_photos(photo_ids: Iterable[str], *, purpose: str, site_id: int, user_id: int, task_id: int | None = None, finding_id: str | None = None) -> list[str]:
+    """Link photos to a record by id; a photo not uploaded yet is created as expected."""
+    ids = list(dict.fromkeys(photo_ids or ()))
+    for pid in ids:
+        if not isinstance(pid, str) or not 1 <= len(pid) <= 36:
+            raise ApiError(422, "A photo id must be a UUID string.", "validation_error", {"fields": {"photo_ids": ["not a photo id"]}})
+    for pid in ids:
+        photo = db.session.get(Photo, pid)
+        if photo is None:
+            db.session.add(Photo(id=pid, site_id=site_id, uploaded_by=user_id, purpose=purpose, status=S.PHOTO_EXPECTED, task_id=task_id, finding_id=finding_id))
+            continue
+        if photo.site_id not in (None, site_id):
+            raise ApiError(409, f"Photo {pid} belongs to another site.", "photo_elsewhere")
+        photo.site_id = site_id
+        photo.purpose = purpose
+        photo.task_id = photo.task_id or task_id
+        photo.finding_id = photo.finding_id or finding_id
+    db.session.flush()
+    return ids
+
+
+# --- opening and routing ------------------------------------------------------------
+
+
+def due_date(finding: Finding, site: Site) -> datetime:
+    """Due = the finding's corrected observation time + the site's due days (7 by default).
+
+    Neither a late sync nor a wrong phone clock moves it: `observed_at` is already on
+    the server's clock.
+    """
     return finding.observed_at + timedelta(days=site.task_due_days)
 
 
+def route_for(route: str, category: str) -> str:
+    """The department code that receives a finding's work, from its cause and category."""
+    if route == S.ROUTE_FACILITY_REPAIR:
+        return "engineering"
+    if route == S.ROUTE_DEPARTMENT_WORK:
+        return CATEGORY_DEPARTMENTS.get(category, "customer_service")
+    # Residents'-convention cases are customer service's own work.
+    return "customer_service"
+
+
 def open_task_for(finding: Finding, site: Site) -> Task:
-    """Open exactly one task for a finding (tasks.finding_id is unique)."""
+    """Open exactly one task for a finding (tasks.finding_id is unique), routed by its cause."""
     due = due_date(finding, site)
+    dept = department_by_code(site.id, route_for(finding.route, finding.category))
     task = Task(
         site_id=site.id,
         finding_id=finding.id,
         checkpoint_id=finding.checkpoint_id,
         route=finding.route,
         severity=finding.severity,
-        state=choices.TASK_OPEN,
+        department_id=dept.id if dept else None,
+        state=S.TASK_OPEN,
         due_at=due,
         original_due_at=due,
         case={},
     )
     db.session.add(task)
     db.session.flush([task])
-    audit.record("task", task.id, "opened", actor_id=finding.reported_by, site_id=site.id, data={"finding_id": finding.id, "due_at": due.isoformat()})
-    record_change("task", task.id, site_id=site.id)
+    _event(task, "opened", finding.reported_by, {"finding_id": finding.id, "due_at": due.isoformat(), "route": task.route, "department_id": task.department_id})
+    _changed(task)
     return task
+
+
+def set_route(task: Task, *, actor: User, route: str, department_id: int | None = None, note: str = "") -> Task:
+    """The supervisor confirms or changes a task's route (and so its department)."""
+    _require(actor, task, DIRECTORS, "route tasks")
+    _require_open(task, "route it")
+    if route not in S.ROUTES:
+        raise ApiError(422, f"Unknown route {route!r}.", "validation_error", {"fields": {"route": ["unknown route"]}})
+    finding = db.session.get(Finding, task.finding_id)
+    dept = _site_department(task, department_id) if department_id is not None else department_by_code(task.site_id, route_for(route, finding.category))
+    before = {"route": task.route, "department_id": task.department_id}
+    task.route = route
+    task.route_confirmed = True
+    task.department_id = dept.id if dept else None
+    db.session.flush()
+    _event(task, "routed", actor, {"from": before, "to": {"route": route, "department_id": task.department_id}, "note": note})
+    _changed(task)
+    return task
+
+
+def _site_department(task: Task, department_id: int) -> Department:
+    dept = db.session.get(Department, department_id)
+    if dept is None or dept.site_id != task.site_id:
+        raise ApiError(422, "That department is not at this task's site.", "unknown_department", {"fields": {"department_id": ["not at this site"]}})
+    return dept
+
+
+def assign(task: Task, *, actor: User, assignee_id: int, department_id: int | None = None, note: str = "") -> Task:
+    """Assign (or reassign) a task to a person, and optionally a department; confirms the route."""
+    from .notifications import notify
+
+    _require(actor, task, DIRECTORS, "assign tasks")
+    if task.state not in (S.TASK_OPEN, S.TASK_ASSIGNED, S.TASK_IN_PROGRESS):
+        raise ApiError(409, f"Task {task.id} is {task.state}; only open, assigned or in-progress tasks can be (re)assigned.", "task_not_assignable")
+    works_here = db.session.execute(
+        select(Membership.id).join(User, User.id == Membership.user_id).where(Membership.user_id == assignee_id, Membership.site_id == task.site_id, User.active.is_(True))
+    ).first()
+    if not works_here:
+        raise ApiError(422, "That person does not work at this task's site.", "unknown_assignee", {"fields": {"assignee_id": ["not at this site"]}})
+    if department_id is not None:
+        task.department_id = _site_department(task, department_id).id
+    previous = task.assignee_id
+    task.assignee_id = assignee_id
+    task.route_confirmed = True
+    db.session.flush()
+    event_data = {"from": previous, "to": assignee_id, "department_id": task.department_id, "note": note}
+    if task.state == S.TASK_OPEN:
+        _move(task, actor, S.TASK_ASSIGNED, note)
+        _event(task, "assigned", actor, event_data)
+    else:
+        _event(task, "reassigned", actor, event_data)
+        _changed(task)
+    if previous != assignee_id:
+        notify([assignee_id], site_id=task.site_id, kind=S.NOTIFY_ASSIGNED, dedupe_key=f"assigned:{task.id}:{uuid.uuid4()}", task_id=task.id, data={"task_id": task.id, "by": actor.id})
+    return task
+
+
+# --- the state machine ----------------------------------------------------------------
+
+
+def check_move(task: Task, actor: User, to_state: str) -> None:
+    """Raise 409 when the current state forbids the move, 403 when the actor's role does."""
+    if to_state not in S.TASK_STATES:
+        raise ApiError(422, f"Unknown task state {to_state!r}.", "validation_error", {"fields": {"to": ["unknown state"]}})
+    allowed = MOVES.get((task.state, to_state))
+    if allowed is None:
+        raise ApiError(409, f"A task that is {task.state} cannot become {to_state}.", "transition_not_allowed")
+    _require(actor, task, allowed, f"move a task from {task.state} to {to_state}")
+
+
+def _move(task: Task, actor: User, to_state: str, note: str) -> Task:
+    check_move(task, actor, to_state)
+    from_state = task.state
+    now = utcnow()
+    task.state = to_state
+    if to_state == S.TASK_DONE:
+        task.done_at = now
+    if to_state in S.TASK_CLOSED_STATES:
+        task.closed_at = now
+    if to_state == S.TASK_CANCELLED:
+        task.cancel_reason = note
+    db.session.flush()
+    _event(task, "transition", actor, {"from": from_state, "to": to_state, "note": note})
+    _changed(task)
+    return task
+
+
+def transition(task: Task, *, actor: User, to_state: str, note: str = "") -> Task:
+    """Move a task to another state, as the table MOVES allows.
+
+    Moving to the state the task is already in changes nothing (a phone may resend a
+    move another person already made). Verified, and back to in progress after done,
+    come only from a verification on site; cancelling needs a reason.
+    """
+    if to_state == task.state:
+        return task
+    if (task.state, to_state) in VIA_VERIFICATION:
+        raise ApiError(409, "Only a verification on site (a fresh scan of the checkpoint) can close or reopen a done task.", "verification_required")
+    if to_state == S.TASK_ASSIGNED and task.assignee_id is None:
+        raise ApiError(409, "Assign the task to a person first.", "no_assignee")
+    if to_state == S.TASK_CANCELLED and not note.strip():
+        check_move(task, actor, to_state)
+        raise ApiError(422, "Give a reason for cancelling the task.", "reason_required", {"fields": {"note": ["a reason is required"]}})
+    return _move(task, actor, to_state, note)
+
+
+def cancel(task: Task, *, actor: User, reason: str) -> Task:
+    return transition(task, actor=actor, to_state=S.TASK_CANCELLED, note=reason)
+
+
+# --- verification on site ----------------------------------------------------------------
+
+
+def is_fresh_scan(task: Task, visit: Visit, actor: User) -> str | None:
+    """Why a visit is not a fresh scan for verifying this task, or None when it is.
+
+    Fresh means: a visit of purpose "verify", made by the verifier, of the task's own
+    checkpoint, whose corrected scan time is at or after the moment the task was last
+    marked done, and not already used by another verification.
+    """
+    if visit.site_id != task.site_id or visit.checkpoint_id != task.checkpoint_id:
+        return "the scan is of a different checkpoint than the task's"
+    if visit.purpose != "verify":
+        return "the scan was not made to verify"
+    if visit.user_id != actor.id:
+        return "the scan was made by someone else"
+    if task.done_at is None or visit.scanned_at < task.done_at:
+        return "the scan was made before the work was marked done"
+    used = db.session.execute(select(Verification.id).where(Verification.visit_id == visit.id)).first()
+    if used:
+        return "the scan was already used for another verification"
+    return None
+
+
+def verify_on_site(
+    task: Task,
+    *,
+    verification_id: str,
+    actor: User,
+    visit: Visit,
+    result: str,
+    note: str = "",
+    after_photo_ids: Iterable[str] = (),
+    signatures: dict | None = None,
+    fixed_by_name: str = "",
+    supervisor_id: int | None = None,
+) -> Verification:
+    """Record the on-site check of finished work: pass closes the task, fail reopens it.
+
+    `verification_id` is the primary key: the same verification is applied once; a
+    replay returns the stored one.
+    """
+    existing = db.session.get(Verification, verification_id)
+    if existing is not None:
+        if existing.task_id != task.id:
+            raise ApiError(409, "This verification id was already used for another task.", "verification_id_reused")
+        return existing
+    _require(actor, task, VERIFIERS, "verify work")
+    if result not in S.VERIFY_RESULTS:
+        raise ApiError(422, f"A verification is pass or fail, not {result!r}.", "validation_error", {"fields": {"result": ["pass or fail"]}})
+    if task.state != S.TASK_DONE:
+        raise ApiError(409, f"Task {task.id} is {task.state}; only work marked done can be verified.", "not_awaiting_verification")
+    why = is_fresh_scan(task, visit, actor)
+    if why:
+        raise ApiError(409, f"Scan the task's checkpoint again to verify it: {why}.", "no_fresh_scan")
+    signatures = {k: v for k, v in (signatures or {}).items() if v}
+    unknown = set(signatures) - {"fixer", "verifier", "supervisor"}
+    if unknown:
+        raise ApiError(422, "Signatures are fixer, verifier and supervisor.", "validation_error", {"fields": {"signatures": [f"unknown: {', '.join(sorted(unknown))}"]}})
+    if "verifier" not in signatures:
+        raise ApiError(422, "The verifier must sign.", "signature_required", {"fields": {"signatures": ["verifier signature required"]}})
+    after = list(after_photo_ids or ())
+    if result == S.VERIFY_PASS and not after:
+        raise ApiError(422, "Take an after photo of the fixed problem.", "after_photo_required", {"fields": {"after_photo_ids": ["at least one"]}})
+    if supervisor_id is None and S.SUPERVISOR in roles_at(actor, task.site_id):
+        supervisor_id = actor.id
+    signer = db.session.get(User, supervisor_id) if supervisor_id is not None else None
+    if supervisor_id is not None and (signer is None or not roles_at(signer, task.site_id) & set(DIRECTORS)):
+        raise ApiError(422, "The signing supervisor must be a supervisor or manager of this site.", "validation_error", {"fields": {"supervisor_id": ["not a supervisor here"]}})
+    claim_photos(after, purpose="after", site_id=task.site_id, user_id=actor.id, task_id=task.id)
+    claim_photos(list(signatures.values()), purpose="signature", site_id=task.site_id, user_id=actor.id, task_id=task.id)
+    verification = Verification(
+        id=verification_id,
+        task_id=task.id,
+        visit_id=visit.id,
+        verifier_id=actor.id,
+        result=result,
+        note=note,
+        fixed_by_name=fixed_by_name,
+        supervisor_id=supervisor_id,
+        signatures=signatures,
+        after_photo_ids=after,
+        verified_at=visit.scanned_at,
+    )
+    db.session.add(verification)
+    db.session.flush([verification])
+    audit.record(
+        "verification",
+        verification.id,
+        "recorded",
+        actor_id=actor.id,
+        site_id=task.site_id,
+        data={"task_id": task.id, "visit_id": visit.id, "result": result, "note": note, "after_photo_ids": after, "signatures": signatures, "fixed_by_name": fixed_by_name, "supervisor_id": supervisor_id},
+    )
+    _move(task, actor, S.TASK_VERIFIED if result == S.VERIFY_PASS else S.TASK_IN_PROGRESS, note)
+    return verification
+
+
+def record_verify_visit(*, visit_id: str, task: Task, checkpoint: Checkpoint, user: User, scanned_at: datetime, scan_method: str, device_id: str = "web") -> Visit:
+    """Store the scan a web verification is made with (the sync layer stores its own)."""
+    if db.session.get(Visit, visit_id) is not None:
+        raise ApiError(409, "This visit id is already used.", "visit_id_reused")
+    site = db.session.get(Site, task.site_id)
+    visit = Visit(
+        id=visit_id,
+        site_id=checkpoint.site_id,
+        checkpoint_id=checkpoint.id,
+        user_id=user.id,
+        device_id=device_id,
+        purpose="verify",
+        scanned_at=scanned_at,
+        scanned_at_device=scanned_at,
+        scan_method=scan_method,
+        month=month_of(scanned_at, site.timezone),
+    )
+    db.session.add(visit)
+    db.session.flush([visit])
+    return visit
+
+
+# --- extensions ------------------------------------------------------------------------
+
+
+def request_extension(task: Task, *, actor: User, requested_due_at: datetime, reason: str) -> Extension:
+    """The assignee or a supervisor asks for a later due date; nothing moves until a manager approves."""
+    from .notifications import notify, site_recipients
+
+    _require(actor, task, (ASSIGNEE, S.SUPERVISOR), "ask for an extension")
+    _require_open(task, "extend it")
+    if not reason.strip():
+        raise ApiError(422, "Give a reason for the extension.", "reason_required", {"fields": {"reason": ["a reason is required"]}})
+    if requested_due_at <= task.due_at:
+        raise ApiError(422, "The new due date must be later than the current one.", "due_not_later", {"fields": {"requested_due_at": ["must be after the current due date"]}})
+    pending = db.session.execute(select(Extension.id).where(Extension.task_id == task.id, Extension.state == S.EXTENSION_PENDING)).first()
+    if pending:
+        raise ApiError(409, "An extension request for this task is already waiting for a manager.", "extension_pending")
+    ext = Extension(task_id=task.id, requested_by=actor.id, requested_due_at=requested_due_at, previous_due_at=task.due_at, reason=reason, state=S.EXTENSION_PENDING)
+    db.session.add(ext)
+    db.session.flush([ext])
+    audit.record("extension", ext.id, "requested", actor_id=actor.id, site_id=task.site_id, data={"task_id": task.id, "requested_due_at": requested_due_at.isoformat(), "previous_due_at": task.due_at.isoformat(), "reason": reason})
+    notify(site_recipients(task.site_id, (S.MANAGER,)), site_id=task.site_id, kind=S.NOTIFY_EXTENSION_REQUESTED, dedupe_key=f"extension:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id})
+    return ext
+
+
+def decide_extension(ext: Extension, *, actor: User, approve: bool, note: str = "") -> Extension:
+    """Only a manager approves or rejects; the due date changes only on approval."""
+    from .notifications import notify
+
+    task = db.session.get(Task, ext.task_id)
+    if S.MANAGER not in roles_at(actor, task.site_id):
+        raise ApiError(403, "Only a manager can approve or reject an extension.", "forbidden")
+    if ext.state != S.EXTENSION_PENDING:
+        raise ApiError(409, f"This extension was already {ext.state}.", "extension_decided")
+    _require_open(task, "extend it")
+    ext.state = S.EXTENSION_APPROVED if approve else S.EXTENSION_REJECTED
+    ext.decided_by = actor.id
+    ext.decided_at = utcnow()
+    ext.decision_note = note
+    audit.record("extension", ext.id, ext.state, actor_id=actor.id, site_id=task.site_id, data={"task_id": task.id, "note": note})
+    if approve:
+        before = task.due_at
+        task.due_at = ext.requested_due_at
+        db.session.flush()
+        _event(task, "due_changed", actor, {"from": before.isoformat(), "to": task.due_at.isoformat(), "extension_id": ext.id})
+        _changed(task)
+    db.session.flush()
+    notify([ext.requested_by], site_id=task.site_id, kind=S.NOTIFY_EXTENSION_DECIDED, dedupe_key=f"extension-decided:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id, "state": ext.state})
+    return ext
+
+
+# --- comments and the residents'-convention case ----------------------------------------
+
+
+def add_comment(task: Task, *, actor: User, body: str, photo_ids: Iterable[str] = ()) -> TaskComment:
+    """Anyone working at the site may comment, with photos."""
+    if not roles_at(actor, task.site_id):
+        raise ApiError(403, "You do not work at this site.", "forbidden")
+    if not body.strip():
+        raise ApiError(422, "A comment needs some text.", "validation_error", {"fields": {"body": ["empty"]}})
+    ids = claim_photos(photo_ids, purpose="comment", site_id=task.site_id, user_id=actor.id, task_id=task.id)
+    comment = TaskComment(task_id=task.id, author_id=actor.id, body=body, photo_ids=ids)
+    db.session.add(comment)
+    db.session.flush([comment])
+    _event(task, "commented", actor, {"comment_id": comment.id, "photo_ids": ids})
+    return comment
+
+
+def update_case(task: Task, *, actor: User, notice_given_at: datetime | None = None, rectify_by: datetime | None = None, outcome: str | None = None, note: str = "") -> Task:
+    """Record a residents'-convention case: notice given, rectification deadline, outcome."""
+    _require(actor, task, (ASSIGNEE, *DIRECTORS), "handle residents'-convention cases")
+    _require_open(task, "change its case")
+    if task.route != S.ROUTE_RESIDENT_VIOLATION:
+        raise ApiError(409, "Only a task routed to the residents' convention has a case.", "not_a_case")
+    if outcome is not None and outcome not in S.CASE_OUTCOMES:
+        raise ApiError(422, f"A case outcome is rectified or escalated, not {outcome!r}.", "validation_error", {"fields": {"outcome": ["rectified or escalated"]}})
+    case = dict(task.case or {})
+    if notice_given_at is not None:
+        case["notice_given_at"] = notice_given_at.isoformat()
+    if rectify_by is not None:
+        case["rectify_by"] = rectify_by.isoformat()
+    if outcome is not None:
+        case["outcome"] = outcome
+    if note:
+        case["note"] = note
+    before = dict(task.case or {})
+    task.case = case
+    db.session.flush()
+    _event(task, "case_updated", actor, {"from": before, "to": case})
+    _changed(task)
+    return task
+
+
+# --- repeat problems -------------------------------------------------------------------
+
+
+def flag_repeats(finding: Finding) -> list[int]:
+    """Same item, same checkpoint, failing 3 times within 30 days: flag the tasks involved.
+
+    Looks both ways in time, because a late sync can bring an older failure after a
+    newer one. Returns the ids of tasks newly flagged.
+    """
+    if not finding.item_id:
+        return []
+    rows = db.session.execute(
+        select(Finding.id, Finding.observed_at)
+        .where(
+            Finding.site_id == finding.site_id,
+            Finding.checkpoint_id == finding.checkpoint_id,
+            Finding.item_id == finding.item_id,
+            Finding.observed_at >= finding.observed_at - REPEAT_WINDOW,
+            Finding.observed_at <= finding.observed_at + REPEAT_WINDOW,
+        )
+        .order_by(Finding.observed_at, Finding.id)
+    ).all()
+    involved: set[str] = set()
+    for i, (_, start) in enumerate(rows):
+        window = [fid for fid, at in rows[i:] if at - start <= REPEAT_WINDOW]
+        if len(window) >= REPEAT_COUNT and finding.id in window:
+            involved.update(window)
+    if not involved:
+        return []
+    tasks = db.session.execute(select(Task).where(Task.finding_id.in_(involved), Task.repeat_flag.is_(False))).scalars().all()
+    for task in tasks:
+        task.repeat_flag = True
+        db.session.flush()
+        _event(task, "repeat_flagged", None, {"finding_ids": sorted(involved), "item_id": finding.item_id})
+        _changed(task)
+    return [t.id for t in tasks]
+
+
+def repeat_groups(site_ids: list[int], now: datetime | None = None) -> list[dict]:
+    """Item-and-checkpoint pairs with 3+ failures in the last 30 days, for root-cause work."""
+    since = (now or utcnow()) - REPEAT_WINDOW
+    rows = db.session.execute(
+        select(Finding.site_id, Finding.checkpoint_id, Finding.item_id, func.count(), func.max(Finding.observed_at))
+        .where(Finding.site_id.in_(site_ids), Finding.item_id.is_not(None), Finding.observed_at >= since)
+        .group_by(Finding.site_id, Finding.checkpoint_id, Finding.item_id)
+        .having(func.count() >= REPEAT_COUNT)
+        .order_by(func.count().desc(), Finding.checkpoint_id)
+    ).all()
+    out = []
+    for site_id, checkpoint_id, item_id, count, last in rows:
+        task_ids = db.session.execute(
+            select(Task.id).join(Finding, Finding.id == Task.finding_id).where(Finding.checkpoint_id == checkpoint_id, Finding.item_id == item_id, Finding.observed_at >= since).order_by(Task.id)
+        ).scalars().all()
+        out.append({"site_id": site_id, "checkpoint_id": checkpoint_id, "item_id": item_id, "failures": count, "last_observed_at": last, "task_ids": task_ids})
+    return out
+
+
+# --- what a phone or a list shows -------------------------------------------------------
+
+
+def task_summary(task: Task) -> dict:
+    """A task as phones pull it and lists show it (times naive UTC; the API adds Z)."""
+    from .timeutil import to_local
+
+    finding = db.session.get(Finding, task.finding_id)
+    site = db.session.get(Site, task.site_id)
+    assignee = db.session.get(User, task.assignee_id) if task.assignee_id else None
+    photos = db.session.execute(select(Photo.id).where(Photo.finding_id == task.finding_id).order_by(Photo.created_at, Photo.id)).scalars().all()
+    return {
+        "id": task.id,
+        "site_id": task.site_id,
+        "finding_id": task.finding_id,
+        "checkpoint_id": task.checkpoint_id,
+        "state": task.state,
+        "route": task.route,
+        "route_confirmed": task.route_confirmed,
+        "severity": task.severity,
+        "department_id": task.department_id,
+        "assignee_id": task.assignee_id,
+        "assignee_name": assignee.display_name if assignee else "",
+        "due_at": task.due_at,
+        "due_local": to_local(task.due_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+        "timezone": site.timezone,
+        "original_due_at": task.original_due_at,
+        "repeat_flag": task.repeat_flag,
+        "overdue": is_overdue(task),
+        "case": task.case or {},
+        "cancel_reason": task.cancel_reason,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "done_at": task.done_at,
+        "closed_at": task.closed_at,
+        "finding": {
+            "id": finding.id,
+            "item_id": finding.item_id,
+            "category": finding.category,
+            "description": finding.description,
+            "severity": finding.severity,
+            "observed_at": finding.observed_at,
+            "reported_by": finding.reported_by,
+        },
+        "photo_ids": photos,
+    }

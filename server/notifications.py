@@ -1,0 +1,148 @@
+"""Notifications: the in-app feed and escalation of major findings and overdue tasks.
+
+Every notification carries a dedupe key, unique per user (`notifications` has a unique
+constraint on (user_id, dedupe_key)), so replaying a sync push or running the daily
+escalation twice sends nothing twice. Webhook deliveries are queued with the same key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import choices, webhooks
+from .extensions import db
+from .models import Checkpoint, Finding, Membership, Notification, Site, Task, User, utcnow
+from .timeutil import local_date, to_local
+
+ESCALATION_ROLES = (choices.SUPERVISOR, choices.MANAGER)
+
+
+def site_recipients(site_id: int, roles: tuple[str, ...] = ESCALATION_ROLES) -> list[int]:
+    """Active users holding one of `roles` at the site."""
+    return sorted(
+        db.session.execute(
+            select(Membership.user_id)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.site_id == site_id, Membership.role.in_(roles), User.active.is_(True))
+            .distinct()
+        ).scalars()
+    )
+
+
+def notify(user_ids, *, site_id: int, kind: str, dedupe_key: str, task_id: int | None = None, data: dict | None = None) -> int:
+    """Put a notification in each user's feed once per dedupe key; returns how many were new."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return 0
+    have = set(
+        db.session.execute(
+            select(Notification.user_id).where(Notification.dedupe_key == dedupe_key, Notification.user_id.in_(wanted))
+        ).scalars()
+    )
+    created = 0
+    for user_id in wanted:
+        if user_id in have:
+            continue
+        try:
+            # A savepoint per row: a concurrent writer that got there first costs one row, not the transaction.
+            with db.session.begin_nested():
+                db.session.add(
+                    Notification(user_id=user_id, site_id=site_id, kind=kind, task_id=task_id, data=data or {}, dedupe_key=dedupe_key)
+                )
+            created += 1
+        except IntegrityError:
+            pass
+    return created
+
+
+def _summary(task: Task | None, finding: Finding, site: Site) -> dict:
+    cp = db.session.get(Checkpoint, finding.checkpoint_id)
+    out = {
+        "site_id": site.id,
+        "site_code": site.code,
+        "site_name": site.name_zh,
+        "finding_id": finding.id,
+        "checkpoint_id": finding.checkpoint_id,
+        "checkpoint_name": cp.name_zh if cp else "",
+        "category": finding.category,
+        "severity": finding.severity,
+        "description": finding.description,
+        "observed_at_local": to_local(finding.observed_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+    }
+    if task is not None:
+        out.update(
+            task_id=task.id,
+            state=task.state,
+            due_at_local=to_local(task.due_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+        )
+    return out
+
+
+def escalate_major(finding: Finding, task: Task | None, site: Site) -> int:
+    """A major finding goes at once to each supervisor and manager of its site, and to its webhooks."""
+    key = f"major:{finding.id}"
+    data = _summary(task, finding, site)
+    created = notify(
+        site_recipients(site.id), site_id=site.id, kind=choices.NOTIFY_MAJOR_FINDING, dedupe_key=key, task_id=task.id if task else None, data=data
+    )
+    webhooks.queue(site.id, key, {"event": choices.NOTIFY_MAJOR_FINDING, **data})
+    return created
+
+
+def escalate_overdue(now: datetime | None = None) -> int:
+    """Escalate each overdue task at most once per site-local day; returns tasks escalated.
+
+    The claim is a conditional UPDATE on `last_escalated_on`, so two runs on the same day
+    (or two at once) escalate each task once.
+    """
+    from .tasks import overdue_clause
+
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(Task, Site)
+        .join(Site, Site.id == Task.site_id)
+        .where(overdue_clause(now))
+        .order_by(Task.id)
+    ).all()
+    escalated = 0
+    for task, site in rows:
+        today = local_date(now, site.timezone)
+        if task.last_escalated_on == today:
+            continue
+        claimed = db.session.execute(
+            update(Task)
+            .where(Task.id == task.id, or_(Task.last_escalated_on.is_(None), Task.last_escalated_on != today))
+            .values(last_escalated_on=today)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            continue
+        finding = db.session.get(Finding, task.finding_id)
+        key = f"overdue:{task.id}:{today}"
+        data = _summary(task, finding, site) | {"days_overdue": (now - task.due_at).days}
+        recipients = site_recipients(site.id) + ([task.assignee_id] if task.assignee_id else [])
+        notify(recipients, site_id=site.id, kind=choices.NOTIFY_OVERDUE, dedupe_key=key, task_id=task.id, data=data)
+        webhooks.queue(site.id, key, {"event": choices.NOTIFY_OVERDUE, **data})
+        escalated += 1
+    db.session.expire_all()
+    return escalated
+
+
+# --- the feed -------------------------------------------------------------------------
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.execute(
+        select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ).scalar()
+
+
+def mark_read(user_id: int, ids: list[int] | None = None) -> int:
+    """Mark the user's own notifications read (all of them when `ids` is None)."""
+    stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    return db.session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
