@@ -117,3 +117,10 @@ def find_by_token(token: str) -> tuple[Checkpoint | None, bool]:
     if old:
         return db.session.get(Checkpoint, old.checkpoint_id), True
     return None, False
+
+
+def reorder_checkpoints(checkpoints: list[Checkpoint]) -> None:
+    """Give checkpoints positions 10, 20, 30… in the order given (the walking order)."""
+    for index, cp in enumerate(checkpoints, start=1):
+        if cp.position != index * 10:
+            update_checkpoint(cp, position=index * 10)

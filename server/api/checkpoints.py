@@ -1,19 +1,26 @@
-"""Checkpoints: the places a patrol visits, each with a QR label and a short code."""
+"""Checkpoints: the places a patrol visits, each with a QR label and a short code.
 
+Also the whole-building views: CSV import and export, and the A4 sheet of QR labels.
+"""
+
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import choices, sites
+from .. import checkpoint_csv, choices, labels, sites
 from ..auth import authorize, current_user, get_scoped, requires, site_ids
+from ..errors import ApiError
 from ..extensions import db
-from ..models import Checkpoint
+from ..models import Checkpoint, Site
 from .common import PageArgs, StrictSchema, page
 
-blp = Blueprint("checkpoints", __name__, url_prefix="/api/checkpoints", description="Checkpoints")
+blp = Blueprint("checkpoints", __name__, url_prefix="/api", description="Checkpoints, their QR labels, CSV import and export")
 
 EDITORS = (choices.ADMIN, choices.MANAGER)
+# Those who print labels and take lists of places away: the office, not the patrollers.
+PRINTERS = (choices.ADMIN, choices.MANAGER, choices.SUPERVISOR)
 
 
 class CheckpointSchema(StrictSchema):
@@ -54,7 +61,7 @@ class CheckpointPage(StrictSchema):
     meta = fields.Dict()
 
 
-@blp.route("/")
+@blp.route("/checkpoints/")
 class Checkpoints(MethodView):
     @requires()
     @blp.arguments(CheckpointListArgs, location="query")
@@ -85,7 +92,7 @@ class Checkpoints(MethodView):
         return cp
 
 
-@blp.route("/<int:checkpoint_id>")
+@blp.route("/checkpoints/<int:checkpoint_id>")
 class CheckpointItem(MethodView):
     @requires()
     @blp.response(200, CheckpointSchema)
@@ -104,7 +111,7 @@ class CheckpointItem(MethodView):
         return cp
 
 
-@blp.route("/<int:checkpoint_id>/reissue", methods=["POST"])
+@blp.route("/checkpoints/<int:checkpoint_id>/reissue", methods=["POST"])
 @requires(*EDITORS)
 @blp.response(200, CheckpointSchema)
 def reissue(checkpoint_id):
@@ -121,14 +128,12 @@ class ResolveArgs(StrictSchema):
     site_id = fields.Integer()
 
 
-@blp.route("/resolve")
+@blp.route("/checkpoints/resolve")
 @requires()
 @blp.arguments(ResolveArgs, location="query")
 @blp.response(200, CheckpointSchema)
 def resolve(args):
     """Find a checkpoint by its QR token or typed short code."""
-    from ..errors import ApiError
-
     if "token" in args:
         cp, retired = sites.find_by_token(args["token"])
         if cp is None:
@@ -151,3 +156,169 @@ def resolve(args):
             raise ApiError(409, "This code exists at several of your sites; choose the site.", "ambiguous_code")
         return rows[0]
     raise ApiError(422, "Give a token or a code.", "validation_error")
+
+
+# --- QR labels -------------------------------------------------------------------------
+
+
+def base_url() -> str:
+    """Where the QR links point: PUBLIC_URL when set (behind a proxy), else this request's host."""
+    return current_app.config.get("PUBLIC_URL") or request.host_url
+
+
+def _file(data: bytes, mimetype: str, filename: str, attachment: bool = False) -> Response:
+    resp = Response(data, mimetype=mimetype)
+    disposition = "attachment" if attachment else "inline"
+    resp.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    # A reissued token changes the image: never serve a stale label from a cache.
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+@blp.route("/checkpoints/<int:checkpoint_id>/qr.png")
+@requires(*PRINTERS)
+def qr_png(checkpoint_id):
+    """The checkpoint's QR as a PNG image (encodes <PUBLIC_URL>/c/<token>)."""
+    cp = get_scoped(Checkpoint, checkpoint_id, PRINTERS)
+    return _file(labels.qr_png(labels.checkpoint_url(base_url(), cp)), "image/png", f"{cp.short_code}.png")
+
+
+@blp.route("/checkpoints/<int:checkpoint_id>/qr.svg")
+@requires(*PRINTERS)
+def qr_svg(checkpoint_id):
+    """The checkpoint's QR as an SVG image, for printing at any size."""
+    cp = get_scoped(Checkpoint, checkpoint_id, PRINTERS)
+    return _file(labels.qr_svg(labels.checkpoint_url(base_url(), cp)), "image/svg+xml", f"{cp.short_code}.svg")
+
+
+class LabelArgs(StrictSchema):
+    checkpoint_ids = fields.String(validate=validate.Length(max=20000), metadata={"description": "comma-separated ids; all active checkpoints when omitted"})
+
+
+def _id_list(raw: str, name: str) -> list[int]:
+    ids = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or len(part) > 12:
+            raise ApiError(422, f"{name} must be a comma-separated list of checkpoint ids.", "validation_error", {"fields": {name: [f"not an id: {part[:20]!r}"]}})
+        ids.append(int(part))
+    return list(dict.fromkeys(ids))
+
+
+def _site_checkpoints(site_id: int, ids: list[int] | None, name: str = "checkpoint_ids") -> list[Checkpoint]:
+    """The given checkpoints of a site in the given order, or all active ones in walking order."""
+    stmt = select(Checkpoint).where(Checkpoint.site_id == site_id)
+    if ids is None:
+        return db.session.execute(stmt.where(Checkpoint.active.is_(True)).order_by(Checkpoint.position, Checkpoint.id)).scalars().all()
+    found = {cp.id: cp for cp in db.session.execute(stmt.where(Checkpoint.id.in_(ids))).scalars()} if ids else {}
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise ApiError(
+            422,
+            "Some checkpoints are not at this site: " + ", ".join(map(str, unknown)) + ".",
+            "validation_error",
+            {"fields": {name: [f"not at this site: {', '.join(map(str, unknown))}"]}},
+        )
+    return [found[i] for i in ids]
+
+
+@blp.route("/sites/<int:site_id>/labels.pdf")
+@requires(*PRINTERS)
+@blp.arguments(LabelArgs, location="query")
+def labels_pdf(args, site_id):
+    """An A4 PDF of QR labels (eight a page) for the chosen checkpoints, or all active ones."""
+    site = get_scoped(Site, site_id, PRINTERS)
+    ids = _id_list(args["checkpoint_ids"], "checkpoint_ids") if "checkpoint_ids" in args else None
+    chosen = _site_checkpoints(site.id, ids)
+    pdf = labels.labels_pdf(site, chosen, base_url(), _kind_names(), labels.font_setting(current_app.config))
+    return _file(pdf, "application/pdf", f"labels-{site.code}.pdf")
+
+
+def _kind_names() -> dict[str, dict]:
+    from ..checklists import shipped
+
+    out = {}
+    for kind in choices.CHECKPOINT_KINDS:
+        try:
+            out[kind] = shipped(kind).name
+        except KeyError:
+            out[kind] = {"en": kind}
+    return out
+
+
+# --- CSV import and export, walking order ---------------------------------------------------
+
+
+class CsvExportArgs(StrictSchema):
+    building = fields.String(validate=validate.Length(max=64), metadata={"description": "only this building"})
+
+
+class CsvImportRowSchema(StrictSchema):
+    line = fields.Integer()
+    id = fields.Integer()
+    short_code = fields.String()
+    action = fields.String()
+
+
+class CsvImportResultSchema(StrictSchema):
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    checkpoints = fields.List(fields.Nested(CsvImportRowSchema))
+
+
+CSV_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel", "application/octet-stream"}
+
+
+@blp.route("/sites/<int:site_id>/checkpoints.csv")
+class CheckpointsCsv(MethodView):
+    @requires(*PRINTERS)
+    @blp.arguments(CsvExportArgs, location="query")
+    def get(self, args, site_id):
+        """Export a site's checkpoints (or one building's) as CSV, UTF-8 with BOM for Excel."""
+        site = get_scoped(Site, site_id, PRINTERS)
+        data = checkpoint_csv.export_csv(site, args.get("building"))
+        return _file(data, "text/csv", f"checkpoints-{site.code}.csv", attachment=True)
+
+    @requires(*EDITORS)
+    @blp.response(200, CsvImportResultSchema)
+    def post(self, site_id):
+        """Import checkpoints from CSV (text/csv body or multipart `file`): all rows or none.
+
+        A row whose short_code exists at the site updates it; other rows create checkpoints.
+        Every bad row is reported in `details.rows` as {line, errors}.
+        """
+        site = get_scoped(Site, site_id, EDITORS)
+        mimetype = request.mimetype or ""
+        if mimetype == "multipart/form-data":
+            upload = request.files.get("file")
+            if upload is None:
+                raise ApiError(422, "Send the CSV as the multipart field `file`.", "validation_error", {"fields": {"file": ["required"]}})
+            data = upload.read()
+        elif mimetype in CSV_TYPES:
+            data = request.get_data(cache=False)
+        else:
+            raise ApiError(415, "Send the CSV as a text/csv body or as the multipart field `file`.", "unsupported_media_type")
+        result = checkpoint_csv.import_csv(site, data)
+        db.session.commit()
+        return result
+
+
+class OrderSchema(StrictSchema):
+    checkpoint_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=5000))
+
+
+@blp.route("/sites/<int:site_id>/checkpoints/order", methods=["POST"])
+@requires(*EDITORS)
+@blp.arguments(OrderSchema)
+@blp.response(200, CheckpointSchema(many=True))
+def order(body, site_id):
+    """Set the walking order: the listed checkpoints get positions 10, 20, 30… in that order."""
+    site = get_scoped(Site, site_id, EDITORS)
+    ids = list(dict.fromkeys(body["checkpoint_ids"]))
+    chosen = _site_checkpoints(site.id, ids)
+    sites.reorder_checkpoints(chosen)
+    db.session.commit()
+    return chosen
