@@ -63,8 +63,9 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     """Security headers on every response."""
-    from . import security
+    from . import auth, security
 
+    auth.init_app(app)
     security.init_app(app)
 
 

@@ -28,9 +28,19 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
+def init_app(app) -> None:
+    @app.before_request
+    def _forget_previous_user():
+        # `g` can outlive a request (an app context pushed around several requests, as
+        # in tests and CLI code): the user must be looked up afresh for every request.
+        g.pop("user", None)
+        g.pop("auth_session", None)
+
+
 def hash_password(password: str) -> str:
-    # Werkzeug's default is scrypt (n=2^15, r=8, p=1) with a random salt.
-    return generate_password_hash(password)
+    # Werkzeug's scrypt (n=2^15, r=8, p=1 by default) with a random salt. Tests lower n
+    # through PASSWORD_HASH_METHOD, as Django's test settings do, to keep the suite fast.
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def check_password(user: User | None, password: str) -> bool:

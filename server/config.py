@@ -94,6 +94,7 @@ def from_env(root: Path) -> dict:
         "CLOCK_SKEW_FLAG_SECONDS": _int("CLOCK_SKEW_FLAG_SECONDS", 300),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
         "CHECKLIST_DIR": str(root / "checklists"),
+        "PASSWORD_HASH_METHOD": "scrypt",
         # Cookies: HttpOnly always; Secure outside development.
         "SESSION_COOKIE_NAME": "patrol_session",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -1,0 +1,150 @@
+"""Every API endpoint, for every role, on the user's own site and on another site.
+
+The table SAMPLES names a real request for each endpoint. An endpoint added without an
+entry here (or without a `@requires`/`@public` rule on its view) fails this test, so no
+endpoint ships without its authorisation being checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from server import choices
+from server.extensions import db
+from server.models import ChecklistVersion, Checkpoint, Department, SiteChecklistItem, User
+
+from .helpers import ApiClient
+
+# Served by flask-smorest / the web blueprint: documentation, public by design.
+DOCS = {"api-docs.openapi_json", "web.api_docs"}
+
+
+class Ctx:
+    """Ids of objects on the demo site, which every request below targets."""
+
+    def __init__(self, site):
+        self.site_id = site.id
+        q = lambda stmt: db.session.execute(stmt).scalars().first()
+        self.checkpoint = q(select(Checkpoint).where(Checkpoint.site_id == site.id))
+        self.checkpoint_id = self.checkpoint.id
+        self.department_id = q(select(Department.id).where(Department.site_id == site.id))
+        self.user_id = q(select(User.id).where(User.username == "patroller"))
+        item = SiteChecklistItem(site_id=site.id, kind="lobby", item_id=f"site{site.id}_lobby.mat", text_zh="地垫平整", methods=["look"], category="facilities", route="facility_repair")
+        db.session.add(item)
+        db.session.commit()
+        self.item_pk = item.id
+        from server.checklists import current_version
+
+        self.version_id = current_version(site.id, "floor").id
+        db.session.commit()
+
+
+# (method, rule) → function(ctx) returning the request; the rule strings are Flask's.
+SAMPLES = {
+    ("GET", "/api/health"): lambda c: {"url": "/api/health"},
+    ("GET", "/api/meta"): lambda c: {"url": "/api/meta"},
+    ("POST", "/api/auth/login"): lambda c: {"url": "/api/auth/login", "json": {"username": "patroller", "password": "patrol-demo"}},
+    # Ends each client's session, so the matrix runs it last.
+    ("POST", "/api/auth/logout"): lambda c: {"url": "/api/auth/logout", "unscoped": True, "last": True},
+    ("GET", "/api/auth/me"): lambda c: {"url": "/api/auth/me", "unscoped": True},
+    ("GET", "/api/users/"): lambda c: {"url": f"/api/users/?site_id={c.site_id}"},
+    ("POST", "/api/users/"): lambda c: {"url": "/api/users/", "json": {"username": "newbie", "password": "long-password", "roles": [{"site_id": c.site_id, "role": "patroller"}]}},
+    ("GET", "/api/users/<int:user_id>"): lambda c: {"url": f"/api/users/{c.user_id}"},
+    ("PATCH", "/api/users/<int:user_id>"): lambda c: {"url": f"/api/users/{c.user_id}", "json": {"display_name": "巡查员甲"}},
+    ("GET", "/api/sites/"): lambda c: {"url": "/api/sites/", "unscoped": True},
+    ("GET", "/api/sites/<int:site_id>"): lambda c: {"url": f"/api/sites/{c.site_id}"},
+    ("PATCH", "/api/sites/<int:site_id>"): lambda c: {"url": f"/api/sites/{c.site_id}", "json": {"name_en": "Demo Tower A"}},
+    ("GET", "/api/sites/<int:site_id>/departments"): lambda c: {"url": f"/api/sites/{c.site_id}/departments"},
+    ("POST", "/api/sites/<int:site_id>/departments"): lambda c: {"url": f"/api/sites/{c.site_id}/departments", "json": {"code": "parking", "name_zh": "停车场管理"}},
+    ("PATCH", "/api/sites/<int:site_id>/departments/<int:department_id>"): lambda c: {"url": f"/api/sites/{c.site_id}/departments/{c.department_id}", "json": {"name_en": "Repairs"}},
+    ("GET", "/api/checkpoints/"): lambda c: {"url": f"/api/checkpoints/?site_id={c.site_id}"},
+    ("POST", "/api/checkpoints/"): lambda c: {"url": "/api/checkpoints/", "json": {"site_id": c.site_id, "kind": "floor", "name_zh": "11楼"}},
+    ("GET", "/api/checkpoints/<int:checkpoint_id>"): lambda c: {"url": f"/api/checkpoints/{c.checkpoint_id}"},
+    ("PATCH", "/api/checkpoints/<int:checkpoint_id>"): lambda c: {"url": f"/api/checkpoints/{c.checkpoint_id}", "json": {"name_en": "Lobby"}},
+    ("POST", "/api/checkpoints/<int:checkpoint_id>/reissue"): lambda c: {"url": f"/api/checkpoints/{c.checkpoint_id}/reissue"},
+    ("GET", "/api/checkpoints/resolve"): lambda c: {"url": f"/api/checkpoints/resolve?token={c.checkpoint.token}"},
+    ("GET", "/api/sites/<int:site_id>/checklists/"): lambda c: {"url": f"/api/sites/{c.site_id}/checklists/"},
+    ("GET", "/api/sites/<int:site_id>/checklists/versions/<int:version_id>"): lambda c: {"url": f"/api/sites/{c.site_id}/checklists/versions/{c.version_id}"},
+    ("GET", "/api/sites/<int:site_id>/checklists/items"): lambda c: {"url": f"/api/sites/{c.site_id}/checklists/items"},
+    ("POST", "/api/sites/<int:site_id>/checklists/items"): lambda c: {"url": f"/api/sites/{c.site_id}/checklists/items", "json": {"kind": "floor", "key": "exit_sign", "text_zh": "安全出口指示灯亮", "methods": ["look"], "category": "security_hazard", "route": "facility_repair"}},
+    ("PATCH", "/api/sites/<int:site_id>/checklists/items/<int:item_pk>"): lambda c: {"url": f"/api/sites/{c.site_id}/checklists/items/{c.item_pk}", "json": {"text_en": "Mat lies flat"}},
+}
+
+
+def api_endpoints(app):
+    """(method, rule, policy) for every API method the app serves."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint in DOCS:
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            fn = getattr(view.view_class, method.lower()) if hasattr(view, "view_class") else view
+            out.append((method, rule.rule, getattr(fn, "_patrol_policy", None)))
+    return out
+
+
+def test_every_endpoint_declares_a_rule_and_has_a_sample(app):
+    missing_policy = [(m, r) for m, r, p in api_endpoints(app) if p is None]
+    assert not missing_policy, f"views without @requires/@public: {missing_policy}"
+    missing_sample = [(m, r) for m, r, _ in api_endpoints(app) if (m, r) not in SAMPLES]
+    assert not missing_sample, f"add these endpoints to SAMPLES in {__file__}: {missing_sample}"
+    stale = set(SAMPLES) - {(m, r) for m, r, _ in api_endpoints(app)}
+    assert not stale, f"SAMPLES names endpoints that no longer exist: {stale}"
+
+
+def _call(client, method, spec):
+    kw = {k: spec[k] for k in ("json", "data", "headers", "content_type") if k in spec}
+    return client.open(method, spec["url"], **kw)
+
+
+def _endpoint_ids(app):
+    return [f"{m} {r}" for m, r, _ in api_endpoints(app)]
+
+
+@pytest.fixture
+def world(app, demo, other_site):
+    ctx = Ctx(demo)
+    clients = {}
+    for prefix, site in (("", "own"), ("other-", "other")):
+        for role in choices.ROLES:
+            c = ApiClient(app.test_client())
+            c.login(prefix + role)
+            clients[(site, role)] = c
+    return ctx, clients
+
+
+def test_authorisation_matrix(app, world):
+    """Own site: roles in the rule pass, others get 403. Other site: 404 (403 for roles
+    the rule never allows). Anonymous: 401 unless public."""
+    ctx, clients = world
+    failures = []
+    known = [(m, r, p, SAMPLES[(m, r)](ctx)) for m, r, p in api_endpoints(app) if (m, r) in SAMPLES]
+    # (endpoints missing from SAMPLES are reported by the test above)
+    for method, rule, policy, spec in sorted(known, key=lambda k: bool(k[3].get("last"))):
+        allowed = set(policy["roles"])
+        public = policy.get("public", False)
+        anon = _call(ApiClient(app.test_client()), method, spec)
+        if not public and anon.status_code != 401:
+            failures.append(f"{method} {rule}: anonymous got {anon.status_code}, expected 401")
+        if public:
+            continue
+        # Other site first (nothing may change), then own-site roles, allowed ones last.
+        for role in choices.ROLES:
+            r = _call(clients[("other", role)], method, spec)
+            want = {403} if role not in allowed else ({404} if not spec.get("unscoped") else None)
+            if want is None:
+                if r.status_code >= 400:
+                    failures.append(f"{method} {rule}: other-site {role} got {r.status_code} on an unscoped endpoint")
+                continue
+            if r.status_code not in want:
+                failures.append(f"{method} {rule}: other-site {role} got {r.status_code}, expected {sorted(want)}")
+        for role in sorted(choices.ROLES, key=lambda x: x in allowed):
+            r = _call(clients[("own", role)], method, spec)
+            if role in allowed:
+                if r.status_code in (401, 403, 404) or r.status_code >= 500:
+                    failures.append(f"{method} {rule}: {role} is allowed but got {r.status_code} {r.get_json()}")
+            elif r.status_code != 403:
+                failures.append(f"{method} {rule}: {role} is not allowed but got {r.status_code}")
+    assert not failures, "\n".join(failures)
