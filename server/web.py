@@ -1,17 +1,57 @@
 """Pages outside the JSON API: the phone app, QR links, API docs, service worker."""
 
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, redirect, send_from_directory, url_for
+from flask import Blueprint, Response, current_app, redirect, request, send_from_directory, url_for
 
 web = Blueprint("web", __name__)
 
 PWA = Path(__file__).parent / "static" / "pwa"
+PWA_URL = "/static/pwa/"
+# Loaded on first use by the scan screen, so kept out of the precache (first-load budget).
+LAZY = ("vendor/jsqr/",)
+SHELL_SUFFIXES = (".js", ".mjs", ".css", ".png", ".webmanifest", ".html")
+COMPRESSIBLE = ("text/", "application/javascript", "application/json", "application/manifest+json", "image/svg+xml")
+
+
+def shell_files() -> list[str]:
+    """The app shell the service worker precaches: every module, style and icon."""
+    out = []
+    for path in sorted(PWA.rglob("*")):
+        rel = path.relative_to(PWA).as_posix()
+        if not path.is_file() or not rel.endswith(SHELL_SUFFIXES) or rel.startswith(LAZY):
+            continue
+        if rel in ("index.html", "sw.js", "manifest.webmanifest") or rel.endswith("jsQR.js") or rel.startswith("icons/make"):
+            continue
+        out.append(PWA_URL + rel)
+    return out
+
+
+def pwa_version() -> str:
+    """The app's version: PWA_VERSION when set, else a hash of every file of the app.
+
+    Any change to a file gives a new service worker, which precaches the new shell
+    beside the old one and waits until the app says it may take over.
+    """
+    forced = os.environ.get("PWA_VERSION")
+    if forced:
+        return forced
+    digest = hashlib.sha256()
+    for path in sorted(PWA.rglob("*")):
+        if path.is_file() and not path.name.endswith(".py"):
+            digest.update(path.relative_to(PWA).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _pwa_file(name: str, mimetype: str | None = None, max_age: int = 0):
-    resp = send_from_directory(PWA, name, mimetype=mimetype, max_age=max_age)
-    return resp
+    return send_from_directory(PWA, name, mimetype=mimetype, max_age=max_age)
 
 
 @web.route("/")
@@ -24,15 +64,22 @@ def index():
 
 @web.route("/sw.js")
 def service_worker():
-    """Served from the root so that it controls the whole app."""
-    resp = _pwa_file("sw.js", "text/javascript")
+    """Served from the root so that it controls the whole app; version and shell list filled in."""
+    import json
+
+    text = (PWA / "sw.js").read_text(encoding="utf-8")
+    text = text.replace("__PWA_VERSION__", pwa_version()).replace("/*__SHELL__*/", json.dumps(shell_files())[1:-1])
+    resp = Response(text, mimetype="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 
 
 @web.route("/manifest.webmanifest")
 def manifest():
-    return _pwa_file("manifest.webmanifest", "application/manifest+json")
+    """The web app manifest (name, icons, colours) that makes the app installable."""
+    resp = _pwa_file("manifest.webmanifest", "application/manifest+json")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
 
 
 @web.route("/c/<token>")
@@ -46,4 +93,37 @@ def api_docs():
     """Browsable API documentation, served entirely from this server."""
     resp = send_from_directory(Path(current_app.static_folder) / "apidocs", "index.html")
     resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@lru_cache(maxsize=256)
+def _gzipped(key: str, body: bytes) -> bytes:
+    # Keyed by path + ETag so each static file is compressed once per content.
+    return gzip.compress(body, compresslevel=6, mtime=0)
+
+
+@web.after_app_request
+def compress(resp: Response) -> Response:
+    """Gzip text responses (the app shell, JSON) when the client accepts it: phones pay per byte."""
+    if (
+        resp.status_code != 200
+        or "gzip" not in request.headers.get("Accept-Encoding", "")
+        or "Content-Encoding" in resp.headers
+        or not (resp.mimetype or "").startswith(COMPRESSIBLE)
+        or request.method == "HEAD"
+    ):
+        return resp
+    resp.direct_passthrough = False
+    body = resp.get_data()
+    if len(body) < 512:
+        return resp
+    etag = resp.headers.get("ETag", "")
+    packed = _gzipped(request.path + etag, body) if etag else gzip.compress(body, compresslevel=6, mtime=0)
+    resp.set_data(packed)
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["Content-Length"] = str(len(packed))
+    resp.headers.add("Vary", "Accept-Encoding")
+    if etag:
+        # A different representation needs a different validator.
+        resp.headers["ETag"] = etag[:-1] + '-gz"' if etag.endswith('"') else etag + "-gz"
     return resp

@@ -1,0 +1,242 @@
+// The controller: boots storage and session, routes between screens, keeps the chrome current.
+import * as api from './api.js';
+import * as db from './db.js';
+import { NAV, SCREENS } from './screens.js';
+import * as store from './store.js';
+import * as sync from './sync.js';
+import { t } from './i18n.js';
+import { clear, h, toast } from './ui/dom.js';
+
+let current = null; // {screen, cleanup}
+let registration = null;
+let reloading = false;
+let updateWhenFormCloses = false;
+
+export function go(path) {
+  const target = `#/${path}`;
+  if (location.hash === target) route();
+  else location.hash = target;
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [path, qs = ''] = raw.split('?');
+  return { path: decodeURIComponent(path), query: Object.fromEntries(new URLSearchParams(qs)) };
+}
+
+async function route() {
+  const { path, query } = parseHash();
+  const s = store.get();
+  let screen = SCREENS.find((x) => x.pattern.test(path));
+  let params = screen ? path.match(screen.pattern).slice(1) : [];
+  if (!screen) {
+    screen = SCREENS.find((x) => x.name === 'home');
+    params = [];
+  }
+  if (!screen.public && !s.me) {
+    // Remember where a QR link wanted to go, and come back there after logging in.
+    if (path) sessionStorage.setItem('patrol.after_login', path);
+    screen = SCREENS.find((x) => x.name === 'login');
+  }
+  if (current?.cleanup) {
+    try {
+      current.cleanup();
+    } catch (e) {
+      console.error(e);
+    }
+  }
+  const main = document.getElementById('app');
+  clear(main);
+  const container = h('section', { class: `screen screen-${screen.name}` });
+  main.append(container);
+  current = { screen, cleanup: null };
+  store.set({ formOpen: !!screen.form, screen: screen.name });
+  renderNav();
+  if (!screen.form && updateWhenFormCloses) applyUpdate();
+  try {
+    const mod = await screen.load();
+    if (current.screen !== screen) return;
+    current.cleanup = (await mod.render(container, { params, query }, ctx)) || null;
+  } catch (e) {
+    console.error(e);
+    container.append(h('p', { class: 'error', role: 'alert' }, String(e.message || e)));
+  }
+}
+
+export const ctx = {
+  go,
+  rerender: () => route(),
+  afterLogin() {
+    const next = sessionStorage.getItem('patrol.after_login') || '';
+    sessionStorage.removeItem('patrol.after_login');
+    go(next);
+  },
+};
+
+// --- chrome: top bar, banners, bottom navigation -------------------------------------
+
+function renderBar() {
+  const s = store.get();
+  const bar = clear(document.getElementById('bar'));
+  const status = s.syncing ? t('syncing') : s.online ? t('online') : t('offline');
+  bar.append(
+    h('span', { class: 'brand' }, t('app_name')),
+    h('span', { class: `net ${s.online ? 'on' : 'off'}`, id: 'net-status' }, status),
+    h(
+      'a',
+      {
+        href: '#/outbox',
+        id: 'unsent',
+        class: `unsent ${s.unsent ? 'has' : ''} ${s.attention ? 'attention' : ''}`,
+        'aria-label': t('unsent_label', { n: s.unsent }),
+      },
+      t('unsent', { n: s.unsent }),
+    ),
+    h(
+      'button',
+      {
+        class: 'lang',
+        type: 'button',
+        lang: s.lang === 'zh' ? 'en' : 'zh',
+        'aria-label': t('lang_switch_label'),
+        onclick: () => {
+          store.set({ lang: s.lang === 'zh' ? 'en' : 'zh' });
+          document.documentElement.lang = store.get().lang === 'zh' ? 'zh-CN' : 'en';
+          renderChrome();
+          route();
+        },
+      },
+      t('lang_switch'),
+    ),
+  );
+}
+
+function renderBanners() {
+  const s = store.get();
+  const box = clear(document.getElementById('banners'));
+  if (s.needLogin && s.me && s.screen !== 'login') {
+    box.append(
+      h(
+        'div',
+        { class: 'banner warn', role: 'alert' },
+        h('p', {}, t('session_expired')),
+        h('button', { type: 'button', class: 'btn', onclick: () => go('login') }, t('login_again')),
+      ),
+    );
+  }
+  if (s.updateReady) {
+    box.append(
+      h(
+        'div',
+        { class: 'banner info', id: 'update-banner' },
+        h('p', {}, t('update_ready')),
+        h('button', { type: 'button', class: 'btn', id: 'update-reload', onclick: () => requestUpdate() }, t('update_reload')),
+      ),
+    );
+  }
+}
+
+function renderNav() {
+  const s = store.get();
+  const nav = clear(document.getElementById('nav'));
+  if (!s.me) return;
+  nav.setAttribute('aria-label', t('main_nav'));
+  const { path } = parseHash();
+  const top = path.split('/')[0];
+  for (const [target, key] of NAV) {
+    const active = top === target || (target === 'tasks' && top === 'tasks');
+    nav.append(h('a', { href: `#/${target}`, class: active ? 'active' : '', 'aria-current': active ? 'page' : null }, t(key)));
+  }
+}
+
+function renderChrome() {
+  renderBar();
+  renderBanners();
+  renderNav();
+}
+
+// --- updates: a new service worker waits until no form is open -----------------------
+
+function requestUpdate() {
+  if (store.get().formOpen) {
+    // The draft is saved on every change anyway, but never pull the page from under a form.
+    updateWhenFormCloses = true;
+    toast(t('update_after_form'));
+    return;
+  }
+  applyUpdate();
+}
+
+function applyUpdate() {
+  updateWhenFormCloses = false;
+  const waiting = registration && registration.waiting;
+  if (!waiting) return;
+  reloading = true;
+  waiting.postMessage({ type: 'SKIP_WAITING' });
+}
+
+async function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (reloading) location.reload();
+  });
+  try {
+    registration = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+  } catch (e) {
+    console.warn('service worker not registered', e);
+    return;
+  }
+  const watch = (worker) => {
+    worker?.addEventListener('statechange', () => {
+      if (worker.state === 'installed' && navigator.serviceWorker.controller) store.set({ updateReady: true });
+    });
+  };
+  if (registration.waiting && navigator.serviceWorker.controller) store.set({ updateReady: true });
+  watch(registration.installing);
+  registration.addEventListener('updatefound', () => watch(registration.installing));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') registration.update().catch(() => {});
+  });
+}
+
+// --- boot ----------------------------------------------------------------------------
+
+async function refreshSession() {
+  try {
+    const user = await api.me();
+    await db.setMeta('me', user);
+    store.set({ me: user, needLogin: false });
+  } catch (e) {
+    if (e.status === 401) {
+      // Offline-first: a known user keeps working; only the sending waits for a login.
+      if (store.get().me) store.set({ needLogin: true });
+    }
+  }
+}
+
+async function boot() {
+  document.documentElement.lang = store.get().lang === 'zh' ? 'zh-CN' : 'en';
+  // A QR opened by the phone's camera app may arrive as /c/<token> (served from cache).
+  const m = location.pathname.match(/^\/c\/([^/]+)$/);
+  if (m) history.replaceState(null, '', `/#/scan/${m[1]}`);
+  const [me, round] = await Promise.all([db.getMeta('me'), db.getMeta('round')]);
+  store.set({ me: me || null, round: round || null });
+  store.subscribe((s, changes) => {
+    if (['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen'].some((k) => k in changes)) {
+      renderBar();
+      renderBanners();
+    }
+  });
+  renderChrome();
+  window.addEventListener('hashchange', route);
+  await route();
+  registerServiceWorker();
+  if (me) {
+    await refreshSession();
+    sync.start();
+  } else {
+    sync.refreshCounts();
+  }
+}
+
+boot();

@@ -1,0 +1,242 @@
+// The phone's own storage (IndexedDB): outbox, photo bytes, pulled reference data, drafts, meta.
+import { openDB } from './vendor/idb/idb.js';
+
+const NAME = 'patrol';
+const VERSION = 1;
+// Reference data from /api/sync/pull, one store per entity.
+export const ENTITY_STORES = {
+  site: 'sites',
+  department: 'departments',
+  checkpoint: 'checkpoints',
+  checklist: 'checklists',
+  plan: 'plans',
+  task: 'tasks',
+};
+
+let dbPromise = null;
+
+export function db() {
+  if (!dbPromise) {
+    dbPromise = openDB(NAME, VERSION, {
+      upgrade(d) {
+        // Outbox: keyed by the per-device sequence number, so it reads in send order.
+        const outbox = d.createObjectStore('outbox', { keyPath: 'seq' });
+        outbox.createIndex('status', 'status');
+        // Photos as ArrayBuffer + MIME type: Safari has trouble with Blobs in IndexedDB.
+        const photos = d.createObjectStore('photos', { keyPath: 'id' });
+        photos.createIndex('status', 'status');
+        for (const store of Object.values(ENTITY_STORES)) {
+          const s = d.createObjectStore(store, { keyPath: 'id' });
+          if (store === 'checkpoints') {
+            s.createIndex('token', 'token');
+            s.createIndex('short_code', 'short_code');
+          }
+        }
+        d.createObjectStore('drafts', { keyPath: 'key' });
+        d.createObjectStore('meta');
+      },
+      blocking() {
+        // A newer version of the app opened the database: let it upgrade.
+        dbPromise?.then((x) => x.close());
+        dbPromise = null;
+      },
+    });
+  }
+  return dbPromise;
+}
+
+export async function getMeta(key, fallback = undefined) {
+  const value = await (await db()).get('meta', key);
+  return value === undefined ? fallback : value;
+}
+
+export async function setMeta(key, value) {
+  await (await db()).put('meta', value, key);
+}
+
+export async function deviceId() {
+  let id = await getMeta('device_id');
+  if (!id) {
+    id = uuid();
+    await setMeta('device_id', id);
+  }
+  return id;
+}
+
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function nowIso() {
+  return new Date().toISOString();
+}
+
+/**
+ * Queue one mutation. The sequence number, the outbox row and the photos it names
+ * (draft → pending) are written in ONE transaction: when this resolves the record is
+ * on the phone, and only then may the screen say "saved".
+ */
+export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null } = {}) {
+  const d = await db();
+  const tx = d.transaction(['outbox', 'meta', 'photos'], 'readwrite');
+  const meta = tx.objectStore('meta');
+  const seq = ((await meta.get('seq')) || 0) + 1;
+  await meta.put(seq, 'seq');
+  const row = {
+    seq,
+    mutation_id: uuid(),
+    kind,
+    observed_at: observedAt || nowIso(),
+    payload,
+    label,
+    photo_ids: photoIds,
+    status: 'pending',
+    created_at: nowIso(),
+  };
+  await tx.objectStore('outbox').add(row);
+  const photos = tx.objectStore('photos');
+  for (const id of photoIds) {
+    const p = await photos.get(id);
+    if (p && p.status === 'draft') {
+      p.status = 'pending';
+      await photos.put(p);
+    }
+  }
+  await tx.done;
+  return row;
+}
+
+export async function outboxAll() {
+  return (await db()).getAll('outbox');
+}
+
+export async function unsentCount() {
+  const d = await db();
+  const pending = await d.countFromIndex('outbox', 'status', 'pending');
+  const photos = await d.countFromIndex('photos', 'status', 'pending');
+  return pending + photos;
+}
+
+export async function attentionCount() {
+  return (await db()).countFromIndex('outbox', 'status', 'rejected');
+}
+
+export async function savePhoto({ id, mime, bytes, sha256, purpose, status = 'draft' }) {
+  await (await db()).put('photos', { id, mime, bytes, sha256, purpose, status, created_at: nowIso() });
+}
+
+export async function getPhoto(id) {
+  return (await db()).get('photos', id);
+}
+
+export async function deletePhoto(id) {
+  await (await db()).delete('photos', id);
+}
+
+export async function getDraft(key) {
+  return (await db()).get('drafts', key);
+}
+
+export async function putDraft(key, value) {
+  await (await db()).put('drafts', { ...value, key });
+}
+
+export async function deleteDraft(key) {
+  await (await db()).delete('drafts', key);
+}
+
+export async function all(store) {
+  return (await db()).getAll(store);
+}
+
+export async function get(store, id) {
+  return (await db()).get(store, id);
+}
+
+export async function checkpointByToken(token) {
+  return (await db()).getFromIndex('checkpoints', 'token', token);
+}
+
+export async function checkpointsByCode(code) {
+  return (await db()).getAllFromIndex('checkpoints', 'short_code', code);
+}
+
+/** Apply one pulled page and move the cursor in the same transaction (a resumable pull). */
+export async function applyChanges(changes, cursor) {
+  const d = await db();
+  const stores = [...new Set(Object.values(ENTITY_STORES)), 'meta'];
+  const tx = d.transaction(stores, 'readwrite');
+  for (const c of changes) {
+    const name = ENTITY_STORES[c.entity];
+    if (!name) continue;
+    const store = tx.objectStore(name);
+    const id = isNaN(Number(c.id)) || name === 'checklists' ? String(c.id) : Number(c.id);
+    if (c.op === 'delete') {
+      await store.delete(id);
+      if (name === 'sites') await dropSite(tx, id);
+    } else if (c.data && name === 'checklists') {
+      // Keyed "<site_id>:<kind>"; the data's own id is the checklist version's id.
+      await store.put({ ...c.data, version_id: c.data.id, id });
+    } else if (c.data) {
+      await store.put({ ...c.data, id });
+    }
+  }
+  await tx.objectStore('meta').put(cursor, 'cursor');
+  await tx.done;
+}
+
+async function dropSite(tx, siteId) {
+  // Access to a site taken away: forget everything of it that the phone holds.
+  for (const name of ['departments', 'checkpoints', 'checklists', 'plans', 'tasks']) {
+    const store = tx.objectStore(name);
+    for (const row of await store.getAll()) {
+      if (row.site_id === siteId) await store.delete(row.id);
+    }
+  }
+}
+
+/** Start reference data again from zero (cursor_reset); the outbox and photos stay. */
+export async function clearReference() {
+  const d = await db();
+  const stores = [...new Set(Object.values(ENTITY_STORES)), 'meta'];
+  const tx = d.transaction(stores, 'readwrite');
+  for (const name of Object.values(ENTITY_STORES)) await tx.objectStore(name).clear();
+  await tx.objectStore('meta').put(0, 'cursor');
+  await tx.done;
+}
+
+export async function updateOutbox(seq, changes) {
+  const d = await db();
+  const tx = d.transaction('outbox', 'readwrite');
+  const row = await tx.store.get(seq);
+  if (row) await tx.store.put({ ...row, ...changes });
+  await tx.done;
+}
+
+export async function pendingOutbox(limit) {
+  const d = await db();
+  const rows = [];
+  let cursor = await d.transaction('outbox').store.index('status').openCursor('pending');
+  while (cursor && rows.length < limit) {
+    rows.push(cursor.value);
+    cursor = await cursor.continue();
+  }
+  return rows.sort((a, b) => a.seq - b.seq);
+}
+
+export async function pendingPhotos() {
+  return (await db()).getAllFromIndex('photos', 'status', 'pending');
+}
+
+export async function setPhotoStatus(id, status, message = '') {
+  const d = await db();
+  const tx = d.transaction('photos', 'readwrite');
+  const p = await tx.store.get(id);
+  if (p) await tx.store.put({ ...p, status, message });
+  await tx.done;
+}

@@ -1,0 +1,194 @@
+// Sync by the protocol (docs/sync.md): push the outbox in order, upload photos, pull changes.
+import * as api from './api.js';
+import * as db from './db.js';
+import * as store from './store.js';
+
+export const APP_VERSION = '1';
+const BATCH = 100;
+const PULL_LIMIT = 500;
+const STEADY_MS = 5 * 60 * 1000;
+
+let running = null;
+let again = false;
+let timer = null;
+let failures = 0;
+
+export async function refreshCounts() {
+  store.set({ unsent: await db.unsentCount(), attention: await db.attentionCount() });
+}
+
+/** Run one sync (or join the one running); one at a time across tabs too. */
+export function syncNow() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    try {
+      do {
+        again = false;
+        if (navigator.locks) await navigator.locks.request('patrol-sync', () => runOnce());
+        else await runOnce();
+      } while (again);
+    } finally {
+      running = null;
+    }
+  })();
+  return running;
+}
+
+async function runOnce() {
+  const s = store.get();
+  if (!s.me) return;
+  store.set({ syncing: true, syncError: '' });
+  try {
+    if (!s.needLogin) {
+      await push();
+      await uploadPhotos();
+      await pull();
+    }
+    failures = 0;
+    store.set({ lastSync: new Date().toISOString(), online: true });
+    schedule(STEADY_MS);
+  } catch (e) {
+    if (e instanceof api.ApiError && e.status === 401) {
+      store.set({ needLogin: true });
+    } else {
+      failures += 1;
+      // Backoff: 5 s, 10 s, 20 s … at most 5 minutes.
+      schedule(Math.min(STEADY_MS, 5000 * 2 ** (failures - 1)));
+      store.set({ syncError: e.offline ? 'offline' : e.message || String(e), online: !e.offline });
+    }
+  } finally {
+    store.set({ syncing: false });
+    await refreshCounts();
+  }
+}
+
+function schedule(ms) {
+  clearTimeout(timer);
+  timer = setTimeout(() => syncNow(), ms);
+}
+
+function bodyFor(rows, deviceId) {
+  return {
+    device_id: deviceId,
+    device_time: new Date().toISOString(),
+    app_version: APP_VERSION,
+    mutations: rows.map((r) => ({
+      mutation_id: r.mutation_id,
+      seq: r.seq,
+      kind: r.kind,
+      observed_at: r.observed_at,
+      payload: r.payload,
+    })),
+  };
+}
+
+async function applyResults(rows, results) {
+  const bySeq = new Map(rows.map((r) => [r.mutation_id, r]));
+  for (const res of results || []) {
+    const row = bySeq.get(res.mutation_id);
+    if (!row) continue;
+    if (res.status === 'applied' || res.status === 'duplicate') {
+      // A duplicate is the answer to a resend after a lost response: it was applied once.
+      await db.updateOutbox(row.seq, { status: 'sent', result: res.result || {}, sent_at: new Date().toISOString() });
+    } else if (res.status === 'rejected') {
+      // Set aside with the server's reason; never blocks the items behind it.
+      await db.updateOutbox(row.seq, { status: 'rejected', code: res.code || '', message: res.message || '' });
+    }
+  }
+}
+
+async function push() {
+  const deviceId = await db.deviceId();
+  for (;;) {
+    const rows = await db.pendingOutbox(BATCH);
+    if (!rows.length) return;
+    let resp;
+    try {
+      resp = await api.post('/api/sync/push', bodyFor(rows, deviceId));
+    } catch (e) {
+      if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;
+      if (e.code === 'csrf_failed') throw e;
+      // The server refused the whole batch: send items alone so that one bad item
+      // is set aside with its reason and the others still go.
+      await pushOneByOne(rows, deviceId);
+      continue;
+    }
+    if (typeof resp.clock_offset_ms === 'number') await db.setMeta('clock_offset_ms', resp.clock_offset_ms);
+    await applyResults(rows, resp.results);
+    if (rows.every((r) => !(resp.results || []).some((x) => x.mutation_id === r.mutation_id))) {
+      throw new Error('push answered without results');
+    }
+  }
+}
+
+async function pushOneByOne(rows, deviceId) {
+  for (const row of rows) {
+    try {
+      const resp = await api.post('/api/sync/push', bodyFor([row], deviceId));
+      await applyResults([row], resp.results);
+    } catch (e) {
+      if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;
+      await db.updateOutbox(row.seq, { status: 'rejected', code: e.code, message: e.message });
+    }
+  }
+}
+
+async function uploadPhotos() {
+  for (const p of await db.pendingPhotos()) {
+    try {
+      await api.request('PUT', `/api/photos/${p.id}`, {
+        body: p.bytes,
+        headers: { 'Content-Type': p.mime, 'X-Content-SHA256': p.sha256 },
+      });
+      await db.setPhotoStatus(p.id, 'uploaded');
+    } catch (e) {
+      if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;
+      if (e.status === 404) continue; // its record has not arrived yet: try again next time
+      await db.setPhotoStatus(p.id, 'rejected', e.message);
+    }
+  }
+}
+
+async function pull() {
+  let cursor = await db.getMeta('cursor', 0);
+  for (;;) {
+    let page;
+    try {
+      page = await api.get(`/api/sync/pull?cursor=${cursor}&limit=${PULL_LIMIT}`);
+    } catch (e) {
+      if (e instanceof api.ApiError && e.status === 410) {
+        // The server cannot continue from this cursor: start again from zero, outbox kept.
+        await db.clearReference();
+        cursor = 0;
+        continue;
+      }
+      throw e;
+    }
+    const next = typeof page.cursor === 'number' ? page.cursor : cursor;
+    await db.applyChanges(page.changes || [], next);
+    cursor = next;
+    if (!page.has_more || !(page.changes || []).length) break;
+  }
+  store.set({ pulledAt: new Date().toISOString() });
+}
+
+/** Wire the triggers: start, online, back to the app, a backoff timer; saves call syncNow. */
+let started = false;
+
+export function start() {
+  if (started) return syncNow();
+  started = true;
+  window.addEventListener('online', () => {
+    store.set({ online: true });
+    syncNow();
+  });
+  window.addEventListener('offline', () => store.set({ online: false }));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') syncNow();
+  });
+  refreshCounts();
+  syncNow();
+}

@@ -1,0 +1,39 @@
+// A tiny element builder: screens build DOM nodes, never HTML strings (no inline styles, CSP).
+
+/** h('button', {class: 'big', onclick: fn, 'aria-label': '…'}, 'text', child…) */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'value') el.value = v;
+    else if (k === 'checked') el.checked = !!v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function clear(el) {
+  while (el.firstChild) el.firstChild.remove();
+  return el;
+}
+
+/** Show a short message in the live region (read out by screen readers). */
+export function toast(message) {
+  const el = document.getElementById('toast');
+  if (!el) return;
+  el.textContent = message;
+  el.classList.add('show');
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => el.classList.remove('show'), 3000);
+}
+
+/** An object URL for photo bytes kept in IndexedDB (ArrayBuffer + MIME). */
+export function photoUrl(photo) {
+  return URL.createObjectURL(new Blob([photo.bytes], { type: photo.mime }));
+}

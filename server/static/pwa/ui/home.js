@@ -1,0 +1,67 @@
+// Home: the site, the round (start / continue / end), and my tasks at a glance.
+import * as db from '../db.js';
+import { pick, t } from '../i18n.js';
+import * as patrol from '../patrol.js';
+import * as store from '../store.js';
+import { syncNow } from '../sync.js';
+import { h } from './dom.js';
+import { myTasks, taskCard } from './tasks.js';
+
+export async function render(container, _route, ctx) {
+  const s = store.get();
+  const sites = s.me?.sites || [];
+  const siteId = patrol.siteId();
+  container.append(h('h1', {}, t('hello', { name: s.me?.display_name || s.me?.username || '' })));
+
+  if (sites.length > 1) {
+    const select = h(
+      'select',
+      { id: 'site', onchange: (e) => { patrol.chooseSite(e.target.value); ctx.rerender(); } },
+      sites.map((x) => h('option', { value: x.site_id, selected: x.site_id === siteId }, pick(x, 'site_name'))),
+    );
+    container.append(h('label', { for: 'site' }, t('site')), select);
+  } else if (sites.length) {
+    container.append(h('p', { class: 'site-name' }, `${t('site')}：${pick(sites[0], 'site_name')}`));
+  }
+
+  const checkpoints = (await db.all('checkpoints')).filter((c) => c.site_id === siteId);
+  if (!checkpoints.length) container.append(h('p', { class: 'hint' }, t('no_sites')));
+
+  const round = s.round;
+  const card = h('div', { class: 'card round' });
+  if (round) {
+    card.append(
+      h('p', { class: 'round-state' }, t('round_open', { n: round.visits.length })),
+      h('button', { type: 'button', class: 'btn primary big', id: 'scan-next', onclick: () => ctx.go('scan') }, t('continue_round')),
+      h('button', {
+        type: 'button', class: 'btn big', id: 'end-round',
+        onclick: async () => { await patrol.endRound(); ctx.go('round/summary'); },
+      }, t('end_round')),
+    );
+  } else {
+    const plans = (await db.all('plans')).filter((p) => p.site_id === siteId && p.active !== false);
+    let planSelect = null;
+    if (plans.length) {
+      planSelect = h('select', { id: 'plan' }, h('option', { value: '' }, t('no_plan')), plans.map((p) => h('option', { value: p.id }, pick(p))));
+      card.append(h('label', { for: 'plan' }, t('plan')), planSelect);
+    }
+    card.append(
+      h('button', {
+        type: 'button', class: 'btn primary big', id: 'start-round', disabled: siteId == null,
+        onclick: async () => {
+          await patrol.startRound(siteId, planSelect && planSelect.value ? Number(planSelect.value) : null);
+          ctx.go('scan');
+        },
+      }, t('start_round')),
+    );
+  }
+  container.append(card);
+
+  const tasks = await myTasks();
+  container.append(h('h2', {}, t('my_tasks')));
+  if (!tasks.length) container.append(h('p', { class: 'hint' }, t('no_tasks')));
+  const list = h('ul', { class: 'list' });
+  for (const task of tasks.slice(0, 5)) list.append(h('li', {}, await taskCard(task)));
+  container.append(list);
+  container.append(h('button', { type: 'button', class: 'btn', id: 'sync-now', onclick: () => syncNow() }, t('sync_now')));
+}

@@ -1,0 +1,93 @@
+// Scan: the camera looks for a checkpoint QR; or type the short code printed under it.
+import * as db from '../db.js';
+import { pick, t } from '../i18n.js';
+import * as patrol from '../patrol.js';
+import * as scan from '../scan.js';
+import { syncNow } from '../sync.js';
+import { h } from './dom.js';
+
+export async function render(container, { params, query }, ctx) {
+  const taskId = query.task ? Number(query.task) : null;
+  const msg = h('p', { class: 'error', role: 'alert', id: 'scan-error' });
+  let stop = null;
+  let done = false;
+
+  async function arrive(checkpoint, method) {
+    if (done) return false;
+    if (taskId) {
+      const task = await db.get('tasks', taskId);
+      if (task && task.checkpoint_id !== checkpoint.id) {
+        const expected = await db.get('checkpoints', task.checkpoint_id);
+        msg.textContent = t('wrong_checkpoint', { name: expected ? pick(expected) : task.checkpoint_id });
+        return true;
+      }
+      done = true;
+      await db.putDraft(`verify:${taskId}`, {
+        verification_id: db.uuid(),
+        visit: { visit_id: db.uuid(), checkpoint_id: checkpoint.id, scanned_at: db.nowIso(), scan_method: method },
+        after_photo_ids: [],
+        result: '',
+        note: '',
+        fixed_by_name: '',
+      });
+      ctx.go(`tasks/${taskId}/verify`);
+      return false;
+    }
+    done = true;
+    await patrol.beginVisit(checkpoint, method);
+    ctx.go(`checkpoint/${checkpoint.id}`);
+    return false;
+  }
+
+  async function handle(found, method) {
+    let cp = await scan.resolve(found, patrol.siteId());
+    if (!cp && navigator.onLine) {
+      await syncNow(); // a label printed since the last pull
+      cp = await scan.resolve(found, patrol.siteId());
+    }
+    if (!cp) {
+      msg.textContent = found?.code ? t('unknown_code', { c: found.code }) : t('unknown_qr');
+      return true;
+    }
+    return arrive(cp, method);
+  }
+
+  if (params[0]) {
+    // Opened from the label's URL by the phone's own camera app.
+    container.append(h('p', {}, t('loading')), msg);
+    await handle({ token: params[0] }, 'url');
+    return () => {};
+  }
+
+  const video = h('video', { class: 'camera', autoplay: true, muted: true, playsinline: true, 'aria-label': t('camera_video') });
+  const status = h('p', { class: 'hint', id: 'camera-status' }, t('camera_starting'));
+  const code = h('input', { id: 'code', name: 'code', autocomplete: 'off', autocapitalize: 'characters', inputmode: 'text', enterkeyhint: 'go', 'aria-describedby': 'code-hint' });
+  const form = h(
+    'form',
+    { class: 'card form code-form', onsubmit: (ev) => { ev.preventDefault(); const found = scan.parseScan(code.value); if (found) handle(found, 'code'); else msg.textContent = t('unknown_code', { c: code.value }); } },
+    h('label', { for: 'code' }, t('type_code')),
+    h('div', { class: 'row' }, code, h('button', { type: 'submit', class: 'btn primary', id: 'code-open' }, t('open'))),
+    h('p', { class: 'hint', id: 'code-hint' }, t('code_hint')),
+  );
+  container.append(h('h1', {}, t('scan_title')), h('div', { class: 'camera-box' }, video), status, msg, form);
+
+  try {
+    stop = await scan.startCamera(video, async (text) => {
+      const found = scan.parseScan(text);
+      if (!found) {
+        msg.textContent = t('unknown_qr');
+        return true;
+      }
+      return handle(found, 'qr');
+    });
+    status.textContent = '';
+    if (done) stop();
+  } catch (e) {
+    console.warn(e);
+    status.textContent = t('camera_failed');
+  }
+  return () => {
+    done = true;
+    stop?.();
+  };
+}
