@@ -116,3 +116,10 @@ NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EX
 CASE_RECTIFIED = "rectified"
 CASE_ESCALATED = "escalated"
 CASE_OUTCOMES = (CASE_RECTIFIED, CASE_ESCALATED)
+
+# A site's month as filed (issue 7, docs/archive.md).
+MONTH_OPEN = "open"
+MONTH_SEALED = "sealed"  # read-only; the bundle is not built yet
+MONTH_ARCHIVED = "archived"  # sealed and its bundle built and hashed
+MONTH_PURGED = "purged"  # its records removed after the retention period
+MONTH_STATES = (MONTH_OPEN, MONTH_SEALED, MONTH_ARCHIVED, MONTH_PURGED)

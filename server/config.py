@@ -15,6 +15,7 @@ SETTINGS = (
     ("DEFAULT_TIMEZONE", "Asia/Shanghai", "timezone of new sites"),
     ("TASK_DUE_DAYS", "7", "days from observation to a repair task's due date (per-site default)"),
     ("RETENTION_MONTHS", "24", "months records are kept after their month ends"),
+    ("ARCHIVE_DIR", "instance/archives", "where sealed monthly archive bundles are written"),
     ("MAX_BODY_MB", "16", "largest request body accepted, in MiB"),
     ("MAX_PHOTO_MB", "12", "largest photo upload accepted, in MiB"),
     ("MAX_IMAGE_PIXELS", "40000000", "largest photo accepted, in pixels"),
@@ -69,6 +70,11 @@ def _database_url(root: Path) -> str:
     return url
 
 
+def _dir_setting(root: Path, name: str, default: Path) -> Path:
+    path = Path(os.environ.get(name) or default)
+    return path if path.is_absolute() else root / path
+
+
 def from_env(root: Path) -> dict:
     """Build the Flask config mapping from the environment."""
     instance = _instance_path(root)
@@ -84,6 +90,7 @@ def from_env(root: Path) -> dict:
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "TASK_DUE_DAYS": _int("TASK_DUE_DAYS", 7),
         "RETENTION_MONTHS": _int("RETENTION_MONTHS", 24),
+        "ARCHIVE_DIR": str(_dir_setting(root, "ARCHIVE_DIR", instance / "archives")),
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_MB", 16) * 1024 * 1024,
         "MAX_PHOTO_BYTES": _int("MAX_PHOTO_MB", 12) * 1024 * 1024,
         "MAX_IMAGE_PIXELS": _int("MAX_IMAGE_PIXELS", 40_000_000),

@@ -536,5 +536,61 @@ class AuditEvent(db.Model):
 Index("ix_audit_events_entity", AuditEvent.entity, AuditEvent.entity_id)
 
 
+# --- Month-end filing and retention (issue 7) --------------------------------------------
+
+
+class MonthArchive(db.Model):
+    """One site's month as filed: open → sealed (read-only) → archived (bundle built) → purged."""
+
+    __tablename__ = "month_archives"
+    __table_args__ = (UniqueConstraint("site_id", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    state: Mapped[str] = mapped_column(String(16), default=choices.MONTH_OPEN)
+    sealed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # None when the scheduled command sealed it.
+    sealed_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    bundle_path: Mapped[str] = mapped_column(String(500), default="")
+    bundle_sha256: Mapped[str] = mapped_column(String(64), default="")
+    built_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    addendum_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Every file filed for the month, in order: [{"kind": "bundle"|"addendum", "path", "sha256", "bytes", "built_at", "records"}].
+    files: Mapped[list] = mapped_column(JSON, default=list)
+    purged_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
+class LegalHold(db.Model):
+    """Keeps a whole site, one month of it, or one task (and its records) from purge."""
+
+    __tablename__ = "legal_holds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    month: Mapped[Optional[str]] = mapped_column(String(7))
+    task_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    released_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    released_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class PurgeLog(db.Model):
+    """What a purge removed: one row per site and month, kept after the records are gone."""
+
+    __tablename__ = "purge_logs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"), index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # None when the scheduled command ran it; `by_name` says who or what in words.
+    by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    by_name: Mapped[str] = mapped_column(String(120), default="")
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    held: Mapped[dict] = mapped_column(JSON, default=dict)
+    archive_sha256: Mapped[str] = mapped_column(String(64), default="")
+    audit_hash: Mapped[str] = mapped_column(String(64), default="")
+
+
 def as_dict(obj: Any, *fields: str) -> dict:
     return {f: getattr(obj, f) for f in fields}
