@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
+    app.cli.add_command(tasks_group)
+    app.cli.add_command(webhooks_group)
 
 
 @click.group("checklists")
@@ -94,3 +96,34 @@ def audit_verify():
         return
     click.echo(f"BROKEN at event {broken}: {reason} ({checked} events before it are intact)", err=True)
     raise SystemExit(1)
+
+
+@click.group("tasks")
+def tasks_group():
+    """Repair tasks."""
+
+
+@tasks_group.command("escalate")
+def tasks_escalate():
+    """Escalate overdue tasks to supervisors and managers (run daily; once a day per task)."""
+    from .extensions import db
+    from .notifications import escalate_overdue
+
+    count = escalate_overdue()
+    db.session.commit()
+    click.echo(f"escalated {count} overdue task(s)")
+
+
+@click.group("webhooks")
+def webhooks_group():
+    """Outbound webhooks."""
+
+
+@webhooks_group.command("deliver")
+@click.option("--limit", default=200, show_default=True, help="Most deliveries to try in this run.")
+def webhooks_deliver(limit):
+    """Send due webhook deliveries, retrying failures with backoff (run every minute)."""
+    from .webhooks import deliver_pending
+
+    counts = deliver_pending(limit=limit)
+    click.echo(f"sent {counts['sent']}, retrying {counts['retrying']}, failed {counts['failed']}")
