@@ -1,0 +1,43 @@
+"""Devices: each phone's clock offset and the gaps in its sequence numbers, for supervisors."""
+
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from .. import choices, sync
+from ..auth import authorize, current_user, requires, site_ids
+from .common import StrictSchema, UtcDateTime
+
+blp = Blueprint("devices", __name__, url_prefix="/api/devices", description="Devices and their sync health")
+
+VIEWERS = (choices.SUPERVISOR, choices.MANAGER, choices.ADMIN)
+
+
+class DeviceArgs(StrictSchema):
+    site_id = fields.Integer()
+
+
+class DeviceSchema(StrictSchema):
+    id = fields.String()
+    user_id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    first_seen_at = UtcDateTime()
+    last_seen_at = UtcDateTime()
+    clock_offset_ms = fields.Integer(metadata={"description": "phone minus server at the last push"})
+    clock_flagged = fields.Boolean(metadata={"description": "the last push's clock was off by more than CLOCK_SKEW_FLAG_SECONDS"})
+    max_seq = fields.Integer()
+    seq_gaps = fields.List(fields.List(fields.Integer()), metadata={"description": "[first, last] ranges of sequence numbers never received"})
+    user_agent = fields.String()
+
+
+@blp.route("/")
+@requires(*VIEWERS)
+@blp.arguments(DeviceArgs, location="query")
+@blp.response(200, DeviceSchema(many=True))
+def devices(args):
+    """Devices of the people at my sites: clock flags and lost records (sequence gaps)."""
+    ids = site_ids(current_user(), VIEWERS)
+    if "site_id" in args:
+        authorize(args["site_id"], VIEWERS)
+        ids = [args["site_id"]]
+    return sync.devices_for_sites(ids)

@@ -1,0 +1,108 @@
+"""Photos: upload the bytes a record names (idempotent, hash-checked), fetch them by size."""
+
+import re
+
+from flask import current_app, request, send_file
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from sqlalchemy import select
+
+from .. import choices, photos
+from ..auth import authorize, current_user, requires, site_ids
+from ..errors import ApiError
+from ..extensions import db
+from ..models import Photo
+from .common import StrictSchema, UtcDateTime
+
+blp = Blueprint("photos", __name__, url_prefix="/api/photos", description="Photos (docs/sync.md)")
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class PhotoSchema(StrictSchema):
+    id = fields.String()
+    site_id = fields.Integer(allow_none=True)
+    visit_id = fields.String(allow_none=True)
+    finding_id = fields.String(allow_none=True)
+    task_id = fields.Integer(allow_none=True)
+    purpose = fields.String()
+    status = fields.String(metadata={"description": "expected (named by a record, bytes not here yet) or received"})
+    sha256 = fields.String(allow_none=True, metadata={"description": "SHA-256 of the bytes the phone sent: the evidence"})
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    width = fields.Integer()
+    height = fields.Integer()
+    uploaded_by = fields.Integer(allow_none=True)
+    created_at = UtcDateTime()
+    received_at = UtcDateTime(allow_none=True)
+
+
+class PhotoListArgs(StrictSchema):
+    site_id = fields.Integer()
+    visit_id = fields.String(validate=validate.Length(max=36))
+    finding_id = fields.String(validate=validate.Length(max=36))
+    task_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf((choices.PHOTO_EXPECTED, choices.PHOTO_RECEIVED)))
+
+
+class GetArgs(StrictSchema):
+    size = fields.String(load_default="display", validate=validate.OneOf(photos.SIZES))
+
+
+def _photo_id(photo_id: str) -> str:
+    photo_id = photo_id.lower()
+    if not UUID_RE.match(photo_id):
+        raise ApiError(404, "Not found.", "not_found")
+    return photo_id
+
+
+@blp.route("/")
+@requires()
+@blp.arguments(PhotoListArgs, location="query")
+@blp.response(200, PhotoSchema(many=True))
+def list_photos(args):
+    """Photos of a record, with which ones are still expected (named but not uploaded)."""
+    ids = site_ids(current_user())
+    if "site_id" in args:
+        authorize(args["site_id"], choices.ROLES)
+        ids = [args["site_id"]]
+    stmt = select(Photo).where(Photo.site_id.in_(ids))
+    for key in ("visit_id", "finding_id", "task_id", "status"):
+        if key in args:
+            stmt = stmt.where(getattr(Photo, key) == args[key])
+    return db.session.execute(stmt.order_by(Photo.created_at, Photo.id).limit(1000)).scalars().all()
+
+
+@blp.route("/<photo_id>", methods=["PUT"])
+@requires()
+@blp.doc(
+    requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in photos.CONTENT_TYPES}},
+    parameters=[{"in": "header", "name": "X-Content-SHA256", "required": True, "schema": {"type": "string"}, "description": "hex SHA-256 of the body"}],
+)
+@blp.response(201, PhotoSchema, description="stored for the first time")
+@blp.alt_response(200, schema=PhotoSchema, description="the same bytes were already stored")
+def put_photo(photo_id):
+    """Upload a photo's bytes; 201 the first time, 200 for the same bytes, 409 for different ones."""
+    photo_id = _photo_id(photo_id)
+    limit = current_app.config["MAX_PHOTO_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"The photo is larger than {limit // (1024 * 1024)} MiB.", "photo_too_large")
+    photo, created = photos.upload(
+        current_user(), photo_id, request.get_data(cache=False), request.content_type or "", request.headers.get("X-Content-SHA256", "")
+    )
+    return photo, 201 if created else 200
+
+
+@blp.route("/<photo_id>")
+@requires()
+@blp.arguments(GetArgs, location="query")
+@blp.response(200, description="the JPEG")
+def get_photo(args, photo_id):
+    """The display copy (longest side 1600 px) or the thumbnail (320 px) of a photo."""
+    photo = photos.get_for(current_user(), _photo_id(photo_id))
+    path = photos.photo_path(photo.id, args["size"])
+    if not path.exists():
+        raise ApiError(404, "This photo's file is missing on the server.", "photo_not_received")
+    resp = send_file(path, mimetype="image/jpeg", max_age=86400, conditional=True, etag=f"{photo.sha256}-{args['size']}")
+    resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    return resp
