@@ -1,0 +1,78 @@
+"""Driving the phone app the way a person does, plus peeks into its IndexedDB."""
+
+from __future__ import annotations
+
+from .conftest import SCREENSHOTS
+
+COUNT_JS = """async (store) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open('patrol'); r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
+  if (!db.objectStoreNames.contains(store)) { db.close(); return -1; }
+  const n = await new Promise((ok) => { const r = db.transaction(store).objectStore(store).count(); r.onsuccess = () => ok(r.result); });
+  db.close();
+  return n;
+}"""
+
+ROWS_JS = """async (store) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open('patrol'); r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
+  const rows = await new Promise((ok) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
+  db.close();
+  return rows.map((x) => { const c = { ...x }; if (c.bytes) c.bytes = c.bytes.byteLength; return c; });
+}"""
+
+
+def login(page, username: str = "patroller", password: str = "patrol-demo") -> None:
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_selector("#nav a")
+
+
+def wait_installed(page) -> None:
+    """The service worker controls the page, the shell and QR decoder are cached, data pulled."""
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=20000)
+    page.wait_for_function(
+        """async () => (await caches.keys()).some((k) => k.startsWith('patrol-shell-'))
+          && !!(await (await caches.open('patrol-lazy')).match('/static/pwa/vendor/jsqr/jsqr.mjs'))""",
+        timeout=20000,
+    )
+    wait_count(page, "checkpoints", lambda n: n > 0)
+    wait_count(page, "checklists", lambda n: n >= 6)
+
+
+def count(page, store: str) -> int:
+    return page.evaluate(COUNT_JS, store)
+
+
+def rows(page, store: str) -> list:
+    return page.evaluate(ROWS_JS, store)
+
+
+def wait_count(page, store: str, ok, timeout: float = 20) -> int:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        n = count(page, store)
+        if ok(n):
+            return n
+        if time.monotonic() > deadline:
+            raise AssertionError(f"IndexedDB store {store} has {n} rows")
+        page.wait_for_timeout(200)
+
+
+def wait_outbox(page, ok, timeout: float = 30) -> list:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        r = rows(page, "outbox")
+        if ok(r):
+            return r
+        if time.monotonic() > deadline:
+            raise AssertionError(f"outbox never got there: {[(x['kind'], x['status'], x.get('message')) for x in r]}")
+        page.wait_for_timeout(250)
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

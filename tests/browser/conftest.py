@@ -1,0 +1,229 @@
+"""Browser fixtures: a real gunicorn server on a fresh database, headless Chromium, fake cameras.
+
+Browser tests are skipped where /usr/bin/chromium is missing, except in CI (CI=true),
+where a missing browser fails them: they are never skipped there.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from server import create_app
+from server.extensions import db
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+AXE = ROOT / "tests" / "vendor" / "axe.min.js"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present():
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing: browser tests never skip in CI (apt-get install -y chromium)")
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); browser tests skipped outside CI")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """gunicorn serving the app on a fixed port; kill() is SIGKILL, start() brings it back."""
+
+    def __init__(self, db_url: str, tmp: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "PHOTO_DIR": str(tmp / "photos"),
+            "SECRET_KEY": "browser-tests-secret",
+            "PATROL_ENV": "development",
+        }
+        self.env.pop("PWA_VERSION", None)
+        self.log = open(tmp / "gunicorn.log", "ab")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, **env) -> None:
+        cmd = [str(Path(sys.executable).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "1", "wsgi:app"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **env}, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/api/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: see {self.log.name}")
+            time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            # The whole process group would include workers; kill the master, then its workers.
+            try:
+                children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+            except FileNotFoundError:
+                children = []
+            self.proc.send_signal(signal.SIGKILL)
+            for pid in children:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            self.proc.wait(timeout=10)
+
+    def restart(self, **env) -> None:
+        self.kill()
+        self.start(**env)
+
+
+@pytest.fixture
+def seeded(db_url, tmp_path):
+    """The demo site in a fresh database; yields an app for checking the database."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "PHOTO_DIR": str(tmp_path / "photos")})
+    with app.app_context():
+        from server.demo import seed
+
+        seed()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return app
+
+
+@pytest.fixture
+def live_server(seeded, db_url, tmp_path):
+    server = LiveServer(db_url, tmp_path)
+    server.start()
+    yield server
+    server.kill()
+    server.log.close()
+
+
+@pytest.fixture
+def query(seeded):
+    """Run a function against the test database, in a fresh session (sees the server's commits)."""
+
+    def run(fn):
+        with seeded.app_context():
+            try:
+                return fn(db.session)
+            finally:
+                db.session.remove()
+
+    return run
+
+
+@pytest.fixture
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def launch(playwright, tmp_path):
+    """launch(video=None) → a Chromium; with a y4m file, that file is the camera."""
+    browsers = []
+
+    def make(video: Path | None = None):
+        args = list(LAUNCH_ARGS)
+        if video:
+            args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"]
+        b = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        browsers.append(b)
+        return b
+
+    yield make
+    for b in browsers:
+        b.close()
+
+
+def new_context(browser, server: LiveServer, **kw):
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=False, has_touch=True, base_url=server.url, **kw)
+    ctx.grant_permissions(["camera"], origin=server.url)
+    return ctx
+
+
+def guard_origin(page, server: LiveServer, seen: list) -> None:
+    """Record every request that would leave the origin (none may)."""
+
+    def check(req):
+        if not req.url.startswith((server.url, "data:", "blob:")):
+            seen.append(req.url)
+
+    page.on("request", check)
+
+
+# --- images ---------------------------------------------------------------------------
+
+
+def qr_image(text: str, box: int = 8):
+    import qrcode
+
+    qr = qrcode.QRCode(border=4, box_size=box)
+    qr.add_data(text)
+    qr.make(fit=True)
+    return qr.make_image(fill_color="black", back_color="white").convert("RGB")
+
+
+def write_y4m(image, path: Path, size=(640, 480), frames: int = 15) -> Path:
+    """A still picture as a y4m video: Chromium's fake camera plays it in a loop."""
+    from PIL import Image
+
+    w, h = size
+    canvas = Image.new("RGB", (w, h), "white")
+    img = image.copy()
+    img.thumbnail((h - 20, h - 20))
+    canvas.paste(img, ((w - img.width) // 2, (h - img.height) // 2))
+    ycbcr = canvas.convert("YCbCr")
+    y, cb, cr = ycbcr.split()
+    cb = cb.resize((w // 2, h // 2))
+    cr = cr.resize((w // 2, h // 2))
+    frame = b"FRAME\n" + y.tobytes() + cb.tobytes() + cr.tobytes()
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F15:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            f.write(frame)
+    return path
+
+
+def jpeg_bytes(size=(2400, 1800), color=(200, 60, 40)) -> bytes:
+    """A real JPEG, larger than the phone keeps (so the downscale is exercised)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", size, color)
+    d = ImageDraw.Draw(img)
+    for i in range(0, size[0], 120):
+        d.line([(i, 0), (size[0] - i, size[1])], fill=(255, 255, 255), width=9)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
