@@ -73,11 +73,10 @@ ROUND_ENDED = "round_ended"
 UNKNOWN_PLAN = "unknown_plan"
 PHOTO_CONFLICT = "photo_conflict"
 UNKNOWN_TASK = "unknown_task"
-WRONG_CHECKPOINT = "wrong_checkpoint"
 REJECTION_CODES = (
     INVALID_PAYLOAD, UNKNOWN_KIND, ID_CONFLICT, SEQ_CONFLICT, FORBIDDEN_SITE, UNKNOWN_CHECKPOINT,
     UNKNOWN_CHECKLIST_VERSION, UNKNOWN_ITEM, MISSING_FINDING, RECORD_EXISTS, UNKNOWN_ROUND,
-    ROUND_ENDED, UNKNOWN_PLAN, PHOTO_CONFLICT, UNKNOWN_TASK, WRONG_CHECKPOINT,
+    ROUND_ENDED, UNKNOWN_PLAN, PHOTO_CONFLICT, UNKNOWN_TASK,
 )
 
 # Below this cursor the change log was pruned (tombstones dropped): such a phone starts again.
@@ -844,7 +843,12 @@ def handle_task_transition(push: Push, payload, observed_at: datetime) -> dict:
     def apply():
         from . import tasks
 
+        was = task.state
         tasks.transition(task, actor=push.user, to_state=to_state, note=note)
+        if to_state == choices.TASK_DONE and was != choices.TASK_DONE and task.done_at and observed_at < task.done_at:
+            # Marked done offline: the work was done when the phone says (corrected), not
+            # when it synced, so a verification scanned offline after it counts as fresh.
+            task.done_at = observed_at
         db.session.flush()
         return {"task_id": task.id, "state": task.state}
 
@@ -877,16 +881,8 @@ def handle_task_verify(push: Push, payload, observed_at: datetime) -> dict:
     task = _task_for(push, task_id)
     site = push.site(task.site_id)
     cp = push.checkpoint(site.id, v)
-    if cp.id != task.checkpoint_id:
-        raise Rejection(WRONG_CHECKPOINT, "A verification must be scanned at the task's own checkpoint.")
     if visit_id in push.visits:
         raise Rejection(RECORD_EXISTS, "A visit with this id already exists.")
-    named = after_ids + list(signatures.values())
-    if len(set(named)) != len(named):
-        raise Rejection(PHOTO_CONFLICT, "The same photo is named twice in this verification.")
-    link = {"site_id": site.id, "visit_id": visit_id, "task_id": task.id}
-    after_ops = push.claim_photos(after_ids, None, purpose="after", **link)
-    sig_ops = push.claim_photos(list(signatures.values()), None, purpose="signature", **link)
     scanned_at = push.clock.correct(scanned_device)
 
     def apply():
@@ -900,8 +896,7 @@ def handle_task_verify(push: Push, payload, observed_at: datetime) -> dict:
         )
         db.session.add(visit)
         db.session.flush([visit])
-        _photo_ops(after_ops, purpose="after", **link)
-        _photo_ops(sig_ops, purpose="signature", **link)
+        # verify_on_site checks the scan is fresh and of the task's checkpoint, and links the photos.
         tasks.verify_on_site(
             task, verification_id=verification_id, actor=push.user, visit=visit, result=result, note=note,
             after_photo_ids=after_ids, signatures=signatures, fixed_by_name=fixed_by_name,
@@ -911,7 +906,8 @@ def handle_task_verify(push: Push, payload, observed_at: datetime) -> dict:
 
     def remember():
         push.visits.add(visit_id)
-        push.note_photos(named, **link)
+        for pid in after_ids + list(signatures.values()):
+            push.photos[pid] = {"uploaded_by": push.user.id, "visit_id": visit_id, "finding_id": None, "task_id": task.id}
 
     return {"inline": apply, "after": [remember]}
 
@@ -1036,14 +1032,8 @@ def pull(user: User, cursor: int, limit: int) -> dict:
     horizon = db.session.execute(select(Counter.value).where(Counter.name == HORIZON)).scalar() or 0
     if 0 < cursor < horizon:
         raise _reset("This cursor is older than the oldest change the server still keeps.")
-    if cursor > 0:
-        granted = db.session.execute(
-            select(Change.cursor).where(Change.entity == "access", Change.user_id == user.id, Change.op == "grant", Change.cursor > cursor).limit(1)
-        ).first()
-        if granted:
-            raise _reset("You were given access to a site since your last pull.")
     sites = [s for s in db.session.execute(select(Membership.site_id).where(Membership.user_id == user.id).distinct()).scalars()]
-    if cursor == 0 and sites:
+    if sites:
         _ensure_checklists(sites)
     rows = db.session.execute(
         select(Change)
@@ -1057,6 +1047,8 @@ def pull(user: User, cursor: int, limit: int) -> dict:
     has_more = len(rows) > limit
     rows = rows[:limit]
     changes = _materialise(rows, set(sites))
+    if cursor > 0:
+        changes = _with_granted_sites(changes, rows, cursor, set(sites))
     return {
         "changes": changes,
         "cursor": rows[-1].cursor if rows else cursor,
@@ -1065,8 +1057,36 @@ def pull(user: User, cursor: int, limit: int) -> dict:
     }
 
 
+def _with_granted_sites(changes: list[dict], rows: list[Change], cursor: int, sites: set[int]) -> list[dict]:
+    """A site given to the user after `cursor` arrives whole (WatermelonDB 1264).
+
+    Its entities changed at or before `cursor` were not this user's then, so the phone
+    never saw them: they are sent right after the grant, under the grant's cursor. This
+    needs no reset, so a phone paging from zero while access changes never loops; a phone
+    that already had them just receives the same upserts again.
+    """
+    grants = {ch.cursor: ch.site_id for ch in rows if ch.entity == "access" and ch.op == "grant" and ch.site_id in sites}
+    if not grants:
+        return changes
+    out = []
+    for change in changes:
+        out.append(change)
+        site_id = grants.pop(change["cursor"], None) if change["entity"] == "site" else None
+        if site_id is None:
+            continue
+        missed = db.session.execute(
+            select(Change)
+            .where(Change.site_id == site_id, Change.user_id.is_(None), Change.cursor <= cursor)
+            .order_by(Change.cursor)
+        ).scalars().all()
+        for entry in _materialise(missed, sites):
+            if entry["op"] == "upsert":
+                out.append({**entry, "cursor": change["cursor"]})
+    return out
+
+
 def _ensure_checklists(sites: list[int]) -> None:
-    """A phone starting from zero needs a checklist version for every kind at its sites."""
+    """A phone needs a checklist version for every kind at each of its sites, new ones included."""
     from .checklists import current_version
 
     have = set(db.session.execute(select(ChecklistVersion.site_id, ChecklistVersion.kind).where(ChecklistVersion.site_id.in_(sites))).all())

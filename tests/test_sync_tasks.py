@@ -1,0 +1,110 @@
+"""Sync of task work made offline: moving a task and verifying it on site (task.transition, task.verify)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from server import choices, tasks
+from server.extensions import db
+from server.models import Photo, Task, User, Verification, Visit
+
+from .test_sync import Phone, iso, new_id, statuses
+
+
+@pytest.fixture
+def open_task(as_role, demo):
+    """A task opened by a patroller's failed item at F05, assigned by the supervisor to the patroller."""
+    phone = Phone(as_role("patroller"), demo.id)
+    result = phone.push_ok([phone.visit("F05", fail=(0,))])[0]["result"]
+    task = db.session.get(Task, result["task_ids"][0])
+    supervisor = db.session.execute(select(User).where(User.username == "supervisor")).scalar_one()
+    patroller = db.session.execute(select(User).where(User.username == "patroller")).scalar_one()
+    tasks.assign(task, actor=supervisor, assignee_id=patroller.id)
+    db.session.commit()
+    return phone, task
+
+
+def verify_mutation(phone: Phone, task: Task, result: str = "pass", code: str = "F05", offset=timedelta(0)) -> dict:
+    when = phone.now() + offset
+    return phone.mutation(
+        "task.verify",
+        {
+            "verification_id": new_id(), "task_id": task.id,
+            "visit": {"visit_id": new_id(), "checkpoint_id": phone.checkpoint(code).id, "scanned_at": iso(when), "scan_method": "qr"},
+            "result": result, "note": "fixed and checked", "after_photo_ids": [new_id()],
+            "signatures": {"verifier": new_id(), "fixer": new_id()}, "fixed_by_name": "Li Wei",
+        },
+        when,
+    )
+
+
+def test_task_moved_and_verified_offline_in_one_push_closes_it_once(open_task):
+    """G1, G6: in progress → done → verified, all made offline; a replay changes nothing; photos are expected."""
+    phone, task = open_task
+    batch = [
+        phone.mutation("task.transition", {"task_id": task.id, "to": "in_progress"}, phone.now() - timedelta(minutes=30)),
+        phone.mutation("task.transition", {"task_id": task.id, "to": "done", "note": "bulb replaced"}, phone.now() - timedelta(minutes=10)),
+        verify_mutation(phone, task),
+    ]
+    results = phone.push_ok(batch)
+    assert statuses(results) == ["applied"] * 3, results
+    assert results[2]["result"]["state"] == choices.TASK_VERIFIED
+    db.session.expire_all()
+    assert db.session.get(Task, task.id).state == choices.TASK_VERIFIED
+    verify_visit = db.session.get(Visit, batch[2]["payload"]["visit"]["visit_id"])
+    assert verify_visit.purpose == "verify"
+    expected = set(phone.api.get("/api/sync/expected").get_json()["photo_ids"])
+    assert set(batch[2]["payload"]["after_photo_ids"]) <= expected
+    assert batch[2]["payload"]["signatures"]["verifier"] in expected
+    again = phone.push_ok(copy.deepcopy(batch))
+    assert statuses(again) == ["duplicate"] * 3
+    assert db.session.execute(select(func.count()).select_from(Verification)).scalar() == 1
+
+
+def test_verification_scanned_at_another_checkpoint_is_rejected(open_task):
+    phone, task = open_task
+    results = phone.push_ok([
+        phone.mutation("task.transition", {"task_id": task.id, "to": "in_progress"}),
+        phone.mutation("task.transition", {"task_id": task.id, "to": "done"}),
+        verify_mutation(phone, task, code="F06", offset=timedelta(seconds=1)),
+    ])
+    assert statuses(results) == ["applied", "applied", "rejected"]
+    assert results[2]["code"] == "no_fresh_scan"
+    assert db.session.execute(select(func.count()).select_from(Visit).where(Visit.purpose == "verify")).scalar() == 0
+    assert db.session.get(Task, task.id).state == choices.TASK_DONE
+
+
+def test_task_rule_broken_offline_is_rejected_with_the_task_rules_code(open_task):
+    """G8: a move the task rules forbid comes back rejected with their code; the next record still applies."""
+    phone, task = open_task
+    results = phone.push_ok([
+        phone.mutation("task.transition", {"task_id": task.id, "to": "done"}),  # assigned → done skips a step
+        phone.visit("F01"),
+    ])
+    assert statuses(results) == ["rejected", "applied"]
+    assert results[0]["code"] == "transition_not_allowed"
+    assert db.session.get(Task, task.id).state == choices.TASK_ASSIGNED
+
+
+def test_task_of_a_site_without_my_role_is_unknown(open_task, as_role, other_site):
+    _, task = open_task
+    outsider = Phone(as_role("patroller"), other_site.id)
+    outsider.api.login("other-patroller")
+    result = outsider.push_ok([outsider.mutation("task.transition", {"task_id": task.id, "to": "in_progress"})])[0]
+    assert result["code"] == "unknown_task"
+
+
+def test_failed_verification_reopens_the_task(open_task):
+    phone, task = open_task
+    phone.push_ok([
+        phone.mutation("task.transition", {"task_id": task.id, "to": "in_progress"}),
+        phone.mutation("task.transition", {"task_id": task.id, "to": "done"}),
+    ])
+    result = phone.push_ok([verify_mutation(phone, task, result="fail", offset=timedelta(seconds=1))])[0]
+    assert result["status"] == "applied", result
+    assert db.session.get(Task, task.id).state == choices.TASK_IN_PROGRESS
+    assert db.session.execute(select(func.count()).select_from(Photo).where(Photo.task_id == task.id)).scalar() == 3
