@@ -1,0 +1,135 @@
+"""Escalation and the in-app feed: major findings at once, overdue tasks once a day, nothing twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from server import choices
+from server.accounts import create_user, grant
+from server.extensions import db
+from server.models import Notification, Task, Webhook, WebhookDelivery, utcnow
+from server.notifications import escalate_major, escalate_overdue
+
+from .helpers import PASSWORD
+from .test_tasks_support import Phone, finding, user
+
+DAY = timedelta(days=1)
+
+
+def _second_supervisor_and_manager(site):
+    for name, role in (("sup2", choices.SUPERVISOR), ("mgr2", choices.MANAGER)):
+        grant(create_user(name, PASSWORD), site.id, role)
+    db.session.commit()
+
+
+def _feed() -> Counter:
+    rows = db.session.execute(select(Notification.user_id, Notification.kind)).all()
+    return Counter((uid, kind) for uid, kind in rows)
+
+
+def test_major_finding_notifies_each_supervisor_and_manager_exactly_once_even_when_its_sync_is_replayed(demo, as_role, other_site):
+    _second_supervisor_and_manager(demo)
+    db.session.add_all([
+        Webhook(site_id=demo.id, url="http://127.0.0.1:9/a", preset="generic"),
+        Webhook(site_id=demo.id, url="http://127.0.0.1:9/b", preset="wecom"),
+        Webhook(site_id=demo.id, url="http://127.0.0.1:9/off", preset="generic", active=False),
+    ])
+    db.session.commit()
+    phone = Phone(as_role("patroller"), demo)
+    m = phone.failed_visit(scanned_at=phone.now(), severity="major")
+    assert phone.push([m])[0]["status"] == "applied"
+    # Replayed: the response was lost, the phone sends the same push again, twice.
+    assert phone.push([m])[0]["status"] == "duplicate"
+    assert phone.push([m])[0]["status"] == "duplicate"
+    # And the domain function itself, called again for the same finding, sends nothing new.
+    task = db.session.execute(select(Task)).scalar_one()
+    from server.models import Finding, Site
+
+    assert escalate_major(db.session.get(Finding, task.finding_id), task, db.session.get(Site, demo.id)) == 0
+    feed = _feed()
+    expected = {(user(n).id, choices.NOTIFY_MAJOR_FINDING): 1 for n in ("supervisor", "sup2", "manager", "mgr2")}
+    assert dict(feed) == expected
+    deliveries = db.session.execute(select(WebhookDelivery.webhook_id)).scalars().all()
+    active = db.session.execute(select(Webhook.id).where(Webhook.active.is_(True))).scalars().all()
+    assert sorted(deliveries) == sorted(active)
+    note = db.session.execute(select(Notification).where(Notification.user_id == user("manager").id)).scalar_one()
+    assert note.task_id == task.id and note.data["severity"] == "major" and note.data["site_code"] == demo.code
+
+
+def test_normal_finding_notifies_nobody(demo):
+    finding(demo)
+    assert not _feed()
+
+
+def test_major_finding_dealt_with_on_the_spot_is_still_reported(demo):
+    f, task = finding(demo, severity="major", dealt_on_spot=True, spot_note="断电 cut the power")
+    assert task is None
+    assert set(uid for uid, _ in _feed()) == {user("supervisor").id, user("manager").id}
+
+
+def test_overdue_task_escalates_once_a_day(demo, runner):
+    now = utcnow()
+    _, late = finding(demo, observed_at=now - 8 * DAY)
+    _, on_time = finding(demo, "F02", observed_at=now - 2 * DAY)
+    _, closed = finding(demo, "F03", observed_at=now - 9 * DAY)
+    closed.state = choices.TASK_CANCELLED
+    db.session.commit()
+    first = runner.invoke(args=["tasks", "escalate"])
+    assert first.exit_code == 0 and "escalated 1" in first.output, first.output
+    second = runner.invoke(args=["tasks", "escalate"])
+    assert "escalated 0" in second.output
+    db.session.expire_all()
+    overdue = db.session.execute(select(Notification).where(Notification.kind == choices.NOTIFY_OVERDUE)).scalars().all()
+    assert {n.task_id for n in overdue} == {late.id}
+    assert sorted(n.user_id for n in overdue) == sorted([user("supervisor").id, user("manager").id])
+    assert db.session.get(Task, late.id).last_escalated_on is not None
+    # The next day it escalates again, once.
+    assert escalate_overdue(now + DAY) == 1
+    assert escalate_overdue(now + DAY) == 0
+    db.session.commit()
+    assert len(db.session.execute(select(Notification).where(Notification.kind == choices.NOTIFY_OVERDUE)).scalars().all()) == 4
+
+
+def test_overdue_escalation_reaches_the_assignee_too(demo):
+    from server import tasks
+
+    _, late = finding(demo, observed_at=utcnow() - 8 * DAY)
+    tasks.assign(late, actor=user("supervisor"), assignee_id=user("patroller").id)
+    db.session.commit()
+    escalate_overdue()
+    db.session.commit()
+    got = {uid for uid, kind in _feed() if kind == choices.NOTIFY_OVERDUE}
+    assert user("patroller").id in got
+
+
+def test_feed_shows_unread_counts_and_marks_read(demo, as_role):
+    for code in ("F01", "F02", "F03"):
+        finding(demo, code, severity="major")
+    sup = as_role("supervisor")
+    feed = sup.get("/api/notifications/").get_json()
+    assert feed["unread"] == 3 and len(feed["items"]) == 3 and feed["items"][0]["kind"] == "major_finding"
+    first = feed["items"][0]["id"]
+    managers = db.session.execute(select(Notification.id).where(Notification.user_id == user("manager").id)).scalars().all()
+    # Someone else's notification ids are ignored.
+    r = sup.post("/api/notifications/read", json={"ids": [first] + managers})
+    assert r.get_json() == {"marked": 1, "unread": 2}
+    assert sup.get("/api/notifications/unread-count").get_json() == {"unread": 2}
+    assert len(sup.get("/api/notifications/?unread=true").get_json()["items"]) == 2
+    assert as_role("manager").get("/api/notifications/unread-count").get_json() == {"unread": 3}
+    assert sup.post("/api/notifications/read", json={}).status_code == 422
+    assert sup.post("/api/notifications/read", json={"all": True}).get_json() == {"marked": 2, "unread": 0}
+    assert as_role("patroller").get("/api/notifications/").get_json()["items"] == []
+
+
+def test_extension_requests_and_decisions_reach_the_people_concerned(demo, as_role):
+    from .test_tasks_support import iso
+
+    _, task = finding(demo)
+    ext = as_role("supervisor").post(f"/api/tasks/{task.id}/extensions", json={"requested_due_at": iso(task.due_at + DAY), "reason": "rain"}).get_json()
+    assert [n["kind"] for n in as_role("manager").get("/api/notifications/").get_json()["items"]] == [choices.NOTIFY_EXTENSION_REQUESTED]
+    as_role("manager").post(f"/api/tasks/extensions/{ext['id']}/decision", json={"approve": True})
+    kinds = [n["kind"] for n in as_role("supervisor").get("/api/notifications/").get_json()["items"]]
+    assert kinds == [choices.NOTIFY_EXTENSION_DECIDED]
