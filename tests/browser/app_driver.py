@@ -61,15 +61,19 @@ def wait_count(page, store: str, ok, timeout: float = 20) -> int:
 
 
 def wait_outbox(page, ok, timeout: float = 30) -> list:
+    return wait_rows(page, "outbox", ok, timeout)
+
+
+def wait_rows(page, store: str, ok, timeout: float = 30) -> list:
     import time
 
     deadline = time.monotonic() + timeout
     while True:
-        r = rows(page, "outbox")
+        r = rows(page, store)
         if ok(r):
             return r
         if time.monotonic() > deadline:
-            raise AssertionError(f"outbox never got there: {[(x['kind'], x['status'], x.get('message')) for x in r]}")
+            raise AssertionError(f"{store} never got there: {[(x.get('kind'), x['status'], x.get('message')) for x in r]}")
         page.wait_for_timeout(250)
 
 

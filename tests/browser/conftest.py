@@ -227,3 +227,13 @@ def jpeg_bytes(size=(2400, 1800), color=(200, 60, 40)) -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+def api_session(server: LiveServer, username: str, password: str = "patrol-demo") -> requests.Session:
+    """A logged-in requests session that sends the CSRF header, for the parts done outside the phone."""
+    s = requests.Session()
+    r = s.post(server.url + "/api/auth/login", json={"username": username, "password": password}, timeout=10)
+    r.raise_for_status()
+    s.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    s.me = r.json()
+    return s

@@ -143,7 +143,8 @@ function renderNav() {
   nav.setAttribute('aria-label', t('main_nav'));
   const { path } = parseHash();
   const top = path.split('/')[0];
-  for (const [target, key] of NAV) {
+  for (const [target, key, roles] of NAV) {
+    if (roles && !(s.me.sites || []).some((x) => x.roles.some((r) => roles.includes(r)))) continue;
     const active = top === target || (target === 'tasks' && top === 'tasks');
     nav.append(h('a', { href: `#/${target}`, class: active ? 'active' : '', 'aria-current': active ? 'page' : null }, t(key)));
   }
@@ -192,6 +193,10 @@ async function registerServiceWorker() {
     });
   };
   if (registration.waiting && navigator.serviceWorker.controller) store.set({ updateReady: true });
+  navigator.serviceWorker.addEventListener('message', (ev) => {
+    if (ev.data?.type === 'VERSION') store.set({ version: ev.data.version });
+  });
+  navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller?.postMessage({ type: 'VERSION' }));
   watch(registration.installing);
   registration.addEventListener('updatefound', () => watch(registration.installing));
   document.addEventListener('visibilitychange', () => {
@@ -220,7 +225,10 @@ async function boot() {
   const m = location.pathname.match(/^\/c\/([^/]+)$/);
   if (m) history.replaceState(null, '', `/#/scan/${m[1]}`);
   const [me, round] = await Promise.all([db.getMeta('me'), db.getMeta('round')]);
-  store.set({ me: me || null, round: round || null });
+  // The session's CSRF token is kept with the user, so a phone that starts offline can
+  // send as soon as the network is back, without asking the server first.
+  if (me) api.setCsrf(me.csrf_token);
+  store.set({ me: me || null, round: round || null, lastSync: localStorage.getItem('patrol.last_sync') });
   store.subscribe((s, changes) => {
     if (['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen'].some((k) => k in changes)) {
       renderBar();

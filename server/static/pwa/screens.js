@@ -11,12 +11,20 @@ export const SCREENS = [
   { name: 'tasks', pattern: /^tasks$/, load: () => import('./ui/tasks.js') },
   { name: 'task', pattern: /^tasks\/(\d+)$/, load: () => import('./ui/task.js') },
   { name: 'verify', pattern: /^tasks\/(\d+)\/verify$/, load: () => import('./ui/verify.js'), form: true },
+  // Supervisor and manager screens (online only; they say so when offline).
+  { name: 'manage', pattern: /^manage$/, load: () => import('./ui/manage/desk.js') },
+  { name: 'manage-tasks', pattern: /^manage\/tasks$/, load: () => import('./ui/manage/tasks.js') },
+  { name: 'manage-task', pattern: /^manage\/tasks\/(\d+)$/, load: () => import('./ui/manage/task.js') },
+  { name: 'manage-findings', pattern: /^manage\/findings$/, load: () => import('./ui/manage/findings.js') },
+  { name: 'manage-notifications', pattern: /^manage\/notifications$/, load: () => import('./ui/manage/notifications.js') },
+  { name: 'manage-repeats', pattern: /^manage\/repeats$/, load: () => import('./ui/manage/repeats.js') },
 ];
 
-/** The bottom navigation: [route, i18n key]. */
+/** The bottom navigation: [route, i18n key, roles (shown only to users with one of them at some site)]. */
 export const NAV = [
   ['', 'nav_home'],
   ['scan', 'nav_scan'],
   ['tasks', 'nav_tasks'],
   ['outbox', 'nav_outbox'],
+  ['manage', 'nav_desk', ['supervisor', 'manager', 'admin']],
 ];

@@ -12,6 +12,7 @@ const state = {
   updateReady: false,
   formOpen: false, // a form with a draft is on screen: never reload under it
   round: null,
+  version: '', // the service worker's version, sent with each push
 };
 const listeners = new Set();
 

@@ -3,7 +3,6 @@ import * as api from './api.js';
 import * as db from './db.js';
 import * as store from './store.js';
 
-export const APP_VERSION = '1';
 const BATCH = 100;
 const PULL_LIMIT = 500;
 const STEADY_MS = 5 * 60 * 1000;
@@ -19,6 +18,7 @@ export async function refreshCounts() {
 
 /** Run one sync (or join the one running); one at a time across tabs too. */
 export function syncNow() {
+  refreshCounts(); // a save just happened: the unsent count shows it at once
   if (running) {
     again = true;
     return running;
@@ -48,7 +48,9 @@ async function runOnce() {
       await pull();
     }
     failures = 0;
-    store.set({ lastSync: new Date().toISOString(), online: true });
+    const now = new Date().toISOString();
+    localStorage.setItem('patrol.last_sync', now);
+    store.set({ lastSync: now, online: true });
     schedule(STEADY_MS);
   } catch (e) {
     if (e instanceof api.ApiError && e.status === 401) {
@@ -74,7 +76,7 @@ function bodyFor(rows, deviceId) {
   return {
     device_id: deviceId,
     device_time: new Date().toISOString(),
-    app_version: APP_VERSION,
+    app_version: store.get().version || 'dev',
     mutations: rows.map((r) => ({
       mutation_id: r.mutation_id,
       seq: r.seq,

@@ -2,7 +2,7 @@
 import * as db from '../db.js';
 import { fmtTime, pick, t } from '../i18n.js';
 import * as store from '../store.js';
-import { APP_VERSION, syncNow } from '../sync.js';
+import { syncNow } from '../sync.js';
 import { h } from './dom.js';
 
 function isIosSafariTab() {
@@ -60,7 +60,7 @@ export async function render(container, _route, ctx) {
         badPhoto ? h('p', { class: 'error reason' }, t('reason', { m: badPhoto.message })) : null),
     );
   }
-  container.append(list, h('p', { class: 'hint version' }, t('version', { v: APP_VERSION })));
+  container.append(list, h('p', { class: 'hint version' }, t('version', { v: s.version || '—' })));
   const unsub = store.subscribe((_s, changes) => {
     if ('syncing' in changes && !changes.syncing) ctx.rerender();
   });

@@ -42,7 +42,8 @@ export async function render(container, { params }, ctx) {
   };
   if (mine && state === 'assigned') actions.append(h('button', { type: 'button', class: 'btn primary big', id: 'task-start', onclick: move('in_progress') }, t('task_mark_in_progress')));
   if (mine && state === 'in_progress') actions.append(h('button', { type: 'button', class: 'btn primary big', id: 'task-done', onclick: move('done') }, t('task_mark_done')));
-  if (state === 'done') actions.append(h('a', { class: 'btn primary big', id: 'task-verify', href: `#/scan?task=${id}` }, t('task_verify')));
+  // Verify only what the server has seen as done: the fresh scan must come after it.
+  if (state === 'done' && !pending.length) actions.append(h('a', { class: 'btn primary big', id: 'task-verify', href: `#/scan?task=${id}` }, t('task_verify')));
   actions.append(h('a', { class: 'btn big', href: '#/tasks' }, t('back')));
   container.append(actions);
   return null;

@@ -1,0 +1,68 @@
+// The desk: a supervisor's or manager's morning view of a site, counts that open filtered lists, two charts.
+import * as api from '../../api.js';
+import { pick, t } from '../../i18n.js';
+import { h } from '../dom.js';
+import { chart } from './chart.js';
+import { CATEGORIES, OPEN_STATES, chosenSite, deskSites, guarded, qs, sitePicker, subnav } from './common.js';
+
+const AGE_ORDER = ['0-3d', '3-7d', '7-14d', '14-30d', '30d+'];
+// Tasks older than the one-week deadline are drawn in the warning colour.
+const LATE_AGES = new Set(['7-14d', '14-30d', '30d+']);
+
+function stat(id, n, label, href, tone = '') {
+  return h('a', { class: `stat ${tone} ${n ? '' : 'zero'}`, id, href, 'data-count': n },
+    h('span', { class: 'stat-n' }, String(n)),
+    h('span', { class: 'stat-label' }, label));
+}
+
+export async function render(container, { query }, ctx) {
+  container.append(subnav('manage'), h('h1', {}, t('desk_title')));
+  const siteId = chosenSite(query);
+  if (siteId == null || !deskSites().length) {
+    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
+    return null;
+  }
+  const picker = sitePicker(siteId, (id) => ctx.go(`manage${qs({ site: id })}`));
+  if (picker) container.append(picker);
+  const box = h('div', { class: 'desk-body' });
+  container.append(box);
+  await guarded(box, ctx, async () => {
+    const [s, depts] = await Promise.all([api.get(`/api/tasks/summary${qs({ site_id: siteId })}`), api.get(`/api/sites/${siteId}/departments`)]);
+    const deptName = (id) => { const d = depts.find((x) => x.id === id); return d ? pick(d) : t('desk_no_department'); };
+    const list = (params) => `#/manage/tasks${qs({ site: siteId, ...params })}`;
+    box.append(
+      h('div', { class: 'stat-grid' },
+        stat('stat-open', s.open_total, t('desk_open_total'), list({})),
+        stat('stat-overdue', s.overdue, t('desk_overdue'), list({ overdue: 1 }), s.overdue ? 'alarm' : ''),
+        stat('stat-major', s.major_open, t('desk_major'), list({ major: 1 }), s.major_open ? 'alarm' : ''),
+        stat('stat-unassigned', s.open_by_state.open || 0, t('task_state_open'), list({ state: 'open' })),
+        stat('stat-repeat', s.repeat_open, t('desk_repeat'), list({ repeat: 1 })),
+        stat('stat-extensions', s.pending_extensions, t('desk_pending_extensions'), list({ extension: 'pending' }), s.pending_extensions ? 'alarm' : '')),
+      h('h2', {}, t('desk_by_state')),
+      h('ul', { class: 'chips' },
+        OPEN_STATES.map((st) => h('li', {},
+          h('a', { class: 'chip', href: list({ state: st }) }, `${t(`task_state_${st}`)} ${s.open_by_state[st] || 0}`)))),
+      h('h2', { id: 'chart-age-title' }, t('desk_chart_age')),
+      chart({
+        id: 'chart-age',
+        labelledBy: 'chart-age-title',
+        rows: AGE_ORDER.map((k) => ({ label: t(`desk_age_${k.replace(/[^0-9a-z]/g, '_')}`), value: s.by_age[k] || 0, tone: LATE_AGES.has(k) ? 'late' : '' })),
+      }),
+      h('p', { class: 'hint' }, t('desk_chart_age_hint')),
+      h('h2', { id: 'chart-cat-title' }, t('desk_chart_category')),
+      chart({
+        id: 'chart-category',
+        labelledBy: 'chart-cat-title',
+        rows: CATEGORIES.map((c) => ({ label: t(`cat_${c}`), value: s.findings_by_category[c] || 0 })),
+      }),
+      s.by_department.length ? h('h2', {}, t('desk_by_department')) : null,
+      s.by_department.length
+        ? h('ul', { class: 'chips' },
+          s.by_department.map((d) => h('li', {},
+            h('a', { class: 'chip', href: list(d.department_id ? { dept: d.department_id } : {}) },
+              `${deptName(d.department_id)} ${d.open}`))))
+        : null,
+    );
+  });
+  return null;
+}

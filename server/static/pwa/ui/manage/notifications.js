@@ -1,0 +1,86 @@
+// My notification feed: major findings, overdue tasks, assignments and extensions; unread first in weight, newest first.
+import * as api from '../../api.js';
+import { fmtTime, t } from '../../i18n.js';
+import { h } from '../dom.js';
+import { act, guarded, qs, setUnread, subnav } from './common.js';
+
+const PER_PAGE = 30;
+
+function text(n) {
+  const d = n.data || {};
+  const parts = [];
+  if (d.checkpoint_name) parts.push(d.checkpoint_name);
+  if (d.description) parts.push(d.description);
+  if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
+  if (n.kind === 'extension_decided' && d.state) parts.push(t(`desk_ext_${d.state}`));
+  if (n.task_id) parts.push(t('task_title', { id: n.task_id }));
+  return parts.join(' · ');
+}
+
+export async function render(container, _route, ctx) {
+  container.append(subnav('manage/notifications'));
+  const heading = h('h1', {}, t('desk_notifications_title'));
+  container.append(heading);
+  const box = h('div', { class: 'desk-body' });
+  container.append(box);
+  await guarded(box, ctx, async () => {
+    const err = h('p', { class: 'error', role: 'alert' });
+    const summary = h('p', { class: 'hint', id: 'notif-summary', role: 'status' });
+    const readAll = h('button', { type: 'button', class: 'btn', id: 'notif-read-all' }, t('desk_read_all'));
+    const ul = h('ul', { class: 'list notif-list', id: 'notif-list' });
+    const more = h('button', { type: 'button', class: 'btn big', id: 'notif-more', hidden: true }, t('desk_more'));
+    const show = (unread) => {
+      summary.textContent = unread ? t('desk_unread_n', { n: unread }) : t('desk_all_read');
+      readAll.disabled = !unread;
+      setUnread(unread);
+    };
+    const markRead = async (ids) => {
+      const res = await act(err, () => api.post('/api/notifications/read', ids ? { ids } : { all: true }));
+      if (!res) return false;
+      for (const li of ul.querySelectorAll('li.unread')) {
+        if (!ids || ids.includes(Number(li.dataset.id))) {
+          li.classList.remove('unread');
+          li.querySelector('.badge.unread')?.remove();
+          li.querySelector('.notif-mark')?.remove();
+        }
+      }
+      show(res.unread);
+      return true;
+    };
+    readAll.addEventListener('click', () => markRead(null));
+    const row = (n) => {
+      const unread = !n.read_at;
+      const title = t(`desk_kind_${n.kind}`);
+      const li = h('li', { class: `notif ${unread ? 'unread' : ''}`, 'data-id': n.id, 'data-kind': n.kind },
+        h('p', { class: 'task-line' },
+          unread ? h('span', { class: 'badge unread' }, t('desk_unread')) : null,
+          h('strong', {}, title)),
+        h('p', {}, text(n)),
+        h('p', { class: 'hint' }, fmtTime(n.created_at)));
+      const actions = h('div', { class: 'row' });
+      if (n.task_id) {
+        actions.append(h('a', {
+          class: 'btn small', href: `#/manage/tasks/${n.task_id}`,
+          // Opening the task reads the notification; the link still works if marking fails.
+          onclick: () => { if (li.classList.contains('unread')) api.post('/api/notifications/read', { ids: [n.id] }).catch(() => {}); },
+        }, t('desk_open_task')));
+      }
+      if (unread) actions.append(h('button', { type: 'button', class: 'btn small notif-mark', 'aria-label': t('desk_mark_read_label', { what: title }), onclick: () => markRead([n.id]) }, t('desk_mark_read')));
+      li.append(actions);
+      return li;
+    };
+    let page = 0;
+    const next = async () => {
+      page += 1;
+      const res = await api.get(`/api/notifications/${qs({ page, per_page: PER_PAGE })}`);
+      for (const n of res.items) ul.append(row(n));
+      if (!res.meta.total) ul.append(h('li', { class: 'hint' }, t('desk_no_notifications')));
+      more.hidden = page * PER_PAGE >= res.meta.total;
+      show(res.unread);
+    };
+    more.addEventListener('click', () => next().catch((e) => { err.textContent = e.message; }));
+    box.append(h('div', { class: 'row' }, summary, readAll), err, ul, more);
+    await next();
+  });
+  return null;
+}

@@ -1,0 +1,53 @@
+// Repeat problems: the same item at the same checkpoint failing three or more times in thirty days, for root-cause work.
+import * as api from '../../api.js';
+import * as db from '../../db.js';
+import { fmtDate, pick, t } from '../../i18n.js';
+import { h } from '../dom.js';
+import { chosenSite, deskSites, guarded, qs, sitePicker, subnav } from './common.js';
+
+/** Item texts from the checklists on the phone, by item id. */
+async function itemTexts() {
+  const out = new Map();
+  for (const cl of await db.all('checklists').catch(() => [])) {
+    for (const item of cl.body?.items || []) out.set(item.id, item.text);
+  }
+  return out;
+}
+
+export async function render(container, { query }, ctx) {
+  container.append(subnav('manage/repeats'), h('h1', {}, t('desk_repeats_title')), h('p', { class: 'hint' }, t('desk_repeats_hint')));
+  const siteId = chosenSite(query);
+  if (siteId == null || !deskSites().length) {
+    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
+    return null;
+  }
+  const picker = sitePicker(siteId, (id) => ctx.go(`manage/repeats${qs({ site: id })}`));
+  if (picker) container.append(picker);
+  const box = h('div', { class: 'desk-body' });
+  container.append(box);
+  await guarded(box, ctx, async () => {
+    const [groups, texts, cps] = await Promise.all([
+      api.get(`/api/tasks/repeats${qs({ site_id: siteId })}`),
+      itemTexts(),
+      db.all('checkpoints').catch(() => []),
+    ]);
+    if (!groups.length) {
+      box.append(h('p', { class: 'hint', id: 'repeats-empty' }, t('desk_no_repeats')));
+      return;
+    }
+    const byId = new Map(cps.map((c) => [c.id, c]));
+    box.append(h('ul', { class: 'list', id: 'repeat-list' }, groups.map((g) => {
+      const cp = byId.get(g.checkpoint_id);
+      const item = texts.get(g.item_id);
+      return h('li', { class: 'card repeat-row', 'data-checkpoint': g.checkpoint_id, 'data-item': g.item_id },
+        h('p', { class: 'task-line' },
+          h('strong', {}, cp ? `${pick(cp)} (${cp.short_code})` : g.checkpoint_name),
+          h('span', { class: 'badge major' }, t('desk_failures', { n: g.failures }))),
+        h('p', {}, item ? pick(item) : g.item_id),
+        h('p', { class: 'hint' }, t('desk_last_failed', { d: fmtDate(g.last_observed_at) })),
+        h('ul', { class: 'chips', 'aria-label': t('desk_tasks_of_repeat') },
+          g.task_ids.map((id) => h('li', {}, h('a', { class: 'chip', href: `#/manage/tasks/${id}` }, t('task_title', { id }))))));
+    })));
+  });
+  return null;
+}

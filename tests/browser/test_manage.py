@@ -1,0 +1,295 @@
+"""Supervisor and manager screens in a real browser: the desk, task lists, assignment, extensions, notifications (issue 5, item 6)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, timedelta
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from server.models import Checkpoint, Extension, Task, User
+
+from .app_driver import login, shot
+from .conftest import AXE, guard_origin, new_context
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "patrol-demo"
+SCREENS = ["manage", "manage/tasks", "manage/findings", "manage/notifications", "manage/repeats"]
+
+
+# --- set-up through the API, as the people themselves would -------------------------------
+
+
+class Api:
+    """A logged-in API session for one demo user (sends the CSRF header on writes)."""
+
+    def __init__(self, server, username: str):
+        self.base = server.url
+        self.s = requests.Session()
+        resp = self.s.post(f"{self.base}/api/auth/login", json={"username": username, "password": PASSWORD}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        self.me = resp.json()
+        self.s.headers["X-CSRF-Token"] = self.me["csrf_token"]
+
+    def get(self, path: str):
+        resp = self.s.get(self.base + path, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def post(self, path: str, body: dict, status: int = 201):
+        resp = self.s.post(self.base + path, json=body, timeout=10)
+        assert resp.status_code == status, resp.text
+        return resp.json()
+
+
+@pytest.fixture
+def checkpoints(query) -> dict[str, int]:
+    return query(lambda s: dict(s.execute(select(Checkpoint.short_code, Checkpoint.id)).all()))
+
+
+@pytest.fixture
+def report(live_server, checkpoints):
+    """report(code, item_id, description, severity) → the finding, reported by the demo patroller."""
+    patroller = Api(live_server, "patroller")
+
+    def make(code: str, item_id: str, description: str, severity: str = "normal") -> dict:
+        return patroller.post("/api/findings/", {"checkpoint_id": checkpoints[code], "item_id": item_id, "description": description, "severity": severity})
+
+    return make
+
+
+@pytest.fixture
+def browser(launch):
+    return launch()
+
+
+def open_as(browser, server, username: str, *, bypass_csp: bool = False, lang: str = "zh"):
+    """A phone-sized page logged in as `username`; CSP violations and off-origin requests are collected."""
+    context = new_context(browser, server, bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.csp_errors = []
+    page.leaks = []
+    page.on("console", lambda m: page.csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+    guard_origin(page, server, page.leaks)
+    page.goto("/")
+    if lang != "zh":
+        page.evaluate("(l) => localStorage.setItem('patrol.lang', l)", lang)
+        page.reload()
+    page.wait_for_selector("#username")
+    login(page, username, PASSWORD)
+    return page
+
+
+def until(page, fn, what: str, timeout: float = 15):
+    """Poll a JS function (string predicates need eval, which the app's CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(fn)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        page.wait_for_timeout(150)
+
+
+def badge_count(page) -> int:
+    return page.evaluate("() => { const b = document.getElementById('unread-badge'); return b && !b.hidden ? Number(b.dataset.count) : 0; }")
+
+
+def clean(page) -> None:
+    assert page.csp_errors == [], page.csp_errors
+    assert page.leaks == [], page.leaks
+
+
+# --- the rules ----------------------------------------------------------------------------
+
+
+def test_supervisor_filters_tasks_on_the_desk_and_assigns_one_to_a_person(live_server, browser, report, query):
+    report("F03", "floor.clean", "楼道有积水 water on the floor", "major")
+    report("EL1", "elevator_car.ride_smooth", "电梯运行有异响 the car rattles")
+    report("F05", "floor.clean", "垃圾未清 rubbish left")
+
+    # A patroller has no desk.
+    patroller = open_as(browser, live_server, "patroller")
+    assert patroller.locator("#nav a[href='#/manage']").count() == 0
+    patroller.context.close()
+
+    page = open_as(browser, live_server, "supervisor")
+    page.click("#nav a[href='#/manage']")
+    page.wait_for_selector("#stat-open")
+    assert page.get_attribute("#stat-open", "data-count") == "3"
+    assert page.get_attribute("#stat-major", "data-count") == "1"
+    assert page.get_attribute("#stat-unassigned", "data-count") == "3"
+    bars = page.evaluate("() => [...document.querySelectorAll('#chart-category g')].map((g) => [g.dataset.label, Number(g.dataset.value)])")
+    assert ["清洁卫生", 2] in bars and ["公共设施设备", 1] in bars
+    shot(page, "manage-desk")
+
+    # Filter: elevator cars only, then major only.
+    page.click("#nav a[href='#/manage']")
+    page.click(".sub-nav a[href='#/manage/tasks']")
+    page.wait_for_selector("#task-list .desk-task")
+    assert page.locator("#task-list .desk-task").count() == 3
+    page.click("#task-filters >> xpath=.. >> summary")
+    page.select_option("#f-kind", "elevator_car")
+    page.click("#f-apply")
+    until(page, "() => location.hash.includes('kind=elevator_car') && document.querySelectorAll('#task-list .desk-task').length === 1", "kind filter")
+    assert "电梯运行有异响" in page.inner_text("#task-list")
+    page.select_option("#f-kind", "")
+    page.check("#f-major")
+    page.click("#f-apply")
+    until(page, "() => location.hash.includes('major=1') && !location.hash.includes('kind=') && document.querySelectorAll('#task-list .desk-task').length === 1", "major filter")
+    assert "楼道有积水" in page.inner_text("#task-list")
+    shot(page, "manage-tasks-filtered")
+
+    # Open it and assign it to the patroller.
+    page.click("#task-list .desk-task")
+    page.wait_for_selector("#assign-person")
+    patroller_id = query(lambda s: s.execute(select(User.id).where(User.username == "patroller")).scalar_one())
+    page.select_option("#assign-person", str(patroller_id))
+    page.fill("#assign-note", "今天处理 today please")
+    page.click("#assign-submit")
+    until(page, "() => document.querySelector('#task-assignee')?.textContent.includes('Demo patroller') && document.querySelector('#assign-submit')?.textContent === '改派'", "assigned on screen")
+    assert page.inner_text("#task-state") == "已分派"
+    assert "分派" in page.inner_text("#task-history")
+    shot(page, "manage-task-assigned")
+
+    task = query(lambda s: s.execute(select(Task).where(Task.severity == "major")).scalar_one())
+    assert task.assignee_id == patroller_id and task.state == "assigned"
+    clean(page)
+
+
+def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_server, browser, report, query):
+    finding = report("F04", "floor.lights_doors_windows", "走廊灯坏了，需要订货 the corridor light needs a part")
+    task_id = finding["task_id"]
+
+    # The supervisor asks for five more days, on the task screen.
+    sup = open_as(browser, live_server, "supervisor")
+    sup.goto(f"/#/manage/tasks/{task_id}")
+    sup.wait_for_selector("#ext-request")
+    before = sup.inner_text("#task-due")
+    due_day = date.fromisoformat(before[:10])
+    sup.fill("#ext-date", (due_day + timedelta(days=5)).isoformat())
+    sup.fill("#ext-reason", "配件需要订货 the part must be ordered")
+    sup.click("#ext-request")
+    sup.wait_for_selector(".ext-pending")
+    assert sup.locator("#ext-approve").count() == 0  # only a manager decides
+    assert sup.inner_text("#task-due") == before  # nothing moves until then
+    clean(sup)
+    sup.context.close()
+
+    page = open_as(browser, live_server, "manager")
+    page.goto("/#/manage")
+    page.wait_for_selector("#stat-extensions")
+    assert page.get_attribute("#stat-extensions", "data-count") == "1"
+    page.click("#stat-extensions")
+    page.wait_for_selector(f"#task-list [data-task='{task_id}']")
+    page.click(f"#task-list [data-task='{task_id}']")
+    page.wait_for_selector("#ext-approve")
+    assert page.inner_text("#task-due") == before
+    shot(page, "manage-task-extension")
+    page.fill("#ext-note", "同意 agreed")
+    page.click("#ext-approve")
+    until(page, f"() => document.querySelector('#task-due') && !document.querySelector('#task-due').textContent.startsWith({json.dumps(before[:10])})", "due date changed on screen")
+    after = page.inner_text("#task-due")
+    assert after.startswith((due_day + timedelta(days=5)).isoformat())
+    assert page.locator(".ext-approved").count() == 1
+    assert "期限变更" in page.inner_text("#task-history")
+
+    ext = query(lambda s: s.execute(select(Extension)).scalar_one())
+    task = query(lambda s: s.get(Task, task_id))
+    assert ext.state == "approved" and task.due_at == ext.requested_due_at and task.due_at > task.original_due_at
+    clean(page)
+
+
+def test_notification_badge_shows_unread_count_and_clears_when_read(live_server, browser, report):
+    report("F06", "floor.fire_escape_clear", "消防通道被堵 fire escape blocked", "major")
+    report("LOBBY", "lobby.safety_signs", "安全出口标志不亮 exit sign dark", "major")
+
+    page = open_as(browser, live_server, "supervisor")
+    page.goto("/#/manage")
+    until(page, "() => document.getElementById('unread-badge')?.dataset.count === '2'", "badge shows 2")
+    assert badge_count(page) == 2
+    assert page.get_attribute("#desk-notifications-link", "aria-label") == "通知，2 条未读"
+
+    page.click("#desk-notifications-link")
+    page.wait_for_selector("#notif-list .notif.unread")
+    assert page.locator("#notif-list .notif.unread").count() == 2
+    assert "消防通道被堵" in page.inner_text("#notif-list")
+    shot(page, "manage-notifications")
+
+    page.locator("#notif-list .notif.unread .notif-mark").first.click()
+    until(page, "() => document.getElementById('unread-badge')?.dataset.count === '1'", "badge shows 1")
+    page.click("#notif-read-all")
+    until(page, "() => document.getElementById('unread-badge')?.hidden === true", "badge hidden")
+    assert page.locator("#notif-list .notif.unread").count() == 0
+    assert page.is_disabled("#notif-read-all")
+
+    # Read on the server, not only on this screen.
+    page.goto("/#/manage")
+    page.wait_for_selector("#stat-open")
+    page.wait_for_timeout(500)
+    assert badge_count(page) == 0
+    clean(page)
+
+
+def test_desk_screens_say_so_when_offline_instead_of_a_blank_page(live_server, browser):
+    page = open_as(browser, live_server, "supervisor")
+    # Installed first, so the desk's modules come from the service worker's cache.
+    until(page, "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", "service worker controls the page", timeout=30)
+    until(
+        page,
+        "async () => { for (const k of await caches.keys()) { if (k.startsWith('patrol-shell-') && await (await caches.open(k)).match('/static/pwa/ui/manage/tasks.js')) return true; } return false; }",
+        "desk modules precached",
+        timeout=30,
+    )
+    page.context.set_offline(True)
+    page.goto("/#/manage/tasks")
+    page.wait_for_selector(".desk-problem")
+    assert "需要网络" in page.inner_text(".desk-problem")
+    assert page.is_visible("#desk-retry")
+    shot(page, "manage-offline")
+    page.context.set_offline(False)
+    page.click("#desk-retry")
+    page.wait_for_selector("#task-total")
+    clean(page)
+
+
+def test_axe_finds_no_serious_or_critical_violation_on_desk_screens(live_server, browser, report):
+    report("F07", "floor.clean", "墙角有垃圾 rubbish in the corner", "major")
+    for n in range(3):
+        # Three failures of one item at one checkpoint: a repeat problem.
+        report("F08", "floor.elevator_doors", f"电梯门被划 doors scratched ({n + 1})")
+    task_id = report("F09", "floor.walls_ceilings_handrails", "墙皮脱落 paint peeling")["task_id"]
+    Api(live_server, "supervisor").post(f"/api/tasks/{task_id}/extensions", {"requested_due_at": "2099-01-01T00:00:00Z", "reason": "等材料 waiting for material"})
+
+    found = {}
+    for lang in ("zh", "en"):
+        page = open_as(browser, live_server, "manager", bypass_csp=True, lang=lang)
+        for screen in [*SCREENS, f"manage/tasks/{task_id}"]:
+            page.goto(f"/#/{screen}")
+            page.wait_for_selector(".desk-body")
+            page.wait_for_selector(".desk-loading", state="detached")
+            page.wait_for_timeout(300)  # lazy thumbnails and the unread badge
+            name = "manage-" + screen.replace("manage/", "").replace("/", "-").replace("manage", "desk")
+            shot(page, f"{name}-{lang}")
+            if lang == "zh":
+                page.screenshot(path=str(shot_path(f"{name}-{lang}-full")), full_page=True)
+            if not page.evaluate("() => !!window.axe"):
+                page.add_script_tag(path=str(AXE))
+            result = page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))")
+            bad = [v for v in result if v["impact"] in ("serious", "critical")]
+            if bad:
+                found[f"{screen} ({lang})"] = bad
+        page.context.close()
+    assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+def shot_path(name: str):
+    from .conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
