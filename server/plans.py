@@ -180,16 +180,16 @@ def _changed(plan: PatrolPlan, action: str, actor_id: int | None, fields: list[s
     audit.record("plan", plan.id, action, actor_id=actor_id, site_id=plan.site_id, data=data)
 
 
-def plan_payload(plan: PatrolPlan) -> dict:
+def plan_payload(plan: PatrolPlan, assignee_name: str | None = None) -> dict:
     """What a phone keeps offline for a plan (the sync pull's `data` for entity "plan")."""
-    assignee = db.session.get(User, plan.assignee_id) if plan.assignee_id else None
+    assignee = db.session.get(User, plan.assignee_id) if plan.assignee_id and assignee_name is None else None
     return {
         "id": plan.id,
         "site_id": plan.site_id,
         "name_zh": plan.name_zh,
         "name_en": plan.name_en,
         "assignee_id": plan.assignee_id,
-        "assignee_name": (assignee.display_name or assignee.username) if assignee else None,
+        "assignee_name": assignee_name or ((assignee.display_name or assignee.username) if assignee else None),
         "schedule": plan.schedule,
         "focus_zh": plan.focus_zh,
         "focus_en": plan.focus_en,
@@ -241,4 +241,15 @@ def windows(plan: PatrolPlan, tz_name: str, first: date, last: date) -> list[Win
                 end_day = day + timedelta(days=1) if _minutes(end) <= _minutes(start) else day
                 out.append(Window(plan.id, day, f"{start}-{end}", local_to_utc(day, start, tz), local_to_utc(end_day, end, tz)))
         day += timedelta(days=1)
+    return out
+
+
+def plan_payloads(rows: list[PatrolPlan]) -> dict[int, dict]:
+    """plan_payload for many plans at once, with one query for the assignees' names."""
+    ids = {p.assignee_id for p in rows if p.assignee_id}
+    names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()) if ids else {}
+    out = {}
+    for p in rows:
+        payload = plan_payload(p, assignee_name=names.get(p.assignee_id))
+        out[p.id] = payload
     return out

@@ -1,0 +1,73 @@
+"""Coverage: which planned checkpoints were visited in each round window, which were missed."""
+
+from datetime import timedelta
+
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from .. import choices, coverage
+from ..auth import get_scoped, requires
+from ..models import Site
+from .common import StrictSchema
+
+blp = Blueprint("coverage", __name__, url_prefix="/api", description="Patrol coverage and suspicious scans")
+
+READERS = (choices.SUPERVISOR, choices.MANAGER, choices.ADMIN, choices.ARCHIVIST)
+
+
+class CoverageArgs(StrictSchema):
+    from_ = fields.Date(data_key="from", metadata={"description": "first site-local day (default: yesterday)"})
+    to = fields.Date(metadata={"description": "last site-local day, inclusive (default: today)"})
+    plan_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class MonthArgs(StrictSchema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"), metadata={"description": "YYYY-MM"})
+
+
+class TallySchema(StrictSchema):
+    planned = fields.Integer()
+    visited = fields.Integer()
+    missed = fields.Integer()
+    coverage = fields.Float(allow_none=True)
+
+
+class CoverageSchema(StrictSchema):
+    site_id = fields.Integer()
+    timezone = fields.String()
+    month = fields.String()
+    from_ = fields.String(data_key="from", attribute="from")
+    to = fields.String()
+    generated_at = fields.String()
+    thresholds = fields.Dict()
+    totals = fields.Dict(metadata={"description": "windows (ended), planned, visited, missed, coverage"})
+    windows = fields.List(fields.Dict(), metadata={"description": "one per scheduled window, with status and missed_checkpoint_ids"})
+    by_day = fields.List(fields.Dict())
+    by_floor = fields.List(fields.Dict())
+    by_kind = fields.List(fields.Dict())
+    by_plan = fields.List(fields.Dict())
+    missed = fields.List(fields.Dict(), metadata={"description": "every planned checkpoint not visited in an ended window"})
+    flags = fields.List(fields.Dict(), metadata={"description": "suspicious scans: too_fast, repeated_scan"})
+
+
+@blp.route("/sites/<int:site_id>/coverage")
+@requires(*READERS)
+@blp.arguments(CoverageArgs, location="query")
+@blp.response(200, CoverageSchema)
+def site_coverage(args, site_id):
+    """Coverage per window, day, floor, kind and plan; the missed checkpoints; suspicious scans."""
+    site = get_scoped(Site, site_id, READERS)
+    today = coverage.local_today(site)
+    last = args.get("to") or today
+    first = args.get("from_") or min(last, today - timedelta(days=1))
+    return coverage.coverage(site, first, last, plan_id=args.get("plan_id"))
+
+
+@blp.route("/sites/<int:site_id>/coverage/month")
+@requires(*READERS)
+@blp.arguments(MonthArgs, location="query")
+@blp.response(200, CoverageSchema)
+def month_coverage(args, site_id):
+    """A month's coverage, as the monthly archive files it."""
+    site = get_scoped(Site, site_id, READERS)
+    return coverage.month_coverage(site, args["month"])
