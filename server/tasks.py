@@ -92,6 +92,16 @@ def _require_open(task: Task, what: str) -> None:
         raise ApiError(409, f"Task {task.id} is {task.state}; it is closed, so you cannot {what}.", "task_closed")
 
 
+def _lock(task: Task) -> Task:
+    """Lock the task's row until commit and reload it, so two people moving it at once take turns.
+
+    PostgreSQL waits on the row lock; SQLite has one writer at a time anyway.
+    """
+    db.session.execute(select(Task.id).where(Task.id == task.id).with_for_update())
+    db.session.refresh(task)
+    return task
+
+
 def _changed(task: Task) -> None:
     """Tell phones: an open task is upserted, a closed one is removed from their list."""
     record_change("task", task.id, site_id=task.site_id, op="delete" if task.state in S.TASK_CLOSED_STATES else "upsert")
@@ -175,6 +185,7 @@ def open_task_for(finding: Finding, site: Site) -> Task:
 def set_route(task: Task, *, actor: User, route: str, department_id: int | None = None, note: str = "") -> Task:
     """The supervisor confirms or changes a task's route (and so its department)."""
     _require(actor, task, DIRECTORS, "route tasks")
+    _lock(task)
     _require_open(task, "route it")
     if route not in S.ROUTES:
         raise ApiError(422, f"Unknown route {route!r}.", "validation_error", {"fields": {"route": ["unknown route"]}})
@@ -202,6 +213,7 @@ def assign(task: Task, *, actor: User, assignee_id: int, department_id: int | No
     from .notifications import notify
 
     _require(actor, task, DIRECTORS, "assign tasks")
+    _lock(task)
     if task.state not in (S.TASK_OPEN, S.TASK_ASSIGNED, S.TASK_IN_PROGRESS):
         raise ApiError(409, f"Task {task.id} is {task.state}; only open, assigned or in-progress tasks can be (re)assigned.", "task_not_assignable")
     works_here = db.session.execute(
@@ -264,6 +276,7 @@ def transition(task: Task, *, actor: User, to_state: str, note: str = "") -> Tas
     move another person already made). Verified, and back to in progress after done,
     come only from a verification on site; cancelling needs a reason.
     """
+    _lock(task)
     if to_state == task.state:
         return task
     if (task.state, to_state) in VIA_VERIFICATION:
@@ -322,6 +335,7 @@ def verify_on_site(
     `verification_id` is the primary key: the same verification is applied once; a
     replay returns the stored one.
     """
+    _lock(task)
     existing = db.session.get(Verification, verification_id)
     if existing is not None:
         if existing.task_id != task.id:
@@ -408,6 +422,7 @@ def request_extension(task: Task, *, actor: User, requested_due_at: datetime, re
     from .notifications import notify, site_recipients
 
     _require(actor, task, (ASSIGNEE, S.SUPERVISOR), "ask for an extension")
+    _lock(task)
     _require_open(task, "extend it")
     if not reason.strip():
         raise ApiError(422, "Give a reason for the extension.", "reason_required", {"fields": {"reason": ["a reason is required"]}})
@@ -431,6 +446,8 @@ def decide_extension(ext: Extension, *, actor: User, approve: bool, note: str = 
     task = db.session.get(Task, ext.task_id)
     if S.MANAGER not in roles_at(actor, task.site_id):
         raise ApiError(403, "Only a manager can approve or reject an extension.", "forbidden")
+    _lock(task)
+    db.session.refresh(ext)
     if ext.state != S.EXTENSION_PENDING:
         raise ApiError(409, f"This extension was already {ext.state}.", "extension_decided")
     _require_open(task, "extend it")
@@ -470,6 +487,7 @@ def add_comment(task: Task, *, actor: User, body: str, photo_ids: Iterable[str] 
 def update_case(task: Task, *, actor: User, notice_given_at: datetime | None = None, rectify_by: datetime | None = None, outcome: str | None = None, note: str = "") -> Task:
     """Record a residents'-convention case: notice given, rectification deadline, outcome."""
     _require(actor, task, (ASSIGNEE, *DIRECTORS), "handle residents'-convention cases")
+    _lock(task)
     _require_open(task, "change its case")
     if task.route != S.ROUTE_RESIDENT_VIOLATION:
         raise ApiError(409, "Only a task routed to the residents' convention has a case.", "not_a_case")
