@@ -264,7 +264,7 @@ def _draw_label(canvas, cp: Checkpoint, site: Site, x: float, top: float, base_u
 
     # The short code, large, at the bottom of the text column: typed when the QR fails.
     canvas.setFillColorRGB(0, 0, 0)
-    code_size = _fit_size(cp.short_code, font, 30, 12, tw)
+    code_size = _fit_size(cp.short_code, font, 30, 8, tw)
     base = top - h + pad + 12
     canvas.setFont(font, code_size)
     canvas.drawString(tx, base, cp.short_code)
