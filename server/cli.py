@@ -16,6 +16,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(tasks_group)
     app.cli.add_command(webhooks_group)
+    app.cli.add_command(archive_group)
+    app.cli.add_command(retention_group)
 
 
 @click.group("checklists")
@@ -127,3 +129,120 @@ def webhooks_deliver(limit):
 
     counts = deliver_pending(limit=limit)
     click.echo(f"sent {counts['sent']}, retrying {counts['retrying']}, failed {counts['failed']}")
+
+
+@click.group("archive")
+def archive_group():
+    """Month-end filing: seal months, build bundles and addenda, verify them."""
+
+
+def _site_months(site_code, month, default_previous: bool):
+    from . import archive
+    from .extensions import db
+    from .models import Site
+
+    sites = db.session.execute(select(Site).order_by(Site.code)).scalars().all()
+    if site_code:
+        sites = [s for s in sites if s.code == site_code]
+        if not sites:
+            raise click.ClickException(f"no site with code {site_code!r}")
+    if month:
+        try:
+            archive.check_month(month)
+        except Exception:
+            raise click.ClickException("--month is written YYYY-MM")
+    return [(s, month or archive.previous_month(s)) for s in sites]
+
+
+@archive_group.command("seal")
+@click.option("--site", "site_code", default=None, help="Site code (default: every site).")
+@click.option("--month", default=None, help="YYYY-MM (default: each site's previous month, once it has ended there).")
+def archive_seal(site_code, month):
+    """Seal a month and file its bundle (run daily; sealing again is harmless)."""
+    from . import archive
+    from .errors import ApiError
+    from .extensions import db
+
+    failed = False
+    for site, m in _site_months(site_code, month, True):
+        state = archive.state_of(site.id, m)
+        try:
+            archive.seal(site, m, actor_id=None)
+            db.session.commit()
+        except ApiError as exc:
+            db.session.rollback()
+            click.echo(f"{site.code} {m}: not sealed: {exc.message}", err=True)
+            failed = failed or exc.code != "month_not_ended"
+            continue
+        row = archive.get_row(site.id, m)
+        if state == "open":
+            click.echo(f"{site.code} {m}: sealed, bundle {row.bundle_sha256 or '(not built)'}")
+        else:
+            click.echo(f"{site.code} {m}: already {state}")
+    if failed:
+        raise SystemExit(1)
+
+
+@archive_group.command("build")
+def archive_build():
+    """Build missing bundles, and an addendum for each sealed month with late records."""
+    from . import archive
+    from .extensions import db
+
+    built = archive.build_pending()
+    db.session.commit()
+    for site, month, entry in built:
+        click.echo(f"{site.code} {month}: {entry['kind']} {entry['name']} sha256 {entry['sha256']}")
+    click.echo(f"built {len(built)} file(s)")
+
+
+@archive_group.command("verify")
+@click.option("--site", "site_code", default=None, help="Site code (default: every site).")
+def archive_verify(site_code):
+    """Check every filed bundle and addendum against its manifest and its recorded hash."""
+    from . import archive
+    from .extensions import db
+    from .models import MonthArchive, Site
+
+    stmt = select(MonthArchive, Site).join(Site, Site.id == MonthArchive.site_id).order_by(Site.code, MonthArchive.month)
+    if site_code:
+        stmt = stmt.where(Site.code == site_code)
+    bad = 0
+    for row, site in db.session.execute(stmt).all():
+        if not row.files or row.state == "purged":
+            continue
+        problems = archive.verify_filed(row)
+        for p in problems:
+            click.echo(f"{site.code} {row.month}: {p}", err=True)
+        if not problems:
+            click.echo(f"{site.code} {row.month}: ok ({len(row.files)} file(s))")
+        bad += len(problems)
+    if bad:
+        raise SystemExit(1)
+
+
+@click.group("retention")
+def retention_group():
+    """Two-year retention: purge old records (legal holds keep them)."""
+
+
+@retention_group.command("purge")
+@click.option("--apply", "apply_", is_flag=True, help="Really delete (default: a dry run that only prints).")
+@click.option("--site", "site_code", default=None, help="Only this site.")
+def retention_purge(apply_, site_code):
+    """Remove records older than RETENTION_MONTHS after their month's end (dry run by default)."""
+    from .retention import purge
+
+    plans = purge(apply=apply_, site_code=site_code, by_name="flask retention purge")
+    verb = "purged" if apply_ else "would purge"
+    for p in plans:
+        if p["action"] == "purge":
+            counts = ", ".join(f"{k} {v}" for k, v in p["counts"].items() if v)
+            held = f"; kept under hold: {p['held']}" if p["held"] else ""
+            click.echo(f"{p['site']} {p['month']}: {verb} {counts}{held}")
+        else:
+            click.echo(f"{p['site']} {p['month']}: kept ({p['reason']})")
+    if not plans:
+        click.echo("nothing is past the retention period")
+    if not apply_ and any(p["action"] == "purge" for p in plans):
+        click.echo("dry run: nothing was changed; run with --apply to delete")

@@ -1,0 +1,238 @@
+"""Month-end filing for archivists: months and their state, sealing, bundles, exports, holds."""
+
+from __future__ import annotations
+
+from flask import Response, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from sqlalchemy import select
+
+from .. import archive, choices, exports, retention
+from ..auth import current_user, get_scoped, requires
+from ..errors import ApiError
+from ..extensions import db
+from ..models import LegalHold, Site
+from .common import StrictSchema, UtcDateTime
+
+blp = Blueprint("archive", __name__, url_prefix="/api/archive", description="Month-end filing, exports and retention")
+
+ARCHIVISTS = archive.ARCHIVISTS
+READERS = archive.READERS
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class FileSchema(StrictSchema):
+    kind = fields.String()
+    name = fields.String()
+    sha256 = fields.String()
+    bytes = fields.Integer()
+    built_at = fields.String()
+    records = fields.Dict()
+
+
+class MonthSchema(StrictSchema):
+    site_id = fields.Integer()
+    month = fields.String()
+    state = fields.String(metadata={"enum": list(choices.MONTH_STATES)})
+    ended = fields.Boolean()
+    visits = fields.Integer()
+    findings = fields.Integer()
+    sealed_at = UtcDateTime(allow_none=True)
+    sealed_by = fields.Integer(allow_none=True)
+    bundle_sha256 = fields.String()
+    addendum_count = fields.Integer()
+    files = fields.List(fields.Nested(FileSchema))
+    purged_at = UtcDateTime(allow_none=True)
+
+
+class MonthDetailSchema(MonthSchema):
+    summary = fields.Dict()
+
+
+class ExportArgs(StrictSchema):
+    kind = fields.String(load_default="visits", validate=validate.OneOf(exports.KINDS))
+    format = fields.String(load_default="csv", validate=validate.OneOf(exports.FORMATS))
+    date_from = fields.Date(required=True, data_key="from")
+    date_to = fields.Date(required=True, data_key="to")
+
+
+class BundleArgs(StrictSchema):
+    file = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class HoldSchema(StrictSchema):
+    id = fields.Integer(dump_only=True)
+    site_id = fields.Integer(dump_only=True)
+    month = fields.String(allow_none=True, validate=validate.Regexp(MONTH, error="YYYY-MM"))
+    task_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    created_by = fields.Integer(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    released_at = UtcDateTime(dump_only=True)
+    released_by = fields.Integer(dump_only=True)
+
+
+class PurgePlanSchema(StrictSchema):
+    site = fields.String()
+    site_id = fields.Integer()
+    month = fields.String()
+    action = fields.String()
+    reason = fields.String()
+    counts = fields.Dict()
+    held = fields.Dict()
+    archive_sha256 = fields.String()
+
+
+class PurgeLogSchema(StrictSchema):
+    id = fields.Integer()
+    site_id = fields.Integer()
+    month = fields.String()
+    at = UtcDateTime()
+    by_id = fields.Integer(allow_none=True)
+    by_name = fields.String()
+    counts = fields.Dict()
+    held = fields.Dict()
+    archive_sha256 = fields.String()
+    audit_hash = fields.String()
+
+
+def _site(site_id: int, roles) -> Site:
+    return get_scoped(Site, site_id, roles)
+
+
+def _month(site: Site, month: str) -> dict:
+    archive.check_month(month)
+    for m in archive.months(site):
+        if m["month"] == month:
+            return m
+    return {"site_id": site.id, "month": month, "state": choices.MONTH_OPEN, "ended": archive.has_ended(site, month),
+            "visits": 0, "findings": 0, "sealed_at": None, "sealed_by": None, "bundle_sha256": "", "addendum_count": 0,
+            "files": [], "purged_at": None}
+
+
+@blp.route("/sites/<int:site_id>/months")
+class Months(MethodView):
+    @requires(*READERS)
+    @blp.response(200, MonthSchema(many=True))
+    def get(self, site_id):
+        """Every month of a site with records, newest first, with its filing state."""
+        return archive.months(_site(site_id, READERS))
+
+
+@blp.route("/sites/<int:site_id>/months/<month>")
+class MonthItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, MonthDetailSchema)
+    def get(self, site_id, month):
+        """One month: its state, filed files and the summary figures as of now."""
+        site = _site(site_id, READERS)
+        out = _month(site, month)
+        out["summary"] = archive.summary(site, month) if out["state"] != choices.MONTH_PURGED else {}
+        return out
+
+
+@blp.route("/sites/<int:site_id>/months/<month>/seal", methods=["POST"])
+@requires(*ARCHIVISTS)
+@blp.response(200, MonthSchema)
+def seal_month(site_id, month):
+    """Seal a month that has ended and file its bundle; its records become read-only."""
+    site = _site(site_id, ARCHIVISTS)
+    archive.check_month(month)
+    archive.seal(site, month, actor_id=current_user().id)
+    db.session.commit()
+    return _month(site, month)
+
+
+@blp.route("/sites/<int:site_id>/months/<month>/build", methods=["POST"])
+@requires(*ARCHIVISTS)
+@blp.response(200, MonthSchema)
+def build_month(site_id, month):
+    """File the records that arrived since the last file (an addendum), or the missing bundle."""
+    site = _site(site_id, ARCHIVISTS)
+    archive.check_month(month)
+    archive.build_bundle(site, month, actor_id=current_user().id)
+    db.session.commit()
+    return _month(site, month)
+
+
+@blp.route("/sites/<int:site_id>/months/<month>/bundle")
+@requires(*READERS)
+@blp.arguments(BundleArgs, location="query")
+@blp.response(200, description="the zip of the sealed bundle, or of the named addendum")
+def download_bundle(args, site_id, month):
+    """Download the month's sealed bundle (or `?file=` one of its addenda) as a zip."""
+    from flask import send_file
+
+    site = _site(site_id, READERS)
+    archive.check_month(month)
+    row = archive.get_row(site.id, month)
+    if row is None or not row.files:
+        raise ApiError(404, "This month has no filed bundle yet.", "not_found")
+    f = archive.file_for(row, args.get("file"))
+    resp = send_file(f["path"], mimetype="application/zip", as_attachment=True, download_name=f["name"], conditional=True)
+    resp.headers["X-Content-SHA256"] = f["sha256"]
+    return resp
+
+
+@blp.route("/sites/<int:site_id>/exports")
+@requires(*READERS)
+@blp.arguments(ExportArgs, location="query")
+@blp.response(200, description="CSV or XLSX, streamed")
+def export(args, site_id):
+    """Export visits, findings, tasks or verifications of any date range (site-local days, both included)."""
+    site = _site(site_id, READERS)
+    chunks, mimetype, name = exports.export(site, args["kind"], args["format"], args["date_from"], args["date_to"])
+    resp = Response(stream_with_context(chunks), mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@blp.route("/sites/<int:site_id>/holds")
+class Holds(MethodView):
+    @requires(*READERS)
+    @blp.response(200, HoldSchema(many=True))
+    def get(self, site_id):
+        """Legal holds of a site, released ones included."""
+        site = _site(site_id, READERS)
+        return db.session.execute(select(LegalHold).where(LegalHold.site_id == site.id).order_by(LegalHold.id)).scalars().all()
+
+    @requires(*ARCHIVISTS)
+    @blp.arguments(HoldSchema)
+    @blp.response(201, HoldSchema)
+    def post(self, body, site_id):
+        """Keep the whole site, a month, or a task (with its records) from purge."""
+        site = _site(site_id, ARCHIVISTS)
+        hold = retention.add_hold(site, reason=body["reason"], actor_id=current_user().id, month=body.get("month"), task_id=body.get("task_id"))
+        db.session.commit()
+        return hold
+
+
+@blp.route("/holds/<int:hold_id>/release", methods=["POST"])
+@requires(*ARCHIVISTS)
+@blp.response(200, HoldSchema)
+def release_hold(hold_id):
+    """Release a legal hold; the records become subject to the retention period again."""
+    hold = get_scoped(LegalHold, hold_id, ARCHIVISTS)
+    retention.release_hold(hold, actor_id=current_user().id)
+    db.session.commit()
+    return hold
+
+
+@blp.route("/sites/<int:site_id>/retention")
+@requires(*READERS)
+@blp.response(200, PurgePlanSchema(many=True))
+def retention_plan(site_id):
+    """What the next purge would remove at this site (a dry run: nothing changes)."""
+    site = _site(site_id, READERS)
+    return retention.purge(apply=False, site_code=site.code)
+
+
+@blp.route("/sites/<int:site_id>/purges")
+@requires(*READERS)
+@blp.response(200, PurgeLogSchema(many=True))
+def purges(site_id):
+    """The purge log of a site: what went, when, by whom, and the filed archive's hash."""
+    site = _site(site_id, READERS)
+    return retention.purge_log([site.id])

@@ -1,0 +1,302 @@
+"""Exports of patrol records as CSV or XLSX, streamed: rows come from a server-side cursor.
+
+The row generators here are the one definition of what a visit, finding, task or
+verification row holds; the month-end bundle (archive.py) writes the same rows. Nothing
+loads a whole result set: queries run with `yield_per` (a named server-side cursor on
+PostgreSQL), CSV is written to the response in chunks, and XLSX is written by openpyxl's
+write-only workbook to a temporary file that is then streamed and deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from datetime import date, datetime, timedelta
+from typing import Callable, Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
+
+from . import choices
+from .errors import ApiError
+from .extensions import db
+from .models import Checkpoint, Extension, Finding, ItemResult, Photo, Site, Task, User, Verification, Visit
+from .timeutil import to_local
+
+KINDS = ("visits", "findings", "tasks", "verifications")
+FORMATS = ("csv", "xlsx")
+BATCH = 2000
+MAX_RANGE_DAYS = 3 * 366
+
+# Column headings: Chinese for the people who file and read them, English for machines.
+HEADERS = {
+    "visits": [
+        ("visit_id", "巡查记录编号"), ("month", "归档月份"), ("scanned_at", "巡查时间"), ("checkpoint_code", "点位编码"),
+        ("checkpoint", "点位"), ("kind", "点位类型"), ("building", "楼栋"), ("floor", "楼层"), ("patroller", "巡查人"),
+        ("purpose", "用途"), ("scan_method", "扫码方式"), ("items_ok", "合格项"), ("items_fail", "不合格项"),
+        ("items_na", "不适用项"), ("note", "备注"), ("resident_note", "住户沟通"), ("addendum", "补录"),
+    ],
+    "findings": [
+        ("finding_id", "问题编号"), ("month", "归档月份"), ("observed_at", "发现时间"), ("checkpoint_code", "点位编码"),
+        ("checkpoint", "点位"), ("building", "楼栋"), ("floor", "楼层"), ("category", "类别"), ("route", "处理途径"),
+        ("severity", "严重程度"), ("description", "描述"), ("dealt_on_spot", "现场处理"), ("spot_note", "现场处理说明"),
+        ("reported_by", "报告人"), ("task_id", "任务编号"), ("task_state", "任务状态"), ("due_at", "期限"),
+        ("closed_at", "关闭时间"), ("visit_id", "巡查记录编号"), ("addendum", "补录"),
+    ],
+    "tasks": [
+        ("task_id", "任务编号"), ("finding_id", "问题编号"), ("month", "归档月份"), ("checkpoint", "点位"),
+        ("route", "处理途径"), ("severity", "严重程度"), ("state", "状态"), ("assignee", "负责人"),
+        ("created_at", "开单时间"), ("original_due_at", "原期限"), ("due_at", "期限"), ("closed_at", "关闭时间"),
+        ("days_to_fix", "处理天数"), ("extensions_asked", "延期申请"), ("extensions_approved", "延期批准"),
+        ("repeat_flag", "重复问题"), ("cancel_reason", "取消原因"),
+    ],
+    "verifications": [
+        ("verification_id", "核查编号"), ("task_id", "任务编号"), ("finding_id", "问题编号"), ("verified_at", "核查时间"),
+        ("result", "结果"), ("verifier", "核查人"), ("fixed_by_name", "维修人"), ("supervisor", "主管"),
+        ("signatures", "签名"), ("after_photos", "完工照片"), ("note", "备注"), ("visit_id", "核查扫码记录"),
+    ],
+}
+
+
+# --- ranges ----------------------------------------------------------------------------
+
+
+def local_day_start(day: date, tz: str) -> datetime:
+    """Midnight of a site-local date, as naive UTC."""
+    local = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def date_range(site: Site, date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """[from, to] in site-local dates (both days included) → [start, end) in naive UTC."""
+    if date_to < date_from:
+        raise ApiError(422, "The end date is before the start date.", "validation_error", {"fields": {"to": ["before from"]}})
+    if (date_to - date_from).days > MAX_RANGE_DAYS:
+        raise ApiError(422, "Export at most three years at a time.", "validation_error", {"fields": {"to": ["range too long"]}})
+    return local_day_start(date_from, site.timezone), local_day_start(date_to + timedelta(days=1), site.timezone)
+
+
+def _fmt_time(value: datetime | None, tz: str) -> str:
+    return to_local(value, tz).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _stream(stmt) -> Iterator:
+    """Rows in batches from a server-side cursor (PostgreSQL) or a lazily fetched cursor (SQLite)."""
+    result = db.session.execute(stmt.execution_options(yield_per=BATCH, stream_results=True))
+    try:
+        for partition in result.partitions():
+            yield from partition
+    finally:
+        result.close()
+
+
+# --- rows --------------------------------------------------------------------------------
+# Each generator takes a `where` clause builder so the bundle (a month) and the exports (a
+# date range) select with the same columns. `when` is the column the range applies to.
+
+
+def visit_rows(site: Site, where) -> Iterator[list]:
+    counts = (
+        select(
+            ItemResult.visit_id.label("visit_id"),
+            func.sum(case((ItemResult.result == choices.RESULT_OK, 1), else_=0)).label("ok"),
+            func.sum(case((ItemResult.result == choices.RESULT_FAIL, 1), else_=0)).label("fail"),
+            func.sum(case((ItemResult.result == choices.RESULT_NA, 1), else_=0)).label("na"),
+        )
+        .join(Visit, Visit.id == ItemResult.visit_id)
+        .where(Visit.site_id == site.id, where(Visit))
+        .group_by(ItemResult.visit_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Visit.id, Visit.month, Visit.scanned_at, Checkpoint.short_code, Checkpoint.name_zh, Checkpoint.kind,
+            Checkpoint.building, Checkpoint.floor, func.coalesce(func.nullif(User.display_name, ""), User.username),
+            Visit.purpose, Visit.scan_method, counts.c.ok, counts.c.fail, counts.c.na, Visit.note, Visit.resident_note,
+            Visit.addendum,
+        )
+        .join(Checkpoint, Checkpoint.id == Visit.checkpoint_id)
+        .join(User, User.id == Visit.user_id)
+        .outerjoin(counts, counts.c.visit_id == Visit.id)
+        .where(Visit.site_id == site.id, where(Visit))
+        .order_by(Visit.scanned_at, Visit.id)
+    )
+    tz = site.timezone
+    for r in _stream(stmt):
+        yield [r[0], r[1], _fmt_time(r[2], tz), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+               int(r[11] or 0), int(r[12] or 0), int(r[13] or 0), r[14], r[15], "是" if r[16] else ""]
+
+
+def finding_rows(site: Site, where) -> Iterator[list]:
+    stmt = (
+        select(
+            Finding.id, Finding.month, Finding.observed_at, Checkpoint.short_code, Checkpoint.name_zh, Checkpoint.building,
+            Checkpoint.floor, Finding.category, Finding.route, Finding.severity, Finding.description, Finding.dealt_on_spot,
+            Finding.spot_note, func.coalesce(func.nullif(User.display_name, ""), User.username), Task.id, Task.state,
+            Task.due_at, Task.closed_at, Finding.visit_id, Finding.addendum,
+        )
+        .join(Checkpoint, Checkpoint.id == Finding.checkpoint_id)
+        .join(User, User.id == Finding.reported_by)
+        .outerjoin(Task, Task.finding_id == Finding.id)
+        .where(Finding.site_id == site.id, where(Finding))
+        .order_by(Finding.observed_at, Finding.id)
+    )
+    tz = site.timezone
+    for r in _stream(stmt):
+        yield [r[0], r[1], _fmt_time(r[2], tz), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], "是" if r[11] else "",
+               r[12], r[13], r[14] or "", r[15] or "", _fmt_time(r[16], tz), _fmt_time(r[17], tz), r[18] or "",
+               "是" if r[19] else ""]
+
+
+def task_rows(site: Site, where) -> Iterator[list]:
+    """Tasks opened by the selected findings (`where` applies to Finding)."""
+    ext = (
+        select(
+            Extension.task_id.label("task_id"),
+            func.count().label("asked"),
+            func.sum(case((Extension.state == choices.EXTENSION_APPROVED, 1), else_=0)).label("approved"),
+        )
+        .group_by(Extension.task_id)
+        .subquery()
+    )
+    assignee = aliased(User)
+    stmt = (
+        select(
+            Task.id, Task.finding_id, Finding.month, Checkpoint.name_zh, Task.route, Task.severity, Task.state,
+            func.coalesce(func.nullif(assignee.display_name, ""), assignee.username), Task.created_at,
+            Task.original_due_at, Task.due_at, Task.closed_at, ext.c.asked, ext.c.approved, Task.repeat_flag,
+            Task.cancel_reason,
+        )
+        .join(Finding, Finding.id == Task.finding_id)
+        .join(Checkpoint, Checkpoint.id == Task.checkpoint_id)
+        .outerjoin(assignee, assignee.id == Task.assignee_id)
+        .outerjoin(ext, ext.c.task_id == Task.id)
+        .where(Task.site_id == site.id, where(Finding))
+        .order_by(Task.id)
+    )
+    tz = site.timezone
+    for r in _stream(stmt):
+        days = ""
+        if r[11] is not None and r[6] == choices.TASK_VERIFIED:
+            days = round((r[11] - r[8]).total_seconds() / 86400, 1)
+        yield [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or "", _fmt_time(r[8], tz), _fmt_time(r[9], tz),
+               _fmt_time(r[10], tz), _fmt_time(r[11], tz), days, int(r[12] or 0), int(r[13] or 0),
+               "是" if r[14] else "", r[15]]
+
+
+def verification_rows(site: Site, where) -> Iterator[list]:
+    """Verifications of the tasks of the selected findings (`where` applies to Finding)."""
+    verifier = aliased(User)
+    supervisor = aliased(User)
+    stmt = (
+        select(
+            Verification.id, Verification.task_id, Task.finding_id, Verification.verified_at, Verification.result,
+            func.coalesce(func.nullif(verifier.display_name, ""), verifier.username), Verification.fixed_by_name,
+            func.coalesce(func.nullif(supervisor.display_name, ""), supervisor.username), Verification.signatures,
+            Verification.after_photo_ids, Verification.note, Verification.visit_id,
+        )
+        .join(Task, Task.id == Verification.task_id)
+        .join(Finding, Finding.id == Task.finding_id)
+        .join(verifier, verifier.id == Verification.verifier_id)
+        .outerjoin(supervisor, supervisor.id == Verification.supervisor_id)
+        .where(Task.site_id == site.id, where(Finding))
+        .order_by(Verification.verified_at, Verification.id)
+    )
+    tz = site.timezone
+    for r in _stream(stmt):
+        sigs = " ".join(f"{role}:{pid}" for role, pid in sorted((r[8] or {}).items()))
+        yield [r[0], r[1], r[2], _fmt_time(r[3], tz), r[4], r[5], r[6], r[7] or "", sigs, " ".join(r[9] or []), r[10], r[11]]
+
+
+ROWS: dict[str, Callable] = {
+    "visits": visit_rows,
+    "findings": finding_rows,
+    "tasks": task_rows,
+    "verifications": verification_rows,
+}
+
+
+def range_clause(kind: str, start: datetime, end: datetime):
+    """The date-range filter of an export: visits by scan time, the rest by their finding's observation."""
+    if kind == "visits":
+        return lambda m: and_(m.scanned_at >= start, m.scanned_at < end)
+    return lambda m: and_(m.observed_at >= start, m.observed_at < end)
+
+
+# --- writers -------------------------------------------------------------------------------
+
+
+def header(kind: str) -> list[str]:
+    return [f"{zh} {key}" for key, zh in HEADERS[kind]]
+
+
+def csv_chunks(kind: str, rows: Iterable[list], chunk_rows: int = 500) -> Iterator[bytes]:
+    """CSV as UTF-8 with a BOM (Excel then reads the Chinese right), in chunks of rows."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    buf.write("\ufeff")
+    writer.writerow(header(kind))
+    n = 0
+    for row in rows:
+        writer.writerow(row)
+        n += 1
+        if n % chunk_rows == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def write_csv(path, kind: str, rows: Iterable[list]) -> int:
+    with open(path, "wb") as fh:
+        for chunk in csv_chunks(kind, rows):
+            fh.write(chunk)
+    return os.path.getsize(path)
+
+
+def write_xlsx(path, sheets: list[tuple[str, str, Iterable[list]]]) -> None:
+    """A write-only workbook: each (title, kind, rows) becomes a sheet; memory stays flat."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    for title, kind, rows in sheets:
+        ws = wb.create_sheet(title=title)
+        ws.append(header(kind) if kind else [])
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+
+
+def file_chunks(path: str, size: int = 64 * 1024) -> Iterator[bytes]:
+    """Stream a file, deleting it once sent (or abandoned)."""
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(size):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+SHEET_TITLES = {"visits": "巡查记录", "findings": "问题", "tasks": "任务", "verifications": "核查"}
+
+
+def export(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tuple[Iterator[bytes], str, str]:
+    """(chunks, content type, file name) of one export; the rows are read as they are sent."""
+    if kind not in KINDS:
+        raise ApiError(422, f"Export one of: {', '.join(KINDS)}.", "validation_error", {"fields": {"kind": ["unknown"]}})
+    start, end = date_range(site, date_from, date_to)
+    rows = ROWS[kind](site, range_clause(kind, start, end))
+    name = f"{site.code}-{kind}-{date_from.isoformat()}-{date_to.isoformat()}"
+    if fmt == "csv":
+        return csv_chunks(kind, rows), "text/csv; charset=utf-8", name + ".csv"
+    fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix="export-")
+    os.close(fd)
+    try:
+        write_xlsx(tmp, [(SHEET_TITLES[kind], kind, rows)])
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return file_chunks(tmp), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", name + ".xlsx"

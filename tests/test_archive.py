@@ -1,0 +1,369 @@
+"""Month-end filing: sealing makes a month read-only, late records become addenda, bundles verify."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from server import archive, audit, choices, photos, tasks
+from server.errors import ApiError
+from server.extensions import db
+from server.findings import record_finding
+from server.models import AuditEvent, Checkpoint, ItemResult, MonthArchive, Photo, Site, Task, User, Visit, utcnow
+from server.timeutil import month_of
+
+from .helpers import error_of
+
+# 10:00 on 10 September 2026 in Shanghai (the demo site's timezone).
+SEPT = datetime(2026, 9, 10, 2, 0)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def user(name: str) -> User:
+    return db.session.execute(select(User).where(User.username == name)).scalar_one()
+
+
+def checkpoint(site: Site, code: str) -> Checkpoint:
+    return db.session.execute(select(Checkpoint).where(Checkpoint.site_id == site.id, Checkpoint.short_code == code)).scalar_one()
+
+
+def jpeg(colour=(200, 60, 60), size=(64, 48), stroke=False) -> bytes:
+    buf = io.BytesIO()
+    im = Image.new("RGB", size, (255, 255, 255) if stroke else colour)
+    if stroke:  # a drawn signature: a dark scribble on white
+        from PIL import ImageDraw
+
+        ImageDraw.Draw(im).line([(10, 60), (40, 20), (70, 65), (110, 25), (150, 60), (190, 30)], fill=colour, width=5)
+    im.save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def add_photo(site: Site, by: User, *, purpose="visit", visit_id=None, finding_id=None, task_id=None, colour=(200, 60, 60)) -> str:
+    """A photo uploaded through the real upload path (files on disk), then linked to a record."""
+    pid = new_id()
+    data = jpeg(colour, size=(200, 80), stroke=True) if purpose == "signature" else jpeg(colour)
+    photos.upload(by, pid, data, "image/jpeg", hashlib.sha256(data).hexdigest())
+    photo = db.session.get(Photo, pid)
+    photo.site_id, photo.purpose, photo.visit_id, photo.finding_id, photo.task_id = site.id, purpose, visit_id, finding_id, task_id
+    db.session.commit()
+    return pid
+
+
+def add_visit(site: Site, code: str, when: datetime, *, by: str = "patroller", results=("ok", "ok", "na"), received_at=None,
+              purpose="patrol", addendum=False) -> Visit:
+    cp = checkpoint(site, code)
+    visit = Visit(
+        id=new_id(), site_id=site.id, checkpoint_id=cp.id, user_id=user(by).id, device_id="test", purpose=purpose,
+        scanned_at=when, scanned_at_device=when, received_at=received_at or utcnow(), scan_method="qr",
+        month=month_of(when, site.timezone), addendum=addendum, note="",
+    )
+    db.session.add(visit)
+    db.session.flush()
+    for n, result in enumerate(results):
+        db.session.add(ItemResult(visit_id=visit.id, item_id=f"item-{n}", result=result))
+    db.session.commit()
+    return visit
+
+
+def add_finding(site: Site, visit: Visit, *, category="facilities", route="facility_repair", severity="normal",
+                dealt_on_spot=False, description="走廊灯不亮", by: str = "patroller"):
+    cp = db.session.get(Checkpoint, visit.checkpoint_id)
+    f = record_finding(
+        finding_id=new_id(), site=site, checkpoint=cp, reported_by=user(by).id, observed_at=visit.scanned_at,
+        visit_id=visit.id, category=category, route=route, description=description, severity=severity,
+        dealt_on_spot=dealt_on_spot, spot_note="已当场处理" if dealt_on_spot else "",
+    )
+    db.session.commit()
+    return f
+
+
+def verify_task(site: Site, task: Task, *, signature_colour=(20, 20, 20)) -> None:
+    """Assign, work, mark done and verify on site with a drawn signature, as the domain does it."""
+    sup, pat = user("supervisor"), user("patroller")
+    tasks.assign(task, actor=sup, assignee_id=pat.id)
+    tasks.transition(task, actor=pat, to_state=choices.TASK_IN_PROGRESS)
+    tasks.transition(task, actor=pat, to_state=choices.TASK_DONE)
+    db.session.commit()
+    sig = add_photo(site, pat, purpose="signature", task_id=task.id, colour=signature_colour)
+    after = add_photo(site, pat, purpose="after", task_id=task.id, colour=(60, 160, 60))
+    cp = db.session.get(Checkpoint, task.checkpoint_id)
+    visit = tasks.record_verify_visit(visit_id=new_id(), task=task, checkpoint=cp, user=pat, scanned_at=utcnow(), scan_method="qr")
+    tasks.verify_on_site(task, verification_id=new_id(), actor=pat, visit=visit, result=choices.VERIFY_PASS, note="已修复",
+                         signatures={"verifier": sig}, after_photo_ids=[after], fixed_by_name="王师傅")
+    db.session.commit()
+
+
+def september(site: Site) -> dict:
+    """A small September: visits on two floors and a lift, findings of three kinds, a photo, a verified task."""
+    v1 = add_visit(site, "F01", SEPT)
+    v2 = add_visit(site, "F02", SEPT + timedelta(days=9), results=("ok", "fail", "ok"))
+    v3 = add_visit(site, "EL1", SEPT + timedelta(days=16))
+    f1 = add_finding(site, v2, severity="major", description="消防通道被杂物堵塞")
+    f2 = add_finding(site, v3, category="cleanliness", route="department_work", dealt_on_spot=True, description="轿厢地面有污渍")
+    pid = add_photo(site, user("patroller"), purpose="finding", visit_id=v2.id, finding_id=f1.id)
+    task = db.session.execute(select(Task).where(Task.finding_id == f1.id)).scalar_one()
+    verify_task(site, task)
+    return {"visits": [v1, v2, v3], "findings": [f1, f2], "photo": pid, "task": task,
+            "visit_ids": [v1.id, v2.id, v3.id], "finding_ids": [f1.id, f2.id], "task_id": task.id}
+
+
+def sealed_now() -> datetime:
+    return utcnow()
+
+
+def zip_manifest(data: bytes) -> tuple[dict, zipfile.ZipFile, str]:
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    top = [n for n in zf.namelist() if n.endswith("/manifest.json")][0]
+    return json.loads(zf.read(top)), zf, top[: -len("manifest.json")]
+
+
+# --- sealing --------------------------------------------------------------------------------------
+
+
+def test_sealing_makes_writes_to_the_months_records_fail_with_409(app, demo):
+    recs = september(demo)
+    archive.ensure_writable(demo.id, "2026-09")  # open: no error
+    archive.seal(demo, "2026-09", actor_id=user("archivist").id)
+    db.session.commit()
+
+    with pytest.raises(ApiError) as exc:
+        archive.ensure_writable(demo.id, recs["findings"][0].month)
+    assert exc.value.status == 409 and exc.value.code == "month_sealed"
+    assert "sealed" in exc.value.message
+    assert exc.value.details == {"site_id": demo.id, "month": "2026-09", "state": choices.MONTH_ARCHIVED}
+    # The verified task of a sealed month is part of its record: frozen too.
+    with pytest.raises(ApiError):
+        archive.ensure_writable(demo.id, archive.task_month(recs["task"]))
+    # Other months, and the same month elsewhere, stay writable.
+    archive.ensure_writable(demo.id, "2026-10")
+
+
+def test_an_open_task_of_a_sealed_month_can_still_be_worked(app, demo):
+    v = add_visit(demo, "F03", SEPT, results=("fail",))
+    f = add_finding(demo, v)
+    task = db.session.execute(select(Task).where(Task.finding_id == f.id)).scalar_one()
+    archive.seal(demo, "2026-09", actor_id=None)
+    db.session.commit()
+    assert archive.task_month(task) is None
+    archive.ensure_writable(demo.id, archive.task_month(task))  # the repair goes on after month end
+
+
+def test_a_month_is_sealed_only_after_it_ends_in_the_sites_timezone(app, demo):
+    # September ends at midnight in Shanghai: 16:00 UTC on 30 September.
+    end = datetime(2026, 9, 30, 16, 0)
+    with pytest.raises(ApiError) as exc:
+        archive.seal(demo, "2026-09", actor_id=None, now=end - timedelta(minutes=1), build=False)
+    assert exc.value.status == 409 and exc.value.code == "month_not_ended"
+    row = archive.seal(demo, "2026-09", actor_id=None, now=end, build=False)
+    assert row.state == choices.MONTH_SEALED and archive.is_sealed(demo.id, "2026-09")
+
+
+def test_sealing_twice_changes_nothing(app, demo):
+    september(demo)
+    first = archive.seal(demo, "2026-09", actor_id=None)
+    db.session.commit()
+    sha, files = first.bundle_sha256, list(first.files)
+    again = archive.seal(demo, "2026-09", actor_id=None)
+    db.session.commit()
+    assert again.bundle_sha256 == sha and again.files == files
+
+
+def test_archivist_seals_and_the_downloaded_bundles_manifest_hashes_verify(app, demo, as_role):
+    recs = september(demo)
+    api = as_role("archivist")
+    r = api.post(f"/api/archive/sites/{demo.id}/months/2026-09/seal")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["state"] == "archived" and body["sealed_by"] == user("archivist").id
+
+    r = api.get(f"/api/archive/sites/{demo.id}/months/2026-09/bundle")
+    assert r.status_code == 200 and r.mimetype == "application/zip"
+    data = r.data
+    digest = hashlib.sha256(data).hexdigest()
+    assert r.headers["X-Content-SHA256"] == digest == body["bundle_sha256"]
+
+    manifest, zf, prefix = zip_manifest(data)
+    assert manifest["format"] == "patrol-archive/1" and manifest["month"] == "2026-09" and manifest["kind"] == "bundle"
+    paths = {f["path"] for f in manifest["files"]}
+    assert {"record.pdf", "record.xlsx", "visits.csv", "findings.csv", "tasks.csv", "verifications.csv"} <= paths
+    assert f"photos/{recs['photo']}.jpg" in paths
+    for f in manifest["files"]:
+        assert hashlib.sha256(zf.read(prefix + f["path"])).hexdigest() == f["sha256"], f["path"]
+    assert zf.read(prefix + "record.pdf").startswith(b"%PDF")
+    assert archive.verify_zip(io.BytesIO(data)) == []
+
+    # The bundle's own hash is in the audit chain, and the chain is intact.
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.entity == "month", AuditEvent.action == "bundle_built")).scalars().all()
+    assert [e.data["sha256"] for e in events] == [digest]
+    assert audit.verify()[1] is None
+
+    # The CSV holds the month's records, the summary its figures.
+    visits_csv = zf.read(prefix + "visits.csv").decode("utf-8-sig")
+    assert all(v in visits_csv for v in recs["visit_ids"])
+    s = manifest["summary"]
+    assert s["visits"] == 3 and s["findings"] == 2 and s["dealt_on_spot"] == 1 and s["tasks_opened"] == 1
+    assert s["findings_by_category"]["facilities"] == 1 and s["findings_by_category"]["cleanliness"] == 1
+    assert s["visits_by_kind"] == {"floor": 2, "elevator_car": 1}
+    assert len(s["major_issues"]) == 1 and s["tasks_closed"] == 1 and s["items_checked"] == 9
+
+
+def test_patroller_cannot_seal_and_another_sites_archivist_sees_nothing(app, demo, as_role, other_site):
+    r = as_role("patroller").post(f"/api/archive/sites/{demo.id}/months/2026-09/seal")
+    assert r.status_code == 403 and error_of(r)["code"] == "forbidden"
+    other = as_role("other-archivist")
+    r = other.get(f"/api/archive/sites/{demo.id}/months")
+    assert r.status_code == 404
+    r = other.post(f"/api/archive/sites/{demo.id}/months/2026-09/seal")
+    assert r.status_code == 404
+    assert db.session.execute(select(func.count()).select_from(MonthArchive)).scalar() == 0
+
+
+def test_a_bad_month_is_422_and_a_current_month_cannot_be_sealed(app, demo, as_role):
+    api = as_role("archivist")
+    for bad in ("2026-13", "26-09", "x"):
+        r = api.post(f"/api/archive/sites/{demo.id}/months/{bad}/seal")
+        assert r.status_code == 422, bad
+    current = month_of(utcnow(), demo.timezone)
+    r = api.post(f"/api/archive/sites/{demo.id}/months/{current}/seal")
+    assert r.status_code == 409 and error_of(r)["code"] == "month_not_ended"
+
+
+def test_months_list_states_per_site(app, demo, as_role):
+    september(demo)
+    add_visit(demo, "F01", datetime(2026, 8, 5, 3, 0))
+    archive.seal(demo, "2026-09", actor_id=None)
+    db.session.commit()
+    r = as_role("manager").get(f"/api/archive/sites/{demo.id}/months")
+    assert r.status_code == 200
+    states = {m["month"]: m["state"] for m in r.get_json()}
+    assert states["2026-09"] == "archived" and states["2026-08"] == "open"
+    assert states[month_of(utcnow(), demo.timezone)] == "open"
+
+
+# --- late records: the addendum -------------------------------------------------------------------
+
+
+def _push_late_visit(api, site: Site, scanned_at: datetime) -> str:
+    """A phone that was offline since September syncs a September visit now."""
+    versions = {v["kind"]: v for v in api.get(f"/api/sites/{site.id}/checklists/").get_json()}
+    cp = checkpoint(site, "F05")
+    version = versions[cp.kind]
+    visit_id = new_id()
+    now = datetime.now(timezone.utc)
+    body = {
+        "device_id": new_id(), "device_time": now.isoformat().replace("+00:00", "Z"), "app_version": "test",
+        "mutations": [{
+            "mutation_id": new_id(), "seq": 1, "kind": "visit.record", "observed_at": scanned_at.isoformat() + "Z",
+            "payload": {
+                "visit_id": visit_id, "site_id": site.id, "checkpoint_id": cp.id, "checklist_version_id": version["id"],
+                "scanned_at": scanned_at.isoformat() + "Z", "scan_method": "qr",
+                "results": [{"item_id": item["id"], "result": "ok"} for item in version["body"]["items"]],
+            },
+        }],
+    }
+    r = api.post("/api/sync/push", json=body)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["results"][0]["status"] == "applied", r.get_json()
+    return visit_id
+
+
+def test_a_late_record_for_a_sealed_month_lands_in_an_addendum_and_the_sealed_bundle_is_unchanged(app, demo, as_role):
+    september(demo)
+    arch = as_role("archivist")
+    assert arch.post(f"/api/archive/sites/{demo.id}/months/2026-09/seal").status_code == 200
+    row = archive.get_row(demo.id, "2026-09")
+    bundle_path, bundle_sha = Path(row.bundle_path), row.bundle_sha256
+
+    late_id = _push_late_visit(as_role("patroller"), demo, datetime(2026, 9, 28, 1, 0))
+    late = db.session.get(Visit, late_id)
+    assert late is not None and late.month == "2026-09"  # accepted, never lost
+
+    r = arch.post(f"/api/archive/sites/{demo.id}/months/2026-09/build")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["addendum_count"] == 1
+    assert [f["kind"] for f in body["files"]] == ["bundle", "addendum"]
+    addendum = body["files"][1]
+    assert addendum["name"] == "DEMO-2026-09-addendum-01.zip" and addendum["records"]["visits"] == 1
+
+    # The sealed bundle is exactly what was filed.
+    assert archive.sha256_file(bundle_path) == bundle_sha
+    r = arch.get(f"/api/archive/sites/{demo.id}/months/2026-09/bundle?file={addendum['name']}")
+    assert r.status_code == 200
+    manifest, zf, prefix = zip_manifest(r.data)
+    assert manifest["kind"] == "addendum" and manifest["addendum_number"] == 1
+    assert manifest["base_bundle_sha256"] == bundle_sha
+    visits_csv = zf.read(prefix + "visits.csv").decode("utf-8-sig")
+    assert late_id in visits_csv and visits_csv.count("\n") == 2  # header + the late visit only
+    assert archive.verify_zip(io.BytesIO(r.data)) == []
+
+    # Nothing new: no new file.
+    r = arch.post(f"/api/archive/sites/{demo.id}/months/2026-09/build")
+    assert r.get_json()["addendum_count"] == 1
+
+
+def test_sync_path_can_ask_whether_a_month_is_sealed(app, demo):
+    assert not archive.is_sealed(demo.id, "2026-09")
+    archive.seal(demo, "2026-09", actor_id=None, build=False)
+    assert archive.is_sealed(demo.id, "2026-09") and not archive.is_sealed(demo.id, "2026-10")
+
+
+# --- checking bundles ---------------------------------------------------------------------------
+
+
+def test_a_tampered_bundle_fails_verification(app, demo, runner):
+    september(demo)
+    archive.seal(demo, "2026-09", actor_id=None)
+    db.session.commit()
+    result = runner.invoke(args=["archive", "verify"])
+    assert result.exit_code == 0 and "DEMO 2026-09: ok" in result.output
+
+    row = archive.get_row(demo.id, "2026-09")
+    path = Path(row.bundle_path)
+    with zipfile.ZipFile(path) as zf:
+        items = {n: zf.read(n) for n in zf.namelist()}
+    name = next(n for n in items if n.endswith("visits.csv"))
+    items[name] = items[name] + b"forged,row\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, data in items.items():
+            zf.writestr(n, data)
+    assert "visits.csv: hash does not match the manifest" in archive.verify_zip(path)
+    result = runner.invoke(args=["archive", "verify"])
+    assert result.exit_code == 1 and "changed since it was filed" in result.output
+
+
+# --- the CLI ----------------------------------------------------------------------------------------
+
+
+def test_flask_archive_seal_seals_every_sites_previous_month(app, demo, runner, other_site):
+    prev = archive.previous_month(demo)
+    y, m = (int(x) for x in prev.split("-"))
+    add_visit(demo, "F01", datetime(y, m, 15, 2, 0))
+    result = runner.invoke(args=["archive", "seal"])
+    assert result.exit_code == 0, result.output
+    assert f"DEMO {prev}: sealed" in result.output and f"OTHER {prev}: sealed" in result.output
+    assert archive.state_of(demo.id, prev) == choices.MONTH_ARCHIVED
+    result = runner.invoke(args=["archive", "seal", "--site", "DEMO"])
+    assert f"DEMO {prev}: already archived" in result.output
+
+
+def test_flask_archive_build_files_addenda_of_late_records(app, demo, runner):
+    september(demo)
+    runner.invoke(args=["archive", "seal", "--site", "DEMO", "--month", "2026-09"])
+    add_visit(demo, "F07", SEPT + timedelta(days=3), addendum=True)
+    result = runner.invoke(args=["archive", "build"])
+    assert result.exit_code == 0, result.output
+    assert "DEMO 2026-09: addendum DEMO-2026-09-addendum-01.zip" in result.output
+    assert "built 0 file(s)" in runner.invoke(args=["archive", "build"]).output
