@@ -88,7 +88,7 @@ function renderBar() {
         href: '#/outbox',
         id: 'unsent',
         class: `unsent ${s.unsent ? 'has' : ''} ${s.attention ? 'attention' : ''}`,
-        'aria-label': t('unsent_label', { n: s.unsent }),
+        title: t('unsent_label', { n: s.unsent }),
       },
       t('unsent', { n: s.unsent }),
     ),
@@ -98,7 +98,7 @@ function renderBar() {
         class: 'lang',
         type: 'button',
         lang: s.lang === 'zh' ? 'en' : 'zh',
-        'aria-label': t('lang_switch_label'),
+        title: t('lang_switch_label'),
         onclick: () => {
           store.set({ lang: s.lang === 'zh' ? 'en' : 'zh' });
           document.documentElement.lang = store.get().lang === 'zh' ? 'zh-CN' : 'en';

@@ -56,6 +56,7 @@ export async function render(container, { params }, ctx) {
   );
   const refreshAllFine = () => {
     allFineBtn.hidden = anyFail();
+    head.querySelector('#all-fine-hint').hidden = anyFail();
   };
 
   function itemBlock(item) {
@@ -144,7 +145,7 @@ export async function render(container, { params }, ctx) {
       { class: 'fail-details' },
       h('label', { for: `note-${key}` }, t('describe')),
       note,
-      h('label', { for: `photo-${key}`, class: 'btn photo-btn' }, `📷 ${t('add_photo')}`),
+      h('label', { for: `photo-${key}`, class: 'btn photo-btn' }, t('add_photo')),
       fileInput,
       thumbs,
       h('label', { class: 'check' }, h('input', { type: 'checkbox', id: `major-${key}`, checked: !!r.major, onchange: (e) => set({ major: e.target.checked }) }), t('major')),

@@ -21,7 +21,7 @@ export async function render(container, _route, ctx) {
     );
     container.append(h('label', { for: 'site' }, t('site')), select);
   } else if (sites.length) {
-    container.append(h('p', { class: 'site-name' }, `${t('site')}：${pick(sites[0], 'site_name')}`));
+    container.append(h('p', { class: 'site-name' }, t('site_is', { name: pick(sites[0], 'site_name') })));
   }
 
   const checkpoints = (await db.all('checkpoints')).filter((c) => c.site_id === siteId);

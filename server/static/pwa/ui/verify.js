@@ -64,7 +64,7 @@ export async function render(container, { params }, ctx) {
     h('h1', {}, t('verify_title')),
     h('p', { class: 'ok-text' }, `✓ ${t('verify_scanned', { name: cp ? pick(cp) : task.checkpoint_id })}`),
     h('p', {}, task.finding?.description || ''),
-    h('label', { for: 'after-photo', class: 'btn photo-btn' }, `📷 ${t('after_photo')}`), file, thumbs,
+    h('label', { for: 'after-photo', class: 'btn photo-btn' }, t('after_photo')), file, thumbs,
     h('p', { class: 'label', id: 'verify-result-label' }, t('verify_result')), resultGroup,
     h('label', { for: 'verify-note' }, t('visit_note')), note,
     h('label', { for: 'fixed-by' }, t('fixed_by')), fixedBy,

@@ -1,0 +1,98 @@
+"""Every main screen: no serious or critical axe-core violation, in Chinese and English; screenshots at 390×844."""
+
+from __future__ import annotations
+
+import pytest
+
+from .app_driver import login, shot, wait_installed, wait_outbox
+from .conftest import AXE, api_session, jpeg_bytes, new_context
+
+pytestmark = pytest.mark.browser
+
+
+def serious_violations(page) -> list:
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5)}))")
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def check(page, name: str, problems: dict) -> None:
+    page.wait_for_timeout(300)  # let the screen finish its async render
+    shot(page, name)
+    bad = serious_violations(page)
+    if bad:
+        problems[name] = bad
+
+
+def test_main_screens_have_no_serious_accessibility_violations(live_server, launch):
+    browser = launch()
+    # The CSP forbids injected scripts; axe is injected only in this audit context.
+    context = new_context(browser, live_server, bypass_csp=True)
+    page = context.new_page()
+    problems: dict = {}
+    page.goto("/")
+    page.wait_for_selector("#login-submit")
+    check(page, "login", problems)
+    login(page)
+    wait_installed(page)
+
+    # A reported problem that becomes a task done and waiting for verification.
+    page.goto("/#/scan")
+    page.wait_for_selector("#code")
+    check(page, "scan", problems)
+    page.fill("#code", "LOBBY")
+    page.click("#code-open")
+    page.wait_for_selector("#all-fine")
+    page.click("button[data-item='lobby.safety_signs'][data-result='fail']")
+    page.locator(".fail-details textarea").first.fill("安全标识脱落")
+    page.locator(".fail-details input[type=file]").first.set_input_files(files=[{"name": "x.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((800, 600))}])
+    page.wait_for_selector(".fail-details .thumbs img")
+    page.check("#major-lobby-safety_signs")
+    check(page, "checkpoint_problem", problems)
+    page.click("#save-visit")
+    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    task_id = out[0]["result"]["task_ids"][0]
+    supervisor = api_session(live_server, "supervisor")
+    patroller = api_session(live_server, "patroller")
+    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": patroller.me["id"]}).status_code == 200
+    for to in ("in_progress", "done"):
+        assert patroller.post(f"{live_server.url}/api/tasks/{task_id}/transition", json={"to": to}).status_code == 200
+
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    page.wait_for_selector(".out-row")
+    check(page, "outbox", problems)
+    page.goto("/")
+    page.wait_for_selector("#start-round")
+    page.click("#start-round")
+    page.wait_for_selector("#code")
+    page.goto("/")
+    page.wait_for_selector("#end-round")
+    check(page, "home_round", problems)
+    page.goto("/#/tasks")
+    page.wait_for_selector(f"a[data-task='{task_id}']")
+    check(page, "tasks", problems)
+    page.click(f"a[data-task='{task_id}']")
+    page.wait_for_selector("#task-verify")
+    check(page, "task", problems)
+    page.click("#task-verify")
+    page.fill("#code", "LOBBY")
+    page.click("#code-open")
+    page.wait_for_selector("#save-verify")
+    check(page, "verify", problems)
+    page.goto("/")
+    page.click("#end-round")
+    page.wait_for_selector("#sum-visited")
+    check(page, "summary", problems)
+
+    page.click("#bar .lang")
+    page.goto("/")
+    page.wait_for_selector("#end-round, #start-round")
+    check(page, "home_en", problems)
+    page.goto("/#/scan")
+    page.fill("#code", "F02")
+    page.click("#code-open")
+    page.wait_for_selector("#all-fine")
+    check(page, "checkpoint_en", problems)
+    assert problems == {}
