@@ -32,6 +32,7 @@ const T = {
   login_offline: ['没有网络，无法登录。连上网络后再试。', 'No network: connect and try again.'],
   hello: ['你好，{name}', 'Hello, {name}'],
   site: ['项目', 'Site'],
+  site_is: ['项目：{name}', 'Site: {name}'],
   no_sites: ['还没有下载项目资料，请联网同步。', 'No site data on this phone yet: connect to sync.'],
   start_round: ['开始巡查', 'Start round'],
   plan: ['巡查计划', 'Patrol plan'],
