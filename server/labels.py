@@ -161,6 +161,15 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+def _ellipsis(line: str, font: str, size: float, width: float) -> str:
+    """Cut a line so that it ends in "…" within `width`: the text went on."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    while line and stringWidth(line + "…", font, size) > width:
+        line = line[:-1]
+    return line.rstrip() + "…"
+
+
 def _fit_size(text: str, font: str, largest: float, smallest: float, width: float) -> float:
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
@@ -236,39 +245,42 @@ def _draw_label(canvas, cp: Checkpoint, site: Site, x: float, top: float, base_u
     qr_y = top - h + (h - qr) / 2
     _draw_qr(canvas, checkpoint_url(base_url, cp), qr_x, qr_y, qr)
 
-    # Text column to the right of the QR.
+    # Text column to the right of the QR. The short code sits at the bottom, large:
+    # it is typed when the QR fails. The texts above it stop short of the code.
     tx = qr_x + qr + pad
     tw = x + w - pad - tx
-    y = top - pad - 12
-    canvas.setFillColorRGB(0, 0, 0)
-    for line in _wrap(cp.name_zh, font, 15, tw)[:3]:
-        canvas.setFont(font, 15)
-        canvas.drawString(tx, y, line)
-        y -= 18
-    for line in _wrap(cp.name_en, font, 10, tw)[:3]:
-        canvas.setFont(font, 10)
-        canvas.drawString(tx, y, line)
-        y -= 12
-    canvas.setFillColorRGB(0.3, 0.3, 0.3)
-    y -= 3
-    for text in (kind_name.get("zh", "") or cp.kind, kind_name.get("en", "")):
-        for line in _wrap(text, font, 8, tw)[:3]:
-            canvas.setFont(font, 8)
-            canvas.drawString(tx, y, line)
-            y -= 10
-    floor = f"{cp.floor}F" if cp.floor.isdigit() else cp.floor
-    where = " ".join(p for p in (cp.building, floor, cp.unit) if p)
-    if where:
-        canvas.setFont(font, 9)
-        canvas.drawString(tx, y - 2, _wrap(where, font, 9, tw)[0])
-
-    # The short code, large, at the bottom of the text column: typed when the QR fails.
-    canvas.setFillColorRGB(0, 0, 0)
     code_size = _fit_size(cp.short_code, font, 30, 8, tw)
     base = top - h + pad + 12
+    floor_ = base + code_size + 18
+    floor = f"{cp.floor}F" if cp.floor.isdigit() else cp.floor
+    where = " ".join(p for p in (cp.building, floor, cp.unit) if p)
+    grey = (0.3, 0.3, 0.3)
+    blocks = [
+        (cp.name_zh, 15, 18, 3, (0, 0, 0)),
+        (cp.name_en, 10, 12, 3, (0, 0, 0)),
+        (kind_name.get("zh", "") or cp.kind, 8, 10, 2, grey),
+        (kind_name.get("en", ""), 8, 10, 2, grey),
+        (where, 9, 11, 1, grey),
+    ]
+    y = top - pad - 12
+    for text, size, leading, most, colour in blocks:
+        lines = _wrap(text, font, size, tw) if text else []
+        room = max(0, int((y - floor_) // leading) + 1)
+        shown = lines[: min(most, room)]
+        if len(shown) < len(lines) and shown:
+            shown[-1] = _ellipsis(shown[-1], font, size, tw)
+        canvas.setFillColorRGB(*colour)
+        canvas.setFont(font, size)
+        for line in shown:
+            canvas.drawString(tx, y, line)
+            y -= leading
+        if text is cp.name_en:
+            y -= 3
+
+    canvas.setFillColorRGB(0, 0, 0)
     canvas.setFont(font, code_size)
     canvas.drawString(tx, base, cp.short_code)
-    canvas.setFillColorRGB(0.3, 0.3, 0.3)
+    canvas.setFillColorRGB(*grey)
     canvas.setFont(font, 6.5)
     canvas.drawString(tx, base + code_size + 1, "Scan, or type the code:")
     canvas.drawString(tx, base + code_size + 9, "扫码或输入代码：")
