@@ -249,20 +249,41 @@ def floor_coverage(site: Site, month: str) -> list[dict]:
 
 
 def _coverage(site: Site, month: str) -> dict:
-    out = {"by_floor": floor_coverage(site, month)}
+    """Coverage per floor: against the patrol plans (coverage.py) when the site has plans, else
+    the share of active checkpoints patrolled at least once in the month."""
+    out = {"basis": "checkpoints", "by_floor": floor_coverage(site, month)}
     total = sum(a["checkpoints"] for a in out["by_floor"])
     seen = sum(a["visited"] for a in out["by_floor"])
     out["percent"] = round(100 * seen / total, 1) if total else 0.0
-    try:  # the checkpoints issue's own figures, when that module is present
-        from .coverage import month_coverage  # type: ignore[attr-defined]
+    try:  # the checkpoints issue's plan-based figures, when that module is present
+        from .coverage import month_coverage
     except ImportError:
         return out
     try:
-        detail = month_coverage(site, month)
-        out["detail"] = json.loads(json.dumps(detail, default=str))
+        report = month_coverage(site, month)
     except Exception as exc:  # its figures are extra; a failure there must not stop the filing
         current_app.logger.warning("month_coverage failed for %s %s: %s", site.code, month, exc)
-    return out
+        return out
+    totals = report.get("totals") or {}
+    if not totals.get("planned"):
+        return out
+    # The windows and missed lists can be long: the archive keeps the totals and breakdowns.
+    out = {
+        "basis": "plans",
+        "percent": round(100 * (totals.get("coverage") or 0), 1),
+        "planned": totals.get("planned"),
+        "visited": totals.get("visited"),
+        "missed": totals.get("missed"),
+        "windows": totals.get("windows"),
+        "by_floor": [
+            {"area": _area(f.get("building") or "", f.get("floor") or ""), "checkpoints": f.get("planned", 0),
+             "visited": f.get("visited", 0), "percent": round(100 * (f.get("coverage") or 0), 1)}
+            for f in report.get("by_floor", [])
+        ],
+        "by_kind": report.get("by_kind", []),
+        "flags": len(report.get("flags") or []),
+    }
+    return json.loads(json.dumps(out, default=str))
 
 
 def summary(site: Site, month: str, now: datetime | None = None) -> dict:
@@ -735,7 +756,9 @@ def _coverage_chart(fig: dict, font: str, width: float):
     floors = fig["coverage"]["by_floor"][:40]
     height = 40 + 13 * max(len(floors), 1)
     d = Drawing(width, height + 20)
-    d.add(String(0, height + 8, f"各楼层点位覆盖率（本月至少巡查一次）：全站 {fig['coverage']['percent']}%", fontName=font, fontSize=10))
+    cov = fig["coverage"]
+    basis = "按巡查计划，已巡 / 应巡" if cov.get("basis") == "plans" else "本月至少巡查一次的点位"
+    d.add(String(0, height + 8, f"各楼层覆盖率（{basis}）：全站 {cov['percent']}%", fontName=font, fontSize=10))
     chart = HorizontalBarChart()
     chart.x, chart.y, chart.width, chart.height = 80, 20, width - 120, height - 30
     chart.data = [[f["percent"] for f in reversed(floors)] or [0]]
