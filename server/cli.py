@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
+    app.cli.add_command(checkpoints_group)
     app.cli.add_command(tasks_group)
     app.cli.add_command(webhooks_group)
     app.cli.add_command(archive_group)
@@ -246,3 +247,86 @@ def retention_purge(apply_, site_code):
         click.echo("nothing is past the retention period")
     if not apply_ and any(p["action"] == "purge" for p in plans):
         click.echo("dry run: nothing was changed; run with --apply to delete")
+
+
+@click.group("checkpoints")
+def checkpoints_group():
+    """A site's checkpoints: CSV import and export, printable QR labels."""
+
+
+def _site_by_code(code: str):
+    from .extensions import db
+    from .models import Site
+
+    site = db.session.execute(select(Site).where(Site.code == code)).scalar_one_or_none()
+    if site is None:
+        raise click.ClickException(f"no site with code {code!r}")
+    return site
+
+
+@checkpoints_group.command("import")
+@click.option("--site", "site_code", required=True, help="Site code.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def checkpoints_import(site_code, path):
+    """Import checkpoints from a CSV file, all rows or none (docs/checkpoints.md)."""
+    from .checkpoint_csv import import_csv
+    from .errors import ApiError
+    from .extensions import db
+
+    site = _site_by_code(site_code)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        result = import_csv(site, data)
+    except ApiError as exc:
+        db.session.rollback()
+        for row in exc.details.get("rows", []):
+            for problem in row["errors"]:
+                click.echo(f"line {row['line']}: {problem}", err=True)
+        raise click.ClickException(exc.message)
+    db.session.commit()
+    click.echo(f"created {result['created']}, updated {result['updated']}, unchanged {result['unchanged']}")
+
+
+@checkpoints_group.command("export")
+@click.option("--site", "site_code", required=True, help="Site code.")
+@click.option("--building", default=None, help="Only this building.")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def checkpoints_export(site_code, building, path):
+    """Write a site's checkpoints to a CSV file (UTF-8 with BOM, for Excel)."""
+    from .checkpoint_csv import export_csv
+
+    with open(path, "wb") as fh:
+        fh.write(export_csv(_site_by_code(site_code), building))
+    click.echo(f"wrote {path}")
+
+
+@checkpoints_group.command("labels")
+@click.option("--site", "site_code", required=True, help="Site code.")
+@click.option("--base-url", default=None, help="URL the QR codes point to (default: PUBLIC_URL).")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def checkpoints_labels(site_code, base_url, path):
+    """Write the A4 PDF of QR labels for every active checkpoint of a site."""
+    from . import labels
+    from .errors import ApiError
+    from .extensions import db
+    from .models import Checkpoint
+
+    base = base_url or current_app.config.get("PUBLIC_URL")
+    if not base:
+        raise click.ClickException("give --base-url or set PUBLIC_URL: the QR codes must point at the server")
+    site = _site_by_code(site_code)
+    stmt = select(Checkpoint).where(Checkpoint.site_id == site.id, Checkpoint.active.is_(True)).order_by(Checkpoint.position, Checkpoint.id)
+    chosen = db.session.execute(stmt).scalars().all()
+    kinds = {}
+    from .checklists import shipped
+
+    for kind in choices.CHECKPOINT_KINDS:
+        kinds[kind] = shipped(kind).name
+    try:
+        pdf = labels.labels_pdf(site, chosen, base, kinds, labels.font_setting(current_app.config))
+    except ApiError as exc:
+        raise click.ClickException(exc.message)
+    with open(path, "wb") as fh:
+        fh.write(pdf)
+    click.echo(f"wrote {len(chosen)} labels to {path}")
