@@ -1,0 +1,222 @@
+"""Benchmark: sync ingest through one gunicorn worker on SQLite, against raw SQLAlchemy Core inserts.
+
+Pushes 2,000 visits (8 item results each, one in ten with a finding and so a task) in
+batches of 100, then replays every batch (all duplicates), then inserts the same rows
+with Core executemany into a fresh copy of the database. Writes bench/out/sync_ingest.json.
+Targets (issue 3): visits_per_s >= 2000, ratio_to_raw >= 0.25, replay_ratio <= 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+
+VISITS = 2000
+BATCH = 100
+ITEMS = 8
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_database(path: Path) -> dict:
+    """A demo database whose floor checklist has 8 items (6 shipped + 2 of the site's own)."""
+    from server import checklists, create_app
+    from server.demo import seed
+    from server.extensions import db
+    from server.models import Checkpoint, SiteChecklistItem
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "PHOTO_DIR": str(path.parent / "photos")})
+    with app.app_context():
+        db.create_all()
+        site, _ = seed()
+        for key in ("stair_signs", "fire_doors"):
+            db.session.add(SiteChecklistItem(site_id=site.id, kind="floor", item_id=f"floor.site_{key}", text_zh=key, text_en=key,
+                                             methods=["look"], category="facilities", route="facility_repair"))
+        db.session.flush()
+        version = checklists.current_version(site.id, "floor")
+        assert len(version.body["items"]) == ITEMS
+        cps = list(db.session.execute(select(Checkpoint.id).where(Checkpoint.site_id == site.id, Checkpoint.kind == "floor")).scalars())
+        info = {"site_id": site.id, "version_id": version.id, "items": [i["id"] for i in version.body["items"]], "checkpoints": cps}
+        db.session.commit()
+        db.engine.dispose()
+    return info
+
+
+def build(info: dict) -> list[list[dict]]:
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    batches, seq = [], 0
+    for b in range(VISITS // BATCH):
+        batch = []
+        for n in range(BATCH):
+            seq += 1
+            when = (start + timedelta(seconds=seq)).isoformat().replace("+00:00", "Z")
+            results = [{"item_id": item, "result": "ok"} for item in info["items"]]
+            if seq % 10 == 0:
+                results[0] = {"item_id": info["items"][0], "result": "fail", "note": "lamp out",
+                              "finding": {"finding_id": str(uuid.uuid4()), "severity": "normal", "dealt_on_spot": False, "description": "lamp out"}}
+            batch.append({"mutation_id": str(uuid.uuid4()), "seq": seq, "kind": "visit.record", "observed_at": when,
+                          "payload": {"visit_id": str(uuid.uuid4()), "site_id": info["site_id"],
+                                      "checkpoint_id": info["checkpoints"][seq % len(info["checkpoints"])],
+                                      "checklist_version_id": info["version_id"], "scanned_at": when, "scan_method": "qr",
+                                      "results": results}})
+        batches.append(batch)
+    return batches
+
+
+def run_server(db_path: Path, tmp: Path):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "PHOTO_DIR": str(tmp / "photos"), "SECRET_KEY": "bench"}
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(url + "/api/health", timeout=5).status_code == 200:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError("gunicorn did not start")
+
+
+def push_all(session: requests.Session, url: str, device: str, batches: list[list[dict]], expect: str) -> float:
+    t0 = time.perf_counter()
+    for batch in batches:
+        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        r = session.post(url + "/api/sync/push", json={"device_id": device, "device_time": now, "mutations": batch})
+        r.raise_for_status()
+        assert all(x["status"] == expect for x in r.json()["results"]), r.json()["results"][:3]
+    return time.perf_counter() - t0
+
+
+def sync_run(template: Path, info: dict, tmp: Path) -> tuple[float, float]:
+    db_path = tmp / "sync.sqlite3"
+    shutil.copy(template, db_path)
+    proc, url = run_server(db_path, tmp)
+    try:
+        s = requests.Session()
+        r = s.post(url + "/api/auth/login", json={"username": "patroller", "password": "patrol-demo"})
+        r.raise_for_status()
+        s.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        s.get(url + "/api/sync/pull", params={"cursor": 0, "limit": 10})  # warm the worker
+        batches = build(info)
+        device = str(uuid.uuid4())
+        first = push_all(s, url, device, batches, "applied")
+        replay = push_all(s, url, device, batches, "duplicate")
+        return first, replay
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def raw_core_run(template: Path, info: dict, tmp: Path) -> float:
+    """The same rows (visits, item results, findings, tasks, mutation records) by Core executemany."""
+    from server import create_app
+    from server.extensions import db
+    from server.models import Finding, ItemResult, Mutation, Task, Visit
+
+    db_path = tmp / "raw.sqlite3"
+    shutil.copy(template, db_path)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "PHOTO_DIR": str(tmp / "photos")})
+    with app.app_context():
+        from server.models import Device, User
+
+        user_id = db.session.execute(select(User.id).where(User.username == "patroller")).scalar()
+        device = str(uuid.uuid4())
+        db.session.execute(insert(Device).values(id=device, user_id=user_id))
+        db.session.commit()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        batches = build(info)
+        t0 = time.perf_counter()
+        for batch in batches:
+            visits, results, findings, tasks, mutations = [], [], [], [], []
+            for m in batch:
+                p = m["payload"]
+                visits.append({"id": p["visit_id"], "site_id": p["site_id"], "round_id": None, "checkpoint_id": p["checkpoint_id"],
+                               "user_id": user_id, "device_id": device, "checklist_version_id": p["checklist_version_id"], "purpose": "patrol",
+                               "scanned_at": now, "scanned_at_device": now, "received_at": now, "scan_method": "qr", "note": "",
+                               "resident_note": "", "month": "2026-11", "addendum": False})
+                for r in p["results"]:
+                    results.append({"visit_id": p["visit_id"], "item_id": r["item_id"], "result": r["result"], "note": r.get("note", "")})
+                    if "finding" in r:
+                        fid = r["finding"]["finding_id"]
+                        findings.append({"id": fid, "site_id": p["site_id"], "visit_id": p["visit_id"], "checkpoint_id": p["checkpoint_id"],
+                                         "item_id": r["item_id"], "category": "facilities", "route": "facility_repair", "description": "lamp out",
+                                         "severity": "normal", "dealt_on_spot": False, "spot_note": "", "reported_by": user_id,
+                                         "observed_at": now, "observed_at_device": now, "created_at": now, "month": "2026-11", "addendum": False})
+                        tasks.append({"site_id": p["site_id"], "finding_id": fid, "checkpoint_id": p["checkpoint_id"], "route": "facility_repair",
+                                      "severity": "normal", "state": "open", "due_at": now, "original_due_at": now, "case": {}})
+                mutations.append({"id": m["mutation_id"], "device_id": device, "user_id": user_id, "seq": m["seq"], "kind": m["kind"],
+                                  "payload_hash": "0" * 64, "status": "applied", "result": {"visit_id": p["visit_id"]},
+                                  "observed_at": now, "received_at": now})
+            # One transaction per batch, as the sync endpoint commits once per push.
+            db.session.execute(insert(Visit.__table__), visits)
+            db.session.execute(insert(ItemResult.__table__), results)
+            if findings:
+                db.session.execute(insert(Finding.__table__), findings)
+                db.session.execute(insert(Task.__table__), tasks)
+            db.session.execute(insert(Mutation.__table__), mutations)
+            db.session.commit()
+        elapsed = time.perf_counter() - t0
+        db.engine.dispose()
+    return elapsed
+
+
+def main() -> dict:
+    firsts, replays, raws = [], [], []
+    for _ in range(RUNS):
+        with tempfile.TemporaryDirectory(prefix="bench-sync-") as d:
+            tmp = Path(d)
+            template = tmp / "template.sqlite3"
+            info = make_database(template)
+            first, replay = sync_run(template, info, tmp)
+            raw = raw_core_run(template, info, tmp)
+            firsts.append(first)
+            replays.append(replay)
+            raws.append(raw)
+    first, replay, raw = statistics.median(firsts), statistics.median(replays), statistics.median(raws)
+    out = {
+        "visits": VISITS,
+        "batch": BATCH,
+        "items_per_visit": ITEMS,
+        "runs": RUNS,
+        "visits_per_s": round(VISITS / first, 1),
+        "raw_core_visits_per_s": round(VISITS / raw, 1),
+        "ratio_to_raw": round(raw / first, 3),
+        "replay_ratio": round(replay / first, 3),
+        "first_push_s": round(first, 3),
+        "replay_s": round(replay, 3),
+        "raw_core_s": round(raw, 3),
+        "targets": {"visits_per_s": ">= 2000", "ratio_to_raw": ">= 0.25", "replay_ratio": "<= 0.5"},
+    }
+    out["meets_targets"] = out["visits_per_s"] >= 2000 and out["ratio_to_raw"] >= 0.25 and out["replay_ratio"] <= 0.5
+    target = ROOT / "bench" / "out"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "sync_ingest.json").write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
