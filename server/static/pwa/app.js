@@ -229,11 +229,16 @@ async function boot() {
   // send as soon as the network is back, without asking the server first.
   if (me) api.setCsrf(me.csrf_token);
   store.set({ me: me || null, round: round || null, lastSync: localStorage.getItem('patrol.last_sync') });
+  let queued = false;
   store.subscribe((s, changes) => {
-    if (['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen'].some((k) => k in changes)) {
+    if (queued || !['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen'].some((k) => k in changes)) return;
+    // Several changes in one turn redraw the chrome once.
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
       renderBar();
       renderBanners();
-    }
+    });
   });
   renderChrome();
   window.addEventListener('hashchange', route);

@@ -12,8 +12,9 @@ self.addEventListener('install', (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
-      // 'reload' skips the HTTP cache so a new version never precaches stale files.
-      await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'reload' })));
+      // 'no-cache' revalidates every file with the server (a 304 when the page just
+      // loaded it), so a new version never precaches a stale file.
+      await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'no-cache' })));
       // No skipWaiting here: a first install activates at once anyway, and an update
       // waits until the app asks (never under an open form).
     })(),
