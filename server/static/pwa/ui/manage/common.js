@@ -72,7 +72,7 @@ export function subnav(active) {
     const a = h('a', { href: `#/${target}`, class: target === active ? 'active' : '', 'aria-current': target === active ? 'page' : null }, t(key));
     if (target === 'manage/notifications') {
       a.id = 'desk-notifications-link';
-      a.append(unreadBadge());
+      a.append(' ', unreadBadge(), h('span', { class: 'sr-only' }));
     }
     nav.append(a);
   }
@@ -100,8 +100,9 @@ export function setUnread(n, badge = document.getElementById('unread-badge')) {
   badge.textContent = n > 99 ? '99+' : String(n);
   badge.hidden = !n;
   badge.dataset.count = String(n);
-  const link = badge.closest('a');
-  if (link) link.setAttribute('aria-label', n ? t('desk_unread_label', { n }) : t('desk_nav_notifications'));
+  // Said, not shown: the link's name reads "Notifications 2 unread" while the badge shows "2".
+  const said = badge.nextElementSibling;
+  if (said?.classList.contains('sr-only')) said.textContent = n ? ` ${t('desk_unread_suffix')}` : '';
 }
 
 /**
@@ -159,6 +160,12 @@ export function dayStart(value, plusDays = 0) {
 }
 
 export const when = (iso) => fmtTime(iso);
+
+/** Append children, skipping the null and false that conditional parts leave (append() would print them). */
+export function add(el, ...children) {
+  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
 
 /** A labelled <select>; options are [value, text] pairs. */
 export function select(id, label, options, value, attrs = {}) {

@@ -3,7 +3,7 @@ import * as api from '../../api.js';
 import { pick, t } from '../../i18n.js';
 import { h } from '../dom.js';
 import { chart } from './chart.js';
-import { CATEGORIES, OPEN_STATES, chosenSite, deskSites, guarded, qs, sitePicker, subnav } from './common.js';
+import { CATEGORIES, add, OPEN_STATES, chosenSite, deskSites, guarded, qs, sitePicker, subnav } from './common.js';
 
 const AGE_ORDER = ['0-3d', '3-7d', '7-14d', '14-30d', '30d+'];
 // Tasks older than the one-week deadline are drawn in the warning colour.
@@ -30,12 +30,12 @@ export async function render(container, { query }, ctx) {
     const [s, depts] = await Promise.all([api.get(`/api/tasks/summary${qs({ site_id: siteId })}`), api.get(`/api/sites/${siteId}/departments`)]);
     const deptName = (id) => { const d = depts.find((x) => x.id === id); return d ? pick(d) : t('desk_no_department'); };
     const list = (params) => `#/manage/tasks${qs({ site: siteId, ...params })}`;
-    box.append(
+    add(box,
       h('div', { class: 'stat-grid' },
         stat('stat-open', s.open_total, t('desk_open_total'), list({})),
         stat('stat-overdue', s.overdue, t('desk_overdue'), list({ overdue: 1 }), s.overdue ? 'alarm' : ''),
         stat('stat-major', s.major_open, t('desk_major'), list({ major: 1 }), s.major_open ? 'alarm' : ''),
-        stat('stat-unassigned', s.open_by_state.open || 0, t('task_state_open'), list({ state: 'open' })),
+        stat('stat-unassigned', s.open_by_state.open || 0, t('desk_unassigned'), list({ state: 'open' })),
         stat('stat-repeat', s.repeat_open, t('desk_repeat'), list({ repeat: 1 })),
         stat('stat-extensions', s.pending_extensions, t('desk_pending_extensions'), list({ extension: 'pending' }), s.pending_extensions ? 'alarm' : '')),
       h('h2', {}, t('desk_by_state')),

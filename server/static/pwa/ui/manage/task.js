@@ -5,7 +5,7 @@ import * as db from '../../db.js';
 import { fmtTime, pick, t } from '../../i18n.js';
 import * as store from '../../store.js';
 import { h, toast } from '../dom.js';
-import { DIRECTORS, ROUTES, act, dayStart, guarded, hasRole, qs, select, subnav } from './common.js';
+import { DIRECTORS, ROUTES, act, add, guarded, hasRole, qs, select, subnav } from './common.js';
 
 const CLOSED = ['verified', 'cancelled'];
 const ASSIGNABLE = ['open', 'assigned', 'in_progress'];
@@ -26,7 +26,7 @@ export async function render(container, { params }, ctx) {
     const deptName = (did) => { const d = depts.find((x) => x.id === did); return d ? pick(d) : '—'; };
     const f = task.finding;
     const due = h('dd', { id: 'task-due' }, `${task.due_local} (${task.timezone})`);
-    box.append(
+    add(box,
       h('p', { class: 'task-line' },
         h('span', { class: `badge state-${task.state}`, id: 'task-state' }, t(`task_state_${task.state}`)),
         task.severity === 'major' ? h('span', { class: 'badge major' }, t('severity_major')) : null,
@@ -160,11 +160,10 @@ function extensionsCard(task, names, ctx) {
           const reason = body.querySelector('#ext-reason').value.trim();
           if (!date.value || !reason) { err.textContent = t('desk_ext_need'); return; }
           e.target.disabled = true;
-          // The new due date keeps the current due time of day, on the chosen day.
-          const [, time] = task.due_local.split(' ');
-          const [hh, mm] = time.split(':').map(Number);
-          const at = new Date(dayStart(date.value));
-          at.setHours(hh, mm);
+          // The chosen day is a day of the site's calendar: move the due time by whole days, so
+          // it keeps its time of day there whatever the phone's own timezone.
+          const days = Math.round((Date.parse(date.value) - Date.parse(task.due_local.slice(0, 10))) / 86400000);
+          const at = new Date(Date.parse(task.due_at) + days * 86400000);
           const done = await act(err, () => api.post(`/api/tasks/${task.id}/extensions`, { requested_due_at: at.toISOString(), reason }));
           e.target.disabled = false;
           if (done) { toast(t('desk_ext_requested_toast')); ctx.rerender(); }

@@ -43,7 +43,7 @@ export function taskRow(task, cps) {
     h('span', { class: 'task-line hint' },
       h('span', { class: task.overdue ? 'overdue' : '' }, task.overdue ? `${t('overdue')} · ${t('due', { d: task.due_local })}` : t('due', { d: task.due_local })),
       h('span', {}, `· ${task.assignee_name || t('unassigned')}`),
-      task.route_confirmed ? null : h('span', { class: 'unconfirmed' }, `· ${t('desk_route_unconfirmed')}`)));
+      task.route_confirmed ? null : h('span', { class: 'unconfirmed' }, t('desk_route_unconfirmed'))));
 }
 
 /** Tasks with an extension waiting for a manager; the list API has no such filter, so look at each open task. */
@@ -114,7 +114,7 @@ function filterForm(q, siteId, depts, people, ctx) {
       select('f-kind', t('desk_kind'), [['', t('desk_any')], ...KINDS.map((k) => [k, t(`kind_${k}`)])], q.kind),
       dateField('f-from', 'from', t('desk_from')),
       dateField('f-to', 'to', t('desk_to'))),
-    h('div', { class: 'row' },
+    h('div', { class: 'checks' },
       check('f-overdue', 'overdue', t('overdue')),
       check('f-major', 'major', t('severity_major')),
       check('f-repeat', 'repeat', t('desk_repeat_badge'))),
