@@ -60,6 +60,7 @@ VIA_VERIFICATION = {(S.TASK_DONE, S.TASK_VERIFIED), (S.TASK_DONE, S.TASK_IN_PROG
 CATEGORY_DEPARTMENTS = {"cleanliness": "cleaning", "landscaping": "landscaping", "security_hazard": "security"}
 REPEAT_COUNT = 3
 REPEAT_WINDOW = timedelta(days=30)
+MAX_EXTENSION = timedelta(days=366)
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -428,6 +429,8 @@ def request_extension(task: Task, *, actor: User, requested_due_at: datetime, re
         raise ApiError(422, "Give a reason for the extension.", "reason_required", {"fields": {"reason": ["a reason is required"]}})
     if requested_due_at <= task.due_at:
         raise ApiError(422, "The new due date must be later than the current one.", "due_not_later", {"fields": {"requested_due_at": ["must be after the current due date"]}})
+    if requested_due_at > task.due_at + MAX_EXTENSION:
+        raise ApiError(422, "An extension can move the due date by a year at most.", "due_too_far", {"fields": {"requested_due_at": ["at most a year later"]}})
     pending = db.session.execute(select(Extension.id).where(Extension.task_id == task.id, Extension.state == S.EXTENSION_PENDING)).first()
     if pending:
         raise ApiError(409, "An extension request for this task is already waiting for a manager.", "extension_pending")

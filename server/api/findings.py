@@ -16,12 +16,14 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Checkpoint, Finding, Photo, Site, Task, utcnow
 from .common import PageArgs, StrictSchema, UtcDateTime, page
+from .tasks import Id, Text
 
 blp = Blueprint("findings", __name__, url_prefix="/api/findings", description="Findings")
 
 REPORTERS = (choices.PATROLLER, choices.SUPERVISOR, choices.MANAGER)
 # A web report's own time may be a little ahead of ours (browser clocks), not more.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+OLDEST_REPORT = timedelta(days=366)
 
 
 class FindingSchema(StrictSchema):
@@ -46,21 +48,21 @@ class FindingSchema(StrictSchema):
 
 class FindingInSchema(StrictSchema):
     finding_id = fields.UUID(metadata={"description": "client-made id; sending it again is refused with 409"})
-    checkpoint_id = fields.Integer(required=True)
-    item_id = fields.String(validate=validate.Length(min=1, max=80))
+    checkpoint_id = Id(required=True)
+    item_id = Text(80, 1)
     category = fields.String(validate=validate.OneOf(choices.CATEGORIES))
     route = fields.String(validate=validate.OneOf(choices.ROUTES))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    description = Text(5000, 1, required=True)
     severity = fields.String(load_default=choices.SEVERITY_NORMAL, validate=validate.OneOf(choices.SEVERITIES))
     dealt_on_spot = fields.Boolean(load_default=False)
-    spot_note = fields.String(load_default="", validate=validate.Length(max=2000))
-    photo_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=list, validate=validate.Length(max=20))
+    spot_note = Text(2000, load_default="")
+    photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
     observed_at = UtcDateTime(metadata={"description": "when it was seen (default: now)"})
 
 
 class FindingListArgs(PageArgs):
-    site_id = fields.Integer()
-    checkpoint_id = fields.Integer()
+    site_id = Id()
+    checkpoint_id = Id()
     category = fields.String(validate=validate.OneOf(choices.CATEGORIES))
     severity = fields.String(validate=validate.OneOf(choices.SEVERITIES))
     dealt_on_spot = fields.Boolean()
@@ -126,6 +128,8 @@ class Findings(MethodView):
         observed = body.get("observed_at", now)
         if observed > now + FUTURE_TOLERANCE:
             raise ApiError(422, "The observation time is in the future.", "validation_error", {"fields": {"observed_at": ["in the future"]}})
+        if observed < now - OLDEST_REPORT:
+            raise ApiError(422, "The observation time is more than a year ago.", "validation_error", {"fields": {"observed_at": ["more than a year ago"]}})
         with db.session.begin_nested():  # nothing stays behind if the finding is refused
             finding = findings.record_finding(
                 finding_id=str(body.get("finding_id") or uuid.uuid4()),

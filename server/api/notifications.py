@@ -12,6 +12,7 @@ from ..auth import current_user, requires
 from ..extensions import db
 from ..models import Notification
 from .common import PageArgs, StrictSchema, UtcDateTime, page
+from .tasks import Id
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/notifications", description="Notification feed")
 
@@ -42,7 +43,7 @@ class UnreadSchema(StrictSchema):
 
 
 class MarkReadSchema(StrictSchema):
-    ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=500))
+    ids = fields.List(Id(), validate=validate.Length(min=1, max=500))
     all = fields.Boolean(load_default=False)
 
 

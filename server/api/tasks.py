@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import and_, func, or_, select
 
 from .. import choices, sites, tasks
@@ -26,6 +26,23 @@ VERIFIERS = (choices.PATROLLER, choices.SUPERVISOR, choices.MANAGER)
 WORKERS = VERIFIERS
 REQUESTERS = (choices.PATROLLER, choices.SUPERVISOR)  # assignees are field staff, or a supervisor
 AGE_BUCKETS = ((0, 3, "0-3d"), (3, 7, "3-7d"), (7, 14, "7-14d"), (14, 30, "14-30d"), (30, None, "30d+"))
+MAX_ID = 2**31 - 1
+
+
+def Id(**kw) -> fields.Integer:
+    """An integer key: out-of-range numbers are a 422 here, not a database error."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
+
+
+def _no_nul(value: str) -> bool:
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+    return True
+
+
+def Text(max_len: int, min_len: int = 0, **kw) -> fields.String:
+    """Free text: bounded, and without NUL characters (PostgreSQL cannot store them)."""
+    return fields.String(validate=[validate.Length(min=min_len, max=max_len), _no_nul], **kw)
 
 
 # --- schemas -------------------------------------------------------------------------
@@ -50,7 +67,7 @@ class TaskSchema(StrictSchema):
     route = fields.String()
     route_confirmed = fields.Boolean()
     severity = fields.String()
-    department_id = fields.Integer(allow_none=True)
+    department_id = Id(allow_none=True)
     assignee_id = fields.Integer(allow_none=True)
     assignee_name = fields.String()
     due_at = UtcDateTime()
@@ -154,85 +171,85 @@ class TaskDetailSchema(TaskSchema):
 
 
 class TaskListArgs(PageArgs):
-    site_id = fields.Integer()
+    site_id = Id()
     state = fields.List(fields.String(validate=validate.OneOf(choices.TASK_STATES)))
     overdue = fields.Boolean()
     major = fields.Boolean()
     repeat = fields.Boolean()
     route = fields.String(validate=validate.OneOf(choices.ROUTES))
-    department_id = fields.Integer()
-    assignee_id = fields.Integer()
-    checkpoint_id = fields.Integer()
+    department_id = Id()
+    assignee_id = Id()
+    checkpoint_id = Id()
     checkpoint_kind = fields.String(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
     date_from = UtcDateTime(data_key="from", metadata={"description": "observed at or after (ISO with offset)"})
     date_to = UtcDateTime(data_key="to", metadata={"description": "observed before (ISO with offset)"})
 
 
 class SiteArgs(StrictSchema):
-    site_id = fields.Integer()
+    site_id = Id()
 
 
 class TransitionSchema(StrictSchema):
     to = fields.String(required=True, validate=validate.OneOf(choices.TASK_STATES))
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = Text(2000, load_default="")
 
 
 class CancelSchema(StrictSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = Text(2000, 1, required=True)
 
 
 class RouteSchema(StrictSchema):
     route = fields.String(required=True, validate=validate.OneOf(choices.ROUTES))
-    department_id = fields.Integer(allow_none=True)
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    department_id = Id(allow_none=True)
+    note = Text(2000, load_default="")
 
 
 class AssignSchema(StrictSchema):
-    assignee_id = fields.Integer(required=True)
-    department_id = fields.Integer(allow_none=True)
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    assignee_id = Id(required=True)
+    department_id = Id(allow_none=True)
+    note = Text(2000, load_default="")
 
 
 class CaseSchema(StrictSchema):
     notice_given_at = UtcDateTime()
     rectify_by = UtcDateTime()
     outcome = fields.String(validate=validate.OneOf(choices.CASE_OUTCOMES))
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = Text(2000, load_default="")
 
 
 class CommentInSchema(StrictSchema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    photo_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=list, validate=validate.Length(max=20))
+    body = Text(5000, 1, required=True)
+    photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
 
 
 class ExtensionInSchema(StrictSchema):
     requested_due_at = UtcDateTime(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = Text(2000, 1, required=True)
 
 
 class DecisionSchema(StrictSchema):
     approve = fields.Boolean(required=True)
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = Text(2000, load_default="")
 
 
 class SignaturesSchema(StrictSchema):
-    fixer = fields.String(validate=validate.Length(min=1, max=36))
-    verifier = fields.String(required=True, validate=validate.Length(min=1, max=36))
-    supervisor = fields.String(validate=validate.Length(min=1, max=36))
+    fixer = Text(36, 1)
+    verifier = Text(36, 1, required=True)
+    supervisor = Text(36, 1)
 
 
 class VerifyInSchema(StrictSchema):
     verification_id = fields.UUID(required=True)
     visit_id = fields.UUID()
-    token = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "the QR token just scanned"})
-    code = fields.String(validate=validate.Length(min=1, max=16), metadata={"description": "or the short code just typed"})
+    token = Text(64, 1, metadata={"description": "the QR token just scanned"})
+    code = Text(16, 1, metadata={"description": "or the short code just typed"})
     scan_method = fields.String(load_default=choices.SCAN_QR, validate=validate.OneOf(choices.SCAN_METHODS))
     result = fields.String(required=True, validate=validate.OneOf(choices.VERIFY_RESULTS))
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
-    after_photo_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=list, validate=validate.Length(max=20))
+    note = Text(2000, load_default="")
+    after_photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
     signatures = fields.Nested(SignaturesSchema, required=True)
-    fixed_by_name = fields.String(load_default="", validate=validate.Length(max=120))
-    supervisor_id = fields.Integer(allow_none=True)
+    fixed_by_name = Text(120, load_default="")
+    supervisor_id = Id(allow_none=True)
 
 
 class SummarySchema(StrictSchema):
@@ -523,7 +540,7 @@ class Extensions(MethodView):
 @blp.response(200, ExtensionSchema)
 def decide(body, extension_id):
     """Approve or reject an extension (managers only); the due date moves only on approval."""
-    ext = db.session.get(Extension, extension_id)
+    ext = db.session.get(Extension, extension_id) if extension_id <= MAX_ID else None
     if ext is None:
         raise ApiError(404, "Not found.", "not_found")
     _load(ext.task_id)

@@ -13,6 +13,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery
 from .common import PageArgs, StrictSchema, UtcDateTime, page
+from .tasks import MAX_ID, Id, Text
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks", description="Outbound webhooks")
 
@@ -22,10 +23,10 @@ URL = validate.URL(schemes={"http", "https"}, require_tld=False)
 
 class WebhookSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
-    site_id = fields.Integer(required=True)
+    site_id = Id(required=True)
     url = fields.String(required=True, validate=[validate.Length(max=500), URL])
     preset = fields.String(load_default="generic", validate=validate.OneOf(choices.WEBHOOK_PRESETS))
-    secret = fields.String(load_default="", load_only=True, validate=validate.Length(max=128))
+    secret = Text(128, load_default="", load_only=True)
     has_secret = fields.Boolean(dump_only=True)
     active = fields.Boolean(load_default=True)
     created_at = UtcDateTime(dump_only=True)
@@ -37,7 +38,7 @@ class WebhookSchema(StrictSchema):
 class WebhookUpdateSchema(StrictSchema):
     url = fields.String(validate=[validate.Length(max=500), URL])
     preset = fields.String(validate=validate.OneOf(choices.WEBHOOK_PRESETS))
-    secret = fields.String(validate=validate.Length(max=128))
+    secret = Text(128)
     active = fields.Boolean()
 
 
@@ -64,7 +65,7 @@ class DeliveryPage(StrictSchema):
 
 
 class SiteArgs(StrictSchema):
-    site_id = fields.Integer()
+    site_id = Id()
 
 
 def _out(hook: Webhook) -> dict:
@@ -168,7 +169,7 @@ def deliveries(args, webhook_id):
 @blp.response(200, DeliverySchema)
 def retry(delivery_id):
     """Try a failed delivery again from the start (at the next `flask webhooks deliver`)."""
-    delivery = db.session.get(WebhookDelivery, delivery_id)
+    delivery = db.session.get(WebhookDelivery, delivery_id) if delivery_id <= MAX_ID else None
     if delivery is None:
         raise ApiError(404, "Not found.", "not_found")
     get_scoped(Webhook, delivery.webhook_id, ADMINS)
