@@ -304,9 +304,10 @@ class Pending:
     index: int
     rows: dict  # table name → list of row dicts
     after: list = field(default_factory=list)  # callables run once the rows are stored
+    steps: list = field(default_factory=list)  # domain calls (findings) after the visit rows
+    finding_ids: list = field(default_factory=list)  # their tasks' ids go into the result
 
 
-TABLE_ORDER = ("rounds", "visits", "item_results", "photos", "mutations")
 TABLES = {"rounds": Round.__table__, "visits": Visit.__table__, "item_results": ItemResult.__table__, "photos": Photo.__table__, "mutations": Mutation.__table__}
 
 
@@ -448,7 +449,7 @@ class Push:
         if plan.get("inline") is None:
             rows = plan["rows"]
             rows.setdefault("mutations", []).append(self._mutation_row(m, digest, choices.SYNC_APPLIED, plan["result"], observed_at))
-            self.pending.append(Pending(i, rows, plan.get("after", [])))
+            self.pending.append(Pending(i, rows, plan.get("after", []), plan.get("steps", []), plan["result"].get("finding_ids", [])))
             self.results[i].update(status=choices.SYNC_APPLIED, result=plan["result"])
             for fn in plan.get("after", []):
                 fn()
@@ -491,32 +492,50 @@ class Push:
         return {"status": choices.SYNC_REJECTED, **rej.as_result()}
 
     def flush(self) -> None:
-        """Write the buffered mutations, one executemany per table; one by one if that fails."""
-        if not self.pending:
-            return
-        pending, self.pending = self.pending, []
-        try:
-            with db.session.begin_nested():
-                for table in TABLE_ORDER:
-                    rows = [r for p in pending for r in p.rows.get(table, ())]
-                    if rows:
-                        db.session.execute(insert(TABLES[table]), rows)
-            return
-        except IntegrityError:
-            pass
-        for p in pending:
+        """Write the buffered mutations in one SAVEPOINT; one by one if anything in it fails."""
+        while self.pending:
+            pending, self.pending = self.pending, []
             try:
                 with db.session.begin_nested():
-                    for table in TABLE_ORDER:
-                        if p.rows.get(table):
-                            db.session.execute(insert(TABLES[table]), p.rows[table])
-            except IntegrityError:
+                    self._write(pending)
+                continue
+            except (IntegrityError, ApiError):
+                pass
+            for p in pending:
                 m = self.mutations[p.index]
                 row = p.rows["mutations"][0]
-                self.results[p.index] = {
-                    "mutation_id": m["mutation_id"], "seq": m["seq"],
-                    **self._after_integrity_error(m, row["payload_hash"], row["observed_at"]),
-                }
+                try:
+                    with db.session.begin_nested():
+                        self._write([p])
+                except IntegrityError:
+                    self.results[p.index] = {
+                        "mutation_id": m["mutation_id"], "seq": m["seq"],
+                        **self._after_integrity_error(m, row["payload_hash"], row["observed_at"]),
+                    }
+                except ApiError as exc:
+                    self.results[p.index] = {"mutation_id": m["mutation_id"], "seq": m["seq"]}
+                    self._reject(p.index, m, row["payload_hash"], Rejection(exc.code, exc.message, exc.details), row["observed_at"])
+
+    def _write(self, pending: list[Pending]) -> None:
+        """Rows by executemany per table; findings through the domain between visits and photos."""
+        for table in ("rounds", "visits", "item_results"):
+            rows = [r for p in pending for r in p.rows.get(table, ())]
+            if rows:
+                db.session.execute(insert(TABLES[table]), rows)
+        finding_ids = [f for p in pending for f in p.finding_ids]
+        if finding_ids:
+            for p in pending:
+                for step in p.steps:
+                    step()
+            task_of = dict(db.session.execute(select(Task.finding_id, Task.id).where(Task.finding_id.in_(finding_ids))).all())
+            for p in pending:
+                if p.finding_ids:
+                    # The same dict is the answer and the stored mutation result.
+                    p.rows["mutations"][0]["result"]["task_ids"] = [task_of[f] for f in p.finding_ids if f in task_of]
+        for table in ("photos", "mutations"):
+            rows = [r for p in pending for r in p.rows.get(table, ())]
+            if rows:
+                db.session.execute(insert(TABLES[table]), rows)
 
     # --- photos named by records ---
 
@@ -770,11 +789,30 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
         for x in findings:
             push.note_photos(x.photo_ids, finding_id=x.finding_id, **link)
 
-    if not findings and all(p not in push.photos for p in all_photos):
+    if all(p not in push.photos for p in named):
+        # The hot path: rows buffered for executemany, findings recorded right after them.
         photo_rows: list = []
         push.claim_photos(all_photos, photo_rows, purpose="visit", **link)
+        for x in findings:
+            push.claim_photos(x.photo_ids, photo_rows, purpose="finding", finding_id=x.finding_id, **link)
+
+        def record(x: FindingIn):
+            from .findings import record_finding
+
+            record_finding(
+                finding_id=x.finding_id, site=site, checkpoint=db.session.get(Checkpoint, cp.id), reported_by=push.user.id,
+                observed_at=scanned_at, observed_at_device=scanned_device, visit_id=visit_id, item_id=x.item_id,
+                category=x.category, route=x.route, description=x.description, severity=x.severity,
+                dealt_on_spot=x.dealt_on_spot, spot_note=x.spot_note,
+            )
+
         rows = {"visits": [visit_row], "item_results": results, "photos": photo_rows}
-        return {"rows": rows, "result": {"visit_id": visit_id, "finding_ids": [], "task_ids": []}, "after": [remember]}
+        return {
+            "rows": rows,
+            "result": {"visit_id": visit_id, "finding_ids": finding_ids, "task_ids": []},
+            "steps": [lambda x=x: record(x) for x in findings],
+            "after": [remember],
+        }
 
     plans = [(p, push.claim_photos([p], None, purpose="visit", **link)) for p in all_photos]
     finding_plans = [(x, push.claim_photos(x.photo_ids, None, purpose="finding", finding_id=x.finding_id, **link)) for x in findings]
