@@ -86,7 +86,9 @@ def _as_rgb(im: Image.Image) -> Image.Image:
 
 def _jpeg(im: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
-    # No exif=, icc_profile= or comment: the saved file carries no metadata (GPS included).
+    # Pillow would copy some of the source's info (a JPEG comment, for one) into the new
+    # file; with info emptied and no exif= or icc_profile=, it carries no metadata at all.
+    im.info = {}
     im.save(out, "JPEG", quality=quality, optimize=False, progressive=False)
     return out.getvalue()
 

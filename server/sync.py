@@ -972,6 +972,12 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
     for m in mutations:
         m["mutation_id"] = m["mutation_id"].lower()
     clock = Clock.measure(device_time, received_at)
+    if not mutations:
+        # Nothing to record: answer the clock and the expected photos, register nothing.
+        owner = db.session.execute(select(Device.user_id).where(Device.id == body["device_id"])).scalar()
+        if owner is not None and owner != user.id:
+            register_device(user, body["device_id"], user_agent)  # raises device_owned
+        return {"server_time": received_at, "clock_offset_ms": clock.offset_ms, "results": [], "expected_photos": expected_photos(user)}
     device = register_device(user, body["device_id"], user_agent)
     results = Push(user, device, clock, mutations).run()
 

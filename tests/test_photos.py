@@ -240,3 +240,15 @@ def test_photo_upload_needs_login(client):
     data = jpeg()
     r = client.put(f"/api/photos/{new_id()}", data=data, headers={"X-Content-SHA256": hashlib.sha256(data).hexdigest(), "Content-Type": "image/jpeg"})
     assert r.status_code == 401
+
+
+def test_jpeg_comment_and_icc_profile_are_not_copied_into_the_stored_files(app, patroller):
+    im = Image.new("RGB", (400, 300), (200, 100, 50))
+    out = io.BytesIO()
+    im.save(out, "JPEG", comment=b"taken at 22.5N 114.1E by phone 1234", icc_profile=b"\0" * 128)
+    pid = new_id()
+    assert put(patroller, pid, out.getvalue()).status_code == 201
+    for path in files_under(app):
+        data = path.read_bytes()
+        assert b"114.1E" not in data and b"ICC_PROFILE" not in data
+        assert "comment" not in Image.open(path).info

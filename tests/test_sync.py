@@ -550,3 +550,11 @@ def test_archivist_cannot_record_patrols(as_role, demo):
     archivist = Phone(as_role("archivist"), demo.id)
     result = archivist.push_ok([archivist.visit("F01")])[0]
     assert result["code"] == "forbidden_site"
+
+
+def test_empty_push_answers_clock_and_expected_photos_and_registers_nothing(phone):
+    r = phone.push([])
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["results"] == [] and body["expected_photos"] == [] and abs(body["clock_offset_ms"]) < 60_000
+    assert db.session.get(Device, phone.device_id) is None
