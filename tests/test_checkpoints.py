@@ -88,3 +88,30 @@ def test_reissued_label_keeps_its_short_code_and_the_old_token_says_replaced(as_
     resp = as_role("patroller").get(f"/api/checkpoints/resolve?token={old}")
     assert resp.status_code == 410 and error_of(resp)["code"] == "label_replaced"
     assert as_role("patroller").get(f"/api/checkpoints/resolve?code=f01").get_json()["id"] == cp.id
+
+
+HUGE = 2**31
+
+
+def test_numbers_too_big_to_be_ids_are_refused_not_crashed_on(as_role, demo):
+    """PostgreSQL ids are 32-bit: a bigger number is a 422 (or 404 in a path), never a 500."""
+    manager = as_role("manager")
+    f01 = by_code(demo.id, "F01").id
+    plan = {"name_zh": "巡查", "schedule": {"days": [0], "windows": [["09:00", "10:00"]]}, "checkpoint_ids": [f01]}
+    for resp in (
+        manager.get(f"/api/checkpoints/?site_id={HUGE}"),
+        manager.post("/api/checkpoints/", json={"site_id": HUGE, "kind": "floor", "name_zh": "x"}),
+        manager.get(f"/api/checkpoints/resolve?code=F01&site_id={HUGE}"),
+        manager.get(f"/api/sites/{demo.id}/labels.pdf?checkpoint_ids={HUGE}"),
+        manager.get(f"/api/sites/{demo.id}/labels.pdf?checkpoint_ids={'9' * 5000}"),
+        manager.get(f"/api/sites/{demo.id}/labels.pdf?checkpoint_ids=²"),
+        manager.post(f"/api/sites/{demo.id}/checkpoints/order", json={"checkpoint_ids": [HUGE]}),
+        manager.post(f"/api/sites/{demo.id}/plans", json={**plan, "checkpoint_ids": [HUGE]}),
+        manager.post(f"/api/sites/{demo.id}/plans", json={**plan, "assignee_id": HUGE}),
+        manager.get(f"/api/sites/{demo.id}/coverage?plan_id={HUGE}"),
+    ):
+        assert resp.status_code == 422, (resp.request.url, resp.status_code)
+        error_of(resp)
+    for url in (f"/api/checkpoints/{HUGE}", f"/api/checkpoints/{HUGE}/qr.png", f"/api/plans/{HUGE}", f"/api/sites/{HUGE}/coverage"):
+        resp = manager.get(url)
+        assert resp.status_code == 404, url

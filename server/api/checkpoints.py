@@ -19,13 +19,15 @@ from .common import PageArgs, StrictSchema, page
 blp = Blueprint("checkpoints", __name__, url_prefix="/api", description="Checkpoints, their QR labels, CSV import and export")
 
 EDITORS = (choices.ADMIN, choices.MANAGER)
+# Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
+MAX_ID = 2**31 - 1
 # Those who print labels and take lists of places away: the office, not the patrollers.
 PRINTERS = (choices.ADMIN, choices.MANAGER, choices.SUPERVISOR)
 
 
 class CheckpointSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
-    site_id = fields.Integer(required=True)
+    site_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     kind = fields.String(required=True, validate=validate.OneOf(choices.CHECKPOINT_KINDS))
     name_zh = fields.String(required=True, validate=validate.Length(min=1, max=200))
     name_en = fields.String(load_default="", validate=validate.Length(max=200))
@@ -51,7 +53,7 @@ class CheckpointUpdateSchema(StrictSchema):
 
 
 class CheckpointListArgs(PageArgs):
-    site_id = fields.Integer()
+    site_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     kind = fields.String(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
     active = fields.Boolean()
 
@@ -125,7 +127,7 @@ def reissue(checkpoint_id):
 class ResolveArgs(StrictSchema):
     token = fields.String(validate=validate.Length(min=1, max=64))
     code = fields.String(validate=validate.Length(min=1, max=16))
-    site_id = fields.Integer()
+    site_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 @blp.route("/checkpoints/resolve")
@@ -201,7 +203,7 @@ def _id_list(raw: str, name: str) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or len(part) > 12:
+        if not (part.isascii() and part.isdigit() and len(part) <= 10 and 0 < int(part) <= MAX_ID):
             raise ApiError(422, f"{name} must be a comma-separated list of checkpoint ids.", "validation_error", {"fields": {name: [f"not an id: {part[:20]!r}"]}})
         ids.append(int(part))
     return list(dict.fromkeys(ids))
@@ -307,7 +309,7 @@ class CheckpointsCsv(MethodView):
 
 
 class OrderSchema(StrictSchema):
-    checkpoint_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=5000))
+    checkpoint_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), required=True, validate=validate.Length(min=1, max=5000))
 
 
 @blp.route("/sites/<int:site_id>/checkpoints/order", methods=["POST"])

@@ -18,7 +18,7 @@ READERS = (choices.SUPERVISOR, choices.MANAGER, choices.ADMIN, choices.ARCHIVIST
 class CoverageArgs(StrictSchema):
     from_ = fields.Date(data_key="from", metadata={"description": "first site-local day (default: yesterday)"})
     to = fields.Date(metadata={"description": "last site-local day, inclusive (default: today)"})
-    plan_id = fields.Integer(validate=validate.Range(min=1))
+    plan_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class MonthArgs(StrictSchema):

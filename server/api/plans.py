@@ -14,6 +14,12 @@ from .common import StrictSchema
 blp = Blueprint("plans", __name__, url_prefix="/api", description="Patrol plans")
 
 EDITORS = (choices.ADMIN, choices.MANAGER)
+# Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
+MAX_ID = 2**31 - 1
+
+
+def Id(**kw):
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
 
 
 class PlanSchema(StrictSchema):
@@ -21,7 +27,7 @@ class PlanSchema(StrictSchema):
     site_id = fields.Integer(dump_only=True)
     name_zh = fields.String(required=True, validate=validate.Length(min=1, max=200))
     name_en = fields.String(load_default="", validate=validate.Length(max=200))
-    assignee_id = fields.Integer(load_default=None, allow_none=True)
+    assignee_id = Id(load_default=None, allow_none=True)
     assignee_name = fields.String(dump_only=True, allow_none=True)
     # Checked by plans.validate_schedule, which names every problem in words.
     schedule = fields.Raw(
@@ -30,7 +36,7 @@ class PlanSchema(StrictSchema):
     )
     focus_zh = fields.String(load_default="", validate=validate.Length(max=4000))
     focus_en = fields.String(load_default="", validate=validate.Length(max=4000))
-    checkpoint_ids = fields.List(fields.Integer(), required=True)
+    checkpoint_ids = fields.List(Id(), required=True)
     active = fields.Boolean(load_default=True)
     updated_at = fields.String(dump_only=True)
 
@@ -38,11 +44,11 @@ class PlanSchema(StrictSchema):
 class PlanUpdateSchema(StrictSchema):
     name_zh = fields.String(validate=validate.Length(min=1, max=200))
     name_en = fields.String(validate=validate.Length(max=200))
-    assignee_id = fields.Integer(allow_none=True)
+    assignee_id = Id(allow_none=True)
     schedule = fields.Raw()
     focus_zh = fields.String(validate=validate.Length(max=4000))
     focus_en = fields.String(validate=validate.Length(max=4000))
-    checkpoint_ids = fields.List(fields.Integer())
+    checkpoint_ids = fields.List(Id())
     active = fields.Boolean()
 
 
