@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from server.models import Checkpoint, Extension, Task, User
 
 from .app_driver import login, shot
-from .conftest import AXE, guard_origin, new_context
+from .conftest import AXE, guard_origin, jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +48,16 @@ class Api:
         return resp.json()
 
 
+@pytest.fixture(autouse=True)
+def _close_db_connections(seeded):
+    """The shared `query` fixture leaves pooled connections open; on PostgreSQL that is a ResourceWarning (an error here)."""
+    yield
+    from server.extensions import db
+
+    with seeded.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture
 def checkpoints(query) -> dict[str, int]:
     return query(lambda s: dict(s.execute(select(Checkpoint.short_code, Checkpoint.id)).all()))
@@ -56,8 +68,19 @@ def report(live_server, checkpoints):
     """report(code, item_id, description, severity) → the finding, reported by the demo patroller."""
     patroller = Api(live_server, "patroller")
 
-    def make(code: str, item_id: str, description: str, severity: str = "normal") -> dict:
-        return patroller.post("/api/findings/", {"checkpoint_id": checkpoints[code], "item_id": item_id, "description": description, "severity": severity})
+    def make(code: str, item_id: str, description: str, severity: str = "normal", photo: bytes | None = None) -> dict:
+        body = {"checkpoint_id": checkpoints[code], "item_id": item_id, "description": description, "severity": severity}
+        if photo is not None:
+            photo_id = str(uuid.uuid4())
+            resp = patroller.s.put(
+                f"{patroller.base}/api/photos/{photo_id}",
+                data=photo,
+                headers={"Content-Type": "image/jpeg", "X-Content-SHA256": hashlib.sha256(photo).hexdigest()},
+                timeout=10,
+            )
+            assert resp.status_code == 201, resp.text
+            body["photo_ids"] = [photo_id]
+        return patroller.post("/api/findings/", body)
 
     return make
 
@@ -263,7 +286,7 @@ def test_axe_finds_no_serious_or_critical_violation_on_desk_screens(live_server,
     for n in range(3):
         # Three failures of one item at one checkpoint: a repeat problem.
         report("F08", "floor.elevator_doors", f"电梯门被划 doors scratched ({n + 1})")
-    task_id = report("F09", "floor.walls_ceilings_handrails", "墙皮脱落 paint peeling")["task_id"]
+    task_id = report("F09", "floor.walls_ceilings_handrails", "墙皮脱落 paint peeling", photo=jpeg_bytes((1200, 900)))["task_id"]
     Api(live_server, "supervisor").post(f"/api/tasks/{task_id}/extensions", {"requested_due_at": (datetime.now(timezone.utc) + timedelta(days=30)).isoformat(), "reason": "等材料 waiting for material"})
 
     found = {}

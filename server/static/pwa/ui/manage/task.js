@@ -47,9 +47,12 @@ export async function render(container, { params }, ctx) {
     );
     const open = !CLOSED.includes(task.state);
     const director = hasRole(task.site_id, DIRECTORS);
+    // A manager opens a task mostly to decide its extension: then that comes first.
+    const deciding = hasRole(task.site_id, ['manager']) && (task.extensions || []).some((e) => e.state === 'pending');
+    if (deciding) box.append(extensionsCard(task, names, ctx));
     if (open && director) box.append(routeCard(task, depts, ctx));
     if (open && director && ASSIGNABLE.includes(task.state)) box.append(assignCard(task, people, ctx));
-    box.append(extensionsCard(task, names, ctx));
+    if (!deciding) box.append(extensionsCard(task, names, ctx));
     box.append(commentsCard(task, names, ctx));
     if (open && director) box.append(cancelCard(task, ctx));
     box.append(historyCard(task));
