@@ -173,6 +173,10 @@ def import_csv(site: Site, data: bytes | str) -> dict:
             continue
         errors: list[str] = []
         values: dict = {}
+        nul = [col for col, value in raw.items() if "\x00" in value]
+        if nul:
+            bad.append({"line": line, "errors": [f"{col}: contains a NUL character" for col in nul]})
+            continue
         kind_raw = raw.get("kind", "")
         kind = kinds.get(kind_raw.strip().lower())
         if not kind_raw:

@@ -115,3 +115,23 @@ def test_numbers_too_big_to_be_ids_are_refused_not_crashed_on(as_role, demo):
     for url in (f"/api/checkpoints/{HUGE}", f"/api/checkpoints/{HUGE}/qr.png", f"/api/plans/{HUGE}", f"/api/sites/{HUGE}/coverage"):
         resp = manager.get(url)
         assert resp.status_code == 404, url
+
+
+def test_text_with_nul_characters_is_refused_not_crashed_on(as_role, demo):
+    """PostgreSQL cannot store NUL in text: every way in answers 422."""
+    manager = as_role("manager")
+    f01 = by_code(demo.id, "F01")
+    plan = {"name_zh": "巡\x00查", "schedule": {"days": [0], "windows": [["09:00", "10:00"]]}, "checkpoint_ids": [f01.id]}
+    csv_text = "kind,name_zh,short_code\nfloor,11\x00楼,F11\n"
+    for resp in (
+        manager.post("/api/checkpoints/", json={"site_id": demo.id, "kind": "floor", "name_zh": "1\x001"}),
+        manager.patch(f"/api/checkpoints/{f01.id}", json={"name_en": "a\x00b"}),
+        manager.get("/api/checkpoints/resolve?code=F0%001"),
+        manager.get("/api/checkpoints/resolve?token=a%00b"),
+        manager.get(f"/api/sites/{demo.id}/checkpoints.csv?building=A%00"),
+        manager.post(f"/api/sites/{demo.id}/checkpoints.csv", data=csv_text.encode(), headers={"Content-Type": "text/csv"}),
+        manager.post(f"/api/sites/{demo.id}/plans", json=plan),
+    ):
+        assert resp.status_code == 422, (resp.request.url, resp.status_code)
+        error_of(resp)
+    assert db.session.execute(select(Checkpoint).where(Checkpoint.short_code == "F11")).first() is None

@@ -21,6 +21,20 @@ blp = Blueprint("checkpoints", __name__, url_prefix="/api", description="Checkpo
 EDITORS = (choices.ADMIN, choices.MANAGER)
 # Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
 MAX_ID = 2**31 - 1
+
+
+class Str(fields.String):
+    """Text without NUL characters, which PostgreSQL cannot store or compare."""
+
+    default_error_messages = {"nul": "Must not contain NUL characters."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        return text
+
+
 # Those who print labels and take lists of places away: the office, not the patrollers.
 PRINTERS = (choices.ADMIN, choices.MANAGER, choices.SUPERVISOR)
 
@@ -28,33 +42,33 @@ PRINTERS = (choices.ADMIN, choices.MANAGER, choices.SUPERVISOR)
 class CheckpointSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
-    kind = fields.String(required=True, validate=validate.OneOf(choices.CHECKPOINT_KINDS))
-    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    name_en = fields.String(load_default="", validate=validate.Length(max=200))
-    building = fields.String(load_default="", validate=validate.Length(max=64))
-    floor = fields.String(load_default="", validate=validate.Length(max=16))
-    unit = fields.String(load_default="", validate=validate.Length(max=32))
-    short_code = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9\- ]{2,16}$"))
+    kind = Str(required=True, validate=validate.OneOf(choices.CHECKPOINT_KINDS))
+    name_zh = Str(required=True, validate=validate.Length(min=1, max=200))
+    name_en = Str(load_default="", validate=validate.Length(max=200))
+    building = Str(load_default="", validate=validate.Length(max=64))
+    floor = Str(load_default="", validate=validate.Length(max=16))
+    unit = Str(load_default="", validate=validate.Length(max=32))
+    short_code = Str(validate=validate.Regexp(r"^[A-Za-z0-9\- ]{2,16}$"))
     position = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
     active = fields.Boolean(load_default=True)
-    token = fields.String(dump_only=True)
+    token = Str(dump_only=True)
 
 
 class CheckpointUpdateSchema(StrictSchema):
-    kind = fields.String(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
-    name_zh = fields.String(validate=validate.Length(min=1, max=200))
-    name_en = fields.String(validate=validate.Length(max=200))
-    building = fields.String(validate=validate.Length(max=64))
-    floor = fields.String(validate=validate.Length(max=16))
-    unit = fields.String(validate=validate.Length(max=32))
-    short_code = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9\- ]{2,16}$"))
+    kind = Str(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
+    name_zh = Str(validate=validate.Length(min=1, max=200))
+    name_en = Str(validate=validate.Length(max=200))
+    building = Str(validate=validate.Length(max=64))
+    floor = Str(validate=validate.Length(max=16))
+    unit = Str(validate=validate.Length(max=32))
+    short_code = Str(validate=validate.Regexp(r"^[A-Za-z0-9\- ]{2,16}$"))
     position = fields.Integer(validate=validate.Range(min=0, max=100000))
     active = fields.Boolean()
 
 
 class CheckpointListArgs(PageArgs):
     site_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
-    kind = fields.String(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
+    kind = Str(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
     active = fields.Boolean()
 
 
@@ -125,8 +139,8 @@ def reissue(checkpoint_id):
 
 
 class ResolveArgs(StrictSchema):
-    token = fields.String(validate=validate.Length(min=1, max=64))
-    code = fields.String(validate=validate.Length(min=1, max=16))
+    token = Str(validate=validate.Length(min=1, max=64))
+    code = Str(validate=validate.Length(min=1, max=16))
     site_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
@@ -194,7 +208,7 @@ def qr_svg(checkpoint_id):
 
 
 class LabelArgs(StrictSchema):
-    checkpoint_ids = fields.String(validate=validate.Length(max=20000), metadata={"description": "comma-separated ids; all active checkpoints when omitted"})
+    checkpoint_ids = Str(validate=validate.Length(max=20000), metadata={"description": "comma-separated ids; all active checkpoints when omitted"})
 
 
 def _id_list(raw: str, name: str) -> list[int]:
@@ -254,14 +268,14 @@ def _kind_names() -> dict[str, dict]:
 
 
 class CsvExportArgs(StrictSchema):
-    building = fields.String(validate=validate.Length(max=64), metadata={"description": "only this building"})
+    building = Str(validate=validate.Length(max=64), metadata={"description": "only this building"})
 
 
 class CsvImportRowSchema(StrictSchema):
     line = fields.Integer()
     id = fields.Integer()
-    short_code = fields.String()
-    action = fields.String()
+    short_code = Str()
+    action = Str()
 
 
 class CsvImportResultSchema(StrictSchema):
