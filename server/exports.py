@@ -13,7 +13,7 @@ import csv
 import io
 import os
 import tempfile
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,6 @@ from . import choices
 from .errors import ApiError
 from .extensions import db
 from .models import Checkpoint, Extension, Finding, ItemResult, Photo, Site, Task, User, Verification, Visit
-from .timeutil import to_local
 
 KINDS = ("visits", "findings", "tasks", "verifications")
 FORMATS = ("csv", "xlsx")
@@ -79,13 +78,38 @@ def date_range(site: Site, date_from: date, date_to: date) -> tuple[datetime, da
     return local_day_start(date_from, site.timezone), local_day_start(date_to + timedelta(days=1), site.timezone)
 
 
-def _fmt_time(value: datetime | None, tz: str) -> str:
-    return to_local(value, tz).strftime("%Y-%m-%d %H:%M") if value else ""
+def local_formatter(tz: str) -> Callable[[datetime | None], str]:
+    """Naive UTC → 'YYYY-MM-DD HH:MM' site-local, built once per export.
+
+    The zone's offset is looked up once per UTC hour (offsets change on the hour or
+    half hour at most, never inside a quarter), and the text is formatted by hand:
+    strftime and astimezone per row were a third of an export's time.
+    """
+    zone = ZoneInfo(tz)
+    offsets: dict = {}
+
+    def fmt(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        key = (value.year, value.month, value.day, value.hour, value.minute // 15)
+        offset = offsets.get(key)
+        if offset is None:
+            if len(offsets) > 4096:  # rows come in time order: old buckets are not needed again
+                offsets.clear()
+            offset = offsets[key] = value.replace(tzinfo=timezone.utc).astimezone(zone).utcoffset()
+        d = value + offset
+        return f"{d.year:04d}-{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}"
+
+    return fmt
 
 
 def _stream(stmt) -> Iterator:
-    """Rows in batches from a server-side cursor (PostgreSQL) or a lazily fetched cursor (SQLite)."""
-    result = db.session.execute(stmt.execution_options(yield_per=BATCH, stream_results=True))
+    """Rows in batches from a server-side cursor (PostgreSQL) or a lazily fetched cursor (SQLite).
+
+    Core rows through the session's connection: the ORM's row processing is not needed
+    for plain columns and costs a third of the time.
+    """
+    result = db.session.connection().execution_options(yield_per=BATCH, stream_results=True).execute(stmt)
     try:
         for partition in result.partitions():
             yield from partition
@@ -98,36 +122,34 @@ def _stream(stmt) -> Iterator:
 # date range) select with the same columns. `when` is the column the range applies to.
 
 
+# A visit's ok / fail / n.a. counts packed into one number (20 bits each), so one
+# correlated lookup per visit gives all three: measured here, a third faster than
+# grouping the item results and joining them back.
+_FAIL_UNIT, _NA_UNIT, _MASK = 1 << 20, 1 << 40, (1 << 20) - 1
+
+
 def visit_rows(site: Site, where) -> Iterator[list]:
-    counts = (
-        select(
-            ItemResult.visit_id.label("visit_id"),
-            func.sum(case((ItemResult.result == choices.RESULT_OK, 1), else_=0)).label("ok"),
-            func.sum(case((ItemResult.result == choices.RESULT_FAIL, 1), else_=0)).label("fail"),
-            func.sum(case((ItemResult.result == choices.RESULT_NA, 1), else_=0)).label("na"),
-        )
-        .join(Visit, Visit.id == ItemResult.visit_id)
-        .where(Visit.site_id == site.id, where(Visit))
-        .group_by(ItemResult.visit_id)
-        .subquery()
+    packed = (
+        select(func.sum(case((ItemResult.result == choices.RESULT_OK, 1), (ItemResult.result == choices.RESULT_FAIL, _FAIL_UNIT), else_=_NA_UNIT)))
+        .where(ItemResult.visit_id == Visit.id)
+        .scalar_subquery()
     )
     stmt = (
         select(
             Visit.id, Visit.month, Visit.scanned_at, Checkpoint.short_code, Checkpoint.name_zh, Checkpoint.kind,
             Checkpoint.building, Checkpoint.floor, func.coalesce(func.nullif(User.display_name, ""), User.username),
-            Visit.purpose, Visit.scan_method, counts.c.ok, counts.c.fail, counts.c.na, Visit.note, Visit.resident_note,
-            Visit.addendum,
+            Visit.purpose, Visit.scan_method, packed, Visit.note, Visit.resident_note, Visit.addendum,
         )
         .join(Checkpoint, Checkpoint.id == Visit.checkpoint_id)
         .join(User, User.id == Visit.user_id)
-        .outerjoin(counts, counts.c.visit_id == Visit.id)
         .where(Visit.site_id == site.id, where(Visit))
         .order_by(Visit.scanned_at, Visit.id)
     )
-    tz = site.timezone
+    fmt = local_formatter(site.timezone)
     for r in _stream(stmt):
-        yield [r[0], r[1], _fmt_time(r[2], tz), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-               int(r[11] or 0), int(r[12] or 0), int(r[13] or 0), r[14], r[15], "是" if r[16] else ""]
+        n = int(r[11] or 0)
+        yield [r[0], r[1], fmt(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+               n & _MASK, (n >> 20) & _MASK, n >> 40, r[12], r[13], "是" if r[14] else ""]
 
 
 def finding_rows(site: Site, where) -> Iterator[list]:
@@ -144,11 +166,10 @@ def finding_rows(site: Site, where) -> Iterator[list]:
         .where(Finding.site_id == site.id, where(Finding))
         .order_by(Finding.observed_at, Finding.id)
     )
-    tz = site.timezone
+    fmt = local_formatter(site.timezone)
     for r in _stream(stmt):
-        yield [r[0], r[1], _fmt_time(r[2], tz), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], "是" if r[11] else "",
-               r[12], r[13], r[14] or "", r[15] or "", _fmt_time(r[16], tz), _fmt_time(r[17], tz), r[18] or "",
-               "是" if r[19] else ""]
+        yield [r[0], r[1], fmt(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], "是" if r[11] else "",
+               r[12], r[13], r[14] or "", r[15] or "", fmt(r[16]), fmt(r[17]), r[18] or "", "是" if r[19] else ""]
 
 
 def task_rows(site: Site, where) -> Iterator[list]:
@@ -159,6 +180,8 @@ def task_rows(site: Site, where) -> Iterator[list]:
             func.count().label("asked"),
             func.sum(case((Extension.state == choices.EXTENSION_APPROVED, 1), else_=0)).label("approved"),
         )
+        .join(Task, Task.id == Extension.task_id)
+        .where(Task.site_id == site.id)
         .group_by(Extension.task_id)
         .subquery()
     )
@@ -177,13 +200,12 @@ def task_rows(site: Site, where) -> Iterator[list]:
         .where(Task.site_id == site.id, where(Finding))
         .order_by(Task.id)
     )
-    tz = site.timezone
+    fmt = local_formatter(site.timezone)
     for r in _stream(stmt):
         days = ""
         if r[11] is not None and r[6] == choices.TASK_VERIFIED:
             days = round((r[11] - r[8]).total_seconds() / 86400, 1)
-        yield [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or "", _fmt_time(r[8], tz), _fmt_time(r[9], tz),
-               _fmt_time(r[10], tz), _fmt_time(r[11], tz), days, int(r[12] or 0), int(r[13] or 0),
+        yield [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or "", fmt(r[8]), fmt(r[9]), fmt(r[10]), fmt(r[11]), days, int(r[12] or 0), int(r[13] or 0),
                "是" if r[14] else "", r[15]]
 
 
@@ -205,10 +227,10 @@ def verification_rows(site: Site, where) -> Iterator[list]:
         .where(Task.site_id == site.id, where(Finding))
         .order_by(Verification.verified_at, Verification.id)
     )
-    tz = site.timezone
+    fmt = local_formatter(site.timezone)
     for r in _stream(stmt):
         sigs = " ".join(f"{role}:{pid}" for role, pid in sorted((r[8] or {}).items()))
-        yield [r[0], r[1], r[2], _fmt_time(r[3], tz), r[4], r[5], r[6], r[7] or "", sigs, " ".join(r[9] or []), r[10], r[11]]
+        yield [r[0], r[1], r[2], fmt(r[3]), r[4], r[5], r[6], r[7] or "", sigs, " ".join(r[9] or []), r[10], r[11]]
 
 
 ROWS: dict[str, Callable] = {

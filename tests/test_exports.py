@@ -81,3 +81,15 @@ def test_bad_export_requests_are_4xx_in_the_one_error_shape(app, demo, as_role, 
         error_of(r)
     assert as_role("patroller").get(f"{base}?from=2026-10-01&to=2026-10-02").status_code == 403
     assert as_role("other-archivist").get(f"{base}?from=2026-10-01&to=2026-10-02").status_code == 404
+
+
+def test_export_times_are_site_local_across_daylight_saving_changes():
+    from server.exports import local_formatter
+    from server.timeutil import to_local
+
+    for tz in ("Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"):
+        fmt = local_formatter(tz)
+        t = datetime(2026, 3, 1)
+        while t < datetime(2026, 11, 30):
+            assert fmt(t) == to_local(t, tz).strftime("%Y-%m-%d %H:%M"), (tz, t)
+            t += timedelta(minutes=37)
