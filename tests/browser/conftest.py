@@ -115,7 +115,10 @@ def seeded(db_url, tmp_path):
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -60,8 +60,10 @@ def test_server_killed_after_committing_a_push_still_syncs_exactly_once(live_ser
     context.route("**/api/sync/push", kill_after_commit)
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    page.wait_for_function("() => document.querySelector('#net-status').textContent !== ''")
-    page.wait_for_timeout(500)
+    for _ in range(100):
+        if state["killed"]:
+            break
+        page.wait_for_timeout(200)
     assert state["killed"] == 1
     assert rows(page, "outbox")[0]["status"] == "pending"  # the phone never heard: it keeps it
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1

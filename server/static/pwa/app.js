@@ -90,7 +90,7 @@ function renderBar() {
         class: `unsent ${s.unsent ? 'has' : ''} ${s.attention ? 'attention' : ''}`,
         title: t('unsent_label', { n: s.unsent }),
       },
-      t('unsent', { n: s.unsent }),
+      s.attention && !s.unsent ? t('attention', { n: s.attention }) : t('unsent', { n: s.unsent }),
     ),
     h(
       'button',
@@ -196,6 +196,7 @@ async function registerServiceWorker() {
   navigator.serviceWorker.addEventListener('message', (ev) => {
     if (ev.data?.type === 'VERSION') store.set({ version: ev.data.version });
   });
+  navigator.serviceWorker.startMessages();
   navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller?.postMessage({ type: 'VERSION' }));
   watch(registration.installing);
   registration.addEventListener('updatefound', () => watch(registration.installing));
@@ -245,6 +246,8 @@ async function boot() {
   await route();
   registerServiceWorker();
   if (me) {
+    // Ask the browser not to evict unsent records under storage pressure (Safari: 7 days).
+    navigator.storage?.persist?.().catch(() => {});
     await refreshSession();
     sync.start();
   } else {

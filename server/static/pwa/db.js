@@ -123,7 +123,8 @@ export async function unsentCount() {
 }
 
 export async function attentionCount() {
-  return (await db()).countFromIndex('outbox', 'status', 'rejected');
+  const d = await db();
+  return (await d.countFromIndex('outbox', 'status', 'rejected')) + (await d.countFromIndex('photos', 'status', 'rejected'));
 }
 
 export async function savePhoto({ id, mime, bytes, sha256, purpose, status = 'draft' }) {
@@ -233,10 +234,10 @@ export async function pendingPhotos() {
   return (await db()).getAllFromIndex('photos', 'status', 'pending');
 }
 
-export async function setPhotoStatus(id, status, message = '') {
+export async function setPhotoStatus(id, status, message = '', code = '') {
   const d = await db();
   const tx = d.transaction('photos', 'readwrite');
   const p = await tx.store.get(id);
-  if (p) await tx.store.put({ ...p, status, message });
+  if (p) await tx.store.put({ ...p, status, message, code });
   await tx.done;
 }

@@ -136,6 +136,23 @@ const T = {
   need_result: ['请选择验收结果。', 'Choose pass or fail.'],
   back: ['返回', 'Back'],
   reason: ['原因：{m}', 'Reason: {m}'],
+  attention: ['需处理 {n}', 'Attention {n}'],
+  // Reasons the server gives for refusing a record, by code (its English message otherwise).
+  err_invalid_payload: ['记录内容不完整或有误。', 'The record is incomplete or wrong.'],
+  err_id_conflict: ['同一编号已有不同的记录。', 'A different record already has this id.'],
+  err_seq_conflict: ['手机记录序号冲突。', 'The phone\'s record number was already used.'],
+  err_forbidden_site: ['你已不在该项目工作。', 'You no longer work at this site.'],
+  err_unknown_checkpoint: ['该点位已停用或不存在。', 'This checkpoint is retired or unknown.'],
+  err_unknown_checklist_version: ['检查表版本不存在，请同步后重做。', 'Unknown checklist version: sync and record again.'],
+  err_unknown_item: ['检查表中没有这个项目。', 'The checklist has no such item.'],
+  err_record_exists: ['这条记录已存在。', 'This record already exists.'],
+  err_unknown_round: ['找不到这次巡查。', 'This round is unknown.'],
+  err_round_ended: ['这次巡查已结束。', 'This round has already ended.'],
+  err_photo_conflict: ['照片编号冲突。', 'A photo id is used twice.'],
+  err_unknown_task: ['你的项目中没有这个任务。', 'This task does not exist at any of your sites.'],
+  err_no_fresh_scan: ['验收需要在任务完成后重新扫码。', 'Verification needs a new scan after the work was marked done.'],
+  err_not_awaiting_verification: ['该任务不在待验收状态。', 'This task is not awaiting verification.'],
+  err_forbidden: ['你的角色不允许这个操作。', 'Your role does not allow this.'],
   kind_floor: ['楼层', 'Floor'],
   kind_elevator_car: ['电梯轿厢', 'Elevator car'],
   kind_lobby: ['大堂、门厅、走廊', 'Lobby, hall, corridor'],
@@ -297,6 +314,11 @@ const T = {
   desk_last_failed: ['最近一次：{d}', 'Last: {d}'],
   desk_tasks_of_repeat: ['相关任务', 'Tasks involved'],
 };
+
+/** The server's reason for refusing something, in the user's language when the code is known. */
+export function reason(code, message) {
+  return T[`err_${code}`] ? t(`err_${code}`) : message || code || '';
+}
 
 export function lang() {
   return store.get().lang;

@@ -149,7 +149,7 @@ async function uploadPhotos() {
     } catch (e) {
       if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;
       if (e.status === 404) continue; // its record has not arrived yet: try again next time
-      await db.setPhotoStatus(p.id, 'rejected', e.message);
+      await db.setPhotoStatus(p.id, 'rejected', e.message, e.code);
     }
   }
 }

@@ -33,6 +33,7 @@ export function render(container, _route, ctx) {
       const me = await api.login(user.value.trim(), pass.value);
       await db.setMeta('me', me);
       store.set({ me, needLogin: false });
+      navigator.storage?.persist?.().catch(() => {});
       sync.start();
       ctx.afterLogin();
     } catch (e) {

@@ -1,6 +1,6 @@
 // The outbox: every record made on this phone and where it is (on the phone, sent, needs attention).
 import * as db from '../db.js';
-import { fmtTime, pick, t } from '../i18n.js';
+import { fmtTime, pick, reason, t } from '../i18n.js';
 import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import { h } from './dom.js';
@@ -56,8 +56,8 @@ export async function render(container, _route, ctx) {
         h('p', {}, await describe(row)),
         h('p', { class: 'hint' }, fmtTime(row.observed_at)),
         known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
-        row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: row.message || row.code })) : null,
-        badPhoto ? h('p', { class: 'error reason' }, t('reason', { m: badPhoto.message })) : null),
+        row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message) })) : null,
+        badPhoto ? h('p', { class: 'error reason' }, t('reason', { m: reason(badPhoto.code, badPhoto.message) })) : null),
     );
   }
   container.append(list, h('p', { class: 'hint version' }, t('version', { v: s.version || '—' })));

@@ -1,0 +1,80 @@
+"""The outbox: a refused record is set aside with its reason; an expired session loses nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from server.models import AuthSession, Visit
+
+from .app_driver import login, shot, wait_installed, wait_outbox
+from .conftest import new_context
+
+pytestmark = pytest.mark.browser
+
+ENQUEUE_BAD_TRANSITION = """async () => {
+  const db = await import('/static/pwa/db.js');
+  await db.enqueue('task.transition', { task_id: 999999, to: 'done' }, { label: 'task.transition' });
+}"""
+
+
+def _record_all_fine(page, code: str) -> None:
+    page.goto("/#/scan")
+    page.fill("#code", code)
+    page.click("#code-open")
+    page.click("#all-fine")
+    page.wait_for_selector(".screen-home")
+
+
+def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(live_server, launch, query):
+    browser = launch()
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    context.set_offline(True)
+    page.evaluate(ENQUEUE_BAD_TRANSITION)  # a task that does not exist at my sites
+    _record_all_fine(page, "F08")
+    context.set_offline(False)
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    out = wait_outbox(page, lambda r: len(r) == 2 and all(x["status"] != "pending" for x in r))
+    assert [x["status"] for x in out] == ["rejected", "sent"]
+    page.wait_for_selector(".out-row[data-status='rejected'] .reason")
+    shot(page, "outbox_attention")
+    assert "没有这个任务" in page.inner_text(".out-row[data-status='rejected'] .reason")
+    assert "attention" in page.get_attribute("#unsent", "class")
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
+
+
+def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password_once(live_server, launch, query):
+    browser = launch()
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    context.set_offline(True)
+    _record_all_fine(page, "F09")
+    _record_all_fine(page, "F10")
+
+    # The session ends on the server while the phone is away.
+    def expire(s):
+        s.execute(delete(AuthSession))
+        s.commit()
+
+    query(expire)
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector(".banner.warn button", timeout=20000)
+    shot(page, "session_expired")
+    out = wait_outbox(page, lambda r: len(r) == 2)
+    assert {x["status"] for x in out} == {"pending"}
+    # Recording goes on while logged out.
+    _record_all_fine(page, "F01")
+    page.click(".banner.warn button")
+    page.fill("#password", "patrol-demo")
+    page.click("#login-submit")
+    out = wait_outbox(page, lambda r: len(r) == 3 and all(x["status"] == "sent" for x in r))
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 3
