@@ -345,17 +345,15 @@ class Push:
         for m in self.mutations:
             p = m.get("payload") or {}
             _collect(p, visit_ids, round_ids, finding_ids, photo_ids)
-        self.visits = set(_existing(Visit.id, visit_ids))
-        self.findings = set(_existing(Finding.id, finding_ids))
+        self.visits = {r.id for r in _existing((Visit.id,), visit_ids)}
+        self.findings = {r.id for r in _existing((Finding.id,), finding_ids)}
         self.rounds: dict[str, dict] = {}
-        if round_ids:
-            for r in db.session.execute(select(Round.id, Round.user_id, Round.site_id, Round.status).where(Round.id.in_(round_ids))):
-                self.rounds[r.id] = {"user_id": r.user_id, "site_id": r.site_id, "status": r.status}
+        for r in _existing((Round.id, Round.user_id, Round.site_id, Round.status), round_ids):
+            self.rounds[r.id] = {"user_id": r.user_id, "site_id": r.site_id, "status": r.status}
         self.photos: dict[str, dict] = {}
-        if photo_ids:
-            cols = (Photo.id, Photo.uploaded_by, Photo.status, Photo.site_id, Photo.visit_id, Photo.finding_id, Photo.task_id)
-            for ph in db.session.execute(select(*cols).where(Photo.id.in_(photo_ids))):
-                self.photos[ph.id] = dict(ph._mapping)
+        cols = (Photo.id, Photo.uploaded_by, Photo.status, Photo.site_id, Photo.visit_id, Photo.finding_id, Photo.task_id)
+        for ph in _existing(cols, photo_ids):
+            self.photos[ph.id] = dict(ph._mapping)
 
     def site(self, site_id) -> Site:
         if not isinstance(site_id, int) or not (self.roles.get(site_id, set()) & set(RECORDERS)):
@@ -570,10 +568,13 @@ class Push:
             self.photos[pid] = {"uploaded_by": self.user.id, "visit_id": link.get("visit_id"), "finding_id": link.get("finding_id"), "task_id": link.get("task_id")}
 
 
-def _existing(column, ids: set) -> list:
-    if not ids:
-        return []
-    return list(db.session.execute(select(column).where(column.in_(ids))).scalars())
+def _existing(columns: tuple, ids: set, chunk: int = 900) -> list:
+    """Rows whose key (the first column) is in `ids`, in chunks: SQLite caps bound parameters."""
+    ids = sorted(ids)
+    out = []
+    for start in range(0, len(ids), chunk):
+        out.extend(db.session.execute(select(*columns).where(columns[0].in_(ids[start:start + chunk]))).all())
+    return out
 
 
 def _collect(p, visit_ids, round_ids, finding_ids, photo_ids) -> None:

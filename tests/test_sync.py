@@ -558,3 +558,14 @@ def test_empty_push_answers_clock_and_expected_photos_and_registers_nothing(phon
     body = r.get_json()
     assert body["results"] == [] and body["expected_photos"] == [] and abs(body["clock_offset_ms"]) < 60_000
     assert db.session.get(Device, phone.device_id) is None
+
+
+def test_push_naming_thousands_of_ids_is_answered_not_a_server_error(phone):
+    """Ten visits naming 40,000 photo ids (over SQLite's bound-parameter cap) get clean rejections."""
+    m = phone.visit("F01")
+    item = m["payload"]["results"][0]["item_id"]
+    m["payload"]["results"] = [{"item_id": item, "result": "ok", "photo_ids": [new_id() for _ in range(20)]} for _ in range(199)]
+    batch = [m] + [copy.deepcopy(m) | {"mutation_id": new_id(), "seq": m["seq"] + n} for n in range(1, 10)]
+    results = phone.push_ok(batch)
+    assert {r["status"] for r in results} == {"rejected"}
+    assert results[0]["code"] == "invalid_payload"
