@@ -244,7 +244,9 @@ async function boot() {
   renderChrome();
   window.addEventListener('hashchange', route);
   await route();
-  registerServiceWorker();
+  // Installing the service worker downloads the whole shell: let the first screen finish first.
+  if (document.readyState === 'complete') registerServiceWorker();
+  else window.addEventListener('load', () => registerServiceWorker(), { once: true });
   if (me) {
     // Ask the browser not to evict unsent records under storage pressure (Safari: 7 days).
     navigator.storage?.persist?.().catch(() => {});

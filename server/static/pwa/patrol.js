@@ -63,6 +63,9 @@ export async function endRound(note = '') {
 
 /** Begin a visit draft from a scan; the checkpoint screen edits it. */
 export async function beginVisit(checkpoint, scanMethod) {
+  // A new scan replaces an unsaved visit: its draft photos go with it.
+  const old = await db.getDraft('visit');
+  for (const r of Object.values(old?.results || {})) for (const id of r.photo_ids || []) await db.deletePhoto(id);
   const draft = {
     visit_id: db.uuid(),
     checkpoint_id: checkpoint.id,
