@@ -134,7 +134,10 @@ class AuthzContext:
         db.session.flush()
         delivery = WebhookDelivery(webhook_id=hook.id, dedupe_key="sample", payload={"event": "sample"}, status=choices.WEBHOOK_FAILED, attempts=8, last_error="HTTP 500")
         db.session.add(delivery)
+        spare = Webhook(site_id=site.id, url="http://127.0.0.1:9/spare", preset="wecom")
+        db.session.add(spare)
         db.session.commit()
+        self.spare_webhook_id = spare.id
         self.webhook_id = hook.id
         self.delivery_id = delivery.id
         self.verification_id = new_id()
@@ -176,7 +179,7 @@ AUTHZ_SAMPLES = {
     ("POST", "/api/webhooks/"): lambda c: {"url": "/api/webhooks/", "json": {"site_id": c.t.site_id, "url": "https://example.com/hook"}},
     ("GET", "/api/webhooks/<int:webhook_id>"): lambda c: {"url": f"/api/webhooks/{c.t.webhook_id}"},
     ("PATCH", "/api/webhooks/<int:webhook_id>"): lambda c: {"url": f"/api/webhooks/{c.t.webhook_id}", "json": {"active": True}},
-    ("DELETE", "/api/webhooks/<int:webhook_id>"): lambda c: {"url": f"/api/webhooks/{c.t.webhook_id}", "last": True},
+    ("DELETE", "/api/webhooks/<int:webhook_id>"): lambda c: {"url": f"/api/webhooks/{c.t.spare_webhook_id}"},
     ("GET", "/api/webhooks/<int:webhook_id>/deliveries"): lambda c: {"url": f"/api/webhooks/{c.t.webhook_id}/deliveries"},
     ("POST", "/api/webhooks/deliveries/<int:delivery_id>/retry"): lambda c: {"url": f"/api/webhooks/deliveries/{c.t.delivery_id}/retry"},
 }
