@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from . import audit, choices
 from .errors import ApiError
@@ -162,14 +163,20 @@ def task_month(task: Task) -> str | None:
 # --- listing ------------------------------------------------------------------------------------
 
 
-def get_row(site_id: int, month: str, create: bool = False) -> MonthArchive | None:
-    row = db.session.execute(
-        select(MonthArchive).where(MonthArchive.site_id == site_id, MonthArchive.month == month)
-    ).scalar_one_or_none()
+def get_row(site_id: int, month: str, create: bool = False, lock: bool = False) -> MonthArchive | None:
+    """The month's filing row; `lock` holds it (FOR UPDATE) so two archivists cannot seal or build at once."""
+    stmt = select(MonthArchive).where(MonthArchive.site_id == site_id, MonthArchive.month == month)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = db.session.execute(stmt).scalar_one_or_none()
     if row is None and create:
-        row = MonthArchive(site_id=site_id, month=month, state=S.MONTH_OPEN, files=[], addendum_count=0)
-        db.session.add(row)
-        db.session.flush([row])
+        try:
+            with db.session.begin_nested():
+                row = MonthArchive(site_id=site_id, month=month, state=S.MONTH_OPEN, files=[], addendum_count=0)
+                db.session.add(row)
+        except IntegrityError:
+            # Another session created it a moment ago: use theirs.
+            row = db.session.execute(stmt).scalar_one()
     return row
 
 
@@ -388,16 +395,18 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
 
 
 def seal(site: Site, month: str, *, actor_id: int | None, now: datetime | None = None, build: bool = True) -> MonthArchive:
-    """Seal a month that has ended, then build its bundle (state archived).
+    """Seal a month that has ended and commit; then build its bundle (state archived) and commit.
 
-    Sealing again is harmless (the row is returned as it is). If the bundle cannot be
-    built, the month stays sealed and `flask archive build` retries.
+    Sealing again is harmless (the row is returned as it is). The seal is committed on
+    its own first, so the month is read-only even if the bundle cannot be built; then
+    the month stays sealed and `flask archive build` retries.
     """
     check_month(month)
     now = now or utcnow()
     if not has_ended(site, month, now):
         raise ApiError(409, f"{month} has not ended yet at {site.code} ({site.timezone}); a month is sealed after it ends.", "month_not_ended")
-    row = get_row(site.id, month, create=True)
+    get_row(site.id, month, create=True)
+    row = get_row(site.id, month, lock=True)
     if row.state in SEALED_STATES:
         return row
     row.state = S.MONTH_SEALED
@@ -406,7 +415,9 @@ def seal(site: Site, month: str, *, actor_id: int | None, now: datetime | None =
     db.session.flush([row])
     audit.record("month", f"{site.id}:{month}", "sealed", actor_id=actor_id, site_id=site.id, data={"month": month, "site": site.code})
     if build:
+        db.session.commit()
         build_bundle(site, month, actor_id=actor_id)
+        db.session.commit()
     return row
 
 
@@ -487,7 +498,7 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
     The files are written to a temporary folder and zipped; the zip is moved into place
     under its final name only when complete, so a crash never leaves a half bundle.
     """
-    row = get_row(site.id, month)
+    row = get_row(site.id, month, lock=True)
     if row is None or row.state not in (S.MONTH_SEALED, S.MONTH_ARCHIVED):
         raise ApiError(409, f"{month} must be sealed before its bundle is built.", "month_not_sealed")
     now = now or utcnow()

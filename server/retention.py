@@ -145,7 +145,8 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
         held_visits |= set(_ids(select(Finding.visit_id).where(Finding.id.in_(held_findings), Finding.visit_id.is_not(None))))
         held_visits |= set(_ids(select(Verification.visit_id).where(Verification.task_id.in_(held_tasks))))
 
-    findings = [f for f in _ids(select(Finding.id).where(Finding.site_id == site.id, Finding.month == month)) if f not in set(held_findings)]
+    held_finding_set = set(held_findings)
+    findings = [f for f in _ids(select(Finding.id).where(Finding.site_id == site.id, Finding.month == month)) if f not in held_finding_set]
     tasks = _in_chunks(lambda chunk: select(Task.id).where(Task.finding_id.in_(chunk)), findings)
     # A visit still named by a record that stays (another month's finding or verification) stays too.
     keep_visits = set(held_visits)
@@ -162,9 +163,10 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
     photos.update(_in_chunks(lambda c: select(Photo.id).where(Photo.task_id.in_(c)), tasks))
     # A photo also linked to a record that stays is kept with it.
     kept_links = set()
+    dropping_visits = set(visits)
     for chunk in _chunks(sorted(photos)):
         for pid, vid, fid, tid in db.session.execute(select(Photo.id, Photo.visit_id, Photo.finding_id, Photo.task_id).where(Photo.id.in_(chunk))):
-            if (vid and vid not in set(visits)) or (fid and fid not in dropping_findings) or (tid and tid not in dropping_tasks):
+            if (vid and vid not in dropping_visits) or (fid and fid not in dropping_findings) or (tid and tid not in dropping_tasks):
                 kept_links.add(pid)
     photos -= kept_links
     plan.ids = {"visits": visits, "findings": findings, "tasks": tasks, "photos": sorted(photos)}
