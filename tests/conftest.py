@@ -15,7 +15,23 @@ from server.extensions import db
 
 from .helpers import ApiClient, make_site
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+BASE_PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+# Under pytest-xdist each worker gets a database of its own (created on first use), so
+# workers never truncate each other's tables.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = f"{BASE_PG_URL}_{WORKER}" if BASE_PG_URL and WORKER else BASE_PG_URL
+
+
+def _ensure_pg_database(url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    admin = create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
 
 
 def _url_for(tmp: Path) -> str:
@@ -26,6 +42,8 @@ def _url_for(tmp: Path) -> str:
 def _schema(tmp_path_factory):
     """Build the schema once: a template SQLite file, or tables in the PostgreSQL test database."""
     tmp = tmp_path_factory.mktemp("schema")
+    if PG_URL and PG_URL != BASE_PG_URL:
+        _ensure_pg_database(PG_URL)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": _url_for(tmp), "PHOTO_DIR": str(tmp / "photos")})
     with app.app_context():
         if PG_URL:
