@@ -128,8 +128,11 @@ def claim_photos(photo_ids: Iterable[str], *, purpose: str, site_id: int, user_i
         if photo is None:
             db.session.add(Photo(id=pid, site_id=site_id, uploaded_by=user_id, purpose=purpose, status=S.PHOTO_EXPECTED, task_id=task_id, finding_id=finding_id))
             continue
-        if photo.site_id not in (None, site_id):
-            raise ApiError(409, f"Photo {pid} belongs to another site.", "photo_elsewhere")
+        # Like sync: a photo is linked only by the person who took it, and to one record.
+        taken_by_other = photo.uploaded_by not in (None, user_id)
+        linked_elsewhere = (photo.finding_id and finding_id and photo.finding_id != finding_id) or (photo.task_id and task_id and photo.task_id != task_id)
+        if photo.site_id not in (None, site_id) or taken_by_other or linked_elsewhere:
+            raise ApiError(409, f"Photo {pid} already belongs to another record or person.", "photo_conflict")
         photo.site_id = site_id
         photo.purpose = purpose
         photo.task_id = photo.task_id or task_id

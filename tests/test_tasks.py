@@ -533,3 +533,15 @@ def test_user_of_another_site_gets_404_for_this_sites_tasks_and_findings(demo, a
     assert other.post(f"/api/tasks/{task.id}/assign", json={"assignee_id": user("other-patroller").id}).status_code == 404
     assert other.get("/api/tasks/").get_json()["meta"]["total"] == 0
     assert as_role("supervisor").get("/api/tasks/").get_json()["meta"]["total"] == 1
+
+
+def test_a_photo_of_another_person_or_record_cannot_be_claimed(demo, as_role):
+    _, task = finding(demo)
+    theirs = new_id()
+    tasks.claim_photos([theirs], purpose="finding", site_id=demo.id, user_id=user("patroller").id, finding_id=task.finding_id)
+    db.session.commit()
+    r = as_role("supervisor").post(f"/api/tasks/{task.id}/comments", json={"body": "see photo", "photo_ids": [theirs]})
+    assert r.status_code == 409 and error_of(r)["code"] == "photo_conflict"
+    r = as_role("patroller").post("/api/findings/", json={"checkpoint_id": checkpoint(demo, "F02").id, "category": "cleanliness", "description": "x", "photo_ids": [theirs]})
+    assert r.status_code == 409
+    assert db.session.execute(select(func.count()).select_from(Finding)).scalar() == 1
