@@ -1,0 +1,404 @@
+"""Benchmark: shift change, 100 phones syncing at once against gunicorn (4 workers), on PostgreSQL and SQLite.
+
+Each phone logs in, pulls everything, then pushes rounds of 20 visits (some items failed,
+so findings and repair tasks) naming small real JPEGs, uploads those photos, resends one
+push as if its answer had been lost, and pulls again. Latency is measured per request on
+the phone's side; afterwards the database is compared with what the phones sent: records
+missing (lost) or stored more than once (duplicated). Writes bench/out/load.json.
+
+Targets (issue 8): p95 of a 20-visit push under 300 ms on PostgreSQL; zero errors, lost,
+duplicated. Only 127.0.0.1; a fresh PostgreSQL database is created and dropped.
+
+    python bench/load.py [--phones 100] [--rounds 2] [--backends postgres,sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import hashlib  # noqa: E402
+
+import requests  # noqa: E402
+
+VISITS_PER_PUSH = 20
+FAILS_PER_PUSH = 2  # failed items per push, each a finding and a repair task
+PHOTOS_PER_PUSH = 2
+PASSWORD = "bench-password-1"
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+TIME_LIMIT_S = 600
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def iso_now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return round(ordered[k], 1)
+
+
+def small_jpegs(n: int) -> list[bytes]:
+    """Real JPEGs of phone-photo character (noise compresses like a photo), about 20 KB each."""
+    from PIL import Image
+
+    out = []
+    rng = random.Random(8)
+    for _ in range(n):
+        im = Image.frombytes("RGB", (320, 240), bytes(rng.getrandbits(8) for _ in range(320 * 240 * 3)))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=60)
+        out.append(buf.getvalue())
+    return out
+
+
+# --- databases -------------------------------------------------------------------------
+
+
+class Postgres:
+    name = "postgres"
+
+    def __init__(self):
+        self.db = f"patrol_load_{os.getpid()}"
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.db}"')
+            conn.execute(f'CREATE DATABASE "{self.db}"')
+        return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{self.db}"
+
+    def __exit__(self, *exc):
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+
+
+class Sqlite:
+    name = "sqlite"
+
+    def __init__(self, tmp: Path):
+        self.path = tmp / "load.sqlite3"
+
+    def __enter__(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def __exit__(self, *exc):
+        pass
+
+
+def prepare(url: str, photo_dir: Path, phones: int) -> dict:
+    """Schema, demo site, and one patroller per phone (cheap password hash: a bench, not prod)."""
+    from server import create_app
+    from server.accounts import create_user, grant
+    from server.demo import seed
+    from server.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PHOTO_DIR": str(photo_dir), "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
+    with app.app_context():
+        db.create_all()
+        site, _ = seed()
+        for n in range(phones):
+            grant(create_user(f"load{n:03d}", PASSWORD), site.id, "patroller")
+        db.session.commit()
+        site_id = site.id
+        db.engine.dispose()
+    return {"site_id": site_id}
+
+
+class Server:
+    """gunicorn with 4 sync workers, as `make run` but with more workers."""
+
+    def __init__(self, url: str, photo_dir: Path, workers: int = 4):
+        self.port = free_port()
+        self.url = url
+        self.photo_dir = photo_dir
+        self.workers = workers
+
+    def __enter__(self) -> str:
+        self.log_file = open(self.photo_dir.parent / f"gunicorn-{self.port}.log", "w")
+        env = dict(os.environ, DATABASE_URL=self.url, PHOTO_DIR=str(self.photo_dir), SECRET_KEY="load-bench", PATROL_ENV="development")
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+             "--backlog", "512", "--timeout", "120", "--log-level", "warning", "wsgi:app"],
+            cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
+            stdout=self.log_file, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{self.port}"
+        for _ in range(300):
+            try:
+                if requests.get(base + "/api/health", timeout=5).status_code == 200:
+                    return base
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("gunicorn did not start")
+
+    def __exit__(self, *exc):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log_file.close()
+
+
+# --- one phone ----------------------------------------------------------------------------
+
+
+class Phone(threading.Thread):
+    def __init__(self, n: int, base: str, site_id: int, rounds: int, jpegs: list[bytes], start: threading.Barrier, log):
+        super().__init__(daemon=True)
+        self.n, self.base, self.site_id, self.rounds, self.jpegs, self.start_line, self.log = n, base, site_id, rounds, jpegs, start, log
+        self.http = requests.Session()
+        self.device_id = str(uuid.uuid4())
+        self.seq = 0
+        self.sent = {"visits": set(), "findings": set(), "photos": set(), "mutations": set(), "rounds": set()}
+        self.errors: list[str] = []
+
+    def call(self, op: str, method: str, path: str, ok=(200,), **kw):
+        t0 = time.perf_counter()
+        try:
+            r = self.http.request(method, self.base + path, timeout=60, **kw)
+        except requests.RequestException as exc:
+            self.errors.append(f"{op}: {exc.__class__.__name__}")
+            return None
+        self.log(op, (time.perf_counter() - t0) * 1000)
+        if r.status_code not in ok:
+            self.errors.append(f"{op}: HTTP {r.status_code} {r.text[:200]}")
+            return None
+        return r
+
+    def mutation(self, kind: str, payload: dict) -> dict:
+        self.seq += 1
+        m = {"mutation_id": str(uuid.uuid4()), "seq": self.seq, "kind": kind, "observed_at": iso_now(), "payload": payload}
+        self.sent["mutations"].add(m["mutation_id"])
+        return m
+
+    def run(self):
+        try:
+            self._run()
+        except Exception as exc:  # a phone must never die silently
+            self.errors.append(f"crash: {exc!r}")
+
+    def _run(self):
+        self.start_line.wait()
+        r = self.call("login", "POST", "/api/auth/login", json={"username": f"load{self.n:03d}", "password": PASSWORD})
+        if r is None:
+            return
+        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        checkpoints, checklists, cursor = self.pull(0)
+        floors = sorted(cid for cid, cp in checkpoints.items() if cp["kind"] in checklists)
+        rng = random.Random(self.n)
+        for _ in range(self.rounds):
+            round_id = str(uuid.uuid4())
+            self.sent["rounds"].add(round_id)
+            batch = [self.mutation("round.start", {"round_id": round_id, "site_id": self.site_id})]
+            photos = []
+            for v in range(VISITS_PER_PUSH):
+                cid = floors[(self.n + v) % len(floors)]
+                version = checklists[checkpoints[cid]["kind"]]
+                results = []
+                for i, item in enumerate(version["body"]["items"]):
+                    results.append({"item_id": item["id"], "result": "ok"})
+                visit_id = str(uuid.uuid4())
+                payload = {"visit_id": visit_id, "site_id": self.site_id, "round_id": round_id, "checkpoint_id": cid,
+                           "checklist_version_id": version["id"], "scanned_at": iso_now(), "scan_method": "qr", "results": results}
+                if v < FAILS_PER_PUSH:
+                    finding_id = str(uuid.uuid4())
+                    results[0] = {"item_id": results[0]["item_id"], "result": "fail", "note": "broken",
+                                  "finding": {"finding_id": finding_id, "severity": "normal", "dealt_on_spot": False, "description": "broken"}}
+                    self.sent["findings"].add(finding_id)
+                if v < PHOTOS_PER_PUSH:
+                    photo_id = str(uuid.uuid4())
+                    payload["photo_ids"] = [photo_id]
+                    photos.append((photo_id, self.jpegs[rng.randrange(len(self.jpegs))]))
+                self.sent["visits"].add(visit_id)
+                batch.append(self.mutation("visit.record", payload))
+            batch.append(self.mutation("round.end", {"round_id": round_id}))
+            body = {"device_id": self.device_id, "device_time": iso_now(), "app_version": "load", "mutations": batch}
+            r = self.call("push_20_visits", "POST", "/api/sync/push", json=body)
+            if r is not None:
+                bad = [x for x in r.json()["results"] if x["status"] != "applied"]
+                self.errors += [f"push: {x['status']} {x.get('code')}" for x in bad]
+            for photo_id, data in photos:
+                if self.call("photo_put", "PUT", f"/api/photos/{photo_id}", ok=(201,), data=data,
+                             headers={"Content-Type": "image/jpeg", "X-Content-SHA256": hashlib.sha256(data).hexdigest()}):
+                    self.sent["photos"].add(photo_id)
+            # The answer to this push was "lost": the phone sends it again, all duplicates.
+            r = self.call("push_replay", "POST", "/api/sync/push", json=body)
+            if r is not None:
+                bad = [x for x in r.json()["results"] if x["status"] != "duplicate"]
+                self.errors += [f"replay: {x['status']} {x.get('code')}" for x in bad]
+        self.pull(cursor)
+
+    def pull(self, cursor: int):
+        checkpoints, checklists = {}, {}
+        while True:
+            r = self.call("pull", "GET", f"/api/sync/pull?cursor={cursor}&limit=500")
+            if r is None:
+                return checkpoints, checklists, cursor
+            page = r.json()
+            for ch in page["changes"]:
+                if ch["op"] != "upsert":
+                    continue
+                if ch["entity"] == "checkpoint":
+                    checkpoints[int(ch["id"])] = ch["data"]
+                elif ch["entity"] == "checklist":
+                    checklists[ch["data"]["kind"]] = ch["data"]
+            cursor = page["cursor"]
+            if not page["has_more"]:
+                return checkpoints, checklists, cursor
+
+
+# --- one run ------------------------------------------------------------------------------
+
+
+def count_in_db(url: str, photo_dir: Path, sent: dict) -> dict:
+    """What the database holds of what the phones sent: lost and duplicated records."""
+    from sqlalchemy import func, select
+
+    from server import choices, create_app
+    from server.extensions import db
+    from server.models import Finding, Mutation, Photo, Round, Task, Visit
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PHOTO_DIR": str(photo_dir)})
+    lost = defaultdict(int)
+    duplicated = defaultdict(int)
+    with app.app_context():
+        def ids(column, wanted):
+            found = set()
+            wanted = list(wanted)
+            for i in range(0, len(wanted), 500):
+                found |= set(db.session.execute(select(column).where(column.in_(wanted[i:i + 500]))).scalars())
+            return found
+
+        for name, column in (("visits", Visit.id), ("findings", Finding.id), ("rounds", Round.id), ("mutations", Mutation.id)):
+            lost[name] = len(sent[name] - ids(column, sent[name]))
+        received = set(db.session.execute(select(Photo.id).where(Photo.status == choices.PHOTO_RECEIVED)).scalars())
+        lost["photos"] = len(sent["photos"] - received)
+        # Ids are primary keys, so a duplicate can only be an extra row made from one record.
+        duplicated["visits"] = db.session.execute(select(func.count()).select_from(Visit)).scalar() - len(sent["visits"])
+        duplicated["mutations"] = db.session.execute(select(func.count()).select_from(Mutation)).scalar() - len(sent["mutations"])
+        duplicated["tasks"] = sum(n - 1 for n in db.session.execute(select(func.count()).select_from(Task).group_by(Task.finding_id)).scalars() if n > 1)
+        duplicated["findings"] = db.session.execute(select(func.count()).select_from(Finding)).scalar() - len(sent["findings"])
+        missing_tasks = len(sent["findings"]) - db.session.execute(select(func.count(func.distinct(Task.finding_id)))).scalar()
+        lost["tasks"] = max(0, missing_tasks)
+        db.engine.dispose()
+    return {"lost": dict(lost), "duplicated": {k: max(0, v) for k, v in duplicated.items()}}
+
+
+def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path) -> dict:
+    photo_dir = tmp / f"photos-{backend.name}"
+    with backend as url:
+        info = prepare(url, photo_dir, phones)
+        latencies: dict[str, list[float]] = defaultdict(list)
+        lock = threading.Lock()
+
+        def log(op, ms):
+            with lock:
+                latencies[op].append(ms)
+
+        with Server(url, photo_dir) as base:
+            start = threading.Barrier(phones + 1)
+            crowd = [Phone(n, base, info["site_id"], rounds, jpegs, start, log) for n in range(phones)]
+            for p in crowd:
+                p.start()
+            t0 = time.perf_counter()
+            start.wait()
+            for p in crowd:
+                p.join(timeout=max(1, TIME_LIMIT_S - (time.perf_counter() - t0)))
+            wall = time.perf_counter() - t0
+            stuck = sum(p.is_alive() for p in crowd)
+        sent = {k: set().union(*(p.sent[k] for p in crowd)) for k in crowd[0].sent}
+        errors = [e for p in crowd for e in p.errors] + ["phone still running at the time limit"] * stuck
+        checked = count_in_db(url, photo_dir, sent)
+    ops = {op: {"n": len(v), "p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99), "max_ms": round(max(v), 1)}
+           for op, v in sorted(latencies.items())}
+    requests_total = sum(len(v) for v in latencies.values())
+    return {
+        "phones": phones,
+        "rounds_per_phone": rounds,
+        "wall_s": round(wall, 1),
+        "requests": requests_total,
+        "requests_per_s": round(requests_total / wall, 1),
+        "ops": ops,
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:10],
+        "sent": {k: len(v) for k, v in sent.items()},
+        "lost": checked["lost"],
+        "duplicated": checked["duplicated"],
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--phones", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=2, help="20-visit pushes per phone")
+    ap.add_argument("--backends", default="postgres,sqlite")
+    args = ap.parse_args()
+    jpegs = small_jpegs(8)
+    # Latency on a shared machine means little without its load: recorded beside the numbers.
+    out = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": [round(x, 1) for x in os.getloadavg()]}, "gunicorn_workers": 4, "visits_per_push": VISITS_PER_PUSH}
+    with tempfile.TemporaryDirectory(prefix="patrol-load-") as tmpdir:
+        tmp = Path(tmpdir)
+        for name in args.backends.split(","):
+            backend = Postgres() if name == "postgres" else Sqlite(tmp)
+            print(f"== {name}: {args.phones} phones x {args.rounds} pushes of {VISITS_PER_PUSH} visits", flush=True)
+            res = run_backend(backend, args.phones, args.rounds, jpegs, tmp)
+            out[name] = res
+            push = res["ops"].get("push_20_visits", {})
+            print(f"   push p50 {push.get('p50_ms')} ms, p95 {push.get('p95_ms')} ms, p99 {push.get('p99_ms')} ms; "
+                  f"errors {res['errors']}, lost {sum(res['lost'].values())}, duplicated {sum(res['duplicated'].values())}", flush=True)
+    for name in ("postgres", "sqlite"):
+        if name in out:
+            push = out[name]["ops"].get("push_20_visits", {})
+            out[f"p95_ms_{name}"] = push.get("p95_ms")
+            out[f"p50_ms_{name}"] = push.get("p50_ms")
+            out[f"p99_ms_{name}"] = push.get("p99_ms")
+    runs = [out[n] for n in ("postgres", "sqlite") if n in out]
+    out["errors"] = sum(r["errors"] for r in runs)
+    out["lost"] = sum(sum(r["lost"].values()) for r in runs)
+    out["duplicated"] = sum(sum(r["duplicated"].values()) for r in runs)
+    out["targets"] = {"p95_ms_postgres_max": 300, "errors": 0, "lost": 0, "duplicated": 0}
+    out["targets_met"] = bool(
+        out.get("p95_ms_postgres") is not None and out["p95_ms_postgres"] < 300 and out["errors"] == 0 and out["lost"] == 0 and out["duplicated"] == 0
+    )
+    (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    (ROOT / "bench" / "out" / "load.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: out[k] for k in ("p95_ms_postgres", "p95_ms_sqlite", "errors", "lost", "duplicated", "targets_met") if k in out}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
