@@ -205,14 +205,7 @@ def test_session_cookie_cannot_be_read_by_script_or_sent_cross_site(client, demo
     "name, data, content_type",
     [
         ("png with an html comment chunk", png_bytes(POLYGLOT_HTML), "image/png"),
-        pytest.param(
-            "jpeg with a script comment", jpeg_bytes(POLYGLOT_HTML.encode()), "image/jpeg",
-            marks=pytest.mark.xfail(strict=True, reason=(
-                "server/photos.py _jpeg(): Pillow copies im.info['comment'] (the JPEG COM segment) into "
-                "the saved display/thumb JPEG; pass comment=b'' or clear im.info. Served as image/jpeg with "
-                "nosniff and a sandbox CSP, so not executable, but the 'no metadata kept' promise is broken."
-            )),
-        ),
+        ("jpeg with a script comment", jpeg_bytes(POLYGLOT_HTML.encode()), "image/jpeg"),
         ("png followed by an html page", png_bytes() + POLYGLOT_HTML.encode(), "image/png"),
     ],
     ids=["png-text-chunk", "jpeg-comment", "png-then-html"],
