@@ -57,8 +57,14 @@ export async function render(container, { params }, ctx) {
   fixedBy.value = draft.fixed_by_name || '';
 
   const pad = h('canvas', { class: 'signature', id: 'signature', width: 600, height: 240, role: 'img', 'aria-label': t('signature_hint') });
-  const strokes = { drawn: false };
+  // The drawing is kept in the draft too, so a reload under the form keeps the signature.
+  const strokes = { drawn: !!draft.signature_data, changed: () => { draft.signature_data = pad.toDataURL('image/png'); persist(); } };
   setupPad(pad, strokes);
+  if (draft.signature_data) {
+    const img = new Image();
+    img.onload = () => pad.getContext('2d').drawImage(img, 0, 0);
+    img.src = draft.signature_data;
+  }
 
   container.append(
     h('h1', {}, t('verify_title')),
@@ -69,7 +75,7 @@ export async function render(container, { params }, ctx) {
     h('label', { for: 'verify-note' }, t('visit_note')), note,
     h('label', { for: 'fixed-by' }, t('fixed_by')), fixedBy,
     h('p', { class: 'label', id: 'sig-label' }, t('signature')), pad,
-    h('button', { type: 'button', class: 'btn', id: 'clear-signature', onclick: () => { pad.getContext('2d').clearRect(0, 0, pad.width, pad.height); strokes.drawn = false; } }, t('clear_signature')),
+    h('button', { type: 'button', class: 'btn', id: 'clear-signature', onclick: () => { pad.getContext('2d').clearRect(0, 0, pad.width, pad.height); strokes.drawn = false; draft.signature_data = ''; persist(); } }, t('clear_signature')),
     msg,
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'btn primary big', id: 'save-verify', onclick: save }, t('save')),
@@ -121,7 +127,10 @@ function setupPad(canvas, strokes) {
     last = p;
     strokes.drawn = true;
   });
-  const end = () => { last = null; };
+  const end = () => {
+    if (last && strokes.drawn) strokes.changed();
+    last = null;
+  };
   canvas.addEventListener('pointerup', end);
   canvas.addEventListener('pointercancel', end);
 }
