@@ -722,6 +722,17 @@ def _table(data, widths, font: str, header_rows: int = 1, size: float = 8):
     return t
 
 
+def _tables(rows, widths, font: str, size: float = 8, per_table: int = 60) -> list:
+    """A long list as several tables of `per_table` rows, each with the header row.
+
+    reportlab splits one long table page by page by re-measuring what is left, which
+    grows with the square of its length; a month's thousands of visits in one table
+    took minutes, in blocks it is linear.
+    """
+    head, body = rows[0], rows[1:]
+    return [_table([head] + body[i : i + per_table], widths, font, size=size) for i in range(0, len(body), per_table)]
+
+
 def _weekly_chart(fig: dict, font: str, width: float):
     from reportlab.graphics.charts.barcharts import VerticalBarChart
     from reportlab.graphics.charts.legends import Legend
@@ -911,7 +922,7 @@ def _records_story(site: Site, records: dict, font: str, st: dict, width: float)
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
     else:
-        story.append(_table(rows, [width * w for w in (0.13, 0.15, 0.11, 0.29, 0.11, 0.09, 0.12)], font))
+        story.extend(_tables(rows, [width * w for w in (0.13, 0.15, 0.11, 0.29, 0.11, 0.09, 0.12)], font))
     story.append(_p("六、完工核查与签名", st["h2"]))
     sigs = _signature_images(site, records["finding_where"])
     rows = [["核查时间", "任务", "结果", "核查人", "维修人", "备注", "签名"]]
@@ -923,7 +934,7 @@ def _records_story(site: Site, records: dict, font: str, st: dict, width: float)
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
     else:
-        story.append(_table(rows, [width * w for w in (0.14, 0.07, 0.08, 0.12, 0.12, 0.24, 0.23)], font))
+        story.extend(_tables(rows, [width * w for w in (0.14, 0.07, 0.08, 0.12, 0.12, 0.24, 0.23)], font))
     story += [Spacer(1, 4), PageBreak(), _p("七、巡查记录明细", st["h2"])]
     rows = [["巡查时间", "点位", "类型", "巡查人", "方式", "合格/不合格/不适用", "备注", "补录"]]
     for r in ROWS["visits"](site, records["visit_where"]):
@@ -933,5 +944,5 @@ def _records_story(site: Site, records: dict, font: str, st: dict, width: float)
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
     else:
-        story.append(_table(rows, [width * w for w in (0.15, 0.2, 0.1, 0.18, 0.06, 0.12, 0.14, 0.05)], font, size=7))
+        story.extend(_tables(rows, [width * w for w in (0.15, 0.2, 0.1, 0.18, 0.06, 0.12, 0.14, 0.05)], font, size=7))
     return story

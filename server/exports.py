@@ -109,7 +109,9 @@ def _stream(stmt) -> Iterator:
     Core rows through the session's connection: the ORM's row processing is not needed
     for plain columns and costs a third of the time.
     """
-    result = db.session.connection().execution_options(yield_per=BATCH, stream_results=True).execute(stmt)
+    # Options on the statement, not the connection: Connection.execution_options() changes
+    # the session's connection in place, and every later statement would use a server-side cursor.
+    result = db.session.connection().execute(stmt.execution_options(yield_per=BATCH, stream_results=True))
     try:
         for partition in result.partitions():
             yield from partition
