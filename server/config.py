@@ -24,6 +24,10 @@ SETTINGS = (
     ("LOGIN_MAX_FAILURES", "5", "failed logins per user and address before a lock-out"),
     ("LOGIN_LOCKOUT_MINUTES", "15", "lock-out window after too many failed logins"),
     ("CLOCK_SKEW_FLAG_SECONDS", "300", "device clock offset that flags a device"),
+    ("LABEL_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "TrueType font with Chinese glyphs, embedded in label and archive PDFs"),
+    ("LABEL_FONT_INDEX", "0", "face number inside a .ttc font file"),
+    ("COVERAGE_REPEAT_SCANS", "3", "scans of one checkpoint by one person that look suspicious..."),
+    ("COVERAGE_REPEAT_MINUTES", "10", "...when they fall within this many minutes"),
     ("PUBLIC_URL", "(from the request)", "base URL printed into QR labels, e.g. https://patrol.example.com"),
 )
 
@@ -100,6 +104,10 @@ def from_env(root: Path) -> dict:
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
         "CLOCK_SKEW_FLAG_SECONDS": _int("CLOCK_SKEW_FLAG_SECONDS", 300),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
+        "LABEL_FONT": os.environ.get("LABEL_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        "LABEL_FONT_INDEX": _int("LABEL_FONT_INDEX", 0),
+        "COVERAGE_REPEAT_SCANS": _int("COVERAGE_REPEAT_SCANS", 3),
+        "COVERAGE_REPEAT_MINUTES": _int("COVERAGE_REPEAT_MINUTES", 10),
         "CHECKLIST_DIR": str(root / "checklists"),
         "PASSWORD_HASH_METHOD": "scrypt",
         # Cookies: HttpOnly always; Secure outside development.

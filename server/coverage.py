@@ -18,7 +18,6 @@ Rules (docs/checkpoints.md, "Coverage"):
 
 from __future__ import annotations
 
-import os
 import re
 from bisect import bisect_left
 from calendar import monthrange
@@ -40,14 +39,10 @@ MAX_DAYS = 366
 
 
 def setting(name: str) -> int:
-    """A coverage threshold: app config, else the environment, else the documented default."""
-    value = current_app.config.get(name) if has_app_context() else None
-    if value in (None, ""):
-        value = os.environ.get(name, "")
-    try:
-        return int(value) if value not in (None, "") else DEFAULTS[name]
-    except (TypeError, ValueError):
-        return DEFAULTS[name]
+    """A coverage threshold from the app's configuration (server/config.py)."""
+    if has_app_context():
+        return int(current_app.config.get(name, DEFAULTS[name]))
+    return DEFAULTS[name]
 
 
 def _ratio(visited: int, planned: int) -> float | None:

@@ -1,7 +1,6 @@
 """Login, logout and who am I."""
 
 from flask import g, request
-from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
