@@ -2,12 +2,15 @@
 // extensions (managers decide), cancelling with a reason, comments, and the full history.
 import * as api from '../../api.js';
 import * as db from '../../db.js';
-import { fmtTime, pick, t } from '../../i18n.js';
+import { lang, pick, t } from '../../i18n.js';
 import * as store from '../../store.js';
 import { h, toast } from '../dom.js';
 import { DIRECTORS, ROUTES, act, add, guarded, hasRole, qs, select, subnav } from './common.js';
 
 const CLOSED = ['verified', 'cancelled'];
+// Times on this screen are the site's clock, like its due date, whatever the viewer's own timezone.
+let zone;
+const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(lang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: zone, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '');
 const ASSIGNABLE = ['open', 'assigned', 'in_progress'];
 
 export async function render(container, { params }, ctx) {
@@ -17,6 +20,7 @@ export async function render(container, { params }, ctx) {
   container.append(box);
   await guarded(box, ctx, async () => {
     const task = await api.get(`/api/tasks/${id}`);
+    zone = task.timezone || undefined;
     const [depts, people, cp] = await Promise.all([
       api.get(`/api/sites/${task.site_id}/departments`),
       hasRole(task.site_id, DIRECTORS) ? api.get(`/api/users/${qs({ site_id: task.site_id })}`) : [],
