@@ -1,0 +1,95 @@
+"""Phone-side failure modes not covered elsewhere: two tabs syncing at once, browser storage cleared."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from server.models import Mutation, Visit
+
+from .app_driver import login, wait_count, wait_installed, wait_outbox
+from .conftest import new_context
+
+pytestmark = pytest.mark.browser
+
+
+def _save_all_fine_visit(page, code: str) -> None:
+    page.goto("/#/scan")
+    page.fill("#code", code)
+    page.click("#code-open")
+    page.wait_for_selector("#all-fine")
+    page.click("#all-fine")
+    if page.locator("#save-visit").count():
+        page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+
+
+def test_two_tabs_syncing_at_once_send_each_record_once(live_server, launch, query):
+    browser = launch()
+    context = new_context(browser, live_server)
+    first = context.new_page()
+    first.goto("/")
+    login(first)
+    wait_installed(first)
+
+    context.set_offline(True)
+    _save_all_fine_visit(first, "f03")
+    _save_all_fine_visit(first, "f04")
+    second = context.new_page()
+    second.goto("/")
+    second.wait_for_selector("#nav a")
+
+    sent: list[str] = []
+
+    def count_push(route):
+        body = json.loads(route.request.post_data or "{}")
+        sent.extend(m["mutation_id"] for m in body.get("mutations", []))
+        route.continue_()
+
+    context.route("**/api/sync/push", count_push)
+    context.set_offline(False)
+    # Both tabs hear "online" at the same moment and both try to sync.
+    for page in (first, second):
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    for page in (first, second):
+        wait_outbox(page, lambda r: len(r) == 2 and all(x["status"] == "sent" for x in r))
+
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Mutation))) == 2
+    # One sync at a time across tabs (navigator.locks): each record went up once.
+    assert sorted(set(sent)) == sorted(sent), f"records sent more than once: {sent}"
+
+
+def test_storage_cleared_by_the_browser_the_app_recovers_and_the_server_keeps_everything(live_server, launch, query):
+    browser = launch()
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    _save_all_fine_visit(page, "f05")
+    wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
+
+    # The browser evicts all of the site's storage (Safari after 7 days unused, or the
+    # user's "clear site data"): IndexedDB, localStorage, caches, the service worker, the cookie.
+    page.goto("/static/pwa/manifest.webmanifest")  # leave the app so no tab holds the database open
+    page.evaluate(
+        """async () => {
+            for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
+            localStorage.clear(); sessionStorage.clear();
+            for (const k of await caches.keys()) await caches.delete(k);
+            for (const d of await indexedDB.databases()) {
+              await new Promise((ok) => { const r = indexedDB.deleteDatabase(d.name); r.onsuccess = r.onerror = r.onblocked = ok; });
+            }
+        }"""
+    )
+    context.clear_cookies()
+    page.goto("/")
+    login(page)
+    wait_count(page, "checkpoints", lambda n: n > 0)
+    _save_all_fine_visit(page, "f06")
+    wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
