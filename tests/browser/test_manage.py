@@ -228,6 +228,41 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     clean(page)
 
 
+def test_supervisor_confirms_route_and_cancels_only_with_a_reason(live_server, browser, report, query):
+    task_id = report("F02", "floor.elevator_doors", "电梯门有涂鸦 graffiti on the doors")["task_id"]
+    page = open_as(browser, live_server, "supervisor")
+    page.goto(f"/#/manage/tasks/{task_id}")
+    page.wait_for_selector("#route-confirm")
+    assert "路线待确认" in page.inner_text("#task-route")
+
+    # Graffiti turned out to be the cleaners' job: route it to their department.
+    page.select_option("#route-select", "department_work")
+    page.click("#route-confirm")
+    until(page, "() => document.querySelector('#task-route') && !document.querySelector('#task-route').textContent.includes('路线待确认')", "route confirmed")
+    assert "通知责任部门" in page.inner_text("#task-route")
+
+    page.click("#task-cancel-card summary")
+    page.click("#cancel-submit")
+    assert page.inner_text("#cancel-error") == "取消任务必须填写原因。"
+    assert query(lambda s: s.get(Task, task_id).state) == "open"
+    page.fill("#cancel-reason", "重复上报 reported twice")
+    page.click("#cancel-submit")
+    until(page, "() => document.querySelector('#task-state')?.textContent === '已取消'", "cancelled on screen")
+    assert page.locator("#assign-submit").count() == 0 and page.locator("#task-cancel-card").count() == 0
+
+    task = query(lambda s: s.get(Task, task_id))
+    assert task.state == "cancelled" and task.cancel_reason == "重复上报 reported twice" and task.route == "department_work" and task.route_confirmed
+    clean(page)
+
+
+def test_desk_tells_a_patroller_it_is_not_theirs(live_server, browser):
+    page = open_as(browser, live_server, "patroller")
+    page.goto("/#/manage")
+    page.wait_for_selector(".screen-manage h1")
+    assert "不是主管、经理或管理员" in page.inner_text(".screen-manage")
+    clean(page)
+
+
 def test_notification_badge_shows_unread_count_and_clears_when_read(live_server, browser, report):
     report("F06", "floor.fire_escape_clear", "消防通道被堵 fire escape blocked", "major")
     report("LOBBY", "lobby.safety_signs", "安全出口标志不亮 exit sign dark", "major")
