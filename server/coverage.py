@@ -31,7 +31,8 @@ from . import plans as plans_mod
 from .errors import ApiError
 from .extensions import db
 from .models import Checkpoint, PatrolPlan, Site, User, Visit, utcnow
-from .plans import Window, _iso, local_to_utc
+from .plans import Window, local_to_utc
+from .timeutil import iso
 
 PATROL = "patrol"
 DEFAULTS = {"COVERAGE_REPEAT_SCANS": 3, "COVERAGE_REPEAT_MINUTES": 10}
@@ -120,8 +121,8 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
             "assignee_id": plan.assignee_id,
             "day": w.day.isoformat(),
             "window": w.label,
-            "start": _iso(w.start),
-            "end": _iso(w.end),
+            "start": iso(w.start),
+            "end": iso(w.end),
             "status": status,
             "planned": len(planned),
             "visited": sum(hits.values()),
@@ -148,8 +149,8 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
                         "day": w.day.isoformat(),
                         "plan_id": plan.id,
                         "window": w.label,
-                        "start": _iso(w.start),
-                        "end": _iso(w.end),
+                        "start": iso(w.start),
+                        "end": iso(w.end),
                         "checkpoint_id": cp.id,
                         "short_code": cp.short_code,
                         "name_zh": cp.name_zh,
@@ -172,7 +173,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
         "timezone": site.timezone,
         "from": first.isoformat(),
         "to": last.isoformat(),
-        "generated_at": _iso(now),
+        "generated_at": iso(now),
         "thresholds": thresholds,
         "totals": {"windows": sum(1 for r in window_rows if r["status"] == "ended"), **totals.as_dict()},
         "windows": window_rows,
@@ -219,7 +220,7 @@ def suspicious(visits, checkpoints: dict[int, Checkpoint], thresholds: dict) -> 
                             "type": "too_fast",
                             "user_id": user_id,
                             "user_name": names.get(user_id, ""),
-                            "at": _iso(b.scanned_at),
+                            "at": iso(b.scanned_at),
                             "checkpoint_ids": [a.checkpoint_id, b.checkpoint_id],
                             "short_codes": [_code(checkpoints, a.checkpoint_id), _code(checkpoints, b.checkpoint_id)],
                             "visit_ids": [a.id, b.id],
@@ -244,8 +245,8 @@ def suspicious(visits, checkpoints: dict[int, Checkpoint], thresholds: dict) -> 
                                 "type": "repeated_scan",
                                 "user_id": user_id,
                                 "user_name": names.get(user_id, ""),
-                                "at": _iso(cluster[0].scanned_at),
-                                "last_at": _iso(cluster[-1].scanned_at),
+                                "at": iso(cluster[0].scanned_at),
+                                "last_at": iso(cluster[-1].scanned_at),
                                 "checkpoint_ids": [cid],
                                 "short_codes": [_code(checkpoints, cid)],
                                 "visit_ids": [v.id for v in cluster],

@@ -20,6 +20,7 @@ from .changes import record_change
 from .errors import ApiError
 from .extensions import db
 from .models import Checkpoint, Membership, PatrolPlan, User
+from .timeutil import iso
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -195,12 +196,8 @@ def plan_payload(plan: PatrolPlan, assignee_name: str | None = None) -> dict:
         "focus_en": plan.focus_en,
         "checkpoint_ids": list(plan.checkpoint_ids or []),
         "active": plan.active,
-        "updated_at": _iso(plan.updated_at),
+        "updated_at": iso(plan.updated_at),
     }
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if dt else None
 
 
 # --- windows in time ------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from .models import (
     Visit,
     utcnow,
 )
-from .timeutil import corrected, month_of
+from .timeutil import corrected, iso, month_of
 
 # Who may record patrol data at a site: everyone but the archivist, who only files.
 RECORDERS = (choices.PATROLLER, choices.SUPERVISOR, choices.MANAGER, choices.ADMIN)
@@ -1181,12 +1181,6 @@ def _ints(keys) -> list[int]:
     return [k for k in (_int_or(str(x)) for x in keys) if isinstance(k, int)]
 
 
-def _iso(dt):
-    from .api.common import iso
-
-    return iso(dt)
-
-
 def load_sites(keys) -> dict:
     rows = db.session.execute(select(Site).where(Site.id.in_(_ints(keys)))).scalars()
     return {
@@ -1241,12 +1235,11 @@ def load_checklists(keys) -> dict:
 
 
 def load_plans(keys) -> dict:
-    rows = db.session.execute(select(PatrolPlan).where(PatrolPlan.id.in_(_ints(keys)), PatrolPlan.active)).scalars()
-    return {
-        p.id: {"id": p.id, "site_id": p.site_id, "name_zh": p.name_zh, "name_en": p.name_en, "assignee_id": p.assignee_id,
-               "schedule": p.schedule, "focus_zh": p.focus_zh, "focus_en": p.focus_en, "checkpoint_ids": p.checkpoint_ids}
-        for p in rows
-    }
+    """Active plans as the phone keeps them (plans.plan_payloads is the one shape)."""
+    from .plans import plan_payloads
+
+    rows = db.session.execute(select(PatrolPlan).where(PatrolPlan.id.in_(_ints(keys)), PatrolPlan.active)).scalars().all()
+    return plan_payloads(rows)
 
 
 def load_tasks(keys) -> dict:
@@ -1268,11 +1261,11 @@ def load_tasks(keys) -> dict:
     for task, finding, assignee_name in rows:
         out[task.id] = {
             "id": task.id, "site_id": task.site_id, "checkpoint_id": task.checkpoint_id, "state": task.state,
-            "due_at": _iso(task.due_at), "assignee_id": task.assignee_id, "assignee_name": assignee_name,
+            "due_at": iso(task.due_at), "assignee_id": task.assignee_id, "assignee_name": assignee_name,
             "severity": task.severity, "route": task.route, "department_id": task.department_id,
             "finding": {
                 "id": finding.id, "item_id": finding.item_id, "category": finding.category, "description": finding.description,
-                "observed_at": _iso(finding.observed_at), "reported_by": finding.reported_by,
+                "observed_at": iso(finding.observed_at), "reported_by": finding.reported_by,
             },
             "photos": photos.get(finding.id, []),
         }

@@ -6,6 +6,13 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
+def iso(dt: datetime | None) -> str | None:
+    """Naive UTC from the database → ISO 8601 with Z, the one form the API sends."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def to_local(utc_naive: datetime, tz: str) -> datetime:
     return utc_naive.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 
 from marshmallow import RAISE, Schema, fields, validate
+
+from ..timeutil import iso  # noqa: F401  (re-exported for resource modules)
 
 
 class StrictSchema(Schema):
@@ -17,13 +19,6 @@ class StrictSchema(Schema):
 class PageArgs(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-
-
-def iso(dt: datetime | None) -> str | None:
-    """Naive UTC from the database → ISO 8601 with Z."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class UtcDateTime(fields.DateTime):
