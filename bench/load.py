@@ -146,10 +146,14 @@ class Server:
 
     def __enter__(self) -> str:
         self.log_file = open(self.photo_dir.parent / f"gunicorn-{self.port}.log", "w")
+        self.access_log = self.photo_dir.parent / f"access-{self.port}.log"
         env = dict(os.environ, DATABASE_URL=self.url, PHOTO_DIR=str(self.photo_dir), SECRET_KEY="load-bench", PATROL_ENV="development")
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--backlog", "512", "--timeout", "120", "--log-level", "warning", "wsgi:app"],
+             "--backlog", "512", "--timeout", "120", "--log-level", "warning",
+             # Time spent inside the server per request (microseconds), queueing excluded.
+             "--access-logfile", str(self.access_log), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s",
+             "wsgi:app"],
             cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
             stdout=self.log_file, stderr=subprocess.STDOUT,
         )
@@ -281,6 +285,21 @@ class Phone(threading.Thread):
                 return checkpoints, checklists, cursor
 
 
+def server_times(access_log: Path) -> dict:
+    """p50/p95/p99 of the time each request spent inside gunicorn, by method and route."""
+    import re
+
+    times: dict[str, list[float]] = defaultdict(list)
+    for line in access_log.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        method, path, _status, micros = parts
+        route = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27}", "/<id>", path)
+        times[f"{method} {route}"].append(int(micros) / 1000)
+    return {k: {"n": len(v), "p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99)} for k, v in sorted(times.items())}
+
+
 # --- one run ------------------------------------------------------------------------------
 
 
@@ -329,7 +348,8 @@ def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path
             with lock:
                 latencies[op].append(ms)
 
-        with Server(url, photo_dir) as base:
+        server = Server(url, photo_dir)
+        with server as base:
             start = threading.Barrier(phones + 1)
             crowd = [Phone(n, base, info["site_id"], rounds, jpegs, start, log) for n in range(phones)]
             for p in crowd:
@@ -340,6 +360,7 @@ def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path
                 p.join(timeout=max(1, TIME_LIMIT_S - (time.perf_counter() - t0)))
             wall = time.perf_counter() - t0
             stuck = sum(p.is_alive() for p in crowd)
+        inside = server_times(server.access_log)
         sent = {k: set().union(*(p.sent[k] for p in crowd)) for k in crowd[0].sent}
         errors = [e for p in crowd for e in p.errors] + ["phone still running at the time limit"] * stuck
         checked = count_in_db(url, photo_dir, sent)
@@ -353,6 +374,8 @@ def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path
         "requests": requests_total,
         "requests_per_s": round(requests_total / wall, 1),
         "ops": ops,
+        # Inside the server (no queueing): the difference to "ops" is time spent waiting for a worker.
+        "server_ms": inside,
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:10],
         "sent": {k: len(v) for k, v in sent.items()},
