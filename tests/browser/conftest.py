@@ -72,7 +72,8 @@ class LiveServer:
     def start(self, **env) -> None:
         cmd = [str(Path(sys.executable).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "1", "wsgi:app"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **env}, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine importing the app in two workers takes a while.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if requests.get(self.url + "/api/health", timeout=1).status_code == 200:
@@ -82,6 +83,7 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: see {self.log.name}")
             time.sleep(0.1)
+        self.kill()
         raise RuntimeError("gunicorn did not start")
 
     def kill(self) -> None:

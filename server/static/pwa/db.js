@@ -54,15 +54,6 @@ export async function setMeta(key, value) {
   await (await db()).put('meta', value, key);
 }
 
-export async function deviceId() {
-  let id = await getMeta('device_id');
-  if (!id) {
-    id = uuid();
-    await setMeta('device_id', id);
-  }
-  return id;
-}
-
 export function uuid() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
@@ -85,10 +76,25 @@ export async function enqueue(kind, payload, { label = '', photoIds = [], observ
   const d = await db();
   const tx = d.transaction(['outbox', 'meta', 'photos'], 'readwrite');
   const meta = tx.objectStore('meta');
+  // The server registers a device id to one user: a phone shared by two people sends
+  // each one's records under that person's own device id and sequence.
+  const me = await meta.get('me');
+  const userId = me ? me.id : 0;
+  let device = await meta.get(`device_id:${userId}`);
+  if (!device) {
+    device = uuid();
+    await meta.put(device, `device_id:${userId}`);
+  }
+  const deviceSeq = ((await meta.get(`seq:${device}`)) || 0) + 1;
+  await meta.put(deviceSeq, `seq:${device}`);
+  // The outbox key orders every record of this phone; `device_seq` is what the server sees.
   const seq = ((await meta.get('seq')) || 0) + 1;
   await meta.put(seq, 'seq');
   const row = {
     seq,
+    device_id: device,
+    device_seq: deviceSeq,
+    user_id: userId,
     mutation_id: uuid(),
     kind,
     observed_at: observedAt || nowIso(),
@@ -219,12 +225,13 @@ export async function updateOutbox(seq, changes) {
   await tx.done;
 }
 
-export async function pendingOutbox(limit) {
+/** The oldest unsent records of one user (they all share that user's device id). */
+export async function pendingOutbox(limit, userId) {
   const d = await db();
   const rows = [];
   let cursor = await d.transaction('outbox').store.index('status').openCursor('pending');
   while (cursor && rows.length < limit) {
-    rows.push(cursor.value);
+    if (cursor.value.user_id === userId) rows.push(cursor.value);
     cursor = await cursor.continue();
   }
   return rows.sort((a, b) => a.seq - b.seq);

@@ -72,14 +72,14 @@ function schedule(ms) {
   timer = setTimeout(() => syncNow(), ms);
 }
 
-function bodyFor(rows, deviceId) {
+function bodyFor(rows) {
   return {
-    device_id: deviceId,
+    device_id: rows[0].device_id,
     device_time: new Date().toISOString(),
     app_version: store.get().version || 'dev',
     mutations: rows.map((r) => ({
       mutation_id: r.mutation_id,
-      seq: r.seq,
+      seq: r.device_seq,
       kind: r.kind,
       observed_at: r.observed_at,
       payload: r.payload,
@@ -102,20 +102,26 @@ async function applyResults(rows, results) {
   }
 }
 
+// Whole-push refusals that say nothing about the records themselves: keep them all.
+const KEEP = new Set(['csrf_failed', 'device_owned', 'too_many_mutations', 'too_large']);
+
+function retryable(e) {
+  return !(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429 || KEEP.has(e.code);
+}
+
 async function push() {
-  const deviceId = await db.deviceId();
+  const userId = store.get().me.id;
   for (;;) {
-    const rows = await db.pendingOutbox(BATCH);
+    const rows = await db.pendingOutbox(BATCH, userId);
     if (!rows.length) return;
     let resp;
     try {
-      resp = await api.post('/api/sync/push', bodyFor(rows, deviceId));
+      resp = await api.post('/api/sync/push', bodyFor(rows));
     } catch (e) {
-      if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;
-      if (e.code === 'csrf_failed') throw e;
+      if (retryable(e)) throw e;
       // The server refused the whole batch: send items alone so that one bad item
       // is set aside with its reason and the others still go.
-      await pushOneByOne(rows, deviceId);
+      await pushOneByOne(rows);
       continue;
     }
     if (typeof resp.clock_offset_ms === 'number') await db.setMeta('clock_offset_ms', resp.clock_offset_ms);
@@ -126,13 +132,13 @@ async function push() {
   }
 }
 
-async function pushOneByOne(rows, deviceId) {
+async function pushOneByOne(rows) {
   for (const row of rows) {
     try {
-      const resp = await api.post('/api/sync/push', bodyFor([row], deviceId));
+      const resp = await api.post('/api/sync/push', bodyFor([row]));
       await applyResults([row], resp.results);
     } catch (e) {
-      if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;
+      if (retryable(e)) throw e;
       await db.updateOutbox(row.seq, { status: 'rejected', code: e.code, message: e.message });
     }
   }
@@ -148,7 +154,8 @@ async function uploadPhotos() {
       await db.setPhotoStatus(p.id, 'uploaded');
     } catch (e) {
       if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;
-      if (e.status === 404) continue; // its record has not arrived yet: try again next time
+      // Not there yet, or damaged on the way (hash_mismatch): try again next time.
+      if (e.status === 404 || e.code === 'hash_mismatch') continue;
       await db.setPhotoStatus(p.id, 'rejected', e.message, e.code);
     }
   }
