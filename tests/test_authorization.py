@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from server import choices
 from server.extensions import db
-from server.models import ChecklistVersion, Checkpoint, Department, SiteChecklistItem, User
+from server.models import Checkpoint, Department, SiteChecklistItem, User
 
 from .helpers import ApiClient
 
@@ -38,10 +38,27 @@ class Ctx:
 
         self.version_id = current_version(site.id, "floor").id
         db.session.commit()
+        self.site = site
+        self.plan_id = self.spare_plan()
+        # Each area's own objects: tasks in every state (test_tasks_support), a photo.
+        from .samples_sync import add_photo
+        from .test_tasks_support import authz_context
+
+        self.t = authz_context(site)
+        add_photo(self)
+
+    def spare_plan(self) -> int:
+        """A new plan each call: a DELETE sample removes the one it is given."""
+        from server.plans import create_plan
+
+        plan = create_plan(self.site_id, actor_id=None, name_zh="日常巡查", schedule={"days": [0], "windows": [["09:00", "11:00"]]}, checkpoint_ids=[self.checkpoint_id])
+        db.session.commit()
+        return plan.id
 
 
 # (method, rule) → function(ctx) returning the request; the rule strings are Flask's.
-SAMPLES = {
+# The matrix calls the function afresh for every request it sends.
+CORE_SAMPLES = {
     ("GET", "/api/health"): lambda c: {"url": "/api/health"},
     ("GET", "/api/meta"): lambda c: {"url": "/api/meta"},
     ("POST", "/api/auth/login"): lambda c: {"url": "/api/auth/login", "json": {"username": "patroller", "password": "patrol-demo"}},
@@ -70,6 +87,33 @@ SAMPLES = {
     ("POST", "/api/sites/<int:site_id>/checklists/items"): lambda c: {"url": f"/api/sites/{c.site_id}/checklists/items", "json": {"kind": "floor", "key": "exit_sign", "text_zh": "安全出口指示灯亮", "methods": ["look"], "category": "security_hazard", "route": "facility_repair"}},
     ("PATCH", "/api/sites/<int:site_id>/checklists/items/<int:item_pk>"): lambda c: {"url": f"/api/sites/{c.site_id}/checklists/items/{c.item_pk}", "json": {"text_en": "Mat lies flat"}},
 }
+
+# Checkpoints, labels, plans and coverage (issue 6).
+PLACES_SAMPLES = {
+    ("GET", "/api/checkpoints/<int:checkpoint_id>/qr.png"): lambda c: {"url": f"/api/checkpoints/{c.checkpoint_id}/qr.png"},
+    ("GET", "/api/checkpoints/<int:checkpoint_id>/qr.svg"): lambda c: {"url": f"/api/checkpoints/{c.checkpoint_id}/qr.svg"},
+    ("GET", "/api/sites/<int:site_id>/labels.pdf"): lambda c: {"url": f"/api/sites/{c.site_id}/labels.pdf?checkpoint_ids={c.checkpoint_id}"},
+    ("GET", "/api/sites/<int:site_id>/checkpoints.csv"): lambda c: {"url": f"/api/sites/{c.site_id}/checkpoints.csv"},
+    ("POST", "/api/sites/<int:site_id>/checkpoints.csv"): lambda c: {"url": f"/api/sites/{c.site_id}/checkpoints.csv", "data": "kind,name_zh,short_code\nfloor,11楼,F11\n".encode(), "content_type": "text/csv"},
+    ("POST", "/api/sites/<int:site_id>/checkpoints/order"): lambda c: {"url": f"/api/sites/{c.site_id}/checkpoints/order", "json": {"checkpoint_ids": [c.checkpoint_id]}},
+    ("GET", "/api/sites/<int:site_id>/plans"): lambda c: {"url": f"/api/sites/{c.site_id}/plans"},
+    ("POST", "/api/sites/<int:site_id>/plans"): lambda c: {"url": f"/api/sites/{c.site_id}/plans", "json": {"name_zh": "夜间巡查", "schedule": {"days": [0, 1, 2, 3, 4, 5, 6], "windows": [["22:00", "02:00"]]}, "checkpoint_ids": [c.checkpoint_id]}},
+    ("GET", "/api/plans/<int:plan_id>"): lambda c: {"url": f"/api/plans/{c.plan_id}"},
+    ("PATCH", "/api/plans/<int:plan_id>"): lambda c: {"url": f"/api/plans/{c.plan_id}", "json": {"focus_zh": "重点检查消防通道"}},
+    ("DELETE", "/api/plans/<int:plan_id>"): lambda c: {"url": f"/api/plans/{c.spare_plan()}"},
+    ("GET", "/api/sites/<int:site_id>/coverage"): lambda c: {"url": f"/api/sites/{c.site_id}/coverage?from=2026-03-01&to=2026-03-07"},
+    ("GET", "/api/sites/<int:site_id>/coverage/month"): lambda c: {"url": f"/api/sites/{c.site_id}/coverage/month?month=2026-03"},
+}
+
+
+def _all_samples() -> dict:
+    from .samples_sync import SYNC_SAMPLES
+    from .test_tasks_support import AUTHZ_SAMPLES as TASK_SAMPLES
+
+    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES}
+
+
+SAMPLES = _all_samples()
 
 
 def api_endpoints(app):
@@ -120,9 +164,10 @@ def test_authorisation_matrix(app, world):
     the rule never allows). Anonymous: 401 unless public."""
     ctx, clients = world
     failures = []
-    known = [(m, r, p, SAMPLES[(m, r)](ctx)) for m, r, p in api_endpoints(app) if (m, r) in SAMPLES]
+    known = [(m, r, p, SAMPLES[(m, r)]) for m, r, p in api_endpoints(app) if (m, r) in SAMPLES]
     # (endpoints missing from SAMPLES are reported by the test above)
-    for method, rule, policy, spec in sorted(known, key=lambda k: bool(k[3].get("last"))):
+    for method, rule, policy, sample in sorted(known, key=lambda k: bool(k[3](ctx).get("last"))):
+        spec = sample(ctx)
         allowed = set(policy["roles"])
         public = policy.get("public", False)
         anon = _call(ApiClient(app.test_client()), method, spec)
@@ -132,7 +177,7 @@ def test_authorisation_matrix(app, world):
             continue
         # Other site first (nothing may change), then own-site roles, allowed ones last.
         for role in choices.ROLES:
-            r = _call(clients[("other", role)], method, spec)
+            r = _call(clients[("other", role)], method, sample(ctx))
             want = {403} if role not in allowed else ({404} if not spec.get("unscoped") else None)
             if want is None:
                 if r.status_code >= 400:
@@ -141,7 +186,7 @@ def test_authorisation_matrix(app, world):
             if r.status_code not in want:
                 failures.append(f"{method} {rule}: other-site {role} got {r.status_code}, expected {sorted(want)}")
         for role in sorted(choices.ROLES, key=lambda x: x in allowed):
-            r = _call(clients[("own", role)], method, spec)
+            r = _call(clients[("own", role)], method, sample(ctx))
             if role in allowed:
                 if r.status_code in (401, 403, 404) or r.status_code >= 500:
                     failures.append(f"{method} {rule}: {role} is allowed but got {r.status_code} {r.get_json()}")
