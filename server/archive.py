@@ -858,6 +858,18 @@ def render_pdf(path, site: Site, month: str, fig: dict, records: dict, *, kind: 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
 
 
+def _clip(text, width: int) -> str:
+    """Cut text to about `width` CJK characters (a Latin letter counts half)."""
+    text = str(text or "")
+    out, used = [], 0.0
+    for ch in text:
+        used += 0.5 if ord(ch) < 0x2E80 else 1
+        if used > width:
+            return "".join(out) + "…"
+        out.append(ch)
+    return text
+
+
 def _local(dt, tz: str) -> str:
     return to_local(dt, tz).strftime("%Y-%m-%d %H:%M") if dt else "—"
 
@@ -936,11 +948,13 @@ def _records_story(site: Site, records: dict, font: str, st: dict, width: float)
     else:
         story.extend(_tables(rows, [width * w for w in (0.14, 0.07, 0.08, 0.12, 0.12, 0.24, 0.23)], font))
     story += [Spacer(1, 4), PageBreak(), _p("七、巡查记录明细", st["h2"])]
-    rows = [["巡查时间", "点位", "类型", "巡查人", "方式", "合格/不合格/不适用", "备注", "补录"]]
+    rows = [["巡查时间", "点位", "类型", "巡查人", "方式", _p("合格/不合格\n/不适用", sm), "备注", "补录"]]
     for r in ROWS["visits"](site, records["visit_where"]):
         note = " ".join(x for x in (r[14], ("住户：" + r[15]) if r[15] else "") if x)
-        rows.append([r[2], _p(f"{r[4]} {r[3]}", sm), KIND_ZH.get(r[5], r[5]) if r[9] == "patrol" else "核查", _p(r[8], sm),
-                     SCAN_ZH.get(r[10], r[10]), f"{r[11]}/{r[12]}/{r[13]}", _p(note, sm), r[16]])
+        # Plain strings where a line is enough: a Paragraph per cell made a busy month's
+        # thousands of rows several times slower to lay out. Names are cut to the column.
+        rows.append([r[2], _clip(f"{r[4]} {r[3]}", 16), KIND_ZH.get(r[5], r[5]) if r[9] == "patrol" else "核查", _clip(r[8], 14),
+                     SCAN_ZH.get(r[10], r[10]), f"{r[11]}/{r[12]}/{r[13]}", _p(note, sm) if note else "", r[16]])
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
     else:
