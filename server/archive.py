@@ -17,9 +17,10 @@ import shutil
 import statistics
 import tempfile
 import zipfile
-from calendar import monthrange
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit, choices
 from .errors import ApiError
 from .extensions import db
-from .exports import ROWS, SHEET_TITLES, header, write_csv, write_xlsx
+from .exports import ROWS, SHEET_TITLES, connection, reading, write_csv, write_xlsx
 from .models import (
     Checkpoint,
     Extension,
@@ -501,6 +502,7 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
     row = get_row(site.id, month, lock=True)
     if row is None or row.state not in (S.MONTH_SEALED, S.MONTH_ARCHIVED):
         raise ApiError(409, f"{month} must be sealed before its bundle is built.", "month_not_sealed")
+    site_id = site.id
     now = now or utcnow()
     files = list(row.files or [])
     since = max((datetime.fromisoformat(f["cutoff"]) for f in files), default=None)
@@ -517,16 +519,21 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
         # Never overwrite a filed file: a leftover from a build whose transaction failed.
         final.rename(final.with_suffix(f".orphan-{now:%Y%m%d%H%M%S%f}.zip"))
     base = files[0] if files else None
+    sealed_at = row.sealed_at
+    fig = summary(site, month, now)
+    view = SimpleNamespace(id=site.id, code=site.code, name_zh=site.name_zh, name_en=site.name_en, timezone=site.timezone)
+    # The rows are read and the files rendered outside the session's transaction: on
+    # SQLite every transaction holds the write lock, and a busy month takes a while.
+    db.session.commit()
     work = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=target_dir))
     try:
-        fig = summary(site, month, now)
         manifest = {
             "format": MANIFEST_FORMAT,
             "kind": kind,
             "addendum_number": number or None,
             "site": fig["site"],
             "month": month,
-            "sealed_at": _iso(row.sealed_at),
+            "sealed_at": _iso(sealed_at),
             "built_at": _iso(now),
             "records_received_after": _iso(since),
             "base_bundle_sha256": base["sha256"] if base else None,
@@ -534,7 +541,9 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
             "summary": fig if kind == "bundle" else None,
             "files": [],
         }
-        written = _write_tables(site, work, records)
+        with _read_connection() as conn, reading(conn):
+            written = _write_tables(view, work, records)
+            render_pdf(work / "record.pdf", view, month, fig, records, kind=kind, number=number, sealed_at=sealed_at, built_at=now)
         photo_entries = []
         for photo_id, purpose, original_sha in records["photos"]:
             src = _photo_file(photo_id)
@@ -546,7 +555,6 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
             photo_entries.append({"id": photo_id, "purpose": purpose, "path": rel, "original_sha256": original_sha})
         manifest["counts"]["photos"] = len(photo_entries)
         manifest["photos"] = photo_entries
-        render_pdf(work / "record.pdf", site, month, fig, records, kind=kind, number=number, sealed_at=row.sealed_at, built_at=now)
         written.insert(0, "record.pdf")
         for rel in written + [p["path"] for p in photo_entries]:
             path = work / rel
@@ -561,6 +569,11 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
         os.replace(tmp_zip, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    row = get_row(site_id, month, lock=True)
+    if list(row.files or []) != files or row.state not in (S.MONTH_SEALED, S.MONTH_ARCHIVED):
+        # Someone else filed (or purged) this month while we rendered: theirs stands.
+        final.rename(final.with_suffix(f".orphan-{now:%Y%m%d%H%M%S%f}.zip"))
+        raise ApiError(409, f"{month} was filed by someone else at the same time; reload and try again.", "build_conflict")
     entry = {
         "kind": kind, "name": final.name, "path": str(final), "sha256": digest, "bytes": final.stat().st_size,
         "built_at": _iso(now), "cutoff": now.isoformat(), "records": manifest["counts"],
@@ -572,10 +585,35 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
         row.addendum_count = number
     db.session.flush([row])
     audit.record(
-        "month", f"{site.id}:{month}", "bundle_built" if kind == "bundle" else "addendum_built",
-        actor_id=actor_id, site_id=site.id, data={"file": final.name, "sha256": digest, "records": manifest["counts"]},
+        "month", f"{site_id}:{month}", "bundle_built" if kind == "bundle" else "addendum_built",
+        actor_id=actor_id, site_id=site_id, data={"file": final.name, "sha256": digest, "records": manifest["counts"]},
     )
     return entry
+
+
+_plain_engines: dict = {}
+
+
+@contextmanager
+def _read_connection():
+    """A connection for reading a month while the bundle is rendered.
+
+    SQLite: an engine of its own without the app's BEGIN IMMEDIATE, so the reads take
+    no write lock (WAL lets phones keep syncing meanwhile). PostgreSQL: a pooled
+    connection; reads never block writers there.
+    """
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        key = str(engine.url)
+        engine = _plain_engines.get(key) or _plain_engines.setdefault(key, create_engine(engine.url, poolclass=NullPool))
+    conn = engine.connect()
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _write_tables(site: Site, work: Path, records: dict) -> list[str]:
@@ -813,7 +851,7 @@ def _signature_images(site: Site, finding_where, width_mm: float = 28):
         .join(Finding, Finding.id == Task.finding_id)
         .where(Task.site_id == site.id, finding_where(Finding))
     )
-    for vid, sigs in db.session.execute(stmt):
+    for vid, sigs in connection().execute(stmt):
         for role, photo_id in sorted((sigs or {}).items()):
             path = _photo_file(str(photo_id))
             if path is None:

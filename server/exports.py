@@ -10,6 +10,8 @@ write-only workbook to a temporary file that is then streamed and deleted.
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
+from contextvars import ContextVar
 import io
 import os
 import tempfile
@@ -103,6 +105,24 @@ def local_formatter(tz: str) -> Callable[[datetime | None], str]:
     return fmt
 
 
+# A connection to read from instead of the session's (archive.py reads a month through
+# one that holds no write lock while it renders the bundle).
+_reader: ContextVar = ContextVar("export_reader", default=None)
+
+
+@contextmanager
+def reading(conn):
+    token = _reader.set(conn)
+    try:
+        yield conn
+    finally:
+        _reader.reset(token)
+
+
+def connection():
+    return _reader.get() or db.session.connection()
+
+
 def _stream(stmt) -> Iterator:
     """Rows in batches from a server-side cursor (PostgreSQL) or a lazily fetched cursor (SQLite).
 
@@ -111,7 +131,7 @@ def _stream(stmt) -> Iterator:
     """
     # Options on the statement, not the connection: Connection.execution_options() changes
     # the session's connection in place, and every later statement would use a server-side cursor.
-    result = db.session.connection().execute(stmt.execution_options(yield_per=BATCH, stream_results=True))
+    result = connection().execute(stmt.execution_options(yield_per=BATCH, stream_results=True))
     try:
         for partition in result.partitions():
             yield from partition

@@ -23,6 +23,13 @@ from server.timeutil import month_of
 
 from .helpers import error_of
 
+@pytest.fixture(autouse=True)
+def archive_dir(app, tmp_path):
+    """Bundles of a test go to its own folder, never to the checkout's instance/archives."""
+    app.config["ARCHIVE_DIR"] = str(tmp_path / "archives")
+    return tmp_path / "archives"
+
+
 # 10:00 on 10 September 2026 in Shanghai (the demo site's timezone).
 SEPT = datetime(2026, 9, 10, 2, 0)
 
@@ -191,6 +198,7 @@ def test_archivist_seals_and_the_downloaded_bundles_manifest_hashes_verify(app, 
     r = api.get(f"/api/archive/sites/{demo.id}/months/2026-09/bundle")
     assert r.status_code == 200 and r.mimetype == "application/zip"
     data = r.data
+    r.close()
     digest = hashlib.sha256(data).hexdigest()
     assert r.headers["X-Content-SHA256"] == digest == body["bundle_sha256"]
 
@@ -302,12 +310,14 @@ def test_a_late_record_for_a_sealed_month_lands_in_an_addendum_and_the_sealed_bu
     assert archive.sha256_file(bundle_path) == bundle_sha
     r = arch.get(f"/api/archive/sites/{demo.id}/months/2026-09/bundle?file={addendum['name']}")
     assert r.status_code == 200
-    manifest, zf, prefix = zip_manifest(r.data)
+    data = r.data
+    r.close()
+    manifest, zf, prefix = zip_manifest(data)
     assert manifest["kind"] == "addendum" and manifest["addendum_number"] == 1
     assert manifest["base_bundle_sha256"] == bundle_sha
     visits_csv = zf.read(prefix + "visits.csv").decode("utf-8-sig")
     assert late_id in visits_csv and visits_csv.count("\n") == 2  # header + the late visit only
-    assert archive.verify_zip(io.BytesIO(r.data)) == []
+    assert archive.verify_zip(io.BytesIO(data)) == []
 
     # Nothing new: no new file.
     r = arch.post(f"/api/archive/sites/{demo.id}/months/2026-09/build")

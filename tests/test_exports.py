@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from server.extensions import db
 
 from .helpers import error_of
-from .test_archive import add_finding, add_visit
+from .test_archive import archive_dir, add_finding, add_visit
 
 # Shanghai is UTC+8: 23:30 local on 1 October is 15:30 UTC, 00:30 local on 2 October is 16:30 UTC.
 LATE_OCT_1 = datetime(2026, 10, 1, 15, 30)
