@@ -137,7 +137,7 @@ def archive_group():
     """Month-end filing: seal months, build bundles and addenda, verify them."""
 
 
-def _site_months(site_code, month, default_previous: bool):
+def _site_months(site_code, month):
     from . import archive
     from .extensions import db
     from .models import Site
@@ -165,7 +165,7 @@ def archive_seal(site_code, month):
     from .extensions import db
 
     failed = False
-    for site, m in _site_months(site_code, month, True):
+    for site, m in _site_months(site_code, month):
         state = archive.state_of(site.id, m)
         try:
             archive.seal(site, m, actor_id=None)
