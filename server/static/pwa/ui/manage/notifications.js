@@ -1,15 +1,18 @@
 // My notification feed: major findings, overdue tasks, assignments and extensions; unread first in weight, newest first.
 import * as api from '../../api.js';
-import { fmtTime, t } from '../../i18n.js';
+import * as db from '../../db.js';
+import { fmtTime, pick, t } from '../../i18n.js';
 import { h } from '../dom.js';
 import { act, guarded, qs, setUnread, subnav } from './common.js';
 
 const PER_PAGE = 30;
 
-function text(n) {
+function text(n, cps) {
   const d = n.data || {};
   const parts = [];
-  if (d.checkpoint_name) parts.push(d.checkpoint_name);
+  // The notification names the checkpoint in Chinese; the phone's copy has both languages.
+  const cp = cps.get(d.checkpoint_id);
+  if (cp || d.checkpoint_name) parts.push(cp ? pick(cp) : d.checkpoint_name);
   if (d.description) parts.push(d.description);
   if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
   if (n.kind === 'extension_decided' && d.state) parts.push(t(`desk_ext_${d.state}`));
@@ -24,6 +27,7 @@ export async function render(container, _route, ctx) {
   const box = h('div', { class: 'desk-body' });
   container.append(box);
   await guarded(box, ctx, async () => {
+    const cps = new Map((await db.all('checkpoints').catch(() => [])).map((c) => [c.id, c]));
     const err = h('p', { class: 'error', role: 'alert' });
     const summary = h('p', { class: 'hint', id: 'notif-summary', role: 'status' });
     const readAll = h('button', { type: 'button', class: 'btn', id: 'notif-read-all' }, t('desk_read_all'));
@@ -55,7 +59,7 @@ export async function render(container, _route, ctx) {
         h('p', { class: 'task-line' },
           unread ? h('span', { class: 'badge unread' }, t('desk_unread')) : null,
           h('strong', {}, title)),
-        h('p', {}, text(n)),
+        h('p', {}, text(n, cps)),
         h('p', { class: 'hint' }, fmtTime(n.created_at)));
       const actions = h('div', { class: 'row' });
       if (n.task_id) {
