@@ -39,14 +39,13 @@ export function syncNow() {
 
 async function runOnce() {
   const s = store.get();
-  if (!s.me) return;
+  // Logged out (or the session expired): nothing is sent; the queue waits for the login.
+  if (!s.me || s.needLogin) return;
   store.set({ syncing: true, syncError: '' });
   try {
-    if (!s.needLogin) {
-      await push();
-      await uploadPhotos();
-      await pull();
-    }
+    await push();
+    await uploadPhotos();
+    await pull();
     failures = 0;
     const now = new Date().toISOString();
     localStorage.setItem('patrol.last_sync', now);
