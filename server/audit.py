@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .changes import next_value
+from . import deferred
+from .changes import take
 from .extensions import db
 from .models import AuditEvent, Counter, utcnow
 
@@ -29,27 +30,41 @@ def _digest(prev_hash: str, event_id: int, site_id, entity: str, entity_id: str,
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def record(entity: str, entity_id, action: str, *, actor_id: int | None, site_id: int | None, data: dict | None = None) -> AuditEvent:
-    """Append one event. The id comes from a locked counter, so appends are serialised."""
-    event_id = next_value("audit")
-    prev = db.session.execute(select(AuditEvent.hash).where(AuditEvent.id == event_id - 1)).scalar() or GENESIS
-    at = utcnow()
-    data = json.loads(json.dumps(data or {}, default=str))
-    event = AuditEvent(
-        id=event_id,
-        site_id=site_id,
-        entity=entity,
-        entity_id=str(entity_id),
-        action=action,
-        actor_id=actor_id,
-        at=at,
-        data=data,
-        prev_hash=prev,
-        hash=_digest(prev, event_id, site_id, entity, str(entity_id), action, actor_id, at, data),
+def record(entity: str, entity_id, action: str, *, actor_id: int | None, site_id: int | None, data: dict | None = None) -> None:
+    """Queue one event; it is numbered and chained just before the transaction commits."""
+    deferred.queue(
+        db.session,
+        "audit",
+        {"entity": entity, "entity_id": str(entity_id), "action": action, "actor_id": actor_id, "site_id": site_id, "at": utcnow(),
+         "data": json.loads(json.dumps(data or {}, default=str))},
     )
-    db.session.add(event)
-    db.session.flush([event])
-    return event
+
+
+def record_now(entity: str, entity_id, action: str, *, actor_id: int | None, site_id: int | None, data: dict | None = None) -> AuditEvent:
+    """Append one event at once, for a caller that needs its hash now (a purge log)."""
+    # Write it together with the events queued before it, so the chain keeps their order.
+    record(entity, entity_id, action, actor_id=actor_id, site_id=site_id, data=data)
+    session = db.session()
+    queued = session.info.get(deferred.KEY, [])
+    session.info[deferred.KEY] = [e for e in queued if e[1] != "audit"]
+    return _write_events(session, [item for _tag, kind, item in queued if kind == "audit"])[-1]
+
+
+@deferred.writer("audit")
+def _write_events(session, items: list[dict]) -> list[AuditEvent]:
+    if not items:
+        return []
+    last = take("audit", len(items))
+    first = last - len(items) + 1
+    prev = session.execute(select(AuditEvent.hash).where(AuditEvent.id == first - 1)).scalar() or GENESIS
+    events = []
+    for n, item in enumerate(items):
+        event = AuditEvent(id=first + n, prev_hash=prev, **item)
+        event.hash = prev = _digest(event.prev_hash, event.id, event.site_id, event.entity, event.entity_id, event.action, event.actor_id, event.at, event.data)
+        events.append(event)
+    session.add_all(events)
+    session.flush(events)
+    return events
 
 
 def verify(batch: int = 5000) -> tuple[int, int | None, str]:

@@ -1,44 +1,55 @@
 """The pull log: numbering changes in commit order and recording them.
 
 A cursor is never a clock (offline-sync.md, WatermelonDB 1219): every change takes the
-next value of one counter row. Taking it locks that row until the transaction commits,
-so cursors become visible in the order they were handed out and a pull can never step
-over a change that commits later with a lower number.
+next value of one counter row. The changes of a transaction are queued and numbered
+just before it commits (server/deferred.py); taking the counter locks its row until
+that commit, so cursors become visible in the order they were handed out and a pull can
+never step over a change that commits later with a lower number.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, tuple_, update
 
+from . import deferred
 from .extensions import db
 from .models import Change, Counter, utcnow
 
 CURSOR = "change_cursor"
 
 
-def next_value(name: str) -> int:
-    """Take the next value of a named counter; the row stays locked until commit."""
-    result = db.session.execute(
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
-    ).scalar()
+def take(name: str, count: int = 1) -> int:
+    """Take `count` values of a named counter; returns the last. The row stays locked until commit."""
+    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + count).returning(Counter.value)
+    result = db.session.execute(stmt).scalar()
     if result is None:
         db.session.execute(insert(Counter).values(name=name, value=0))
-        result = db.session.execute(
-            update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
-        ).scalar()
+        result = db.session.execute(stmt).scalar()
     return int(result)
 
 
-def record_change(entity: str, entity_id, *, site_id: int | None = None, user_id: int | None = None, op: str = "upsert") -> int:
-    """Note that `entity` changed; it replaces that entity's previous change row."""
-    cursor = next_value(CURSOR)
-    db.session.execute(delete(Change).where(Change.entity == entity, Change.entity_id == str(entity_id)))
-    db.session.execute(
-        insert(Change).values(
-            cursor=cursor, entity=entity, entity_id=str(entity_id), site_id=site_id, user_id=user_id, op=op, at=utcnow()
-        )
-    )
-    return cursor
+def next_value(name: str) -> int:
+    return take(name, 1)
+
+
+def record_change(entity: str, entity_id, *, site_id: int | None = None, user_id: int | None = None, op: str = "upsert") -> None:
+    """Note that `entity` changed; at commit it replaces that entity's previous change row."""
+    deferred.queue(db.session, "change", {"entity": entity, "entity_id": str(entity_id), "site_id": site_id, "user_id": user_id, "op": op})
+
+
+@deferred.writer("change")
+def _write_changes(session, items: list[dict]) -> None:
+    latest: dict[tuple[str, str], dict] = {}
+    for item in items:  # the last change of an entity in this transaction wins
+        latest.pop((item["entity"], item["entity_id"]), None)
+        latest[(item["entity"], item["entity_id"])] = item
+    keys = list(latest)
+    for i in range(0, len(keys), 400):
+        session.execute(delete(Change).where(tuple_(Change.entity, Change.entity_id).in_(keys[i : i + 400])))
+    last = take(CURSOR, len(latest))
+    now = utcnow()
+    rows = [dict(item, cursor=last - len(latest) + 1 + n, at=now) for n, item in enumerate(latest.values())]
+    session.execute(insert(Change), rows)
 
 
 def current_cursor() -> int:

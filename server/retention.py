@@ -265,7 +265,7 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
     row.state = S.MONTH_PURGED
     row.purged_at = utcnow()
     actor_id = actor.id if actor else None
-    event = audit.record(
+    event = audit.record_now(
         "month", f"{site.id}:{plan.month}", "purged", actor_id=actor_id, site_id=site.id,
         data={"counts": plan.counts, "held": plan.held, "archive_sha256": plan.archive_sha256, "files_removed": [f["name"] for f in files]},
     )
