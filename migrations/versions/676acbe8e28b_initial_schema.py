@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 17727fa87813
+Revision ID: 676acbe8e28b
 Revises: 
-Create Date: 2026-11-25 14:31:11.695352
+Create Date: 2026-11-25 16:11:36.593210
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '17727fa87813'
+revision = '676acbe8e28b'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -190,6 +190,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_memberships_site_id'), ['site_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_memberships_user_id'), ['user_id'], unique=False)
 
+    op.create_table('month_archives',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('sealed_at', sa.DateTime(), nullable=True),
+    sa.Column('sealed_by', sa.Integer(), nullable=True),
+    sa.Column('bundle_path', sa.String(length=500), nullable=False),
+    sa.Column('bundle_sha256', sa.String(length=64), nullable=False),
+    sa.Column('built_at', sa.DateTime(), nullable=True),
+    sa.Column('addendum_count', sa.Integer(), nullable=False),
+    sa.Column('files', sa.JSON(), nullable=False),
+    sa.Column('purged_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['sealed_by'], ['users.id'], name=op.f('fk_month_archives_sealed_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_month_archives_site_id_sites'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_month_archives')),
+    sa.UniqueConstraint('site_id', 'month', name=op.f('uq_month_archives_site_id_month'))
+    )
+    with op.batch_alter_table('month_archives', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_month_archives_site_id'), ['site_id'], unique=False)
+
     op.create_table('patrol_plans',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('site_id', sa.Integer(), nullable=False),
@@ -209,6 +230,24 @@ def upgrade():
     )
     with op.batch_alter_table('patrol_plans', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patrol_plans_site_id'), ['site_id'], unique=False)
+
+    op.create_table('purge_logs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=True),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=True),
+    sa.Column('by_name', sa.String(length=120), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.Column('held', sa.JSON(), nullable=False),
+    sa.Column('archive_sha256', sa.String(length=64), nullable=False),
+    sa.Column('audit_hash', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['by_id'], ['users.id'], name=op.f('fk_purge_logs_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_purge_logs_site_id_sites'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_purge_logs'))
+    )
+    with op.batch_alter_table('purge_logs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_purge_logs_site_id'), ['site_id'], unique=False)
 
     op.create_table('site_checklist_items',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -410,6 +449,7 @@ def upgrade():
     sa.Column('cancel_reason', sa.Text(), nullable=False),
     sa.Column('case', sa.JSON(), nullable=False),
     sa.Column('last_escalated_on', sa.String(length=10), nullable=True),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
@@ -445,6 +485,25 @@ def upgrade():
     )
     with op.batch_alter_table('extensions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_extensions_task_id'), ['task_id'], unique=False)
+
+    op.create_table('legal_holds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=True),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('released_at', sa.DateTime(), nullable=True),
+    sa.Column('released_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_legal_holds_created_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['released_by'], ['users.id'], name=op.f('fk_legal_holds_released_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_legal_holds_site_id_sites'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_legal_holds_task_id_tasks'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_legal_holds'))
+    )
+    with op.batch_alter_table('legal_holds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_legal_holds_site_id'), ['site_id'], unique=False)
 
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -554,6 +613,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
 
     op.drop_table('notifications')
+    with op.batch_alter_table('legal_holds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_legal_holds_site_id'))
+
+    op.drop_table('legal_holds')
     with op.batch_alter_table('extensions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_extensions_task_id'))
 
@@ -601,10 +664,18 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_site_checklist_items_site_id'))
 
     op.drop_table('site_checklist_items')
+    with op.batch_alter_table('purge_logs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_purge_logs_site_id'))
+
+    op.drop_table('purge_logs')
     with op.batch_alter_table('patrol_plans', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patrol_plans_site_id'))
 
     op.drop_table('patrol_plans')
+    with op.batch_alter_table('month_archives', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_month_archives_site_id'))
+
+    op.drop_table('month_archives')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
         batch_op.drop_index(batch_op.f('ix_memberships_site_id'))
