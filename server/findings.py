@@ -45,6 +45,11 @@ def record_finding(
     if db.session.get(Finding, finding_id) is not None:
         raise ApiError(409, "This finding id is already used.", "finding_id_reused")
 
+    month = month_of(observed_at, site.timezone)
+    # A finding of a sealed month is accepted all the same, filed as that month's addendum.
+    from .archive import is_sealed
+
+    addendum = addendum or is_sealed(site.id, month)
     finding = Finding(
         id=finding_id,
         site_id=site.id,
@@ -60,7 +65,7 @@ def record_finding(
         reported_by=reported_by,
         observed_at=observed_at,
         observed_at_device=observed_at_device or observed_at,
-        month=month_of(observed_at, site.timezone),
+        month=month,
         addendum=addendum,
     )
     db.session.add(finding)

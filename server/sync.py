@@ -327,7 +327,17 @@ class Push:
         self._sites: dict[int, Site] = {}
         self._checkpoints: dict[int, dict] = {}
         self._versions: dict[int, ChecklistVersion | None] = {}
+        self._sealed: dict[tuple[int, str], bool] = {}
         self._preload()
+
+    def addendum(self, site_id: int, month: str) -> bool:
+        """A record of a sealed month is still accepted, filed as that month's addendum."""
+        key = (site_id, month)
+        if key not in self._sealed:
+            from .archive import is_sealed
+
+            self._sealed[key] = is_sealed(site_id, month)
+        return self._sealed[key]
 
     # Batch look-ups: one query each instead of one per mutation.
     def _preload(self) -> None:
@@ -779,7 +789,8 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
         "id": visit_id, "site_id": site.id, "round_id": round_id, "checkpoint_id": cp.id, "user_id": push.user.id,
         "device_id": push.device.id, "checklist_version_id": version.id, "purpose": "patrol", "scanned_at": scanned_at,
         "scanned_at_device": scanned_device, "received_at": push.clock.received_at, "scan_method": scan_method,
-        "note": note, "resident_note": resident_note, "month": month_of(scanned_at, site.timezone), "addendum": False,
+        "note": note, "resident_note": resident_note, "month": month_of(scanned_at, site.timezone),
+        "addendum": push.addendum(site.id, month_of(scanned_at, site.timezone)),
     }
     link = {"site_id": site.id, "visit_id": visit_id}
 
@@ -931,7 +942,7 @@ def handle_task_verify(push: Push, payload, observed_at: datetime) -> dict:
             id=visit_id, site_id=site.id, round_id=None, checkpoint_id=cp.id, user_id=push.user.id, device_id=push.device.id,
             checklist_version_id=None, purpose="verify", scanned_at=scanned_at, scanned_at_device=scanned_device,
             received_at=push.clock.received_at, scan_method=scan_method, note=note, resident_note="",
-            month=month_of(scanned_at, site.timezone), addendum=False,
+            month=month_of(scanned_at, site.timezone), addendum=push.addendum(site.id, month_of(scanned_at, site.timezone)),
         )
         db.session.add(visit)
         db.session.flush([visit])

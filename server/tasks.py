@@ -100,7 +100,15 @@ def _lock(task: Task) -> Task:
     """
     db.session.execute(select(Task.id).where(Task.id == task.id).with_for_update())
     db.session.refresh(task)
+    _ensure_writable(task)
     return task
+
+
+def _ensure_writable(task: Task) -> None:
+    """A task filed under a sealed month is read-only (409 month_sealed)."""
+    from . import archive
+
+    archive.ensure_writable(task.site_id, archive.task_month(task))
 
 
 def _changed(task: Task) -> None:
@@ -482,6 +490,7 @@ def add_comment(task: Task, *, actor: User, body: str, photo_ids: Iterable[str] 
         raise ApiError(403, "You do not work at this site.", "forbidden")
     if not body.strip():
         raise ApiError(422, "A comment needs some text.", "validation_error", {"fields": {"body": ["empty"]}})
+    _ensure_writable(task)
     ids = claim_photos(photo_ids, purpose="comment", site_id=task.site_id, user_id=actor.id, task_id=task.id)
     comment = TaskComment(task_id=task.id, author_id=actor.id, body=body, photo_ids=ids)
     db.session.add(comment)

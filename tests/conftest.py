@@ -79,6 +79,7 @@ def app(db_url, tmp_path):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": db_url,
             "PHOTO_DIR": str(tmp_path / "photos"),
+            "ARCHIVE_DIR": str(tmp_path / "archives"),
             "LOGIN_MAX_FAILURES": 5,
             # Cheaper scrypt for speed; test_config checks the production default.
             "PASSWORD_HASH_METHOD": "scrypt:4096:8:1",

@@ -18,7 +18,7 @@ from server import archive, audit, choices, photos, tasks
 from server.errors import ApiError
 from server.extensions import db
 from server.findings import record_finding
-from server.models import AuditEvent, Checkpoint, ItemResult, MonthArchive, Photo, Site, Task, User, Visit, utcnow
+from server.models import AuditEvent, Checkpoint, ItemResult, MonthArchive, Photo, Site, Task, TaskComment, User, Visit, utcnow
 from server.timeutil import month_of
 
 from .helpers import error_of
@@ -386,3 +386,29 @@ def test_the_archivist_page_is_served_and_runs_no_inline_script(app, client):
     assert '<script type="module" src="archive.js"></script>' in html
     assert html.count("<script") == 1  # the CSP allows only script files from this origin
     assert client.get("/static/archive/archive.js").status_code == 200
+
+
+def test_sealed_months_records_refuse_changes_through_the_api_with_409(app, demo, as_role):
+    recs = september(demo)
+    archive.seal(demo, "2026-09", actor_id=user("archivist").id)
+    db.session.commit()
+    task = recs["task"]  # verified in September: part of the filed record
+    supervisor = as_role("supervisor")
+    before = db.session.execute(select(TaskComment).where(TaskComment.task_id == task.id)).all()
+    for url, body in (
+        (f"/api/tasks/{task.id}/comments", {"body": "late remark"}),
+        (f"/api/tasks/{task.id}/route", {"route": "department_work"}),
+    ):
+        r = supervisor.post(url, json=body)
+        assert r.status_code == 409, (url, r.get_json())
+        assert r.get_json()["error"]["code"] == "month_sealed"
+    db.session.expire_all()
+    assert db.session.execute(select(TaskComment).where(TaskComment.task_id == task.id)).all() == before
+
+
+def test_a_late_finding_of_a_sealed_month_is_flagged_as_an_addendum(app, demo):
+    archive.seal(demo, "2026-09", actor_id=None)
+    db.session.commit()
+    v = add_visit(demo, "F03", SEPT, results=("fail",))
+    f = add_finding(demo, v)
+    assert f.month == "2026-09" and f.addendum is True

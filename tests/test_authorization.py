@@ -46,6 +46,19 @@ class Ctx:
 
         self.t = authz_context(site)
         add_photo(self)
+        # A filed month, for the archive endpoints.
+        from server import archive
+
+        archive.seal(site, "2026-08", actor_id=None)
+        db.session.commit()
+
+    def spare_hold(self) -> int:
+        """A new legal hold each call: releasing one twice is a no-op, not a fresh sample."""
+        from server.retention import add_hold
+
+        hold = add_hold(self.site, reason="诉讼保全 court order", actor_id=None, month="2026-08")
+        db.session.commit()
+        return hold.id
 
     def spare_plan(self) -> int:
         """A new plan each call: a DELETE sample removes the one it is given."""
@@ -106,11 +119,28 @@ PLACES_SAMPLES = {
 }
 
 
+# Month-end filing and retention (issue 7).
+A = "/api/archive"
+ARCHIVE_SAMPLES = {
+    ("GET", f"{A}/sites/<int:site_id>/months"): lambda c: {"url": f"{A}/sites/{c.site_id}/months"},
+    ("GET", f"{A}/sites/<int:site_id>/months/<month>"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-08"},
+    ("POST", f"{A}/sites/<int:site_id>/months/<month>/seal"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-07/seal"},
+    ("POST", f"{A}/sites/<int:site_id>/months/<month>/build"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-08/build"},
+    ("GET", f"{A}/sites/<int:site_id>/months/<month>/bundle"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-08/bundle"},
+    ("GET", f"{A}/sites/<int:site_id>/exports"): lambda c: {"url": f"{A}/sites/{c.site_id}/exports?kind=findings&from=2026-08-01&to=2026-08-31"},
+    ("GET", f"{A}/sites/<int:site_id>/holds"): lambda c: {"url": f"{A}/sites/{c.site_id}/holds"},
+    ("POST", f"{A}/sites/<int:site_id>/holds"): lambda c: {"url": f"{A}/sites/{c.site_id}/holds", "json": {"month": "2026-08", "reason": "保险理赔 insurance claim"}},
+    ("POST", f"{A}/holds/<int:hold_id>/release"): lambda c: {"url": f"{A}/holds/{c.spare_hold()}/release"},
+    ("GET", f"{A}/sites/<int:site_id>/retention"): lambda c: {"url": f"{A}/sites/{c.site_id}/retention"},
+    ("GET", f"{A}/sites/<int:site_id>/purges"): lambda c: {"url": f"{A}/sites/{c.site_id}/purges"},
+}
+
+
 def _all_samples() -> dict:
     from .samples_sync import SYNC_SAMPLES
     from .test_tasks_support import AUTHZ_SAMPLES as TASK_SAMPLES
 
-    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES}
+    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES}
 
 
 SAMPLES = _all_samples()
@@ -140,7 +170,10 @@ def test_every_endpoint_declares_a_rule_and_has_a_sample(app):
 
 def _call(client, method, spec):
     kw = {k: spec[k] for k in ("json", "data", "headers", "content_type") if k in spec}
-    return client.open(method, spec["url"], **kw)
+    resp = client.open(method, spec["url"], **kw)
+    resp.get_data()  # read streamed answers (exports) to the end, as a client would
+    resp.close()
+    return resp
 
 
 def _endpoint_ids(app):
