@@ -51,16 +51,9 @@ def _raw_bytes(ctx, value) -> bytes:
     return str(value).encode("utf-8", "surrogatepass") if value is not None else b""
 
 
-# Real bugs the fuzzer found in modules this suite does not own, by operation label.
-# Each stays an expected failure, strictly: once fixed, the test passes and says so.
-_UNDOCUMENTED_200 = (
-    "server/api/meta.py: the view has no @blp.response(200, Schema), so the spec documents only the "
-    "default error response and a 200 body cannot match it; add a response schema"
-)
-KNOWN_BUGS: dict[str, str] = {
-    "GET /api/health": _UNDOCUMENTED_200,
-    "GET /api/meta": _UNDOCUMENTED_200,
-}
+# Real bugs the fuzzer found and that are not fixed yet, by operation label. Each stays an
+# expected failure, strictly: once fixed, the test passes and says so. (None open now.)
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,34 @@
 """Health and the domain's vocabulary (roles, kinds, states) for clients."""
 
 from flask_smorest import Blueprint
+from marshmallow import fields
 
 from .. import choices
 from ..auth import public
 from ..extensions import db
 
+from .common import StrictSchema
+
 blp = Blueprint("meta", __name__, url_prefix="/api", description="Health and vocabulary")
+
+
+class HealthSchema(StrictSchema):
+    status = fields.String(required=True)
+
+
+class MetaSchema(StrictSchema):
+    roles = fields.List(fields.String())
+    checkpoint_kinds = fields.List(fields.String())
+    methods = fields.List(fields.String())
+    categories = fields.List(fields.String())
+    routes = fields.List(fields.String())
+    task_states = fields.List(fields.String())
+    severities = fields.List(fields.String())
 
 
 @blp.route("/health")
 @public
+@blp.response(200, HealthSchema)
 def health():
     """Is the server up and its database reachable?"""
     db.session.execute(db.text("SELECT 1"))
@@ -19,6 +37,7 @@ def health():
 
 @blp.route("/meta")
 @public
+@blp.response(200, MetaSchema)
 def meta():
     """The domain's named constants: roles, checkpoint kinds, methods, categories, states."""
     return {
