@@ -27,6 +27,21 @@ def login(page, username: str = "patroller", password: str = "patrol-demo") -> N
     page.wait_for_selector("#nav a")
 
 
+def open_by_code(page, code: str) -> None:
+    """Reach a checkpoint by typing the short code printed under its QR."""
+    page.goto("/#/scan")
+    page.fill("#code", code)
+    page.click("#code-open")
+    page.wait_for_selector("#all-fine")
+
+
+def record_all_fine(page, code: str) -> None:
+    """Open a checkpoint by its code and save it with the one "all fine" tap."""
+    open_by_code(page, code)
+    page.click("#all-fine")
+    page.wait_for_selector(".screen-home")
+
+
 def wait_installed(page) -> None:
     """The service worker controls the page, the shell and QR decoder are cached, data pulled."""
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=20000)

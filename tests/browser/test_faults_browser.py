@@ -9,21 +9,10 @@ from sqlalchemy import func, select
 
 from server.models import Mutation, Visit
 
-from .app_driver import login, wait_count, wait_installed, wait_outbox
+from .app_driver import login, record_all_fine, wait_count, wait_installed, wait_outbox
 from .conftest import new_context
 
 pytestmark = pytest.mark.browser
-
-
-def _save_all_fine_visit(page, code: str) -> None:
-    page.goto("/#/scan")
-    page.fill("#code", code)
-    page.click("#code-open")
-    page.wait_for_selector("#all-fine")
-    page.click("#all-fine")
-    if page.locator("#save-visit").count():
-        page.click("#save-visit")
-    page.wait_for_selector(".screen-home")
 
 
 def test_two_tabs_syncing_at_once_send_each_record_once(live_server, launch, query):
@@ -35,8 +24,8 @@ def test_two_tabs_syncing_at_once_send_each_record_once(live_server, launch, que
     wait_installed(first)
 
     context.set_offline(True)
-    _save_all_fine_visit(first, "f03")
-    _save_all_fine_visit(first, "f04")
+    record_all_fine(first, "f03")
+    record_all_fine(first, "f04")
     second = context.new_page()
     second.goto("/")
     second.wait_for_selector("#nav a")
@@ -69,7 +58,7 @@ def test_storage_cleared_by_the_browser_the_app_recovers_and_the_server_keeps_ev
     page.goto("/")
     login(page)
     wait_installed(page)
-    _save_all_fine_visit(page, "f05")
+    record_all_fine(page, "f05")
     wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
 
@@ -90,6 +79,6 @@ def test_storage_cleared_by_the_browser_the_app_recovers_and_the_server_keeps_ev
     page.goto("/")
     login(page)
     wait_count(page, "checkpoints", lambda n: n > 0)
-    _save_all_fine_visit(page, "f06")
+    record_all_fine(page, "f06")
     wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 
 from server.models import AuthSession, Visit
 
-from .app_driver import login, shot, wait_installed, wait_outbox
+from .app_driver import login, record_all_fine, shot, wait_installed, wait_outbox
 from .conftest import new_context
 
 pytestmark = pytest.mark.browser
@@ -16,14 +16,6 @@ ENQUEUE_BAD_TRANSITION = """async () => {
   const db = await import('/static/pwa/db.js');
   await db.enqueue('task.transition', { task_id: 999999, to: 'done' }, { label: 'task.transition' });
 }"""
-
-
-def _record_all_fine(page, code: str) -> None:
-    page.goto("/#/scan")
-    page.fill("#code", code)
-    page.click("#code-open")
-    page.click("#all-fine")
-    page.wait_for_selector(".screen-home")
 
 
 def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(live_server, launch, query):
@@ -35,7 +27,7 @@ def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(l
     wait_installed(page)
     context.set_offline(True)
     page.evaluate(ENQUEUE_BAD_TRANSITION)  # a task that does not exist at my sites
-    _record_all_fine(page, "F08")
+    record_all_fine(page, "F08")
     context.set_offline(False)
     page.goto("/#/outbox")
     page.click("#sync-now")
@@ -56,8 +48,8 @@ def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password
     login(page)
     wait_installed(page)
     context.set_offline(True)
-    _record_all_fine(page, "F09")
-    _record_all_fine(page, "F10")
+    record_all_fine(page, "F09")
+    record_all_fine(page, "F10")
 
     # The session ends on the server while the phone is away.
     def expire(s):
@@ -72,7 +64,7 @@ def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password
     out = wait_outbox(page, lambda r: len(r) == 2)
     assert {x["status"] for x in out} == {"pending"}
     # Recording goes on while logged out.
-    _record_all_fine(page, "F01")
+    record_all_fine(page, "F01")
     page.click(".banner.warn button")
     page.fill("#password", "patrol-demo")
     page.click("#login-submit")

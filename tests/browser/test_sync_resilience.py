@@ -7,17 +7,10 @@ from sqlalchemy import func, select
 
 from server.models import Finding, Photo, Task, Visit
 
-from .app_driver import login, rows, shot, wait_installed, wait_outbox
+from .app_driver import login, open_by_code, rows, shot, wait_installed, wait_outbox
 from .conftest import jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
-
-
-def _open_by_code(page, code: str) -> None:
-    page.goto("/#/scan")
-    page.fill("#code", code)
-    page.click("#code-open")
-    page.wait_for_selector("#all-fine")
 
 
 def test_server_killed_after_committing_a_push_still_syncs_exactly_once(live_server, launch, query):
@@ -33,7 +26,7 @@ def test_server_killed_after_committing_a_push_still_syncs_exactly_once(live_ser
     page = context.new_page()
     page.goto("/")
     page.wait_for_selector("#nav a")
-    _open_by_code(page, "f05")
+    open_by_code(page, "f05")
     page.click("button[data-item='floor.fire_escape_clear'][data-result='fail']")
     page.fill("#note-floor-fire_escape_clear", "消防通道堆放杂物")
     page.set_input_files("#photo-floor-fire_escape_clear", files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
@@ -90,7 +83,7 @@ def test_new_version_while_a_form_is_open_loses_nothing(live_server, launch, que
     login(page)
     wait_installed(page)
     old = page.evaluate("caches.keys()")
-    _open_by_code(page, "EL1")
+    open_by_code(page, "EL1")
     page.click("button[data-item='elevator_car.clean'][data-result='fail']")
     page.fill("#note-elevator_car-clean", "轿厢地面有污渍")
     page.fill("#resident-note", "住户说空调很吵")
