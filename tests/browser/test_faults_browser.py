@@ -76,6 +76,9 @@ def test_storage_cleared_by_the_browser_the_app_recovers_and_the_server_keeps_ev
         }"""
     )
     context.clear_cookies()
+    # Storage is evicted while the app is not in use: the person comes back to it later.
+    page.close()
+    page = context.new_page()
     page.goto("/")
     login(page)
     wait_count(page, "checkpoints", lambda n: n > 0)
