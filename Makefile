@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 # Two workers (pytest-xdist), one file per worker at a time; `make test PYTEST_ARGS=` runs serially.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# Tests marked quarantine name a known bug and are run on their own: `pytest -m quarantine`.
+PYTEST_ARGS ?= -n 2 --dist loadfile -m "not quarantine"
 PORT   ?= 5000
 export FLASK_APP := wsgi
 
