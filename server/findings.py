@@ -1,20 +1,110 @@
 """Findings: the one way a problem enters the system, from sync or from the web API.
 
-`record_finding` stores the finding and, unless it was dealt with on the spot, opens its
-repair task in the same transaction (tasks.open_task_for); it also flags repeat problems
-and escalates a major finding at once. Sync and the web API both call it.
+`record_findings` stores a list of findings and, for each not dealt with on the spot,
+opens its repair task in the same transaction (tasks.open_tasks_for); it also flags
+repeat problems and escalates a major finding at once. It works on the whole list in a
+few statements, because a sync push brings a hundred visits at a time (issue 3's ingest
+target); `record_finding` is the same for one finding, as the web API reports it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Callable, Iterable
+
+from sqlalchemy import insert, select
 
 from . import audit, choices
 from .errors import ApiError
 from .extensions import db
-from .models import Checkpoint, Finding, Site
+from .models import Checkpoint, Finding, Site, Task, utcnow
 from .timeutil import month_of
+
+
+@dataclass
+class NewFinding:
+    """One finding to store. `observed_at` is already on the server's clock."""
+
+    finding_id: str
+    site: Site
+    checkpoint_id: int
+    reported_by: int
+    observed_at: datetime
+    category: str
+    route: str
+    observed_at_device: datetime | None = None
+    visit_id: str | None = None
+    item_id: str | None = None
+    description: str = ""
+    severity: str = choices.SEVERITY_NORMAL
+    dealt_on_spot: bool = False
+    spot_note: str = ""
+    addendum: bool = False
+    photo_ids: Iterable[str] = ()
+
+
+def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool] | None = None) -> dict[str, int | None]:
+    """Store the findings with their tasks; returns each finding's task id (None if dealt on the spot).
+
+    `sealed(site_id, month)` answers whether a month is sealed (a caller with its own
+    cache passes it); a finding of a sealed month is accepted all the same, filed as that
+    month's addendum.
+    """
+    from .notifications import escalate_major
+    from .tasks import claim_photos, flag_repeats, open_tasks_for
+
+    if not new:
+        return {}
+    for x in new:
+        check_finding(category=x.category, route=x.route, severity=x.severity)
+    ids = [x.finding_id for x in new]
+    if len(set(ids)) != len(ids):
+        raise ApiError(409, "The same finding id is used twice.", "finding_id_reused")
+    db.session.flush()  # objects the caller added (a visit) must exist before rows that point at them
+    if db.session.execute(select(Finding.id).where(Finding.id.in_(ids)).limit(1)).first() is not None:
+        raise ApiError(409, "This finding id is already used.", "finding_id_reused")
+    if sealed is None:
+        from .archive import is_sealed
+
+        cache: dict[tuple[int, str], bool] = {}
+
+        def sealed(site_id: int, month: str) -> bool:
+            if (site_id, month) not in cache:
+                cache[(site_id, month)] = is_sealed(site_id, month)
+            return cache[(site_id, month)]
+
+    now = utcnow()
+    rows = []
+    for x in new:
+        month = month_of(x.observed_at, x.site.timezone)
+        rows.append({
+            "id": x.finding_id, "site_id": x.site.id, "visit_id": x.visit_id, "checkpoint_id": x.checkpoint_id, "item_id": x.item_id,
+            "category": x.category, "route": x.route, "description": x.description, "severity": x.severity,
+            "dealt_on_spot": x.dealt_on_spot, "spot_note": x.spot_note, "reported_by": x.reported_by, "observed_at": x.observed_at,
+            "observed_at_device": x.observed_at_device or x.observed_at, "created_at": now, "month": month,
+            "addendum": x.addendum or sealed(x.site.id, month),
+        })
+    db.session.execute(insert(Finding.__table__), rows)
+    for x, row in zip(new, rows):
+        audit.record(
+            "finding", x.finding_id, "dealt_on_spot" if x.dealt_on_spot else "reported", actor_id=x.reported_by, site_id=x.site.id,
+            data={
+                "checkpoint_id": x.checkpoint_id, "visit_id": x.visit_id, "item_id": x.item_id, "severity": x.severity,
+                "category": x.category, "route": x.route, "description": x.description, "spot_note": x.spot_note,
+                "observed_at": x.observed_at.isoformat(),
+            },
+        )
+        if x.photo_ids:
+            claim_photos(x.photo_ids, purpose="finding", site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
+    sites = {x.site.id: x.site for x in new}
+    task_of = open_tasks_for([row for row in rows if not row["dealt_on_spot"]], sites)
+    flag_repeats(rows)
+    for x in new:
+        if x.severity == choices.SEVERITY_MAJOR:
+            task_id = task_of.get(x.finding_id)
+            escalate_major(db.session.get(Finding, x.finding_id), db.session.get(Task, task_id) if task_id else None, x.site)
+    return {x.finding_id: task_of.get(x.finding_id) for x in new}
 
 
 def record_finding(
@@ -36,64 +126,18 @@ def record_finding(
     addendum: bool = False,
     photo_ids: Iterable[str] = (),
 ) -> Finding:
-    from .notifications import escalate_major
-    from .tasks import claim_photos, flag_repeats, open_task_for
-
-    check_finding(category=category, route=route, severity=severity)
+    """One finding (the web API's report, tests); the same rules as `record_findings`."""
     if checkpoint.site_id != site.id:
         raise ApiError(422, "The checkpoint is not at this site.", "validation_error", {"fields": {"checkpoint_id": ["not at this site"]}})
-    if db.session.get(Finding, finding_id) is not None:
-        raise ApiError(409, "This finding id is already used.", "finding_id_reused")
-
-    month = month_of(observed_at, site.timezone)
-    # A finding of a sealed month is accepted all the same, filed as that month's addendum.
-    from .archive import is_sealed
-
-    addendum = addendum or is_sealed(site.id, month)
-    finding = Finding(
-        id=finding_id,
-        site_id=site.id,
-        visit_id=visit_id,
-        checkpoint_id=checkpoint.id,
-        item_id=item_id,
-        category=category,
-        route=route,
-        description=description,
-        severity=severity,
-        dealt_on_spot=dealt_on_spot,
-        spot_note=spot_note,
-        reported_by=reported_by,
-        observed_at=observed_at,
-        observed_at_device=observed_at_device or observed_at,
-        month=month,
-        addendum=addendum,
-    )
-    db.session.add(finding)
-    db.session.flush([finding])
-    audit.record(
-        "finding",
-        finding.id,
-        "dealt_on_spot" if dealt_on_spot else "reported",
-        actor_id=reported_by,
-        site_id=site.id,
-        data={
-            "checkpoint_id": checkpoint.id,
-            "visit_id": visit_id,
-            "item_id": item_id,
-            "severity": severity,
-            "category": category,
-            "route": route,
-            "description": description,
-            "spot_note": spot_note,
-            "observed_at": observed_at.isoformat(),
-        },
-    )
-    claim_photos(photo_ids, purpose="finding", site_id=site.id, user_id=reported_by, finding_id=finding.id)
-    task = None if dealt_on_spot else open_task_for(finding, site)
-    flag_repeats(finding)
-    if severity == choices.SEVERITY_MAJOR:
-        escalate_major(finding, task, site)
-    return finding
+    record_findings([
+        NewFinding(
+            finding_id=finding_id, site=site, checkpoint_id=checkpoint.id, reported_by=reported_by, observed_at=observed_at,
+            observed_at_device=observed_at_device, visit_id=visit_id, item_id=item_id, category=category, route=route,
+            description=description, severity=severity, dealt_on_spot=dealt_on_spot, spot_note=spot_note, addendum=addendum,
+            photo_ids=photo_ids,
+        )
+    ])
+    return db.session.get(Finding, finding_id)
 
 
 def check_finding(*, category: str, route: str, severity: str) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from . import choices
 from .changes import current_cursor
 from .errors import ApiError
+from .findings import NewFinding, record_findings
 from .extensions import db
 from .models import (
     Change,
@@ -304,7 +305,7 @@ class Pending:
     index: int
     rows: dict  # table name → list of row dicts
     after: list = field(default_factory=list)  # callables run once the rows are stored
-    steps: list = field(default_factory=list)  # domain calls (findings) after the visit rows
+    findings: list = field(default_factory=list)  # NewFinding, recorded for the whole buffer after the visit rows
     finding_ids: list = field(default_factory=list)  # their tasks' ids go into the result
 
 
@@ -457,7 +458,7 @@ class Push:
         if plan.get("inline") is None:
             rows = plan["rows"]
             rows.setdefault("mutations", []).append(self._mutation_row(m, digest, choices.SYNC_APPLIED, plan["result"], observed_at))
-            self.pending.append(Pending(i, rows, plan.get("after", []), plan.get("steps", []), plan["result"].get("finding_ids", [])))
+            self.pending.append(Pending(i, rows, plan.get("after", []), plan.get("findings", []), plan["result"].get("finding_ids", [])))
             self.results[i].update(status=choices.SYNC_APPLIED, result=plan["result"])
             for fn in plan.get("after", []):
                 fn()
@@ -530,16 +531,13 @@ class Push:
             rows = [r for p in pending for r in p.rows.get(table, ())]
             if rows:
                 db.session.execute(insert(TABLES[table]), rows)
-        finding_ids = [f for p in pending for f in p.finding_ids]
-        if finding_ids:
-            for p in pending:
-                for step in p.steps:
-                    step()
-            task_of = dict(db.session.execute(select(Task.finding_id, Task.id).where(Task.finding_id.in_(finding_ids))).all())
+        new_findings = [x for p in pending for x in p.findings]
+        if new_findings:
+            task_of = record_findings(new_findings, sealed=self.addendum)
             for p in pending:
                 if p.finding_ids:
                     # The same dict is the answer and the stored mutation result.
-                    p.rows["mutations"][0]["result"]["task_ids"] = [task_of[f] for f in p.finding_ids if f in task_of]
+                    p.rows["mutations"][0]["result"]["task_ids"] = [task_of[f] for f in p.finding_ids if task_of.get(f)]
         for table in ("photos", "mutations"):
             rows = [r for p in pending for r in p.rows.get(table, ())]
             if rows:
@@ -794,6 +792,13 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
     }
     link = {"site_id": site.id, "visit_id": visit_id}
 
+    def new_finding(x: FindingIn) -> NewFinding:
+        return NewFinding(
+            finding_id=x.finding_id, site=site, checkpoint_id=cp.id, reported_by=push.user.id, observed_at=scanned_at,
+            observed_at_device=scanned_device, visit_id=visit_id, item_id=x.item_id, category=x.category, route=x.route,
+            description=x.description, severity=x.severity, dealt_on_spot=x.dealt_on_spot, spot_note=x.spot_note,
+        )
+
     def remember():
         push.visits.add(visit_id)
         push.findings.update(finding_ids)
@@ -808,21 +813,11 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
         for x in findings:
             push.claim_photos(x.photo_ids, photo_rows, purpose="finding", finding_id=x.finding_id, **link)
 
-        def record(x: FindingIn):
-            from .findings import record_finding
-
-            record_finding(
-                finding_id=x.finding_id, site=site, checkpoint=db.session.get(Checkpoint, cp.id), reported_by=push.user.id,
-                observed_at=scanned_at, observed_at_device=scanned_device, visit_id=visit_id, item_id=x.item_id,
-                category=x.category, route=x.route, description=x.description, severity=x.severity,
-                dealt_on_spot=x.dealt_on_spot, spot_note=x.spot_note,
-            )
-
         rows = {"visits": [visit_row], "item_results": results, "photos": photo_rows}
         return {
             "rows": rows,
             "result": {"visit_id": visit_id, "finding_ids": finding_ids, "task_ids": []},
-            "steps": [lambda x=x: record(x) for x in findings],
+            "findings": [new_finding(x) for x in findings],
             "after": [remember],
         }
 
@@ -830,26 +825,15 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
     finding_plans = [(x, push.claim_photos(x.photo_ids, None, purpose="finding", finding_id=x.finding_id, **link)) for x in findings]
 
     def apply():
-        from .findings import record_finding
-
         db.session.execute(insert(Visit.__table__).values(**visit_row))
         if results:
             db.session.execute(insert(ItemResult.__table__), results)
         for _pid, ops in plans:
             _photo_ops(ops, purpose="visit", **link)
+        task_of = record_findings([new_finding(x) for x in findings], sealed=push.addendum)
         for x, ops in finding_plans:
-            record_finding(
-                finding_id=x.finding_id, site=site, checkpoint=db.session.get(Checkpoint, cp.id), reported_by=push.user.id,
-                observed_at=scanned_at, observed_at_device=scanned_device, visit_id=visit_id, item_id=x.item_id,
-                category=x.category, route=x.route, description=x.description, severity=x.severity,
-                dealt_on_spot=x.dealt_on_spot, spot_note=x.spot_note,
-            )
             _photo_ops(ops, purpose="finding", finding_id=x.finding_id, **link)
-        task_ids = []
-        if finding_ids:
-            by_finding = dict(db.session.execute(select(Task.finding_id, Task.id).where(Task.finding_id.in_(finding_ids))).all())
-            task_ids = [by_finding[x] for x in finding_ids if x in by_finding]
-        return {"visit_id": visit_id, "finding_ids": finding_ids, "task_ids": task_ids}
+        return {"visit_id": visit_id, "finding_ids": finding_ids, "task_ids": [task_of[x] for x in finding_ids if task_of.get(x)]}
 
     return {"inline": apply, "after": [remember]}
 

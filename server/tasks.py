@@ -1,7 +1,7 @@
 """Repair tasks: from a finding to a verified fix (DOMAIN.md § 14).
 
 Each rule of the workflow lives in exactly one function here, and sync, the web API and
-the CLI all call these: opening a task and its due date (`open_task_for`, `due_date`),
+the CLI all call these: opening tasks and their due date (`open_tasks_for`, `due_date`),
 routing (`route_for`, `set_route`), assignment (`assign`), the state machine (`MOVES`,
 `transition`), extensions (`request_extension`, `decide_extension`), verification on site
 (`verify_on_site`, `is_fresh_scan`), repeat problems (`flag_repeats`), comments and the
@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from . import audit, choices
 from .auth import roles_at
@@ -152,13 +152,13 @@ def claim_photos(photo_ids: Iterable[str], *, purpose: str, site_id: int, user_i
 # --- opening and routing ------------------------------------------------------------
 
 
-def due_date(finding: Finding, site: Site) -> datetime:
+def due_date(observed_at: datetime, site: Site) -> datetime:
     """Due = the finding's corrected observation time + the site's due days (7 by default).
 
     Neither a late sync nor a wrong phone clock moves it: `observed_at` is already on
     the server's clock.
     """
-    return finding.observed_at + timedelta(days=site.task_due_days)
+    return observed_at + timedelta(days=site.task_due_days)
 
 
 def route_for(route: str, category: str) -> str:
@@ -171,27 +171,42 @@ def route_for(route: str, category: str) -> str:
     return "customer_service"
 
 
-def open_task_for(finding: Finding, site: Site) -> Task:
-    """Open exactly one task for a finding (tasks.finding_id is unique), routed by its cause."""
-    due = due_date(finding, site)
-    dept = department_by_code(site.id, route_for(finding.route, finding.category))
-    task = Task(
-        site_id=site.id,
-        finding_id=finding.id,
-        checkpoint_id=finding.checkpoint_id,
-        route=finding.route,
-        severity=finding.severity,
-        department_id=dept.id if dept else None,
-        state=S.TASK_OPEN,
-        due_at=due,
-        original_due_at=due,
-        case={},
-    )
-    db.session.add(task)
-    db.session.flush([task])
-    _event(task, "opened", finding.reported_by, {"finding_id": finding.id, "due_at": due.isoformat(), "route": task.route, "department_id": task.department_id})
-    _changed(task)
-    return task
+def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, int]:
+    """Open exactly one task per finding (tasks.finding_id is unique), routed by its cause.
+
+    `findings` are finding rows as stored (dicts); returns finding id → task id. One
+    INSERT for the whole list, so a sync push of a hundred visits stays a few statements.
+    """
+    if not findings:
+        return {}
+    departments = {
+        (site_id, code): dept_id
+        for site_id, code, dept_id in db.session.execute(
+            select(Department.site_id, Department.code, Department.id).where(Department.site_id.in_(sites))
+        )
+    }
+    now = utcnow()
+    rows = []
+    for f in findings:
+        due = due_date(f["observed_at"], sites[f["site_id"]])
+        rows.append({
+            "site_id": f["site_id"], "finding_id": f["id"], "checkpoint_id": f["checkpoint_id"], "route": f["route"],
+            "route_confirmed": False, "severity": f["severity"],
+            "department_id": departments.get((f["site_id"], route_for(f["route"], f["category"]))),
+            "state": S.TASK_OPEN, "due_at": due, "original_due_at": due, "repeat_flag": False, "cancel_reason": "", "case": {},
+            "created_at": now, "updated_at": now,
+        })
+    table = Task.__table__
+    stmt = insert(table).returning(table.c.id, table.c.finding_id, sort_by_parameter_order=True)
+    task_of = {finding_id: task_id for task_id, finding_id in db.session.execute(stmt, rows)}
+    for f, row in zip(findings, rows):
+        task_id = task_of[f["id"]]
+        audit.record(
+            "task", task_id, "opened", actor_id=f["reported_by"], site_id=row["site_id"],
+            data={"finding_id": f["id"], "due_at": row["due_at"].isoformat(), "route": row["route"], "department_id": row["department_id"]},
+        )
+        record_change("task", task_id, site_id=row["site_id"])
+    return task_of
 
 
 def set_route(task: Task, *, actor: User, route: str, department_id: int | None = None, note: str = "") -> Task:
@@ -528,39 +543,79 @@ def update_case(task: Task, *, actor: User, notice_given_at: datetime | None = N
 # --- repeat problems -------------------------------------------------------------------
 
 
-def flag_repeats(finding: Finding) -> list[int]:
+def flag_repeats(findings: list[dict]) -> list[int]:
     """Same item, same checkpoint, failing 3 times within 30 days: flag the tasks involved.
 
-    Looks both ways in time, because a late sync can bring an older failure after a
-    newer one. Returns the ids of tasks newly flagged.
+    `findings` are newly stored finding rows (dicts). Looks both ways in time, because a
+    late sync can bring an older failure after a newer one. One query for the failures
+    near all of them, a linear scan per checkpoint and item; returns the task ids newly
+    flagged.
     """
-    if not finding.item_id:
+    new = [f for f in findings if f.get("item_id")]
+    if not new:
         return []
-    rows = db.session.execute(
-        select(Finding.id, Finding.observed_at)
-        .where(
-            Finding.site_id == finding.site_id,
-            Finding.checkpoint_id == finding.checkpoint_id,
-            Finding.item_id == finding.item_id,
-            Finding.observed_at >= finding.observed_at - REPEAT_WINDOW,
-            Finding.observed_at <= finding.observed_at + REPEAT_WINDOW,
+    keys = {(f["site_id"], f["checkpoint_id"], f["item_id"]) for f in new}
+    new_ids = {f["id"] for f in new}
+    lo = min(f["observed_at"] for f in new) - REPEAT_WINDOW
+    hi = max(f["observed_at"] for f in new) + REPEAT_WINDOW
+    groups: dict[tuple, list] = {}
+    checkpoints = sorted({k[1] for k in keys})
+    for start in range(0, len(checkpoints), 500):
+        rows = db.session.execute(
+            select(Finding.site_id, Finding.checkpoint_id, Finding.item_id, Finding.id, Finding.observed_at)
+            .where(
+                Finding.checkpoint_id.in_(checkpoints[start : start + 500]),
+                Finding.item_id.in_({k[2] for k in keys}),
+                Finding.observed_at >= lo,
+                Finding.observed_at <= hi,
+            )
         )
-        .order_by(Finding.observed_at, Finding.id)
-    ).all()
-    involved: set[str] = set()
-    for i, (_, start) in enumerate(rows):
-        window = [fid for fid, at in rows[i:] if at - start <= REPEAT_WINDOW]
-        if len(window) >= REPEAT_COUNT and finding.id in window:
-            involved.update(window)
+        for site_id, checkpoint_id, item_id, fid, at in rows:
+            if (site_id, checkpoint_id, item_id) in keys:
+                groups.setdefault((site_id, checkpoint_id, item_id), []).append((at, fid))
+    involved: dict[str, tuple[list[str], str]] = {}  # finding id → (the sorted ids of its repeat group, item)
+    for key, rows in groups.items():
+        rows.sort()
+        n = len(rows)
+        # new_before[k]: how many of rows[:k] are new; windows start at each row and span 30 days.
+        new_before = [0] * (n + 1)
+        for k, (_, fid) in enumerate(rows):
+            new_before[k + 1] = new_before[k] + (fid in new_ids)
+        cover = [0] * (n + 1)  # +1 where a qualifying window starts, -1 where it ends
+        j = 0
+        for i in range(n):
+            j = max(j, i)
+            while j < n and rows[j][0] - rows[i][0] <= REPEAT_WINDOW:
+                j += 1
+            if j - i >= REPEAT_COUNT and new_before[j] - new_before[i] > 0:
+                cover[i] += 1
+                cover[j] -= 1
+        running, members = 0, []
+        for k in range(n):
+            running += cover[k]
+            if running > 0:
+                members.append(rows[k][1])
+        for fid in members:
+            involved[fid] = (sorted(members), key[2])
     if not involved:
         return []
-    tasks = db.session.execute(select(Task).where(Task.finding_id.in_(involved), Task.repeat_flag.is_(False))).scalars().all()
-    for task in tasks:
-        task.repeat_flag = True
-        db.session.flush()
-        _event(task, "repeat_flagged", None, {"finding_ids": sorted(involved), "item_id": finding.item_id})
-        _changed(task)
-    return [t.id for t in tasks]
+    flagged = []
+    finding_ids = sorted(involved)
+    for start in range(0, len(finding_ids), 500):
+        chunk = finding_ids[start : start + 500]
+        flagged += db.session.execute(
+            select(Task.id, Task.site_id, Task.finding_id).where(Task.finding_id.in_(chunk), Task.repeat_flag.is_(False))
+        ).all()
+    if not flagged:
+        return []
+    task_ids = [t.id for t in flagged]
+    for start in range(0, len(task_ids), 500):
+        db.session.execute(update(Task).where(Task.id.in_(task_ids[start : start + 500])).values(repeat_flag=True, updated_at=utcnow()))
+    for task_id, site_id, finding_id in flagged:
+        members, item_id = involved[finding_id]
+        audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data={"finding_ids": members, "item_id": item_id})
+        record_change("task", task_id, site_id=site_id)
+    return task_ids
 
 
 def repeat_groups(site_ids: list[int], now: datetime | None = None) -> list[dict]:

@@ -44,6 +44,9 @@ def test_round_from_a_plan_ends_with_a_summary_of_missed_checkpoints(live_server
     page.fill("#code", "F02")
     page.click("#code-open")
     page.click("#all-fine")
+    # Saved: the round moves on to the scan screen (navigating away earlier would abort
+    # the IndexedDB write, as closing the tab mid-save would).
+    page.wait_for_selector("#code")
     # Opening a label's URL (the phone's own camera app) lands on that checkpoint too.
     page.goto(f"/c/{cps['LOBBY'][2]}")
     page.wait_for_selector("#all-fine")
