@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from . import deferred
 from .changes import take
@@ -47,24 +47,25 @@ def record_now(entity: str, entity_id, action: str, *, actor_id: int | None, sit
     session = db.session()
     queued = session.info.get(deferred.KEY, [])
     session.info[deferred.KEY] = [e for e in queued if e[1] != "audit"]
-    return _write_events(session, [item for _tag, kind, item in queued if kind == "audit"])[-1]
+    last = _write_events(session, [item for _tag, kind, item in queued if kind == "audit"])[-1]
+    return session.get(AuditEvent, last["id"])
 
 
 @deferred.writer("audit")
-def _write_events(session, items: list[dict]) -> list[AuditEvent]:
+def _write_events(session, items: list[dict]) -> list[dict]:
+    """Number, chain and insert the queued events (one executemany); returns the rows written."""
     if not items:
         return []
     last = take("audit", len(items))
     first = last - len(items) + 1
     prev = session.execute(select(AuditEvent.hash).where(AuditEvent.id == first - 1)).scalar() or GENESIS
-    events = []
+    rows = []
     for n, item in enumerate(items):
-        event = AuditEvent(id=first + n, prev_hash=prev, **item)
-        event.hash = prev = _digest(event.prev_hash, event.id, event.site_id, event.entity, event.entity_id, event.action, event.actor_id, event.at, event.data)
-        events.append(event)
-    session.add_all(events)
-    session.flush(events)
-    return events
+        row = dict(item, id=first + n, prev_hash=prev)
+        row["hash"] = prev = _digest(prev, row["id"], row["site_id"], row["entity"], row["entity_id"], row["action"], row["actor_id"], row["at"], row["data"])
+        rows.append(row)
+    session.execute(insert(AuditEvent.__table__), rows)
+    return rows
 
 
 def verify(batch: int = 5000) -> tuple[int, int | None, str]:

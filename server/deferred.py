@@ -49,6 +49,10 @@ def writer(kind: str):
 
 @event.listens_for(Session, "before_commit")
 def _write(session: Session) -> None:
+    if session.in_nested_transaction():
+        # before_commit fires for a SAVEPOINT's release too; the queue waits for the real
+        # commit (a later rollback of an enclosing savepoint still drops its entries).
+        return
     entries = session.info.pop(KEY, None)
     if not entries:
         return

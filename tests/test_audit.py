@@ -72,3 +72,28 @@ def test_audit_verify_notices_a_deleted_last_event(demo, runner):
     db.session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and f"BROKEN at event {last}" in result.output, result.output
+
+
+def test_events_are_numbered_at_commit_and_a_rolled_back_savepoint_leaves_none(demo, runner):
+    """Savepoints (one per sync mutation) neither take the counter nor keep what they undo."""
+    from server import audit
+    from server.models import Counter
+
+    db.session.commit()
+    counter = lambda: db.session.execute(select(Counter.value).where(Counter.name == "audit")).scalar() or 0  # noqa: E731
+    before = counter()
+    with db.session.begin_nested():
+        audit.record("finding", "kept", "reported", actor_id=None, site_id=demo.id)
+    # Released, not committed: nothing numbered yet, so the counter row is not locked.
+    assert counter() == before
+    with pytest.raises(RuntimeError):
+        with db.session.begin_nested():
+            audit.record("finding", "undone", "reported", actor_id=None, site_id=demo.id)
+            raise RuntimeError("mutation rejected")
+    audit.record("finding", "after", "reported", actor_id=None, site_id=demo.id)
+    db.session.commit()
+    rows = db.session.execute(select(AuditEvent.id, AuditEvent.entity_id).where(AuditEvent.id > before).order_by(AuditEvent.id)).all()
+    assert [r.entity_id for r in rows] == ["kept", "after"]
+    assert [r.id for r in rows] == [before + 1, before + 2]
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "chain intact" in result.output, result.output
