@@ -712,6 +712,27 @@ def _read_finding(f: Fields, item: dict | None) -> FindingIn | None:
     return FindingIn(finding_id, item_id, category, route, description, severity, dealt, spot_note, photo_ids)
 
 
+PLAIN_RESULT_KEYS = frozenset(("item_id", "result", "note", "photo_ids", "finding"))
+
+
+def _plain_result(raw) -> tuple[str, str, str] | None:
+    """(item_id, result, note) of a valid item result without photos or finding, else None.
+
+    The fast path for the usual item (8 per visit, 100 visits per push); anything else
+    goes through Fields, which names each problem.
+    """
+    if type(raw) is not dict or not raw.keys() <= PLAIN_RESULT_KEYS or raw.get("finding") is not None or raw.get("photo_ids") not in (None, []):
+        return None
+    item_id, outcome, note = raw.get("item_id"), raw.get("result"), raw.get("note")
+    if type(item_id) is not str or not 0 < len(item_id) <= 80 or not item_id.strip() or outcome not in choices.RESULTS:
+        return None
+    if note is None:
+        note = ""
+    elif type(note) is not str or len(note) > MAX_TEXT:
+        return None
+    return item_id, outcome, note
+
+
 def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
     f = Fields(payload)
     visit_id = f.uuid("visit_id")
@@ -728,6 +749,10 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
     # First the shape of everything, so that one answer names every bad field.
     parsed = []
     for n, raw in enumerate(raw_results):
+        plain = _plain_result(raw)
+        if plain is not None:  # most items: checked without building a field reader
+            parsed.append((n, *plain, [], None))
+            continue
         r = f.sub(raw, f"results.{n}.")
         item_id = r.text("item_id", required=True, max_len=80)
         outcome = r.choice("result", choices.RESULTS)
@@ -739,7 +764,7 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
                 r.fail("finding", "only a failed item has a finding")
             else:
                 finding = _read_finding(r.sub(raw["finding"], "finding."), {})
-        parsed.append((r, item_id, outcome, item_note, photos, finding))
+        parsed.append((n, item_id, outcome, item_note, photos, finding))
     extra_findings = [x for x in (_read_finding(f.sub(raw, f"extra_findings.{n}."), None) for n, raw in enumerate(raw_extra)) if x]
     f.check()
     site = push.site(site_id)
@@ -749,11 +774,11 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
         raise Rejection(UNKNOWN_CHECKLIST_VERSION, "This checklist version does not belong to this checkpoint's kind at this site.")
     items = push_items(version)
     results, item_photos, seen_items, findings = [], [], set(), []
-    for r, item_id, outcome, item_note, photos, finding in parsed:
+    for n, item_id, outcome, item_note, photos, finding in parsed:
         if item_id not in items:
             raise Rejection(UNKNOWN_ITEM, f"The item {item_id!r} is not on checklist version {version.version} of this checkpoint.")
         if item_id in seen_items:
-            r.fail("item_id", "each item may have one result only")
+            f.sub(raw_results[n], f"results.{n}.").fail("item_id", "each item may have one result only")
             continue
         seen_items.add(item_id)
         results.append({"visit_id": visit_id, "item_id": item_id, "result": outcome, "note": item_note})
@@ -783,12 +808,12 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
         raise Rejection(PHOTO_CONFLICT, "The same photo is named twice in this visit.")
 
     scanned_at = push.clock.correct(scanned_device)
+    month = month_of(scanned_at, site.timezone)
     visit_row = {
         "id": visit_id, "site_id": site.id, "round_id": round_id, "checkpoint_id": cp.id, "user_id": push.user.id,
         "device_id": push.device.id, "checklist_version_id": version.id, "purpose": "patrol", "scanned_at": scanned_at,
         "scanned_at_device": scanned_device, "received_at": push.clock.received_at, "scan_method": scan_method,
-        "note": note, "resident_note": resident_note, "month": month_of(scanned_at, site.timezone),
-        "addendum": push.addendum(site.id, month_of(scanned_at, site.timezone)),
+        "note": note, "resident_note": resident_note, "month": month, "addendum": push.addendum(site.id, month),
     }
     link = {"site_id": site.id, "visit_id": visit_id}
 
