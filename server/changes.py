@@ -23,7 +23,15 @@ def take(name: str, count: int = 1) -> int:
     stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + count).returning(Counter.value)
     result = db.session.execute(stmt).scalar()
     if result is None:
-        db.session.execute(insert(Counter).values(name=name, value=0))
+        # The counter's first use. Another transaction may be creating it at this moment:
+        # ON CONFLICT DO NOTHING waits for that one and leaves its row, which the UPDATE
+        # then takes in turn (a plain INSERT failed the whole push with a unique violation).
+        dialect = db.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        db.session.execute(dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
         result = db.session.execute(stmt).scalar()
     return int(result)
 
