@@ -42,6 +42,20 @@ def record_all_fine(page, code: str) -> None:
     page.wait_for_selector(".screen-home")
 
 
+def sign(page, canvas: str, strokes: int = 1) -> None:
+    """Draw a signature on a signature pad with mouse movements (down, a zigzag, up), per stroke."""
+    pad = page.locator(canvas)
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    for n in range(strokes):
+        y0 = box["y"] + box["height"] * (0.3 + 0.3 * n / max(1, strokes))
+        page.mouse.move(box["x"] + 20, y0)
+        page.mouse.down()
+        for i in range(1, 12):
+            page.mouse.move(box["x"] + 20 + i * (box["width"] - 40) / 12, y0 + (i % 3) * box["height"] / 8)
+        page.mouse.up()
+
+
 def wait_installed(page) -> None:
     """The service worker controls the page, the shell and QR decoder are cached, data pulled."""
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=20000)

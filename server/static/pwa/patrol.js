@@ -137,15 +137,20 @@ export async function transitionTask(task, to, note = '') {
   syncNow();
 }
 
+/**
+ * Queue the task.verify mutation. `draft.signature_ids` maps signer → photo id of the drawn
+ * signature ({verifier, fixer?, supervisor?}); those photos go pending with the record.
+ */
 export async function verifyTask(task, draft) {
-  const photoIds = [...(draft.after_photo_ids || []), draft.signature_id].filter(Boolean);
+  const signatures = Object.fromEntries(Object.entries(draft.signature_ids || {}).filter(([, v]) => v));
+  const photoIds = [...(draft.after_photo_ids || []), ...Object.values(signatures)];
   const payload = {
     verification_id: draft.verification_id,
     task_id: task.id,
     visit: draft.visit,
     result: draft.result,
     after_photo_ids: draft.after_photo_ids || [],
-    signatures: { verifier: draft.signature_id },
+    signatures,
   };
   if (draft.note) payload.note = draft.note;
   if (draft.fixed_by_name) payload.fixed_by_name = draft.fixed_by_name;
