@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import SCREENSHOTS
+from .conftest import AXE, SCREENSHOTS
 
 COUNT_JS = """async (store) => {
   const db = await new Promise((ok, no) => { const r = indexedDB.open('patrol'); r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
@@ -109,3 +109,11 @@ def wait_rows(page, store: str, ok, timeout: float = 30) -> list:
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def serious_violations(page) -> list:
+    """axe-core's serious and critical violations on the page (the context must bypass the CSP to inject axe)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5)}))")
+    return [v for v in found if v["impact"] in ("serious", "critical")]
