@@ -359,7 +359,8 @@ def test_sign_off_records_fixer_verifier_and_supervisor_with_signatures_and_phot
     assert v["fixed_by_name"] == "王师傅 Master Wang" and v["verifier_id"] == user("patroller").id and v["supervisor_id"] == user("supervisor").id
     assert v["signatures"] == sigs
     assert detail["photos"]["pairs"] == [{"before": before[0], "after": after[0]}, {"before": before[1], "after": after[1]}]
-    assert set(detail["photos"]["missing"]) == set(before + after)  # named, bytes not uploaded yet
+    assert set(detail["photos"]["missing"]) == set(before + after + list(sigs.values()))  # named, bytes not uploaded yet
+    assert (v["verifier_name"], v["supervisor_name"]) == (user("patroller").display_name, user("supervisor").display_name)
     assert {db.session.get(Photo, p).purpose for p in sigs.values()} == {"signature"}
     assert detail["events"][-1]["data"]["to"] == "verified"
 

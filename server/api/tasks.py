@@ -125,9 +125,11 @@ class VerificationSchema(StrictSchema):
     note = fields.String()
     fixed_by_name = fields.String()
     supervisor_id = fields.Integer(allow_none=True)
-    signatures = fields.Dict()
+    signatures = fields.Dict(metadata={"description": "photo ids of the drawn signatures: verifier, and fixer / supervisor when they signed"})
     after_photo_ids = fields.List(fields.String())
     verified_at = UtcDateTime()
+    verifier_name = fields.String()
+    supervisor_name = fields.String()
 
 
 class CommentSchema(StrictSchema):
@@ -148,7 +150,7 @@ class PhotosSchema(StrictSchema):
     before = fields.List(fields.String())
     after = fields.List(fields.String())
     pairs = fields.List(fields.Nested(PhotoPairSchema))
-    missing = fields.List(fields.String(), metadata={"description": "photo ids named but not uploaded yet"})
+    missing = fields.List(fields.String(), metadata={"description": "photo ids named (before, after, signatures) but not uploaded yet"})
 
 
 class FindingFull(FindingBrief):
@@ -326,11 +328,15 @@ def _detail(task: Task) -> dict:
     after = list(verifications[-1].after_photo_ids) if verifications else []
     # Before and after photos are kept as a pair: the n-th after photo answers the n-th before photo.
     pairs = [{"before": before[i] if i < len(before) else None, "after": after[i] if i < len(after) else None} for i in range(max(len(before), len(after)))]
-    named = set(before) | {p for v in verifications for p in v.after_photo_ids}
+    named = set(before) | {p for v in verifications for p in [*v.after_photo_ids, *(v.signatures or {}).values()]}
     missing = db.session.execute(select(Photo.id).where(Photo.id.in_(named), Photo.status == choices.PHOTO_EXPECTED)).scalars().all() if named else []
     out["photos"] = {"before": before, "after": after, "pairs": pairs, "missing": sorted(missing)}
     out["extensions"] = extensions
-    out["verifications"] = verifications
+    signers = _names([v.verifier_id for v in verifications] + [v.supervisor_id for v in verifications])
+    out["verifications"] = [
+        {**{c.key: getattr(v, c.key) for c in Verification.__mapper__.column_attrs}, "verifier_name": signers.get(v.verifier_id, ""), "supervisor_name": signers.get(v.supervisor_id, "")}
+        for v in verifications
+    ]
     out["comments"] = comments
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import SCREENSHOTS
+from .conftest import AXE, SCREENSHOTS
 
 COUNT_JS = """async (store) => {
   const db = await new Promise((ok, no) => { const r = indexedDB.open('patrol'); r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
@@ -40,6 +40,20 @@ def record_all_fine(page, code: str) -> None:
     open_by_code(page, code)
     page.click("#all-fine")
     page.wait_for_selector(".screen-home")
+
+
+def sign(page, canvas: str, strokes: int = 1) -> None:
+    """Draw a signature on a signature pad with mouse movements (down, a zigzag, up), per stroke."""
+    pad = page.locator(canvas)
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    for n in range(strokes):
+        y0 = box["y"] + box["height"] * (0.3 + 0.3 * n / max(1, strokes))
+        page.mouse.move(box["x"] + 20, y0)
+        page.mouse.down()
+        for i in range(1, 12):
+            page.mouse.move(box["x"] + 20 + i * (box["width"] - 40) / 12, y0 + (i % 3) * box["height"] / 8)
+        page.mouse.up()
 
 
 def wait_installed(page) -> None:
@@ -95,3 +109,11 @@ def wait_rows(page, store: str, ok, timeout: float = 30) -> list:
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def serious_violations(page) -> list:
+    """axe-core's serious and critical violations on the page (the context must bypass the CSP to inject axe)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5)}))")
+    return [v for v in found if v["impact"] in ("serious", "critical")]

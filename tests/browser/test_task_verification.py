@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, Extension, Photo, Task, Verification, Visit
 
-from .app_driver import login, shot, wait_rows, wait_installed, wait_outbox
+from .app_driver import login, shot, sign, wait_rows, wait_installed, wait_outbox
 from .conftest import api_session, jpeg_bytes, new_context, qr_image, write_y4m
 
 pytestmark = pytest.mark.browser
@@ -68,12 +68,7 @@ def test_supervisor_assigns_manager_extends_and_patroller_verifies_on_site_with_
     page.wait_for_selector(".screen-verify .thumbs img")
     page.click("#verify-pass")
     page.fill("#fixed-by", "工程部 王师傅")
-    box = page.locator("#signature").bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + 40)
-    page.mouse.down()
-    for i in range(1, 12):
-        page.mouse.move(box["x"] + 20 + i * 25, box["y"] + 40 + (i % 3) * 25)
-    page.mouse.up()
+    sign(page, "#sig-verifier")
     shot(page, "verify")
     page.click("#save-verify")
     page.wait_for_selector(".screen-tasks")

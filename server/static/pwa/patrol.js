@@ -64,8 +64,7 @@ export async function endRound(note = '') {
 /** Begin a visit draft from a scan; the checkpoint screen edits it. */
 export async function beginVisit(checkpoint, scanMethod) {
   // A new scan replaces an unsaved visit: its draft photos go with it.
-  const old = await db.getDraft('visit');
-  for (const r of Object.values(old?.results || {})) for (const id of r.photo_ids || []) await db.deletePhoto(id);
+  await discardVisitPhotos(await db.getDraft('visit'));
   const draft = {
     visit_id: db.uuid(),
     checkpoint_id: checkpoint.id,
@@ -73,6 +72,7 @@ export async function beginVisit(checkpoint, scanMethod) {
     scanned_at: db.nowIso(),
     scan_method: scanMethod,
     results: {},
+    extra: [], // problems outside the checklist: see newExtraFinding()
     note: '',
     resident_note: '',
   };
@@ -80,9 +80,41 @@ export async function beginVisit(checkpoint, scanMethod) {
   return draft;
 }
 
+/** The photos of an unsaved visit draft (its items' and its other problems'), removed with it. */
+export async function discardVisitPhotos(draft) {
+  if (!draft) return;
+  const lists = [...Object.values(draft.results || {}), ...(draft.extra || [])].map((r) => r.photo_ids || []);
+  for (const ids of lists) for (const id of ids) await db.deletePhoto(id);
+}
+
+// A problem outside the checklist is routed by its category (the same defaults as
+// server/findings.py default_route) unless the patroller chooses another route; the
+// supervisor confirms it anyway.
+export const CATEGORIES = ['security_hazard', 'facilities', 'cleanliness', 'landscaping', 'renovation_violation'];
+export const ROUTES = ['facility_repair', 'department_work', 'resident_violation'];
+export const USUAL_ROUTE = {
+  security_hazard: 'department_work',
+  facilities: 'facility_repair',
+  cleanliness: 'department_work',
+  landscaping: 'department_work',
+  renovation_violation: 'resident_violation',
+};
+
+/** A new, empty "other problem" for the visit draft. */
+export function newExtraFinding() {
+  return { finding_id: db.uuid(), category: '', route: '', route_chosen: false, description: '', major: false, dealt: false, spot_note: '', photo_ids: [] };
+}
+
+/** What is missing before an other problem can be sent: 'category', 'description' or null. */
+export function extraProblem(x) {
+  if (!CATEGORIES.includes(x.category)) return 'category';
+  if (!(x.description || '').trim()) return 'description';
+  return null;
+}
+
 /**
- * Queue the visit.record mutation for a draft. Unmarked items count as fine. Returns
- * once the mutation is in IndexedDB.
+ * Queue the visit.record mutation for a draft. Unmarked items count as fine ("all fine" marks
+ * them all fine); other problems are always sent. Returns once the mutation is in IndexedDB.
  */
 export async function saveVisit(draft, checklist, { allFine = false } = {}) {
   const round = store.get().round;
@@ -108,6 +140,24 @@ export async function saveVisit(draft, checklist, { allFine = false } = {}) {
     }
     results.push(out);
   }
+  // Problems outside the checklist, each with its own category, route and photos.
+  // The server refuses the whole visit for an incomplete one: never queue that.
+  if ((draft.extra || []).some(extraProblem)) throw new Error('incomplete other problem');
+  const extraFindings = (draft.extra || []).map((x) => {
+    photoIds.push(...(x.photo_ids || []));
+    failed += 1;
+    const out = {
+      finding_id: x.finding_id,
+      category: x.category,
+      route: ROUTES.includes(x.route) ? x.route : USUAL_ROUTE[x.category],
+      description: x.description.trim(),
+      severity: x.major ? 'major' : 'normal',
+      dealt_on_spot: !!x.dealt,
+      photo_ids: x.photo_ids || [],
+    };
+    if (x.dealt && x.spot_note) out.spot_note = x.spot_note;
+    return out;
+  });
   const payload = {
     visit_id: draft.visit_id,
     site_id: draft.site_id,
@@ -117,6 +167,7 @@ export async function saveVisit(draft, checklist, { allFine = false } = {}) {
     scan_method: draft.scan_method,
     results,
   };
+  if (extraFindings.length) payload.extra_findings = extraFindings;
   if (round && round.site_id === draft.site_id) payload.round_id = round.round_id;
   if (!allFine && draft.note) payload.note = draft.note;
   if (!allFine && draft.resident_note) payload.resident_note = draft.resident_note;
@@ -137,15 +188,20 @@ export async function transitionTask(task, to, note = '') {
   syncNow();
 }
 
+/**
+ * Queue the task.verify mutation. `draft.signature_ids` maps signer → photo id of the drawn
+ * signature ({verifier, fixer?, supervisor?}); those photos go pending with the record.
+ */
 export async function verifyTask(task, draft) {
-  const photoIds = [...(draft.after_photo_ids || []), draft.signature_id].filter(Boolean);
+  const signatures = Object.fromEntries(Object.entries(draft.signature_ids || {}).filter(([, v]) => v));
+  const photoIds = [...(draft.after_photo_ids || []), ...Object.values(signatures)];
   const payload = {
     verification_id: draft.verification_id,
     task_id: task.id,
     visit: draft.visit,
     result: draft.result,
     after_photo_ids: draft.after_photo_ids || [],
-    signatures: { verifier: draft.signature_id },
+    signatures,
   };
   if (draft.note) payload.note = draft.note;
   if (draft.fixed_by_name) payload.fixed_by_name = draft.fixed_by_name;

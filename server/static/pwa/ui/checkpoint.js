@@ -1,4 +1,5 @@
-// The checkpoint: one tap "all fine", or each item ok / problem / n.a. grouped by method.
+// The checkpoint: one tap "all fine", or each item ok / problem / n.a. grouped by method,
+// plus problems the checklist does not cover ("other problem"), each with its own photos.
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
@@ -16,6 +17,7 @@ export async function render(container, { params }, ctx) {
     container.append(h('p', { class: 'error', role: 'alert' }, t('scan_first')), h('a', { class: 'btn', href: '#/scan' }, t('nav_scan')));
     return null;
   }
+  draft.extra = draft.extra || []; // problems outside the checklist (a draft of an older app has none)
   const checklist = await patrol.checklistFor(checkpoint);
   if (!checklist) {
     container.append(h('p', { class: 'error', role: 'alert' }, t('no_checklist')));
@@ -27,7 +29,7 @@ export async function render(container, { params }, ctx) {
   const persist = () => db.putDraft('visit', draft); // on every change: a reload loses nothing
 
   async function save(allFine) {
-    if (saving) return;
+    if (saving || !checkExtras()) return;
     saving = true;
     try {
       await persist();
@@ -40,7 +42,8 @@ export async function render(container, { params }, ctx) {
     }
   }
 
-  const anyFail = () => Object.values(draft.results).some((r) => r.result === 'fail');
+  // "All fine" is only offered while nothing is wrong: no failed item, no other problem.
+  const anyFail = () => Object.values(draft.results).some((r) => r.result === 'fail') || draft.extra.length > 0;
   const allFineBtn = h(
     'button',
     { type: 'button', class: 'btn ok huge', id: 'all-fine', 'aria-describedby': 'all-fine-hint', onclick: () => save(true) },
@@ -97,35 +100,37 @@ export async function render(container, { params }, ctx) {
     return box;
   }
 
+  /** Thumbnails of draft photos, each with a button that removes it. */
+  function photoThumbs(ids, remove) {
+    const thumbs = h('div', { class: 'thumbs' });
+    (async () => {
+      let n = 0;
+      for (const id of ids || []) {
+        const p = await db.getPhoto(id);
+        if (!p) continue;
+        n += 1;
+        const url = photoUrl(p);
+        urls.push(url);
+        thumbs.append(
+          h('figure', {}, h('img', { src: url, alt: t('photo_of', { n }) }),
+            h('button', { type: 'button', class: 'btn small', 'aria-label': t('remove_photo', { n }), onclick: () => remove(id) }, '✕')),
+        );
+      }
+    })();
+    return thumbs;
+  }
+
   function failDetails(item, r, redraw) {
     const key = item.id.replace('.', '-');
     const set = async (changes) => {
       Object.assign(draft.results[item.id], changes);
       await persist();
     };
-    const thumbs = h('div', { class: 'thumbs' });
-    (async () => {
-      let n = 0;
-      for (const id of r.photo_ids || []) {
-        const p = await db.getPhoto(id);
-        if (!p) continue;
-        n += 1;
-        const url = photoUrl(p);
-        urls.push(url);
-        const idx = n;
-        thumbs.append(
-          h('figure', {}, h('img', { src: url, alt: t('photo_of', { n: idx }) }),
-            h('button', {
-              type: 'button', class: 'btn small', 'aria-label': t('remove_photo', { n: idx }),
-              onclick: async () => {
-                await set({ photo_ids: (draft.results[item.id].photo_ids || []).filter((x) => x !== id) });
-                await db.deletePhoto(id);
-                redraw();
-              },
-            }, '✕')),
-        );
-      }
-    })();
+    const thumbs = photoThumbs(r.photo_ids, async (id) => {
+      await set({ photo_ids: (draft.results[item.id].photo_ids || []).filter((x) => x !== id) });
+      await db.deletePhoto(id);
+      redraw();
+    });
     const fileInput = h('input', {
       type: 'file', accept: 'image/*', capture: 'environment', id: `photo-${key}`, class: 'file',
       onchange: async (ev) => {
@@ -157,6 +162,110 @@ export async function render(container, { params }, ctx) {
     );
   }
 
+  // --- problems outside the checklist ("other problem"), each its own finding -------------
+  const extraList = h('div', { id: 'extra-list' });
+  const drawExtras = () => {
+    clear(extraList);
+    draft.extra.forEach((x, n) => extraList.append(extraBlock(x, n)));
+    refreshAllFine();
+  };
+
+  function choice(id, options, value) {
+    return h('select', { id }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+  }
+
+  function extraBlock(x, n) {
+    const set = async (changes) => {
+      Object.assign(x, changes);
+      await persist();
+    };
+    const category = choice(`extra-cat-${n}`, [['', t('extra_choose_category')], ...patrol.CATEGORIES.map((c) => [c, t(`cat_${c}`)])], x.category);
+    const route = choice(`extra-route-${n}`, [['', t('extra_route_after_category')], ...patrol.ROUTES.map((r) => [r, t(`route_${r}`)])], x.route);
+    category.addEventListener('change', async () => {
+      const changes = { category: category.value };
+      // Until the patroller picks a route, it follows the category's usual one.
+      if (!x.route_chosen) changes.route = patrol.USUAL_ROUTE[category.value] || '';
+      route.value = changes.route ?? x.route;
+      category.removeAttribute('aria-invalid');
+      await set(changes);
+    });
+    route.addEventListener('change', () => set({ route: route.value, route_chosen: !!route.value }));
+    const desc = h('textarea', {
+      id: `extra-desc-${n}`, rows: 3, maxlength: 2000,
+      oninput: (e) => { e.target.removeAttribute('aria-invalid'); set({ description: e.target.value }); },
+    });
+    desc.value = x.description || '';
+    const thumbs = photoThumbs(x.photo_ids, async (id) => {
+      await set({ photo_ids: x.photo_ids.filter((p) => p !== id) });
+      await db.deletePhoto(id);
+      drawExtras();
+    });
+    const fileInput = h('input', {
+      type: 'file', accept: 'image/*', capture: 'environment', id: `extra-photo-${n}`, class: 'file',
+      onchange: async (ev) => {
+        const ids = [...x.photo_ids];
+        for (const file of ev.target.files) ids.push(await addPhoto(file, 'finding'));
+        await set({ photo_ids: ids });
+        drawExtras();
+      },
+    });
+    const spot = h('textarea', { id: `extra-spot-${n}`, rows: 2, oninput: (e) => set({ spot_note: e.target.value }) });
+    spot.value = x.spot_note || '';
+    const spotWrap = h('div', { class: 'spot', hidden: !x.dealt }, h('label', { for: `extra-spot-${n}` }, t('spot_note')), spot);
+    return h('fieldset', { class: 'extra', id: `extra-${n}`, 'data-finding': x.finding_id },
+      h('legend', {}, t('extra_n', { n: n + 1 })),
+      h('label', { for: `extra-cat-${n}` }, t('extra_category')), category,
+      h('label', { for: `extra-route-${n}` }, t('extra_route')), route,
+      h('label', { for: `extra-desc-${n}` }, t('describe')), desc,
+      h('label', { for: `extra-photo-${n}`, class: 'btn photo-btn' }, t('add_photo')), fileInput, thumbs,
+      h('label', { class: 'check' }, h('input', { type: 'checkbox', id: `extra-major-${n}`, checked: !!x.major, onchange: (e) => set({ major: e.target.checked }) }), t('major')),
+      h('label', { class: 'check' }, h('input', {
+        type: 'checkbox', id: `extra-dealt-${n}`, checked: !!x.dealt,
+        onchange: async (e) => { await set({ dealt: e.target.checked }); spotWrap.hidden = !e.target.checked; },
+      }), t('dealt')),
+      spotWrap,
+      h('button', {
+        type: 'button', class: 'btn', id: `extra-remove-${n}`,
+        onclick: async () => {
+          draft.extra = draft.extra.filter((y) => y !== x);
+          await persist();
+          for (const id of x.photo_ids) await db.deletePhoto(id);
+          drawExtras();
+          document.getElementById('add-extra')?.focus();
+        },
+      }, t('extra_remove', { n: n + 1 })));
+  }
+
+  const extras = h('section', { class: 'extras', 'aria-labelledby': 'extras-title' },
+    h('h2', { id: 'extras-title' }, t('extra_title')),
+    h('p', { class: 'hint' }, t('extra_hint')),
+    extraList,
+    h('button', {
+      type: 'button', class: 'btn big', id: 'add-extra',
+      onclick: async () => {
+        draft.extra.push(patrol.newExtraFinding());
+        await persist();
+        drawExtras();
+        document.getElementById(`extra-cat-${draft.extra.length - 1}`)?.focus();
+      },
+    }, `＋ ${t('extra_add')}`));
+
+  /** The first other problem that cannot be sent yet: message shown, field marked and focused. */
+  function checkExtras() {
+    for (const [n, x] of draft.extra.entries()) {
+      const missing = patrol.extraProblem(x);
+      if (!missing) continue;
+      visitError.textContent = t(`extra_need_${missing}`, { n: n + 1 });
+      const field = document.getElementById(`extra-${missing === 'category' ? 'cat' : 'desc'}-${n}`);
+      field?.setAttribute('aria-invalid', 'true');
+      field?.focus();
+      return false;
+    }
+    visitError.textContent = '';
+    return true;
+  }
+  const visitError = h('p', { class: 'error', role: 'alert', id: 'visit-error' });
+
   const groups = patrol.groupByMethod(checklist.body.items);
   const form = h('form', { class: 'checklist', onsubmit: (ev) => { ev.preventDefault(); save(false); } });
   for (const [method, items] of groups) {
@@ -167,20 +276,22 @@ export async function render(container, { params }, ctx) {
   const resident = h('textarea', { id: 'resident-note', rows: 3, oninput: (e) => { draft.resident_note = e.target.value; persist(); } });
   resident.value = draft.resident_note || '';
   form.append(
+    extras,
     h('label', { for: 'resident-note' }, t('resident_note')),
     resident,
     h('label', { for: 'visit-note' }, t('visit_note')),
     visitNote,
     h('p', { class: 'hint' }, t('unmarked_ok')),
+    visitError,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'btn primary big', id: 'save-visit' }, t('save')),
       h('button', { type: 'button', class: 'btn big', id: 'cancel-visit', onclick: async () => { await discard(); ctx.go(store.get().round ? 'scan' : ''); } }, t('cancel'))),
   );
   container.append(head, form);
-  refreshAllFine();
+  drawExtras();
 
   async function discard() {
-    for (const r of Object.values(draft.results)) for (const id of r.photo_ids || []) await db.deletePhoto(id);
+    await patrol.discardVisitPhotos(draft);
     await db.deleteDraft('visit');
   }
 

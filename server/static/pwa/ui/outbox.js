@@ -16,7 +16,7 @@ async function describe(row) {
   const p = row.payload || {};
   if (row.kind === 'visit.record') {
     const cp = await db.get('checkpoints', p.checkpoint_id);
-    const fails = (p.results || []).filter((r) => r.result === 'fail').length;
+    const fails = (p.results || []).filter((r) => r.result === 'fail').length + (p.extra_findings || []).length;
     return `${cp ? pick(cp) : `#${p.checkpoint_id}`} · ${fails ? `${t('failed_items')} ${fails}` : t('all_fine')}`;
   }
   if (row.kind === 'task.transition') return `${t('task_title', { id: p.task_id })} → ${t(`task_state_${p.to}`)}`;

@@ -1,9 +1,12 @@
-// Verification on site: after the re-scan, an after photo, pass or fail, and a drawn signature.
+// Verification on site: after the re-scan, an after photo, pass or fail, and the signers' drawn signatures.
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
 import { addCanvasPhoto, addPhoto } from '../photos.js';
 import { clear, h, photoUrl, toast } from './dom.js';
+import { SignaturePad } from './signature.js';
+
+const SIGNERS = ['verifier', 'fixer', 'supervisor'];
 
 export async function render(container, { params }, ctx) {
   const id = Number(params[0]);
@@ -56,15 +59,21 @@ export async function render(container, { params }, ctx) {
   const fixedBy = h('input', { id: 'fixed-by', autocomplete: 'off', oninput: (e) => { draft.fixed_by_name = e.target.value; persist(); } });
   fixedBy.value = draft.fixed_by_name || '';
 
-  const pad = h('canvas', { class: 'signature', id: 'signature', width: 600, height: 240, role: 'img', 'aria-label': t('signature_hint') });
-  // The drawing is kept in the draft too, so a reload under the form keeps the signature.
-  const strokes = { drawn: !!draft.signature_data, changed: () => { draft.signature_data = pad.toDataURL('image/png'); persist(); } };
-  setupPad(pad, strokes);
-  if (draft.signature_data) {
-    const img = new Image();
-    img.onload = () => pad.getContext('2d').drawImage(img, 0, 0);
-    img.src = draft.signature_data;
-  }
+  // One pad per signer; the verifier must sign, the fixer and the supervisor may.
+  // Strokes are kept in the draft on every change, so a reload under the form keeps them.
+  draft.sig_strokes = draft.sig_strokes || {};
+  const pads = SIGNERS.map((role) => new SignaturePad({
+    role,
+    label: t(`sig_${role}`),
+    who: t(`sig_role_${role}`),
+    strokes: draft.sig_strokes[role] || [],
+    onChange: (strokes) => {
+      msg.textContent = '';
+      draft.sig_strokes[role] = strokes;
+      persist();
+    },
+  }));
+  const pad = (role) => pads.find((p) => p.role === role);
 
   container.append(
     h('h1', {}, t('verify_title')),
@@ -73,9 +82,11 @@ export async function render(container, { params }, ctx) {
     h('label', { for: 'after-photo', class: 'btn photo-btn' }, t('after_photo')), file, thumbs,
     h('p', { class: 'label', id: 'verify-result-label' }, t('verify_result')), resultGroup,
     h('label', { for: 'verify-note' }, t('visit_note')), note,
+    h('h2', {}, t('signatures')),
+    pad('verifier').container,
     h('label', { for: 'fixed-by' }, t('fixed_by')), fixedBy,
-    h('p', { class: 'label', id: 'sig-label' }, t('signature')), pad,
-    h('button', { type: 'button', class: 'btn', id: 'clear-signature', onclick: () => { pad.getContext('2d').clearRect(0, 0, pad.width, pad.height); strokes.drawn = false; draft.signature_data = ''; persist(); } }, t('clear_signature')),
+    pad('fixer').container,
+    pad('supervisor').container,
     msg,
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'btn primary big', id: 'save-verify', onclick: save }, t('save')),
@@ -84,53 +95,42 @@ export async function render(container, { params }, ctx) {
   drawResult();
   drawThumbs();
 
+  let saving = false;
   async function save() {
+    if (saving) return;
+    msg.textContent = '';
     if (!draft.result) {
       msg.textContent = t('need_result');
       return;
     }
-    if (!strokes.drawn) {
-      msg.textContent = t('need_signature');
+    if (draft.result === 'pass' && !draft.after_photo_ids.length) {
+      msg.textContent = t('need_after_photo');
       return;
     }
-    draft.signature_id = await addCanvasPhoto(pad, 'signature');
-    await persist();
-    await patrol.verifyTask(task, draft);
+    if (pad('verifier').isEmpty()) {
+      msg.textContent = t('need_signature');
+      pad('verifier').canvas.scrollIntoView({ block: 'center' });
+      return;
+    }
+    saving = true;
+    const made = [];
+    try {
+      // Each signature becomes a PNG photo, sent with the record and uploaded like any photo.
+      const ids = {};
+      for (const p of pads) {
+        if (p.isEmpty()) continue;
+        ids[p.role] = await addCanvasPhoto(p.canvas, 'signature');
+        made.push(ids[p.role]);
+      }
+      await patrol.verifyTask(task, { ...draft, signature_ids: ids });
+    } catch (e) {
+      for (const pid of made) await db.deletePhoto(pid);
+      msg.textContent = t('saving_failed', { m: e.message || e });
+      saving = false;
+      return;
+    }
     toast(t('saved'));
     ctx.go('tasks');
   }
   return () => urls.forEach((u) => URL.revokeObjectURL(u));
-}
-
-function setupPad(canvas, strokes) {
-  const g = canvas.getContext('2d');
-  g.lineWidth = 4;
-  g.lineCap = 'round';
-  g.strokeStyle = '#111';
-  let last = null;
-  const point = (ev) => {
-    const r = canvas.getBoundingClientRect();
-    return [((ev.clientX - r.left) * canvas.width) / r.width, ((ev.clientY - r.top) * canvas.height) / r.height];
-  };
-  canvas.addEventListener('pointerdown', (ev) => {
-    canvas.setPointerCapture(ev.pointerId);
-    last = point(ev);
-    ev.preventDefault();
-  });
-  canvas.addEventListener('pointermove', (ev) => {
-    if (!last) return;
-    const p = point(ev);
-    g.beginPath();
-    g.moveTo(...last);
-    g.lineTo(...p);
-    g.stroke();
-    last = p;
-    strokes.drawn = true;
-  });
-  const end = () => {
-    if (last && strokes.drawn) strokes.changed();
-    last = null;
-  };
-  canvas.addEventListener('pointerup', end);
-  canvas.addEventListener('pointercancel', end);
 }

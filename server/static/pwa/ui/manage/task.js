@@ -48,6 +48,7 @@ export async function render(container, { params }, ctx) {
         task.original_due_at !== task.due_at ? [h('dt', {}, t('desk_original_due')), h('dd', {}, fmtTime(task.original_due_at))] : null,
         task.cancel_reason ? [h('dt', {}, t('desk_cancel_reason')), h('dd', {}, task.cancel_reason)] : null),
       photoPairs(task.photos),
+      signaturesCard(task),
     );
     const open = !CLOSED.includes(task.state);
     const director = hasRole(task.site_id, DIRECTORS);
@@ -85,6 +86,32 @@ function photoPairs(photos) {
     photos.pairs.map((p, i) => h('div', { class: 'pair' },
       img(p.before, t('desk_before_n', { n: i + 1 })),
       img(p.after, t('desk_after_n', { n: i + 1 })))));
+}
+
+const SIGNERS = ['verifier', 'fixer', 'supervisor'];
+
+/** The drawn signatures of each on-site verification, with who signed (§ 14.5: signed by the people involved). */
+function signaturesCard(task) {
+  const signed = (task.verifications || []).filter((v) => Object.keys(v.signatures || {}).length);
+  if (!signed.length) return null;
+  const missing = new Set(task.photos?.missing || []);
+  const names = (v) => ({ verifier: v.verifier_name, fixer: v.fixed_by_name, supervisor: v.supervisor_name });
+  return card('task-signatures', t('desk_signatures'),
+    signed.map((v) => h('div', { class: 'sig-set', 'data-verification': v.id },
+      h('p', { class: 'task-line' },
+        h('span', { class: `badge ${v.result === 'pass' ? 'ext-approved' : 'ext-rejected'}` }, t(v.result === 'pass' ? 'verify_pass' : 'verify_fail')),
+        h('span', { class: 'hint' }, fmtTime(v.verified_at))),
+      h('div', { class: 'sig-grid' }, SIGNERS.filter((role) => v.signatures[role]).map((role) => {
+        const pid = v.signatures[role];
+        const label = t('desk_sig_of', { role: t(`sig_role_${role}`) });
+        const who = names(v)[role];
+        return h('figure', { class: 'sig', 'data-role': role },
+          missing.has(pid)
+            ? h('div', { class: 'photo-slot empty sig-img' }, t('desk_sig_missing'))
+            : h('a', { class: 'sig-img', href: `/api/photos/${pid}?size=display`, target: '_blank', rel: 'noopener' },
+              h('img', { src: `/api/photos/${pid}?size=thumb`, alt: who ? `${label} · ${who}` : label, loading: 'lazy' })),
+          h('figcaption', {}, label, who ? ` · ${who}` : ''));
+      })))));
 }
 
 function routeCard(task, depts, ctx) {
