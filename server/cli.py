@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(webhooks_group)
     app.cli.add_command(archive_group)
     app.cli.add_command(retention_group)
+    app.cli.add_command(sync_group)
 
 
 @click.group("checklists")
@@ -115,6 +116,29 @@ def tasks_escalate():
     count = escalate_overdue()
     db.session.commit()
     click.echo(f"escalated {count} overdue task(s)")
+
+
+@click.group("sync")
+def sync_group():
+    """The phones' pull log."""
+
+
+@sync_group.command("prune")
+@click.option("--older-than-days", "days", type=click.IntRange(min=1), default=None, help="default: SYNC_TOMBSTONE_DAYS")
+def sync_prune(days):
+    """Drop deletion records older than N days (run daily); phones behind them start again."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from .extensions import db
+    from .models import utcnow
+    from .sync import prune_tombstones
+
+    days = days or current_app.config["SYNC_TOMBSTONE_DAYS"]
+    count = prune_tombstones(utcnow() - timedelta(days=days))
+    db.session.commit()
+    click.echo(f"dropped {count} deletion record(s) older than {days} days")
 
 
 @click.group("webhooks")

@@ -166,6 +166,25 @@ def test_cursor_older_than_pruned_tombstones_answers_cursor_reset(as_role, demo)
     assert api.get("/api/sync/pull", query_string={"cursor": second}).status_code == 200
 
 
+def test_daily_prune_command_drops_old_deletions_and_old_cursors_start_again(as_role, demo, runner):
+    api = as_role("patroller")
+    _, first, _ = pull_all(api)
+    cp = db.session.execute(select(Checkpoint).where(Checkpoint.site_id == demo.id, Checkpoint.short_code == "F09")).scalar_one()
+    from server.changes import record_change
+
+    record_change("checkpoint", cp.id, site_id=demo.id, op="delete")
+    db.session.commit()
+    _, second, _ = pull_all(api, cursor=first)
+    result = runner.invoke(args=["sync", "prune"])
+    assert result.exit_code == 0 and "dropped 0 deletion record(s) older than 180 days" in result.output, result.output
+    db.session.execute(update(Change).where(Change.op == "delete").values(at=utcnow() - timedelta(days=181)))
+    db.session.commit()
+    result = runner.invoke(args=["sync", "prune"])
+    assert result.exit_code == 0 and "dropped 1 deletion record(s)" in result.output, result.output
+    assert error_of(api.get("/api/sync/pull", query_string={"cursor": first}))["code"] == "cursor_reset"
+    assert api.get("/api/sync/pull", query_string={"cursor": second}).status_code == 200
+
+
 def test_pull_arguments_are_checked(as_role, demo):
     api = as_role("patroller")
     assert api.get("/api/sync/pull", query_string={"cursor": -1}).status_code == 422
