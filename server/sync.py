@@ -1265,12 +1265,16 @@ def load_plans(keys) -> dict:
 def load_tasks(keys) -> dict:
     """Open tasks with what the phone shows; a closed task becomes a delete tombstone."""
     rows = db.session.execute(
-        select(Task, Finding, User.display_name)
+        select(
+            Task.id, Task.site_id, Task.checkpoint_id, Task.state, Task.due_at, Task.assignee_id, User.display_name,
+            Task.severity, Task.route, Task.department_id, Finding.id.label("finding_id"), Finding.item_id, Finding.category,
+            Finding.description, Finding.observed_at, Finding.reported_by,
+        )
         .join(Finding, Finding.id == Task.finding_id)
         .outerjoin(User, User.id == Task.assignee_id)
         .where(Task.id.in_(_ints(keys)), Task.state.not_in(choices.TASK_CLOSED_STATES))
     ).all()
-    finding_ids = [f.id for _, f, _ in rows]
+    finding_ids = [r.finding_id for r in rows]
     photos: dict[str, list] = {}
     if finding_ids:
         for pid, fid in db.session.execute(
@@ -1278,16 +1282,16 @@ def load_tasks(keys) -> dict:
         ):
             photos.setdefault(fid, []).append(pid)
     out = {}
-    for task, finding, assignee_name in rows:
-        out[task.id] = {
-            "id": task.id, "site_id": task.site_id, "checkpoint_id": task.checkpoint_id, "state": task.state,
-            "due_at": iso(task.due_at), "assignee_id": task.assignee_id, "assignee_name": assignee_name,
-            "severity": task.severity, "route": task.route, "department_id": task.department_id,
+    for r in rows:
+        out[r.id] = {
+            "id": r.id, "site_id": r.site_id, "checkpoint_id": r.checkpoint_id, "state": r.state,
+            "due_at": iso(r.due_at), "assignee_id": r.assignee_id, "assignee_name": r.display_name,
+            "severity": r.severity, "route": r.route, "department_id": r.department_id,
             "finding": {
-                "id": finding.id, "item_id": finding.item_id, "category": finding.category, "description": finding.description,
-                "observed_at": iso(finding.observed_at), "reported_by": finding.reported_by,
+                "id": r.finding_id, "item_id": r.item_id, "category": r.category, "description": r.description,
+                "observed_at": iso(r.observed_at), "reported_by": r.reported_by,
             },
-            "photos": photos.get(finding.id, []),
+            "photos": photos.get(r.finding_id, []),
         }
     return out
 
