@@ -109,7 +109,7 @@ def test_admin_finds_creates_edits_retires_and_brings_back_a_checkpoint(live_ser
     page.fill("#cp-f-floor", "11")
     page.fill("#cp-f-code", "F10")
     page.click("#cp-save")
-    until(page, "() => document.querySelector('#cp-f-code-error')?.textContent.includes('F10')", "code taken, said at the field")
+    until(page, "() => document.querySelector('#cp-f-code-error')?.textContent.includes('已经有点位在用')", "code taken, said at the field")
     assert count_checkpoints(query) == before
     page.fill("#cp-f-code", "f-11")
     page.click("#cp-save")
@@ -254,7 +254,7 @@ def test_manager_writes_a_plan_sees_schedule_problems_then_pauses_and_edits_it(l
     page.click(f"#plan-up-{ids['F03']}")  # walking order F01, F03, F02
     page.fill("#plan-focus-zh", "注意消防通道是否堵塞")
     page.click("#plan-save")
-    until(page, "() => document.querySelector('#plan-schedule-error')?.textContent.includes('overlap')", "overlap shown")
+    until(page, "() => document.querySelector('#plan-schedule-error')?.textContent === '时段 09:00-11:00 与 10:30-12:00 重叠。'", "overlap shown, in Chinese")
     assert plan_in_db(query, "工作日楼层巡查") is None
     shot(page, "manage-plan-schedule-error")
 

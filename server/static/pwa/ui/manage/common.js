@@ -203,13 +203,17 @@ export function showFieldErrors(form, errorBox, e) {
   for (const el of form.querySelectorAll('[data-error-for]')) el.textContent = '';
   errorBox.textContent = e instanceof api.ApiError && e.offline ? t('desk_offline') : e.message || String(e);
   const fields = e.details?.fields || {};
-  if (e.code === 'short_code_taken') fields.short_code = [e.message];
+  if (e.code === 'short_code_taken') fields.short_code = [t('err_short_code_taken')];
+  let placed = 0;
   for (const [name, problems] of Object.entries(fields)) {
     const slot = form.querySelector(`[data-error-for="${name}"]`);
     if (!slot) continue;
     const list = Array.isArray(problems) ? problems : typeof problems === 'object' ? Object.values(problems).flat() : [problems];
     slot.append(h('ul', {}, list.map((m) => h('li', {}, String(m)))));
+    placed += 1;
   }
+  // Every problem sits at its field: the top line only says where to look, in the reader's language.
+  if (placed && placed === Object.keys(fields).length) errorBox.textContent = t('desk_fix_below');
 }
 
 /** A labelled text input with a slot for its own error message. */

@@ -10,6 +10,22 @@ const DAYS = [0, 1, 2, 3, 4, 5, 6];
 const DEFAULT_WINDOW = ['09:00', '11:00'];
 
 const cpLabel = (cp) => `${pick(cp)} (${cp.short_code})`;
+const DAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+
+/**
+ * The server's schedule problems (server/plans.py validate_schedule, in English) in the reader's
+ * language, for the ones this form can produce; anything else is shown as the server wrote it.
+ */
+function scheduleProblem(message) {
+  const day = (name) => t(`day_${DAY_NAMES.indexOf(name)}`);
+  let m = /^windows (\S+) and (\S+) overlap$/.exec(message);
+  if (m) return t('plan_err_overlap', { a: m[1], b: m[2] });
+  m = /^window (\S+) on (\w+) overlaps (\S+) on (\w+)$/.exec(message);
+  if (m && DAY_NAMES.includes(m[2]) && DAY_NAMES.includes(m[4])) return t('plan_err_overlap_days', { a: m[1], da: day(m[2]), b: m[3], db: day(m[4]) });
+  m = /^windows\[(\d+)\]: starts and ends at (\S+);/.exec(message);
+  if (m) return t('plan_err_empty', { n: Number(m[1]) + 1, at: m[2] });
+  return message;
+}
 
 export async function render(container, { params, query }, ctx) {
   const id = params[0] === 'new' ? null : Number(params[0]);
@@ -275,7 +291,7 @@ class PlanForm {
     const body = this.body(form);
     const fields = this.problems(body);
     if (Object.keys(fields).length) {
-      showFieldErrors(form, this.err, { message: t('plan_fix_below'), details: { fields } });
+      showFieldErrors(form, this.err, { details: { fields } });
       form.querySelector('.field-error:not(:empty)')?.scrollIntoView({ block: 'center' });
       return;
     }
@@ -286,6 +302,7 @@ class PlanForm {
       toast(t('plan_saved_toast', { name: pick(saved) }));
       this.ctx.go(`manage/plans${qs({ site: this.siteId })}`);
     } catch (e) {
+      if (e.details?.fields?.schedule) e.details.fields.schedule = e.details.fields.schedule.map(scheduleProblem);
       showFieldErrors(form, this.err, e);
       // The schedule's problems come from the server in its words: say where they are.
       form.querySelector('.field-error:not(:empty)')?.scrollIntoView({ block: 'center' });
