@@ -214,6 +214,7 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     page.click(f"#task-list [data-task='{task_id}']")
     page.wait_for_selector("#ext-approve")
     assert page.inner_text("#task-due") == before
+    assert page.inner_text("#task-checkpoint").startswith("4楼 (F04)")
     shot(page, "manage-task-extension")
     page.fill("#ext-note", "同意 agreed")
     page.click("#ext-approve")
