@@ -149,13 +149,20 @@ def parse(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return header, rows
 
 
-def import_csv(site: Site, data: bytes | str) -> dict:
+def import_csv(site: Site, data: bytes | str, *, dry_run: bool = False) -> dict:
     """Create or update the site's checkpoints from CSV, all rows or none.
 
     A row whose short code exists at the site updates that checkpoint; any other row
     creates one. Rows not in the file are left alone. Raises ApiError(422) listing every
-    bad row; nothing is written then.
+    bad row; nothing is written then. With `dry_run` the rows are checked the same way
+    and the answer says what an import would do, row by row, but nothing is written.
     """
+    plans = _check(site, data)
+    return _preview(site, plans) if dry_run else _apply(site, plans)
+
+
+def _check(site: Site, data: bytes | str) -> list[tuple[int, Checkpoint | None, dict]]:
+    """Every row read and checked: (line, existing checkpoint or None, values); 422 naming every bad row."""
     text = decode(data) if isinstance(data, bytes) else data.lstrip("\ufeff")
     header, rows = parse(text)
     if not rows:
@@ -232,22 +239,41 @@ def import_csv(site: Site, data: bytes | str) -> dict:
             "csv_invalid",
             {"rows": bad},
         )
-    return _apply(site, plans)
+    return plans
+
+
+def _changes(target: Checkpoint, values: dict) -> dict:
+    return {k: v for k, v in values.items() if k != "short_code" and getattr(target, k) != v}
+
+
+def _preview(site: Site, plans: list[tuple[int, Checkpoint | None, dict]]) -> dict:
+    """What _apply would do, without doing it: new rows have no id yet (nor a code, when the file gives none)."""
+    result = {"dry_run": True, "created": 0, "updated": 0, "unchanged": 0, "checkpoints": []}
+    for line, target, values in plans:
+        if target is None:
+            action, changed = "created", []
+            row = {"id": None, "short_code": values.get("short_code"), "name_zh": values.get("name_zh", "")}
+        else:
+            changed = sorted(_changes(target, values))
+            action = "updated" if changed else "unchanged"
+            row = {"id": target.id, "short_code": target.short_code, "name_zh": values.get("name_zh", target.name_zh)}
+        result[action] += 1
+        result["checkpoints"].append({"line": line, **row, "action": action, "changed": changed})
+    return result
 
 
 def _apply(site: Site, plans: list[tuple[int, Checkpoint | None, dict]]) -> dict:
     next_position = (db.session.execute(select(func.max(Checkpoint.position)).where(Checkpoint.site_id == site.id)).scalar() or 0) + 10
-    result = {"created": 0, "updated": 0, "unchanged": 0, "checkpoints": []}
+    result = {"dry_run": False, "created": 0, "updated": 0, "unchanged": 0, "checkpoints": []}
     for line, target, values in plans:
         if target is None:
             if "position" not in values:
                 values["position"] = next_position
             next_position = max(next_position, values["position"]) + 10
             cp = sites.create_checkpoint(site.id, **values)
-            action = "created"
+            action, changed = "created", {}
         else:
-            values.pop("short_code", None)
-            changed = {k: v for k, v in values.items() if getattr(target, k) != v}
+            changed = _changes(target, values)
             if changed:
                 sites.update_checkpoint(target, **changed)
                 action = "updated"
@@ -255,5 +281,5 @@ def _apply(site: Site, plans: list[tuple[int, Checkpoint | None, dict]]) -> dict
                 action = "unchanged"
             cp = target
         result[action] += 1
-        result["checkpoints"].append({"line": line, "id": cp.id, "short_code": cp.short_code, "action": action})
+        result["checkpoints"].append({"line": line, "id": cp.id, "short_code": cp.short_code, "name_zh": cp.name_zh, "action": action, "changed": sorted(changed)})
     return result

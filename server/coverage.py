@@ -80,8 +80,15 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
     checkpoints = {cp.id: cp for cp in db.session.execute(select(Checkpoint).where(Checkpoint.site_id == site.id)).scalars()}
 
     windows: list[tuple[PatrolPlan, Window]] = []
+    # Where a missed checkpoint stops counting as "late": the plan's next window (a plan
+    # runs at least once a week, so the week after the range holds it).
+    late_until: dict[tuple[int, datetime], datetime] = {}
     for plan in plans:
-        for w in plans_mod.windows(plan, site.timezone, first, last):
+        every = sorted(plans_mod.windows(plan, site.timezone, first, last + timedelta(days=7)), key=lambda w: w.start)
+        for w, after in zip(every, every[1:] + [None]):
+            if w.day > last:
+                continue
+            late_until[(plan.id, w.start)] = after.start if after else w.end + timedelta(days=7)
             if w.start >= plan.created_at:
                 windows.append((plan, w))
     windows.sort(key=lambda pw: (pw[1].start, pw[0].id))
@@ -89,7 +96,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
     day_start = local_to_utc(first, "00:00", tz)
     day_end = local_to_utc(last + timedelta(days=1), "00:00", tz)
     span_start = min([day_start] + [w.start for _, w in windows])
-    span_end = max([day_end] + [w.end for _, w in windows])
+    span_end = max([day_end] + [late_until[(p.id, w.start)] for p, w in windows])
     visits = db.session.execute(
         select(Visit.id, Visit.checkpoint_id, Visit.user_id, Visit.scanned_at)
         .where(Visit.site_id == site.id, Visit.purpose == PATROL, Visit.scanned_at >= span_start, Visit.scanned_at < span_end)
@@ -104,12 +111,19 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
         i = bisect_left(times, w.start)
         return i < len(times) and times[i] < w.end
 
+    def late_scan(cid: int, w: Window, until: datetime) -> datetime | None:
+        """The first scan after the window closed and before the plan's next window opened."""
+        times = scans.get(cid, [])
+        i = bisect_left(times, w.end)
+        return times[i] if i < len(times) and times[i] < until else None
+
     totals, by_day, by_floor, by_kind, by_plan = _Tally(), {}, {}, {}, {}
     day = first
     while day <= last:
         by_day[day] = _Tally()
         day += timedelta(days=1)
     window_rows, missed = [], []
+    late_total = 0
     for plan, w in windows:
         planned = [cid for cid in plan.checkpoint_ids if cid in checkpoints and checkpoints[cid].active]
         status = "upcoming" if w.start > now else "in_progress" if w.end > now else "ended"
@@ -129,6 +143,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
             "missed": len(planned) - sum(hits.values()),
             "coverage": _ratio(sum(hits.values()), len(planned)),
             "missed_checkpoint_ids": [cid for cid in planned if not hits[cid]],
+            "late": 0,
         }
         window_rows.append(row)
         if status != "ended":
@@ -144,6 +159,9 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
             by_kind.setdefault(cp.kind, _Tally()).add(hit)
             by_plan.setdefault(plan.id, _Tally()).add(hit)
             if not hit:
+                late = late_scan(cid, w, min(late_until[(plan.id, w.start)], now))
+                row["late"] += late is not None
+                late_total += late is not None
                 missed.append(
                     {
                         "day": w.day.isoformat(),
@@ -158,6 +176,8 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
                         "kind": cp.kind,
                         "building": cp.building,
                         "floor": cp.floor,
+                        # Still missed (the rule is the window), but somebody did come, later.
+                        "late_at": iso(late),
                     }
                 )
 
@@ -175,7 +195,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
         "to": last.isoformat(),
         "generated_at": iso(now),
         "thresholds": thresholds,
-        "totals": {"windows": sum(1 for r in window_rows if r["status"] == "ended"), **totals.as_dict()},
+        "totals": {"windows": sum(1 for r in window_rows if r["status"] == "ended"), **totals.as_dict(), "late": late_total},
         "windows": window_rows,
         "by_day": [{"day": d.isoformat(), **t.as_dict()} for d, t in by_day.items()],
         "by_floor": [{"building": b, "floor": f, **t.as_dict()} for (b, f), t in sorted(by_floor.items(), key=lambda kv: _floor_key(kv[0]))],

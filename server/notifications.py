@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import choices, webhooks
 from .extensions import db
-from .models import Checkpoint, Finding, Membership, Notification, Site, Task, User, utcnow
+from .models import Checkpoint, Extension, Finding, Membership, Notification, Site, Task, User, utcnow
 from .timeutil import local_date, to_local
 
 ESCALATION_ROLES = (choices.SUPERVISOR, choices.MANAGER)
@@ -146,3 +146,78 @@ def mark_read(user_id: int, ids: list[int] | None = None) -> int:
     if ids is not None:
         stmt = stmt.where(Notification.id.in_(ids))
     return db.session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+
+
+# --- readable details -------------------------------------------------------------------
+
+
+def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
+    """What each notification is about, in words a person reads, by notification id.
+
+    Assignments and extension notices are stored with ids only (task, extension, who),
+    so the feed looks the rest up when it is read: the checkpoint's names, the problem,
+    the due date in the site's time, the extension asked for and its decision, and who
+    did it. Only for sites the reader still works at: a notification kept from an old
+    site says no more than it did.
+    """
+    visible = set(visible_site_ids)
+    rows = [n for n in rows if n.task_id is not None and n.site_id in visible]
+    if not rows:
+        return {}
+    task_ids = {n.task_id for n in rows}
+    found = db.session.execute(
+        select(Task, Finding, Checkpoint, Site)
+        .join(Finding, Finding.id == Task.finding_id)
+        .join(Checkpoint, Checkpoint.id == Task.checkpoint_id)
+        .join(Site, Site.id == Task.site_id)
+        .where(Task.id.in_(task_ids))
+    ).all()
+    tasks = {t.id: (t, f, c, s) for t, f, c, s in found}
+    ext_ids = {int(n.data["extension_id"]) for n in rows if isinstance((n.data or {}).get("extension_id"), int)}
+    exts = {e.id: e for e in db.session.execute(select(Extension).where(Extension.id.in_(ext_ids))).scalars()} if ext_ids else {}
+    people = {n.data.get("by") for n in rows if isinstance((n.data or {}).get("by"), int)}
+    people |= {e.requested_by for e in exts.values()} | {e.decided_by for e in exts.values() if e.decided_by}
+    names = {}
+    if people:
+        for uid, display, username in db.session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(people))):
+            names[uid] = display or username
+
+    def local(dt, tz):
+        return to_local(dt, tz).strftime("%Y-%m-%d %H:%M") if dt else None
+
+    out = {}
+    for n in rows:
+        if n.task_id not in tasks:
+            continue
+        task, finding, cp, site = tasks[n.task_id]
+        d = {
+            "task_id": task.id,
+            "task_state": task.state,
+            "due_local": local(task.due_at, site.timezone),
+            "site_name_zh": site.name_zh,
+            "site_name_en": site.name_en,
+            "checkpoint_id": cp.id,
+            "checkpoint_name_zh": cp.name_zh,
+            "checkpoint_name_en": cp.name_en,
+            "checkpoint_short_code": cp.short_code,
+            "description": finding.description,
+            "category": finding.category,
+            "severity": finding.severity,
+        }
+        data = n.data or {}
+        if isinstance(data.get("by"), int):
+            d["by_name"] = names.get(data["by"], "")
+        ext = exts.get(data.get("extension_id")) if isinstance(data.get("extension_id"), int) else None
+        if ext is not None and ext.task_id == task.id:
+            d["extension"] = {
+                "id": ext.id,
+                "state": ext.state,
+                "reason": ext.reason,
+                "previous_due_local": local(ext.previous_due_at, site.timezone),
+                "requested_due_local": local(ext.requested_due_at, site.timezone),
+                "requested_by_name": names.get(ext.requested_by, ""),
+                "decided_by_name": names.get(ext.decided_by, "") if ext.decided_by else "",
+                "decision_note": ext.decision_note,
+            }
+        out[n.id] = d
+    return out

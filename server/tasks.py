@@ -647,12 +647,20 @@ def task_summary(task: Task) -> dict:
     finding = db.session.get(Finding, task.finding_id)
     site = db.session.get(Site, task.site_id)
     assignee = db.session.get(User, task.assignee_id) if task.assignee_id else None
+    checkpoint = db.session.get(Checkpoint, task.checkpoint_id)
     photos = db.session.execute(select(Photo.id).where(Photo.finding_id == task.finding_id).order_by(Photo.created_at, Photo.id)).scalars().all()
+    pending = db.session.execute(select(Extension.id).where(Extension.task_id == task.id, Extension.state == S.EXTENSION_PENDING).limit(1)).first()
     return {
         "id": task.id,
         "site_id": task.site_id,
         "finding_id": task.finding_id,
         "checkpoint_id": task.checkpoint_id,
+        # Names with the id, so a list reads without a second look-up.
+        "checkpoint_name_zh": checkpoint.name_zh if checkpoint else "",
+        "checkpoint_name_en": checkpoint.name_en if checkpoint else "",
+        "checkpoint_short_code": checkpoint.short_code if checkpoint else "",
+        "checkpoint_kind": checkpoint.kind if checkpoint else "",
+        "extension_pending": pending is not None,
         "state": task.state,
         "route": task.route,
         "route_confirmed": task.route_confirmed,

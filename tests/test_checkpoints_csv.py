@@ -59,6 +59,49 @@ def test_import_creates_new_rows_and_updates_rows_whose_short_code_exists(as_rol
     assert by_code(demo.id, generated).position > 200
 
 
+def test_dry_run_says_row_by_row_what_an_import_would_do_and_changes_nothing(as_role, demo):
+    manager = as_role("manager")
+    before = snapshot(demo.id)
+    changes_before = db.session.execute(select(func.count()).select_from(Change)).scalar()
+    text = HEADER + (
+        "floor,11楼,Floor 11,A座,11,,F11,200,true\n"
+        "floor,十楼（翻新）,Floor 10 (renovated),A座,10,,F10,,\n"
+        "floor,1楼,Floor 1,A座,1,,F01,,\n"
+        "vacant_unit,空置房 11楼02室,Vacant unit 11-02,A座,11,1102,,,\n"
+    )
+    resp = manager.post(f"/api/sites/{demo.id}/checkpoints.csv?dry_run=true", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["dry_run"] is True and (body["created"], body["updated"], body["unchanged"]) == (2, 1, 1)
+    f10 = by_code(demo.id, "F10")
+    assert body["checkpoints"] == [
+        {"line": 2, "id": None, "short_code": "F11", "name_zh": "11楼", "action": "created", "changed": []},
+        {"line": 3, "id": f10.id, "short_code": "F10", "name_zh": "十楼（翻新）", "action": "updated", "changed": ["name_en", "name_zh"]},
+        {"line": 4, "id": by_code(demo.id, "F01").id, "short_code": "F01", "name_zh": "1楼", "action": "unchanged", "changed": []},
+        {"line": 5, "id": None, "short_code": None, "name_zh": "空置房 11楼02室", "action": "created", "changed": []},
+    ]
+    db.session.expire_all()
+    assert snapshot(demo.id) == before
+    assert db.session.execute(select(func.count()).select_from(Change)).scalar() == changes_before
+    # The real import then does what the preview said.
+    done = post_csv(manager, demo.id, text).get_json()
+    assert done["dry_run"] is False and [(r["line"], r["action"], r["changed"]) for r in done["checkpoints"]] == [
+        (r["line"], r["action"], r["changed"]) for r in body["checkpoints"]
+    ]
+
+
+def test_dry_run_of_a_file_with_bad_rows_reports_them_like_an_import(as_role, demo):
+    manager = as_role("manager")
+    text = HEADER + "flor,12楼,Floor 12,A座,12,,F12,,\nfloor,13楼,Floor 13,A座,13,,F13,x,\n"
+    dry = manager.post(f"/api/sites/{demo.id}/checkpoints.csv?dry_run=true", data=text.encode(), headers={"Content-Type": "text/csv"})
+    real = post_csv(manager, demo.id, text)
+    assert dry.status_code == real.status_code == 422
+    assert error_of(dry)["details"] == error_of(real)["details"]
+    assert [r["line"] for r in error_of(dry)["details"]["rows"]] == [2, 3]
+    # A supervisor may export but not import, not even as a dry run.
+    assert as_role("supervisor").post(f"/api/sites/{demo.id}/checkpoints.csv?dry_run=true", data=text.encode(), headers={"Content-Type": "text/csv"}).status_code == 403
+
+
 def test_import_with_bad_rows_saves_nothing_and_reports_every_bad_row(as_role, demo):
     manager = as_role("manager")
     before = snapshot(demo.id)

@@ -97,7 +97,32 @@ def test_two_windows_a_day_are_each_covered_on_their_own(demo):
     morning, afternoon = report["windows"]
     assert (morning["visited"], afternoon["visited"]) == (2, 1)
     assert codes_of(demo, afternoon["missed_checkpoint_ids"]) == ["F02"]
-    assert report["totals"] == {"windows": 2, "planned": 4, "visited": 3, "missed": 1, "coverage": 0.75}
+    # F02 came at 17:00 sharp: missed by the rule, but late rather than skipped.
+    assert report["totals"] == {"windows": 2, "planned": 4, "visited": 3, "missed": 1, "coverage": 0.75, "late": 1}
+
+
+def test_missed_checkpoint_scanned_before_the_plans_next_window_is_late_but_still_missed(demo):
+    # Every day 09:00-11:00 local (01:00-03:00 UTC).
+    make_plan(demo, ["F01", "F02", "F03"], days=list(range(7)), windows=[["09:00", "11:00"]])
+    visit(demo, "F01", datetime(2026, 3, 10, 1, 30))  # Tuesday 09:30: in the window
+    visit(demo, "F02", datetime(2026, 3, 10, 5, 0))  # Tuesday 13:00: after it closed
+    visit(demo, "F03", datetime(2026, 3, 11, 1, 15))  # Wednesday 09:15: the next window, not Tuesday's
+    report = coverage.coverage(demo, date(2026, 3, 10), date(2026, 3, 10))
+    (window,) = report["windows"]
+    assert (window["visited"], window["missed"], window["late"]) == (1, 2, 1)
+    late = {m["short_code"]: m["late_at"] for m in report["missed"]}
+    assert late == {"F02": "2026-03-10T05:00:00Z", "F03": None}
+    assert report["totals"]["late"] == 1 and report["totals"]["missed"] == 2
+    # Wednesday counts F03's scan for its own window, and nothing of Tuesday's.
+    wednesday = coverage.coverage(demo, date(2026, 3, 11), date(2026, 3, 11))
+    assert wednesday["windows"][0]["visited"] == 1 and wednesday["totals"]["late"] == 0
+
+
+def test_late_scan_of_a_weekly_round_counts_until_the_next_week(demo):
+    make_plan(demo, ["U0801"], days=[0], windows=[["09:00", "12:00"]])  # Mondays
+    visit(demo, "U0801", datetime(2026, 3, 12, 2, 0))  # Thursday 10:00
+    report = coverage.coverage(demo, date(2026, 3, 9), date(2026, 3, 9))
+    assert [m["late_at"] for m in report["missed"]] == ["2026-03-12T02:00:00Z"]
 
 
 def test_coverage_in_new_york_follows_local_time_and_daylight_saving(app, demo):

@@ -133,3 +133,50 @@ def test_extension_requests_and_decisions_reach_the_people_concerned(demo, as_ro
     as_role("manager").post(f"/api/tasks/extensions/{ext['id']}/decision", json={"approve": True})
     kinds = [n["kind"] for n in as_role("supervisor").get("/api/notifications/").get_json()["items"]]
     assert kinds == [choices.NOTIFY_EXTENSION_DECIDED]
+
+
+def test_assignment_and_extension_notices_read_as_words_not_ids(demo, as_role):
+    from .test_tasks_support import iso
+
+    _, task = finding(demo, "EL1")
+    as_role("supervisor").post(f"/api/tasks/{task.id}/assign", json={"assignee_id": user("patroller").id})
+    (assigned,) = as_role("patroller").get("/api/notifications/").get_json()["items"]
+    assert assigned["kind"] == choices.NOTIFY_ASSIGNED
+    d = assigned["details"]
+    assert (d["checkpoint_name_zh"], d["checkpoint_name_en"], d["checkpoint_short_code"]) == ("1号电梯轿厢", "Elevator car 1", "EL1")
+    assert d["description"] == "灯不亮 light out" and d["by_name"] == "演示主管 Demo supervisor"
+    assert d["due_local"] == task_due_local(task, demo)
+
+    new_due = task.due_at + 3 * DAY
+    r = as_role("supervisor").post(f"/api/tasks/{task.id}/extensions", json={"requested_due_at": iso(new_due), "reason": "等零件 waiting for parts"})
+    assert r.status_code == 201, r.get_json()
+    (asked,) = as_role("manager").get("/api/notifications/").get_json()["items"]
+    ext = asked["details"]["extension"]
+    assert asked["kind"] == choices.NOTIFY_EXTENSION_REQUESTED and asked["details"]["checkpoint_name_en"] == "Elevator car 1"
+    assert (ext["state"], ext["reason"], ext["requested_by_name"]) == ("pending", "等零件 waiting for parts", "演示主管 Demo supervisor")
+    assert ext["requested_due_local"] == task_due_local(task, demo, new_due) and ext["previous_due_local"] == d["due_local"]
+
+    as_role("manager").post(f"/api/tasks/extensions/{ext['id']}/decision", json={"approve": False, "note": "本周完成 this week"})
+    decided = [n for n in as_role("supervisor").get("/api/notifications/").get_json()["items"] if n["kind"] == choices.NOTIFY_EXTENSION_DECIDED]
+    ext = decided[0]["details"]["extension"]
+    assert (ext["state"], ext["decided_by_name"], ext["decision_note"]) == ("rejected", "演示经理 Demo manager", "本周完成 this week")
+
+
+def test_notice_from_a_site_the_reader_left_says_no_more_than_it_stored(demo, as_role, other_site):
+    from server.accounts import grant, revoke
+
+    _, task = finding(demo)
+    as_role("supervisor").post(f"/api/tasks/{task.id}/assign", json={"assignee_id": user("patroller").id})
+    # The patroller moves to the other site: still a login and a feed, but no longer here.
+    patroller = user("patroller")
+    grant(patroller, other_site.id, choices.PATROLLER)
+    revoke(patroller, demo.id)
+    db.session.commit()
+    (note,) = as_role("patroller").get("/api/notifications/").get_json()["items"]
+    assert note["details"] == {} and note["data"] == {"task_id": task.id, "by": user("supervisor").id}
+
+
+def task_due_local(task, site, at=None) -> str:
+    from server.timeutil import to_local
+
+    return to_local(at or task.due_at, site.timezone).strftime("%Y-%m-%d %H:%M")

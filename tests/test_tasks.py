@@ -499,6 +499,45 @@ def test_task_list_filters_and_paginates(demo, as_role):
     assert sup.get("/api/tasks/?state=nonsense").status_code == 422
 
 
+def test_managers_to_do_list_is_the_tasks_with_an_extension_waiting_for_a_decision(demo, as_role):
+    _, waiting = finding(demo, "F01")
+    _, decided = finding(demo, "F02")
+    _, plain = finding(demo, "F03")
+    sup, manager = as_role("supervisor"), as_role("manager")
+    for task in (waiting, decided):
+        r = sup.post(f"/api/tasks/{task.id}/extensions", json={"requested_due_at": iso(task.due_at + 3 * DAY), "reason": "等零件 waiting for parts"})
+        assert r.status_code == 201, r.get_json()
+    ext = manager.get(f"/api/tasks/{decided.id}/extensions").get_json()[0]
+    assert manager.post(f"/api/tasks/extensions/{ext['id']}/decision", json={"approve": False}).status_code == 200
+
+    def ids(query):
+        r = manager.get(f"/api/tasks/?site_id={demo.id}&{query}")
+        assert r.status_code == 200, r.get_json()
+        return [t["id"] for t in r.get_json()["items"]]
+
+    assert ids("extension=pending") == [waiting.id]
+    assert ids("extension=rejected") == [decided.id]
+    assert set(ids("")) == {waiting.id, decided.id, plain.id}
+    # The list says which rows wait for a decision, and the dashboard count agrees with the filter.
+    flags = {t["id"]: t["extension_pending"] for t in manager.get(f"/api/tasks/?site_id={demo.id}").get_json()["items"]}
+    assert flags == {waiting.id: True, decided.id: False, plain.id: False}
+    assert manager.get(f"/api/tasks/summary?site_id={demo.id}").get_json()["pending_extensions"] == 1
+    bad = manager.get(f"/api/tasks/?site_id={demo.id}&extension=someday")
+    assert bad.status_code == 422 and "extension" in error_of(bad)["details"]["fields"]
+
+
+def test_task_list_items_name_their_checkpoint_in_both_languages(demo, as_role):
+    _, lift = finding(demo, "EL1", item_id=None, category="cleanliness", route="department_work")
+    (item,) = as_role("supervisor").get(f"/api/tasks/?site_id={demo.id}").get_json()["items"]
+    assert item["checkpoint_id"] == lift.checkpoint_id
+    assert (item["checkpoint_name_zh"], item["checkpoint_name_en"], item["checkpoint_short_code"], item["checkpoint_kind"]) == (
+        "1号电梯轿厢",
+        "Elevator car 1",
+        "EL1",
+        "elevator_car",
+    )
+
+
 def test_dashboard_summary_counts(demo, as_role):
     now = utcnow()
     finding(demo, observed_at=now - 10 * DAY)

@@ -271,14 +271,21 @@ class CsvExportArgs(StrictSchema):
     building = Str(validate=validate.Length(max=64), metadata={"description": "only this building"})
 
 
+class CsvImportArgs(StrictSchema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "check the file and say what importing it would do; change nothing"})
+
+
 class CsvImportRowSchema(StrictSchema):
     line = fields.Integer()
-    id = fields.Integer()
-    short_code = Str()
-    action = Str()
+    id = fields.Integer(allow_none=True, metadata={"description": "null for a row a dry run would create"})
+    short_code = Str(allow_none=True, metadata={"description": "null when a dry run would make one up"})
+    name_zh = Str()
+    action = Str(metadata={"description": "created, updated or unchanged"})
+    changed = fields.List(Str(), metadata={"description": "the columns an update changes"})
 
 
 class CsvImportResultSchema(StrictSchema):
+    dry_run = fields.Boolean()
     created = fields.Integer()
     updated = fields.Integer()
     unchanged = fields.Integer()
@@ -299,12 +306,14 @@ class CheckpointsCsv(MethodView):
         return _file(data, "text/csv", f"checkpoints-{site.code}.csv", attachment=True)
 
     @requires(*EDITORS)
+    @blp.arguments(CsvImportArgs, location="query")
     @blp.response(200, CsvImportResultSchema)
-    def post(self, site_id):
+    def post(self, args, site_id):
         """Import checkpoints from CSV (text/csv body or multipart `file`): all rows or none.
 
         A row whose short_code exists at the site updates it; other rows create checkpoints.
-        Every bad row is reported in `details.rows` as {line, errors}.
+        Every bad row is reported in `details.rows` as {line, errors}. `?dry_run=true`
+        checks the file and answers what an import would do, changing nothing.
         """
         site = get_scoped(Site, site_id, EDITORS)
         mimetype = request.mimetype or ""
@@ -317,8 +326,11 @@ class CheckpointsCsv(MethodView):
             data = request.get_data(cache=False)
         else:
             raise ApiError(415, "Send the CSV as a text/csv body or as the multipart field `file`.", "unsupported_media_type")
-        result = checkpoint_csv.import_csv(site, data)
-        db.session.commit()
+        result = checkpoint_csv.import_csv(site, data, dry_run=args["dry_run"])
+        if args["dry_run"]:
+            db.session.rollback()
+        else:
+            db.session.commit()
         return result
 
 

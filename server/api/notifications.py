@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from .. import notifications
-from ..auth import current_user, requires
+from ..auth import current_user, requires, site_ids
 from ..extensions import db
 from ..models import Notification
 from .common import PageArgs, StrictSchema, UtcDateTime, page
@@ -22,7 +22,10 @@ class NotificationSchema(StrictSchema):
     site_id = fields.Integer()
     kind = fields.String()
     task_id = fields.Integer(allow_none=True)
-    data = fields.Dict()
+    data = fields.Dict(metadata={"description": "what was stored when it was sent"})
+    details = fields.Dict(
+        metadata={"description": "looked up when read: checkpoint names, problem, due date, the extension and who acted (empty without a task)"}
+    )
     created_at = UtcDateTime()
     read_at = UtcDateTime(allow_none=True)
 
@@ -59,7 +62,12 @@ class Feed(MethodView):
         if "unread" in args:
             stmt = stmt.where(Notification.read_at.is_(None) if args["unread"] else Notification.read_at.is_not(None))
         items, meta = page(stmt.order_by(Notification.created_at.desc(), Notification.id.desc()), args, db)
-        return {"items": items, "meta": meta, "unread": notifications.unread_count(user.id)}
+        extra = notifications.details(items, site_ids(user))
+        rows = [
+            {"id": n.id, "site_id": n.site_id, "kind": n.kind, "task_id": n.task_id, "data": n.data or {}, "details": extra.get(n.id, {}), "created_at": n.created_at, "read_at": n.read_at}
+            for n in items
+        ]
+        return {"items": rows, "meta": meta, "unread": notifications.unread_count(user.id)}
 
 
 @blp.route("/unread-count")

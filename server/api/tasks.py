@@ -63,6 +63,11 @@ class TaskSchema(StrictSchema):
     site_id = fields.Integer()
     finding_id = fields.String()
     checkpoint_id = fields.Integer()
+    checkpoint_name_zh = fields.String()
+    checkpoint_name_en = fields.String()
+    checkpoint_short_code = fields.String()
+    checkpoint_kind = fields.String()
+    extension_pending = fields.Boolean(metadata={"description": "an extension request is waiting for a manager"})
     state = fields.String()
     route = fields.String()
     route_confirmed = fields.Boolean()
@@ -183,6 +188,10 @@ class TaskListArgs(PageArgs):
     assignee_id = Id()
     checkpoint_id = Id()
     checkpoint_kind = fields.String(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
+    extension = fields.String(
+        validate=validate.OneOf(choices.EXTENSION_STATES),
+        metadata={"description": "only tasks with an extension request in this state; `pending` is a manager's to-do list"},
+    )
     date_from = UtcDateTime(data_key="from", metadata={"description": "observed at or after (ISO with offset)"})
     date_to = UtcDateTime(data_key="to", metadata={"description": "observed before (ISO with offset)"})
 
@@ -365,6 +374,8 @@ class Tasks(MethodView):
                 stmt = stmt.where(column == args[key])
         if "checkpoint_kind" in args:
             stmt = stmt.join(Checkpoint, Checkpoint.id == Task.checkpoint_id).where(Checkpoint.kind == args["checkpoint_kind"])
+        if "extension" in args:
+            stmt = stmt.where(Task.id.in_(select(Extension.task_id).where(Extension.state == args["extension"])))
         if "date_from" in args:
             stmt = stmt.where(Finding.observed_at >= args["date_from"])
         if "date_to" in args:

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -20,7 +21,7 @@ from .conftest import AXE, guard_origin, jpeg_bytes, new_context
 pytestmark = pytest.mark.browser
 
 PASSWORD = "patrol-demo"
-SCREENS = ["manage", "manage/tasks", "manage/findings", "manage/notifications", "manage/repeats"]
+SCREENS = ["manage", "manage/tasks", "manage/findings", "manage/notifications", "manage/repeats", "manage/checkpoints", "manage/plans", "manage/plans/new", "manage/coverage"]
 
 
 # --- set-up through the API, as the people themselves would -------------------------------
@@ -213,6 +214,7 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     page.click(f"#task-list [data-task='{task_id}']")
     page.wait_for_selector("#ext-approve")
     assert page.inner_text("#task-due") == before
+    assert page.inner_text("#task-checkpoint").startswith("4楼 (F04)")
     shot(page, "manage-task-extension")
     page.fill("#ext-note", "同意 agreed")
     page.click("#ext-approve")
@@ -225,6 +227,35 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     ext = query(lambda s: s.execute(select(Extension)).scalar_one())
     task = query(lambda s: s.get(Task, task_id))
     assert ext.state == "approved" and task.due_at == ext.requested_due_at and task.due_at > task.original_due_at
+    clean(page)
+
+
+def test_manager_lists_the_extensions_to_decide_and_reads_what_each_notice_is_about(live_server, browser, report, query):
+    waiting = report("F04", "floor.lights_doors_windows", "走廊灯坏了 the corridor light is out")["task_id"]
+    report("EL1", "elevator_car.ride_smooth", "电梯运行有异响 the car rattles")
+    task = query(lambda s: s.get(Task, waiting))
+    new_due = (task.due_at + timedelta(days=5)).replace(tzinfo=timezone.utc)
+    Api(live_server, "supervisor").post(f"/api/tasks/{waiting}/extensions", {"requested_due_at": new_due.isoformat(), "reason": "配件需要订货 the part must be ordered"})
+
+    page = open_as(browser, live_server, "manager")
+    page.goto("/#/manage/tasks")
+    page.wait_for_selector("#task-list .desk-task")
+    assert page.locator("#task-list .desk-task").count() == 2
+    page.click("#task-filters >> xpath=.. >> summary")
+    page.check("#f-extension")
+    page.click("#f-apply")
+    until(page, "() => location.hash.includes('extension=pending') && document.querySelectorAll('#task-list .desk-task').length === 1", "extension filter")
+    row = page.inner_text(f"#task-list [data-task='{waiting}']")
+    # The row names its checkpoint (from the list itself) and says it waits for a decision.
+    assert "4楼" in row and "F04" in row and "延期待审批" in row
+    assert "1 个任务有待审批的延期申请" in page.inner_text("#task-total")
+
+    page.goto("/#/manage/notifications")
+    page.wait_for_selector("#notif-list .notif[data-kind='extension_requested']")
+    notice = page.inner_text("#notif-list .notif[data-kind='extension_requested']")
+    assert "4楼 (F04)" in notice and "走廊灯坏了" in notice and "配件需要订货" in notice
+    assert "演示主管 Demo supervisor申请把期限从" in notice
+    assert "延到 " + (new_due.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")) in notice
     clean(page)
 
 
@@ -323,6 +354,11 @@ def test_axe_finds_no_serious_or_critical_violation_on_desk_screens(live_server,
         report("F08", "floor.elevator_doors", f"电梯门被划 doors scratched ({n + 1})")
     task_id = report("F09", "floor.walls_ceilings_handrails", "墙皮脱落 paint peeling", photo=jpeg_bytes((1200, 900)))["task_id"]
     Api(live_server, "supervisor").post(f"/api/tasks/{task_id}/extensions", {"requested_due_at": (datetime.now(timezone.utc) + timedelta(days=30)).isoformat(), "reason": "等材料 waiting for material"})
+    manager = Api(live_server, "manager")
+    site_id = manager.me["sites"][0]["site_id"]
+    cps = manager.get(f"/api/checkpoints/?site_id={site_id}")["items"]
+    # A plan, so the plan list and coverage screens have something to show.
+    manager.post(f"/api/sites/{site_id}/plans", {"name_zh": "日常巡查", "name_en": "Daily round", "schedule": {"days": list(range(7)), "windows": [["00:00", "23:59"]]}, "checkpoint_ids": [c["id"] for c in cps[:4]]})
 
     found = {}
     for lang in ("zh", "en"):

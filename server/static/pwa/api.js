@@ -55,6 +55,10 @@ export async function request(method, url, { json, body, headers = {}, retried =
 
 export const get = (url) => request('GET', url);
 export const post = (url, json) => request('POST', url, { json });
+export const patch = (url, json) => request('PATCH', url, { json });
+export const del = (url) => request('DELETE', url);
+/** Send a file's bytes as the body (a CSV import), with its content type. */
+export const upload = (url, bytes, type) => request('POST', url, { body: bytes, headers: { 'Content-Type': type } });
 
 export async function me() {
   const user = await get('/api/auth/me');

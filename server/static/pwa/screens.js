@@ -18,6 +18,11 @@ export const SCREENS = [
   { name: 'manage-findings', pattern: /^manage\/findings$/, load: () => import('./ui/manage/findings.js') },
   { name: 'manage-notifications', pattern: /^manage\/notifications$/, load: () => import('./ui/manage/notifications.js') },
   { name: 'manage-repeats', pattern: /^manage\/repeats$/, load: () => import('./ui/manage/repeats.js') },
+  // Places and plans: admins and managers change them, supervisors read them (the server's rules).
+  { name: 'manage-checkpoints', pattern: /^manage\/checkpoints$/, load: () => import('./ui/manage/checkpoints.js') },
+  { name: 'manage-plans', pattern: /^manage\/plans$/, load: () => import('./ui/manage/plans.js') },
+  { name: 'manage-plan', pattern: /^manage\/plans\/(new|\d+)$/, load: () => import('./ui/manage/plan.js'), form: true },
+  { name: 'manage-coverage', pattern: /^manage\/coverage$/, load: () => import('./ui/manage/coverage.js') },
 ];
 
 /** The bottom navigation: [route, i18n key, roles (shown only to users with one of them at some site)]. */

@@ -13,16 +13,16 @@ function svg(tag, attrs = {}, text = null) {
   return el;
 }
 
-/** chart({id, labelledBy, rows: [{label, value, tone}]}) → a figure; screen readers get every value in its name. */
-export function chart({ id, labelledBy, rows }) {
-  const max = Math.max(1, ...rows.map((r) => r.value));
+/** chart({id, labelledBy, rows: [{label, value, tone, text}], max}) → a figure; `text` is shown (and said) instead of the value; screen readers get every value in its name. */
+export function chart({ id, labelledBy, rows, max: top = null }) {
+  const max = top ?? Math.max(1, ...rows.map((r) => r.value));
   const room = WIDTH - 48; // leave space for the value after the longest bar
   const root = svg('svg', {
     id,
     class: 'chart',
     viewBox: `0 0 ${WIDTH} ${rows.length * ROW}`,
     role: 'img',
-    'aria-label': rows.map((r) => `${r.label}: ${r.value}`).join('; '),
+    'aria-label': rows.map((r) => `${r.label}: ${r.text ?? r.value}`).join('; '),
     'aria-describedby': labelledBy,
   });
   rows.forEach((r, i) => {
@@ -33,7 +33,7 @@ export function chart({ id, labelledBy, rows }) {
       svg('text', { x: 0, y: y + 16, class: 'chart-label' }, r.label),
       svg('rect', { x: 0, y: y + 22, width: WIDTH - 48, height: BAR, rx: 3, class: 'chart-track' }),
       svg('rect', { x: 0, y: y + 22, width: w, height: BAR, rx: 3, class: `chart-bar ${r.tone || ''}` }),
-      svg('text', { x: w + 8, y: y + 37, class: 'chart-value' }, String(r.value)),
+      svg('text', { x: w + 8, y: y + 37, class: 'chart-value' }, String(r.text ?? r.value)),
     );
     root.append(g);
   });

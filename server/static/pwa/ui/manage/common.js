@@ -7,6 +7,8 @@ import { clear, h } from '../dom.js';
 /** Roles that see the desk; of these, supervisors and managers also act on tasks. */
 export const DESK_ROLES = ['supervisor', 'manager', 'admin'];
 export const DIRECTORS = ['supervisor', 'manager'];
+/** Who changes checkpoints (and imports them) and who writes patrol plans: the server's EDITORS. */
+export const EDITORS = ['manager', 'admin'];
 export const OPEN_STATES = ['open', 'assigned', 'in_progress', 'done'];
 export const CATEGORIES = ['security_hazard', 'facilities', 'cleanliness', 'landscaping', 'renovation_violation'];
 export const ROUTES = ['facility_repair', 'department_work', 'resident_violation'];
@@ -66,6 +68,9 @@ export function subnav(active) {
     ['manage/findings', 'desk_nav_findings'],
     ['manage/notifications', 'desk_nav_notifications'],
     ['manage/repeats', 'desk_nav_repeats'],
+    ['manage/checkpoints', 'desk_nav_checkpoints'],
+    ['manage/plans', 'desk_nav_plans'],
+    ['manage/coverage', 'desk_nav_coverage'],
   ];
   const nav = h('nav', { class: 'sub-nav', 'aria-label': t('desk_nav_label') });
   for (const [target, key] of links) {
@@ -172,4 +177,49 @@ export function select(id, label, options, value, attrs = {}) {
   return h('div', { class: 'field' },
     h('label', { for: id }, label),
     h('select', { id, ...attrs }, options.map(([v, text]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, text))));
+}
+
+/** The site's timezone, from my memberships (times on place screens are the site's clock). */
+export function siteZone(siteId) {
+  return (store.get().me?.sites || []).find((s) => s.site_id === Number(siteId))?.timezone || undefined;
+}
+
+/** Every row of a paged list (`items` + `meta.total`), a page of 500 at a time. */
+export async function fetchAll(url) {
+  const out = [];
+  for (let page = 1; ; page += 1) {
+    const sep = url.includes('?') ? '&' : '?';
+    const res = await api.get(`${url}${sep}page=${page}&per_page=500`);
+    out.push(...res.items);
+    if (!res.items.length || out.length >= res.meta.total) return out;
+  }
+}
+
+/**
+ * Show a refused write: the server's sentence in `errorBox`, and each field's own problems
+ * under that field (elements with data-error-for="<field>"), cleared first.
+ */
+export function showFieldErrors(form, errorBox, e) {
+  for (const el of form.querySelectorAll('[data-error-for]')) el.textContent = '';
+  errorBox.textContent = e instanceof api.ApiError && e.offline ? t('desk_offline') : e.message || String(e);
+  const fields = e.details?.fields || {};
+  if (e.code === 'short_code_taken') fields.short_code = [t('err_short_code_taken')];
+  let placed = 0;
+  for (const [name, problems] of Object.entries(fields)) {
+    const slot = form.querySelector(`[data-error-for="${name}"]`);
+    if (!slot) continue;
+    const list = Array.isArray(problems) ? problems : typeof problems === 'object' ? Object.values(problems).flat() : [problems];
+    slot.append(h('ul', {}, list.map((m) => h('li', {}, String(m)))));
+    placed += 1;
+  }
+  // Every problem sits at its field: the top line only says where to look, in the reader's language.
+  if (placed && placed === Object.keys(fields).length) errorBox.textContent = t('desk_fix_below');
+}
+
+/** A labelled text input with a slot for its own error message. */
+export function textField(id, name, label, value = '', attrs = {}) {
+  return h('div', { class: 'field' },
+    h('label', { for: id }, label),
+    h('input', { id, name, type: 'text', value: value ?? '', 'aria-describedby': `${id}-error`, ...attrs }),
+    h('div', { class: 'error field-error', id: `${id}-error`, 'data-error-for': name }));
 }

@@ -7,15 +7,29 @@ import { act, guarded, qs, setUnread, subnav } from './common.js';
 
 const PER_PAGE = 30;
 
+/** What a notification is about, in words: the server looks up names and dates when the feed is read (`details`). */
 function text(n, cps) {
   const d = n.data || {};
+  const x = n.details || {};
   const parts = [];
-  // The notification names the checkpoint in Chinese; the phone's copy has both languages.
-  const cp = cps.get(d.checkpoint_id);
-  if (cp || d.checkpoint_name) parts.push(cp ? pick(cp) : d.checkpoint_name);
-  if (d.description) parts.push(d.description);
+  const cp = cps.get(x.checkpoint_id ?? d.checkpoint_id);
+  const place = x.checkpoint_id ? `${pick(x, 'checkpoint_name')} (${x.checkpoint_short_code})` : cp ? pick(cp) : d.checkpoint_name;
+  if (place) parts.push(place);
+  const problem = x.description ?? d.description;
+  if (problem) parts.push(problem);
+  const ext = x.extension;
+  if (n.kind === 'task_assigned' && x.by_name) parts.push(t('desk_assigned_by', { name: x.by_name }));
+  if (n.kind === 'extension_requested' && ext) {
+    parts.push(t('desk_ext_asked', { name: ext.requested_by_name, from: ext.previous_due_local, to: ext.requested_due_local }));
+    parts.push(t('reason', { m: ext.reason }));
+  }
+  if (n.kind === 'extension_decided') {
+    const state = ext?.state || d.state;
+    if (state) parts.push(ext?.decided_by_name ? t('desk_ext_decided_by', { state: t(`desk_ext_${state}`), name: ext.decided_by_name }) : t(`desk_ext_${state}`));
+    if (ext?.decision_note) parts.push(t('desk_decision_note', { m: ext.decision_note }));
+  }
   if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
-  if (n.kind === 'extension_decided' && d.state) parts.push(t(`desk_ext_${d.state}`));
+  if (x.due_local && n.kind !== 'extension_requested') parts.push(t('due', { d: x.due_local }));
   if (n.task_id) parts.push(t('task_title', { id: n.task_id }));
   return parts.join(' · ');
 }

@@ -1,7 +1,6 @@
 // One task for a supervisor or manager: the finding, before/after photos, routing, assignment,
 // extensions (managers decide), cancelling with a reason, comments, and the full history.
 import * as api from '../../api.js';
-import * as db from '../../db.js';
 import { lang, pick, t } from '../../i18n.js';
 import * as store from '../../store.js';
 import { h, toast } from '../dom.js';
@@ -21,10 +20,9 @@ export async function render(container, { params }, ctx) {
   await guarded(box, ctx, async () => {
     const task = await api.get(`/api/tasks/${id}`);
     zone = task.timezone || undefined;
-    const [depts, people, cp] = await Promise.all([
+    const [depts, people] = await Promise.all([
       api.get(`/api/sites/${task.site_id}/departments`),
       hasRole(task.site_id, DIRECTORS) ? api.get(`/api/users/${qs({ site_id: task.site_id })}`) : [],
-      db.get('checkpoints', task.checkpoint_id).catch(() => null),
     ]);
     const names = new Map(people.map((p) => [p.id, p.display_name || p.username]));
     const deptName = (did) => { const d = depts.find((x) => x.id === did); return d ? pick(d) : '—'; };
@@ -37,7 +35,7 @@ export async function render(container, { params }, ctx) {
         task.repeat_flag ? h('span', { class: 'badge repeat' }, t('desk_repeat_badge')) : null,
         task.overdue ? h('span', { class: 'badge major' }, t('overdue')) : null),
       h('dl', { class: 'summary desk-summary' },
-        h('dt', {}, t('checkpoint')), h('dd', {}, cp ? `${pick(cp)} (${cp.short_code})` : f.checkpoint_name, ' · ', t(`kind_${f.checkpoint_kind}`)),
+        h('dt', {}, t('checkpoint')), h('dd', { id: 'task-checkpoint' }, `${pick(task, 'checkpoint_name') || f.checkpoint_name} (${task.checkpoint_short_code})`, ' · ', t(`kind_${f.checkpoint_kind}`)),
         h('dt', {}, t('problem')), h('dd', { id: 'task-problem' }, f.description || '—'),
         h('dt', {}, t('desk_category')), h('dd', {}, t(`cat_${f.category}`)),
         h('dt', {}, t('desk_observed')), h('dd', {}, fmtTime(f.observed_at)),

@@ -1,6 +1,5 @@
 // Tasks of a site with filters (state, overdue, major, department, assignee, kind, dates); filters live in the URL.
 import * as api from '../../api.js';
-import * as db from '../../db.js';
 import { fmtDate, pick, t } from '../../i18n.js';
 import { h } from '../dom.js';
 import { KINDS, OPEN_STATES, chosenSite, dayStart, deskSites, guarded, qs, select, sitePicker, subnav } from './common.js';
@@ -20,37 +19,28 @@ function apiArgs(siteId, q) {
     department_id: q.dept || '',
     assignee_id: q.assignee || '',
     checkpoint_kind: q.kind || '',
+    extension: q.extension === 'pending' ? 'pending' : '',
     from: dayStart(q.from),
     to: dayStart(q.to, 1),
   };
 }
 
-async function checkpointNames() {
-  const map = new Map();
-  for (const cp of await db.all('checkpoints').catch(() => [])) map.set(cp.id, cp);
-  return map;
-}
-
-export function taskRow(task, cps) {
-  const cp = cps.get(task.checkpoint_id);
+export function taskRow(task) {
+  // The list names the checkpoint itself, so the desk needs no copy of the site's checkpoints.
+  const place = pick(task, 'checkpoint_name') || t('checkpoint');
   return h('a', { class: 'task-card desk-task', href: `#/manage/tasks/${task.id}`, 'data-task': task.id },
     h('span', { class: 'task-line' },
-      h('strong', {}, `#${task.id} ${cp ? pick(cp) : t('checkpoint')}`),
+      h('strong', {}, `#${task.id} ${place}`),
+      task.checkpoint_short_code ? h('span', { class: 'hint' }, task.checkpoint_short_code) : null,
       h('span', { class: `badge state-${task.state}` }, t(`task_state_${task.state}`)),
       task.severity === 'major' ? h('span', { class: 'badge major' }, t('severity_major')) : null,
-      task.repeat_flag ? h('span', { class: 'badge repeat' }, t('desk_repeat_badge')) : null),
+      task.repeat_flag ? h('span', { class: 'badge repeat' }, t('desk_repeat_badge')) : null,
+      task.extension_pending ? h('span', { class: 'badge ext-pending' }, t('desk_ext_pending_badge')) : null),
     h('span', { class: 'task-desc' }, task.finding?.description || ''),
     h('span', { class: 'task-line hint' },
       h('span', { class: task.overdue ? 'overdue' : '' }, task.overdue ? `${t('overdue')} · ${t('due', { d: task.due_local })}` : t('due', { d: task.due_local })),
       h('span', {}, `· ${task.assignee_name || t('unassigned')}`),
       task.route_confirmed ? null : h('span', { class: 'unconfirmed' }, t('desk_route_unconfirmed'))));
-}
-
-/** Tasks with an extension waiting for a manager; the list API has no such filter, so look at each open task. */
-async function withPendingExtension(siteId) {
-  const page = await api.get(`/api/tasks/${qs({ site_id: siteId, state: OPEN_STATES, per_page: 200 })}`);
-  const checks = await Promise.all(page.items.map((task) => api.get(`/api/tasks/${task.id}/extensions`).then((exts) => exts.some((e) => e.state === 'pending'))));
-  return page.items.filter((_, i) => checks[i]);
 }
 
 export async function render(container, { query }, ctx) {
@@ -65,22 +55,13 @@ export async function render(container, { query }, ctx) {
   const box = h('div', { class: 'desk-body' });
   container.append(box);
   await guarded(box, ctx, async () => {
-    const [depts, people, cps] = await Promise.all([
+    const [depts, people] = await Promise.all([
       api.get(`/api/sites/${siteId}/departments`),
       api.get(`/api/users/${qs({ site_id: siteId })}`).catch(() => []),
-      checkpointNames(),
     ]);
     box.append(filterForm(query, siteId, depts, people, ctx));
     const results = h('div', { id: 'task-results' });
     box.append(results);
-    if (query.extension === 'pending') {
-      const items = await withPendingExtension(siteId);
-      results.append(h('p', { class: 'hint', id: 'task-total' }, t('desk_pending_extensions_list', { n: items.length })));
-      const ul = h('ul', { class: 'list', id: 'task-list' });
-      for (const task of items) ul.append(h('li', {}, taskRow(task, cps)));
-      results.append(ul);
-      return;
-    }
     const args = apiArgs(siteId, query);
     const ul = h('ul', { class: 'list', id: 'task-list' });
     const total = h('p', { class: 'hint', id: 'task-total', role: 'status' });
@@ -90,8 +71,9 @@ export async function render(container, { query }, ctx) {
       page += 1;
       more.disabled = true;
       const res = await api.get(`/api/tasks/${qs({ ...args, page, per_page: PER_PAGE })}`);
-      for (const task of res.items) ul.append(h('li', {}, taskRow(task, cps)));
-      total.textContent = res.meta.total ? t('desk_total', { n: res.meta.total }) : t('desk_no_match');
+      for (const task of res.items) ul.append(h('li', {}, taskRow(task)));
+      const n = res.meta.total;
+      total.textContent = !n ? t('desk_no_match') : args.extension ? t('desk_pending_extensions_list', { n }) : t('desk_total', { n });
       more.hidden = page * PER_PAGE >= res.meta.total;
       more.disabled = false;
     };
@@ -103,7 +85,7 @@ export async function render(container, { query }, ctx) {
 }
 
 function filterForm(q, siteId, depts, people, ctx) {
-  const active = ['state', 'overdue', 'major', 'repeat', 'dept', 'assignee', 'kind', 'from', 'to'].filter((k) => q[k]).length;
+  const active = ['state', 'overdue', 'major', 'repeat', 'extension', 'dept', 'assignee', 'kind', 'from', 'to'].filter((k) => q[k]).length;
   const check = (id, key, label) => h('label', { class: 'check', for: id }, h('input', { type: 'checkbox', id, checked: !!q[key] }), label);
   const dateField = (id, key, label) => h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { type: 'date', id, value: q[key] || '' }));
   const form = h('form', { class: 'filters', id: 'task-filters' },
@@ -117,7 +99,8 @@ function filterForm(q, siteId, depts, people, ctx) {
     h('div', { class: 'checks' },
       check('f-overdue', 'overdue', t('overdue')),
       check('f-major', 'major', t('severity_major')),
-      check('f-repeat', 'repeat', t('desk_repeat_badge'))),
+      check('f-repeat', 'repeat', t('desk_repeat_badge')),
+      check('f-extension', 'extension', t('desk_ext_pending_badge'))),
     h('div', { class: 'row' },
       h('button', { type: 'submit', class: 'btn primary', id: 'f-apply' }, t('desk_apply')),
       active ? h('a', { class: 'btn', id: 'f-clear', href: `#/manage/tasks${qs({ site: siteId })}` }, t('desk_clear')) : null));
@@ -136,6 +119,7 @@ function filterForm(q, siteId, depts, people, ctx) {
       overdue: on('f-overdue'),
       major: on('f-major'),
       repeat: on('f-repeat'),
+      extension: on('f-extension') ? 'pending' : '',
     })}`);
   });
   return h('details', { class: 'card filter-box', open: active > 0 || null },
