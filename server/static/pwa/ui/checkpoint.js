@@ -128,7 +128,7 @@ export async function render(container, { params }, ctx) {
     };
     const thumbs = photoThumbs(r.photo_ids, async (id) => {
       await set({ photo_ids: (draft.results[item.id].photo_ids || []).filter((x) => x !== id) });
-      await db.deletePhoto(id);
+      await db.deleteDraftPhotos([id]);
       redraw();
     });
     const fileInput = h('input', {
@@ -197,7 +197,7 @@ export async function render(container, { params }, ctx) {
     desc.value = x.description || '';
     const thumbs = photoThumbs(x.photo_ids, async (id) => {
       await set({ photo_ids: x.photo_ids.filter((p) => p !== id) });
-      await db.deletePhoto(id);
+      await db.deleteDraftPhotos([id]);
       drawExtras();
     });
     const fileInput = h('input', {
@@ -229,7 +229,7 @@ export async function render(container, { params }, ctx) {
         onclick: async () => {
           draft.extra = draft.extra.filter((y) => y !== x);
           await persist();
-          for (const id of x.photo_ids) await db.deletePhoto(id);
+          await db.deleteDraftPhotos(x.photo_ids);
           drawExtras();
           document.getElementById('add-extra')?.focus();
         },
@@ -291,8 +291,7 @@ export async function render(container, { params }, ctx) {
   drawExtras();
 
   async function discard() {
-    await patrol.discardVisitPhotos(draft);
-    await db.deleteDraft('visit');
+    await patrol.discardVisit();
   }
 
   return () => urls.forEach((u) => URL.revokeObjectURL(u));

@@ -22,14 +22,7 @@ export async function render(container, { params, query }, ctx) {
         return true;
       }
       done = true;
-      await db.putDraft(`verify:${taskId}`, {
-        verification_id: db.uuid(),
-        visit: { visit_id: db.uuid(), checkpoint_id: checkpoint.id, scanned_at: db.nowIso(), scan_method: method },
-        after_photo_ids: [],
-        result: '',
-        note: '',
-        fixed_by_name: '',
-      });
+      await patrol.beginVerification(taskId, checkpoint, method);
       ctx.go(`tasks/${taskId}/verify`);
       return false;
     }

@@ -90,7 +90,10 @@ export async function render(container, { params }, ctx) {
     msg,
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'btn primary big', id: 'save-verify', onclick: save }, t('save')),
-      h('a', { class: 'btn big', href: `#/tasks/${id}` }, t('cancel'))),
+      h('button', {
+        type: 'button', class: 'btn big', id: 'cancel-verify',
+        onclick: async () => { await patrol.discardVerification(id); ctx.go(`tasks/${id}`); },
+      }, t('cancel'))),
   );
   drawResult();
   drawThumbs();
@@ -124,7 +127,7 @@ export async function render(container, { params }, ctx) {
       }
       await patrol.verifyTask(task, { ...draft, signature_ids: ids });
     } catch (e) {
-      for (const pid of made) await db.deletePhoto(pid);
+      await db.deleteDraftPhotos(made);
       msg.textContent = t('saving_failed', { m: e.message || e });
       saving = false;
       return;
