@@ -83,3 +83,40 @@ def test_other_problem_is_in_reach_anywhere_on_a_long_checklist_and_marking_a_pr
     assert page.get_attribute("#extra-cat-0", "aria-invalid") == "true"
     shot(page, "checkpoint_other_problem_incomplete")
     assert serious_violations(page) == []
+
+
+BAR_JS = """() => {
+  const bar = document.querySelector('#bar');
+  const width = document.documentElement.clientWidth;
+  return {
+    height: bar.getBoundingClientRect().height,
+    inside: [...bar.children].every((el) => el.getBoundingClientRect().right <= width && el.getBoundingClientRect().left >= 0),
+    // The network state, the counter and the language button show their whole text on one line.
+    whole: ['#net-status', '#unsent', '#bar .lang'].map((s) => document.querySelector(s)).every((el) => el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().height <= 52),
+    unsent: document.querySelector('#unsent').textContent,
+  };
+}"""
+
+
+def test_top_bar_stays_one_line_on_a_320_px_phone_offline_with_a_two_digit_count_in_both_languages(live_server, launch, playwright):
+    profile = {k: v for k, v in playwright.devices["Galaxy S8"].items() if k != "default_browser_type"}
+    context = launch().new_context(**{**profile, "viewport": {"width": 320, "height": 640}}, base_url=live_server.url)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    context.set_offline(True)
+    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    for n in range(1, 11):
+        open_by_code(page, f"F{n:02d}")
+        page.click("#all-fine")
+        page.wait_for_selector(".screen-home")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent === '未发送 10'")
+    bar = page.evaluate(BAR_JS)
+    assert bar["height"] <= 60 and bar["inside"] and bar["whole"], bar
+    shot(page, "bar_320_zh")
+    page.click("#bar .lang")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent === 'Unsent 10'")
+    bar = page.evaluate(BAR_JS)
+    assert bar["height"] <= 60 and bar["inside"] and bar["whole"], bar
+    shot(page, "bar_320_en")

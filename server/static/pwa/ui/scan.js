@@ -62,7 +62,8 @@ export async function render(container, { params, query }, ctx) {
     h('div', { class: 'row' }, code, h('button', { type: 'submit', class: 'btn primary', id: 'code-open' }, t('open'))),
     h('p', { class: 'hint', id: 'code-hint' }, t('code_hint')),
   );
-  container.append(h('h1', {}, t('scan_title')), h('div', { class: 'camera-box' }, video), status, msg, form);
+  const box = h('div', { class: 'camera-box' }, video);
+  container.append(h('h1', {}, t('scan_title')), box, status, msg, form);
 
   try {
     stop = await scan.startCamera(video, async (text) => {
@@ -78,6 +79,8 @@ export async function render(container, { params, query }, ctx) {
   } catch (e) {
     console.warn(e);
     status.textContent = t('camera_failed');
+    // No camera: no black box either; typing the code is the way in.
+    box.hidden = true;
   }
   return () => {
     done = true;
