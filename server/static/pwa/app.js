@@ -7,6 +7,8 @@ import * as sync from './sync.js';
 import { t } from './i18n.js';
 import { clear, h, toast } from './ui/dom.js';
 
+// When this page started: photos saved since then may not be named by their form yet.
+const STARTED_AT = new Date().toISOString();
 let current = null; // {screen, cleanup}
 let registration = null;
 let reloading = false;
@@ -244,6 +246,12 @@ async function boot() {
   renderChrome();
   window.addEventListener('hashchange', route);
   await route();
+  // Photos of forms that were replaced, or saved just before the app was killed, and that no
+  // draft or record names: phones have little storage (never a photo a record names).
+  db.sweepOrphanPhotos(STARTED_AT).then(
+    (gone) => gone.length && console.info(`deleted ${gone.length} orphan photo(s)`),
+    (e) => console.warn('photo sweep failed', e),
+  );
   // Installing the service worker downloads the whole shell: let the first screen finish first.
   if (document.readyState === 'complete') registerServiceWorker();
   else window.addEventListener('load', () => registerServiceWorker(), { once: true });

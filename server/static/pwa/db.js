@@ -72,9 +72,9 @@ export function nowIso() {
  * (draft → pending) are written in ONE transaction: when this resolves the record is
  * on the phone, and only then may the screen say "saved".
  */
-export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null } = {}) {
+export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null, draftKey = null } = {}) {
   const d = await db();
-  const tx = d.transaction(['outbox', 'meta', 'photos'], 'readwrite');
+  const tx = d.transaction(['outbox', 'meta', 'photos', 'drafts'], 'readwrite');
   const meta = tx.objectStore('meta');
   // The server registers a device id to one user: a phone shared by two people sends
   // each one's records under that person's own device id and sequence.
@@ -113,8 +113,94 @@ export async function enqueue(kind, payload, { label = '', photoIds = [], observ
       await photos.put(p);
     }
   }
+  // The draft this record was made from goes in the same transaction, with the photos it
+  // held that the record does not name (a photo of an item changed back to fine).
+  if (draftKey) await dropDraft(tx, draftKey, null);
   await tx.done;
   return row;
+}
+
+// --- who owns a photo -------------------------------------------------------------------
+// A photo row is made as a `draft` before anything names it; a draft (the open form) then
+// names its id, and queuing the record turns the photos it names `pending` in the same
+// transaction. A draft photo that no draft and no record names is an orphan: the form it
+// belonged to was replaced, or the app was killed between saving the photo and naming it.
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Every id-shaped string anywhere in a value: whatever names a photo, under any key. */
+export function idsIn(value, out = new Set()) {
+  if (typeof value === 'string') {
+    if (UUID.test(value)) out.add(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) idsIn(v, out);
+  } else if (value && typeof value === 'object' && !(value instanceof ArrayBuffer)) {
+    for (const v of Object.values(value)) idsIn(v, out);
+  }
+  return out;
+}
+
+/** Delete the draft under `key` (or put `value` in its place) and the draft photos only it named. */
+async function dropDraft(tx, key, value) {
+  const drafts = tx.objectStore('drafts');
+  const photos = tx.objectStore('photos');
+  const old = await drafts.get(key);
+  const keep = idsIn(value);
+  if (value) await drafts.put({ ...value, key });
+  else await drafts.delete(key);
+  for (const id of idsIn(old)) {
+    if (keep.has(id)) continue;
+    const p = await photos.get(id);
+    // Only a draft photo: one that a queued record named is pending (or further) and stays.
+    if (p && p.status === 'draft') await photos.delete(id);
+  }
+}
+
+/** Replace the draft under `key` by `value` (null: remove it); the old draft's unsent photos go with it. */
+export async function replaceDraft(key, value) {
+  const tx = (await db()).transaction(['drafts', 'photos'], 'readwrite');
+  await dropDraft(tx, key, value);
+  await tx.done;
+}
+
+/** Delete photos that are still drafts (a photo taken off a form); a photo a record took is never deleted. */
+export async function deleteDraftPhotos(ids) {
+  const tx = (await db()).transaction('photos', 'readwrite');
+  for (const id of ids) {
+    const p = await tx.store.get(id);
+    if (p && p.status === 'draft') await tx.store.delete(id);
+  }
+  await tx.done;
+}
+
+/**
+ * Delete the orphan photos: drafts that no draft and no outbox record (whatever its status)
+ * names. Photos saved at or after `since` are left alone: a form of this page, or of another
+ * tab, may be between saving a photo and naming it. Run at start-up. Returns the deleted ids.
+ */
+export async function sweepOrphanPhotos(since = null) {
+  const d = await db();
+  const tx = d.transaction(['photos', 'drafts', 'outbox'], 'readwrite');
+  const photos = tx.objectStore('photos');
+  const candidates = (await photos.index('status').getAllKeys('draft'));
+  const deleted = [];
+  if (candidates.length) {
+    const owned = new Set();
+    for (const draft of await tx.objectStore('drafts').getAll()) idsIn(draft, owned);
+    for (const row of await tx.objectStore('outbox').getAll()) {
+      idsIn(row.photo_ids, owned);
+      idsIn(row.payload, owned);
+    }
+    for (const id of candidates) {
+      if (owned.has(id)) continue;
+      const p = await photos.get(id);
+      if (!p || p.status !== 'draft' || (since && p.created_at && p.created_at >= since)) continue;
+      await photos.delete(id);
+      deleted.push(id);
+    }
+  }
+  await tx.done;
+  return deleted;
 }
 
 export async function outboxAll() {
@@ -141,20 +227,12 @@ export async function getPhoto(id) {
   return (await db()).get('photos', id);
 }
 
-export async function deletePhoto(id) {
-  await (await db()).delete('photos', id);
-}
-
 export async function getDraft(key) {
   return (await db()).get('drafts', key);
 }
 
 export async function putDraft(key, value) {
   await (await db()).put('drafts', { ...value, key });
-}
-
-export async function deleteDraft(key) {
-  await (await db()).delete('drafts', key);
 }
 
 export async function all(store) {

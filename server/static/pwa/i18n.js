@@ -78,7 +78,7 @@ const T = {
   visit_note: ['备注', 'Note'],
   resident_note: ['与住户沟通记录', 'Conversations with residents'],
   extra_title: ['其他问题（检查表以外）', 'Other problems (not on the checklist)'],
-  extra_hint: ['看到检查表没有列出的问题，在这里记录。', 'Record here a problem the checklist does not list.'],
+  problems_noted: ['已记下 {n} 个问题，检查完后在页面底部点“保存”', '{n} problem(s) noted: tap Save at the bottom when done'],
   extra_add: ['其他问题', 'Other problem'],
   extra_n: ['其他问题 {n}', 'Other problem {n}'],
   extra_category: ['类别', 'Category'],

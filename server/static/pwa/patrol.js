@@ -63,8 +63,6 @@ export async function endRound(note = '') {
 
 /** Begin a visit draft from a scan; the checkpoint screen edits it. */
 export async function beginVisit(checkpoint, scanMethod) {
-  // A new scan replaces an unsaved visit: its draft photos go with it.
-  await discardVisitPhotos(await db.getDraft('visit'));
   const draft = {
     visit_id: db.uuid(),
     checkpoint_id: checkpoint.id,
@@ -76,15 +74,36 @@ export async function beginVisit(checkpoint, scanMethod) {
     note: '',
     resident_note: '',
   };
-  await db.putDraft('visit', draft);
+  // A new scan replaces an unsaved visit: its draft photos go with it.
+  await db.replaceDraft('visit', draft);
   return draft;
 }
 
-/** The photos of an unsaved visit draft (its items' and its other problems'), removed with it. */
-export async function discardVisitPhotos(draft) {
-  if (!draft) return;
-  const lists = [...Object.values(draft.results || {}), ...(draft.extra || [])].map((r) => r.photo_ids || []);
-  for (const ids of lists) for (const id of ids) await db.deletePhoto(id);
+/** Throw away the unsaved visit and its photos (Cancel on the checkpoint screen). */
+export async function discardVisit() {
+  await db.replaceDraft('visit', null);
+}
+
+/**
+ * Begin a verification draft from the re-scan at the task's checkpoint. A new scan replaces
+ * an earlier unsaved verification of the task: its after photos go with it.
+ */
+export async function beginVerification(taskId, checkpoint, scanMethod) {
+  const draft = {
+    verification_id: db.uuid(),
+    visit: { visit_id: db.uuid(), checkpoint_id: checkpoint.id, scanned_at: db.nowIso(), scan_method: scanMethod },
+    after_photo_ids: [],
+    result: '',
+    note: '',
+    fixed_by_name: '',
+  };
+  await db.replaceDraft(`verify:${taskId}`, draft);
+  return draft;
+}
+
+/** Throw away the unsaved verification of a task and its photos (Cancel on the verification screen). */
+export async function discardVerification(taskId) {
+  await db.replaceDraft(`verify:${taskId}`, null);
 }
 
 // A problem outside the checklist is routed by its category (the same defaults as
@@ -171,14 +190,15 @@ export async function saveVisit(draft, checklist, { allFine = false } = {}) {
   if (round && round.site_id === draft.site_id) payload.round_id = round.round_id;
   if (!allFine && draft.note) payload.note = draft.note;
   if (!allFine && draft.resident_note) payload.resident_note = draft.resident_note;
-  await db.enqueue('visit.record', payload, { label: 'visit.record', photoIds, observedAt: draft.scanned_at });
+  // The record is queued and the draft removed in one transaction, with any photo the record
+  // does not take (one of an item marked "problem", then fine again).
+  await db.enqueue('visit.record', payload, { label: 'visit.record', photoIds, observedAt: draft.scanned_at, draftKey: 'visit' });
   if (round && payload.round_id) {
     round.visits.push({ checkpoint_id: draft.checkpoint_id, at: draft.scanned_at, failed });
     round.failed += failed;
     await db.setMeta('round', round);
     store.set({ round: { ...round } });
   }
-  await db.deleteDraft('visit');
   syncNow();
   return payload;
 }
@@ -205,8 +225,7 @@ export async function verifyTask(task, draft) {
   };
   if (draft.note) payload.note = draft.note;
   if (draft.fixed_by_name) payload.fixed_by_name = draft.fixed_by_name;
-  await db.enqueue('task.verify', payload, { label: 'task.verify', photoIds, observedAt: draft.visit.scanned_at });
-  await db.deleteDraft(`verify:${task.id}`);
+  await db.enqueue('task.verify', payload, { label: 'task.verify', photoIds, observedAt: draft.visit.scanned_at, draftKey: `verify:${task.id}` });
   syncNow();
 }
 

@@ -43,24 +43,44 @@ export async function render(container, { params }, ctx) {
   }
 
   // "All fine" is only offered while nothing is wrong: no failed item, no other problem.
-  const anyFail = () => Object.values(draft.results).some((r) => r.result === 'fail') || draft.extra.length > 0;
+  // In its place the count of problems noted, in the same space: marking a problem never
+  // moves the checklist under the patroller's finger.
+  const problems = () => Object.values(draft.results).filter((r) => r.result === 'fail').length + draft.extra.length;
   const allFineBtn = h(
     'button',
     { type: 'button', class: 'btn ok huge', id: 'all-fine', 'aria-describedby': 'all-fine-hint', onclick: () => save(true) },
     `✓ ${t('all_fine')}`,
   );
+  const fine = h('div', { class: 'quick-fine' }, allFineBtn, h('p', { class: 'hint', id: 'all-fine-hint' }, t('all_fine_hint')));
+  const noted = h('p', { class: 'quick-noted', id: 'problems-noted', role: 'status' });
+  const refreshAllFine = () => {
+    const n = problems();
+    fine.classList.toggle('off', n > 0);
+    allFineBtn.disabled = n > 0;
+    noted.classList.toggle('off', n === 0);
+    noted.textContent = n ? t('problems_noted', { n }) : '';
+  };
+  // "Other problem" stays in reach of the thumb wherever the patroller is in the checklist: it
+  // sticks to the bottom of the screen (above the navigation) until its own place, after the
+  // checklist and the other problems, scrolls into view. A new problem opens there, focused.
+  const addExtraBtn = h('button', {
+    type: 'button', class: 'btn big other', id: 'add-extra',
+    onclick: async () => {
+      draft.extra.push(patrol.newExtraFinding());
+      await persist();
+      drawExtras();
+      const n = draft.extra.length - 1;
+      document.getElementById(`extra-${n}`)?.scrollIntoView({ block: 'start' });
+      document.getElementById(`extra-cat-${n}`)?.focus({ preventScroll: true });
+    },
+  }, `＋ ${t('extra_add')}`);
   const head = h(
     'div',
     { class: 'cp-head' },
     h('h1', {}, pick(checkpoint)),
     h('p', { class: 'hint' }, `${t(`kind_${checkpoint.kind}`)} · ${checkpoint.short_code || ''}`),
-    allFineBtn,
-    h('p', { class: 'hint', id: 'all-fine-hint' }, t('all_fine_hint')),
+    h('div', { class: 'quick' }, fine, noted),
   );
-  const refreshAllFine = () => {
-    allFineBtn.hidden = anyFail();
-    head.querySelector('#all-fine-hint').hidden = anyFail();
-  };
 
   function itemBlock(item) {
     const box = h('div', { class: 'item', id: `item-${item.id.replace('.', '-')}` });
@@ -102,20 +122,24 @@ export async function render(container, { params }, ctx) {
 
   /** Thumbnails of draft photos, each with a button that removes it. */
   function photoThumbs(ids, remove) {
-    const thumbs = h('div', { class: 'thumbs' });
+    // Room for a row of thumbnails is kept while they load, so nothing below them jumps.
+    const thumbs = h('div', { class: (ids || []).length ? 'thumbs removable loading' : 'thumbs removable' });
     (async () => {
       let n = 0;
+      const figures = [];
       for (const id of ids || []) {
         const p = await db.getPhoto(id);
         if (!p) continue;
         n += 1;
         const url = photoUrl(p);
         urls.push(url);
-        thumbs.append(
+        figures.push(
           h('figure', {}, h('img', { src: url, alt: t('photo_of', { n }) }),
             h('button', { type: 'button', class: 'btn small', 'aria-label': t('remove_photo', { n }), onclick: () => remove(id) }, '✕')),
         );
       }
+      thumbs.replaceChildren(...figures);
+      thumbs.classList.remove('loading');
     })();
     return thumbs;
   }
@@ -128,7 +152,7 @@ export async function render(container, { params }, ctx) {
     };
     const thumbs = photoThumbs(r.photo_ids, async (id) => {
       await set({ photo_ids: (draft.results[item.id].photo_ids || []).filter((x) => x !== id) });
-      await db.deletePhoto(id);
+      await db.deleteDraftPhotos([id]);
       redraw();
     });
     const fileInput = h('input', {
@@ -150,7 +174,7 @@ export async function render(container, { params }, ctx) {
       { class: 'fail-details' },
       h('label', { for: `note-${key}` }, t('describe')),
       note,
-      h('label', { for: `photo-${key}`, class: 'btn photo-btn' }, t('add_photo')),
+      h('label', { for: `photo-${key}`, class: 'btn big photo-btn' }, t('add_photo')),
       fileInput,
       thumbs,
       h('label', { class: 'check' }, h('input', { type: 'checkbox', id: `major-${key}`, checked: !!r.major, onchange: (e) => set({ major: e.target.checked }) }), t('major')),
@@ -179,6 +203,8 @@ export async function render(container, { params }, ctx) {
       Object.assign(x, changes);
       await persist();
     };
+    // What this problem still needs, beside it (the same words as under the Save button).
+    const err = h('p', { class: 'error', id: `extra-error-${n}` });
     const category = choice(`extra-cat-${n}`, [['', t('extra_choose_category')], ...patrol.CATEGORIES.map((c) => [c, t(`cat_${c}`)])], x.category);
     const route = choice(`extra-route-${n}`, [['', t('extra_route_after_category')], ...patrol.ROUTES.map((r) => [r, t(`route_${r}`)])], x.route);
     category.addEventListener('change', async () => {
@@ -197,7 +223,7 @@ export async function render(container, { params }, ctx) {
     desc.value = x.description || '';
     const thumbs = photoThumbs(x.photo_ids, async (id) => {
       await set({ photo_ids: x.photo_ids.filter((p) => p !== id) });
-      await db.deletePhoto(id);
+      await db.deleteDraftPhotos([id]);
       drawExtras();
     });
     const fileInput = h('input', {
@@ -212,12 +238,15 @@ export async function render(container, { params }, ctx) {
     const spot = h('textarea', { id: `extra-spot-${n}`, rows: 2, oninput: (e) => set({ spot_note: e.target.value }) });
     spot.value = x.spot_note || '';
     const spotWrap = h('div', { class: 'spot', hidden: !x.dealt }, h('label', { for: `extra-spot-${n}` }, t('spot_note')), spot);
+    category.addEventListener('change', () => { err.textContent = ''; });
+    desc.addEventListener('input', () => { err.textContent = ''; });
     return h('fieldset', { class: 'extra', id: `extra-${n}`, 'data-finding': x.finding_id },
       h('legend', {}, t('extra_n', { n: n + 1 })),
+      err,
       h('label', { for: `extra-cat-${n}` }, t('extra_category')), category,
       h('label', { for: `extra-route-${n}` }, t('extra_route')), route,
       h('label', { for: `extra-desc-${n}` }, t('describe')), desc,
-      h('label', { for: `extra-photo-${n}`, class: 'btn photo-btn' }, t('add_photo')), fileInput, thumbs,
+      h('label', { for: `extra-photo-${n}`, class: 'btn big photo-btn' }, t('add_photo')), fileInput, thumbs,
       h('label', { class: 'check' }, h('input', { type: 'checkbox', id: `extra-major-${n}`, checked: !!x.major, onchange: (e) => set({ major: e.target.checked }) }), t('major')),
       h('label', { class: 'check' }, h('input', {
         type: 'checkbox', id: `extra-dealt-${n}`, checked: !!x.dealt,
@@ -229,26 +258,14 @@ export async function render(container, { params }, ctx) {
         onclick: async () => {
           draft.extra = draft.extra.filter((y) => y !== x);
           await persist();
-          for (const id of x.photo_ids) await db.deletePhoto(id);
+          await db.deleteDraftPhotos(x.photo_ids);
           drawExtras();
-          document.getElementById('add-extra')?.focus();
+          addExtraBtn.focus();
         },
       }, t('extra_remove', { n: n + 1 })));
   }
 
-  const extras = h('section', { class: 'extras', 'aria-labelledby': 'extras-title' },
-    h('h2', { id: 'extras-title' }, t('extra_title')),
-    h('p', { class: 'hint' }, t('extra_hint')),
-    extraList,
-    h('button', {
-      type: 'button', class: 'btn big', id: 'add-extra',
-      onclick: async () => {
-        draft.extra.push(patrol.newExtraFinding());
-        await persist();
-        drawExtras();
-        document.getElementById(`extra-cat-${draft.extra.length - 1}`)?.focus();
-      },
-    }, `＋ ${t('extra_add')}`));
+  const extras = h('section', { class: 'extras', 'aria-label': t('extra_title') }, extraList);
 
   /** The first other problem that cannot be sent yet: message shown, field marked and focused. */
   function checkExtras() {
@@ -256,6 +273,8 @@ export async function render(container, { params }, ctx) {
       const missing = patrol.extraProblem(x);
       if (!missing) continue;
       visitError.textContent = t(`extra_need_${missing}`, { n: n + 1 });
+      const local = document.getElementById(`extra-error-${n}`);
+      if (local) local.textContent = visitError.textContent;
       const field = document.getElementById(`extra-${missing === 'category' ? 'cat' : 'desc'}-${n}`);
       field?.setAttribute('aria-invalid', 'true');
       field?.focus();
@@ -277,6 +296,7 @@ export async function render(container, { params }, ctx) {
   resident.value = draft.resident_note || '';
   form.append(
     extras,
+    h('div', { class: 'cp-bar' }, addExtraBtn),
     h('label', { for: 'resident-note' }, t('resident_note')),
     resident,
     h('label', { for: 'visit-note' }, t('visit_note')),
@@ -291,8 +311,7 @@ export async function render(container, { params }, ctx) {
   drawExtras();
 
   async function discard() {
-    await patrol.discardVisitPhotos(draft);
-    await db.deleteDraft('visit');
+    await patrol.discardVisit();
   }
 
   return () => urls.forEach((u) => URL.revokeObjectURL(u));

@@ -57,11 +57,27 @@ export async function render(container, _route, ctx) {
   }
   container.append(card);
 
-  const tasks = await myTasks();
   container.append(h('h2', {}, t('my_tasks')));
-  if (!tasks.length) container.append(h('p', { class: 'hint' }, t('no_tasks')));
-  const list = h('ul', { class: 'list' });
-  for (const task of tasks.slice(0, 5)) list.append(h('li', {}, await taskCard(task)));
-  container.append(list);
+  const taskBox = h('div', { id: 'home-tasks' });
+  let shown = null;
+  const drawTasks = async () => {
+    const tasks = (await myTasks()).slice(0, 5);
+    const key = JSON.stringify(tasks.map((x) => [x.id, x.state, x.due_at]));
+    if (key === shown) return; // unchanged: leave the list still
+    shown = key;
+    const list = h('ul', { class: 'list' });
+    for (const task of tasks) list.append(h('li', {}, await taskCard(task)));
+    taskBox.replaceChildren(tasks.length ? list : h('p', { class: 'hint' }, t('no_tasks')));
+  };
+  await drawTasks();
+  container.append(taskBox);
   container.append(h('button', { type: 'button', class: 'btn', id: 'sync-now', onclick: () => syncNow() }, t('sync_now')));
+
+  // A sync brought data: the first site data redraws the screen (it said "no data"); later
+  // ones refresh the task list only if it changed.
+  return store.subscribe((_s, changes) => {
+    if (!('pulledAt' in changes)) return;
+    if (!checkpoints.length) ctx.rerender();
+    else drawTasks();
+  });
 }

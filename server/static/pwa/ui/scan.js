@@ -22,14 +22,7 @@ export async function render(container, { params, query }, ctx) {
         return true;
       }
       done = true;
-      await db.putDraft(`verify:${taskId}`, {
-        verification_id: db.uuid(),
-        visit: { visit_id: db.uuid(), checkpoint_id: checkpoint.id, scanned_at: db.nowIso(), scan_method: method },
-        after_photo_ids: [],
-        result: '',
-        note: '',
-        fixed_by_name: '',
-      });
+      await patrol.beginVerification(taskId, checkpoint, method);
       ctx.go(`tasks/${taskId}/verify`);
       return false;
     }
@@ -69,7 +62,8 @@ export async function render(container, { params, query }, ctx) {
     h('div', { class: 'row' }, code, h('button', { type: 'submit', class: 'btn primary', id: 'code-open' }, t('open'))),
     h('p', { class: 'hint', id: 'code-hint' }, t('code_hint')),
   );
-  container.append(h('h1', {}, t('scan_title')), h('div', { class: 'camera-box' }, video), status, msg, form);
+  const box = h('div', { class: 'camera-box' }, video);
+  container.append(h('h1', {}, t('scan_title')), box, status, msg, form);
 
   try {
     stop = await scan.startCamera(video, async (text) => {
@@ -85,6 +79,8 @@ export async function render(container, { params, query }, ctx) {
   } catch (e) {
     console.warn(e);
     status.textContent = t('camera_failed');
+    // No camera: no black box either; typing the code is the way in.
+    box.hidden = true;
   }
   return () => {
     done = true;

@@ -22,17 +22,20 @@ export async function render(container, { params }, ctx) {
   const persist = () => db.putDraft(key, draft);
   const msg = h('p', { class: 'error', role: 'alert', id: 'verify-error' });
 
-  const thumbs = h('div', { class: 'thumbs' });
+  // Room for the thumbnails is kept while they load, and they are swapped in at once: nothing jumps.
+  const thumbs = h('div', { class: draft.after_photo_ids.length ? 'thumbs loading' : 'thumbs' });
   const drawThumbs = async () => {
-    clear(thumbs);
     let n = 0;
+    const imgs = [];
     for (const pid of draft.after_photo_ids) {
       const p = await db.getPhoto(pid);
       if (!p) continue;
       const url = photoUrl(p);
       urls.push(url);
-      thumbs.append(h('img', { src: url, alt: t('photo_of', { n: ++n }) }));
+      imgs.push(h('img', { src: url, alt: t('photo_of', { n: ++n }) }));
     }
+    thumbs.replaceChildren(...imgs);
+    thumbs.classList.remove('loading');
   };
   const file = h('input', {
     type: 'file', accept: 'image/*', capture: 'environment', id: 'after-photo', class: 'file',
@@ -79,7 +82,7 @@ export async function render(container, { params }, ctx) {
     h('h1', {}, t('verify_title')),
     h('p', { class: 'ok-text' }, `✓ ${t('verify_scanned', { name: cp ? pick(cp) : task.checkpoint_id })}`),
     h('p', {}, task.finding?.description || ''),
-    h('label', { for: 'after-photo', class: 'btn photo-btn' }, t('after_photo')), file, thumbs,
+    h('label', { for: 'after-photo', class: 'btn big photo-btn' }, t('after_photo')), file, thumbs,
     h('p', { class: 'label', id: 'verify-result-label' }, t('verify_result')), resultGroup,
     h('label', { for: 'verify-note' }, t('visit_note')), note,
     h('h2', {}, t('signatures')),
@@ -90,7 +93,10 @@ export async function render(container, { params }, ctx) {
     msg,
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'btn primary big', id: 'save-verify', onclick: save }, t('save')),
-      h('a', { class: 'btn big', href: `#/tasks/${id}` }, t('cancel'))),
+      h('button', {
+        type: 'button', class: 'btn big', id: 'cancel-verify',
+        onclick: async () => { await patrol.discardVerification(id); ctx.go(`tasks/${id}`); },
+      }, t('cancel'))),
   );
   drawResult();
   drawThumbs();
@@ -124,7 +130,7 @@ export async function render(container, { params }, ctx) {
       }
       await patrol.verifyTask(task, { ...draft, signature_ids: ids });
     } catch (e) {
-      for (const pid of made) await db.deletePhoto(pid);
+      await db.deleteDraftPhotos(made);
       msg.textContent = t('saving_failed', { m: e.message || e });
       saving = false;
       return;

@@ -1,0 +1,122 @@
+"""The checkpoint screen on a small phone (a real mobile profile, 360×740): on a long checklist
+"other problem" is in reach of the thumb wherever the patroller is, and marking a problem moves
+nothing under the finger."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from server.models import Checkpoint
+
+from .app_driver import login, open_by_code, serious_violations, shot, wait_installed, wait_rows
+from .conftest import api_session
+
+pytestmark = pytest.mark.browser
+
+EXTRA_ITEMS = 14
+
+
+def _phone(playwright, browser, server, **kw):
+    """The Galaxy S8 profile of Playwright: 360×740, a touch screen, a mobile browser."""
+    profile = {k: v for k, v in playwright.devices["Galaxy S8"].items() if k != "default_browser_type"}
+    return browser.new_context(**profile, base_url=server.url, **kw)
+
+
+def _in_reach(page, selector: str) -> bool:
+    """On screen, whole, at least 48 px tall, and not under the bottom navigation."""
+    box = page.locator(selector).bounding_box()
+    nav = page.locator("#nav").bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= nav["y"] + 0.5 and box["height"] >= 48
+
+
+def test_other_problem_is_in_reach_anywhere_on_a_long_checklist_and_marking_a_problem_moves_nothing(live_server, launch, playwright, query):
+    site_id = query(lambda s: s.execute(select(Checkpoint.site_id).where(Checkpoint.short_code == "F03")).scalar_one())
+    manager = api_session(live_server, "manager")
+    for n in range(EXTRA_ITEMS):
+        r = manager.post(
+            f"{live_server.url}/api/sites/{site_id}/checklists/items",
+            json={"kind": "floor", "key": f"local_{n}", "text_zh": f"本楼自定项目 {n + 1}：消防设施完好、标识清楚、无遮挡", "text_en": f"Local item {n + 1}",
+                  "methods": ["look"], "category": "facilities", "route": "facility_repair"},
+        )
+        assert r.status_code == 201, r.text
+
+    context = _phone(playwright, launch(), live_server, bypass_csp=True)  # bypass only to inject axe
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    wait_rows(page, "checklists", lambda r: any(c["id"] == f"{site_id}:floor" and len(c["body"]["items"]) == 6 + EXTRA_ITEMS for c in r))
+    open_by_code(page, "F03")
+    assert page.locator(".item").count() == 6 + EXTRA_ITEMS
+
+    # On arrival: "all fine" and "other problem" are both on screen.
+    assert _in_reach(page, "#all-fine") and _in_reach(page, "#add-extra")
+
+    # Marking the first item a problem takes "all fine" away, but nothing below it moves.
+    first = page.locator(".item").first
+    y = first.bounding_box()["y"]
+    first.locator("[data-result='fail']").click()
+    page.wait_for_selector("#all-fine", state="hidden")
+    assert page.inner_text("#problems-noted") == "已记下 1 个问题，检查完后在页面底部点“保存”"
+    assert first.bounding_box()["y"] == y
+    # …nor when it is fine again and "all fine" comes back.
+    first.locator("[data-result='ok']").click()
+    page.wait_for_selector("#all-fine", state="visible")
+    assert first.bounding_box()["y"] == y
+
+    # Halfway down the list, "other problem" is still under the thumb; it opens a new problem, focused.
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight / 2)")
+    assert page.evaluate("window.scrollY") > 600
+    assert _in_reach(page, "#add-extra")
+    shot(page, "checkpoint_long_list")
+    page.click("#add-extra")
+    page.wait_for_selector("#extra-0")
+    assert page.evaluate("document.activeElement.id") == "extra-cat-0"
+    assert _in_reach(page, "#extra-cat-0")
+    page.wait_for_selector("#all-fine", state="hidden")
+    assert page.inner_text("#problems-noted").startswith("已记下 1 个问题")
+
+    # An incomplete one is refused with the reason beside it, too.
+    page.click("#save-visit")
+    page.wait_for_selector("#extra-error-0:has-text('选择类别')")
+    assert page.get_attribute("#extra-cat-0", "aria-invalid") == "true"
+    shot(page, "checkpoint_other_problem_incomplete")
+    assert serious_violations(page) == []
+
+
+BAR_JS = """() => {
+  const bar = document.querySelector('#bar');
+  const width = document.documentElement.clientWidth;
+  return {
+    height: bar.getBoundingClientRect().height,
+    inside: [...bar.children].every((el) => el.getBoundingClientRect().right <= width && el.getBoundingClientRect().left >= 0),
+    // The network state, the counter and the language button show their whole text on one line.
+    whole: ['#net-status', '#unsent', '#bar .lang'].map((s) => document.querySelector(s)).every((el) => el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().height <= 52),
+    unsent: document.querySelector('#unsent').textContent,
+  };
+}"""
+
+
+def test_top_bar_stays_one_line_on_a_320_px_phone_offline_with_a_two_digit_count_in_both_languages(live_server, launch, playwright):
+    profile = {k: v for k, v in playwright.devices["Galaxy S8"].items() if k != "default_browser_type"}
+    context = launch().new_context(**{**profile, "viewport": {"width": 320, "height": 640}}, base_url=live_server.url)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    context.set_offline(True)
+    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    for n in range(1, 11):
+        open_by_code(page, f"F{n:02d}")
+        page.click("#all-fine")
+        page.wait_for_selector(".screen-home")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent === '未发送 10'")
+    bar = page.evaluate(BAR_JS)
+    assert bar["height"] <= 60 and bar["inside"] and bar["whole"], bar
+    shot(page, "bar_320_zh")
+    page.click("#bar .lang")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent === 'Unsent 10'")
+    bar = page.evaluate(BAR_JS)
+    assert bar["height"] <= 60 and bar["inside"] and bar["whole"], bar
+    shot(page, "bar_320_en")
