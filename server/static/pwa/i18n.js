@@ -37,7 +37,7 @@ const T = {
   start_round: ['开始巡查', 'Start round'],
   plan: ['巡查计划', 'Patrol plan'],
   no_plan: ['不按计划', 'No plan'],
-  round_open: ['巡查进行中：已到 {n} 个点', 'Round in progress: {n} checkpoints visited'],
+  round_open: ['巡查进行中：已到 {n} 个点', 'Round in progress · checkpoints visited: {n}'],
   continue_round: ['扫码下一个点', 'Scan next checkpoint'],
   end_round: ['结束巡查', 'End round'],
   round_summary: ['巡查小结', 'Round summary'],
