@@ -59,7 +59,7 @@ def _write(session: Session) -> None:
     by_kind: dict[str, list[dict]] = {}
     for _tag, kind, item in entries:
         by_kind.setdefault(kind, []).append(item)
-    # A fixed order (changes, then audit) so two committing transactions take the
+    # A fixed order (by name: audit, then change) so two committing transactions take the
     # counter rows in the same order and cannot deadlock.
     for kind in sorted(by_kind):
         _writers[kind](session, by_kind[kind])

@@ -549,7 +549,8 @@ def flag_repeats(findings: list[dict]) -> list[int]:
     `findings` are newly stored finding rows (dicts). Looks both ways in time, because a
     late sync can bring an older failure after a newer one. One query for the failures
     near all of them, a linear scan per checkpoint and item; returns the task ids newly
-    flagged.
+    flagged. Each flag's audit event names the failures of its repeat group: those joined
+    to it by overlapping 30-day windows (as when the findings arrive one at a time).
     """
     new = [f for f in findings if f.get("item_id")]
     if not new:
@@ -581,22 +582,31 @@ def flag_repeats(findings: list[dict]) -> list[int]:
         new_before = [0] * (n + 1)
         for k, (_, fid) in enumerate(rows):
             new_before[k + 1] = new_before[k] + (fid in new_ids)
-        cover = [0] * (n + 1)  # +1 where a qualifying window starts, -1 where it ends
+        starts, ends = [0] * (n + 1), [0] * (n + 1)  # qualifying windows [i, j) starting / ending here
         j = 0
         for i in range(n):
             j = max(j, i)
             while j < n and rows[j][0] - rows[i][0] <= REPEAT_WINDOW:
                 j += 1
             if j - i >= REPEAT_COUNT and new_before[j] - new_before[i] > 0:
-                cover[i] += 1
-                cover[j] -= 1
-        running, members = 0, []
+                starts[i] += 1
+                ends[j] += 1
+        # A repeat group is a run of rows joined by overlapping windows: a late sync can bring
+        # two runs weeks apart in one push, and each task names only the failures of its own.
+        runs, run, active = [], [], 0
         for k in range(n):
-            running += cover[k]
-            if running > 0:
-                members.append(rows[k][1])
-        for fid in members:
-            involved[fid] = (sorted(members), key[2])
+            active -= ends[k]
+            if active == 0 and run:  # no window spans rows k-1 and k
+                runs.append(run)
+                run = []
+            active += starts[k]
+            if active > 0:
+                run.append(rows[k][1])
+        if run:
+            runs.append(run)
+        for members in runs:
+            for fid in members:
+                involved[fid] = (sorted(members), key[2])
     if not involved:
         return []
     flagged = []

@@ -406,6 +406,29 @@ def test_sealed_months_records_refuse_changes_through_the_api_with_409(app, demo
     assert db.session.execute(select(TaskComment).where(TaskComment.task_id == task.id)).all() == before
 
 
+def test_late_synced_findings_of_a_sealed_month_are_addenda_and_still_open_their_tasks(app, demo, as_role):
+    """A phone offline since September syncs a failed item and an other problem of that month."""
+    from server.models import Finding
+
+    from .test_sync import Phone
+
+    archive.seal(demo, "2026-09", actor_id=None, build=False)
+    db.session.commit()
+    phone = Phone(as_role("patroller"), demo.id)
+    other = {"finding_id": new_id(), "category": "cleanliness", "route": "department_work", "description": "垃圾 rubbish"}
+    late = phone.visit("F05", fail=(0,), extra=[other], scanned_at=datetime(2026, 9, 28, 1, 0, tzinfo=timezone.utc))
+    result = phone.push_ok([late, phone.visit("F06", fail=(0,))])
+    assert [r["status"] for r in result] == ["applied", "applied"]
+    sept, now = result[0]["result"], result[1]["result"]
+    assert len(sept["task_ids"]) == 2 and len(now["task_ids"]) == 1
+    db.session.expire_all()
+    for finding_id in sept["finding_ids"]:
+        f = db.session.get(Finding, finding_id)
+        assert f.month == "2026-09" and f.addendum is True
+    assert db.session.get(Finding, now["finding_ids"][0]).addendum is False
+    assert {db.session.get(Task, t).finding_id for t in sept["task_ids"]} == set(sept["finding_ids"])
+
+
 def test_a_late_finding_of_a_sealed_month_is_flagged_as_an_addendum(app, demo):
     archive.seal(demo, "2026-09", actor_id=None)
     db.session.commit()

@@ -97,3 +97,26 @@ def test_events_are_numbered_at_commit_and_a_rolled_back_savepoint_leaves_none(d
     assert [r.id for r in rows] == [before + 1, before + 2]
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "chain intact" in result.output, result.output
+
+
+def test_the_chain_verifies_after_a_push_with_rejected_records_among_findings(demo, as_role, runner):
+    """One event per finding and task of the records that applied, none of the rejected ones."""
+    from .test_sync import Phone
+
+    phone = Phone(as_role("patroller"), demo.id)
+    major = phone.visit("F01", fail=(0,))
+    major["payload"]["results"][0]["finding"]["severity"] = "major"
+    bad_item = phone.visit("F02", fail=(0,))
+    bad_item["payload"]["results"][1]["item_id"] = "floor.no_such_item"
+    spot = phone.visit("F03", fail=(1,), extra=[{"finding_id": new_id(), "category": "cleanliness", "route": "department_work",
+                                                  "description": "垃圾 rubbish", "dealt_on_spot": True, "spot_note": "cleared"}])
+    bad_task = phone.mutation("task.transition", {"task_id": 987654, "to": "done"})
+    results = phone.push_ok([major, bad_item, spot, bad_task, phone.visit("F04", fail=(0,))])
+    assert [r["status"] for r in results] == ["applied", "rejected", "applied", "rejected", "applied"]
+    applied = [r["result"] for r in results if r["status"] == "applied"]
+    events = db.session.execute(select(AuditEvent.entity, AuditEvent.entity_id, AuditEvent.action)).all()
+    assert sorted(e[1] for e in events if e[0] == "finding") == sorted(f for r in applied for f in r["finding_ids"])
+    assert sorted(int(e[1]) for e in events if e[2] == "opened") == sorted(t for r in applied for t in r["task_ids"])
+    assert len(events) == 4 + 3
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "7 events, chain intact" in result.output, result.output

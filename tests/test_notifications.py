@@ -59,6 +59,32 @@ def test_major_finding_notifies_each_supervisor_and_manager_exactly_once_even_wh
     assert note.task_id == task.id and note.data["severity"] == "major" and note.data["site_code"] == demo.code
 
 
+def test_each_major_finding_of_one_push_is_escalated_once_with_its_own_task(demo, as_role):
+    """A push of several visits: every major finding reaches the desk, normal ones do not."""
+    db.session.add(Webhook(site_id=demo.id, url="http://127.0.0.1:9/a", preset="generic"))
+    db.session.commit()
+    phone = Phone(as_role("patroller"), demo)
+    now = phone.now()
+    results = phone.push([
+        phone.failed_visit("F01", scanned_at=now - 2 * DAY, severity="major"),
+        phone.failed_visit("F02", scanned_at=now - DAY),
+        phone.failed_visit("F03", scanned_at=now - DAY, severity="major", dealt_on_spot=True),
+        phone.failed_visit("F04", scanned_at=now, severity="major"),
+    ])
+    assert [r["status"] for r in results] == ["applied"] * 4
+    findings = [r["result"]["finding_ids"][0] for r in results]
+    task_of = {f: (r["result"]["task_ids"] or [None])[0] for f, r in zip(findings, results)}
+    majors = [findings[0], findings[2], findings[3]]
+    rows = db.session.execute(select(Notification.user_id, Notification.task_id, Notification.data)).all()
+    recipients = sorted({user("supervisor").id, user("manager").id})
+    assert sorted((u, d["finding_id"]) for u, _, d in rows) == sorted((u, f) for u in recipients for f in majors)
+    assert all(t == task_of[d["finding_id"]] for _, t, d in rows)
+    assert task_of[findings[2]] is None  # dealt with on the spot: reported all the same, no task
+    hooks = db.session.execute(select(WebhookDelivery.payload)).scalars().all()
+    assert sorted(p["finding_id"] for p in hooks) == sorted(majors)
+    assert all(p.get("task_id") == task_of[p["finding_id"]] for p in hooks)
+
+
 def test_normal_finding_notifies_nobody(demo):
     finding(demo)
     assert not _feed()

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from server import choices
 from server.extensions import db
@@ -27,6 +27,7 @@ from server.models import (
     Visit,
 )
 
+from .conftest import PG_URL
 from .helpers import ApiClient, error_of
 
 
@@ -187,6 +188,85 @@ def test_same_batch_on_two_connections_at_once_has_one_effect(app, as_role, demo
     assert db.session.execute(select(func.count()).select_from(Visit)).scalar() == 10
     assert db.session.execute(select(func.count()).select_from(Task)).scalar() == 10
     assert db.session.execute(select(func.count()).select_from(Mutation)).scalar() == 10
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: SQLite's write lock makes the other writer finish first")
+def test_visit_refused_while_its_run_is_written_is_rejected_alone_and_its_neighbours_findings_apply(app, phone, demo, runner):
+    """The buffered run of visits hits a constraint only at the write (another writer took a
+    photo id the middle visit names); the run is undone and replayed one by one. The other
+    visits' findings each get one task, named in the answer and in a replay's answer, one
+    escalation each, one audit trail and one pull-log entry; the middle visit is rejected.
+    """
+    from server.models import Notification, User, WebhookDelivery, Webhook
+
+    db.session.add(Webhook(site_id=demo.id, url="http://127.0.0.1:9/hook", preset="generic"))
+    now = phone.now()
+    taken = new_id()
+    batch = [phone.visit("F01", fail=(0,), scanned_at=now - timedelta(hours=h)) for h in (4, 3, 2, 1)]
+    for m in batch[:3]:
+        m["payload"]["results"][0]["finding"]["severity"] = "major"
+    batch[1]["payload"]["results"][0]["finding"]["photo_ids"] = [taken]
+    supervisor = db.session.execute(select(User.id).where(User.username == "supervisor")).scalar()
+    db.session.commit()
+
+    # Another connection inserts that photo and holds it uncommitted until the push waits on it.
+    other = db.engine.connect()
+    other_tx = other.begin()
+    other.execute(Photo.__table__.insert().values(
+        id=taken, site_id=demo.id, uploaded_by=supervisor, purpose="finding", status="expected", content_type="", size_bytes=0, width=0, height=0,
+    ))
+    answer = {}
+
+    def send():
+        with app.app_context():
+            answer["push"] = phone.push(copy.deepcopy(batch))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    watch = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    for _ in range(600):
+        if watch.execute(text(waiting)).scalar():
+            break
+        sender.join(timeout=0.05)
+    else:
+        pytest.fail("the push never waited on the other writer's photo")
+    watch.close()
+    other_tx.commit()
+    other.close()
+    sender.join()
+
+    assert answer["push"].status_code == 200, answer["push"].get_json()
+    results = answer["push"].get_json()["results"]
+    assert statuses(results) == ["applied", "rejected", "applied", "applied"]
+    assert results[1]["code"] == "record_exists"
+    db.session.expire_all()
+    tasks = dict(db.session.execute(select(Task.finding_id, Task.id)).all())
+    applied = [results[n]["result"] for n in (0, 2, 3)]
+    assert sorted(tasks) == sorted(r["finding_ids"][0] for r in applied)
+    assert all(r["task_ids"] == [tasks[r["finding_ids"][0]]] for r in applied)
+    assert db.session.get(Finding, batch[1]["payload"]["results"][0]["finding"]["finding_id"]) is None
+    # The two major findings that applied reach the supervisor and the manager once each, with their own task.
+    majors = {tasks[r["finding_ids"][0]] for r in applied[:2]}
+    from server.notifications import site_recipients
+
+    notified = db.session.execute(select(Notification.user_id, Notification.task_id)).all()
+    assert sorted(notified) == sorted((u, t) for u in site_recipients(demo.id) for t in majors)
+    hooked = db.session.execute(select(WebhookDelivery.payload)).scalars().all()
+    assert sorted(p["task_id"] for p in hooked) == sorted(majors)
+    # Three failures of one item within 30 days: the applied ones are a repeat.
+    assert all(db.session.get(Task, t).repeat_flag for t in tasks.values())
+    # Nothing of the undone first attempt is left in the audit trail or the pull log.
+    opened = db.session.execute(select(AuditEvent.entity_id).where(AuditEvent.entity == "task", AuditEvent.action == "opened")).scalars().all()
+    assert sorted(int(t) for t in opened) == sorted(tasks.values())
+    logged = db.session.execute(select(Change.entity_id).where(Change.entity == "task")).scalars().all()
+    assert sorted(int(t) for t in logged) == sorted(tasks.values())
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "chain intact" in result.output, result.output
+    # The phone did not hear the answer and sends the batch again: the same answers.
+    again = phone.push_ok(copy.deepcopy(batch))
+    assert statuses(again) == ["duplicate", "rejected", "duplicate", "duplicate"]
+    assert [again[n]["result"] for n in (0, 2, 3)] == applied
 
 
 def test_same_mutation_twice_in_one_batch_applies_once(phone):

@@ -468,6 +468,67 @@ def test_three_failures_spread_over_more_than_thirty_days_are_not_a_repeat(demo)
     assert not any(db.session.get(Task, t.id).repeat_flag for t in (t1, t2, t3))
 
 
+def _flags(results) -> list[bool]:
+    db.session.expire_all()
+    return [db.session.get(Task, r["result"]["task_ids"][0]).repeat_flag for r in results]
+
+
+def test_three_failures_of_the_same_item_in_one_push_are_flagged(demo, as_role):
+    """A phone offline for a week syncs three failures of the same item at once."""
+    phone = Phone(as_role("patroller"), demo)
+    now = phone.now()
+    results = phone.push([phone.failed_visit("F01", scanned_at=now - n * DAY) for n in (6, 4, 2)])
+    assert [r["status"] for r in results] == ["applied"] * 3
+    assert _flags(results) == [True, True, True]
+
+
+def test_a_late_sync_of_an_older_failure_flags_the_newer_ones_too(demo, as_role):
+    """Two failures already on the server; a phone that was offline brings an older third."""
+    now = utcnow()
+    _, t2 = finding(demo, observed_at=now - 5 * DAY)
+    _, t3 = finding(demo, observed_at=now - 2 * DAY)
+    phone = Phone(as_role("patroller"), demo)
+    late = phone.push([phone.failed_visit("F01", scanned_at=phone.now() - 20 * DAY)])
+    assert _flags(late) == [True]
+    db.session.expire_all()
+    assert db.session.get(Task, t2.id).repeat_flag and db.session.get(Task, t3.id).repeat_flag
+
+
+def test_failures_at_two_checkpoints_or_of_two_items_in_one_push_are_counted_apart(demo, as_role):
+    phone = Phone(as_role("patroller"), demo)
+    now = phone.now()
+    results = phone.push([
+        phone.failed_visit("F01", scanned_at=now - 3 * DAY),
+        phone.failed_visit("F02", scanned_at=now - 2 * DAY),
+        phone.failed_visit("F01", scanned_at=now - 1 * DAY, item_index=1),
+        phone.failed_visit("F01", scanned_at=now),
+    ])
+    assert _flags(results) == [False, False, False, False]
+
+
+def test_a_repeat_flag_names_the_failures_of_its_own_thirty_days_only(demo, as_role):
+    """A phone offline for two months brings two separate runs of failures in one push.
+
+    Each task's history says which failures made it a repeat: those of its own run, not
+    the other run six weeks away (which is not "3 times within 30 days" with it).
+    """
+    phone = Phone(as_role("patroller"), demo)
+    now = phone.now()
+    days = (50, 49, 48, 5, 4, 3)
+    results = phone.push([phone.failed_visit("F01", scanned_at=now - n * DAY) for n in days])
+    assert _flags(results) == [True] * 6
+    finding_of = {r["result"]["task_ids"][0]: r["result"]["finding_ids"][0] for r in results}
+    task_ids = list(finding_of)
+    runs = [task_ids[:3], task_ids[3:]]
+    sup = as_role("supervisor")
+    for run in runs:
+        for task_id in run:
+            events = sup.get(f"/api/tasks/{task_id}").get_json()["events"]
+            flagged = [ev for ev in events if ev["action"] == "repeat_flagged"]
+            assert len(flagged) == 1
+            assert flagged[0]["data"]["finding_ids"] == sorted(finding_of[t] for t in run)
+
+
 # --- lists, detail, dashboard --------------------------------------------------------------
 
 
