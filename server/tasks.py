@@ -614,17 +614,18 @@ def flag_repeats(findings: list[dict]) -> list[int]:
     for start in range(0, len(finding_ids), 500):
         chunk = finding_ids[start : start + 500]
         flagged += db.session.execute(
-            select(Task.id, Task.site_id, Task.finding_id).where(Task.finding_id.in_(chunk), Task.repeat_flag.is_(False))
+            select(Task.id, Task.site_id, Task.finding_id, Task.state).where(Task.finding_id.in_(chunk), Task.repeat_flag.is_(False))
         ).all()
     if not flagged:
         return []
     task_ids = [t.id for t in flagged]
     for start in range(0, len(task_ids), 500):
         db.session.execute(update(Task).where(Task.id.in_(task_ids[start : start + 500])).values(repeat_flag=True, updated_at=utcnow()))
-    for task_id, site_id, finding_id in flagged:
+    for task_id, site_id, finding_id, state in flagged:
         members, item_id = involved[finding_id]
         audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data={"finding_ids": members, "item_id": item_id})
-        record_change("task", task_id, site_id=site_id)
+        # As _changed(): phones keep open tasks; a closed one stays a "gone" record.
+        record_change("task", task_id, site_id=site_id, op="delete" if state in S.TASK_CLOSED_STATES else "upsert")
     return task_ids
 
 
