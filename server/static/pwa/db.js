@@ -14,8 +14,40 @@ export const ENTITY_STORES = {
 };
 
 let dbPromise = null;
+let lost = null; // why this page's database went away under it, once it has
+const lostListeners = new Set();
+
+/** The database was deleted or closed under this page; its contents are gone or not ours. */
+export class StorageLost extends Error {
+  constructor(reason) {
+    super(`storage ${reason}`);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Call fn(reason) once if the database goes away under this page: deleted (the browser
+ * cleared the site's storage, or another tab did), closed by the browser, or upgraded by a
+ * newer version of the app in another tab. What this page holds in memory (the user, the
+ * round, a pull's cursor) then describes storage that no longer exists.
+ */
+export function onLost(fn) {
+  lostListeners.add(fn);
+  if (lost) fn(lost);
+}
+
+function storageLost(reason) {
+  if (lost) return;
+  lost = reason;
+  dbPromise?.then((x) => x.close()).catch(() => {});
+  for (const fn of lostListeners) fn(reason);
+}
 
 export function db() {
+  // Never open the database again behind a page that lost it: that would create a fresh,
+  // empty one and write this page's stale memory into it (a user whose session is gone, a
+  // cursor without the data it stands for), and the next start would trust it.
+  if (lost) return Promise.reject(new StorageLost(lost));
   if (!dbPromise) {
     dbPromise = openDB(NAME, VERSION, {
       upgrade(d) {
@@ -35,11 +67,20 @@ export function db() {
         d.createObjectStore('drafts', { keyPath: 'key' });
         d.createObjectStore('meta');
       },
-      blocking() {
-        // A newer version of the app opened the database: let it upgrade.
-        dbPromise?.then((x) => x.close());
-        dbPromise = null;
+      blocking(_current, next) {
+        // Another page deletes the database (next === null) or opens a newer version of
+        // it: close at once so that it can go ahead, and stop using it.
+        storageLost(next === null ? 'deleted' : 'upgraded');
       },
+      terminated() {
+        // The browser closed the connection itself ("clear site data", storage eviction).
+        storageLost('closed');
+      },
+    });
+    const opening = dbPromise;
+    // A failed open (storage full, private mode) is tried again by the next call.
+    opening.catch(() => {
+      if (dbPromise === opening) dbPromise = null;
     });
   }
   return dbPromise;
