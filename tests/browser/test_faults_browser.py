@@ -1,5 +1,5 @@
 """Phone-side failure modes not covered elsewhere: two tabs syncing at once, browser storage
-cleared (while the app is closed, and while it is open)."""
+cleared (while the app is closed, and while it is open), the phone's storage full."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from server.models import Mutation, Visit
+from server.models import Finding, Mutation, Photo, Visit
 
-from .app_driver import login, record_all_fine, rows, wait_installed, wait_outbox
-from .conftest import new_context
+from .app_driver import login, open_by_code, record_all_fine, rows, wait_installed, wait_outbox, wait_rows
+from .conftest import jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +156,99 @@ def test_storage_cleared_from_one_tab_while_the_app_opens_in_another_it_installs
     page.evaluate("window.dispatchEvent(new Event('online'))")
     wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
+
+
+# Other data of the site fills what is left of its quota (random bytes, which do not
+# compress), in ever smaller pieces until not even 1 KiB fits: the phone is full.
+FILL_STORAGE_JS = """async () => {
+  const db = await new Promise((ok, no) => {
+    const r = indexedDB.open('filler');
+    r.onupgradeneeded = () => r.result.createObjectStore('blocks', { autoIncrement: true });
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => no(r.error);
+  });
+  const block = (n) => {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
+    return b;
+  };
+  const put = (n) => new Promise((ok) => {
+    const tx = db.transaction('blocks', 'readwrite');
+    tx.objectStore('blocks').add(block(n));
+    tx.oncomplete = () => ok(null);
+    tx.onabort = () => ok(tx.error ? tx.error.name : 'aborted');
+  });
+  let refused = null;
+  for (let n = 1 << 18; n >= 1024; n >>= 2) while (!(refused = await put(n)));
+  db.close();
+  return refused;
+}"""
+
+FREE_STORAGE_JS = """() => new Promise((ok, no) => {
+  const r = indexedDB.deleteDatabase('filler');
+  r.onsuccess = () => ok(true);
+  r.onerror = () => no(r.error);
+})"""
+
+
+def test_storage_full_while_saving_a_visit_says_so_loses_nothing_and_saves_once_there_is_room(live_server, launch, query):
+    browser = launch()
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    # A phone with little room: Chromium grants this origin 16 MiB (the app needs about 1).
+    cdp = context.new_cdp_session(page)
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": live_server.url, "quotaSize": 16 << 20})
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    context.set_offline(True)
+    record_all_fine(page, "f03")
+    saved_before = rows(page, "outbox")
+    assert [(r["kind"], r["status"], r["device_seq"]) for r in saved_before] == [("visit.record", "pending", 1)]
+
+    item = "floor.fire_escape_clear"
+    dom = "floor-fire_escape_clear"
+    note = "消防通道堆放杂物 boxes in the fire escape"
+    open_by_code(page, "f04")
+    page.click(f"button[data-item='{item}'][data-result='fail']")
+    page.fill(f"#note-{dom}", note)
+
+    # The phone runs out of space while the form is open.
+    assert page.evaluate(FILL_STORAGE_JS) == "QuotaExceededError"
+    photo = [{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}]
+    page.set_input_files(f"#photo-{dom}", files=photo)
+    page.wait_for_selector("#save-notice:has-text('手机存储空间已满，照片没有保存')")
+    assert page.locator(f"#item-{dom} .thumbs img").count() == 0
+    page.click("#save-visit")
+    page.wait_for_selector("#save-notice:has-text('手机存储空间已满，这条记录还没有保存')")
+    # In English too, the other half of the one translation table.
+    page.click("#bar button.lang")
+    page.wait_for_selector(f"#note-{dom}")
+    assert page.input_value(f"#note-{dom}") == note  # the form is still there, as typed
+    page.click("#save-visit")
+    page.wait_for_selector("#save-notice:has-text(\"The phone's storage is full: this record is NOT saved yet\")")
+
+    # Nothing saved before was lost or changed, and nothing half-saved was added.
+    assert rows(page, "outbox") == saved_before
+    assert rows(page, "photos") == []
+
+    # Space is freed (the person deletes videos): the photo and the visit save.
+    page.evaluate(FREE_STORAGE_JS)
+    page.set_input_files(f"#photo-{dom}", files=photo)
+    page.wait_for_selector(f"#item-{dom} .thumbs img")
+    assert page.inner_text("#save-notice") == ""
+    page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+    outbox = rows(page, "outbox")
+    assert outbox[0] == saved_before[0]
+    # The refused tries took no sequence number: the server will see no gap.
+    assert [(r["kind"], r["status"], r["device_seq"]) for r in outbox] == [("visit.record", "pending", 1), ("visit.record", "pending", 2)]
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    wait_outbox(page, lambda r: len(r) == 2 and all(x["status"] == "sent" for x in r))
+    wait_rows(page, "photos", lambda r: len(r) == 1 and r[0]["status"] == "uploaded")
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
+    assert query(lambda s: [f.description for f in s.scalars(select(Finding))]) == [note]
+    assert query(lambda s: [p.status for p in s.scalars(select(Photo))]) == ["received"]
+    assert query(lambda s: sorted(m.seq for m in s.scalars(select(Mutation)))) == [1, 2]

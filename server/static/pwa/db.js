@@ -95,6 +95,16 @@ export async function setMeta(key, value) {
   await (await db()).put('meta', value, key);
 }
 
+/**
+ * The browser refused a write because the site's storage quota is used up (the phone is
+ * full). Chromium, Firefox and Safari name it QuotaExceededError; old Firefox used its
+ * own code. Nothing of the refused transaction was written.
+ */
+export function isStorageFull(e) {
+  if (!e) return false;
+  return e.name === 'QuotaExceededError' || e.name === 'NS_ERROR_DOM_QUOTA_REACHED' || e.code === 22 || e.code === 1014;
+}
+
 export function uuid() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
@@ -111,11 +121,14 @@ export function nowIso() {
 /**
  * Queue one mutation. The sequence number, the outbox row and the photos it names
  * (draft → pending) are written in ONE transaction: when this resolves the record is
- * on the phone, and only then may the screen say "saved".
+ * on the phone, and only then may the screen say "saved". What the save changes besides
+ * (`meta`: e.g. the open round; `dropDraft`: the form's draft) goes in the same
+ * transaction, so a save refused for lack of space changes nothing at all, and one that
+ * succeeds cannot be followed by a failing step that would make the person save twice.
  */
-export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null } = {}) {
+export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null, meta: metaPuts = {}, dropDraft = null } = {}) {
   const d = await db();
-  const tx = d.transaction(['outbox', 'meta', 'photos'], 'readwrite');
+  const tx = d.transaction(['outbox', 'meta', 'photos', 'drafts'], 'readwrite');
   const meta = tx.objectStore('meta');
   // The server registers a device id to one user: a phone shared by two people sends
   // each one's records under that person's own device id and sequence.
@@ -154,6 +167,8 @@ export async function enqueue(kind, payload, { label = '', photoIds = [], observ
       await photos.put(p);
     }
   }
+  for (const [key, value] of Object.entries(metaPuts)) await meta.put(value, key);
+  if (dropDraft) await tx.objectStore('drafts').delete(dropDraft);
   await tx.done;
   return row;
 }

@@ -16,8 +16,16 @@ export async function render(container, { params }, ctx) {
   }
   const cp = await db.get('checkpoints', task.checkpoint_id);
   const urls = [];
-  const persist = () => db.putDraft(key, draft);
   const msg = h('p', { class: 'error', role: 'alert', id: 'verify-error' });
+  // When the phone is full the draft cannot be written: the form works on from memory.
+  const persist = async () => {
+    try {
+      await db.putDraft(key, draft);
+    } catch (e) {
+      if (!db.isStorageFull(e)) throw e;
+      if (!msg.textContent) msg.textContent = t('storage_full_form');
+    }
+  };
 
   const thumbs = h('div', { class: 'thumbs' });
   const drawThumbs = async () => {
@@ -34,7 +42,12 @@ export async function render(container, { params }, ctx) {
   const file = h('input', {
     type: 'file', accept: 'image/*', capture: 'environment', id: 'after-photo', class: 'file',
     onchange: async (ev) => {
-      for (const f of ev.target.files) draft.after_photo_ids.push(await addPhoto(f, 'after'));
+      try {
+        for (const f of ev.target.files) draft.after_photo_ids.push(await addPhoto(f, 'after'));
+      } catch (e) {
+        if (!db.isStorageFull(e)) throw e;
+        msg.textContent = t('storage_full_photo');
+      }
       await persist();
       drawThumbs();
     },
@@ -93,9 +106,17 @@ export async function render(container, { params }, ctx) {
       msg.textContent = t('need_signature');
       return;
     }
-    draft.signature_id = await addCanvasPhoto(pad, 'signature');
-    await persist();
-    await patrol.verifyTask(task, draft);
+    try {
+      // The signature as drawn now; one left by an earlier, refused try goes.
+      const earlier = draft.signature_id;
+      draft.signature_id = await addCanvasPhoto(pad, 'signature');
+      if (earlier) await db.deletePhoto(earlier);
+      await persist();
+      await patrol.verifyTask(task, draft);
+    } catch (e) {
+      msg.textContent = db.isStorageFull(e) ? t('storage_full_not_saved') : t('saving_failed', { m: e.message });
+      return;
+    }
     toast(t('saved'));
     ctx.go('tasks');
   }
