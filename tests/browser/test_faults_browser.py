@@ -1,5 +1,6 @@
 """Phone-side failure modes not covered elsewhere: two tabs syncing at once, browser storage
-cleared (while the app is closed, and while it is open), the phone's storage full."""
+cleared (while the app is closed, and while it is open), the phone's storage full, and the
+app killed between the server's acknowledgement and writing it down."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from server.models import Finding, Mutation, Photo, Visit
+from server.models import Finding, Mutation, Photo, Task, Visit
 
 from .app_driver import login, open_by_code, record_all_fine, rows, wait_installed, wait_outbox, wait_rows
 from .conftest import jpeg_bytes, new_context
@@ -252,3 +253,94 @@ def test_storage_full_while_saving_a_visit_says_so_loses_nothing_and_saves_once_
     assert query(lambda s: [f.description for f in s.scalars(select(Finding))]) == [note]
     assert query(lambda s: [p.status for p in s.scalars(select(Photo))]) == ["received"]
     assert query(lambda s: sorted(m.seq for m in s.scalars(select(Mutation)))) == [1, 2]
+
+
+def _hold_after_server_answers(context, pattern: str, held: list) -> None:
+    """Let the request reach the server (which commits and answers), then hold the answer:
+    the app is still waiting for it when the test kills it."""
+
+    def hold(route):
+        resp = route.fetch()
+        held.append({"url": route.request.url, "status": resp.status, "body": resp.json() if "json" in resp.headers.get("content-type", "") else None})
+
+    context.route(pattern, hold)
+
+
+def _wait_for(page, cond, what: str, tries: int = 150) -> None:
+    for _ in range(tries):
+        if cond():
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_ends_clean(live_server, launch, query):
+    browser = launch()
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    # Two visits recorded offline, one with a problem and its photo.
+    context.set_offline(True)
+    record_all_fine(page, "f03")
+    open_by_code(page, "f04")
+    page.click("button[data-item='floor.fire_escape_clear'][data-result='fail']")
+    page.fill("#note-floor-fire_escape_clear", "消防通道堆放杂物")
+    page.set_input_files("#photo-floor-fire_escape_clear", files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
+    page.wait_for_selector("#item-floor-fire_escape_clear .thumbs img")
+    page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+    recorded = [r["mutation_id"] for r in rows(page, "outbox")]
+    assert len(recorded) == 2
+
+    # Back online, the push reaches the server, which stores both records and answers; the
+    # app is killed before it can write the answer down.
+    pushes: list = []
+    _hold_after_server_answers(context, "**/api/sync/push", pushes)
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    _wait_for(page, lambda: pushes, "the push answered")
+    page.close()
+    assert [r["status"] for r in pushes[0]["body"]["results"]] == ["applied", "applied"]
+    assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
+    context.unroute("**/api/sync/push")
+
+    # Started again: the records are still pending, so they go again and the server says
+    # duplicate. This time the photo upload is the one answered and then killed.
+    answers: list = []
+
+    def observe(route):
+        resp = route.fetch()
+        answers.append(resp.json())
+        route.fulfill(response=resp)
+
+    context.route("**/api/sync/push", observe)
+    uploads: list = []
+    _hold_after_server_answers(context, "**/api/photos/*", uploads)
+    page = context.new_page()
+    page.goto("/")
+    _wait_for(page, lambda: uploads, "the photo upload answered")
+    page.close()
+    assert [[(r["mutation_id"], r["status"]) for r in a["results"]] for a in answers] == [[(m, "duplicate") for m in recorded]]
+    assert uploads[0]["status"] == 201
+    context.unroute("**/api/photos/*")
+
+    # Started once more: the photo goes again (the same bytes: 200) and everything is clean.
+    page = context.new_page()
+    page.goto("/")
+    wait_outbox(page, lambda r: len(r) == 2 and all(x["status"] == "sent" for x in r))
+    wait_rows(page, "photos", lambda r: len(r) == 1 and r[0]["status"] == "uploaded")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent.endsWith(' 0')")
+    assert [r["mutation_id"] for r in rows(page, "outbox")] == recorded
+
+    def stored(s):
+        return {
+            "visits": s.scalar(select(func.count()).select_from(Visit)),
+            "findings": s.scalar(select(func.count()).select_from(Finding)),
+            "tasks": s.scalar(select(func.count()).select_from(Task)),
+            "mutations": s.scalar(select(func.count()).select_from(Mutation)),
+            "photos": [p.status for p in s.scalars(select(Photo))],
+        }
+
+    assert query(stored) == {"visits": 2, "findings": 1, "tasks": 1, "mutations": 2, "photos": ["received"]}
