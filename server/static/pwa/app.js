@@ -182,6 +182,7 @@ async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return;
   navigator.serviceWorker.addEventListener('controllerchange', () => {
     if (reloading) location.reload();
+    else navigator.serviceWorker.controller?.postMessage({ type: 'VERSION' }); // a first install took this page
   });
   try {
     registration = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
@@ -199,7 +200,14 @@ async function registerServiceWorker() {
     if (ev.data?.type === 'VERSION') store.set({ version: ev.data.version });
   });
   navigator.serviceWorker.startMessages();
-  navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller?.postMessage({ type: 'VERSION' }));
+  navigator.serviceWorker.ready.then((ready) => {
+    if (navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage({ type: 'VERSION' });
+    // An active worker that does not control this page: a registration the browser was
+    // about to remove (site data cleared) and kept because this page registered it again.
+    // It will not install or activate again by itself, so ask it to check its caches and
+    // take this page.
+    else ready.active?.postMessage({ type: 'CLAIM' });
+  });
   watch(registration.installing);
   registration.addEventListener('updatefound', () => watch(registration.installing));
   document.addEventListener('visibilitychange', () => {
@@ -222,7 +230,22 @@ async function refreshSession() {
   }
 }
 
+/**
+ * The database went away under this page (the browser cleared the site's storage, or a
+ * newer version of the app took it over in another tab). Nothing this page holds in
+ * memory can be trusted any more: start again from what storage holds now, which after a
+ * clearing is nothing, so the person logs in and the app pulls everything again.
+ */
+function storageLost(reason) {
+  if (reason === 'upgraded' && registration?.waiting) {
+    applyUpdate(); // the newer version takes over, then the page reloads into it
+    return;
+  }
+  location.reload();
+}
+
 async function boot() {
+  db.onLost(storageLost);
   document.documentElement.lang = store.get().lang === 'zh' ? 'zh-CN' : 'en';
   // A QR opened by the phone's camera app may arrive as /c/<token> (served from cache).
   const m = location.pathname.match(/^\/c\/([^/]+)$/);

@@ -14,8 +14,40 @@ export const ENTITY_STORES = {
 };
 
 let dbPromise = null;
+let lost = null; // why this page's database went away under it, once it has
+const lostListeners = new Set();
+
+/** The database was deleted or closed under this page; its contents are gone or not ours. */
+export class StorageLost extends Error {
+  constructor(reason) {
+    super(`storage ${reason}`);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Call fn(reason) once if the database goes away under this page: deleted (the browser
+ * cleared the site's storage, or another tab did), closed by the browser, or upgraded by a
+ * newer version of the app in another tab. What this page holds in memory (the user, the
+ * round, a pull's cursor) then describes storage that no longer exists.
+ */
+export function onLost(fn) {
+  lostListeners.add(fn);
+  if (lost) fn(lost);
+}
+
+function storageLost(reason) {
+  if (lost) return;
+  lost = reason;
+  dbPromise?.then((x) => x.close()).catch(() => {});
+  for (const fn of lostListeners) fn(reason);
+}
 
 export function db() {
+  // Never open the database again behind a page that lost it: that would create a fresh,
+  // empty one and write this page's stale memory into it (a user whose session is gone, a
+  // cursor without the data it stands for), and the next start would trust it.
+  if (lost) return Promise.reject(new StorageLost(lost));
   if (!dbPromise) {
     dbPromise = openDB(NAME, VERSION, {
       upgrade(d) {
@@ -35,11 +67,20 @@ export function db() {
         d.createObjectStore('drafts', { keyPath: 'key' });
         d.createObjectStore('meta');
       },
-      blocking() {
-        // A newer version of the app opened the database: let it upgrade.
-        dbPromise?.then((x) => x.close());
-        dbPromise = null;
+      blocking(_current, next) {
+        // Another page deletes the database (next === null) or opens a newer version of
+        // it: close at once so that it can go ahead, and stop using it.
+        storageLost(next === null ? 'deleted' : 'upgraded');
       },
+      terminated() {
+        // The browser closed the connection itself ("clear site data", storage eviction).
+        storageLost('closed');
+      },
+    });
+    const opening = dbPromise;
+    // A failed open (storage full, private mode) is tried again by the next call.
+    opening.catch(() => {
+      if (dbPromise === opening) dbPromise = null;
     });
   }
   return dbPromise;
@@ -52,6 +93,16 @@ export async function getMeta(key, fallback = undefined) {
 
 export async function setMeta(key, value) {
   await (await db()).put('meta', value, key);
+}
+
+/**
+ * The browser refused a write because the site's storage quota is used up (the phone is
+ * full). Chromium, Firefox and Safari name it QuotaExceededError; old Firefox used its
+ * own code. Nothing of the refused transaction was written.
+ */
+export function isStorageFull(e) {
+  if (!e) return false;
+  return e.name === 'QuotaExceededError' || e.name === 'NS_ERROR_DOM_QUOTA_REACHED' || e.code === 22 || e.code === 1014;
 }
 
 export function uuid() {
@@ -70,9 +121,12 @@ export function nowIso() {
 /**
  * Queue one mutation. The sequence number, the outbox row and the photos it names
  * (draft → pending) are written in ONE transaction: when this resolves the record is
- * on the phone, and only then may the screen say "saved".
+ * on the phone, and only then may the screen say "saved". What the save changes besides
+ * (`meta`: e.g. the open round; `draftKey`: the form's draft and its photos the record does not take) goes in the same
+ * transaction, so a save refused for lack of space changes nothing at all, and one that
+ * succeeds cannot be followed by a failing step that would make the person save twice.
  */
-export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null, draftKey = null } = {}) {
+export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null, draftKey = null, meta: metaPuts = {} } = {}) {
   const d = await db();
   const tx = d.transaction(['outbox', 'meta', 'photos', 'drafts'], 'readwrite');
   const meta = tx.objectStore('meta');
@@ -113,6 +167,7 @@ export async function enqueue(kind, payload, { label = '', photoIds = [], observ
       await photos.put(p);
     }
   }
+  for (const [key, value] of Object.entries(metaPuts)) await meta.put(value, key);
   // The draft this record was made from goes in the same transaction, with the photos it
   // held that the record does not name (a photo of an item changed back to fine).
   if (draftKey) await dropDraft(tx, draftKey, null);

@@ -93,6 +93,22 @@ const T = {
   cancel: ['取消', 'Cancel'],
   saved: ['已保存在手机上', 'Saved on the phone'],
   saving_failed: ['保存失败：{m}', 'Could not save: {m}'],
+  storage_full_not_saved: [
+    '手机存储空间已满，这条记录还没有保存。请清理手机空间（删除不需要的照片、视频或应用）后再点“保存”。之前保存的记录都还在手机上。',
+    'The phone\'s storage is full: this record is NOT saved yet. Free some space (delete photos, videos or apps you do not need), then tap Save again. Everything saved before is still on the phone.',
+  ],
+  storage_full_photo: [
+    '手机存储空间已满，照片没有保存。请清理手机空间后重新拍照。',
+    'The phone\'s storage is full: the photo was not saved. Free some space, then take it again.',
+  ],
+  storage_full_form: [
+    '手机存储空间已满，本页的修改暂时只在屏幕上。请清理空间后保存，保存前不要离开本页。',
+    'The phone\'s storage is full: your changes on this page are only on the screen for now. Free some space and save before leaving this page.',
+  ],
+  storage_full_start: [
+    '手机存储空间已满，无法开始新的记录。请清理手机空间后再扫码。',
+    'The phone\'s storage is full, so a new record cannot be started. Free some space, then scan again.',
+  ],
   no_checklist: ['没有该类点位的检查表，请同步。', 'No checklist for this kind of checkpoint: sync first.'],
   scan_first: ['请先扫码到达点位。', 'Scan the checkpoint first.'],
   outbox_title: ['待发送记录', 'Outbox'],

@@ -36,8 +36,7 @@ export async function startRound(site, planId = null) {
   const round = { round_id: db.uuid(), site_id: site, plan_id: planId, started_at: db.nowIso(), visits: [], failed: 0 };
   const payload = { round_id: round.round_id, site_id: site };
   if (planId) payload.plan_id = planId;
-  await db.enqueue('round.start', payload, { label: 'round.start', observedAt: round.started_at });
-  await db.setMeta('round', round);
+  await db.enqueue('round.start', payload, { label: 'round.start', observedAt: round.started_at, meta: { round } });
   store.set({ round });
   syncNow();
   return round;
@@ -46,7 +45,6 @@ export async function startRound(site, planId = null) {
 export async function endRound(note = '') {
   const round = store.get().round;
   if (!round) return null;
-  await db.enqueue('round.end', { round_id: round.round_id, ...(note ? { note } : {}) }, { label: 'round.end' });
   let missed = [];
   if (round.plan_id) {
     const plan = await db.get('plans', round.plan_id);
@@ -54,8 +52,9 @@ export async function endRound(note = '') {
     missed = (plan?.checkpoint_ids || []).filter((id) => !seen.has(id));
   }
   const summary = { ...round, ended_at: db.nowIso(), missed };
-  await db.setMeta('round', null);
-  await db.setMeta('last_summary', summary);
+  await db.enqueue('round.end', { round_id: round.round_id, ...(note ? { note } : {}) }, {
+    label: 'round.end', meta: { round: null, last_summary: summary },
+  });
   store.set({ round: null });
   syncNow();
   return summary;
@@ -190,15 +189,15 @@ export async function saveVisit(draft, checklist, { allFine = false } = {}) {
   if (round && round.site_id === draft.site_id) payload.round_id = round.round_id;
   if (!allFine && draft.note) payload.note = draft.note;
   if (!allFine && draft.resident_note) payload.resident_note = draft.resident_note;
-  // The record is queued and the draft removed in one transaction, with any photo the record
-  // does not take (one of an item marked "problem", then fine again).
-  await db.enqueue('visit.record', payload, { label: 'visit.record', photoIds, observedAt: draft.scanned_at, draftKey: 'visit' });
-  if (round && payload.round_id) {
-    round.visits.push({ checkpoint_id: draft.checkpoint_id, at: draft.scanned_at, failed });
-    round.failed += failed;
-    await db.setMeta('round', round);
-    store.set({ round: { ...round } });
-  }
+  // The round's tally, the draft and any photo the record does not take (one of an item
+  // marked "problem", then fine again) change in the record's own transaction.
+  const nextRound = round && payload.round_id
+    ? { ...round, visits: [...round.visits, { checkpoint_id: draft.checkpoint_id, at: draft.scanned_at, failed }], failed: round.failed + failed }
+    : null;
+  await db.enqueue('visit.record', payload, {
+    label: 'visit.record', photoIds, observedAt: draft.scanned_at, draftKey: 'visit', meta: nextRound ? { round: nextRound } : {},
+  });
+  if (nextRound) store.set({ round: nextRound });
   syncNow();
   return payload;
 }

@@ -7,19 +7,30 @@ const SHELL = ['/', '/manifest.webmanifest', /*__SHELL__*/];
 // The QR decoder is not part of the first load; it is fetched once the app is installed,
 // so that scanning works offline even if the camera was never opened online.
 const LAZY = ['/static/pwa/vendor/jsqr/jsqr.mjs'];
+// The pages that are the phone app: /, and a QR label's /c/<token>.
+const APP_PAGE = /^\/(?:c\/[^/]+)?$/;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
-    (async () => {
-      const cache = await caches.open(CACHE);
-      // 'no-cache' revalidates every file with the server (a 304 when the page just
-      // loaded it), so a new version never precaches a stale file.
-      await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'no-cache' })));
-      // No skipWaiting here: a first install activates at once anyway, and an update
-      // waits until the app asks (never under an open form).
-    })(),
+    // No skipWaiting here: a first install activates at once anyway, and an update
+    // waits until the app asks (never under an open form).
+    precache(),
   );
 });
+
+async function precache() {
+  const cache = await caches.open(CACHE);
+  // 'no-cache' revalidates every file with the server (a 304 when the page just
+  // loaded it), so a new version never precaches a stale file.
+  await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'no-cache' })));
+}
+
+async function precacheLazy() {
+  const lazy = await caches.open(RUNTIME);
+  for (const url of LAZY) {
+    if (!(await lazy.match(url))) await lazy.add(url).catch(() => {});
+  }
+}
 
 self.addEventListener('activate', (event) => {
   event.waitUntil(
@@ -28,10 +39,7 @@ self.addEventListener('activate', (event) => {
         if (name.startsWith('patrol-shell-') && name !== CACHE) await caches.delete(name);
       }
       await self.clients.claim();
-      const lazy = await caches.open(RUNTIME);
-      for (const url of LAZY) {
-        if (!(await lazy.match(url))) await lazy.add(url).catch(() => {});
-      }
+      await precacheLazy();
     })(),
   );
 });
@@ -39,6 +47,17 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'SKIP_WAITING') self.skipWaiting();
   if (event.data && event.data.type === 'VERSION') event.source?.postMessage({ type: 'VERSION', version: VERSION });
+  if (event.data && event.data.type === 'CLAIM') {
+    // A page this worker does not control (see app.js): refill what may have been
+    // cleared, then take the page, which then tells it its version.
+    event.waitUntil(
+      (async () => {
+        if (!(await (await caches.open(CACHE)).match('/'))) await precache().catch(() => {});
+        await precacheLazy();
+        await self.clients.claim();
+      })(),
+    );
+  }
 });
 
 self.addEventListener('fetch', (event) => {
@@ -48,17 +67,27 @@ self.addEventListener('fetch', (event) => {
   if (url.origin !== self.location.origin) return;
   if (url.pathname.startsWith('/api/')) return; // the network, uncached: data lives in IndexedDB
   if (req.mode === 'navigate') {
-    // Any page of the app (/, /c/<token>) is the shell; the app routes from the URL.
-    event.respondWith(shellFirst());
+    // Only the app's own pages (/, /c/<token>) are the shell; the app routes from the URL.
+    // Any other page of the site (the archivist's page, a static file opened directly) is
+    // not the phone app and must not start it: the network answers those.
+    if (APP_PAGE.test(url.pathname)) event.respondWith(shellFirst(event));
     return;
   }
   if (url.pathname.startsWith('/static/pwa/')) event.respondWith(cacheFirst(req));
 });
 
-async function shellFirst() {
+async function shellFirst(event) {
   const cache = await caches.open(CACHE);
   const hit = await cache.match('/');
   if (hit) return hit;
+  // The shell cache is gone while this worker lives on (the browser evicted Cache Storage,
+  // or "clear site data" raced with a page still open): put the shell back, so the app
+  // opens offline again, and answer this page from the network.
+  try {
+    event.waitUntil(Promise.all([precache(), precacheLazy()]).catch(() => {}));
+  } catch {
+    // The event is already over: the next page load tries again.
+  }
   return fetch('/');
 }
 

@@ -25,8 +25,25 @@ export async function render(container, { params }, ctx) {
   }
   const urls = [];
   let saving = false;
+  // Storage trouble is said here, next to the Save button, until it is over.
+  const notice = h('p', { class: 'error', role: 'alert', id: 'save-notice' });
+  const warn = (key, vars) => {
+    notice.textContent = key ? t(key, vars) : '';
+    notice.dataset.key = key;
+    if (key) notice.scrollIntoView?.({ block: 'center' });
+  };
 
-  const persist = () => db.putDraft('visit', draft); // on every change: a reload loses nothing
+  // On every change: a reload loses nothing. When the phone is full the draft cannot be
+  // written; the form goes on working from memory and says so until a write succeeds.
+  const persist = async () => {
+    try {
+      await db.putDraft('visit', draft);
+      if (notice.dataset.key?.startsWith('storage_full')) warn(''); // there is room again
+    } catch (e) {
+      if (!db.isStorageFull(e)) throw e;
+      if (!notice.textContent) warn('storage_full_form');
+    }
+  };
 
   async function save(allFine) {
     if (saving || !checkExtras()) return;
@@ -34,12 +51,16 @@ export async function render(container, { params }, ctx) {
     try {
       await persist();
       await patrol.saveVisit(draft, checklist, { allFine });
-      toast(t('saved'));
-      ctx.go(store.get().round ? 'scan' : '');
     } catch (e) {
-      toast(t('saving_failed', { m: e.message }));
       saving = false;
+      // Refused as a whole (one transaction): nothing of it is on the phone, nothing saved
+      // before is touched, and the form stays as it is for another try.
+      if (db.isStorageFull(e)) warn('storage_full_not_saved');
+      else warn('saving_failed', { m: e.message });
+      return;
     }
+    toast(t('saved'));
+    ctx.go(store.get().round ? 'scan' : '');
   }
 
   // "All fine" is only offered while nothing is wrong: no failed item, no other problem.
@@ -159,7 +180,12 @@ export async function render(container, { params }, ctx) {
       type: 'file', accept: 'image/*', capture: 'environment', id: `photo-${key}`, class: 'file',
       onchange: async (ev) => {
         const ids = [...(draft.results[item.id].photo_ids || [])];
-        for (const file of ev.target.files) ids.push(await addPhoto(file, 'finding'));
+        try {
+          for (const file of ev.target.files) ids.push(await addPhoto(file, 'finding'));
+        } catch (e) {
+          if (!db.isStorageFull(e)) throw e;
+          warn('storage_full_photo');
+        }
         await set({ photo_ids: ids });
         redraw();
       },
@@ -303,6 +329,7 @@ export async function render(container, { params }, ctx) {
     visitNote,
     h('p', { class: 'hint' }, t('unmarked_ok')),
     visitError,
+    notice,
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'btn primary big', id: 'save-visit' }, t('save')),
       h('button', { type: 'button', class: 'btn big', id: 'cancel-visit', onclick: async () => { await discard(); ctx.go(store.get().round ? 'scan' : ''); } }, t('cancel'))),

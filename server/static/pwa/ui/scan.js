@@ -14,6 +14,18 @@ export async function render(container, { params, query }, ctx) {
 
   async function arrive(checkpoint, method) {
     if (done) return false;
+    try {
+      return await begin(checkpoint, method);
+    } catch (e) {
+      if (!db.isStorageFull(e)) throw e;
+      // Nothing was started: say why, and keep the camera looking.
+      done = false;
+      msg.textContent = t('storage_full_start');
+      return true;
+    }
+  }
+
+  async function begin(checkpoint, method) {
     if (taskId) {
       const task = await db.get('tasks', taskId);
       if (task && task.checkpoint_id !== checkpoint.id) {

@@ -19,8 +19,16 @@ export async function render(container, { params }, ctx) {
   }
   const cp = await db.get('checkpoints', task.checkpoint_id);
   const urls = [];
-  const persist = () => db.putDraft(key, draft);
   const msg = h('p', { class: 'error', role: 'alert', id: 'verify-error' });
+  // When the phone is full the draft cannot be written: the form works on from memory.
+  const persist = async () => {
+    try {
+      await db.putDraft(key, draft);
+    } catch (e) {
+      if (!db.isStorageFull(e)) throw e;
+      if (!msg.textContent) msg.textContent = t('storage_full_form');
+    }
+  };
 
   // Room for the thumbnails is kept while they load, and they are swapped in at once: nothing jumps.
   const thumbs = h('div', { class: draft.after_photo_ids.length ? 'thumbs loading' : 'thumbs' });
@@ -40,7 +48,12 @@ export async function render(container, { params }, ctx) {
   const file = h('input', {
     type: 'file', accept: 'image/*', capture: 'environment', id: 'after-photo', class: 'file',
     onchange: async (ev) => {
-      for (const f of ev.target.files) draft.after_photo_ids.push(await addPhoto(f, 'after'));
+      try {
+        for (const f of ev.target.files) draft.after_photo_ids.push(await addPhoto(f, 'after'));
+      } catch (e) {
+        if (!db.isStorageFull(e)) throw e;
+        msg.textContent = t('storage_full_photo');
+      }
       await persist();
       drawThumbs();
     },
@@ -131,7 +144,7 @@ export async function render(container, { params }, ctx) {
       await patrol.verifyTask(task, { ...draft, signature_ids: ids });
     } catch (e) {
       await db.deleteDraftPhotos(made);
-      msg.textContent = t('saving_failed', { m: e.message || e });
+      msg.textContent = db.isStorageFull(e) ? t('storage_full_not_saved') : t('saving_failed', { m: e.message || e });
       saving = false;
       return;
     }
