@@ -605,22 +605,39 @@ def flag_repeats(findings: list[dict]) -> list[int]:
         if run:
             runs.append(run)
         for members in runs:
+            evidence = (sorted(members), key[2])
             for fid in members:
-                involved[fid] = (sorted(members), key[2])
+                involved[fid] = evidence
     if not involved:
         return []
+    # The unflagged tasks among them: one query over the same failures (most of a long
+    # repeat group is flagged already), filtered to the groups found above.
     flagged = []
-    finding_ids = sorted(involved)
-    for start in range(0, len(finding_ids), 500):
-        chunk = finding_ids[start : start + 500]
-        flagged += db.session.execute(
-            select(Task.id, Task.site_id, Task.finding_id, Task.state).where(Task.finding_id.in_(chunk), Task.repeat_flag.is_(False))
-        ).all()
+    for start in range(0, len(checkpoints), 500):
+        flagged += [
+            row for row in db.session.execute(
+                select(Task.id, Task.site_id, Task.finding_id, Task.state)
+                .join(Finding, Finding.id == Task.finding_id)
+                .where(
+                    Task.repeat_flag.is_(False),
+                    Finding.checkpoint_id.in_(checkpoints[start : start + 500]),
+                    Finding.item_id.in_({k[2] for k in keys}),
+                    Finding.observed_at >= lo,
+                    Finding.observed_at <= hi,
+                )
+            )
+            if row.finding_id in involved
+        ]
     if not flagged:
         return []
     task_ids = [t.id for t in flagged]
+    now = utcnow()
     for start in range(0, len(task_ids), 500):
-        db.session.execute(update(Task).where(Task.id.in_(task_ids[start : start + 500])).values(repeat_flag=True, updated_at=utcnow()))
+        db.session.execute(update(Task.__table__).where(Task.__table__.c.id.in_(task_ids[start : start + 500])).values(repeat_flag=True, updated_at=now))
+    flagged_ids = set(task_ids)
+    for obj in list(db.session.identity_map.values()):  # a Task loaded by the caller reads the flag afresh
+        if isinstance(obj, Task) and obj.id in flagged_ids:
+            db.session.expire(obj, ["repeat_flag", "updated_at"])
     for task_id, site_id, finding_id, state in flagged:
         members, item_id = involved[finding_id]
         audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data={"finding_ids": members, "item_id": item_id})
