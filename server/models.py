@@ -378,6 +378,8 @@ class Photo(db.Model):
     """A photo's evidence record. A record may name it before its bytes arrive."""
 
     __tablename__ = "photos"
+    # Each push answers with the photos its user still owes (sync.expected_photos).
+    __table_args__ = (Index("ix_photos_uploaded_by_status", "uploaded_by", "status"),)
     id: Mapped[str] = mapped_column(UUID, primary_key=True)
     site_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     uploaded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
