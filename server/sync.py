@@ -55,6 +55,7 @@ from .timeutil import corrected, iso, month_of
 
 # Who may record patrol data at a site: everyone but the archivist, who only files.
 RECORDERS = (choices.PATROLLER, choices.SUPERVISOR, choices.MANAGER, choices.ADMIN)
+RECORDER_ROLES, NO_ROLES = frozenset(RECORDERS), frozenset()
 
 KINDS = ("round.start", "visit.record", "round.end", "task.transition", "task.verify")
 
@@ -327,7 +328,7 @@ class Push:
             self.roles.setdefault(site_id, set()).add(role)
         self._sites: dict[int, Site] = {}
         self._checkpoints: dict[int, dict] = {}
-        self._versions: dict[int, ChecklistVersion | None] = {}
+        self._versions: dict[int, VersionInfo | None] = {}
         self._sealed: dict[tuple[int, str], bool] = {}
         self._preload()
 
@@ -367,7 +368,7 @@ class Push:
             self.photos[ph.id] = dict(ph._mapping)
 
     def site(self, site_id) -> Site:
-        if not isinstance(site_id, int) or not (self.roles.get(site_id, set()) & set(RECORDERS)):
+        if not isinstance(site_id, int) or not (self.roles.get(site_id, NO_ROLES) & RECORDER_ROLES):
             raise Rejection(FORBIDDEN_SITE, "You have no role at this site that allows recording patrols.")
         if site_id not in self._sites:
             self._sites[site_id] = db.session.get(Site, site_id)
@@ -390,9 +391,9 @@ class Push:
             raise Rejection(UNKNOWN_CHECKPOINT, "This checkpoint does not exist at this site.")
         return cp
 
-    def version(self, version_id: int | None) -> ChecklistVersion | None:
+    def version(self, version_id: int | None) -> "VersionInfo | None":
         if version_id not in self._versions:
-            self._versions[version_id] = db.session.get(ChecklistVersion, version_id) if version_id else None
+            self._versions[version_id] = version_info(version_id) if version_id else None
         return self._versions[version_id]
 
     # --- the loop ---
@@ -772,7 +773,7 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
     version = push.version(version_id)
     if version is None or version.site_id != site.id or version.kind != cp.kind:
         raise Rejection(UNKNOWN_CHECKLIST_VERSION, "This checklist version does not belong to this checkpoint's kind at this site.")
-    items = push_items(version)
+    items = version.items
     results, item_photos, seen_items, findings = [], [], set(), []
     for n, item_id, outcome, item_note, photos, finding in parsed:
         if item_id not in items:
@@ -790,7 +791,8 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
             finding.photo_ids = list(dict.fromkeys(finding.photo_ids + photos))
             findings.append(finding)
         else:
-            item_photos.extend(p for p in photos if p not in item_photos)
+            if photos:
+                item_photos.extend(p for p in photos if p not in item_photos)
     findings += extra_findings
     f.check()
     if round_id is not None:
@@ -863,12 +865,42 @@ def handle_visit_record(push: Push, payload, observed_at: datetime) -> dict:
     return {"inline": apply, "after": [remember]}
 
 
-def push_items(version: ChecklistVersion) -> dict:
-    cache = getattr(version, "_items_by_id", None)
-    if cache is None:
-        cache = {item["id"]: item for item in version.body["items"]}
-        version._items_by_id = cache
-    return cache
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a visit is checked against: a checklist version and its items by id."""
+
+    id: int
+    site_id: int
+    kind: str
+    version: int
+    items: dict
+
+
+_VERSION_ITEMS: dict[tuple, dict] = {}
+
+
+def version_info(version_id: int) -> VersionInfo | None:
+    """A checklist version without loading and parsing its body on every push.
+
+    Versions are written once and never changed; the parsed items are kept per process,
+    keyed by everything that identifies the row's content (so a test database reusing an
+    id with other content, or a restored backup, cannot be served stale items).
+    """
+    row = db.session.execute(
+        select(ChecklistVersion.site_id, ChecklistVersion.kind, ChecklistVersion.version, ChecklistVersion.content_hash)
+        .where(ChecklistVersion.id == version_id)
+    ).first()
+    if row is None:
+        return None
+    key = (version_id, *row)
+    items = _VERSION_ITEMS.get(key)
+    if items is None:
+        body = db.session.execute(select(ChecklistVersion.body).where(ChecklistVersion.id == version_id)).scalar()
+        items = {item["id"]: item for item in body["items"]}
+        if len(_VERSION_ITEMS) >= 1000:
+            _VERSION_ITEMS.clear()
+        _VERSION_ITEMS[key] = items
+    return VersionInfo(version_id, row.site_id, row.kind, row.version, items)
 
 
 def _photo_ops(ops: list, **link) -> None:
