@@ -7,6 +7,8 @@ import uuid
 import pytest
 from marshmallow import ValidationError
 
+from server import choices
+
 from server.api.sync import MutationSchema, PushSchema, _plain_mutation
 
 from .helpers import error_of
@@ -83,3 +85,45 @@ def test_a_bad_envelope_in_a_push_is_a_422_naming_the_record_and_field(phone):
     err = error_of(r)
     assert r.status_code == 422 and err["code"] == "validation_error"
     assert list(err["details"]["fields"]["mutations"]) == ["1"] and "seq" in err["details"]["fields"]["mutations"]["1"], err
+
+
+# --- item results: the fast path of handle_visit_record against the field reader ----------
+
+ITEM = {"item_id": "floor.lights", "result": "ok"}
+ITEM_CASES = [
+    ITEM,
+    {**ITEM, "note": "dim"},
+    {**ITEM, "note": None},
+    {**ITEM, "note": ""},
+    {**ITEM, "note": "x" * 4000},
+    {**ITEM, "note": "x" * 4001},
+    {**ITEM, "note": 5},
+    {**ITEM, "photo_ids": []},
+    {**ITEM, "photo_ids": ""},
+    {**ITEM, "photo_ids": [str(uuid.uuid4())]},
+    {**ITEM, "result": "fail"},
+    {**ITEM, "result": "n/a"},
+    {**ITEM, "result": "na"},
+    {**ITEM, "result": None},
+    {**ITEM, "item_id": ""},
+    {**ITEM, "item_id": "   "},
+    {**ITEM, "item_id": "i" * 80},
+    {**ITEM, "item_id": "i" * 81},
+    {**ITEM, "item_id": 3},
+    {**ITEM, "finding": None},
+    {**ITEM, "extra": 1},
+    ["floor.lights", "ok"],
+]
+
+
+@pytest.mark.parametrize("raw", ITEM_CASES, ids=range(len(ITEM_CASES)))
+def test_item_fast_path_reads_what_the_field_reader_reads(raw):
+    from server.sync import Fields, _plain_result
+
+    plain = _plain_result(raw)
+    if plain is None:
+        return  # the field reader decides, as before
+    r = Fields(raw, "results.0.")
+    slow = (r.text("item_id", required=True, max_len=80), r.choice("result", choices.RESULTS), r.text("note"))
+    assert r.uuids("photo_ids") == [] and r.errors == {}
+    assert plain == slow
