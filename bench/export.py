@@ -109,8 +109,6 @@ def build(db_path: Path, scale: int) -> None:
 
 def export_once(app, site_id: int, kind: str, fmt: str) -> tuple[int, int]:
     """(bytes, data rows) of one export read through the streamed endpoint, as an archivist."""
-    from server.auth import start_session  # noqa: F401  (the client logs in through the API)
-
     client = app.test_client()
     r = client.post("/api/auth/login", json={"username": "archivist", "password": "patrol-demo"})
     assert r.status_code == 200, r.get_json()

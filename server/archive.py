@@ -40,7 +40,6 @@ from .models import (
     Photo,
     Site,
     Task,
-    User,
     Verification,
     Visit,
     utcnow,
@@ -867,7 +866,7 @@ def _signature_images(site: Site, finding_where, width_mm: float = 28):
 def render_pdf(path, site: Site, month: str, fig: dict, records: dict, *, kind: str, number: int, sealed_at, built_at) -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, SimpleDocTemplate, Spacer
+    from reportlab.platypus import SimpleDocTemplate
 
     font = _font()
     st = _styles(font)

@@ -19,13 +19,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from . import choices
 from .errors import ApiError
 from .extensions import db
-from .models import Checkpoint, Extension, Finding, ItemResult, Photo, Site, Task, User, Verification, Visit
+from .models import Checkpoint, Extension, Finding, ItemResult, Site, Task, User, Verification, Visit
 
 KINDS = ("visits", "findings", "tasks", "verifications")
 FORMATS = ("csv", "xlsx")

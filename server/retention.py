@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, func, select, union
+from sqlalchemy import delete, func, select
 
 from . import audit, choices
 from .archive import add_months, month_start

@@ -1,6 +1,5 @@
 """Accounts: hashed passwords, hardened sessions, throttled logins, CSRF on writes."""
 
-import pytest
 from sqlalchemy import select
 
 from server.extensions import db

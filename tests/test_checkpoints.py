@@ -87,7 +87,7 @@ def test_reissued_label_keeps_its_short_code_and_the_old_token_says_replaced(as_
     assert new["short_code"] == "F01" and new["token"] != old
     resp = as_role("patroller").get(f"/api/checkpoints/resolve?token={old}")
     assert resp.status_code == 410 and error_of(resp)["code"] == "label_replaced"
-    assert as_role("patroller").get(f"/api/checkpoints/resolve?code=f01").get_json()["id"] == cp.id
+    assert as_role("patroller").get("/api/checkpoints/resolve?code=f01").get_json()["id"] == cp.id
 
 
 HUGE = 2**31

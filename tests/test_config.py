@@ -2,7 +2,7 @@
 
 import pytest
 
-from server import ROOT, config, create_app
+from server import ROOT, config
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch):

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from openpyxl import load_workbook
 
-from server.extensions import db
 
 from .helpers import error_of
 from .test_archive import archive_dir, add_finding, add_visit

@@ -2,7 +2,6 @@
 
 import re
 
-from flask import url_for
 
 
 def test_openapi_lists_every_api_endpoint(app, client):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from server import choices, tasks
 from server.extensions import db
 from server.findings import record_finding
-from server.models import Checkpoint, Extension, Site, Task, User, Webhook, WebhookDelivery, utcnow
+from server.models import Checkpoint, Site, Task, User, Webhook, WebhookDelivery, utcnow
 
 
 def new_id() -> str:
