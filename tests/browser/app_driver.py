@@ -117,3 +117,15 @@ def serious_violations(page) -> list:
         page.add_script_tag(path=str(AXE))
     found = page.evaluate("async () => (await axe.run(document)).violations.map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5)}))")
     return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def installed_app(browser, server, username: str = "patroller"):
+    """A phone-sized context with the app opened, logged in and installed: (context, page)."""
+    from .conftest import new_context
+
+    context = new_context(browser, server)
+    page = context.new_page()
+    page.goto("/")
+    login(page, username)
+    wait_installed(page)
+    return context, page

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from server.models import Finding, Mutation, Photo, Task, Visit
 
-from .app_driver import login, open_by_code, record_all_fine, rows, wait_installed, wait_outbox, wait_rows
+from .app_driver import installed_app, login, open_by_code, record_all_fine, rows, wait_installed, wait_outbox, wait_rows
 from .conftest import jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
@@ -55,11 +55,7 @@ def test_two_tabs_syncing_at_once_send_each_record_once(live_server, launch, que
 
 def test_storage_cleared_by_the_browser_the_app_recovers_and_the_server_keeps_everything(live_server, launch, query):
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     record_all_fine(page, "f05")
     wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
@@ -91,11 +87,7 @@ def test_storage_cleared_by_the_browser_the_app_recovers_and_the_server_keeps_ev
 
 def test_site_data_cleared_while_the_app_is_open_it_starts_again_at_login_and_pulls_everything(live_server, launch, query):
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     record_all_fine(page, "f05")
     wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
 
@@ -276,11 +268,7 @@ def _wait_for(page, cond, what: str, tries: int = 150) -> None:
 
 def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_ends_clean(live_server, launch, query):
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     # Two visits recorded offline, one with a problem and its photo.
     context.set_offline(True)
     record_all_fine(page, "f03")

@@ -7,8 +7,7 @@ from sqlalchemy import delete, func, select
 
 from server.models import AuthSession, Visit
 
-from .app_driver import login, record_all_fine, shot, wait_installed, wait_outbox
-from .conftest import new_context
+from .app_driver import installed_app, record_all_fine, shot, wait_outbox
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +19,7 @@ ENQUEUE_BAD_TRANSITION = """async () => {
 
 def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(live_server, launch, query):
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     context.set_offline(True)
     page.evaluate(ENQUEUE_BAD_TRANSITION)  # a task that does not exist at my sites
     record_all_fine(page, "F08")
@@ -42,11 +37,7 @@ def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(l
 
 def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password_once(live_server, launch, query):
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     context.set_offline(True)
     record_all_fine(page, "F09")
     record_all_fine(page, "F10")

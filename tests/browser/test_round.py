@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, Round, Visit
 
-from .app_driver import login, shot, wait_count, wait_installed, wait_outbox
-from .conftest import api_session, new_context
+from .app_driver import installed_app, shot, wait_count, wait_outbox
+from .conftest import api_session
 
 pytestmark = pytest.mark.browser
 
@@ -30,11 +30,7 @@ def test_round_from_a_plan_ends_with_a_summary_of_missed_checkpoints(live_server
     plan_id = r.json()["id"]
 
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     wait_count(page, "plans", lambda n: n == 1)
     page.goto("/#/outbox")
     page.goto("/")

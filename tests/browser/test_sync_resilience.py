@@ -7,19 +7,15 @@ from sqlalchemy import func, select
 
 from server.models import Finding, Photo, Task, Visit
 
-from .app_driver import login, open_by_code, rows, shot, wait_installed, wait_outbox
-from .conftest import jpeg_bytes, new_context
+from .app_driver import installed_app, open_by_code, rows, shot, wait_outbox
+from .conftest import jpeg_bytes
 
 pytestmark = pytest.mark.browser
 
 
 def test_server_killed_after_committing_a_push_still_syncs_exactly_once(live_server, launch, query):
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     page.close()
 
     context.set_offline(True)
@@ -77,11 +73,7 @@ def test_server_killed_after_committing_a_push_still_syncs_exactly_once(live_ser
 
 def test_new_version_while_a_form_is_open_loses_nothing(live_server, launch, query):
     browser = launch()
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
     old = page.evaluate("caches.keys()")
     open_by_code(page, "EL1")
     page.click("button[data-item='elevator_car.clean'][data-result='fail']")

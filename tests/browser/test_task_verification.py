@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, Extension, Photo, Task, Verification, Visit
 
-from .app_driver import login, shot, sign, wait_rows, wait_installed, wait_outbox
-from .conftest import api_session, jpeg_bytes, new_context, qr_image, write_y4m
+from .app_driver import installed_app, shot, sign, wait_outbox, wait_rows
+from .conftest import api_session, jpeg_bytes, qr_image, write_y4m
 
 pytestmark = pytest.mark.browser
 
@@ -18,11 +18,7 @@ pytestmark = pytest.mark.browser
 def test_supervisor_assigns_manager_extends_and_patroller_verifies_on_site_with_a_rescan(live_server, launch, query, tmp_path):
     token = query(lambda s: s.execute(select(Checkpoint.token).where(Checkpoint.short_code == "F07")).scalar_one())
     browser = launch(write_y4m(qr_image(f"{live_server.url}/c/{token}"), tmp_path / "f07.y4m"))
-    context = new_context(browser, live_server)
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
+    context, page = installed_app(browser, live_server)
 
     # The patroller scans F07 and reports a broken light.
     page.goto("/#/scan")
