@@ -18,7 +18,7 @@ from flask import current_app, g, request, session
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import choices
+from . import choices, policy
 from .errors import ApiError
 from .extensions import db
 from .models import AuthSession, LoginAttempt, Membership, User, utcnow
@@ -181,30 +181,28 @@ def check_csrf() -> None:
 # --- authorisation ------------------------------------------------------------------
 
 
-def roles_at(user: User, site_id: int) -> set[str]:
-    return set(
-        db.session.execute(select(Membership.role).where(Membership.user_id == user.id, Membership.site_id == site_id)).scalars()
-    )
+roles_at = policy.roles_at
 
 
-def site_ids(user: User, roles: tuple[str, ...] | None = None) -> list[int]:
+def site_ids(user: User, action: str | None = None) -> list[int]:
+    """The sites where the user works (and, given an action, where a role of theirs allows it)."""
     stmt = select(Membership.site_id).where(Membership.user_id == user.id).distinct()
-    if roles:
-        stmt = stmt.where(Membership.role.in_(roles))
+    if action:
+        stmt = stmt.where(Membership.role.in_(policy.roles_for(action)))
     return sorted(db.session.execute(stmt).scalars())
 
 
-def authorize(site_id: int | None, roles: tuple[str, ...]) -> None:
-    """404 unless the user works at the site; 403 unless they hold one of `roles` there."""
+def authorize(site_id: int | None, action: str, obj=None) -> None:
+    """404 unless the user works at the site; 403 unless the policy lets them do `action` there."""
     user = current_user()
     held = roles_at(user, site_id) if site_id is not None else set()
     if not held:
         raise ApiError(404, "Not found.", "not_found")
-    if roles and not (held & set(roles)):
+    if not policy.allows(action, held, policy.relations_to(user, obj) if obj is not None else ()):
         raise ApiError(403, "Your role at this site does not allow this.", "forbidden")
 
 
-def get_scoped(model, ident, roles: tuple[str, ...]):
+def get_scoped(model, ident, action: str):
     """Load a site-owned row for the current user or answer 404/403."""
     try:
         obj = db.session.get(model, ident)
@@ -213,30 +211,39 @@ def get_scoped(model, ident, roles: tuple[str, ...]):
         obj = None
     if obj is None:
         raise ApiError(404, "Not found.", "not_found")
-    authorize(obj.site_id, roles)
+    authorize(obj.site_id, action, obj)
     return obj
 
 
 ALL_ROLES = choices.ROLES
 
 
-def requires(*roles: str):
-    """Declare and enforce: logged in, holding one of `roles` at some site (any role if none).
+def requires(action: str | None = None):
+    """Declare and enforce: logged in, and able to do `action` (server/policy.py) at some site.
 
-    Site-level checks happen where the object is loaded (`get_scoped`/`authorize`).
+    With no action, any logged-in user passes. An action that a relation to the object
+    allows (a task's assignee) passes everyone here; the domain's `policy.require` on the
+    loaded object decides. Site-level checks happen where the object is loaded
+    (`get_scoped`/`authorize`).
     """
+    rule = policy.rule(action) if action else None
+    roles = tuple(sorted(rule.roles)) if rule and not rule.relations else ()
 
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             user = current_user()
             check_csrf()
-            if roles and not site_ids(user, roles):
+            if roles and not site_ids(user, action):
                 raise ApiError(403, "Your role does not allow this.", "forbidden")
             g.required_roles = roles or ALL_ROLES
             return fn(*args, **kwargs)
 
-        wrapper._patrol_policy = {"roles": roles or ALL_ROLES}
+        wrapper._patrol_policy = {
+            "action": action,
+            "roles": tuple(sorted(rule.roles)) if rule else ALL_ROLES,
+            "relations": tuple(sorted(rule.relations)) if rule else (),
+        }
         return wrapper
 
     return decorate

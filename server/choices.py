@@ -1,7 +1,8 @@
-"""Every status, kind and role of the domain as named constants, in one place.
+"""Every status, kind, role, purpose, route and department code of the domain, as named constants.
 
-Models, schemas, checklists, the PWA (through /api/meta) and tests all use these, so a
-word means the same thing everywhere.
+Models, schemas, checklists and tests use these, and the phone and desk screens read them
+from /api/meta (`vocabulary()`), so a word means the same thing everywhere. The label a
+person sees for value `v` of list `name` is the translation key `LABEL_KEYS[name] + v`.
 """
 
 # People (DOMAIN.md "People").
@@ -40,14 +41,20 @@ ROUTE_DEPARTMENT_WORK = "department_work"
 ROUTE_RESIDENT_VIOLATION = "resident_violation"
 ROUTES = (ROUTE_FACILITY_REPAIR, ROUTE_DEPARTMENT_WORK, ROUTE_RESIDENT_VIOLATION)
 
-# Departments a site starts with (editable per site).
+# Departments a site starts with (editable per site); work is routed to them by code.
+DEPT_ENGINEERING = "engineering"
+DEPT_CLEANING = "cleaning"
+DEPT_SECURITY = "security"
+DEPT_LANDSCAPING = "landscaping"
+DEPT_CUSTOMER_SERVICE = "customer_service"
 DEFAULT_DEPARTMENTS = (
-    ("engineering", "工程维修部", "Engineering and repairs"),
-    ("cleaning", "保洁部", "Cleaning"),
-    ("security", "保安部", "Security"),
-    ("landscaping", "绿化部", "Landscaping"),
-    ("customer_service", "客服部", "Customer service"),
+    (DEPT_ENGINEERING, "工程维修部", "Engineering and repairs"),
+    (DEPT_CLEANING, "保洁部", "Cleaning"),
+    (DEPT_SECURITY, "保安部", "Security"),
+    (DEPT_LANDSCAPING, "绿化部", "Landscaping"),
+    (DEPT_CUSTOMER_SERVICE, "客服部", "Customer service"),
 )
+DEPARTMENT_CODES = tuple(code for code, _zh, _en in DEFAULT_DEPARTMENTS)
 
 # One checklist item's outcome.
 RESULT_OK = "ok"
@@ -65,9 +72,15 @@ SCAN_CODE = "code"
 SCAN_URL = "url"
 SCAN_METHODS = (SCAN_QR, SCAN_CODE, SCAN_URL)
 
+# Why a checkpoint was visited: on a patrol round, or to verify a fix on site.
+VISIT_PATROL = "patrol"
+VISIT_VERIFY = "verify"
+VISIT_PURPOSES = (VISIT_PATROL, VISIT_VERIFY)
+
 # Rounds.
 ROUND_OPEN = "open"
 ROUND_ENDED = "ended"
+ROUND_STATES = (ROUND_OPEN, ROUND_ENDED)
 
 # Repair task states (issue 4): open → assigned → in_progress → done → verified.
 TASK_OPEN = "open"
@@ -91,18 +104,21 @@ VERIFY_RESULTS = (VERIFY_PASS, VERIFY_FAIL)
 # Photos: a record may name a photo before its bytes arrive (offline-sync G6).
 PHOTO_EXPECTED = "expected"
 PHOTO_RECEIVED = "received"
+PHOTO_STATES = (PHOTO_EXPECTED, PHOTO_RECEIVED)
 PHOTO_PURPOSES = ("finding", "visit", "after", "comment", "signature")
 
 # Sync push outcomes and rejection codes (docs/sync.md).
 SYNC_APPLIED = "applied"
 SYNC_DUPLICATE = "duplicate"
 SYNC_REJECTED = "rejected"
+SYNC_OUTCOMES = (SYNC_APPLIED, SYNC_DUPLICATE, SYNC_REJECTED)
 
 # Webhook presets.
 WEBHOOK_PRESETS = ("generic", "wecom", "dingtalk")
 WEBHOOK_PENDING = "pending"
 WEBHOOK_SENT = "sent"
 WEBHOOK_FAILED = "failed"  # gave up after the last retry; shown to admins
+WEBHOOK_STATES = (WEBHOOK_PENDING, WEBHOOK_SENT, WEBHOOK_FAILED)
 
 # What a notification is about (the in-app feed).
 NOTIFY_MAJOR_FINDING = "major_finding"
@@ -123,3 +139,40 @@ MONTH_SEALED = "sealed"  # read-only; the bundle is not built yet
 MONTH_ARCHIVED = "archived"  # sealed and its bundle built and hashed
 MONTH_PURGED = "purged"  # its records removed after the retention period
 MONTH_STATES = (MONTH_OPEN, MONTH_SEALED, MONTH_ARCHIVED, MONTH_PURGED)
+
+
+# The lists clients read through /api/meta, and the translation-key prefix of each value's label.
+VOCABULARY = {
+    "roles": (ROLES, "role_"),
+    "checkpoint_kinds": (CHECKPOINT_KINDS, "kind_"),
+    "methods": (METHODS, "method_"),
+    "categories": (CATEGORIES, "cat_"),
+    "routes": (ROUTES, "route_"),
+    "departments": (DEPARTMENT_CODES, "dept_"),
+    "results": (RESULTS, "result_"),
+    "severities": (SEVERITIES, "severity_"),
+    "scan_methods": (SCAN_METHODS, "scan_"),
+    "visit_purposes": (VISIT_PURPOSES, "purpose_"),
+    "round_states": (ROUND_STATES, "round_state_"),
+    "task_states": (TASK_STATES, "task_state_"),
+    "task_closed_states": (TASK_CLOSED_STATES, "task_state_"),
+    "extension_states": (EXTENSION_STATES, "ext_state_"),
+    "verify_results": (VERIFY_RESULTS, "verify_"),
+    "photo_states": (PHOTO_STATES, "photo_state_"),
+    "photo_purposes": (PHOTO_PURPOSES, "photo_purpose_"),
+    "sync_outcomes": (SYNC_OUTCOMES, "sync_"),
+    "webhook_presets": (WEBHOOK_PRESETS, "webhook_preset_"),
+    "webhook_states": (WEBHOOK_STATES, "webhook_state_"),
+    "notify_kinds": (NOTIFY_KINDS, "desk_kind_"),
+    "case_outcomes": (CASE_OUTCOMES, "case_"),
+    "month_states": (MONTH_STATES, "month_state_"),
+}
+LABEL_KEYS = {name: prefix for name, (_values, prefix) in VOCABULARY.items()}
+
+
+def vocabulary() -> dict:
+    """Every list above as plain JSON, with each list's label-key prefix."""
+    return {
+        "lists": {name: list(values) for name, (values, _prefix) in VOCABULARY.items()},
+        "label_prefixes": dict(LABEL_KEYS),
+    }

@@ -13,6 +13,8 @@ from flask import Flask, jsonify, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
+from . import problems
+
 log = logging.getLogger(__name__)
 
 CODES = {
@@ -28,7 +30,30 @@ CODES = {
     422: "validation_error",
     429: "too_many_requests",
     500: "server_error",
+    503: "unavailable",
 }
+
+# The HTTP status of each kind of domain problem (server/problems.py).
+PROBLEM_STATUS = {
+    problems.Invalid: 422,
+    problems.Malformed: 400,
+    problems.Unauthenticated: 401,
+    problems.Forbidden: 403,
+    problems.NotFound: 404,
+    problems.Conflict: 409,
+    problems.Gone: 410,
+    problems.TooLarge: 413,
+    problems.Unsupported: 415,
+    problems.Throttled: 429,
+    problems.Unavailable: 503,
+}
+
+
+def problem_status(exc: problems.Problem) -> int:
+    for cls in type(exc).__mro__:
+        if cls in PROBLEM_STATUS:
+            return PROBLEM_STATUS[cls]
+    return 400
 
 
 class ApiError(Exception):
@@ -105,6 +130,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.message, exc.code, exc.details, exc.headers)
+
+    @app.errorhandler(problems.Problem)
+    def _problem(exc: problems.Problem):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, problems.Throttled) else None
+        return error_response(problem_status(exc), exc.message, exc.code, exc.details, headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -12,16 +12,14 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import choices, webhooks
+from . import choices, policy, webhooks
 from .extensions import db
 from .models import Checkpoint, Extension, Finding, Membership, Notification, Site, Task, User, utcnow
 from .timeutil import local_date, to_local
 
-ESCALATION_ROLES = (choices.SUPERVISOR, choices.MANAGER)
-
-
-def site_recipients(site_id: int, roles: tuple[str, ...] = ESCALATION_ROLES) -> list[int]:
-    """Active users holding one of `roles` at the site."""
+def site_recipients(site_id: int, action: str = "notice.receive_major") -> list[int]:
+    """Active users whose role at the site the policy gives `action` (by default: told of major problems)."""
+    roles = policy.roles_for(action)
     return sorted(
         db.session.execute(
             select(Membership.user_id)

@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import choices
+from . import choices, policy
 from .changes import current_cursor
 from .errors import ApiError
 from .findings import NewFinding, record_findings
@@ -54,7 +54,7 @@ from .models import (
 from .timeutil import corrected, iso, month_of
 
 # Who may record patrol data at a site: everyone but the archivist, who only files.
-RECORDERS = (choices.PATROLLER, choices.SUPERVISOR, choices.MANAGER, choices.ADMIN)
+RECORDERS = tuple(policy.roles_for("patrol.record"))
 RECORDER_ROLES, NO_ROLES = frozenset(RECORDERS), frozenset()
 
 KINDS = ("round.start", "visit.record", "round.end", "task.transition", "task.verify")

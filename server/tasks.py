@@ -16,8 +16,7 @@ from typing import Iterable
 
 from sqlalchemy import func, insert, select, update
 
-from . import audit, choices
-from .auth import roles_at
+from . import audit, choices, policy
 from .changes import record_change
 from .errors import ApiError
 from .extensions import db
@@ -39,19 +38,16 @@ from .models import (
 from .timeutil import month_of
 
 S = choices
-# The task's own assignee, whatever their role at the site (department staff may hold any role).
-ASSIGNEE = "assignee"
-DIRECTORS = (S.SUPERVISOR, S.MANAGER)
-VERIFIERS = (S.PATROLLER, S.SUPERVISOR, S.MANAGER)
 
-# The one table of allowed moves and who may make each.
-MOVES: dict[tuple[str, str], tuple[str, ...]] = {
-    (S.TASK_OPEN, S.TASK_ASSIGNED): DIRECTORS,
-    (S.TASK_ASSIGNED, S.TASK_IN_PROGRESS): (ASSIGNEE, *DIRECTORS),
-    (S.TASK_IN_PROGRESS, S.TASK_DONE): (ASSIGNEE, *DIRECTORS),
-    (S.TASK_DONE, S.TASK_VERIFIED): VERIFIERS,
-    (S.TASK_DONE, S.TASK_IN_PROGRESS): VERIFIERS,  # a failed verification
-    **{(state, S.TASK_CANCELLED): DIRECTORS for state in (S.TASK_OPEN, S.TASK_ASSIGNED, S.TASK_IN_PROGRESS, S.TASK_DONE)},
+# The one table of allowed moves, each naming the policy action (server/policy.py) that
+# decides who may make it.
+MOVES: dict[tuple[str, str], str] = {
+    (S.TASK_OPEN, S.TASK_ASSIGNED): "task.assign",
+    (S.TASK_ASSIGNED, S.TASK_IN_PROGRESS): "task.start",
+    (S.TASK_IN_PROGRESS, S.TASK_DONE): "task.finish",
+    (S.TASK_DONE, S.TASK_VERIFIED): "task.verify",
+    (S.TASK_DONE, S.TASK_IN_PROGRESS): "task.verify",  # a failed verification
+    **{(state, S.TASK_CANCELLED): "task.cancel" for state in (S.TASK_OPEN, S.TASK_ASSIGNED, S.TASK_IN_PROGRESS, S.TASK_DONE)},
 }
 # These moves are the outcome of a verification on site and are made only by verify_on_site.
 VIA_VERIFICATION = {(S.TASK_DONE, S.TASK_VERIFIED), (S.TASK_DONE, S.TASK_IN_PROGRESS)}
@@ -76,16 +72,8 @@ def is_overdue(task: Task, now: datetime | None = None) -> bool:
     return task.state not in S.TASK_CLOSED_STATES and task.due_at < (now or utcnow())
 
 
-def _may(actor: User, task: Task, allowed: Iterable[str]) -> bool:
-    allowed = set(allowed)
-    if ASSIGNEE in allowed and task.assignee_id is not None and task.assignee_id == actor.id:
-        return True
-    return bool(roles_at(actor, task.site_id) & allowed)
-
-
-def _require(actor: User, task: Task, allowed: Iterable[str], what: str) -> None:
-    if not _may(actor, task, allowed):
-        raise ApiError(403, f"Your role at this site does not allow you to {what}.", "forbidden")
+def _require(actor: User, task: Task, action: str) -> None:
+    policy.require(actor, action, task.site_id, task)
 
 
 def _require_open(task: Task, what: str) -> None:
@@ -211,7 +199,7 @@ def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, in
 
 def set_route(task: Task, *, actor: User, route: str, department_id: int | None = None, note: str = "") -> Task:
     """The supervisor confirms or changes a task's route (and so its department)."""
-    _require(actor, task, DIRECTORS, "route tasks")
+    _require(actor, task, "task.route")
     _lock(task)
     _require_open(task, "route it")
     if route not in S.ROUTES:
@@ -239,7 +227,7 @@ def assign(task: Task, *, actor: User, assignee_id: int, department_id: int | No
     """Assign (or reassign) a task to a person, and optionally a department; confirms the route."""
     from .notifications import notify
 
-    _require(actor, task, DIRECTORS, "assign tasks")
+    _require(actor, task, "task.assign")
     _lock(task)
     if task.state not in (S.TASK_OPEN, S.TASK_ASSIGNED, S.TASK_IN_PROGRESS):
         raise ApiError(409, f"Task {task.id} is {task.state}; only open, assigned or in-progress tasks can be (re)assigned.", "task_not_assignable")
@@ -273,10 +261,10 @@ def check_move(task: Task, actor: User, to_state: str) -> None:
     """Raise 409 when the current state forbids the move, 403 when the actor's role does."""
     if to_state not in S.TASK_STATES:
         raise ApiError(422, f"Unknown task state {to_state!r}.", "validation_error", {"fields": {"to": ["unknown state"]}})
-    allowed = MOVES.get((task.state, to_state))
-    if allowed is None:
+    action = MOVES.get((task.state, to_state))
+    if action is None:
         raise ApiError(409, f"A task that is {task.state} cannot become {to_state}.", "transition_not_allowed")
-    _require(actor, task, allowed, f"move a task from {task.state} to {to_state}")
+    _require(actor, task, action)
 
 
 def _move(task: Task, actor: User, to_state: str, note: str) -> Task:
@@ -368,7 +356,7 @@ def verify_on_site(
         if existing.task_id != task.id:
             raise ApiError(409, "This verification id was already used for another task.", "verification_id_reused")
         return existing
-    _require(actor, task, VERIFIERS, "verify work")
+    _require(actor, task, "task.verify")
     if result not in S.VERIFY_RESULTS:
         raise ApiError(422, f"A verification is pass or fail, not {result!r}.", "validation_error", {"fields": {"result": ["pass or fail"]}})
     if task.state != S.TASK_DONE:
@@ -385,10 +373,10 @@ def verify_on_site(
     after = list(after_photo_ids or ())
     if result == S.VERIFY_PASS and not after:
         raise ApiError(422, "Take an after photo of the fixed problem.", "after_photo_required", {"fields": {"after_photo_ids": ["at least one"]}})
-    if supervisor_id is None and S.SUPERVISOR in roles_at(actor, task.site_id):
+    if supervisor_id is None and S.SUPERVISOR in policy.roles_at(actor, task.site_id):
         supervisor_id = actor.id
     signer = db.session.get(User, supervisor_id) if supervisor_id is not None else None
-    if supervisor_id is not None and (signer is None or not roles_at(signer, task.site_id) & set(DIRECTORS)):
+    if supervisor_id is not None and (signer is None or not policy.may(signer, "task.countersign", task.site_id)):
         raise ApiError(422, "The signing supervisor must be a supervisor or manager of this site.", "validation_error", {"fields": {"supervisor_id": ["not a supervisor here"]}})
     claim_photos(after, purpose="after", site_id=task.site_id, user_id=actor.id, task_id=task.id)
     claim_photos(list(signatures.values()), purpose="signature", site_id=task.site_id, user_id=actor.id, task_id=task.id)
@@ -448,7 +436,7 @@ def request_extension(task: Task, *, actor: User, requested_due_at: datetime, re
     """The assignee or a supervisor asks for a later due date; nothing moves until a manager approves."""
     from .notifications import notify, site_recipients
 
-    _require(actor, task, (ASSIGNEE, S.SUPERVISOR), "ask for an extension")
+    _require(actor, task, "extension.request")
     _lock(task)
     _require_open(task, "extend it")
     if not reason.strip():
@@ -464,7 +452,7 @@ def request_extension(task: Task, *, actor: User, requested_due_at: datetime, re
     db.session.add(ext)
     db.session.flush([ext])
     audit.record("extension", ext.id, "requested", actor_id=actor.id, site_id=task.site_id, data={"task_id": task.id, "requested_due_at": requested_due_at.isoformat(), "previous_due_at": task.due_at.isoformat(), "reason": reason})
-    notify(site_recipients(task.site_id, (S.MANAGER,)), site_id=task.site_id, kind=S.NOTIFY_EXTENSION_REQUESTED, dedupe_key=f"extension:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id})
+    notify(site_recipients(task.site_id, "extension.decide"), site_id=task.site_id, kind=S.NOTIFY_EXTENSION_REQUESTED, dedupe_key=f"extension:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id})
     return ext
 
 
@@ -473,8 +461,7 @@ def decide_extension(ext: Extension, *, actor: User, approve: bool, note: str = 
     from .notifications import notify
 
     task = db.session.get(Task, ext.task_id)
-    if S.MANAGER not in roles_at(actor, task.site_id):
-        raise ApiError(403, "Only a manager can approve or reject an extension.", "forbidden")
+    _require(actor, task, "extension.decide")
     _lock(task)
     db.session.refresh(ext)
     if ext.state != S.EXTENSION_PENDING:
@@ -501,8 +488,7 @@ def decide_extension(ext: Extension, *, actor: User, approve: bool, note: str = 
 
 def add_comment(task: Task, *, actor: User, body: str, photo_ids: Iterable[str] = ()) -> TaskComment:
     """Anyone working at the site may comment, with photos."""
-    if not roles_at(actor, task.site_id):
-        raise ApiError(403, "You do not work at this site.", "forbidden")
+    _require(actor, task, "task.comment")
     if not body.strip():
         raise ApiError(422, "A comment needs some text.", "validation_error", {"fields": {"body": ["empty"]}})
     _ensure_writable(task)
@@ -516,7 +502,7 @@ def add_comment(task: Task, *, actor: User, body: str, photo_ids: Iterable[str] 
 
 def update_case(task: Task, *, actor: User, notice_given_at: datetime | None = None, rectify_by: datetime | None = None, outcome: str | None = None, note: str = "") -> Task:
     """Record a residents'-convention case: notice given, rectification deadline, outcome."""
-    _require(actor, task, (ASSIGNEE, *DIRECTORS), "handle residents'-convention cases")
+    _require(actor, task, "task.case")
     _lock(task)
     _require_open(task, "change its case")
     if task.route != S.ROUTE_RESIDENT_VIOLATION:

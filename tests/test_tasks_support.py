@@ -160,11 +160,12 @@ AUTHZ_SAMPLES = {
     ("POST", f"{T}/<int:task_id>/cancel"): lambda c: {"url": f"{T}/{c.t.task_id}/cancel", "json": {"reason": "duplicate report"}},
     ("POST", f"{T}/<int:task_id>/route"): lambda c: {"url": f"{T}/{c.t.task_id}/route", "json": {"route": "facility_repair"}},
     ("POST", f"{T}/<int:task_id>/assign"): lambda c: {"url": f"{T}/{c.t.assigned_id}/assign", "json": {"assignee_id": c.t.assignee_id, "department_id": c.t.dept_id}},
-    ("PATCH", f"{T}/<int:task_id>/case"): lambda c: {"url": f"{T}/{c.t.case_id}/case", "json": {"notice_given_at": c.t.later}},
+    # The sample task's assignee is the site's patroller, so the `assignee` relation allows them too.
+    ("PATCH", f"{T}/<int:task_id>/case"): lambda c: {"url": f"{T}/{c.t.case_id}/case", "json": {"notice_given_at": c.t.later}, "related": {"patroller"}},
     ("GET", f"{T}/<int:task_id>/comments"): lambda c: {"url": f"{T}/{c.t.task_id}/comments"},
     ("POST", f"{T}/<int:task_id>/comments"): lambda c: {"url": f"{T}/{c.t.task_id}/comments", "json": {"body": "on it"}},
     ("GET", f"{T}/<int:task_id>/extensions"): lambda c: {"url": f"{T}/{c.t.task_id}/extensions"},
-    ("POST", f"{T}/<int:task_id>/extensions"): lambda c: {"url": f"{T}/{c.t.assigned_id}/extensions", "json": {"requested_due_at": c.t.later, "reason": "parts"}},
+    ("POST", f"{T}/<int:task_id>/extensions"): lambda c: {"url": f"{T}/{c.t.assigned_id}/extensions", "json": {"requested_due_at": c.t.later, "reason": "parts"}, "related": {"patroller"}},
     ("POST", f"{T}/extensions/<int:extension_id>/decision"): lambda c: {"url": f"{T}/extensions/{c.t.extension_id}/decision", "json": {"approve": True}},
     ("POST", f"{T}/<int:task_id>/verify"): lambda c: {"url": f"{T}/{c.t.done_id}/verify", "json": {
         "verification_id": c.t.verification_id, "token": c.t.done_token, "result": "pass",

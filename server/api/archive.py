@@ -17,8 +17,6 @@ from .common import StrictSchema, UtcDateTime
 
 blp = Blueprint("archive", __name__, url_prefix="/api/archive", description="Month-end filing, exports and retention")
 
-ARCHIVISTS = archive.ARCHIVISTS
-READERS = archive.READERS
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
@@ -97,8 +95,8 @@ class PurgeLogSchema(StrictSchema):
     audit_hash = fields.String()
 
 
-def _site(site_id: int, roles) -> Site:
-    return get_scoped(Site, site_id, roles)
+def _site(site_id: int, action: str) -> Site:
+    return get_scoped(Site, site_id, action)
 
 
 def _month(site: Site, month: str) -> dict:
@@ -113,31 +111,31 @@ def _month(site: Site, month: str) -> dict:
 
 @blp.route("/sites/<int:site_id>/months")
 class Months(MethodView):
-    @requires(*READERS)
+    @requires("archive.read")
     @blp.response(200, MonthSchema(many=True))
     def get(self, site_id):
         """Every month of a site with records, newest first, with its filing state."""
-        return archive.months(_site(site_id, READERS))
+        return archive.months(_site(site_id, "archive.read"))
 
 
 @blp.route("/sites/<int:site_id>/months/<month>")
 class MonthItem(MethodView):
-    @requires(*READERS)
+    @requires("archive.read")
     @blp.response(200, MonthDetailSchema)
     def get(self, site_id, month):
         """One month: its state, filed files and the summary figures as of now."""
-        site = _site(site_id, READERS)
+        site = _site(site_id, "archive.read")
         out = _month(site, month)
         out["summary"] = archive.summary(site, month) if out["state"] != choices.MONTH_PURGED else {}
         return out
 
 
 @blp.route("/sites/<int:site_id>/months/<month>/seal", methods=["POST"])
-@requires(*ARCHIVISTS)
+@requires("archive.file")
 @blp.response(200, MonthSchema)
 def seal_month(site_id, month):
     """Seal a month that has ended and file its bundle; its records become read-only."""
-    site = _site(site_id, ARCHIVISTS)
+    site = _site(site_id, "archive.file")
     archive.check_month(month)
     archive.seal(site, month, actor_id=current_user().id)
     db.session.commit()
@@ -145,11 +143,11 @@ def seal_month(site_id, month):
 
 
 @blp.route("/sites/<int:site_id>/months/<month>/build", methods=["POST"])
-@requires(*ARCHIVISTS)
+@requires("archive.file")
 @blp.response(200, MonthSchema)
 def build_month(site_id, month):
     """File the records that arrived since the last file (an addendum), or the missing bundle."""
-    site = _site(site_id, ARCHIVISTS)
+    site = _site(site_id, "archive.file")
     archive.check_month(month)
     archive.build_bundle(site, month, actor_id=current_user().id)
     db.session.commit()
@@ -157,14 +155,14 @@ def build_month(site_id, month):
 
 
 @blp.route("/sites/<int:site_id>/months/<month>/bundle")
-@requires(*READERS)
+@requires("archive.read")
 @blp.arguments(BundleArgs, location="query")
 @blp.response(200, description="the zip of the sealed bundle, or of the named addendum")
 def download_bundle(args, site_id, month):
     """Download the month's sealed bundle (or `?file=` one of its addenda) as a zip."""
     from flask import send_file
 
-    site = _site(site_id, READERS)
+    site = _site(site_id, "archive.read")
     archive.check_month(month)
     row = archive.get_row(site.id, month)
     if row is None or not row.files:
@@ -176,12 +174,12 @@ def download_bundle(args, site_id, month):
 
 
 @blp.route("/sites/<int:site_id>/exports")
-@requires(*READERS)
+@requires("archive.read")
 @blp.arguments(ExportArgs, location="query")
 @blp.response(200, description="CSV or XLSX, streamed")
 def export(args, site_id):
     """Export visits, findings, tasks or verifications of any date range (site-local days, both included)."""
-    site = _site(site_id, READERS)
+    site = _site(site_id, "archive.read")
     chunks, mimetype, name = exports.export(site, args["kind"], args["format"], args["date_from"], args["date_to"])
     resp = Response(stream_with_context(chunks), mimetype=mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -191,48 +189,48 @@ def export(args, site_id):
 
 @blp.route("/sites/<int:site_id>/holds")
 class Holds(MethodView):
-    @requires(*READERS)
+    @requires("archive.read")
     @blp.response(200, HoldSchema(many=True))
     def get(self, site_id):
         """Legal holds of a site, released ones included."""
-        site = _site(site_id, READERS)
+        site = _site(site_id, "archive.read")
         return db.session.execute(select(LegalHold).where(LegalHold.site_id == site.id).order_by(LegalHold.id)).scalars().all()
 
-    @requires(*ARCHIVISTS)
+    @requires("archive.file")
     @blp.arguments(HoldSchema)
     @blp.response(201, HoldSchema)
     def post(self, body, site_id):
         """Keep the whole site, a month, or a task (with its records) from purge."""
-        site = _site(site_id, ARCHIVISTS)
+        site = _site(site_id, "archive.file")
         hold = retention.add_hold(site, reason=body["reason"], actor_id=current_user().id, month=body.get("month"), task_id=body.get("task_id"))
         db.session.commit()
         return hold
 
 
 @blp.route("/holds/<int:hold_id>/release", methods=["POST"])
-@requires(*ARCHIVISTS)
+@requires("archive.file")
 @blp.response(200, HoldSchema)
 def release_hold(hold_id):
     """Release a legal hold; the records become subject to the retention period again."""
-    hold = get_scoped(LegalHold, hold_id, ARCHIVISTS)
+    hold = get_scoped(LegalHold, hold_id, "archive.file")
     retention.release_hold(hold, actor_id=current_user().id)
     db.session.commit()
     return hold
 
 
 @blp.route("/sites/<int:site_id>/retention")
-@requires(*READERS)
+@requires("archive.read")
 @blp.response(200, PurgePlanSchema(many=True))
 def retention_plan(site_id):
     """What the next purge would remove at this site (a dry run: nothing changes)."""
-    site = _site(site_id, READERS)
+    site = _site(site_id, "archive.read")
     return retention.purge(apply=False, site_code=site.code)
 
 
 @blp.route("/sites/<int:site_id>/purges")
-@requires(*READERS)
+@requires("archive.read")
 @blp.response(200, PurgeLogSchema(many=True))
 def purges(site_id):
     """The purge log of a site: what went, when, by whom, and the filed archive's hash."""
-    site = _site(site_id, READERS)
+    site = _site(site_id, "archive.read")
     return retention.purge_log([site.id])

@@ -15,7 +15,6 @@ from .common import StrictSchema
 
 blp = Blueprint("checklists", __name__, url_prefix="/api/sites/<int:site_id>/checklists", description="Checklists")
 
-EDITORS = (choices.ADMIN, choices.MANAGER)
 
 
 class VersionSchema(StrictSchema):
@@ -54,7 +53,7 @@ class SiteItemUpdateSchema(StrictSchema):
 @blp.response(200, VersionSchema(many=True))
 def current(site_id):
     """The current checklist of every checkpoint kind at a site."""
-    get_scoped(Site, site_id, choices.ROLES)
+    get_scoped(Site, site_id, "checklist.read")
     versions = [domain.current_version(site_id, kind) for kind in choices.CHECKPOINT_KINDS]
     db.session.commit()
     return versions
@@ -65,7 +64,7 @@ def current(site_id):
 @blp.response(200, VersionSchema)
 def version(site_id, version_id):
     """A frozen checklist version, as records made with it saw it."""
-    row = get_scoped(ChecklistVersion, version_id, choices.ROLES)
+    row = get_scoped(ChecklistVersion, version_id, "checklist.read")
     if row.site_id != site_id:
         raise ApiError(404, "Not found.")
     return row
@@ -81,15 +80,15 @@ class SiteItems(MethodView):
     @blp.response(200, SiteItemSchema(many=True))
     def get(self, site_id):
         """The site's own checklist items."""
-        get_scoped(Site, site_id, choices.ROLES)
+        get_scoped(Site, site_id, "checklist.read")
         return db.session.execute(select(SiteChecklistItem).where(SiteChecklistItem.site_id == site_id).order_by(SiteChecklistItem.id)).scalars().all()
 
-    @requires(*EDITORS)
+    @requires("checklist.edit")
     @blp.arguments(SiteItemSchema)
     @blp.response(201, SiteItemSchema)
     def post(self, body, site_id):
         """Add an item of the site's own to a kind's checklist (a new checklist version)."""
-        get_scoped(Site, site_id, EDITORS)
+        get_scoped(Site, site_id, "checklist.edit")
         item_id = f"site{site_id}_{body['kind']}.{body.pop('key')}"
         if db.session.execute(select(SiteChecklistItem.id).where(SiteChecklistItem.site_id == site_id, SiteChecklistItem.item_id == item_id)).first():
             raise ApiError(409, f"Item {item_id} exists.", "item_exists")
@@ -102,12 +101,12 @@ class SiteItems(MethodView):
 
 
 @blp.route("/items/<int:item_pk>", methods=["PATCH"])
-@requires(*EDITORS)
+@requires("checklist.edit")
 @blp.arguments(SiteItemUpdateSchema)
 @blp.response(200, SiteItemSchema)
 def update_item(body, site_id, item_pk):
     """Change or retire one of the site's own items (a new checklist version)."""
-    row = get_scoped(SiteChecklistItem, item_pk, EDITORS)
+    row = get_scoped(SiteChecklistItem, item_pk, "checklist.edit")
     if row.site_id != site_id:
         raise ApiError(404, "Not found.")
     for key, value in body.items():

@@ -18,7 +18,6 @@ from .common import PageArgs, StrictSchema, page
 
 blp = Blueprint("checkpoints", __name__, url_prefix="/api", description="Checkpoints, their QR labels, CSV import and export")
 
-EDITORS = (choices.ADMIN, choices.MANAGER)
 # Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
 MAX_ID = 2**31 - 1
 
@@ -36,7 +35,6 @@ class Str(fields.String):
 
 
 # Those who print labels and take lists of places away: the office, not the patrollers.
-PRINTERS = (choices.ADMIN, choices.MANAGER, choices.SUPERVISOR)
 
 
 class CheckpointSchema(StrictSchema):
@@ -86,7 +84,7 @@ class Checkpoints(MethodView):
         """Checkpoints of my sites, in walking order."""
         ids = site_ids(current_user())
         if "site_id" in args:
-            authorize(args["site_id"], choices.ROLES)
+            authorize(args["site_id"], "checkpoint.read")
             ids = [args["site_id"]]
         stmt = select(Checkpoint).where(Checkpoint.site_id.in_(ids))
         if "kind" in args:
@@ -97,12 +95,12 @@ class Checkpoints(MethodView):
         items, meta = page(stmt, args, db)
         return {"items": items, "meta": meta}
 
-    @requires(*EDITORS)
+    @requires("checkpoint.edit")
     @blp.arguments(CheckpointSchema)
     @blp.response(201, CheckpointSchema)
     def post(self, body):
         """Create a checkpoint (a short code is made when none is given)."""
-        authorize(body["site_id"], EDITORS)
+        authorize(body["site_id"], "checkpoint.edit")
         cp = sites.create_checkpoint(body.pop("site_id"), **body)
         db.session.commit()
         return cp
@@ -114,25 +112,25 @@ class CheckpointItem(MethodView):
     @blp.response(200, CheckpointSchema)
     def get(self, checkpoint_id):
         """One checkpoint."""
-        return get_scoped(Checkpoint, checkpoint_id, choices.ROLES)
+        return get_scoped(Checkpoint, checkpoint_id, "checkpoint.read")
 
-    @requires(*EDITORS)
+    @requires("checkpoint.edit")
     @blp.arguments(CheckpointUpdateSchema)
     @blp.response(200, CheckpointSchema)
     def patch(self, body, checkpoint_id):
         """Edit, move or deactivate a checkpoint."""
-        cp = get_scoped(Checkpoint, checkpoint_id, EDITORS)
+        cp = get_scoped(Checkpoint, checkpoint_id, "checkpoint.edit")
         sites.update_checkpoint(cp, **body)
         db.session.commit()
         return cp
 
 
 @blp.route("/checkpoints/<int:checkpoint_id>/reissue", methods=["POST"])
-@requires(*EDITORS)
+@requires("checkpoint.edit")
 @blp.response(200, CheckpointSchema)
 def reissue(checkpoint_id):
     """Issue a new QR token for a lost label; the old label then says it was replaced."""
-    cp = get_scoped(Checkpoint, checkpoint_id, EDITORS)
+    cp = get_scoped(Checkpoint, checkpoint_id, "checkpoint.edit")
     sites.reissue_token(cp)
     db.session.commit()
     return cp
@@ -154,14 +152,14 @@ def resolve(args):
         cp, retired = sites.find_by_token(args["token"])
         if cp is None:
             raise ApiError(404, "This QR label is not known.", "unknown_label")
-        authorize(cp.site_id, choices.ROLES)
+        authorize(cp.site_id, "checkpoint.read")
         if retired:
             raise ApiError(410, "This label was replaced by a new one; please use the new label.", "label_replaced", {"checkpoint_id": cp.id})
         return cp
     if "code" in args:
         ids = site_ids(current_user())
         if "site_id" in args:
-            authorize(args["site_id"], choices.ROLES)
+            authorize(args["site_id"], "checkpoint.read")
             ids = [args["site_id"]]
         rows = db.session.execute(
             select(Checkpoint).where(Checkpoint.site_id.in_(ids), Checkpoint.short_code == sites.normalise_code(args["code"]))
@@ -192,18 +190,18 @@ def _file(data: bytes, mimetype: str, filename: str, attachment: bool = False) -
 
 
 @blp.route("/checkpoints/<int:checkpoint_id>/qr.png")
-@requires(*PRINTERS)
+@requires("checkpoint.print")
 def qr_png(checkpoint_id):
     """The checkpoint's QR as a PNG image (encodes <PUBLIC_URL>/c/<token>)."""
-    cp = get_scoped(Checkpoint, checkpoint_id, PRINTERS)
+    cp = get_scoped(Checkpoint, checkpoint_id, "checkpoint.print")
     return _file(labels.qr_png(labels.checkpoint_url(base_url(), cp)), "image/png", f"{cp.short_code}.png")
 
 
 @blp.route("/checkpoints/<int:checkpoint_id>/qr.svg")
-@requires(*PRINTERS)
+@requires("checkpoint.print")
 def qr_svg(checkpoint_id):
     """The checkpoint's QR as an SVG image, for printing at any size."""
-    cp = get_scoped(Checkpoint, checkpoint_id, PRINTERS)
+    cp = get_scoped(Checkpoint, checkpoint_id, "checkpoint.print")
     return _file(labels.qr_svg(labels.checkpoint_url(base_url(), cp)), "image/svg+xml", f"{cp.short_code}.svg")
 
 
@@ -241,11 +239,11 @@ def _site_checkpoints(site_id: int, ids: list[int] | None, name: str = "checkpoi
 
 
 @blp.route("/sites/<int:site_id>/labels.pdf")
-@requires(*PRINTERS)
+@requires("checkpoint.print")
 @blp.arguments(LabelArgs, location="query")
 def labels_pdf(args, site_id):
     """An A4 PDF of QR labels (eight a page) for the chosen checkpoints, or all active ones."""
-    site = get_scoped(Site, site_id, PRINTERS)
+    site = get_scoped(Site, site_id, "checkpoint.print")
     ids = _id_list(args["checkpoint_ids"], "checkpoint_ids") if "checkpoint_ids" in args else None
     chosen = _site_checkpoints(site.id, ids)
     pdf = labels.labels_pdf(site, chosen, base_url(), _kind_names(), labels.font_setting(current_app.config))
@@ -297,15 +295,15 @@ CSV_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-ex
 
 @blp.route("/sites/<int:site_id>/checkpoints.csv")
 class CheckpointsCsv(MethodView):
-    @requires(*PRINTERS)
+    @requires("checkpoint.print")
     @blp.arguments(CsvExportArgs, location="query")
     def get(self, args, site_id):
         """Export a site's checkpoints (or one building's) as CSV, UTF-8 with BOM for Excel."""
-        site = get_scoped(Site, site_id, PRINTERS)
+        site = get_scoped(Site, site_id, "checkpoint.print")
         data = checkpoint_csv.export_csv(site, args.get("building"))
         return _file(data, "text/csv", f"checkpoints-{site.code}.csv", attachment=True)
 
-    @requires(*EDITORS)
+    @requires("checkpoint.edit")
     @blp.arguments(CsvImportArgs, location="query")
     @blp.response(200, CsvImportResultSchema)
     def post(self, args, site_id):
@@ -315,7 +313,7 @@ class CheckpointsCsv(MethodView):
         Every bad row is reported in `details.rows` as {line, errors}. `?dry_run=true`
         checks the file and answers what an import would do, changing nothing.
         """
-        site = get_scoped(Site, site_id, EDITORS)
+        site = get_scoped(Site, site_id, "checkpoint.edit")
         mimetype = request.mimetype or ""
         if mimetype == "multipart/form-data":
             upload = request.files.get("file")
@@ -339,12 +337,12 @@ class OrderSchema(StrictSchema):
 
 
 @blp.route("/sites/<int:site_id>/checkpoints/order", methods=["POST"])
-@requires(*EDITORS)
+@requires("checkpoint.edit")
 @blp.arguments(OrderSchema)
 @blp.response(200, CheckpointSchema(many=True))
 def order(body, site_id):
     """Set the walking order: the listed checkpoints get positions 10, 20, 30… in that order."""
-    site = get_scoped(Site, site_id, EDITORS)
+    site = get_scoped(Site, site_id, "checkpoint.edit")
     ids = list(dict.fromkeys(body["checkpoint_ids"]))
     chosen = _site_checkpoints(site.id, ids)
     sites.reorder_checkpoints(chosen)

@@ -12,7 +12,6 @@ from .common import StrictSchema
 
 blp = Blueprint("coverage", __name__, url_prefix="/api", description="Patrol coverage and suspicious scans")
 
-READERS = (choices.SUPERVISOR, choices.MANAGER, choices.ADMIN, choices.ARCHIVIST)
 
 
 class CoverageArgs(StrictSchema):
@@ -51,12 +50,12 @@ class CoverageSchema(StrictSchema):
 
 
 @blp.route("/sites/<int:site_id>/coverage")
-@requires(*READERS)
+@requires("coverage.read")
 @blp.arguments(CoverageArgs, location="query")
 @blp.response(200, CoverageSchema)
 def site_coverage(args, site_id):
     """Coverage per window, day, floor, kind and plan; the missed checkpoints; suspicious scans."""
-    site = get_scoped(Site, site_id, READERS)
+    site = get_scoped(Site, site_id, "coverage.read")
     today = coverage.local_today(site)
     last = args.get("to") or today
     first = args.get("from_") or min(last, today - timedelta(days=1))
@@ -64,10 +63,10 @@ def site_coverage(args, site_id):
 
 
 @blp.route("/sites/<int:site_id>/coverage/month")
-@requires(*READERS)
+@requires("coverage.read")
 @blp.arguments(MonthArgs, location="query")
 @blp.response(200, CoverageSchema)
 def month_coverage(args, site_id):
     """A month's coverage, as the monthly archive files it."""
-    site = get_scoped(Site, site_id, READERS)
+    site = get_scoped(Site, site_id, "coverage.read")
     return coverage.month_coverage(site, args["month"])

@@ -9,7 +9,6 @@ from .common import StrictSchema, UtcDateTime
 
 blp = Blueprint("devices", __name__, url_prefix="/api/devices", description="Devices and their sync health")
 
-VIEWERS = (choices.SUPERVISOR, choices.MANAGER, choices.ADMIN)
 
 
 class DeviceArgs(StrictSchema):
@@ -31,13 +30,13 @@ class DeviceSchema(StrictSchema):
 
 
 @blp.route("/")
-@requires(*VIEWERS)
+@requires("device.read")
 @blp.arguments(DeviceArgs, location="query")
 @blp.response(200, DeviceSchema(many=True))
 def devices(args):
     """Devices of the people at my sites: clock flags and lost records (sequence gaps)."""
-    ids = site_ids(current_user(), VIEWERS)
+    ids = site_ids(current_user(), "device.read")
     if "site_id" in args:
-        authorize(args["site_id"], VIEWERS)
+        authorize(args["site_id"], "device.read")
         ids = [args["site_id"]]
     return sync.devices_for_sites(ids)

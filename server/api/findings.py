@@ -20,7 +20,6 @@ from .tasks import Id, Text
 
 blp = Blueprint("findings", __name__, url_prefix="/api/findings", description="Findings")
 
-REPORTERS = (choices.PATROLLER, choices.SUPERVISOR, choices.MANAGER)
 # A web report's own time may be a little ahead of ours (browser clocks), not more.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 OLDEST_REPORT = timedelta(days=366)
@@ -90,7 +89,7 @@ class Findings(MethodView):
         """Findings at my sites, newest first."""
         ids = site_ids(current_user())
         if "site_id" in args:
-            authorize(args["site_id"], choices.ROLES)
+            authorize(args["site_id"], "finding.read")
             ids = [args["site_id"]]
         stmt = select(Finding).where(Finding.site_id.in_(ids))
         for key, column in (("checkpoint_id", Finding.checkpoint_id), ("category", Finding.category), ("severity", Finding.severity), ("dealt_on_spot", Finding.dealt_on_spot)):
@@ -103,7 +102,7 @@ class Findings(MethodView):
         items, meta = page(stmt.order_by(Finding.observed_at.desc(), Finding.id), args, db)
         return {"items": [_out(f) for f in items], "meta": meta}
 
-    @requires(*REPORTERS)
+    @requires("patrol.record")
     @blp.arguments(FindingInSchema)
     @blp.response(201, FindingSchema)
     def post(self, body):
@@ -114,7 +113,7 @@ class Findings(MethodView):
         supervisor confirms.
         """
         user = current_user()
-        cp = get_scoped(Checkpoint, body["checkpoint_id"], REPORTERS)
+        cp = get_scoped(Checkpoint, body["checkpoint_id"], "patrol.record")
         site = db.session.get(Site, cp.site_id)
         category, route = body.get("category"), body.get("route")
         if "item_id" in body:
@@ -156,4 +155,4 @@ class FindingItem(MethodView):
     @blp.response(200, FindingSchema)
     def get(self, finding_id):
         """One finding, with its task id (none when dealt with on the spot)."""
-        return _out(get_scoped(Finding, finding_id, choices.ROLES))
+        return _out(get_scoped(Finding, finding_id, "finding.read"))

@@ -1,9 +1,9 @@
-"""Health and the domain's vocabulary (roles, kinds, states) for clients."""
+"""Health, and the domain's vocabulary and policy table for clients (the phone and desk screens)."""
 
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from .. import choices
+from .. import choices, policy, tasks
 from ..auth import public
 from ..extensions import db
 
@@ -17,13 +17,18 @@ class HealthSchema(StrictSchema):
 
 
 class MetaSchema(StrictSchema):
-    roles = fields.List(fields.String())
-    checkpoint_kinds = fields.List(fields.String())
-    methods = fields.List(fields.String())
-    categories = fields.List(fields.String())
-    routes = fields.List(fields.String())
-    task_states = fields.List(fields.String())
-    severities = fields.List(fields.String())
+    lists = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()),
+        metadata={"description": "every named list of the domain (roles, kinds, states, routes, department codes…)"},
+    )
+    label_prefixes = fields.Dict(
+        keys=fields.String(), values=fields.String(),
+        metadata={"description": "translation-key prefix of each list: the label of value v of list n is label_prefixes[n] + v"},
+    )
+    policy = fields.Dict(metadata={"description": "who may do what: action → roles at the site and relations to the object"})
+    moves = fields.List(
+        fields.Dict(), metadata={"description": "the task state machine: from, to, and the policy action that allows the move"},
+    )
 
 
 @blp.route("/health")
@@ -39,13 +44,9 @@ def health():
 @public
 @blp.response(200, MetaSchema)
 def meta():
-    """The domain's named constants: roles, checkpoint kinds, methods, categories, states."""
+    """The domain's vocabulary (every named list), the policy table and the task state machine."""
     return {
-        "roles": list(choices.ROLES),
-        "checkpoint_kinds": list(choices.CHECKPOINT_KINDS),
-        "methods": list(choices.METHODS),
-        "categories": list(choices.CATEGORIES),
-        "routes": list(choices.ROUTES),
-        "task_states": list(choices.TASK_STATES),
-        "severities": list(choices.SEVERITIES),
+        **choices.vocabulary(),
+        "policy": policy.as_json(),
+        "moves": [{"from": a, "to": b, "action": action} for (a, b), action in tasks.MOVES.items()],
     }

@@ -64,7 +64,7 @@ def list_photos(args):
     """Photos of a record, with which ones are still expected (named but not uploaded)."""
     ids = site_ids(current_user())
     if "site_id" in args:
-        authorize(args["site_id"], choices.ROLES)
+        authorize(args["site_id"], "site.read")
         ids = [args["site_id"]]
     stmt = select(Photo).where(Photo.site_id.in_(ids))
     for key in ("visit_id", "finding_id", "task_id", "status"):

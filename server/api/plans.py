@@ -14,7 +14,6 @@ from .common import StrictSchema
 
 blp = Blueprint("plans", __name__, url_prefix="/api", description="Patrol plans")
 
-EDITORS = (choices.ADMIN, choices.MANAGER)
 # Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
 MAX_ID = 2**31 - 1
 
@@ -64,19 +63,19 @@ class Plans(MethodView):
     @blp.response(200, PlanSchema(many=True))
     def get(self, args, site_id):
         """A site's patrol plans (everyone at the site may read them)."""
-        get_scoped(Site, site_id, choices.ROLES)
+        get_scoped(Site, site_id, "plan.read")
         stmt = select(PatrolPlan).where(PatrolPlan.site_id == site_id)
         if "active" in args:
             stmt = stmt.where(PatrolPlan.active.is_(args["active"]))
         rows = db.session.execute(stmt.order_by(PatrolPlan.id)).scalars().all()
         return [plans.plan_payload(p) for p in rows]
 
-    @requires(*EDITORS)
+    @requires("plan.edit")
     @blp.arguments(PlanSchema)
     @blp.response(201, PlanSchema)
     def post(self, body, site_id):
         """Write a patrol plan: checkpoints, assignee, schedule, focus notes."""
-        get_scoped(Site, site_id, EDITORS)
+        get_scoped(Site, site_id, "plan.edit")
         plan = plans.create_plan(site_id, actor_id=current_user().id, **body)
         db.session.commit()
         return plans.plan_payload(plan)
@@ -88,22 +87,22 @@ class PlanItem(MethodView):
     @blp.response(200, PlanSchema)
     def get(self, plan_id):
         """One patrol plan."""
-        return plans.plan_payload(get_scoped(PatrolPlan, plan_id, choices.ROLES))
+        return plans.plan_payload(get_scoped(PatrolPlan, plan_id, "plan.read"))
 
-    @requires(*EDITORS)
+    @requires("plan.edit")
     @blp.arguments(PlanUpdateSchema)
     @blp.response(200, PlanSchema)
     def patch(self, body, plan_id):
         """Change a plan; `active: false` pauses it (no windows are expected while paused)."""
-        plan = get_scoped(PatrolPlan, plan_id, EDITORS)
+        plan = get_scoped(PatrolPlan, plan_id, "plan.edit")
         plans.update_plan(plan, actor_id=current_user().id, **body)
         db.session.commit()
         return plans.plan_payload(plan)
 
-    @requires(*EDITORS)
+    @requires("plan.edit")
     @blp.response(204)
     def delete(self, plan_id):
         """Delete a plan; phones drop it at their next sync."""
-        plan = get_scoped(PatrolPlan, plan_id, EDITORS)
+        plan = get_scoped(PatrolPlan, plan_id, "plan.edit")
         plans.delete_plan(plan, actor_id=current_user().id)
         db.session.commit()

@@ -5,7 +5,6 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import choices
 from ..auth import current_user, get_scoped, requires, site_ids
 from ..extensions import db
 from ..models import Department, Site
@@ -56,14 +55,14 @@ class SiteItem(MethodView):
     @blp.response(200, SiteSchema)
     def get(self, site_id):
         """One of my sites."""
-        return get_scoped(Site, site_id, choices.ROLES)
+        return get_scoped(Site, site_id, "site.read")
 
-    @requires(choices.ADMIN, choices.MANAGER)
+    @requires("site.edit")
     @blp.arguments(SiteSchema(partial=True))
     @blp.response(200, SiteSchema)
     def patch(self, body, site_id):
         """Change a site's names, timezone, task due days or minimum scan gap."""
-        site = get_scoped(Site, site_id, (choices.ADMIN, choices.MANAGER))
+        site = get_scoped(Site, site_id, "site.edit")
         if "timezone" in body:
             check_timezone(body["timezone"])
         for key, value in body.items():
@@ -81,15 +80,15 @@ class Departments(MethodView):
     @blp.response(200, DepartmentSchema(many=True))
     def get(self, site_id):
         """A site's departments (work is routed to them)."""
-        get_scoped(Site, site_id, choices.ROLES)
+        get_scoped(Site, site_id, "site.read")
         return db.session.execute(select(Department).where(Department.site_id == site_id).order_by(Department.id)).scalars().all()
 
-    @requires(choices.ADMIN, choices.MANAGER)
+    @requires("site.edit")
     @blp.arguments(DepartmentSchema)
     @blp.response(201, DepartmentSchema)
     def post(self, body, site_id):
         """Add a department to a site."""
-        get_scoped(Site, site_id, (choices.ADMIN, choices.MANAGER))
+        get_scoped(Site, site_id, "site.edit")
         from ..errors import ApiError
 
         if db.session.execute(select(Department.id).where(Department.site_id == site_id, Department.code == body["code"])).first():
@@ -101,12 +100,12 @@ class Departments(MethodView):
 
 @blp.route("/<int:site_id>/departments/<int:department_id>")
 class DepartmentItem(MethodView):
-    @requires(choices.ADMIN, choices.MANAGER)
+    @requires("site.edit")
     @blp.arguments(DepartmentUpdateSchema)
     @blp.response(200, DepartmentSchema)
     def patch(self, body, site_id, department_id):
         """Rename or (de)activate a department."""
-        dept = get_scoped(Department, department_id, (choices.ADMIN, choices.MANAGER))
+        dept = get_scoped(Department, department_id, "site.edit")
         if dept.site_id != site_id:
             from ..errors import ApiError
 

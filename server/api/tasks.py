@@ -19,12 +19,6 @@ from .common import PageArgs, StrictSchema, UtcDateTime, page
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Repair tasks, from finding to verified fix")
 
-ANY = choices.ROLES
-DIRECTORS = (choices.SUPERVISOR, choices.MANAGER)
-VERIFIERS = (choices.PATROLLER, choices.SUPERVISOR, choices.MANAGER)
-# Who may work a task; within these, tasks.MOVES decides per move (the assignee, or a director).
-WORKERS = VERIFIERS
-REQUESTERS = (choices.PATROLLER, choices.SUPERVISOR)  # assignees are field staff, or a supervisor
 AGE_BUCKETS = ((0, 3, "0-3d"), (3, 7, "3-7d"), (7, 14, "7-14d"), (14, 30, "14-30d"), (30, None, "30d+"))
 MAX_ID = 2**31 - 1
 
@@ -291,13 +285,13 @@ class RepeatSchema(StrictSchema):
 def _scope(args: dict) -> list[int]:
     """The sites a list covers: the one asked for (if I work there) or all of mine."""
     if args.get("site_id") is not None:
-        authorize(args["site_id"], ANY)
+        authorize(args["site_id"], "task.read")
         return [args["site_id"]]
     return site_ids(current_user())
 
 
-def _load(task_id: int, roles=ANY) -> Task:
-    return get_scoped(Task, task_id, roles)
+def _load(task_id: int, action: str = "task.read") -> Task:
+    return get_scoped(Task, task_id, action)
 
 
 def _names(ids) -> dict[int, str]:
@@ -452,7 +446,7 @@ class TaskItem(MethodView):
 
 
 @blp.route("/<int:task_id>/transition", methods=["POST"])
-@requires(*WORKERS)
+@requires()  # who may make which move: tasks.MOVES names the policy action of each
 @blp.arguments(TransitionSchema)
 @blp.response(200, TaskSchema)
 def transition(body, task_id):
@@ -464,7 +458,7 @@ def transition(body, task_id):
 
 
 @blp.route("/<int:task_id>/cancel", methods=["POST"])
-@requires(*DIRECTORS)
+@requires("task.cancel")
 @blp.arguments(CancelSchema)
 @blp.response(200, TaskSchema)
 def cancel(body, task_id):
@@ -476,7 +470,7 @@ def cancel(body, task_id):
 
 
 @blp.route("/<int:task_id>/route", methods=["POST"])
-@requires(*DIRECTORS)
+@requires("task.route")
 @blp.arguments(RouteSchema)
 @blp.response(200, TaskSchema)
 def route(body, task_id):
@@ -488,7 +482,7 @@ def route(body, task_id):
 
 
 @blp.route("/<int:task_id>/assign", methods=["POST"])
-@requires(*DIRECTORS)
+@requires("task.assign")
 @blp.arguments(AssignSchema)
 @blp.response(200, TaskSchema)
 def assign(body, task_id):
@@ -500,7 +494,7 @@ def assign(body, task_id):
 
 
 @blp.route("/<int:task_id>/case", methods=["PATCH"])
-@requires(*WORKERS)
+@requires("task.case")
 @blp.arguments(CaseSchema)
 @blp.response(200, TaskSchema)
 def update_case(body, task_id):
@@ -540,7 +534,7 @@ class Extensions(MethodView):
         _load(task_id)
         return db.session.execute(select(Extension).where(Extension.task_id == task_id).order_by(Extension.id)).scalars().all()
 
-    @requires(*REQUESTERS)
+    @requires("extension.request")
     @blp.arguments(ExtensionInSchema)
     @blp.response(201, ExtensionSchema)
     def post(self, body, task_id):
@@ -552,7 +546,7 @@ class Extensions(MethodView):
 
 
 @blp.route("/extensions/<int:extension_id>/decision", methods=["POST"])
-@requires(choices.MANAGER)
+@requires("extension.decide")
 @blp.arguments(DecisionSchema)
 @blp.response(200, ExtensionSchema)
 def decide(body, extension_id):
@@ -567,7 +561,7 @@ def decide(body, extension_id):
 
 
 @blp.route("/<int:task_id>/verify", methods=["POST"])
-@requires(*VERIFIERS)
+@requires("task.verify")
 @blp.arguments(VerifyInSchema)
 @blp.response(201, VerificationSchema)
 def verify(body, task_id):
@@ -578,7 +572,7 @@ def verify(body, task_id):
     same verification_id again returns the stored verification.
     """
     user = current_user()
-    task = _load(task_id, VERIFIERS)
+    task = _load(task_id, "task.verify")
     verification_id = str(body["verification_id"])
     existing = db.session.get(Verification, verification_id)
     if existing is not None:

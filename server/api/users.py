@@ -63,7 +63,7 @@ def _out(user: User, visible_sites: set[int]) -> dict:
 def _load_user_for_admin(user_id: int) -> tuple[User, set[int]]:
     """A user is visible to an admin who shares a site with them."""
     me = current_user()
-    admin_sites = set(site_ids(me, (choices.ADMIN,)))
+    admin_sites = set(site_ids(me, "user.manage"))
     user = db.session.get(User, user_id)
     if user is None or not ({m.site_id for m in user.memberships} & admin_sites):
         raise ApiError(404, "Not found.")
@@ -72,45 +72,45 @@ def _load_user_for_admin(user_id: int) -> tuple[User, set[int]]:
 
 @blp.route("/")
 class Users(MethodView):
-    @requires(choices.ADMIN, choices.SUPERVISOR, choices.MANAGER)
+    @requires("user.read")
     @blp.arguments(UserListArgs, location="query")
     @blp.response(200, UserSchema(many=True))
     def get(self, args):
         """People at the sites where I am an admin, supervisor or manager (to assign work)."""
         me = current_user()
-        mine = set(site_ids(me, (choices.ADMIN, choices.SUPERVISOR, choices.MANAGER)))
+        mine = set(site_ids(me, "user.read"))
         if "site_id" in args:
-            authorize(args["site_id"], (choices.ADMIN, choices.SUPERVISOR, choices.MANAGER))
+            authorize(args["site_id"], "user.read")
             mine = {args["site_id"]}
         users = db.session.execute(
             select(User).join(Membership).where(Membership.site_id.in_(mine)).distinct().order_by(User.username)
         ).scalars()
         return [_out(u, mine) for u in users]
 
-    @requires(choices.ADMIN)
+    @requires("user.manage")
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     def post(self, body):
         """Create a user with roles at sites where I am an admin."""
         for r in body["roles"]:
-            authorize(r["site_id"], (choices.ADMIN,))
+            authorize(r["site_id"], "user.manage")
         user = accounts.create_user(body["username"], body["password"], body["display_name"], body["locale"])
         for r in body["roles"]:
             accounts.grant(user, r["site_id"], r["role"])
         db.session.commit()
-        return _out(user, set(site_ids(current_user(), (choices.ADMIN,))))
+        return _out(user, set(site_ids(current_user(), "user.manage")))
 
 
 @blp.route("/<int:user_id>")
 class UserItem(MethodView):
-    @requires(choices.ADMIN)
+    @requires("user.manage")
     @blp.response(200, UserSchema)
     def get(self, user_id):
         """One user, with their roles at my sites."""
         user, admin_sites = _load_user_for_admin(user_id)
         return _out(user, admin_sites)
 
-    @requires(choices.ADMIN)
+    @requires("user.manage")
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     def patch(self, body, user_id):

@@ -17,7 +17,6 @@ from .tasks import MAX_ID, Id, Text
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks", description="Outbound webhooks")
 
-ADMINS = (choices.ADMIN,)
 URL = validate.URL(schemes={"http", "https"}, require_tld=False)
 
 
@@ -97,24 +96,24 @@ def _out(hook: Webhook) -> dict:
 
 @blp.route("/")
 class Webhooks(MethodView):
-    @requires(*ADMINS)
+    @requires("webhook.manage")
     @blp.arguments(SiteArgs, location="query")
     @blp.response(200, WebhookSchema(many=True))
     def get(self, args):
         """Webhooks of the sites I administer, with pending and failed delivery counts."""
-        ids = site_ids(current_user(), ADMINS)
+        ids = site_ids(current_user(), "webhook.manage")
         if "site_id" in args:
-            authorize(args["site_id"], ADMINS)
+            authorize(args["site_id"], "webhook.manage")
             ids = [args["site_id"]]
         hooks = db.session.execute(select(Webhook).where(Webhook.site_id.in_(ids)).order_by(Webhook.id)).scalars().all()
         return [_out(h) for h in hooks]
 
-    @requires(*ADMINS)
+    @requires("webhook.manage")
     @blp.arguments(WebhookSchema)
     @blp.response(201, WebhookSchema)
     def post(self, body):
         """Add a webhook to a site (preset generic, wecom or dingtalk)."""
-        authorize(body["site_id"], ADMINS)
+        authorize(body["site_id"], "webhook.manage")
         hook = Webhook(**body)
         db.session.add(hook)
         db.session.commit()
@@ -123,40 +122,40 @@ class Webhooks(MethodView):
 
 @blp.route("/<int:webhook_id>")
 class WebhookItem(MethodView):
-    @requires(*ADMINS)
+    @requires("webhook.manage")
     @blp.response(200, WebhookSchema)
     def get(self, webhook_id):
         """One webhook and its delivery health."""
-        return _out(get_scoped(Webhook, webhook_id, ADMINS))
+        return _out(get_scoped(Webhook, webhook_id, "webhook.manage"))
 
-    @requires(*ADMINS)
+    @requires("webhook.manage")
     @blp.arguments(WebhookUpdateSchema)
     @blp.response(200, WebhookSchema)
     def patch(self, body, webhook_id):
         """Change a webhook's URL, preset, secret, or switch it off."""
-        hook = get_scoped(Webhook, webhook_id, ADMINS)
+        hook = get_scoped(Webhook, webhook_id, "webhook.manage")
         for key, value in body.items():
             setattr(hook, key, value)
         db.session.commit()
         return _out(hook)
 
-    @requires(*ADMINS)
+    @requires("webhook.manage")
     @blp.response(204)
     def delete(self, webhook_id):
         """Remove a webhook and its delivery history."""
-        hook = get_scoped(Webhook, webhook_id, ADMINS)
+        hook = get_scoped(Webhook, webhook_id, "webhook.manage")
         db.session.execute(WebhookDelivery.__table__.delete().where(WebhookDelivery.webhook_id == hook.id))
         db.session.delete(hook)
         db.session.commit()
 
 
 @blp.route("/<int:webhook_id>/deliveries")
-@requires(*ADMINS)
+@requires("webhook.manage")
 @blp.arguments(DeliveryArgs, location="query")
 @blp.response(200, DeliveryPage)
 def deliveries(args, webhook_id):
     """A webhook's deliveries, newest first: status, attempts, next try and last error."""
-    hook = get_scoped(Webhook, webhook_id, ADMINS)
+    hook = get_scoped(Webhook, webhook_id, "webhook.manage")
     stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
     if "status" in args:
         stmt = stmt.where(WebhookDelivery.status == args["status"])
@@ -165,14 +164,14 @@ def deliveries(args, webhook_id):
 
 
 @blp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])
-@requires(*ADMINS)
+@requires("webhook.manage")
 @blp.response(200, DeliverySchema)
 def retry(delivery_id):
     """Try a failed delivery again from the start (at the next `flask webhooks deliver`)."""
     delivery = db.session.get(WebhookDelivery, delivery_id) if delivery_id <= MAX_ID else None
     if delivery is None:
         raise ApiError(404, "Not found.", "not_found")
-    get_scoped(Webhook, delivery.webhook_id, ADMINS)
+    get_scoped(Webhook, delivery.webhook_id, "webhook.manage")
     if delivery.status == choices.WEBHOOK_SENT:
         raise ApiError(409, "This delivery was sent already.", "already_sent")
     webhooks.retry(delivery)
