@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from .. import choices, coverage
+from .. import coverage
 from ..auth import get_scoped, requires
 from ..models import Site
 from .common import StrictSchema

@@ -3,7 +3,7 @@
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from .. import choices, sync
+from .. import sync
 from ..auth import authorize, current_user, requires, site_ids
 from .common import StrictSchema, UtcDateTime
 

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import choices, plans
+from .. import plans
 from ..auth import current_user, get_scoped, requires
 from ..extensions import db
 from ..models import PatrolPlan, Site
