@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 
 from . import audit, choices
 from .errors import ApiError
+from .problems import Invalid
 from .extensions import db
 from .models import Checkpoint, Finding, Site, Task, utcnow
 from .timeutil import month_of
@@ -159,3 +160,29 @@ CATEGORY_ROUTES = {"facilities": choices.ROUTE_FACILITY_REPAIR, "renovation_viol
 
 def default_route(category: str) -> str:
     return CATEGORY_ROUTES.get(category, choices.ROUTE_DEPARTMENT_WORK)
+
+
+def default_routes() -> dict[str, str]:
+    """Every category's usual route, as the phone shows it before the patroller picks one."""
+    return {c: default_route(c) for c in choices.CATEGORIES}
+
+
+def classify(item: dict | None, category: str | None = None, route: str | None = None) -> tuple[str, str]:
+    """A finding's category and route, the one rule for the phone (sync) and the web alike.
+
+    A failed checklist item is what the item checks: its category and usual route, and
+    a different one sent with it is refused (a supervisor re-routes the task instead,
+    DOMAIN.md § 14.2). A problem outside the checklist needs a category, and takes the
+    route sent or its category's usual one.
+    """
+    if item is not None:
+        for name, sent, own in (("category", category, item["category"]), ("route", route, item["route"])):
+            if sent is not None and sent != own:
+                raise Invalid.field(
+                    name, f"comes from the checklist item ({own})",
+                    f"A checklist item's {name} is {own}; a supervisor can re-route its task.",
+                )
+        return item["category"], item["route"]
+    if category is None:
+        raise Invalid.field("category", "required without item_id", "Say what kind of problem it is (category).")
+    return category, route or default_route(category)

@@ -108,21 +108,19 @@ class Findings(MethodView):
     def post(self, body):
         """Report a problem from the web (outside a checklist round): the same path as a synced finding.
 
-        Category and route default from the checklist item when one is named; a
-        problem outside the checklist needs a category and is routed by it until a
+        A failed checklist item takes the item's category and route (findings.classify);
+        a problem outside the checklist needs a category and is routed by it until a
         supervisor confirms.
         """
         user = current_user()
         cp = get_scoped(Checkpoint, body["checkpoint_id"], "patrol.record")
         site = db.session.get(Site, cp.site_id)
-        category, route = body.get("category"), body.get("route")
+        item = None
         if "item_id" in body:
             item = checklists.items_by_id(checklists.current_version(site.id, cp.kind)).get(body["item_id"])
             if item is None:
                 raise ApiError(422, f"The {cp.kind} checklist has no item {body['item_id']!r}.", "validation_error", {"fields": {"item_id": ["not an item of this checkpoint's checklist"]}})
-            category, route = category or item["category"], route or item["route"]
-        if category is None:
-            raise ApiError(422, "Say what kind of problem it is (category).", "validation_error", {"fields": {"category": ["required without item_id"]}})
+        category, route = findings.classify(item, body.get("category"), body.get("route"))
         now = utcnow()
         observed = body.get("observed_at", now)
         if observed > now + FUTURE_TOLERANCE:
@@ -138,7 +136,7 @@ class Findings(MethodView):
                 observed_at=observed,
                 item_id=body.get("item_id"),
                 category=category,
-                route=route or findings.default_route(category),
+                route=route,
                 description=body["description"],
                 severity=body["severity"],
                 dealt_on_spot=body["dealt_on_spot"],

@@ -3,7 +3,7 @@
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from .. import choices, policy, tasks
+from .. import choices, findings, policy, tasks
 from ..auth import public
 from ..extensions import db
 
@@ -26,6 +26,10 @@ class MetaSchema(StrictSchema):
         metadata={"description": "translation-key prefix of each list: the label of value v of list n is label_prefixes[n] + v"},
     )
     policy = fields.Dict(metadata={"description": "who may do what: action → roles at the site and relations to the object"})
+    default_routes = fields.Dict(
+        keys=fields.String(), values=fields.String(),
+        metadata={"description": "each category's usual route for a problem outside the checklist"},
+    )
     moves = fields.List(
         fields.Dict(), metadata={"description": "the task state machine: from, to, and the policy action that allows the move"},
     )
@@ -48,5 +52,6 @@ def meta():
     return {
         **choices.vocabulary(),
         "policy": policy.as_json(),
+        "default_routes": findings.default_routes(),
         "moves": [{"from": a, "to": b, "action": action} for (a, b), action in tasks.MOVES.items()],
     }
