@@ -128,6 +128,17 @@ const T = {
   persist_no: ['浏览器可能会清理本应用的数据：请尽快同步。', 'The browser may clear this app\'s data: sync often.'],
   ios_install: ['iPhone 用户：请点“分享”→“添加到主屏幕”，否则 Safari 可能在 7 天后删除未发送的记录。', 'iPhone: tap Share → Add to Home Screen, or Safari may delete unsent records after 7 days.'],
   version: ['版本 {v}', 'Version {v}'],
+  // Storage trouble the app recovered from (db.js) and records lost with cleared storage (app.js).
+  got_it: ['知道了', 'Got it'],
+  storage_recovered: [
+    '手机存储一时没有响应，应用已重新连接。已保存的记录都还在；如果刚才的操作没有显示“已保存”，请再做一次。',
+    'The phone\'s storage stopped answering for a while; the app has reconnected. Everything saved is still there; if your last step did not say "Saved", do it again.',
+  ],
+  storage_cleared: [
+    '这部手机上本应用的数据已被浏览器清除。服务器已收到你的 {n} 条记录，最后一次在 {t}。在那之后保存在手机上、还没发送的记录已经丢失，请重新记录。',
+    'The browser cleared this app\'s data on this phone. The server has {n} of your records, the last sent at {t}. Records saved on the phone after that and not sent are lost: please record them again.',
+  ],
+  records_never_arrived: ['服务器从未收到你手机上的第 {r} 条记录。', 'The server never received record(s) {r} of your phone.'],
   task_state_open: ['待分派', 'Open'],
   task_state_assigned: ['已分派', 'Assigned'],
   task_state_in_progress: ['处理中', 'In progress'],
