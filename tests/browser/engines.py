@@ -19,6 +19,7 @@ set_input_files, reload, close, screenshot, wait_for_timeout) plus `count(css)` 
 from __future__ import annotations
 
 import fnmatch
+import gzip
 import http.client
 import itertools
 import json
@@ -133,9 +134,11 @@ class Proxy:
 
 
 def _json(data: bytes, resp):
-    if "json" in (resp.getheader("Content-Type") or ""):
-        return json.loads(data or b"null")
-    return None
+    if "json" not in (resp.getheader("Content-Type") or ""):
+        return None
+    if resp.getheader("Content-Encoding") == "gzip":
+        data = gzip.decompress(data)
+    return json.loads(data or b"null")
 
 
 # --- pages -----------------------------------------------------------------------------
