@@ -267,8 +267,14 @@ def engine(request) -> str:
 @pytest.fixture(scope="session")
 def xvfb():
     screen = engines.Xvfb()
+    before = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = screen.display  # MiniBrowser, started by WebKitWebDriver, draws there
     yield screen
     screen.close()
+    if before is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = before
 
 
 @pytest.fixture

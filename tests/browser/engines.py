@@ -42,6 +42,8 @@ PHONE = (390, 844)
 ENGINES = ("chromium", "webkit", "firefox")
 # WebKit's mock camera (a generated test pattern) and getUserMedia without a prompt.
 WEBKIT_CAMERA = ["--enable-mock-capture-devices=true", "--enable-media-stream=true"]
+# How long a held answer keeps the app waiting before its connection drops unanswered.
+HOLD_SECONDS = 5
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -66,6 +68,7 @@ class Proxy:
         self.upstream_port = upstream_port
         self.offline = False
         self.holds: list[tuple[str, list]] = []  # (path glob, answers kept)
+        self.drops: list[str] = []  # path globs answered with a dropped connection
         self._release = threading.Event()
         proxy = self
 
@@ -78,7 +81,8 @@ class Proxy:
             def _any(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                if proxy.offline:
+                path = self.path.split("?")[0]
+                if proxy.offline or any(fnmatch.fnmatch(path, p) for p in proxy.drops):
                     self.close_connection = True  # no answer at all: a network error
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
@@ -93,9 +97,11 @@ class Proxy:
                 finally:
                     conn.close()
                 for pattern, kept in proxy.holds:
-                    if fnmatch.fnmatch(self.path.split("?")[0], pattern):
+                    if fnmatch.fnmatch(path, pattern):
                         kept.append({"path": self.path, "status": resp.status, "body": _json(data, resp)})
-                        proxy._release.wait(120)  # the app waits; the test closes it meanwhile
+                        # The app waits for the answer while the test closes it; then the
+                        # connection drops unanswered (a network error, if anyone still listens).
+                        proxy._release.wait(HOLD_SECONDS)
                         self.close_connection = True
                         return
                 self.send_response(resp.status)
@@ -109,7 +115,11 @@ class Proxy:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a page closed or a connection dropped mid-answer: what the tests do on purpose
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -121,6 +131,13 @@ class Proxy:
         kept: list = []
         self.holds.append((pattern, kept))
         return kept
+
+    def drop(self, pattern: str) -> None:
+        """Requests to `pattern` fail as on a network without signal; the rest of the site answers."""
+        self.drops.append(pattern)
+
+    def undrop(self) -> None:
+        self.drops.clear()
 
     def unhold(self) -> None:
         self.holds.clear()
@@ -401,6 +418,12 @@ class WebKitDevice(Device):
         env = {**os.environ, "DISPLAY": display}
         self.driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=WEBKITDRIVER, env=env))
         self.driver.set_script_timeout(60)
+        # Going full screen takes the window manager a moment after the window appears.
+        deadline = time.monotonic() + 20
+        while (size := self.driver.execute_script("return [innerWidth, innerHeight]")) != list(PHONE):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"MiniBrowser is {size}, not full screen at {PHONE} on {display}")
+            time.sleep(0.1)
         self.pages: list[WebKitPage] = []
         self._fresh = True  # the first window is there already, blank
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from server.models import Checkpoint, Mutation, Visit
 
 from .app_driver import install, open_by_code, record_all_fine, rows, shot, wait_installed, wait_outbox
-from .test_patrol_engines import EVICT_JS
+from .test_patrol_engines import EVICT_JS, NOT_THE_APP
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def test_a_first_install_never_offers_an_update_and_a_real_update_is_offered(eng
         assert page.evaluate("() => document.querySelectorAll('#update-banner').length") == 0, f"install {n + 1} offered an update"
         # Everything the site wrote is deleted: the next open is a first install again
         # (the server's cookie stays, so the app carries on as the same person).
-        page.goto("/manifest.webmanifest")
+        page.goto(NOT_THE_APP)
         page.evaluate(EVICT_JS)
         page.goto("/")
         wait_installed(page)
