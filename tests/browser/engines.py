@@ -418,7 +418,9 @@ class WebKitDevice(Device):
         env = {**os.environ, "DISPLAY": display}
         self.driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=WEBKITDRIVER, env=env))
         self.driver.set_script_timeout(60)
-        # Going full screen takes the window manager a moment after the window appears.
+        # MiniBrowser's --full-screen hides its toolbar (whose width is the window's minimum);
+        # the window is then sized to the screen, a phone's.
+        self.driver.set_window_size(*PHONE)
         deadline = time.monotonic() + 20
         while (size := self.driver.execute_script("return [innerWidth, innerHeight]")) != list(PHONE):
             if time.monotonic() > deadline:
