@@ -18,6 +18,7 @@ set_input_files, reload, close, screenshot, wait_for_timeout) plus `count(css)` 
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import gzip
 import http.client
@@ -409,6 +410,10 @@ class WebKitDevice(Device):
         from selenium.webdriver.webkitgtk.service import Service
 
         super().__init__(proxy)
+        # One WebKit session at a time on this machine: two at once (pytest-xdist workers)
+        # stalled each other's WebDriver commands for minutes here.
+        self._lock = open(Path(tempfile.gettempdir()) / "patrol-webkit.lock", "w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         options = Options()
         options.binary_location = MINIBROWSER
         # Full screen on a 390x844 X screen: the page gets exactly a phone's viewport
@@ -416,7 +421,11 @@ class WebKitDevice(Device):
         for a in ["--automation", "--full-screen", *WEBKIT_CAMERA, *extra_args]:
             options.add_argument(a)
         env = {**os.environ, "DISPLAY": display}
-        self.driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=WEBKITDRIVER, env=env))
+        try:
+            self.driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=WEBKITDRIVER, env=env))
+        except Exception:
+            self._lock.close()  # closing the file lets the next session have the lock
+            raise
         self.driver.set_script_timeout(60)
         # MiniBrowser's --full-screen hides its toolbar (whose width is the window's minimum);
         # the window is then sized to the screen, a phone's.
@@ -462,6 +471,9 @@ class WebKitDevice(Device):
             self.driver.quit()
         except Exception:
             pass
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
 
 
 class Bridge:
