@@ -169,7 +169,8 @@ def test_storage_evicted_with_unsent_records_the_phone_says_what_the_server_has_
     # The notice stays until the person has read it, then the work goes on.
     page.reload()
     page.click("#lost-banner-ok")
-    assert page.evaluate("() => document.querySelectorAll('#lost-banner').length") == 0
+    page.wait_for_function("() => !document.querySelector('#lost-banner')")
+    page.wait_for_function("() => import('/static/pwa/db.js').then((db) => db.getMeta('lost_records')).then((v) => !v)")
     page.reload()
     page.wait_for_selector("#nav a")
     assert page.evaluate("() => document.querySelectorAll('#lost-banner').length") == 0

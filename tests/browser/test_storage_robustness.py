@@ -59,7 +59,7 @@ def test_leaving_the_scan_screen_mid_save_never_hangs_the_next_page(engine, phon
         page.click("#code-open")  # a new visit draft is being written…
         page.goto(f"/c/{tokens[(n + 7) % len(tokens)]}")  # …when a label's URL opens
         try:
-            page.wait_for_selector("#all-fine", timeout=12000)
+            page.wait_for_selector("#all-fine", timeout=20000)
         except TimeoutError:
             shot(page, "webkit_hang")
             raise AssertionError(f"leave {n + 1}: the next page hangs on {page.evaluate('() => document.querySelector(`#app`).innerText')!r}")
