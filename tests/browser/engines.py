@@ -268,23 +268,36 @@ class WebKitPage(NeutralPage):
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
         return el
 
+    def _act(self, css: str, action) -> None:
+        """Do `action(element)`, again on a fresh element if the app redrew it meanwhile
+        (its screens rebuild their DOM on each change; Playwright retries the same way)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        for attempt in range(20):
+            try:
+                return action(self._element(css))
+            except StaleElementReferenceException:
+                if attempt == 19:
+                    raise
+                time.sleep(0.1)
+
     def click(self, css: str) -> None:
-        self._element(css).click()
+        self._act(css, lambda el: el.click())
 
     def fill(self, css: str, value: str) -> None:
-        el = self._element(css)
-        el.clear()
-        el.send_keys(value)
+        def fill(el):
+            el.clear()
+            el.send_keys(value)
+
+        self._act(css, fill)
 
     def check(self, css: str) -> None:
-        el = self._element(css)
-        if not el.is_selected():
-            el.click()
+        self._act(css, lambda el: el.is_selected() or el.click())
 
     def select_option(self, css: str, value: str) -> None:
         from selenium.webdriver.support.select import Select
 
-        Select(self._element(css)).select_by_value(value)
+        self._act(css, lambda el: Select(el).select_by_value(value))
 
     def set_input_files(self, css: str, files: list[dict]) -> None:
         from selenium.webdriver.common.by import By

@@ -87,7 +87,9 @@ def test_a_transaction_held_open_is_aborted_the_app_reconnects_says_so_and_loses
     page.wait_for_selector("#storage-banner", timeout=30000)
     shot(page, f"{engine}_storage_recovered")
     assert "已重新连接" in page.inner_text("#storage-banner")
-    assert page.evaluate("() => window.held") == "AbortError"
+    # The holder's transaction was ended by the app (its next request finds it aborted:
+    # Chromium and Firefox say AbortError, WebKit may say TransactionInactiveError first).
+    assert page.evaluate("() => window.held") in ("AbortError", "TransactionInactiveError")
     page.wait_for_function("() => document.querySelector('#save-notice').textContent !== ''")
     assert page.evaluate("() => document.querySelectorAll('.screen-checkpoint').length") == 1  # the form is still there
 
