@@ -111,7 +111,7 @@ def tasks_group():
 def tasks_escalate():
     """Escalate overdue tasks to supervisors and managers (run daily; once a day per task)."""
     from .extensions import db
-    from .notifications import escalate_overdue
+    from .tasks import escalate_overdue
 
     count = escalate_overdue()
     db.session.commit()
