@@ -15,14 +15,13 @@ ADMIN = "admin"
 ROLES = (PATROLLER, SUPERVISOR, MANAGER, ARCHIVIST, ADMIN)
 
 # Checkpoint kinds (DOMAIN.md § 8-13); each has a file in checklists/.
-CHECKPOINT_KINDS = (
-    "floor",
-    "elevator_car",
-    "lobby",
-    "outdoor_plaza",
-    "car_park",
-    "vacant_unit",
-)
+KIND_FLOOR = "floor"
+KIND_ELEVATOR_CAR = "elevator_car"
+KIND_LOBBY = "lobby"
+KIND_OUTDOOR_PLAZA = "outdoor_plaza"
+KIND_CAR_PARK = "car_park"
+KIND_VACANT_UNIT = "vacant_unit"
+CHECKPOINT_KINDS = (KIND_FLOOR, KIND_ELEVATOR_CAR, KIND_LOBBY, KIND_OUTDOOR_PLAZA, KIND_CAR_PARK, KIND_VACANT_UNIT)
 
 # The four methods of checking (§ 7).
 METHODS = ("look", "listen", "touch", "ask")
@@ -125,7 +124,11 @@ SYNC_REJECTED = "rejected"
 SYNC_OUTCOMES = (SYNC_APPLIED, SYNC_DUPLICATE, SYNC_REJECTED)
 
 # Webhook presets.
-WEBHOOK_PRESETS = ("generic", "wecom", "dingtalk")
+WEBHOOK_GENERIC = "generic"  # JSON, signed with the secret
+WEBHOOK_WECOM = "wecom"  # 企业微信群机器人
+WEBHOOK_DINGTALK = "dingtalk"  # 钉钉群机器人
+WEBHOOK_PRESETS = (WEBHOOK_GENERIC, WEBHOOK_WECOM, WEBHOOK_DINGTALK)
+# A webhook delivery's state.
 WEBHOOK_PENDING = "pending"
 WEBHOOK_SENT = "sent"
 WEBHOOK_FAILED = "failed"  # gave up after the last retry; shown to admins

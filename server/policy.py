@@ -64,6 +64,7 @@ ACTIONS: dict[str, Rule] = {
     # The patrol itself: rounds, visits and findings, from the phone (sync) or the web alike.
     "patrol.record": _rule(FIELD, "record rounds, checkpoint visits and findings"),
     "finding.read": _rule(ALL, "see findings"),
+    "photo.read": _rule(ALL, "see the photos of a site's records"),
     # Repair tasks (DOMAIN.md § 14).
     "task.read": _rule(ALL, "see tasks and their history"),
     "task.route": _rule(DIRECTORS, "confirm or change a task's route and department"),

@@ -6,35 +6,16 @@ import uuid
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from .. import choices, tasks
 from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Extension, Task
-from .common import PageArgs, StrictSchema, UtcDateTime, page
+from .common import MAX_ID, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Repair tasks, from finding to verified fix")
-
-MAX_ID = 2**31 - 1
-
-
-def Id(**kw) -> fields.Integer:
-    """An integer key: out-of-range numbers are a 422 here, not a database error."""
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
-
-
-def _no_nul(value: str) -> bool:
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-    return True
-
-
-def Text(max_len: int, min_len: int = 0, **kw) -> fields.String:
-    """Free text: bounded, and without NUL characters (PostgreSQL cannot store them)."""
-    return fields.String(validate=[validate.Length(min=min_len, max=max_len), _no_nul], **kw)
-
 
 # --- schemas -------------------------------------------------------------------------
 
