@@ -366,6 +366,16 @@ def test_sign_off_records_fixer_verifier_and_supervisor_with_signatures_and_phot
     assert detail["events"][-1]["data"]["to"] == "verified"
 
 
+def test_a_supervisor_who_verifies_signs_as_the_supervisor_and_a_manager_does_not(demo):
+    # The policy table's task.sign_as_supervisor decides, not a role check in the code.
+    _, by_supervisor = finding(demo, "F01")
+    _, by_manager = finding(demo, "F02")
+    work_done(by_supervisor)
+    work_done(by_manager)
+    assert verify(by_supervisor, verify_visit(by_supervisor, who="supervisor"), who="supervisor").supervisor_id == user("supervisor").id
+    assert verify(by_manager, verify_visit(by_manager, who="manager"), who="manager").supervisor_id is None
+
+
 def test_verification_by_sync_closes_the_task(demo, as_role):
     _, task = finding(demo)
     work_done(task)
