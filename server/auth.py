@@ -187,7 +187,7 @@ def authorize(site_id: int | None, action: str, obj=None) -> None:
     if not held:
         raise NotFound("Not found.")
     if not policy.allows(action, held, policy.relations_to(user, obj) if obj is not None else ()):
-        raise Forbidden("Your role at this site does not allow this.")
+        raise Forbidden("Your role at this site does not allow this.", None, {"action": action})
 
 
 def get_scoped(model, ident, action: str):
@@ -222,7 +222,7 @@ def requires(action: str | None = None):
             user = current_user()
             check_csrf()
             if pre_check and not site_ids(user, action):
-                raise Forbidden("Your role does not allow this.")
+                raise Forbidden("Your role does not allow this.", None, {"action": action})
             return fn(*args, **kwargs)
 
         wrapper._patrol_policy = {

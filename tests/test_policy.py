@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from server import choices, policy, tasks
+from server.accounts import grant
 from server.extensions import db
 from server.models import Task
 
@@ -147,3 +148,14 @@ def test_no_module_keeps_a_role_set_of_its_own(app):
             if not any(path.relative_to(SERVER).as_posix() == f and text.startswith(start) for f, start in pending):
                 found.append(f"{path.relative_to(SERVER)}:{line}: {text}")
     assert found == []
+
+
+def test_a_403_names_the_action_the_role_lacks(demo, as_role, other_site):
+    # Refused before the view runs: no site of theirs lets a patroller manage webhooks.
+    r = as_role("patroller").post("/api/webhooks/", json={"site_id": demo.id, "url": "https://example.com/hook"})
+    assert r.status_code == 403 and error_of(r)["details"]["action"] == "webhook.manage"
+    # Refused at the object's site: a manager elsewhere is only a patroller here.
+    grant(user("patroller"), other_site.id, choices.MANAGER)
+    db.session.commit()
+    r = as_role("patroller").patch(f"/api/checkpoints/{checkpoint(demo).id}", json={"name_en": "Floor one"})
+    assert r.status_code == 403 and error_of(r)["details"]["action"] == "checkpoint.edit"
