@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from . import choices, policy, webhooks
 from .extensions import db
 from .models import Checkpoint, Extension, Finding, Membership, Notification, Site, Task, User, utcnow
-from .timeutil import to_local
+from .timeutil import local_minute
 
 
 def site_recipients(site_id: int, action: str = "notice.receive_major") -> list[int]:
@@ -68,13 +68,13 @@ def event_summary(task: Task | None, finding: Finding, site: Site) -> dict:
         "category": finding.category,
         "severity": finding.severity,
         "description": finding.description,
-        "observed_at_local": to_local(finding.observed_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+        "observed_at_local": local_minute(finding.observed_at, site.timezone),
     }
     if task is not None:
         out.update(
             task_id=task.id,
             state=task.state,
-            due_at_local=to_local(task.due_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+            due_at_local=local_minute(task.due_at, site.timezone),
         )
     return out
 
@@ -142,7 +142,7 @@ def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
             names[uid] = display or username
 
     def local(dt, tz):
-        return to_local(dt, tz).strftime("%Y-%m-%d %H:%M") if dt else None
+        return local_minute(dt, tz) if dt else None
 
     out = {}
     for n in rows:

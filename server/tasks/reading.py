@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, func, or_, select
 from .. import choices as C
 from ..extensions import db
 from ..models import AuditEvent, Checkpoint, Department, Extension, Finding, Photo, Site, Task, TaskComment, User, Verification, utcnow
-from ..timeutil import to_local
+from ..timeutil import local_minute
 from .state import is_overdue, overdue_clause
 
 # The dashboard's age buckets, in days since the task opened: (from, to or None, label).
@@ -45,7 +45,7 @@ def task_summary(task: Task) -> dict:
         "assignee_id": task.assignee_id,
         "assignee_name": assignee.display_name if assignee else "",
         "due_at": task.due_at,
-        "due_local": to_local(task.due_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+        "due_local": local_minute(task.due_at, site.timezone),
         "timezone": site.timezone,
         "original_due_at": task.original_due_at,
         "repeat_flag": task.repeat_flag,

@@ -1,9 +1,9 @@
 """A task's states and the moves between them, overdue, and the steps every change of a task shares.
 
 `MOVES` is the one table of allowed moves, each naming the policy action that decides who
-may make it. Every change of a task goes through `lock` (row lock, sealed-month check),
-`require` (the policy), and ends with `event` (an audit event) and `changed` (a pull-log
-change, so phones see it).
+may make it. A person's move or edit of a task takes `lock` (row lock, sealed-month
+check) and `require` (the policy), and ends with `event` (an audit event) and `changed`
+(a pull-log change, so phones see it).
 """
 
 from __future__ import annotations
