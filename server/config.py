@@ -30,7 +30,6 @@ SETTINGS = (
     ("COVERAGE_REPEAT_SCANS", "3", "scans of one checkpoint by one person that look suspicious..."),
     ("COVERAGE_REPEAT_MINUTES", "10", "...when they fall within this many minutes"),
     ("PWA_VERSION", "(hash of the app's files)", "version string of the phone app; a new one makes phones offer an update"),
-    ("FAULT_INJECTION", "off", "test harness only: enables server/faults.py; refused when PATROL_ENV=production"),
     ("PUBLIC_URL", "(from the request)", "base URL printed into QR labels, e.g. https://patrol.example.com"),
 )
 

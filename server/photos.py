@@ -6,6 +6,7 @@ evidence, plus two JPEGs made from them, upright and with every metadata tag dro
 original bytes are not kept: they carry the phone's GPS position and are up to 12 MiB.
 Files are written to a temporary name in their own directory and moved into place with
 os.replace, so an interrupted upload never leaves a partial file under a real name.
+`upload` writes the files before its caller commits the row that says they are there.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 
 from . import choices
-from .errors import ApiError
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
+from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, TooLarge, Unsupported
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 CONTENT_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -66,12 +67,12 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=list(FORMATS))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ApiError(413, f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
+        raise TooLarge(f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ApiError(422, "This file is not a JPEG, PNG or WebP image.", "not_an_image")
+        raise Invalid("This file is not a JPEG, PNG or WebP image.", "not_an_image")
     width, height = im.size
     if width * height > max_pixels or width < 1 or height < 1:
-        raise ApiError(413, f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
+        raise TooLarge(f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
     return im
 
 
@@ -109,19 +110,7 @@ def render(data: bytes, max_pixels: int) -> Rendered:
         return Rendered(display, _jpeg(thumb_im, 80), im.width, im.height)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         # A truncated or corrupt file fails only when its pixels are decoded.
-        raise ApiError(422, f"The image could not be read (damaged or incomplete file): {exc}", "not_an_image")
-
-
-def render_naive(data: bytes) -> Rendered:
-    """The obvious path, full decode then resize: kept for bench/photos.py to compare against."""
-    im = Image.open(io.BytesIO(data), formats=list(FORMATS))
-    im = ImageOps.exif_transpose(im)
-    im = _as_rgb(im)
-    im.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
-    display = _jpeg(im, 85)
-    thumb_im = im.copy()
-    thumb_im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-    return Rendered(display, _jpeg(thumb_im, 80), im.width, im.height)
+        raise Invalid(f"The image could not be read (damaged or incomplete file): {exc}", "not_an_image")
 
 
 def _write_atomically(path: Path, data: bytes) -> Path:
@@ -167,32 +156,32 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     """Store a photo's bytes; returns (photo, created). Idempotent by id and hash."""
     max_bytes = current_app.config["MAX_PHOTO_BYTES"]
     if len(data) > max_bytes:
-        raise ApiError(413, f"The photo is larger than {max_bytes // (1024 * 1024)} MiB.", "photo_too_large")
+        raise TooLarge(f"The photo is larger than {max_bytes // (1024 * 1024)} MiB.", "photo_too_large")
     claimed = (sha256_header or "").strip().lower()
     if not claimed:
-        raise ApiError(400, "Send the SHA-256 of the body in the X-Content-SHA256 header.", "hash_missing")
+        raise Malformed("Send the SHA-256 of the body in the X-Content-SHA256 header.", "hash_missing")
     digest = hashlib.sha256(data).hexdigest()
     if digest != claimed:
-        raise ApiError(400, "The body does not match its X-Content-SHA256: the upload was damaged; send it again.", "hash_mismatch")
+        raise Malformed("The body does not match its X-Content-SHA256: the upload was damaged; send it again.", "hash_mismatch")
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime not in CONTENT_TYPES:
-        raise ApiError(415, "Send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).", "unsupported_media_type")
+        raise Unsupported("Send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).")
 
     photo = db.session.get(Photo, photo_id, with_for_update=True)
     if photo is not None and not can_see(user, photo):
-        raise ApiError(404, "Not found.", "not_found")
+        raise NotFound("Not found.")
     if photo is not None and photo.status == choices.PHOTO_RECEIVED:
         if photo.sha256 != digest:
-            raise ApiError(409, "A different photo was already uploaded under this id.", "photo_conflict")
+            raise Conflict("A different photo was already uploaded under this id.", "photo_conflict")
         return photo, False
     if photo is not None and photo.uploaded_by != user.id:
-        raise ApiError(403, "This photo is expected from the person whose record names it.", "not_your_photo")
+        raise Forbidden("This photo is expected from the person whose record names it.", "not_your_photo")
 
     rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
     if photo is None:
         try:
             with db.session.begin_nested():
-                db.session.add(Photo(id=photo_id, site_id=None, uploaded_by=user.id, purpose="finding", created_at=utcnow()))
+                db.session.add(Photo(id=photo_id, site_id=None, uploaded_by=user.id, purpose=choices.PHOTO_FINDING, created_at=utcnow()))
         except IntegrityError:
             # The same id arrived on another connection a moment ago: answer as a re-upload.
             db.session.rollback()
@@ -205,17 +194,16 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     photo.width, photo.height = rendered.width, rendered.height
     photo.received_at = utcnow()
     db.session.flush()
-    # Files first, then commit: a crash in between leaves complete files that the retried
-    # upload (same id) overwrites; never a row saying "received" without its files.
+    # Files first, then the caller's commit: a crash in between leaves complete files that
+    # the retried upload (same id) overwrites; never a row saying "received" without its files.
     _store(photo_id, rendered)
-    db.session.commit()
     return photo, True
 
 
 def get_for(user: User, photo_id: str) -> Photo:
     photo = db.session.get(Photo, photo_id)
     if photo is None or not can_see(user, photo):
-        raise ApiError(404, "Not found.", "not_found")
+        raise NotFound("Not found.")
     if photo.status != choices.PHOTO_RECEIVED:
-        raise ApiError(404, "This photo is expected but has not been uploaded yet.", "photo_not_received")
+        raise NotFound("This photo is expected but has not been uploaded yet.", "photo_not_received")
     return photo

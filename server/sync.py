@@ -29,6 +29,7 @@ from . import choices, policy
 from .changes import current_cursor
 from .errors import ApiError
 from .findings import NewFinding, record_findings
+from .problems import Problem
 from .extensions import db
 from .models import (
     Change,
@@ -474,7 +475,7 @@ class Push:
                 fn()
         except Rejection as rej:
             self._reject(i, m, digest, rej, observed_at)
-        except ApiError as exc:
+        except Problem as exc:
             self._reject(i, m, digest, Rejection(exc.code, exc.message, exc.details), observed_at)
         except IntegrityError:
             self.results[i] = {"mutation_id": m["mutation_id"], "seq": m["seq"], **self._after_integrity_error(m, digest, observed_at)}
@@ -509,7 +510,7 @@ class Push:
                 with db.session.begin_nested():
                     self._write(pending)
                 continue
-            except (IntegrityError, ApiError):
+            except (IntegrityError, Problem):
                 pass
             for p in pending:
                 m = self.mutations[p.index]
@@ -522,7 +523,7 @@ class Push:
                         "mutation_id": m["mutation_id"], "seq": m["seq"],
                         **self._after_integrity_error(m, row["payload_hash"], row["observed_at"]),
                     }
-                except ApiError as exc:
+                except Problem as exc:
                     self.results[p.index] = {"mutation_id": m["mutation_id"], "seq": m["seq"]}
                     self._reject(p.index, m, row["payload_hash"], Rejection(exc.code, exc.message, exc.details), row["observed_at"])
 
