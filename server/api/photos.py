@@ -90,6 +90,7 @@ def put_photo(photo_id):
     photo, created = photos.upload(
         current_user(), photo_id, request.get_data(cache=False), request.content_type or "", request.headers.get("X-Content-SHA256", "")
     )
+    db.session.commit()
     return photo, 201 if created else 200
 
 
