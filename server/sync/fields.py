@@ -77,11 +77,16 @@ class Fields:
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
 
-    def uuid(self, key: str, required: bool = True) -> str | None:
+    def _given(self, key: str, required: bool):
+        """The value, or None when absent (a problem only if the field is required)."""
         value = self.data.get(key)
+        if value is None and required:
+            self.fail(key, "required")
+        return value
+
+    def uuid(self, key: str, required: bool = True) -> str | None:
+        value = self._given(key, required)
         if value is None:
-            if required:
-                self.fail(key, "required")
             return None
         if not isinstance(value, str) or not UUID_RE.match(value.lower()):
             self.fail(key, "must be a UUID")
@@ -89,10 +94,8 @@ class Fields:
         return value.lower()
 
     def int(self, key: str, required: bool = True) -> int | None:
-        value = self.data.get(key)
+        value = self._given(key, required)
         if value is None:
-            if required:
-                self.fail(key, "required")
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not (0 < value < 2**53):
             self.fail(key, "must be a positive whole number")
@@ -100,10 +103,8 @@ class Fields:
         return value
 
     def text(self, key: str, required: bool = False, max_len: int = MAX_TEXT) -> str:
-        value = self.data.get(key)
+        value = self._given(key, required)
         if value is None:
-            if required:
-                self.fail(key, "required")
             return ""
         if not isinstance(value, str):
             self.fail(key, "must be text")
@@ -134,24 +135,27 @@ class Fields:
         return value
 
     def time(self, key: str) -> datetime | None:
-        value = self.data.get(key)
+        value = self._given(key, True)
         if value is None:
-            self.fail(key, "required")
             return None
         dt = parse_time(value)
         if dt is None:
             self.fail(key, "must be an ISO 8601 time with an offset, e.g. 2026-05-01T08:30:00Z")
         return dt
 
-    def uuids(self, key: str, limit: int = 20) -> list[str]:
+    def _list(self, key: str, limit: int, of: str) -> list:
+        """The list under `key`, or [] when absent or not a list of at most `limit` (a problem)."""
         value = self.data.get(key)
         if value is None:
             return []
         if not isinstance(value, list) or len(value) > limit:
-            self.fail(key, f"must be a list of at most {limit} UUIDs")
+            self.fail(key, f"must be a list of at most {limit} {of}")
             return []
+        return value
+
+    def uuids(self, key: str, limit: int = 20) -> list[str]:
         out = []
-        for v in value:
+        for v in self._list(key, limit, "UUIDs"):
             if not isinstance(v, str) or not UUID_RE.match(v.lower()):
                 self.fail(key, "must be a list of UUIDs")
                 return []
@@ -160,13 +164,7 @@ class Fields:
         return out
 
     def objects(self, key: str, limit: int = 200) -> list:
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list) or len(value) > limit:
-            self.fail(key, f"must be a list of at most {limit} objects")
-            return []
-        return value
+        return self._list(key, limit, "objects")
 
     def sub(self, data, prefix: str) -> "Fields":
         return Fields(data, self.prefix + prefix, self.errors)

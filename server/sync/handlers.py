@@ -28,9 +28,7 @@ from .fields import (
 
 def handle_round_start(ctx: Context, payload, observed: Observed) -> Plan:
     f = Fields(payload)
-    round_id = f.uuid("round_id")
-    site_id = f.int("site_id")
-    plan_id = f.int("plan_id", required=False)
+    round_id, site_id, plan_id = f.uuid("round_id"), f.int("site_id"), f.int("plan_id", required=False)
     note = f.text("note")
     f.check()
     site = ctx.recording_site(site_id)
