@@ -8,8 +8,8 @@ evidence, plus two JPEGs made from them, upright and with every metadata tag dro
 (GPS included): a display copy (longest side 1600 px) and a thumbnail (320 px). The
 original bytes are not kept: they carry the phone's GPS position and are up to 12 MiB.
 Files are written to a temporary name in their own directory and moved into place with
-os.replace, so an interrupted upload never leaves a partial file under a real name; the
-caller commits the photo's row after `upload` has put its files in place.
+os.replace, so an interrupted upload never leaves a partial file under a real name.
+`upload` writes the files before its caller commits the row that says they are there.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def can_see(user: User, photo: Photo) -> bool:
 
 
 def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_header: str) -> tuple[Photo, bool]:
-    """Store a photo's bytes; returns (photo, created). Idempotent by id and hash; the caller commits."""
+    """Store a photo's bytes; returns (photo, created). Idempotent by id and hash."""
     max_bytes = current_app.config["MAX_PHOTO_BYTES"]
     if len(data) > max_bytes:
         raise TooLarge(f"The photo is larger than {max_bytes // (1024 * 1024)} MiB.", "photo_too_large")
@@ -272,11 +272,11 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
         raise Malformed("The body does not match its X-Content-SHA256: the upload was damaged; send it again.", "hash_mismatch")
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime not in CONTENT_TYPES:
-        raise Unsupported("Send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).", "unsupported_media_type")
+        raise Unsupported("Send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).")
 
     photo = db.session.get(Photo, photo_id, with_for_update=True)
     if photo is not None and not can_see(user, photo):
-        raise NotFound("Not found.", "not_found")
+        raise NotFound("Not found.")
     if photo is not None and photo.status == choices.PHOTO_RECEIVED:
         if photo.sha256 != digest:
             raise Conflict("A different photo was already uploaded under this id.", "photo_conflict")
@@ -301,8 +301,8 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     photo.width, photo.height = rendered.width, rendered.height
     photo.received_at = utcnow()
     db.session.flush()
-    # Files before the caller commits: a crash in between leaves complete files that the
-    # retried upload (same id) overwrites; never a row saying "received" without its files.
+    # Files first, then the caller's commit: a crash in between leaves complete files that
+    # the retried upload (same id) overwrites; never a row saying "received" without its files.
     _store(photo_id, rendered)
     return photo, True
 
@@ -310,7 +310,7 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
 def get_for(user: User, photo_id: str) -> Photo:
     photo = db.session.get(Photo, photo_id)
     if photo is None or not can_see(user, photo):
-        raise NotFound("Not found.", "not_found")
+        raise NotFound("Not found.")
     if photo.status != choices.PHOTO_RECEIVED:
         raise NotFound("This photo is expected but has not been uploaded yet.", "photo_not_received")
     return photo
