@@ -117,7 +117,7 @@ PHOTO_COMMENT = "comment"
 PHOTO_SIGNATURE = "signature"
 PHOTO_PURPOSES = (PHOTO_FINDING, PHOTO_VISIT, PHOTO_AFTER, PHOTO_COMMENT, PHOTO_SIGNATURE)
 
-# Sync push outcomes and rejection codes (docs/sync.md).
+# Sync push outcomes (docs/sync.md); the rejection codes are in server/sync/fields.py.
 SYNC_APPLIED = "applied"
 SYNC_DUPLICATE = "duplicate"
 SYNC_REJECTED = "rejected"

@@ -1,4 +1,7 @@
-"""Photos: integrity-checked, idempotent upload; Pillow makes a clean display copy and a thumbnail.
+"""Photos: who may link a photo to a record, integrity-checked idempotent upload, and the clean copies Pillow makes.
+
+Ownership (docs/sync.md "Photos"): a photo is linked only by the person who took it, and
+to one record (`may_link`); sync, tasks and findings all claim photos through it.
 
 What is kept (docs/sync.md "Photos"): the SHA-256 of the bytes the phone sent, as
 evidence, plus two JPEGs made from them, upright and with every metadata tag dropped
@@ -17,7 +20,9 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Iterable, NamedTuple
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -141,9 +146,99 @@ def _store(photo_id: str, rendered: Rendered) -> None:
         os.replace(tmp, final)
 
 
+# --- who may link a photo to a record ------------------------------------------------
+
+
+class Held(NamedTuple):
+    """What `may_link` reads of a photo: who took it and the record it belongs to (a Photo has the same attributes)."""
+
+    uploaded_by: int | None
+    site_id: int | None
+    visit_id: str | None
+    finding_id: str | None
+    task_id: int | None
+    purpose: str
+
+
+HELD_COLUMNS = (Photo.uploaded_by, Photo.site_id, Photo.visit_id, Photo.finding_id, Photo.task_id, Photo.purpose)
+UNLINKED = (None, None, None)
+
+
+@dataclass(frozen=True)
+class Link:
+    """The one record a photo belongs to (a visit, a finding of a visit, or a task), at one site, and its role there."""
+
+    site_id: int
+    purpose: str
+    visit_id: str | None = None
+    finding_id: str | None = None
+    task_id: int | None = None
+
+    def columns(self) -> dict:
+        return {"site_id": self.site_id, "visit_id": self.visit_id, "finding_id": self.finding_id, "task_id": self.task_id, "purpose": self.purpose}
+
+    def held_by(self, user_id: int) -> Held:
+        return Held(user_id, self.site_id, self.visit_id, self.finding_id, self.task_id, self.purpose)
+
+
+def taken_by(photo, user_id: int) -> bool:
+    """Whether this person took the photo. A photo with no uploader (its taker is not known) is nobody's."""
+    return photo.uploaded_by is not None and photo.uploaded_by == user_id
+
+
+def may_link(photo, user_id: int, link: Link) -> bool:
+    """The rule of photo claims: a photo is linked only by the person who took it, and to one record.
+
+    `photo` is a Photo or a `Held`, or None for an id nobody has named yet (the record's
+    author is then expected to upload it). A photo already linked may be named again by
+    the same record in the same role, and by nothing else; a photo of another site, or
+    with no uploader, may be linked by no one.
+    """
+    if photo is None:
+        return True
+    linked = (photo.visit_id, photo.finding_id, photo.task_id)
+    return (
+        taken_by(photo, user_id)
+        and photo.site_id in (None, link.site_id)
+        and (linked == UNLINKED or (*linked, photo.purpose) == (link.visit_id, link.finding_id, link.task_id, link.purpose))
+    )
+
+
+def taken(photo_id: str) -> Conflict:
+    """The refusal when `may_link` says no."""
+    return Conflict(f"Photo {photo_id} already belongs to another record or person.", "photo_conflict")
+
+
+def expected_row(photo_id: str, user_id: int, link: Link, created_at: datetime) -> dict:
+    """A photo a record names before its bytes arrive: expected from the record's author (the upload fills it in)."""
+    return {
+        "id": photo_id, "uploaded_by": user_id, **link.columns(), "status": choices.PHOTO_EXPECTED, "sha256": None,
+        "content_type": "", "size_bytes": 0, "width": 0, "height": 0, "created_at": created_at, "received_at": None,
+    }
+
+
+def claim(photo_ids: Iterable[str], user_id: int, link: Link) -> list[str]:
+    """Link photos to one record by id, as `may_link` allows; an id not seen yet becomes an expected photo."""
+    ids = list(dict.fromkeys(photo_ids or ()))
+    for pid in ids:
+        if not isinstance(pid, str) or not 1 <= len(pid) <= 36:
+            raise Invalid.field("photo_ids", "not a photo id", "A photo id must be a UUID string.")
+    for pid in ids:
+        photo = db.session.get(Photo, pid)
+        if not may_link(photo, user_id, link):
+            raise taken(pid)
+        if photo is None:
+            db.session.add(Photo(**expected_row(pid, user_id, link, utcnow())))
+        else:
+            for column, value in link.columns().items():
+                setattr(photo, column, value)
+    db.session.flush()
+    return ids
+
+
 def can_see(user: User, photo: Photo) -> bool:
-    """The uploader, or anyone with a role at the photo's site."""
-    if photo.uploaded_by == user.id:
+    """The person who took it, or anyone with a role at the photo's site."""
+    if taken_by(photo, user.id):
         return True
     if photo.site_id is None:
         return False
@@ -174,7 +269,7 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
         if photo.sha256 != digest:
             raise Conflict("A different photo was already uploaded under this id.", "photo_conflict")
         return photo, False
-    if photo is not None and photo.uploaded_by != user.id:
+    if photo is not None and not taken_by(photo, user.id):
         raise Forbidden("This photo is expected from the person whose record names it.", "not_your_photo")
 
     rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
