@@ -165,6 +165,7 @@ def _site_months(site_code, month):
     from . import archive
     from .extensions import db
     from .models import Site
+    from .months import parse_month
 
     sites = db.session.execute(select(Site).order_by(Site.code)).scalars().all()
     if site_code:
@@ -173,7 +174,7 @@ def _site_months(site_code, month):
             raise click.ClickException(f"no site with code {site_code!r}")
     if month:
         try:
-            archive.check_month(month)
+            parse_month(month)
         except Exception:
             raise click.ClickException("--month is written YYYY-MM")
     return [(s, month or archive.previous_month(s)) for s in sites]
@@ -187,6 +188,7 @@ def archive_seal(site_code, month):
     from . import archive
     from .errors import ApiError
     from .extensions import db
+    from .problems import Problem
 
     failed = False
     for site, m in _site_months(site_code, month):
@@ -194,7 +196,7 @@ def archive_seal(site_code, month):
         try:
             archive.seal(site, m, actor_id=None)
             db.session.commit()
-        except ApiError as exc:
+        except (ApiError, Problem) as exc:
             db.session.rollback()
             click.echo(f"{site.code} {m}: not sealed: {exc.message}", err=True)
             failed = failed or exc.code != "month_not_ended"

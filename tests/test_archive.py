@@ -15,10 +15,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from server import archive, audit, choices, photos, tasks
-from server.errors import ApiError
+from server.errors import problem_status
 from server.extensions import db
 from server.findings import record_finding
 from server.models import AuditEvent, Checkpoint, ItemResult, MonthArchive, Photo, Site, Task, TaskComment, User, Visit, utcnow
+from server.problems import Conflict
 from server.timeutil import month_of
 
 from .helpers import error_of
@@ -145,13 +146,13 @@ def test_sealing_makes_writes_to_the_months_records_fail_with_409(app, demo):
     archive.seal(demo, "2026-09", actor_id=user("archivist").id)
     db.session.commit()
 
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Conflict) as exc:
         archive.ensure_writable(demo.id, recs["findings"][0].month)
-    assert exc.value.status == 409 and exc.value.code == "month_sealed"
+    assert problem_status(exc.value) == 409 and exc.value.code == "month_sealed"
     assert "sealed" in exc.value.message
     assert exc.value.details == {"site_id": demo.id, "month": "2026-09", "state": choices.MONTH_ARCHIVED}
     # The verified task of a sealed month is part of its record: frozen too.
-    with pytest.raises(ApiError):
+    with pytest.raises(Conflict):
         archive.ensure_writable(demo.id, archive.task_month(recs["task"]))
     # Other months, and the same month elsewhere, stay writable.
     archive.ensure_writable(demo.id, "2026-10")
@@ -170,9 +171,9 @@ def test_an_open_task_of_a_sealed_month_can_still_be_worked(app, demo):
 def test_a_month_is_sealed_only_after_it_ends_in_the_sites_timezone(app, demo):
     # September ends at midnight in Shanghai: 16:00 UTC on 30 September.
     end = datetime(2026, 9, 30, 16, 0)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Conflict) as exc:
         archive.seal(demo, "2026-09", actor_id=None, now=end - timedelta(minutes=1), build=False)
-    assert exc.value.status == 409 and exc.value.code == "month_not_ended"
+    assert problem_status(exc.value) == 409 and exc.value.code == "month_not_ended"
     row = archive.seal(demo, "2026-09", actor_id=None, now=end, build=False)
     assert row.state == choices.MONTH_SEALED and archive.is_sealed(demo.id, "2026-09")
 
