@@ -51,6 +51,7 @@ from .models import (
     Visit,
     utcnow,
 )
+from .problems import Problem
 from .timeutil import corrected, iso, month_of
 
 # Who may record patrol data at a site: everyone but the archivist, who only files.
@@ -474,7 +475,7 @@ class Push:
                 fn()
         except Rejection as rej:
             self._reject(i, m, digest, rej, observed_at)
-        except ApiError as exc:
+        except (ApiError, Problem) as exc:
             self._reject(i, m, digest, Rejection(exc.code, exc.message, exc.details), observed_at)
         except IntegrityError:
             self.results[i] = {"mutation_id": m["mutation_id"], "seq": m["seq"], **self._after_integrity_error(m, digest, observed_at)}
@@ -509,7 +510,7 @@ class Push:
                 with db.session.begin_nested():
                     self._write(pending)
                 continue
-            except (IntegrityError, ApiError):
+            except (IntegrityError, ApiError, Problem):
                 pass
             for p in pending:
                 m = self.mutations[p.index]
@@ -522,7 +523,7 @@ class Push:
                         "mutation_id": m["mutation_id"], "seq": m["seq"],
                         **self._after_integrity_error(m, row["payload_hash"], row["observed_at"]),
                     }
-                except ApiError as exc:
+                except (ApiError, Problem) as exc:
                     self.results[p.index] = {"mutation_id": m["mutation_id"], "seq": m["seq"]}
                     self._reject(p.index, m, row["payload_hash"], Rejection(exc.code, exc.message, exc.details), row["observed_at"])
 

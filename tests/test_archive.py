@@ -430,6 +430,21 @@ def test_late_synced_findings_of_a_sealed_month_are_addenda_and_still_open_their
     assert {db.session.get(Task, t).finding_id for t in sept["task_ids"]} == set(sept["finding_ids"])
 
 
+def test_a_phone_moving_a_closed_task_of_a_sealed_month_has_that_mutation_rejected_and_the_rest_applied(app, demo, as_role):
+    from .test_sync import Phone
+
+    recs = september(demo)  # its task was verified in September
+    archive.seal(demo, "2026-09", actor_id=None)
+    db.session.commit()
+    phone = Phone(as_role("patroller"), demo.id)
+    move = phone.mutation("task.transition", {"task_id": recs["task_id"], "to": "in_progress"})
+    results = phone.push_ok([move, phone.visit("F06")])
+    assert [r["status"] for r in results] == ["rejected", "applied"]
+    assert results[0]["code"] == "month_sealed" and results[0]["details"]["month"] == "2026-09"
+    db.session.expire_all()
+    assert db.session.get(Task, recs["task_id"]).state == choices.TASK_VERIFIED
+
+
 def test_a_late_finding_of_a_sealed_month_is_flagged_as_an_addendum(app, demo):
     archive.seal(demo, "2026-09", actor_id=None)
     db.session.commit()
