@@ -127,10 +127,6 @@ def september(site: Site) -> dict:
             "visit_ids": [v1.id, v2.id, v3.id], "finding_ids": [f1.id, f2.id], "task_id": task.id}
 
 
-def sealed_now() -> datetime:
-    return utcnow()
-
-
 def zip_manifest(data: bytes) -> tuple[dict, zipfile.ZipFile, str]:
     zf = zipfile.ZipFile(io.BytesIO(data))
     top = [n for n in zf.namelist() if n.endswith("/manifest.json")][0]

@@ -5,8 +5,8 @@ written and recorded (bundle.py); records of the month that arrive later are fil
 same way as numbered addenda, and the sealed bundle is never rewritten. Every file filed
 is hashed, and its hash is written into the audit chain (docs/archive.md).
 
-The caller (the view or the CLI command) owns the transaction and commits it at the end,
-with two documented exceptions, both commits of the session's transaction here:
+The caller (the view or the CLI command) owns the transaction and commits it at the end.
+Two commits happen here as well, each for a reason:
 - `seal` commits the seal before it builds the bundle, so the month is read-only from
   that moment even when the bundle cannot be built now; it stays sealed and
   `flask archive build` builds the bundle later.
