@@ -132,6 +132,11 @@ def _stream(stmt) -> Iterator:
 # date range) select with the same columns. `when` is the column the range applies to.
 
 
+def _shown_name(user):
+    """A person as the rows name them: the display name, or the username when it is empty."""
+    return func.coalesce(func.nullif(user.display_name, ""), user.username)
+
+
 # A visit's ok / fail / n.a. counts packed into one number (20 bits each), so one
 # correlated lookup per visit gives all three: measured here, a third faster than
 # grouping the item results and joining them back.
@@ -147,7 +152,7 @@ def visit_rows(site: Site, where) -> Iterator[list]:
     stmt = (
         select(
             Visit.id, Visit.month, Visit.scanned_at, Checkpoint.short_code, Checkpoint.name_zh, Checkpoint.kind,
-            Checkpoint.building, Checkpoint.floor, func.coalesce(func.nullif(User.display_name, ""), User.username),
+            Checkpoint.building, Checkpoint.floor, _shown_name(User),
             Visit.purpose, Visit.scan_method, packed, Visit.note, Visit.resident_note, Visit.addendum,
         )
         .join(Checkpoint, Checkpoint.id == Visit.checkpoint_id)
@@ -167,8 +172,8 @@ def finding_rows(site: Site, where) -> Iterator[list]:
         select(
             Finding.id, Finding.month, Finding.observed_at, Checkpoint.short_code, Checkpoint.name_zh, Checkpoint.building,
             Checkpoint.floor, Finding.category, Finding.route, Finding.severity, Finding.description, Finding.dealt_on_spot,
-            Finding.spot_note, func.coalesce(func.nullif(User.display_name, ""), User.username), Task.id, Task.state,
-            Task.due_at, Task.closed_at, Finding.visit_id, Finding.addendum,
+            Finding.spot_note, _shown_name(User), Task.id, Task.state, Task.due_at, Task.closed_at, Finding.visit_id,
+            Finding.addendum,
         )
         .join(Checkpoint, Checkpoint.id == Finding.checkpoint_id)
         .join(User, User.id == Finding.reported_by)
@@ -206,7 +211,7 @@ def task_rows(site: Site, where) -> Iterator[list]:
     stmt = (
         select(
             Task.id, Task.finding_id, Finding.month, Checkpoint.name_zh, Task.route, Task.severity, Task.state,
-            func.coalesce(func.nullif(assignee.display_name, ""), assignee.username), Task.created_at,
+            _shown_name(assignee), Task.created_at,
             Task.original_due_at, Task.due_at, Task.closed_at, ext.c.asked, ext.c.approved, Task.repeat_flag,
             Task.cancel_reason,
         )
@@ -232,8 +237,7 @@ def verification_rows(site: Site, where) -> Iterator[list]:
     stmt = (
         select(
             Verification.id, Verification.task_id, Task.finding_id, Verification.verified_at, Verification.result,
-            func.coalesce(func.nullif(verifier.display_name, ""), verifier.username), Verification.fixed_by_name,
-            func.coalesce(func.nullif(supervisor.display_name, ""), supervisor.username), Verification.signatures,
+            _shown_name(verifier), Verification.fixed_by_name, _shown_name(supervisor), Verification.signatures,
             Verification.after_photo_ids, Verification.note, Verification.visit_id,
         )
         .join(Task, Task.id == Verification.task_id)
