@@ -12,12 +12,13 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import archive, audit, checklists, choices, labels, webhooks
+from . import archive, audit, checklists, choices, labels, sealing, webhooks
 from .accounts import create_user, grant
 from .checkpoint_csv import export_csv, import_csv
 from .demo import seed
 from .extensions import db
 from .models import Checkpoint, MonthArchive, Site, utcnow
+from .months import parse_month
 from .problems import Problem
 from .retention import purge
 from .sync import prune_tombstones
@@ -160,7 +161,7 @@ def _site_months(site_code, month):
             raise click.ClickException(f"no site with code {site_code!r}")
     if month:
         try:
-            archive.check_month(month)
+            parse_month(month)
         except Exception:
             raise click.ClickException("--month is written YYYY-MM")
     return [(s, month or archive.previous_month(s)) for s in sites]
@@ -173,7 +174,7 @@ def archive_seal(site_code, month):
     """Seal a month and file its bundle (run daily; sealing again is harmless)."""
     failed = False
     for site, m in _site_months(site_code, month):
-        state = archive.state_of(site.id, m)
+        state = sealing.state_of(site.id, m)
         try:
             archive.seal(site, m, actor_id=None)
             db.session.commit()

@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 from sqlalchemy import insert, select
 
-from . import archive, audit, choices
+from . import audit, choices, sealing
 from .extensions import db
 from .models import Checkpoint, Finding, Site, Task, utcnow
 from .notifications import escalate_major
@@ -68,7 +68,7 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
 
         def sealed(site_id: int, month: str) -> bool:
             if (site_id, month) not in cache:
-                cache[(site_id, month)] = archive.is_sealed(site_id, month)
+                cache[(site_id, month)] = sealing.is_sealed(site_id, month)
             return cache[(site_id, month)]
 
     now = utcnow()

@@ -8,7 +8,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from .. import archive, policy, sites
+from .. import policy, sealing, sites
 from ..findings import NewFinding
 from ..extensions import db
 from ..models import ChecklistVersion, Checkpoint, Finding, Membership, PatrolPlan, Photo, Round, Site, Task, User, Visit
@@ -235,7 +235,7 @@ class Context:
         """A record of a sealed month is still accepted, filed as that month's addendum."""
         key = (site_id, month)
         if key not in self._sealed:
-            self._sealed[key] = archive.is_sealed(site_id, month)
+            self._sealed[key] = sealing.is_sealed(site_id, month)
         return self._sealed[key]
 
     def plan_site(self, plan_id: int) -> int | None:

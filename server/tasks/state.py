@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .. import archive, audit, policy
+from .. import audit, policy, sealing
 from .. import choices as C
 from ..changes import record_change
 from ..extensions import db
@@ -67,7 +67,7 @@ def lock(task: Task) -> Task:
 
 def ensure_writable(task: Task) -> None:
     """A task filed under a sealed month is read-only (409 month_sealed)."""
-    archive.ensure_writable(task.site_id, archive.task_month(task))
+    sealing.ensure_writable(task.site_id, sealing.task_month(task))
 
 
 def tell_phones(task_id: int, site_id: int, state: str) -> None:
