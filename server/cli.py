@@ -187,6 +187,7 @@ def archive_seal(site_code, month):
     from . import archive
     from .errors import ApiError
     from .extensions import db
+    from .problems import Problem
 
     failed = False
     for site, m in _site_months(site_code, month):
@@ -194,7 +195,7 @@ def archive_seal(site_code, month):
         try:
             archive.seal(site, m, actor_id=None)
             db.session.commit()
-        except ApiError as exc:
+        except (ApiError, Problem) as exc:  # Problem: e.g. the font is missing
             db.session.rollback()
             click.echo(f"{site.code} {m}: not sealed: {exc.message}", err=True)
             failed = failed or exc.code != "month_not_ended"
@@ -335,6 +336,7 @@ def checkpoints_labels(site_code, base_url, path):
     from .errors import ApiError
     from .extensions import db
     from .models import Checkpoint
+    from .problems import Problem
 
     base = base_url or current_app.config.get("PUBLIC_URL")
     if not base:
@@ -349,7 +351,7 @@ def checkpoints_labels(site_code, base_url, path):
         kinds[kind] = shipped(kind).name
     try:
         pdf = labels.labels_pdf(site, chosen, base, kinds, labels.font_setting(current_app.config))
-    except ApiError as exc:
+    except (ApiError, Problem) as exc:
         raise click.ClickException(exc.message)
     with open(path, "wb") as fh:
         fh.write(pdf)

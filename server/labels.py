@@ -8,19 +8,14 @@ embeds a subset of a Chinese TrueType font, so it prints the same on any machine
 from __future__ import annotations
 
 import io
-import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import qrcode
 import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_Q
 
-from .errors import ApiError
+# archive.py takes the font from here too.
+from .fonts import FontSetting, font_setting, register_font  # noqa: F401
 from .models import Checkpoint, Site
-
-DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
-FONT_NAME = "PatrolLabelFont"
 
 # Page layout, in millimetres. Two columns of four labels fill an A4 sheet; the QR is
 # drawn 54 mm wide with a two-module quiet zone, so the symbol itself is about 48 mm,
@@ -64,55 +59,6 @@ def qr_svg(url: str) -> bytes:
 
 
 # --- the PDF sheet -------------------------------------------------------------------
-
-
-@dataclass
-class FontSetting:
-    path: str
-    index: int
-
-
-def font_setting(config: dict | None = None) -> FontSetting:
-    """The label font: LABEL_FONT (a .ttf or .ttc path) and LABEL_FONT_INDEX (face in a .ttc)."""
-    config = config or {}
-    path = config.get("LABEL_FONT") or os.environ.get("LABEL_FONT") or DEFAULT_FONT
-    raw_index = config.get("LABEL_FONT_INDEX", os.environ.get("LABEL_FONT_INDEX", "0"))
-    try:
-        index = int(raw_index or 0)
-    except ValueError:
-        index = 0
-    return FontSetting(str(path), index)
-
-
-_registered: dict[tuple[str, int], str] = {}
-
-
-def register_font(setting: FontSetting) -> str:
-    """Register the TrueType font with reportlab once; a clear error when it is missing."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
-
-    key = (setting.path, setting.index)
-    if key in _registered:
-        return _registered[key]
-    if not Path(setting.path).is_file():
-        raise ApiError(
-            503,
-            f"The label font {setting.path} is not installed. Install the Debian package "
-            "fonts-wqy-zenhei, or set LABEL_FONT to a TrueType font (.ttf/.ttc) with Chinese characters.",
-            "label_font_missing",
-        )
-    name = f"{FONT_NAME}{len(_registered)}"
-    try:
-        pdfmetrics.registerFont(TTFont(name, setting.path, subfontIndex=setting.index))
-    except (TTFError, OSError, ValueError) as exc:
-        raise ApiError(
-            503,
-            f"The label font {setting.path} cannot be used ({exc}). Set LABEL_FONT to a TrueType font with Chinese characters.",
-            "label_font_unusable",
-        ) from exc
-    _registered[key] = name
-    return name
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
