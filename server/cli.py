@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(archive_group)
     app.cli.add_command(retention_group)
     app.cli.add_command(sync_group)
+    app.cli.add_command(sites_group)
 
 
 @click.group("checklists")
@@ -82,6 +83,40 @@ def seed_demo():
 
     site, created = seed()
     click.echo(f"demo site {site.code}: {'created' if created else 'already there, checked'}")
+
+
+@click.group("sites")
+def sites_group():
+    """Sites: open a new one."""
+
+
+@sites_group.command("create")
+@click.argument("code")
+@click.option("--name-zh", required=True, help="Chinese name, e.g. 滨江花园.")
+@click.option("--name-en", default="", help="English name.")
+@click.option("--timezone", default=None, help="IANA timezone (default: DEFAULT_TIMEZONE).")
+@click.option("--admin", "admin_name", default=None, help="Username of an existing user who becomes the site's admin.")
+def sites_create(code, name_zh, name_en, timezone, admin_name):
+    """Open a site with the default departments (all or nothing)."""
+    from .errors import ApiError
+    from .extensions import db
+    from .models import User
+    from .problems import Problem
+    from .sites import open_site
+
+    admin = None
+    if admin_name:
+        admin = db.session.execute(select(User).where(User.username == admin_name)).scalar_one_or_none()
+        if admin is None:
+            raise click.ClickException(f"no user {admin_name!r}: create one with `flask users create`")
+    try:
+        site = open_site(code, name_zh, name_en, timezone, admin=admin)
+        db.session.commit()
+    except (ApiError, Problem) as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message)
+    who = f", admin {admin.username}" if admin else "; give it people with `flask users create NAME --site CODE --role ROLE`"
+    click.echo(f"created site {site.code} ({site.name_zh}, {site.timezone}){who}")
 
 
 @click.group("audit")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..auth import current_user, get_scoped, requires, site_ids
 from ..extensions import db
 from ..models import Department, Site
-from ..sites import check_timezone, save_department
+from ..sites import check_timezone, open_site, save_department
 from .common import StrictSchema
 
 blp = Blueprint("sites", __name__, url_prefix="/api/sites", description="Sites and departments")
@@ -20,6 +20,16 @@ class SiteSchema(StrictSchema):
     name_zh = fields.String(validate=validate.Length(min=1, max=200))
     name_en = fields.String(validate=validate.Length(max=200))
     timezone = fields.String(validate=validate.Length(min=1, max=64))
+    task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
+    min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
+
+
+class SiteCreateSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,31}$", error="2-32 letters, digits, '-' or '_'."),
+                         metadata={"description": "stored in capitals; names the site in commands and file names"})
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name_en = fields.String(load_default="", validate=validate.Length(max=200))
+    timezone = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "IANA name; default DEFAULT_TIMEZONE"})
     task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
     min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
 
@@ -47,6 +57,16 @@ class Sites(MethodView):
         """The sites I work at."""
         ids = site_ids(current_user())
         return db.session.execute(select(Site).where(Site.id.in_(ids)).order_by(Site.id)).scalars().all()
+
+    @requires("site.create")
+    @blp.arguments(SiteCreateSchema)
+    @blp.response(201, SiteSchema)
+    def post(self, body):
+        """Open a new site with the default departments; an admin of any site may, and becomes its admin."""
+        user = current_user()
+        site = open_site(body.pop("code"), body.pop("name_zh"), admin=user, actor_id=user.id, **body)
+        db.session.commit()
+        return site
 
 
 @blp.route("/<int:site_id>")
