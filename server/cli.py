@@ -17,10 +17,12 @@ from .accounts import create_user, grant
 from .checkpoint_csv import export_csv, import_csv
 from .demo import seed
 from .extensions import db
-from .models import Checkpoint, MonthArchive, Site, utcnow
+from .fonts import font_setting
+from .models import Checkpoint, MonthArchive, Site, User, utcnow
 from .months import parse_month
 from .problems import Problem
 from .retention import purge
+from .sites import open_site
 from .sync import prune_tombstones
 from .tasks import escalate_overdue
 
@@ -36,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(archive_group)
     app.cli.add_command(retention_group)
     app.cli.add_command(sync_group)
+    app.cli.add_command(sites_group)
 
 
 @click.group("checklists")
@@ -89,6 +92,34 @@ def seed_demo():
     """Create the demo site, its checkpoints and one user per role (idempotent)."""
     site, created = seed()
     click.echo(f"demo site {site.code}: {'created' if created else 'already there, checked'}")
+
+
+@click.group("sites")
+def sites_group():
+    """Sites: open a new one."""
+
+
+@sites_group.command("create")
+@click.argument("code")
+@click.option("--name-zh", required=True, help="Chinese name, e.g. 滨江花园.")
+@click.option("--name-en", default="", help="English name.")
+@click.option("--timezone", default=None, help="IANA timezone (default: DEFAULT_TIMEZONE).")
+@click.option("--admin", "admin_name", default=None, help="Username of an existing user who becomes the site's admin.")
+def sites_create(code, name_zh, name_en, timezone, admin_name):
+    """Open a site with the default departments (all or nothing)."""
+    admin = None
+    if admin_name:
+        admin = db.session.execute(select(User).where(User.username == admin_name)).scalar_one_or_none()
+        if admin is None:
+            raise click.ClickException(f"no user {admin_name!r}: create one with `flask users create`")
+    try:
+        site = open_site(code, name_zh, name_en, timezone, admin=admin)
+        db.session.commit()
+    except Problem as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message)
+    who = f", admin {admin.username}" if admin else "; give it people with `flask users create NAME --site CODE --role ROLE`"
+    click.echo(f"created site {site.code} ({site.name_zh}, {site.timezone}){who}")
 
 
 @click.group("audit")
@@ -304,7 +335,7 @@ def checkpoints_labels(site_code, base_url, path):
     stmt = select(Checkpoint).where(Checkpoint.site_id == site.id, Checkpoint.active.is_(True)).order_by(Checkpoint.position, Checkpoint.id)
     chosen = db.session.execute(stmt).scalars().all()
     try:
-        pdf = labels.labels_pdf(site, chosen, base, checklists.kind_names(), labels.font_setting(current_app.config))
+        pdf = labels.labels_pdf(site, chosen, base, checklists.kind_names(), font_setting(current_app.config))
     except Problem as exc:
         raise click.ClickException(exc.message)
     with open(path, "wb") as fh:

@@ -49,6 +49,9 @@ ACTIONS: dict[str, Rule] = {
     # Sites and people.
     "site.read": _rule(ALL, "see a site, its departments and timezone"),
     "site.edit": _rule((C.ADMIN, C.MANAGER), "change a site's settings and departments"),
+    # Nobody holds a role at a site before it exists: an admin of any site opens one and
+    # becomes its admin (sites.open_site).
+    "site.create": _rule((C.ADMIN,), "open a new site (an admin of any site; they become its admin)"),
     "user.read": _rule((C.ADMIN, C.SUPERVISOR, C.MANAGER), "list the people of a site (to assign work)"),
     "user.manage": _rule((C.ADMIN,), "create people, change their roles, deactivate them"),
     # Places, checklists and plans.

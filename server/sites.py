@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from sqlalchemy import select
 
-from . import choices
+from . import audit, choices
+from .accounts import grant
 from .changes import record_change
 from .extensions import db
-from .models import Checkpoint, Department, RetiredToken, Site
+from .models import Checkpoint, Department, RetiredToken, Site, User
 from .problems import Conflict, Invalid
 
 # Short codes are typed on a phone: no 0/O, 1/I/L.
@@ -64,6 +66,35 @@ def update_department(dept: Department, **fields) -> Department:
     for key, value in fields.items():
         setattr(dept, key, value)
     return save_department(dept)
+
+
+# Site codes name a site in commands (`--site CODE`) and in file names of labels and archives.
+SITE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+
+
+def open_site(code: str, name_zh: str, name_en: str = "", timezone: str | None = None, *, admin: User | None = None,
+              actor_id: int | None = None, task_due_days: int | None = None, min_scan_gap_seconds: int | None = None) -> Site:
+    """A new site with the default departments, for the API and `flask sites create`.
+
+    The rule (policy `site.create`): an admin of any site may open one, and becomes the new
+    site's admin, since nobody holds a role there yet; the command line names its admin.
+    """
+    code = code.strip().upper()
+    if not SITE_CODE.match(code):
+        raise Invalid.field("code", "2-32 letters, digits, '-' or '_', starting with a letter or digit",
+                            f"The site code {code!r} is not allowed: use 2-32 letters, digits, '-' or '_'.")
+    if db.session.execute(select(Site.id).where(Site.code == code)).first():
+        raise Conflict(f"A site with the code {code} exists.", "site_exists")
+    site = create_site(code, name_zh, name_en, timezone)
+    if task_due_days is not None:
+        site.task_due_days = task_due_days
+    if min_scan_gap_seconds is not None:
+        site.min_scan_gap_seconds = min_scan_gap_seconds
+    if admin is not None:
+        grant(admin, site.id, choices.ADMIN)
+    audit.record("site", site.id, "create", actor_id=actor_id, site_id=site.id,
+                 data={"code": code, "name_zh": name_zh, "name_en": name_en, "timezone": site.timezone, "admin_id": admin.id if admin else None})
+    return site
 
 
 def save_department(dept: Department) -> Department:

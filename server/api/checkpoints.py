@@ -13,6 +13,7 @@ from .. import checkpoint_csv, checklists, choices, labels, sites
 from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
+from ..fonts import font_setting
 from ..models import Checkpoint, Site
 from .common import MAX_ID, PageArgs, StrictSchema, Str, page
 
@@ -227,7 +228,7 @@ def labels_pdf(args, site_id):
     site = get_scoped(Site, site_id, "checkpoint.print")
     ids = _id_list(args["checkpoint_ids"], "checkpoint_ids") if "checkpoint_ids" in args else None
     chosen = _site_checkpoints(site.id, ids)
-    pdf = labels.labels_pdf(site, chosen, base_url(), checklists.kind_names(), labels.font_setting(current_app.config))
+    pdf = labels.labels_pdf(site, chosen, base_url(), checklists.kind_names(), font_setting(current_app.config))
     return _file(pdf, "application/pdf", f"labels-{site.code}.pdf")
 
 

@@ -25,6 +25,16 @@ class SiteSchema(StrictSchema):
     min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
 
 
+class SiteCreateSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,31}$", error="2-32 letters, digits, '-' or '_'."),
+                         metadata={"description": "stored in capitals; names the site in commands and file names"})
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name_en = fields.String(load_default="", validate=validate.Length(max=200))
+    timezone = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "IANA name; default DEFAULT_TIMEZONE"})
+    task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
+    min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
+
+
 class DepartmentSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = fields.Integer(dump_only=True)
@@ -48,6 +58,16 @@ class Sites(MethodView):
         """The sites I work at."""
         ids = site_ids(current_user())
         return db.session.execute(select(Site).where(Site.id.in_(ids)).order_by(Site.id)).scalars().all()
+
+    @requires("site.create")
+    @blp.arguments(SiteCreateSchema)
+    @blp.response(201, SiteSchema)
+    def post(self, body):
+        """Open a new site with the default departments; an admin of any site may, and becomes its admin."""
+        user = current_user()
+        site = sites.open_site(body.pop("code"), body.pop("name_zh"), admin=user, actor_id=user.id, **body)
+        db.session.commit()
+        return site
 
 
 @blp.route("/<int:site_id>")

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from .. import choices
 from ..exports import ROWS, connection, local_formatter
-from ..labels import font_setting, register_font
+from ..fonts import font_setting, register_font
 from ..models import Finding, Task, Verification
 from .bundle import ADDENDUM, Job, photo_file, stamp
 from .summary import DEALT_ON_SPOT
