@@ -97,7 +97,10 @@ async function cacheFirst(req) {
   const resp = await fetch(req);
   if (resp.ok) {
     const copy = resp.clone();
-    caches.open(RUNTIME).then((c) => c.put(req, copy));
+    // Only the LAZY files outlive a version; any other module (the desk's, loaded on first use)
+    // goes with this version's shell, so an update never serves it stale.
+    const keep = LAZY.includes(new URL(req.url).pathname) ? RUNTIME : CACHE;
+    caches.open(keep).then((c) => c.put(req, copy));
   }
   return resp;
 }
