@@ -27,7 +27,12 @@ export function can(action, { siteId = null, task = null } = {}) {
   const user = me();
   if (!user) return false;
   const rule = vocab.rules()[action];
-  if (!rule) throw new Error(`unknown policy action ${action}`);
+  if (!rule) {
+    // An action this phone's copy of the table does not know yet (the server's is newer): not
+    // allowed until the next refresh brings it, rather than a screen that fails to draw.
+    console.error(`unknown policy action ${action}`);
+    return false;
+  }
   const roles = rolesAt(siteId ?? task?.site_id);
   if (rule.roles.some((r) => roles.includes(r))) return true;
   return rule.relations.some((rel) => RELATIONS[rel]?.(user, task));

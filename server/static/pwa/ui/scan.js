@@ -2,6 +2,7 @@
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
+import * as policy from '../policy.js';
 import * as scan from '../scan.js';
 import { syncNow } from '../sync.js';
 import { SCAN } from '../vocab.js';
@@ -34,10 +35,19 @@ export async function render(container, { params, query }, ctx) {
         msg.textContent = t('wrong_checkpoint', { name: expected ? pick(expected) : task.checkpoint_id });
         return true;
       }
+      if (!policy.can('task.verify', { task, siteId: checkpoint.site_id })) {
+        msg.textContent = t('err_forbidden');
+        return true;
+      }
       done = true;
       await patrol.beginVerification(taskId, checkpoint, method);
       ctx.go(`tasks/${taskId}/verify`);
       return false;
+    }
+    // Only people who may record a patrol at this checkpoint's site start a visit (the server would refuse it).
+    if (!policy.can('patrol.record', { siteId: checkpoint.site_id })) {
+      msg.textContent = t('err_forbidden');
+      return true;
     }
     done = true;
     await patrol.beginVisit(checkpoint, method);
