@@ -62,8 +62,11 @@ def add_visit(query, code: str, at: datetime, addendum: bool = False) -> str:
 
 
 def open_as(browser, server, username: str, viewport=None):
+    """A logged-in page; the Content-Security-Policy violations it reports are kept in page.csp_errors."""
     context = new_context(browser, server)
     page = context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda m: page.csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
     if viewport:
         page.set_viewport_size(viewport)
     page.goto("/")
@@ -167,6 +170,7 @@ def test_archivist_seals_last_month_downloads_the_bundle_and_an_addendum_exports
     page.click("#bar button.lang")
     expect(card).to_contain_text("已归档")
     shot(page, "archive-months-zh-desk")
+    assert page.csp_errors == []  # the archive runs under the app's strict policy
     context.close()
 
 
