@@ -7,11 +7,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import auth, checklists, cli, config, errors, security
+from . import auth, checklists, cli, config, errors, security, web
 from .api import MODULES, api
 from .db_sqlite import tune_sqlite
 from .extensions import db, migrate
-from .web import web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +45,7 @@ def register_blueprints(app: Flask) -> None:
     """Register every API resource from one list, then the web pages."""
     for module in MODULES:
         api.register_blueprint(module.blp)
-    app.register_blueprint(web)
+    app.register_blueprint(web.web)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -376,15 +376,6 @@ def test_flask_archive_build_files_addenda_of_late_records(app, demo, runner):
     assert "built 0 file(s)" in runner.invoke(args=["archive", "build"]).output
 
 
-def test_the_archivist_page_is_served_and_runs_no_inline_script(app, client):
-    r = client.get("/static/archive/index.html")
-    assert r.status_code == 200
-    html = r.get_data(as_text=True)
-    assert '<script type="module" src="archive.js"></script>' in html
-    assert html.count("<script") == 1  # the CSP allows only script files from this origin
-    assert client.get("/static/archive/archive.js").status_code == 200
-
-
 def test_sealed_months_records_refuse_changes_through_the_api_with_409(app, demo, as_role):
     recs = september(demo)
     archive.seal(demo, "2026-09", actor_id=user("archivist").id)
