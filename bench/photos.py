@@ -19,9 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PIL import ExifTags, Image  # noqa: E402
+from PIL import ExifTags, Image, ImageOps  # noqa: E402
 
-from server.photos import render, render_naive  # noqa: E402
+from server import photos  # noqa: E402
+from server.photos import render  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
 MAX_PIXELS = 40_000_000
@@ -38,6 +39,18 @@ def phone_jpeg(width: int = 4000, height: int = 3000) -> bytes:
     out = io.BytesIO()
     im.save(out, "JPEG", quality=92, exif=exif.tobytes())
     return out.getvalue()
+
+
+def render_naive(data: bytes) -> photos.Rendered:
+    """The obvious path, full decode then resize, with the pipeline's own colour and JPEG steps."""
+    im = Image.open(io.BytesIO(data), formats=list(photos.FORMATS))
+    im = ImageOps.exif_transpose(im)
+    im = photos._as_rgb(im)
+    im.thumbnail((photos.DISPLAY_SIDE, photos.DISPLAY_SIDE), Image.Resampling.LANCZOS)
+    display = photos._jpeg(im, 85)
+    thumb_im = im.copy()
+    thumb_im.thumbnail((photos.THUMB_SIDE, photos.THUMB_SIDE), Image.Resampling.LANCZOS)
+    return photos.Rendered(display, photos._jpeg(thumb_im, 80), im.width, im.height)
 
 
 def timed(fn, data: bytes) -> float:

@@ -7,6 +7,11 @@ findings, tasks and mutation records, and the audit events, pull-log changes and
 request rows the push stored with them (copied from the push's database, so the same
 number with the same content), one transaction per batch. Writes
 bench/out/sync_ingest.json.
+The app commits with synchronous=FULL (server/db_sqlite.py: an acknowledged push survives a
+power cut); each run also pushes the same visits to a worker set back to the previous
+synchronous=NORMAL (bench/_gunicorn_sqlite_normal.py), reported as
+visits_per_s_sqlite_synchronous_normal, and times 200 pushes of one visit each (a commit,
+so a wait for the disk, per visit) both ways, so the cost of durability stays visible.
 Targets (issue 3): visits_per_s >= 2000, ratio_to_raw >= 0.25, replay_ratio <= 0.5.
 """
 
@@ -23,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -34,6 +40,7 @@ from sqlalchemy import insert, select  # noqa: E402
 
 VISITS = 2000
 BATCH = 100
+SINGLES = 200
 ITEMS = 8
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
@@ -68,12 +75,12 @@ def make_database(path: Path) -> dict:
     return info
 
 
-def build(info: dict) -> list[list[dict]]:
+def build(info: dict, visits: int, batch_size: int) -> list[list[dict]]:
     start = datetime.now(timezone.utc) - timedelta(hours=3)
     batches, seq = [], 0
-    for b in range(VISITS // BATCH):
+    for b in range(visits // batch_size):
         batch = []
-        for n in range(BATCH):
+        for n in range(batch_size):
             seq += 1
             when = (start + timedelta(seconds=seq)).isoformat().replace("+00:00", "Z")
             results = [{"item_id": item, "result": "ok"} for item in info["items"]]
@@ -89,10 +96,11 @@ def build(info: dict) -> list[list[dict]]:
     return batches
 
 
-def run_server(db_path: Path, tmp: Path):
+def run_server(db_path: Path, tmp: Path, synchronous_normal: bool = False):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "PHOTO_DIR": str(tmp / "photos"), "SECRET_KEY": "bench"}
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+    config = ["-c", str(ROOT / "bench" / "_gunicorn_sqlite_normal.py")] if synchronous_normal else []
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), *config, "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -135,27 +143,42 @@ def stored_alongside(db_path: Path, template: Path) -> dict:
     return out
 
 
-def sync_run(template: Path, info: dict, tmp: Path) -> tuple[float, float, dict]:
-    db_path = tmp / "sync.sqlite3"
+@contextmanager
+def serving(template: Path, tmp: Path, name: str, synchronous_normal: bool = False):
+    """A gunicorn worker on a fresh copy of the template, and a patroller's logged-in session."""
+    db_path = tmp / f"{name}.sqlite3"
     shutil.copy(template, db_path)
-    proc, url = run_server(db_path, tmp)
+    proc, url = run_server(db_path, tmp, synchronous_normal)
     try:
         s = requests.Session()
         r = s.post(url + "/api/auth/login", json={"username": "patroller", "password": "patrol-demo"})
         r.raise_for_status()
         s.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         s.get(url + "/api/sync/pull", params={"cursor": 0, "limit": 10})  # warm the worker
-        batches = build(info)
-        device = str(uuid.uuid4())
-        first = push_all(s, url, device, batches, "applied")
-        replay = push_all(s, url, device, batches, "duplicate")
+        yield s, url, db_path
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def sync_run(template: Path, info: dict, tmp: Path, synchronous_normal: bool = False) -> tuple[float, float, dict]:
+    batches = build(info, VISITS, BATCH)
+    device = str(uuid.uuid4())
+    with serving(template, tmp, "sync-normal" if synchronous_normal else "sync", synchronous_normal) as (s, url, db_path):
+        first = push_all(s, url, device, batches, "applied")
+        replay = push_all(s, url, device, batches, "duplicate")
     # The replay adds only sync request rows: take the first pushes' (one per batch).
     alongside = stored_alongside(db_path, template)
     alongside["sync_requests"] = alongside["sync_requests"][: len(batches)]
     return first, replay, alongside
+
+
+def singles_run(template: Path, info: dict, tmp: Path, synchronous_normal: bool = False) -> float:
+    """SINGLES pushes of one visit each: a commit per visit, where the cost of waiting for
+    the disk shows most (a phone that syncs after every scan)."""
+    batches = build(info, SINGLES, 1)
+    with serving(template, tmp, "singles-normal" if synchronous_normal else "singles", synchronous_normal) as (s, url, _):
+        return push_all(s, url, str(uuid.uuid4()), batches, "applied")
 
 
 def raw_core_run(template: Path, info: dict, tmp: Path, alongside: dict) -> float:
@@ -176,7 +199,7 @@ def raw_core_run(template: Path, info: dict, tmp: Path, alongside: dict) -> floa
         db.session.execute(insert(Device).values(id=device, user_id=user_id))
         db.session.commit()
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        batches = build(info)
+        batches = build(info, VISITS, BATCH)
         extra_tables = {"audit_events": AuditEvent.__table__, "changes": Change.__table__, "sync_requests": SyncRequest.__table__}
         shares = {name: [rows[i * len(rows) // len(batches): (i + 1) * len(rows) // len(batches)] for i in range(len(batches))]
                   for name, rows in alongside.items()}
@@ -221,32 +244,46 @@ def raw_core_run(template: Path, info: dict, tmp: Path, alongside: dict) -> floa
 
 
 def main() -> dict:
-    firsts, replays, raws = [], [], []
+    firsts, replays, raws, normals, singles, singles_normal = [], [], [], [], [], []
     for _ in range(RUNS):
         with tempfile.TemporaryDirectory(prefix="bench-sync-") as d:
             tmp = Path(d)
             template = tmp / "template.sqlite3"
             info = make_database(template)
             first, replay, alongside = sync_run(template, info, tmp)
+            normal, _, _ = sync_run(template, info, tmp, synchronous_normal=True)
+            singles.append(singles_run(template, info, tmp))
+            singles_normal.append(singles_run(template, info, tmp, synchronous_normal=True))
             raw = raw_core_run(template, info, tmp, alongside)
             counts = {name: len(rows) for name, rows in alongside.items()}
             firsts.append(first)
             replays.append(replay)
             raws.append(raw)
-    first, replay, raw = statistics.median(firsts), statistics.median(replays), statistics.median(raws)
+            normals.append(normal)
+    first, replay, raw, normal, single, single_normal = (statistics.median(x) for x in (firsts, replays, raws, normals, singles, singles_normal))
     out = {
         "visits": VISITS,
         "batch": BATCH,
         "items_per_visit": ITEMS,
         "runs": RUNS,
+        "sqlite_synchronous": "FULL",
         "visits_per_s": round(VISITS / first, 1),
+        "visits_per_s_sqlite_synchronous_normal": round(VISITS / normal, 1),
+        "full_to_normal_time_ratio": round(first / normal, 3),
+        "single_visit_pushes": SINGLES,
+        "single_visit_pushes_per_s": round(SINGLES / single, 1),
+        "single_visit_pushes_per_s_sqlite_synchronous_normal": round(SINGLES / single_normal, 1),
+        "single_visit_full_to_normal_time_ratio": round(single / single_normal, 3),
         "raw_core_visits_per_s": round(VISITS / raw, 1),
         "ratio_to_raw": round(raw / first, 3),
         "replay_ratio": round(replay / first, 3),
         "first_push_s": round(first, 3),
+        "first_push_s_sqlite_synchronous_normal": round(normal, 3),
         "replay_s": round(replay, 3),
         "raw_core_s": round(raw, 3),
         "raw_core_rows_besides_records": counts,
+        # On a shared machine the load says how far to trust small differences.
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "targets": {"visits_per_s": ">= 2000", "ratio_to_raw": ">= 0.25", "replay_ratio": "<= 0.5"},
     }
     out["meets_targets"] = out["visits_per_s"] >= 2000 and out["ratio_to_raw"] >= 0.25 and out["replay_ratio"] <= 0.5

@@ -7,13 +7,16 @@ from pathlib import Path
 
 from flask import Flask
 
+from . import auth, checklists, cli, config, errors, security, web
+from .api import MODULES, api
+from .db_sqlite import tune_sqlite
+from .extensions import db, migrate
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, errors, commands."""
-    from . import config
-
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config.from_mapping(config.from_env(ROOT))
     if test_config:
@@ -29,14 +32,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, the API, and load the checklists."""
-    from . import checklists
-    from .extensions import api, db, migrate
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from .db_sqlite import tune_sqlite
-
         with app.app_context():
             tune_sqlite(db.engine)
     api.init_app(app)
@@ -45,32 +43,22 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Register every API resource from one list, then the web pages."""
-    from .api import MODULES
-    from .extensions import api
-    from .web import web
-
     for module in MODULES:
         api.register_blueprint(module.blp)
-    app.register_blueprint(web)
+    app.register_blueprint(web.web)
 
 
 def register_errorhandlers(app: Flask) -> None:
     """One JSON error shape for every error."""
-    from . import errors
-
     errors.register(app)
 
 
 def register_security(app: Flask) -> None:
     """Security headers on every response."""
-    from . import auth, security
-
     auth.init_app(app)
     security.init_app(app)
 
 
 def register_commands(app: Flask) -> None:
     """Attach the `flask` CLI commands."""
-    from . import cli
-
     cli.init_app(app)

@@ -1,9 +1,13 @@
-"""Accounts: password hashing, login sessions, throttling, CSRF, and authorisation.
+"""Who is asking: login sessions, throttling, CSRF, and the API's authorisation by the policy table.
 
-Every API view declares who may call it with `@requires(...)` (or `@public`); the
+Every API view declares who may call it with `@requires(action)` (or `@public`); the
 authorisation test walks the URL map and fails on a view that declares nothing. Site
-scoping is done by `site_for(...)`/`authorize(...)`: a user with no role at a site gets
+scoping is done by `authorize(...)`/`get_scoped(...)`: a user with no role at a site gets
 404 for anything of it (its existence is not revealed), and 403 for a role they lack.
+
+Views own the transaction, with one exception: `load_user` commits the sliding expiry of
+a session it touches, because most requests that keep a session alive are GETs that
+commit nothing else.
 """
 
 from __future__ import annotations
@@ -16,16 +20,14 @@ from datetime import timedelta
 
 from flask import current_app, g, request, session
 from sqlalchemy import delete, func, select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import choices, policy
-from .errors import ApiError
+from .accounts import check_password
 from .extensions import db
 from .models import AuthSession, LoginAttempt, Membership, User, utcnow
+from .problems import Forbidden, NotFound, Throttled, Unauthenticated
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-# A hash to compare against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 def init_app(app) -> None:
@@ -35,19 +37,6 @@ def init_app(app) -> None:
         # in tests and CLI code): the user must be looked up afresh for every request.
         g.pop("user", None)
         g.pop("auth_session", None)
-
-
-def hash_password(password: str) -> str:
-    # Werkzeug's scrypt (n=2^15, r=8, p=1 by default) with a random salt. Tests lower n
-    # through PASSWORD_HASH_METHOD, as Django's test settings do, to keep the suite fast.
-    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
-
-
-def check_password(user: User | None, password: str) -> bool:
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return False
-    return check_password_hash(user.password_hash, password)
 
 
 def _token_key(token: str) -> str:
@@ -87,19 +76,21 @@ def record_attempt(username: str, remote_addr: str, success: bool) -> None:
 # --- sessions -----------------------------------------------------------------------
 
 
-def login(username: str, password: str) -> User:
+def login(username: str, password: str) -> User | None:
+    """Check a login and record the attempt; start a session and return the user, or None for wrong credentials.
+
+    The caller commits either way: a failed attempt must count towards the lock-out.
+    """
     remote = request.remote_addr or ""
     wait = login_locked(username, remote)
     if wait:
-        raise ApiError(429, f"Too many failed logins. Try again in {(wait + 59) // 60} minute(s).", "login_locked", headers={"Retry-After": str(wait)})
+        raise Throttled(f"Too many failed logins. Try again in {(wait + 59) // 60} minute(s).", "login_locked", retry_after=wait)
     user = db.session.execute(select(User).where(func.lower(User.username) == username.lower())).scalar_one_or_none()
     ok = check_password(user, password) and user is not None and user.active
     record_attempt(username, remote, ok)
     if not ok:
-        db.session.commit()
-        raise ApiError(401, "Wrong username or password.", "bad_credentials")
+        return None
     start_session(user)
-    db.session.commit()
     return user
 
 
@@ -130,10 +121,10 @@ def start_session(user: User) -> AuthSession:
 
 
 def logout() -> None:
+    """End this browser's session (the caller commits)."""
     token = session.get("sid")
     if token:
         db.session.execute(delete(AuthSession).where(AuthSession.id == _token_key(token)))
-        db.session.commit()
     session.clear()
 
 
@@ -164,7 +155,7 @@ def load_user() -> User | None:
 def current_user() -> User:
     user = load_user()
     if user is None:
-        raise ApiError(401, "Please log in.", "unauthenticated")
+        raise Unauthenticated("Please log in.")
     return user
 
 
@@ -175,13 +166,10 @@ def check_csrf() -> None:
     row = g.get("auth_session")
     sent = request.headers.get("X-CSRF-Token", "")
     if row is None or not hmac.compare_digest(sent, row.csrf_token):
-        raise ApiError(403, "Missing or wrong X-CSRF-Token header; reload the app and try again.", "csrf_failed")
+        raise Forbidden("Missing or wrong X-CSRF-Token header; reload the app and try again.", "csrf_failed")
 
 
 # --- authorisation ------------------------------------------------------------------
-
-
-roles_at = policy.roles_at
 
 
 def site_ids(user: User, action: str | None = None) -> list[int]:
@@ -195,11 +183,11 @@ def site_ids(user: User, action: str | None = None) -> list[int]:
 def authorize(site_id: int | None, action: str, obj=None) -> None:
     """404 unless the user works at the site; 403 unless the policy lets them do `action` there."""
     user = current_user()
-    held = roles_at(user, site_id) if site_id is not None else set()
+    held = policy.roles_at(user, site_id)
     if not held:
-        raise ApiError(404, "Not found.", "not_found")
+        raise NotFound("Not found.")
     if not policy.allows(action, held, policy.relations_to(user, obj) if obj is not None else ()):
-        raise ApiError(403, "Your role at this site does not allow this.", "forbidden")
+        raise Forbidden("Your role at this site does not allow this.", None, {"action": action})
 
 
 def get_scoped(model, ident, action: str):
@@ -210,38 +198,36 @@ def get_scoped(model, ident, action: str):
         db.session.rollback()
         obj = None
     if obj is None:
-        raise ApiError(404, "Not found.", "not_found")
+        raise NotFound("Not found.")
     authorize(obj.site_id, action, obj)
     return obj
-
-
-ALL_ROLES = choices.ROLES
 
 
 def requires(action: str | None = None):
     """Declare and enforce: logged in, and able to do `action` (server/policy.py) at some site.
 
-    With no action, any logged-in user passes. An action that a relation to the object
-    allows (a task's assignee) passes everyone here; the domain's `policy.require` on the
-    loaded object decides. Site-level checks happen where the object is loaded
-    (`get_scoped`/`authorize`).
+    With no action, any logged-in user passes (for what is not a site's: one's own session,
+    or a move whose action the domain looks up). An action every role may do, or one that
+    a relation to the object allows (a task's assignee), passes everyone here: the site,
+    and the relation, are decided where the object is loaded (`get_scoped`/`authorize`)
+    or by the domain's `policy.require`. Otherwise a user whose roles allow it at none of
+    their sites gets 403 before the view runs.
     """
     rule = policy.rule(action) if action else None
-    roles = tuple(sorted(rule.roles)) if rule and not rule.relations else ()
+    pre_check = rule is not None and not rule.relations and rule.roles != frozenset(choices.ROLES)
 
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             user = current_user()
             check_csrf()
-            if roles and not site_ids(user, action):
-                raise ApiError(403, "Your role does not allow this.", "forbidden")
-            g.required_roles = roles or ALL_ROLES
+            if pre_check and not site_ids(user, action):
+                raise Forbidden("Your role does not allow this.", None, {"action": action})
             return fn(*args, **kwargs)
 
         wrapper._patrol_policy = {
             "action": action,
-            "roles": tuple(sorted(rule.roles)) if rule else ALL_ROLES,
+            "roles": tuple(sorted(rule.roles if rule else choices.ROLES)),
             "relations": tuple(sorted(rule.relations)) if rule else (),
         }
         return wrapper

@@ -10,6 +10,7 @@ never step over a change that commits later with a lower number.
 from __future__ import annotations
 
 from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import deferred
 from .extensions import db
@@ -26,18 +27,10 @@ def take(name: str, count: int = 1) -> int:
         # The counter's first use. Another transaction may be creating it at this moment:
         # ON CONFLICT DO NOTHING waits for that one and leaves its row, which the UPDATE
         # then takes in turn (a plain INSERT failed the whole push with a unique violation).
-        dialect = db.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        dialect_insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         db.session.execute(dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
         result = db.session.execute(stmt).scalar()
     return int(result)
-
-
-def next_value(name: str) -> int:
-    return take(name, 1)
 
 
 def record_change(entity: str, entity_id, *, site_id: int | None = None, user_id: int | None = None, op: str = "upsert") -> None:

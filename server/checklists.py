@@ -14,11 +14,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import choices
+from .changes import record_change
 from .extensions import db
+from .models import ChecklistVersion, SiteChecklistItem
 
 ITEM_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 ITEM_FIELDS = {"id", "ref", "text", "methods", "category", "route"}
@@ -152,15 +155,17 @@ def init_app(app) -> None:
 
 
 def shipped(kind: str) -> Checklist:
-    from flask import current_app
-
+    """The checklist file of a kind, as loaded when the app started."""
     return current_app.extensions["checklists"][kind]
+
+
+def kind_names() -> dict[str, dict]:
+    """Each checkpoint kind's name in Chinese and English, from its checklist file."""
+    return {kind: shipped(kind).name for kind in choices.CHECKPOINT_KINDS}
 
 
 def effective_body(site_id: int, kind: str) -> dict:
     """The shipped checklist of `kind` plus the site's own active items."""
-    from .models import SiteChecklistItem
-
     body = shipped(kind).as_body()
     extra = db.session.execute(
         select(SiteChecklistItem)
@@ -187,8 +192,6 @@ def content_hash(body: dict) -> str:
 
 def current_version(site_id: int, kind: str):
     """The ChecklistVersion row for today's content, created when the content is new."""
-    from .models import ChecklistVersion
-
     body = effective_body(site_id, kind)
     digest = content_hash(body)
     stmt = select(ChecklistVersion).where(
@@ -212,8 +215,6 @@ def current_version(site_id: int, kind: str):
         # Another worker froze the same content first: use theirs.
         row = db.session.execute(stmt).scalar_one()
         return row
-    from .changes import record_change
-
     record_change("checklist", f"{site_id}:{kind}", site_id=site_id)
     return row
 

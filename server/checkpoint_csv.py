@@ -14,7 +14,8 @@ import re
 from sqlalchemy import func, select
 
 from . import choices, sites
-from .errors import ApiError
+from .checklists import shipped
+from .problems import Invalid
 from .extensions import db
 from .models import Checkpoint, Site
 
@@ -80,14 +81,12 @@ def decode(data: bytes) -> str:
         raise _file_error("The file is neither UTF-8 nor GB18030 text; in Excel use Save As → CSV UTF-8.")
 
 
-def _file_error(message: str) -> ApiError:
-    return ApiError(422, f"The CSV cannot be read: {message} Nothing was imported.", "csv_invalid", {"rows": [{"line": 1, "errors": [message]}]})
+def _file_error(message: str) -> Invalid:
+    return Invalid(f"The CSV cannot be read: {message} Nothing was imported.", "csv_invalid", {"rows": [{"line": 1, "errors": [message]}]})
 
 
 def _kind_words() -> dict[str, str]:
     """Kind codes, and their Chinese and English names, each naming a kind."""
-    from .checklists import shipped
-
     words = {}
     for kind in choices.CHECKPOINT_KINDS:
         words[kind] = kind
@@ -128,7 +127,7 @@ def parse(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     if missing:
         problems.append(f"missing required column(s): {', '.join(missing)}")
     if problems:
-        raise ApiError(422, "The CSV header is wrong; nothing was imported.", "csv_invalid", {"rows": [{"line": 1, "errors": problems}]})
+        raise Invalid("The CSV header is wrong; nothing was imported.", "csv_invalid", {"rows": [{"line": 1, "errors": problems}]})
     rows = []
     line = reader.line_num + 1
     while True:
@@ -153,7 +152,7 @@ def import_csv(site: Site, data: bytes | str, *, dry_run: bool = False) -> dict:
     """Create or update the site's checkpoints from CSV, all rows or none.
 
     A row whose short code exists at the site updates that checkpoint; any other row
-    creates one. Rows not in the file are left alone. Raises ApiError(422) listing every
+    creates one. Rows not in the file are left alone. Raises problems.Invalid (422) listing every
     bad row; nothing is written then. With `dry_run` the rows are checked the same way
     and the answer says what an import would do, row by row, but nothing is written.
     """
@@ -233,8 +232,7 @@ def _check(site: Site, data: bytes | str) -> list[tuple[int, Checkpoint | None, 
         else:
             plans.append((line, target, values))
     if bad:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"{len(bad)} row(s) of the CSV have problems; nothing was imported. Fix them and import the file again.",
             "csv_invalid",
             {"rows": bad},

@@ -1,8 +1,9 @@
 """Every status, kind, role, purpose, route and department code of the domain, as named constants.
 
-Models, schemas, checklists and tests use these, and the phone and desk screens read them
-from /api/meta (`vocabulary()`), so a word means the same thing everywhere. The label a
-person sees for value `v` of list `name` is the translation key `LABEL_KEYS[name] + v`.
+Models, schemas, checklist validation and the domain modules use these names rather than
+the strings, and `GET /api/meta` serves every list to clients (`vocabulary()`), so a word
+means the same thing everywhere. The label a person sees for value `v` of list `name` is
+the translation key `LABEL_KEYS[name] + v`.
 """
 
 # People (DOMAIN.md "People").
@@ -14,26 +15,24 @@ ADMIN = "admin"
 ROLES = (PATROLLER, SUPERVISOR, MANAGER, ARCHIVIST, ADMIN)
 
 # Checkpoint kinds (DOMAIN.md § 8-13); each has a file in checklists/.
-CHECKPOINT_KINDS = (
-    "floor",
-    "elevator_car",
-    "lobby",
-    "outdoor_plaza",
-    "car_park",
-    "vacant_unit",
-)
+KIND_FLOOR = "floor"
+KIND_ELEVATOR_CAR = "elevator_car"
+KIND_LOBBY = "lobby"
+KIND_OUTDOOR_PLAZA = "outdoor_plaza"
+KIND_CAR_PARK = "car_park"
+KIND_VACANT_UNIT = "vacant_unit"
+CHECKPOINT_KINDS = (KIND_FLOOR, KIND_ELEVATOR_CAR, KIND_LOBBY, KIND_OUTDOOR_PLAZA, KIND_CAR_PARK, KIND_VACANT_UNIT)
 
 # The four methods of checking (§ 7).
 METHODS = ("look", "listen", "touch", "ask")
 
 # What a patrol looks for (§ 1-5); talking with residents (6) is a note, not a defect.
-CATEGORIES = (
-    "security_hazard",
-    "facilities",
-    "cleanliness",
-    "landscaping",
-    "renovation_violation",
-)
+CAT_SECURITY_HAZARD = "security_hazard"
+CAT_FACILITIES = "facilities"
+CAT_CLEANLINESS = "cleanliness"
+CAT_LANDSCAPING = "landscaping"
+CAT_RENOVATION_VIOLATION = "renovation_violation"
+CATEGORIES = (CAT_SECURITY_HAZARD, CAT_FACILITIES, CAT_CLEANLINESS, CAT_LANDSCAPING, CAT_RENOVATION_VIOLATION)
 
 # How a problem is routed by its cause (§ 14.2).
 ROUTE_FACILITY_REPAIR = "facility_repair"
@@ -100,21 +99,36 @@ EXTENSION_STATES = (EXTENSION_PENDING, EXTENSION_APPROVED, EXTENSION_REJECTED)
 VERIFY_PASS = "pass"
 VERIFY_FAIL = "fail"
 VERIFY_RESULTS = (VERIFY_PASS, VERIFY_FAIL)
+# Who signs a verification on site: the verifier always, the fixer and the supervisor when present.
+SIGNER_FIXER = "fixer"
+SIGNER_VERIFIER = "verifier"
+SIGNER_SUPERVISOR = "supervisor"
+SIGNERS = (SIGNER_FIXER, SIGNER_VERIFIER, SIGNER_SUPERVISOR)
 
 # Photos: a record may name a photo before its bytes arrive (offline-sync G6).
 PHOTO_EXPECTED = "expected"
 PHOTO_RECEIVED = "received"
 PHOTO_STATES = (PHOTO_EXPECTED, PHOTO_RECEIVED)
-PHOTO_PURPOSES = ("finding", "visit", "after", "comment", "signature")
+# What a photo shows: a finding's problem, a visit, the fixed work, a comment's, a drawn signature.
+PHOTO_FINDING = "finding"
+PHOTO_VISIT = "visit"
+PHOTO_AFTER = "after"
+PHOTO_COMMENT = "comment"
+PHOTO_SIGNATURE = "signature"
+PHOTO_PURPOSES = (PHOTO_FINDING, PHOTO_VISIT, PHOTO_AFTER, PHOTO_COMMENT, PHOTO_SIGNATURE)
 
-# Sync push outcomes and rejection codes (docs/sync.md).
+# Sync push outcomes (docs/sync.md); the rejection codes are in server/sync/fields.py.
 SYNC_APPLIED = "applied"
 SYNC_DUPLICATE = "duplicate"
 SYNC_REJECTED = "rejected"
 SYNC_OUTCOMES = (SYNC_APPLIED, SYNC_DUPLICATE, SYNC_REJECTED)
 
 # Webhook presets.
-WEBHOOK_PRESETS = ("generic", "wecom", "dingtalk")
+WEBHOOK_GENERIC = "generic"  # JSON, signed with the secret
+WEBHOOK_WECOM = "wecom"  # 企业微信群机器人
+WEBHOOK_DINGTALK = "dingtalk"  # 钉钉群机器人
+WEBHOOK_PRESETS = (WEBHOOK_GENERIC, WEBHOOK_WECOM, WEBHOOK_DINGTALK)
+# A webhook delivery's state.
 WEBHOOK_PENDING = "pending"
 WEBHOOK_SENT = "sent"
 WEBHOOK_FAILED = "failed"  # gave up after the last retry; shown to admins

@@ -1,12 +1,30 @@
-"""The `flask` commands: checklists, users, demo data, audit."""
+"""The `flask` commands: checklists, users, demo data, audit, tasks, webhooks, archive, retention, checkpoints, sync.
+
+A command commits the work of the domain functions it calls; the few domain functions
+that commit on their own say why in their module's docstring.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import choices
+from . import archive, audit, checklists, choices, labels, sealing, webhooks
+from .accounts import create_user, grant
+from .checkpoint_csv import export_csv, import_csv
+from .demo import seed
+from .extensions import db
+from .fonts import font_setting
+from .models import Checkpoint, MonthArchive, Site, User, utcnow
+from .months import parse_month
+from .problems import Problem
+from .retention import purge
+from .sites import open_site
+from .sync import prune_tombstones
+from .tasks import escalate_overdue
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(archive_group)
     app.cli.add_command(retention_group)
     app.cli.add_command(sync_group)
+    app.cli.add_command(sites_group)
 
 
 @click.group("checklists")
@@ -31,11 +50,9 @@ def checklists_group():
 @click.option("--dir", "directory", default=None, help="Folder to check (default: the app's checklists/).")
 def checklists_validate(directory):
     """Check every checklist file; name the file, item and field of each problem."""
-    from .checklists import ChecklistError, load_dir
-
     try:
-        loaded = load_dir(directory or current_app.config["CHECKLIST_DIR"])
-    except ChecklistError as exc:
+        loaded = checklists.load_dir(directory or current_app.config["CHECKLIST_DIR"])
+    except checklists.ChecklistError as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         raise SystemExit(1)
@@ -56,11 +73,6 @@ def users_group():
 @click.password_option(help="Password (asked for when not given).")
 def users_create(username, site_code, roles, display_name, password):
     """Create a user with roles at a site."""
-    from .accounts import create_user, grant
-    from .errors import ApiError
-    from .extensions import db
-    from .models import Site
-
     site = db.session.execute(select(Site).where(Site.code == site_code)).scalar_one_or_none()
     if site is None:
         raise click.ClickException(f"no site with code {site_code!r}")
@@ -68,7 +80,7 @@ def users_create(username, site_code, roles, display_name, password):
         user = create_user(username, password, display_name)
         for role in roles:
             grant(user, site.id, role)
-    except ApiError as exc:
+    except Problem as exc:
         db.session.rollback()
         raise click.ClickException(exc.message)
     db.session.commit()
@@ -78,10 +90,36 @@ def users_create(username, site_code, roles, display_name, password):
 @click.command("seed-demo")
 def seed_demo():
     """Create the demo site, its checkpoints and one user per role (idempotent)."""
-    from .demo import seed
-
     site, created = seed()
     click.echo(f"demo site {site.code}: {'created' if created else 'already there, checked'}")
+
+
+@click.group("sites")
+def sites_group():
+    """Sites: open a new one."""
+
+
+@sites_group.command("create")
+@click.argument("code")
+@click.option("--name-zh", required=True, help="Chinese name, e.g. 滨江花园.")
+@click.option("--name-en", default="", help="English name.")
+@click.option("--timezone", default=None, help="IANA timezone (default: DEFAULT_TIMEZONE).")
+@click.option("--admin", "admin_name", default=None, help="Username of an existing user who becomes the site's admin.")
+def sites_create(code, name_zh, name_en, timezone, admin_name):
+    """Open a site with the default departments (all or nothing)."""
+    admin = None
+    if admin_name:
+        admin = db.session.execute(select(User).where(User.username == admin_name)).scalar_one_or_none()
+        if admin is None:
+            raise click.ClickException(f"no user {admin_name!r}: create one with `flask users create`")
+    try:
+        site = open_site(code, name_zh, name_en, timezone, admin=admin)
+        db.session.commit()
+    except Problem as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message)
+    who = f", admin {admin.username}" if admin else "; give it people with `flask users create NAME --site CODE --role ROLE`"
+    click.echo(f"created site {site.code} ({site.name_zh}, {site.timezone}){who}")
 
 
 @click.group("audit")
@@ -92,9 +130,7 @@ def audit_group():
 @audit_group.command("verify")
 def audit_verify():
     """Check the audit chain; name the first broken event."""
-    from .audit import verify
-
-    checked, broken, reason = verify()
+    checked, broken, reason = audit.verify()
     if broken is None:
         click.echo(f"ok: {checked} events, chain intact")
         return
@@ -110,9 +146,6 @@ def tasks_group():
 @tasks_group.command("escalate")
 def tasks_escalate():
     """Escalate overdue tasks to supervisors and managers (run daily; once a day per task)."""
-    from .extensions import db
-    from .notifications import escalate_overdue
-
     count = escalate_overdue()
     db.session.commit()
     click.echo(f"escalated {count} overdue task(s)")
@@ -127,14 +160,6 @@ def sync_group():
 @click.option("--older-than-days", "days", type=click.IntRange(min=1), default=None, help="default: SYNC_TOMBSTONE_DAYS")
 def sync_prune(days):
     """Drop deletion records older than N days (run daily); phones behind them start again."""
-    from datetime import timedelta
-
-    from flask import current_app
-
-    from .extensions import db
-    from .models import utcnow
-    from .sync import prune_tombstones
-
     days = days or current_app.config["SYNC_TOMBSTONE_DAYS"]
     count = prune_tombstones(utcnow() - timedelta(days=days))
     db.session.commit()
@@ -150,9 +175,7 @@ def webhooks_group():
 @click.option("--limit", default=200, show_default=True, help="Most deliveries to try in this run.")
 def webhooks_deliver(limit):
     """Send due webhook deliveries, retrying failures with backoff (run every minute)."""
-    from .webhooks import deliver_pending
-
-    counts = deliver_pending(limit=limit)
+    counts = webhooks.deliver_pending(limit=limit)
     click.echo(f"sent {counts['sent']}, retrying {counts['retrying']}, failed {counts['failed']}")
 
 
@@ -162,10 +185,6 @@ def archive_group():
 
 
 def _site_months(site_code, month):
-    from . import archive
-    from .extensions import db
-    from .models import Site
-
     sites = db.session.execute(select(Site).order_by(Site.code)).scalars().all()
     if site_code:
         sites = [s for s in sites if s.code == site_code]
@@ -173,7 +192,7 @@ def _site_months(site_code, month):
             raise click.ClickException(f"no site with code {site_code!r}")
     if month:
         try:
-            archive.check_month(month)
+            parse_month(month)
         except Exception:
             raise click.ClickException("--month is written YYYY-MM")
     return [(s, month or archive.previous_month(s)) for s in sites]
@@ -184,17 +203,13 @@ def _site_months(site_code, month):
 @click.option("--month", default=None, help="YYYY-MM (default: each site's previous month, once it has ended there).")
 def archive_seal(site_code, month):
     """Seal a month and file its bundle (run daily; sealing again is harmless)."""
-    from . import archive
-    from .errors import ApiError
-    from .extensions import db
-
     failed = False
     for site, m in _site_months(site_code, month):
-        state = archive.state_of(site.id, m)
+        state = sealing.state_of(site.id, m)
         try:
             archive.seal(site, m, actor_id=None)
             db.session.commit()
-        except ApiError as exc:
+        except Problem as exc:
             db.session.rollback()
             click.echo(f"{site.code} {m}: not sealed: {exc.message}", err=True)
             failed = failed or exc.code != "month_not_ended"
@@ -211,9 +226,6 @@ def archive_seal(site_code, month):
 @archive_group.command("build")
 def archive_build():
     """Build missing bundles, and an addendum for each sealed month with late records."""
-    from . import archive
-    from .extensions import db
-
     built = archive.build_pending()
     db.session.commit()
     for site, month, entry in built:
@@ -225,10 +237,6 @@ def archive_build():
 @click.option("--site", "site_code", default=None, help="Site code (default: every site).")
 def archive_verify(site_code):
     """Check every filed bundle and addendum against its manifest and its recorded hash."""
-    from . import archive
-    from .extensions import db
-    from .models import MonthArchive, Site
-
     stmt = select(MonthArchive, Site).join(Site, Site.id == MonthArchive.site_id).order_by(Site.code, MonthArchive.month)
     if site_code:
         stmt = stmt.where(Site.code == site_code)
@@ -256,8 +264,6 @@ def retention_group():
 @click.option("--site", "site_code", default=None, help="Only this site.")
 def retention_purge(apply_, site_code):
     """Remove records older than RETENTION_MONTHS after their month's end (dry run by default)."""
-    from .retention import purge
-
     plans = purge(apply=apply_, site_code=site_code, by_name="flask retention purge")
     verb = "purged" if apply_ else "would purge"
     for p in plans:
@@ -279,9 +285,6 @@ def checkpoints_group():
 
 
 def _site_by_code(code: str):
-    from .extensions import db
-    from .models import Site
-
     site = db.session.execute(select(Site).where(Site.code == code)).scalar_one_or_none()
     if site is None:
         raise click.ClickException(f"no site with code {code!r}")
@@ -293,16 +296,12 @@ def _site_by_code(code: str):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def checkpoints_import(site_code, path):
     """Import checkpoints from a CSV file, all rows or none (docs/checkpoints.md)."""
-    from .checkpoint_csv import import_csv
-    from .errors import ApiError
-    from .extensions import db
-
     site = _site_by_code(site_code)
     with open(path, "rb") as fh:
         data = fh.read()
     try:
         result = import_csv(site, data)
-    except ApiError as exc:
+    except Problem as exc:
         db.session.rollback()
         for row in exc.details.get("rows", []):
             for problem in row["errors"]:
@@ -318,8 +317,6 @@ def checkpoints_import(site_code, path):
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def checkpoints_export(site_code, building, path):
     """Write a site's checkpoints to a CSV file (UTF-8 with BOM, for Excel)."""
-    from .checkpoint_csv import export_csv
-
     with open(path, "wb") as fh:
         fh.write(export_csv(_site_by_code(site_code), building))
     click.echo(f"wrote {path}")
@@ -331,25 +328,15 @@ def checkpoints_export(site_code, building, path):
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def checkpoints_labels(site_code, base_url, path):
     """Write the A4 PDF of QR labels for every active checkpoint of a site."""
-    from . import labels
-    from .errors import ApiError
-    from .extensions import db
-    from .models import Checkpoint
-
     base = base_url or current_app.config.get("PUBLIC_URL")
     if not base:
         raise click.ClickException("give --base-url or set PUBLIC_URL: the QR codes must point at the server")
     site = _site_by_code(site_code)
     stmt = select(Checkpoint).where(Checkpoint.site_id == site.id, Checkpoint.active.is_(True)).order_by(Checkpoint.position, Checkpoint.id)
     chosen = db.session.execute(stmt).scalars().all()
-    kinds = {}
-    from .checklists import shipped
-
-    for kind in choices.CHECKPOINT_KINDS:
-        kinds[kind] = shipped(kind).name
     try:
-        pdf = labels.labels_pdf(site, chosen, base, kinds, labels.font_setting(current_app.config))
-    except ApiError as exc:
+        pdf = labels.labels_pdf(site, chosen, base, checklists.kind_names(), font_setting(current_app.config))
+    except Problem as exc:
         raise click.ClickException(exc.message)
     with open(path, "wb") as fh:
         fh.write(pdf)

@@ -25,12 +25,11 @@ SETTINGS = (
     ("LOGIN_MAX_FAILURES", "5", "failed logins per user and address before a lock-out"),
     ("LOGIN_LOCKOUT_MINUTES", "15", "lock-out window after too many failed logins"),
     ("CLOCK_SKEW_FLAG_SECONDS", "300", "device clock offset that flags a device"),
-    ("LABEL_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "TrueType font with Chinese glyphs, embedded in label and archive PDFs"),
-    ("LABEL_FONT_INDEX", "0", "face number inside a .ttc font file"),
+    ("LABEL_FONT", "(WenQuanYi Micro Hei, installed with the app)", "TrueType font (.ttf/.ttc) with Chinese glyphs, embedded in label and archive PDFs"),
+    ("LABEL_FONT_INDEX", "0", "face number inside the LABEL_FONT .ttc file"),
     ("COVERAGE_REPEAT_SCANS", "3", "scans of one checkpoint by one person that look suspicious..."),
     ("COVERAGE_REPEAT_MINUTES", "10", "...when they fall within this many minutes"),
     ("PWA_VERSION", "(hash of the app's files)", "version string of the phone app; a new one makes phones offer an update"),
-    ("FAULT_INJECTION", "off", "test harness only: enables server/faults.py; refused when PATROL_ENV=production"),
     ("PUBLIC_URL", "(from the request)", "base URL printed into QR labels, e.g. https://patrol.example.com"),
 )
 
@@ -108,7 +107,8 @@ def from_env(root: Path) -> dict:
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
         "CLOCK_SKEW_FLAG_SECONDS": _int("CLOCK_SKEW_FLAG_SECONDS", 300),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
-        "LABEL_FONT": os.environ.get("LABEL_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        # Empty: server/fonts.py uses the font pip installed with the app.
+        "LABEL_FONT": os.environ.get("LABEL_FONT", ""),
         "LABEL_FONT_INDEX": _int("LABEL_FONT_INDEX", 0),
         "COVERAGE_REPEAT_SCANS": _int("COVERAGE_REPEAT_SCANS", 3),
         "COVERAGE_REPEAT_MINUTES": _int("COVERAGE_REPEAT_MINUTES", 10),

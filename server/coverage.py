@@ -5,7 +5,7 @@ Rules (docs/checkpoints.md, "Coverage"):
   midnight belongs to the day it starts. Windows that started before the plan was
   written are not expected.
 - A planned checkpoint counts as visited in a window when a patrol visit (purpose
-  "patrol") to it, by anyone, was scanned at or after the window's start and before its
+  `choices.VISIT_PATROL`) to it, by anyone, was scanned at or after the window's start and before its
   end. Scan time is the phone's time corrected by its measured clock offset
   (`Visit.scanned_at`), never the time the server received it: a visit synced days
   later still counts for its window.
@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from calendar import monthrange
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
+from . import choices, months
 from . import plans as plans_mod
-from .errors import ApiError
 from .extensions import db
 from .models import Checkpoint, PatrolPlan, Site, User, Visit, utcnow
-from .plans import Window, local_to_utc
-from .timeutil import iso
+from .plans import Window
+from .timeutil import iso, to_local
 
-PATROL = "patrol"
 DEFAULTS = {"COVERAGE_REPEAT_SCANS": 3, "COVERAGE_REPEAT_MINUTES": 10}
 MAX_DAYS = 366
 
@@ -67,12 +64,8 @@ class _Tally:
 
 def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None, now: datetime | None = None) -> dict:
     """The coverage report of a site for local days `first`..`last` inclusive (JSON-ready)."""
-    if last < first:
-        raise ApiError(422, "`to` is before `from`.", "validation_error", {"fields": {"to": ["must not be before from"]}})
-    if (last - first).days + 1 > MAX_DAYS:
-        raise ApiError(422, f"Ask for at most {MAX_DAYS} days at a time.", "validation_error", {"fields": {"to": [f"at most {MAX_DAYS} days after from"]}})
+    day_start, day_end = months.day_range(first, last, site.timezone, MAX_DAYS)
     now = now or utcnow()
-    tz = ZoneInfo(site.timezone)
     stmt = select(PatrolPlan).where(PatrolPlan.site_id == site.id, PatrolPlan.active.is_(True))
     if plan_id is not None:
         stmt = stmt.where(PatrolPlan.id == plan_id)
@@ -93,13 +86,11 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
                 windows.append((plan, w))
     windows.sort(key=lambda pw: (pw[1].start, pw[0].id))
 
-    day_start = local_to_utc(first, "00:00", tz)
-    day_end = local_to_utc(last + timedelta(days=1), "00:00", tz)
     span_start = min([day_start] + [w.start for _, w in windows])
     span_end = max([day_end] + [late_until[(p.id, w.start)] for p, w in windows])
     visits = db.session.execute(
         select(Visit.id, Visit.checkpoint_id, Visit.user_id, Visit.scanned_at)
-        .where(Visit.site_id == site.id, Visit.purpose == PATROL, Visit.scanned_at >= span_start, Visit.scanned_at < span_end)
+        .where(Visit.site_id == site.id, Visit.purpose == choices.VISIT_PATROL, Visit.scanned_at >= span_start, Visit.scanned_at < span_end)
         .order_by(Visit.scanned_at, Visit.id)
     ).all()
     scans: dict[int, list[datetime]] = {}
@@ -198,7 +189,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
         "totals": {"windows": sum(1 for r in window_rows if r["status"] == "ended"), **totals.as_dict(), "late": late_total},
         "windows": window_rows,
         "by_day": [{"day": d.isoformat(), **t.as_dict()} for d, t in by_day.items()],
-        "by_floor": [{"building": b, "floor": f, **t.as_dict()} for (b, f), t in sorted(by_floor.items(), key=lambda kv: _floor_key(kv[0]))],
+        "by_floor": [{"building": b, "floor": f, **t.as_dict()} for (b, f), t in sorted(by_floor.items(), key=lambda kv: floor_order(kv[0]))],
         "by_kind": [{"kind": k, **t.as_dict()} for k, t in sorted(by_kind.items())],
         "by_plan": [
             {"plan_id": pid, "name_zh": plan_names[pid].name_zh, "name_en": plan_names[pid].name_en, **t.as_dict()}
@@ -209,8 +200,9 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
     }
 
 
-def _floor_key(key: tuple[str, str]):
-    """Buildings by name; floors basements first (B2, B1), then 1, 2, … 10, then others."""
+def floor_order(key: tuple[str, str]):
+    """Sort key of a (building, floor): buildings by name; in each, the unnamed floor (lifts,
+    whole-building places) first, then basements (B2, B1), then 1, 2, … 10, then other names."""
     building, floor = key
     m = re.fullmatch(r"[Bb](\d+)", floor)
     if m:
@@ -286,24 +278,14 @@ def _code(checkpoints: dict[int, Checkpoint], cid: int) -> str:
     return cp.short_code if cp else ""
 
 
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
 def month_coverage(site: Site, month: str, *, now: datetime | None = None) -> dict:
     """A month's coverage (site-local days), as the monthly archive files it.
 
     The same report as `coverage`, for the month's first to last day, plus "month".
     """
-    m = MONTH_RE.match(month or "")
-    if not m:
-        raise ApiError(422, f"Month {month!r} must look like YYYY-MM.", "validation_error", {"fields": {"month": ["YYYY-MM"]}})
-    year, mon = int(m.group(1)), int(m.group(2))
-    first = date(year, mon, 1)
-    last = date(year, mon, monthrange(year, mon)[1])
+    first, last = months.month_days(months.parse_month(month))
     return {"month": month, **coverage(site, first, last, now=now)}
 
 
 def local_today(site: Site, now: datetime | None = None) -> date:
-    from .timeutil import to_local
-
     return to_local(now or utcnow(), site.timezone).date()

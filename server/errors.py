@@ -2,7 +2,9 @@
 
     {"error": {"status": 404, "code": "not_found", "message": "…", "details": {…}}}
 
-Validation errors carry `details.fields`: field name → list of messages.
+Validation errors carry `details.fields`: field name → list of messages. The domain raises
+`server.problems` (no HTTP in them); this module gives each kind its status. Views may
+raise `ApiError`, a problem with an explicit status.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from . import problems
+from .extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +52,31 @@ PROBLEM_STATUS = {
 }
 
 
+class ApiError(problems.Problem):
+    """A problem a view answers with an explicit HTTP status (the domain raises server.problems instead)."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None):
+        super().__init__(message, code or CODES.get(status, "error"), details)
+        self.status = status
+        self.headers = headers or {}
+
+
 def problem_status(exc: problems.Problem) -> int:
+    """The HTTP status of a problem: its own for an ApiError, else its kind's."""
+    if isinstance(exc, ApiError):
+        return exc.status
     for cls in type(exc).__mro__:
         if cls in PROBLEM_STATUS:
             return PROBLEM_STATUS[cls]
     return 400
 
 
-class ApiError(Exception):
-    """Raise from domain code or views to answer with the error shape."""
-
-    def __init__(self, status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code or CODES.get(status, "error")
-        self.details = details or {}
-        self.headers = headers or {}
+def problem_headers(exc: problems.Problem) -> dict:
+    if isinstance(exc, ApiError):
+        return exc.headers
+    if isinstance(exc, problems.Throttled):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
 
 
 class ErrorBodySchema(Schema):
@@ -127,14 +138,9 @@ def _from_http_exception(exc: HTTPException):
 def register(app: Flask) -> None:
     """Every error, API or not, answers in the one JSON shape."""
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, exc.code, exc.details, exc.headers)
-
     @app.errorhandler(problems.Problem)
     def _problem(exc: problems.Problem):
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, problems.Throttled) else None
-        return error_response(problem_status(exc), exc.message, exc.code, exc.details, headers)
+        return error_response(problem_status(exc), exc.message, exc.code, exc.details, problem_headers(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -143,7 +149,5 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        from .extensions import db
-
         db.session.rollback()
         return error_response(500, "Something went wrong on the server; nothing was saved.", "server_error")

@@ -1,7 +1,8 @@
 """Exports of patrol records as CSV or XLSX, streamed: rows come from a server-side cursor.
 
 The row generators here are the one definition of what a visit, finding, task or
-verification row holds; the month-end bundle (archive.py) writes the same rows. Nothing
+verification row holds; the month-end bundle (server/archive/bundle.py) writes the same
+rows, and its PDF prints them. Nothing
 loads a whole result set: queries run with `yield_per` (a named server-side cursor on
 PostgreSQL), CSV is written to the response in chunks, and XLSX is written by openpyxl's
 write-only workbook to a temporary file that is then streamed and deleted.
@@ -15,7 +16,7 @@ from contextvars import ContextVar
 import io
 import os
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -23,14 +24,16 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from . import choices
-from .errors import ApiError
 from .extensions import db
 from .models import Checkpoint, Extension, Finding, ItemResult, Site, Task, User, Verification, Visit
+from .months import day_range
+from .problems import Invalid
 
 KINDS = ("visits", "findings", "tasks", "verifications")
 FORMATS = ("csv", "xlsx")
 BATCH = 2000
-MAX_RANGE_DAYS = 3 * 366
+# Three years of 366 days between `from` and `to`, both days counted.
+MAX_RANGE_DAYS = 3 * 366 + 1
 
 # Column headings: Chinese for the people who file and read them, English for machines.
 HEADERS = {
@@ -62,22 +65,7 @@ HEADERS = {
 }
 
 
-# --- ranges ----------------------------------------------------------------------------
-
-
-def local_day_start(day: date, tz: str) -> datetime:
-    """Midnight of a site-local date, as naive UTC."""
-    local = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
-    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-
-
-def date_range(site: Site, date_from: date, date_to: date) -> tuple[datetime, datetime]:
-    """[from, to] in site-local dates (both days included) → [start, end) in naive UTC."""
-    if date_to < date_from:
-        raise ApiError(422, "The end date is before the start date.", "validation_error", {"fields": {"to": ["before from"]}})
-    if (date_to - date_from).days > MAX_RANGE_DAYS:
-        raise ApiError(422, "Export at most three years at a time.", "validation_error", {"fields": {"to": ["range too long"]}})
-    return local_day_start(date_from, site.timezone), local_day_start(date_to + timedelta(days=1), site.timezone)
+# --- times ------------------------------------------------------------------------------
 
 
 def local_formatter(tz: str) -> Callable[[datetime | None], str]:
@@ -105,8 +93,8 @@ def local_formatter(tz: str) -> Callable[[datetime | None], str]:
     return fmt
 
 
-# A connection to read from instead of the session's (archive.py reads a month through
-# one that holds no write lock while it renders the bundle).
+# A connection to read from instead of the session's (archive/bundle.py reads a month
+# through one that holds no write lock while it writes the bundle).
 _reader: ContextVar = ContextVar("export_reader", default=None)
 
 
@@ -144,6 +132,11 @@ def _stream(stmt) -> Iterator:
 # date range) select with the same columns. `when` is the column the range applies to.
 
 
+def _shown_name(user):
+    """A person as the rows name them: the display name, or the username when it is empty."""
+    return func.coalesce(func.nullif(user.display_name, ""), user.username)
+
+
 # A visit's ok / fail / n.a. counts packed into one number (20 bits each), so one
 # correlated lookup per visit gives all three: measured here, a third faster than
 # grouping the item results and joining them back.
@@ -159,7 +152,7 @@ def visit_rows(site: Site, where) -> Iterator[list]:
     stmt = (
         select(
             Visit.id, Visit.month, Visit.scanned_at, Checkpoint.short_code, Checkpoint.name_zh, Checkpoint.kind,
-            Checkpoint.building, Checkpoint.floor, func.coalesce(func.nullif(User.display_name, ""), User.username),
+            Checkpoint.building, Checkpoint.floor, _shown_name(User),
             Visit.purpose, Visit.scan_method, packed, Visit.note, Visit.resident_note, Visit.addendum,
         )
         .join(Checkpoint, Checkpoint.id == Visit.checkpoint_id)
@@ -179,8 +172,8 @@ def finding_rows(site: Site, where) -> Iterator[list]:
         select(
             Finding.id, Finding.month, Finding.observed_at, Checkpoint.short_code, Checkpoint.name_zh, Checkpoint.building,
             Checkpoint.floor, Finding.category, Finding.route, Finding.severity, Finding.description, Finding.dealt_on_spot,
-            Finding.spot_note, func.coalesce(func.nullif(User.display_name, ""), User.username), Task.id, Task.state,
-            Task.due_at, Task.closed_at, Finding.visit_id, Finding.addendum,
+            Finding.spot_note, _shown_name(User), Task.id, Task.state, Task.due_at, Task.closed_at, Finding.visit_id,
+            Finding.addendum,
         )
         .join(Checkpoint, Checkpoint.id == Finding.checkpoint_id)
         .join(User, User.id == Finding.reported_by)
@@ -192,6 +185,13 @@ def finding_rows(site: Site, where) -> Iterator[list]:
     for r in _stream(stmt):
         yield [r[0], r[1], fmt(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], "是" if r[11] else "",
                r[12], r[13], r[14] or "", r[15] or "", fmt(r[16]), fmt(r[17]), r[18] or "", "是" if r[19] else ""]
+
+
+def days_to_fix(state: str, created_at: datetime, closed_at: datetime | None) -> float | None:
+    """Days from a task's opening to its verification; None until it is verified."""
+    if state != choices.TASK_VERIFIED or closed_at is None:
+        return None
+    return (closed_at - created_at).total_seconds() / 86400
 
 
 def task_rows(site: Site, where) -> Iterator[list]:
@@ -211,7 +211,7 @@ def task_rows(site: Site, where) -> Iterator[list]:
     stmt = (
         select(
             Task.id, Task.finding_id, Finding.month, Checkpoint.name_zh, Task.route, Task.severity, Task.state,
-            func.coalesce(func.nullif(assignee.display_name, ""), assignee.username), Task.created_at,
+            _shown_name(assignee), Task.created_at,
             Task.original_due_at, Task.due_at, Task.closed_at, ext.c.asked, ext.c.approved, Task.repeat_flag,
             Task.cancel_reason,
         )
@@ -224,9 +224,8 @@ def task_rows(site: Site, where) -> Iterator[list]:
     )
     fmt = local_formatter(site.timezone)
     for r in _stream(stmt):
-        days = ""
-        if r[11] is not None and r[6] == choices.TASK_VERIFIED:
-            days = round((r[11] - r[8]).total_seconds() / 86400, 1)
+        days = days_to_fix(r[6], r[8], r[11])
+        days = "" if days is None else round(days, 1)
         yield [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or "", fmt(r[8]), fmt(r[9]), fmt(r[10]), fmt(r[11]), days, int(r[12] or 0), int(r[13] or 0),
                "是" if r[14] else "", r[15]]
 
@@ -238,8 +237,7 @@ def verification_rows(site: Site, where) -> Iterator[list]:
     stmt = (
         select(
             Verification.id, Verification.task_id, Task.finding_id, Verification.verified_at, Verification.result,
-            func.coalesce(func.nullif(verifier.display_name, ""), verifier.username), Verification.fixed_by_name,
-            func.coalesce(func.nullif(supervisor.display_name, ""), supervisor.username), Verification.signatures,
+            _shown_name(verifier), Verification.fixed_by_name, _shown_name(supervisor), Verification.signatures,
             Verification.after_photo_ids, Verification.note, Verification.visit_id,
         )
         .join(Task, Task.id == Verification.task_id)
@@ -330,8 +328,8 @@ SHEET_TITLES = {"visits": "巡查记录", "findings": "问题", "tasks": "任务
 def export(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tuple[Iterator[bytes], str, str]:
     """(chunks, content type, file name) of one export; the rows are read as they are sent."""
     if kind not in KINDS:
-        raise ApiError(422, f"Export one of: {', '.join(KINDS)}.", "validation_error", {"fields": {"kind": ["unknown"]}})
-    start, end = date_range(site, date_from, date_to)
+        raise Invalid.field("kind", "unknown", f"Export one of: {', '.join(KINDS)}.")
+    start, end = day_range(date_from, date_to, site.timezone, MAX_RANGE_DAYS)
     rows = ROWS[kind](site, range_clause(kind, start, end))
     name = f"{site.code}-{kind}-{date_from.isoformat()}-{date_to.isoformat()}"
     if fmt == "csv":

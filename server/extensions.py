@@ -1,8 +1,9 @@
-"""Flask extensions, created unbound here and bound in the app factory."""
+"""Flask extensions (the database and its migrations), created unbound here and bound in the app factory.
+
+The API object (flask-smorest) lives with the resources it documents, in `server.api`.
+"""
 
 from flask_migrate import Migrate
-from apispec.ext.marshmallow import MarshmallowPlugin
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -21,21 +22,5 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def schema_name(schema) -> str:
-    """OpenAPI component names: the class name without 'Schema', 'Partial' for partial loads."""
-    cls = schema if isinstance(schema, type) else type(schema)
-    name = cls.__name__.removesuffix("Schema") or cls.__name__
-    if not isinstance(schema, type) and schema.partial:
-        name += "Partial"
-    return name
-
-
-class PatrolApi(Api):
-    """flask-smorest's Api, documenting our one error shape."""
-
-    from .errors import ErrorSchema as ERROR_SCHEMA
-
-
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
-api = PatrolApi(spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)})

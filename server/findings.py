@@ -15,11 +15,12 @@ from typing import Callable, Iterable
 
 from sqlalchemy import insert, select
 
-from . import audit, choices
-from .errors import ApiError
-from .problems import Invalid
+from . import audit, choices, sealing
 from .extensions import db
 from .models import Checkpoint, Finding, Site, Task, utcnow
+from .notifications import escalate_major
+from .problems import Conflict, Invalid
+from .tasks import claim_photos, flag_repeats, open_tasks_for
 from .timeutil import month_of
 
 
@@ -52,27 +53,22 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
     cache passes it); a finding of a sealed month is accepted all the same, filed as that
     month's addendum.
     """
-    from .notifications import escalate_major
-    from .tasks import claim_photos, flag_repeats, open_tasks_for
-
     if not new:
         return {}
     for x in new:
         check_finding(category=x.category, route=x.route, severity=x.severity)
     ids = [x.finding_id for x in new]
     if len(set(ids)) != len(ids):
-        raise ApiError(409, "The same finding id is used twice.", "finding_id_reused")
+        raise Conflict("The same finding id is used twice.", "finding_id_reused")
     db.session.flush()  # objects the caller added (a visit) must exist before rows that point at them
     if db.session.execute(select(Finding.id).where(Finding.id.in_(ids)).limit(1)).first() is not None:
-        raise ApiError(409, "This finding id is already used.", "finding_id_reused")
+        raise Conflict("This finding id is already used.", "finding_id_reused")
     if sealed is None:
-        from .archive import is_sealed
-
         cache: dict[tuple[int, str], bool] = {}
 
         def sealed(site_id: int, month: str) -> bool:
             if (site_id, month) not in cache:
-                cache[(site_id, month)] = is_sealed(site_id, month)
+                cache[(site_id, month)] = sealing.is_sealed(site_id, month)
             return cache[(site_id, month)]
 
     now = utcnow()
@@ -97,7 +93,7 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
             },
         )
         if x.photo_ids:
-            claim_photos(x.photo_ids, purpose="finding", site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
+            claim_photos(x.photo_ids, purpose=choices.PHOTO_FINDING, site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
     sites = {x.site.id: x.site for x in new}
     task_of = open_tasks_for([row for row in rows if not row["dealt_on_spot"]], sites)
     flag_repeats(rows)
@@ -129,7 +125,7 @@ def record_finding(
 ) -> Finding:
     """One finding (the web API's report, tests); the same rules as `record_findings`."""
     if checkpoint.site_id != site.id:
-        raise ApiError(422, "The checkpoint is not at this site.", "validation_error", {"fields": {"checkpoint_id": ["not at this site"]}})
+        raise Invalid.field("checkpoint_id", "not at this site", "The checkpoint is not at this site.")
     record_findings([
         NewFinding(
             finding_id=finding_id, site=site, checkpoint_id=checkpoint.id, reported_by=reported_by, observed_at=observed_at,
@@ -143,19 +139,19 @@ def record_finding(
 
 def check_finding(*, category: str, route: str, severity: str) -> None:
     """The values a finding may take; anything else is the client's mistake (422)."""
-    problems = {}
+    wrong = {}
     if category not in choices.CATEGORIES:
-        problems["category"] = [f"one of {', '.join(choices.CATEGORIES)}"]
+        wrong["category"] = [f"one of {', '.join(choices.CATEGORIES)}"]
     if route not in choices.ROUTES:
-        problems["route"] = [f"one of {', '.join(choices.ROUTES)}"]
+        wrong["route"] = [f"one of {', '.join(choices.ROUTES)}"]
     if severity not in choices.SEVERITIES:
-        problems["severity"] = ["normal or major"]
-    if problems:
-        raise ApiError(422, "Some fields of the finding are not valid: " + ", ".join(sorted(problems)), "validation_error", {"fields": problems})
+        wrong["severity"] = ["normal or major"]
+    if wrong:
+        raise Invalid("Some fields of the finding are not valid: " + ", ".join(sorted(wrong)), None, {"fields": wrong})
 
 
 # A problem reported outside the checklist is routed by its category until a supervisor confirms.
-CATEGORY_ROUTES = {"facilities": choices.ROUTE_FACILITY_REPAIR, "renovation_violation": choices.ROUTE_RESIDENT_VIOLATION}
+CATEGORY_ROUTES = {choices.CAT_FACILITIES: choices.ROUTE_FACILITY_REPAIR, choices.CAT_RENOVATION_VIOLATION: choices.ROUTE_RESIDENT_VIOLATION}
 
 
 def default_route(category: str) -> str:

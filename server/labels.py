@@ -8,19 +8,14 @@ embeds a subset of a Chinese TrueType font, so it prints the same on any machine
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import qrcode
 import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_Q
 
-from .errors import ApiError
+from .fonts import FontSetting, register_font
 from .models import Checkpoint, Site
-
-DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
-FONT_NAME = "PatrolLabelFont"
 
 # Page layout, in millimetres. Two columns of four labels fill an A4 sheet; the QR is
 # drawn 54 mm wide with a two-module quiet zone, so the symbol itself is about 48 mm,
@@ -64,71 +59,65 @@ def qr_svg(url: str) -> bytes:
 
 
 # --- the PDF sheet -------------------------------------------------------------------
+#
+# The text column right of the QR is about 32 mm wide. What must stay on a label, in
+# order: the short code (typed when the QR fails), the building/floor/unit line (it tells
+# A座 from B座), the Chinese name; then the English name and the kind, as room allows.
+# Each text shrinks first, then wraps, and is cut short with "…" only as a last resort.
+
+NAME_ZH_SIZES = (15, 14, 13, 12, 11, 10)
+NAME_EN_SIZES = (10, 9, 8, 7)
+WHERE_SIZES = (9, 8, 7)
+KIND_SIZES = (8, 7)
+SMALL = 6.5  # the "scan or type" prompt and the site line
+CODE_MAX = 30
+# A code of more than eight characters is printed in groups of four, on two lines when one
+# line would be smaller than this; the phone drops the spaces when it is typed back
+# (scan.js, sites.normalise_code).
+CODE_ONE_LINE_MIN = 16
+LEADING = 1.2
+ASCENT, DESCENT = 0.88, 0.12  # of the em: the ideograph box of WenQuanYi Micro Hei
+GAP = 3
+
+# Chinese line breaking (GB/T 15834 and W3C clreq): these never start a line...
+CLOSING = set("）〕］｝〉》」』】〙〗〞’”｠»、。，．・：；？！…‥～%)]},.:;?!")
+# ...and these never end one.
+OPENING = set("（〔［｛〈《「『【〘〖〝‘“｟«([{")
 
 
 @dataclass
-class FontSetting:
-    path: str
-    index: int
+class Block:
+    """Lines of one text at one size, and the height they take."""
+
+    lines: list[str]
+    size: float
+    grey: bool = False
+
+    @property
+    def height(self) -> float:
+        return self.size * (ASCENT + (len(self.lines) - 1) * LEADING + DESCENT) if self.lines else 0.0
 
 
-def font_setting(config: dict | None = None) -> FontSetting:
-    """The label font: LABEL_FONT (a .ttf or .ttc path) and LABEL_FONT_INDEX (face in a .ttc)."""
-    config = config or {}
-    path = config.get("LABEL_FONT") or os.environ.get("LABEL_FONT") or DEFAULT_FONT
-    raw_index = config.get("LABEL_FONT_INDEX", os.environ.get("LABEL_FONT_INDEX", "0"))
-    try:
-        index = int(raw_index or 0)
-    except ValueError:
-        index = 0
-    return FontSetting(str(path), index)
+def _width(text: str, font: str, size: float) -> float:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
 
-
-_registered: dict[tuple[str, int], str] = {}
-
-
-def register_font(setting: FontSetting) -> str:
-    """Register the TrueType font with reportlab once; a clear error when it is missing."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
-
-    key = (setting.path, setting.index)
-    if key in _registered:
-        return _registered[key]
-    if not Path(setting.path).is_file():
-        raise ApiError(
-            503,
-            f"The label font {setting.path} is not installed. Install the Debian package "
-            "fonts-wqy-zenhei, or set LABEL_FONT to a TrueType font (.ttf/.ttc) with Chinese characters.",
-            "label_font_missing",
-        )
-    name = f"{FONT_NAME}{len(_registered)}"
-    try:
-        pdfmetrics.registerFont(TTFont(name, setting.path, subfontIndex=setting.index))
-    except (TTFError, OSError, ValueError) as exc:
-        raise ApiError(
-            503,
-            f"The label font {setting.path} cannot be used ({exc}). Set LABEL_FONT to a TrueType font with Chinese characters.",
-            "label_font_unusable",
-        ) from exc
-    _registered[key] = name
-    return name
+    return stringWidth(text, font, size)
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Break text into lines no wider than `width` points: at spaces, or anywhere in CJK text."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
+    """Break text into lines no wider than `width` points: at spaces, or between CJK characters."""
     lines: list[str] = []
     line = ""
     for token in _tokens(text):
         candidate = (line + token) if line else token.lstrip()
-        if stringWidth(candidate, font, size) <= width or not line:
+        if _width(candidate, font, size) <= width or not line:
             line = candidate
             # A single token wider than the line (a long word) is cut by characters.
-            while stringWidth(line, font, size) > width and len(line) > 1:
+            while _width(line, font, size) > width and len(line) > 1:
                 cut = len(line)
-                while cut > 1 and stringWidth(line[:cut], font, size) > width:
+                while cut > 1 and _width(line[:cut], font, size) > width:
+                    cut -= 1
+                while 1 < cut < len(line) and (line[cut] in CLOSING or line[cut - 1] in OPENING):
                     cut -= 1
                 lines.append(line[:cut])
                 line = line[cut:]
@@ -141,42 +130,135 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
 
 
 def _tokens(text: str) -> list[str]:
-    """Latin words stay whole (with their leading space); each CJK character stands alone."""
-    out: list[str] = []
+    """Unbreakable pieces: a Latin word (with its leading space), or one CJK character with
+    any closing punctuation after it and opening punctuation before it."""
+    pieces: list[str] = []
     word = ""
     for ch in text:
-        if ord(ch) > 0x2E7F:  # CJK and beyond: a line may break before any of them
+        # CJK and beyond, and punctuation next to it: a line may break around them. Inside a
+        # Latin word ("3.5", "(B2)") punctuation stays part of the word.
+        if ord(ch) > 0x2E7F or (not word.strip() and (ch in CLOSING or ch in OPENING)):
             if word:
-                out.append(word)
+                pieces.append(word)
                 word = ""
-            out.append(ch)
+            pieces.append(ch)
         elif ch == " ":
             if word:
-                out.append(word)
+                pieces.append(word)
             word = " "
         else:
             word += ch
     if word:
-        out.append(word)
+        pieces.append(word)
+    out: list[str] = []
+    opening = ""
+    for piece in pieces:
+        if piece in CLOSING and out and not opening:
+            out[-1] += piece
+        elif piece in OPENING:
+            opening += piece
+        else:
+            out.append(opening + piece)
+            opening = ""
+    if opening:
+        out.append(opening)
     return out
 
 
 def _ellipsis(line: str, font: str, size: float, width: float) -> str:
     """Cut a line so that it ends in "…" within `width`: the text went on."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    while line and stringWidth(line + "…", font, size) > width:
+    while line and (_width(line + "…", font, size) > width or line[-1] in OPENING):
         line = line[:-1]
     return line.rstrip() + "…"
 
 
-def _fit_size(text: str, font: str, largest: float, smallest: float, width: float) -> float:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
+def _fit(text: str, font: str, sizes: tuple, most_lines: int, width: float, room: float) -> Block | None:
+    """The text whole, at the largest size where it takes at most `most_lines` lines within `room` points."""
+    for size in sizes:
+        block = Block(_wrap(text, font, size, width), size)
+        if len(block.lines) <= most_lines and block.height <= room:
+            return block
+    return None
 
-    size = largest
-    while size > smallest and stringWidth(text, font, size) > width:
-        size -= 0.5
-    return size
+
+def _cut(text: str, font: str, size: float, width: float, room: float) -> Block:
+    """The text at `size` in as many lines as `room` holds (at least one), the last ending in "…"."""
+    lines = _wrap(text, font, size, width)
+    most = max(1, int((room / size - ASCENT - DESCENT) // LEADING) + 1)
+    if len(lines) > most:
+        lines = lines[: most - 1] + [_ellipsis(lines[most - 1], font, size, width)]
+    return Block(lines, size)
+
+
+def _where(cp: Checkpoint, font: str, width: float) -> Block | None:
+    """Building, floor and unit, in black: always on the label. A building name too long for two lines
+    is cut short, never the floor and unit after it."""
+    floor = f"{cp.floor}F" if cp.floor.isdigit() else cp.floor
+    tail = " ".join(p for p in (floor, cp.unit) if p)
+    building = cp.building
+    text = " ".join(p for p in (building, tail) if p)
+    if not text:
+        return None
+    block = _fit(text, font, WHERE_SIZES, 2, width, float("inf"))
+    while block is None and building:
+        building = building[:-1]
+        block = _fit(f"{building}… {tail}".strip() if building else tail, font, WHERE_SIZES[-1:], 2, width, float("inf"))
+    return block or Block(_wrap(tail, font, WHERE_SIZES[-1], width), WHERE_SIZES[-1])
+
+
+def _code_lines(code: str, font: str, width: float) -> tuple[list[str], float]:
+    """The short code as one line, or two lines of four-character groups, and the largest size that fits `width`."""
+
+    def largest(lines: list[str]) -> float:
+        return min(CODE_MAX, width / max(_width(line, font, 1) for line in lines))
+
+    if len(code) <= 8:
+        return [code], largest([code])
+    groups = [code[i : i + 4] for i in range(0, len(code), 4)]
+    one_line = [" ".join(groups)]
+    if largest(one_line) >= CODE_ONE_LINE_MIN:
+        return one_line, largest(one_line)
+    half = -(-len(groups) // 2)
+    two_lines = [" ".join(groups[:half]), " ".join(groups[half:])]
+    return two_lines, largest(two_lines)
+
+
+def _kind(zh: str, en: str, font: str, width: float, room: float) -> Block | None:
+    """The kind's names in grey: on one line when short, else Chinese then English (two lines
+    each at most), else Chinese alone; left off when there is no room (name and place matter more)."""
+    one_line = _fit(f"{zh} {en}".strip(), font, KIND_SIZES, 1, width, room)
+    if one_line:
+        one_line.grey = True
+        return one_line
+    for with_en in (True, False):
+        for size in KIND_SIZES:
+            zh_lines = _wrap(zh, font, size, width)
+            en_lines = _wrap(en, font, size, width) if with_en else []
+            block = Block(zh_lines + en_lines, size, grey=True)
+            if len(zh_lines) <= 2 and len(en_lines) <= 2 and block.height <= room:
+                return block
+    return None
+
+
+def label_blocks(cp: Checkpoint, kind_name: dict, font: str, width: float, room: float) -> list[Block]:
+    """The texts above the code, top to bottom, chosen to fit `width` × `room` points."""
+    where = _where(cp, font, width)
+    left = room - (where.height + GAP if where else 0)
+    # Keep a line of English in reserve while the Chinese name is fitted.
+    reserve = Block(["x"], NAME_EN_SIZES[-1]).height + GAP if cp.name_en else 0
+    name_zh = _fit(cp.name_zh, font, NAME_ZH_SIZES, 3, width, left - reserve) or _cut(cp.name_zh, font, NAME_ZH_SIZES[-1], width, left - reserve)
+    left -= name_zh.height + GAP
+    blocks = [name_zh]
+    if cp.name_en:
+        name_en = _fit(cp.name_en, font, NAME_EN_SIZES, 3, width, left) or _cut(cp.name_en, font, NAME_EN_SIZES[-1], width, left)
+        left -= name_en.height + GAP
+        blocks.append(name_en)
+    kind = _kind(kind_name.get("zh", "") or cp.kind, kind_name.get("en", ""), font, width, left)
+    if kind:
+        blocks.append(kind)
+    if where:
+        blocks.append(where)
+    return blocks
 
 
 def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> None:
@@ -228,61 +310,54 @@ def labels_pdf(site: Site, checkpoints: list[Checkpoint], base_url: str, kind_na
     return buf.getvalue()
 
 
+GREY = (0.3, 0.3, 0.3)
+
+
 def _draw_label(canvas, cp: Checkpoint, site: Site, x: float, top: float, base_url: str, kind_name: dict, font: str) -> None:
     from reportlab.lib.units import mm
 
     w, h = CELL_W * mm, CELL_H * mm
+    bottom = top - h
     # Cutting line.
     canvas.setStrokeColorRGB(0.7, 0.7, 0.7)
     canvas.setLineWidth(0.4)
     canvas.setDash(3, 3)
-    canvas.rect(x, top - h, w, h, stroke=1, fill=0)
+    canvas.rect(x, bottom, w, h, stroke=1, fill=0)
     canvas.setDash()
 
     qr = QR_MM * mm
     pad = PAD * mm
     qr_x = x + pad
-    qr_y = top - h + (h - qr) / 2
-    _draw_qr(canvas, checkpoint_url(base_url, cp), qr_x, qr_y, qr)
+    _draw_qr(canvas, checkpoint_url(base_url, cp), qr_x, bottom + (h - qr) / 2, qr)
 
-    # Text column to the right of the QR. The short code sits at the bottom, large:
-    # it is typed when the QR fails. The texts above it stop short of the code.
+    # Text column to the right of the QR: the site line at the foot, the short code above
+    # it (large: it is typed when the QR fails) under its prompt, the other texts on top.
     tx = qr_x + qr + pad
     tw = x + w - pad - tx
-    code_size = _fit_size(cp.short_code, font, 30, 8, tw)
-    base = top - h + pad + 12
-    floor_ = base + code_size + 18
-    floor = f"{cp.floor}F" if cp.floor.isdigit() else cp.floor
-    where = " ".join(p for p in (cp.building, floor, cp.unit) if p)
-    grey = (0.3, 0.3, 0.3)
-    blocks = [
-        (cp.name_zh, 15, 18, 3, (0, 0, 0)),
-        (cp.name_en, 10, 12, 3, (0, 0, 0)),
-        (kind_name.get("zh", "") or cp.kind, 8, 10, 2, grey),
-        (kind_name.get("en", ""), 8, 10, 2, grey),
-        (where, 9, 11, 1, grey),
-    ]
-    y = top - pad - 12
-    for text, size, leading, most, colour in blocks:
-        lines = _wrap(text, font, size, tw) if text else []
-        room = max(0, int((y - floor_) // leading) + 1)
-        shown = lines[: min(most, room)]
-        if len(shown) < len(lines) and shown:
-            shown[-1] = _ellipsis(shown[-1], font, size, tw)
-        canvas.setFillColorRGB(*colour)
-        canvas.setFont(font, size)
-        for line in shown:
-            canvas.drawString(tx, y, line)
-            y -= leading
-        if text is cp.name_en:
-            y -= 3
+    canvas.setFillColorRGB(*GREY)
+    canvas.setFont(font, SMALL)
+    site_line = f"{site.name_zh} {site.name_en}".strip()
+    canvas.drawString(tx, bottom + pad, _cut(site_line, font, SMALL, tw, 0).lines[0])
 
+    code_lines, code_size = _code_lines(cp.short_code, font, tw)
+    base = bottom + pad + 12
     canvas.setFillColorRGB(0, 0, 0)
     canvas.setFont(font, code_size)
-    canvas.drawString(tx, base, cp.short_code)
-    canvas.setFillColorRGB(*grey)
-    canvas.setFont(font, 6.5)
-    canvas.drawString(tx, base + code_size + 1, "Scan, or type the code:")
-    canvas.drawString(tx, base + code_size + 9, "扫码或输入代码：")
-    site_line = f"{site.name_zh} {site.name_en}".strip()
-    canvas.drawString(tx, top - h + pad, _wrap(site_line, font, 6.5, tw)[0])
+    for n, line in enumerate(reversed(code_lines)):
+        canvas.drawString(tx, base + n * code_size * 1.1, line)
+    code_top = base + (len(code_lines) - 1) * code_size * 1.1 + 0.75 * code_size
+    canvas.setFillColorRGB(*GREY)
+    canvas.setFont(font, SMALL)
+    canvas.drawString(tx, code_top + 2.5, "Scan, or type the code:")
+    canvas.drawString(tx, code_top + 10.5, "扫码或输入代码：")
+    floor_ = code_top + 10.5 + ASCENT * SMALL + GAP
+
+    y = top - pad
+    for block in label_blocks(cp, kind_name, font, tw, y - floor_):
+        canvas.setFillColorRGB(*(GREY if block.grey else (0, 0, 0)))
+        canvas.setFont(font, block.size)
+        baseline = y - ASCENT * block.size
+        for line in block.lines:
+            canvas.drawString(tx, baseline, line)
+            baseline -= block.size * LEADING
+        y -= block.height + GAP

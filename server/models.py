@@ -328,7 +328,7 @@ class Visit(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     device_id: Mapped[str] = mapped_column(String(64))
     checklist_version_id: Mapped[Optional[int]] = mapped_column(ForeignKey("checklist_versions.id"))
-    purpose: Mapped[str] = mapped_column(String(16), default="patrol")  # patrol | verify
+    purpose: Mapped[str] = mapped_column(String(16), default=choices.VISIT_PATROL)  # choices.VISIT_PURPOSES
     scanned_at: Mapped[datetime] = mapped_column(DateTime)  # corrected by the clock offset
     scanned_at_device: Mapped[datetime] = mapped_column(DateTime)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -386,7 +386,7 @@ class Photo(db.Model):
     visit_id: Mapped[Optional[str]] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
     finding_id: Mapped[Optional[str]] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
     task_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[str] = mapped_column(String(16), default="finding")
+    purpose: Mapped[str] = mapped_column(String(16), default=choices.PHOTO_FINDING)  # choices.PHOTO_PURPOSES
     status: Mapped[str] = mapped_column(String(16), default=choices.PHOTO_EXPECTED)
     sha256: Mapped[Optional[str]] = mapped_column(String(64))  # of the original bytes
     content_type: Mapped[str] = mapped_column(String(32), default="")
@@ -494,7 +494,7 @@ class Webhook(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(500))
-    preset: Mapped[str] = mapped_column(String(16), default="generic")
+    preset: Mapped[str] = mapped_column(String(16), default=choices.WEBHOOK_GENERIC)
     secret: Mapped[str] = mapped_column(String(128), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -507,7 +507,7 @@ class WebhookDelivery(db.Model):
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
     dedupe_key: Mapped[str] = mapped_column(String(120))
     payload: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(16), default=choices.WEBHOOK_PENDING)  # choices.WEBHOOK_STATES
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")

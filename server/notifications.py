@@ -1,4 +1,4 @@
-"""Notifications: the in-app feed and escalation of major findings and overdue tasks.
+"""Notifications: the in-app feed, and escalating a major finding at once (overdue tasks: tasks/escalation.py).
 
 Every notification carries a dedupe key, unique per user (`notifications` has a unique
 constraint on (user_id, dedupe_key)), so replaying a sync push or running the daily
@@ -7,15 +7,14 @@ escalation twice sends nothing twice. Webhook deliveries are queued with the sam
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import choices, policy, webhooks
 from .extensions import db
 from .models import Checkpoint, Extension, Finding, Membership, Notification, Site, Task, User, utcnow
-from .timeutil import local_date, to_local
+from .timeutil import local_minute
+
 
 def site_recipients(site_id: int, action: str = "notice.receive_major") -> list[int]:
     """Active users whose role at the site the policy gives `action` (by default: told of major problems)."""
@@ -56,7 +55,8 @@ def notify(user_ids, *, site_id: int, kind: str, dedupe_key: str, task_id: int |
     return created
 
 
-def _summary(task: Task | None, finding: Finding, site: Site) -> dict:
+def event_summary(task: Task | None, finding: Finding, site: Site) -> dict:
+    """What a major or overdue notice says, in names and site-local times (the webhooks send the same)."""
     cp = db.session.get(Checkpoint, finding.checkpoint_id)
     out = {
         "site_id": site.id,
@@ -68,13 +68,13 @@ def _summary(task: Task | None, finding: Finding, site: Site) -> dict:
         "category": finding.category,
         "severity": finding.severity,
         "description": finding.description,
-        "observed_at_local": to_local(finding.observed_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+        "observed_at_local": local_minute(finding.observed_at, site.timezone),
     }
     if task is not None:
         out.update(
             task_id=task.id,
             state=task.state,
-            due_at_local=to_local(task.due_at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+            due_at_local=local_minute(task.due_at, site.timezone),
         )
     return out
 
@@ -82,51 +82,12 @@ def _summary(task: Task | None, finding: Finding, site: Site) -> dict:
 def escalate_major(finding: Finding, task: Task | None, site: Site) -> int:
     """A major finding goes at once to each supervisor and manager of its site, and to its webhooks."""
     key = f"major:{finding.id}"
-    data = _summary(task, finding, site)
+    data = event_summary(task, finding, site)
     created = notify(
         site_recipients(site.id), site_id=site.id, kind=choices.NOTIFY_MAJOR_FINDING, dedupe_key=key, task_id=task.id if task else None, data=data
     )
     webhooks.queue(site.id, key, {"event": choices.NOTIFY_MAJOR_FINDING, **data})
     return created
-
-
-def escalate_overdue(now: datetime | None = None) -> int:
-    """Escalate each overdue task at most once per site-local day; returns tasks escalated.
-
-    The claim is a conditional UPDATE on `last_escalated_on`, so two runs on the same day
-    (or two at once) escalate each task once.
-    """
-    from .tasks import overdue_clause
-
-    now = now or utcnow()
-    rows = db.session.execute(
-        select(Task, Site)
-        .join(Site, Site.id == Task.site_id)
-        .where(overdue_clause(now))
-        .order_by(Task.id)
-    ).all()
-    escalated = 0
-    for task, site in rows:
-        today = local_date(now, site.timezone)
-        if task.last_escalated_on == today:
-            continue
-        claimed = db.session.execute(
-            update(Task)
-            .where(Task.id == task.id, or_(Task.last_escalated_on.is_(None), Task.last_escalated_on != today))
-            .values(last_escalated_on=today)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not claimed:
-            continue
-        finding = db.session.get(Finding, task.finding_id)
-        key = f"overdue:{task.id}:{today}"
-        data = _summary(task, finding, site) | {"days_overdue": (now - task.due_at).days}
-        recipients = site_recipients(site.id) + ([task.assignee_id] if task.assignee_id else [])
-        notify(recipients, site_id=site.id, kind=choices.NOTIFY_OVERDUE, dedupe_key=key, task_id=task.id, data=data)
-        webhooks.queue(site.id, key, {"event": choices.NOTIFY_OVERDUE, **data})
-        escalated += 1
-    db.session.expire_all()
-    return escalated
 
 
 # --- the feed -------------------------------------------------------------------------
@@ -181,7 +142,7 @@ def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
             names[uid] = display or username
 
     def local(dt, tz):
-        return to_local(dt, tz).strftime("%Y-%m-%d %H:%M") if dt else None
+        return local_minute(dt, tz) if dt else None
 
     out = {}
     for n in rows:

@@ -1,4 +1,7 @@
-"""Photos: integrity-checked, idempotent upload; Pillow makes a clean display copy and a thumbnail.
+"""Photos: who may link a photo to a record, integrity-checked idempotent upload, and the clean copies Pillow makes.
+
+Ownership (docs/sync.md "Photos"): a photo is linked only by the person who took it, and
+to one record (`may_link`); sync, tasks and findings all claim photos through it.
 
 What is kept (docs/sync.md "Photos"): the SHA-256 of the bytes the phone sent, as
 evidence, plus two JPEGs made from them, upright and with every metadata tag dropped
@@ -6,6 +9,7 @@ evidence, plus two JPEGs made from them, upright and with every metadata tag dro
 original bytes are not kept: they carry the phone's GPS position and are up to 12 MiB.
 Files are written to a temporary name in their own directory and moved into place with
 os.replace, so an interrupted upload never leaves a partial file under a real name.
+`upload` writes the files before its caller commits the row that says they are there.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Iterable, NamedTuple
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 
 from . import choices
-from .errors import ApiError
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
+from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, TooLarge, Unsupported
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 CONTENT_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -66,12 +72,12 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=list(FORMATS))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ApiError(413, f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
+        raise TooLarge(f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ApiError(422, "This file is not a JPEG, PNG or WebP image.", "not_an_image")
+        raise Invalid("This file is not a JPEG, PNG or WebP image.", "not_an_image")
     width, height = im.size
     if width * height > max_pixels or width < 1 or height < 1:
-        raise ApiError(413, f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
+        raise TooLarge(f"The image has too many pixels (the limit is {max_pixels:,}).", "too_many_pixels")
     return im
 
 
@@ -109,19 +115,7 @@ def render(data: bytes, max_pixels: int) -> Rendered:
         return Rendered(display, _jpeg(thumb_im, 80), im.width, im.height)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         # A truncated or corrupt file fails only when its pixels are decoded.
-        raise ApiError(422, f"The image could not be read (damaged or incomplete file): {exc}", "not_an_image")
-
-
-def render_naive(data: bytes) -> Rendered:
-    """The obvious path, full decode then resize: kept for bench/photos.py to compare against."""
-    im = Image.open(io.BytesIO(data), formats=list(FORMATS))
-    im = ImageOps.exif_transpose(im)
-    im = _as_rgb(im)
-    im.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
-    display = _jpeg(im, 85)
-    thumb_im = im.copy()
-    thumb_im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-    return Rendered(display, _jpeg(thumb_im, 80), im.width, im.height)
+        raise Invalid(f"The image could not be read (damaged or incomplete file): {exc}", "not_an_image")
 
 
 def _write_atomically(path: Path, data: bytes) -> Path:
@@ -152,9 +146,99 @@ def _store(photo_id: str, rendered: Rendered) -> None:
         os.replace(tmp, final)
 
 
+# --- who may link a photo to a record ------------------------------------------------
+
+
+class Held(NamedTuple):
+    """What `may_link` reads of a photo: who took it and the record it belongs to (a Photo has the same attributes)."""
+
+    uploaded_by: int | None
+    site_id: int | None
+    visit_id: str | None
+    finding_id: str | None
+    task_id: int | None
+    purpose: str
+
+
+HELD_COLUMNS = (Photo.uploaded_by, Photo.site_id, Photo.visit_id, Photo.finding_id, Photo.task_id, Photo.purpose)
+UNLINKED = (None, None, None)
+
+
+@dataclass(frozen=True)
+class Link:
+    """The one record a photo belongs to (a visit, a finding of a visit, or a task), at one site, and its role there."""
+
+    site_id: int
+    purpose: str
+    visit_id: str | None = None
+    finding_id: str | None = None
+    task_id: int | None = None
+
+    def columns(self) -> dict:
+        return {"site_id": self.site_id, "visit_id": self.visit_id, "finding_id": self.finding_id, "task_id": self.task_id, "purpose": self.purpose}
+
+    def held_by(self, user_id: int) -> Held:
+        return Held(user_id, self.site_id, self.visit_id, self.finding_id, self.task_id, self.purpose)
+
+
+def taken_by(photo, user_id: int) -> bool:
+    """Whether this person took the photo. A photo with no uploader (its taker is not known) is nobody's."""
+    return photo.uploaded_by is not None and photo.uploaded_by == user_id
+
+
+def may_link(photo, user_id: int, link: Link) -> bool:
+    """The rule of photo claims: a photo is linked only by the person who took it, and to one record.
+
+    `photo` is a Photo or a `Held`, or None for an id nobody has named yet (the record's
+    author is then expected to upload it). A photo already linked may be named again by
+    the same record in the same role, and by nothing else; a photo of another site, or
+    with no uploader, may be linked by no one.
+    """
+    if photo is None:
+        return True
+    linked = (photo.visit_id, photo.finding_id, photo.task_id)
+    return (
+        taken_by(photo, user_id)
+        and photo.site_id in (None, link.site_id)
+        and (linked == UNLINKED or (*linked, photo.purpose) == (link.visit_id, link.finding_id, link.task_id, link.purpose))
+    )
+
+
+def taken(photo_id: str) -> Conflict:
+    """The refusal when `may_link` says no."""
+    return Conflict(f"Photo {photo_id} already belongs to another record or person.", "photo_conflict")
+
+
+def expected_row(photo_id: str, user_id: int, link: Link, created_at: datetime) -> dict:
+    """A photo a record names before its bytes arrive: expected from the record's author (the upload fills it in)."""
+    return {
+        "id": photo_id, "uploaded_by": user_id, **link.columns(), "status": choices.PHOTO_EXPECTED, "sha256": None,
+        "content_type": "", "size_bytes": 0, "width": 0, "height": 0, "created_at": created_at, "received_at": None,
+    }
+
+
+def claim(photo_ids: Iterable[str], user_id: int, link: Link) -> list[str]:
+    """Link photos to one record by id, as `may_link` allows; an id not seen yet becomes an expected photo."""
+    ids = list(dict.fromkeys(photo_ids or ()))
+    for pid in ids:
+        if not isinstance(pid, str) or not 1 <= len(pid) <= 36:
+            raise Invalid.field("photo_ids", "not a photo id", "A photo id must be a UUID string.")
+    for pid in ids:
+        photo = db.session.get(Photo, pid)
+        if not may_link(photo, user_id, link):
+            raise taken(pid)
+        if photo is None:
+            db.session.add(Photo(**expected_row(pid, user_id, link, utcnow())))
+        else:
+            for column, value in link.columns().items():
+                setattr(photo, column, value)
+    db.session.flush()
+    return ids
+
+
 def can_see(user: User, photo: Photo) -> bool:
-    """The uploader, or anyone with a role at the photo's site."""
-    if photo.uploaded_by == user.id:
+    """The person who took it, or anyone with a role at the photo's site."""
+    if taken_by(photo, user.id):
         return True
     if photo.site_id is None:
         return False
@@ -167,34 +251,34 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     """Store a photo's bytes; returns (photo, created). Idempotent by id and hash."""
     max_bytes = current_app.config["MAX_PHOTO_BYTES"]
     if len(data) > max_bytes:
-        raise ApiError(413, f"The photo is larger than {max_bytes // (1024 * 1024)} MiB.", "photo_too_large")
+        raise TooLarge(f"The photo is larger than {max_bytes // (1024 * 1024)} MiB.", "photo_too_large")
     claimed = (sha256_header or "").strip().lower()
     if not claimed:
-        raise ApiError(400, "Send the SHA-256 of the body in the X-Content-SHA256 header.", "hash_missing")
+        raise Malformed("Send the SHA-256 of the body in the X-Content-SHA256 header.", "hash_missing")
     digest = hashlib.sha256(data).hexdigest()
     if digest != claimed:
-        raise ApiError(400, "The body does not match its X-Content-SHA256: the upload was damaged; send it again.", "hash_mismatch")
+        raise Malformed("The body does not match its X-Content-SHA256: the upload was damaged; send it again.", "hash_mismatch")
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime not in CONTENT_TYPES:
         # HEIC (an iPhone camera's format) is refused, not converted: the phone app turns what it
         # can decode into JPEG before sending, and iOS hands file inputs JPEG (README, Photos).
-        raise ApiError(415, "HEIC and other formats are not accepted: send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).", "unsupported_media_type")
+        raise Unsupported("HEIC and other formats are not accepted: send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).")
 
     photo = db.session.get(Photo, photo_id, with_for_update=True)
     if photo is not None and not can_see(user, photo):
-        raise ApiError(404, "Not found.", "not_found")
+        raise NotFound("Not found.")
     if photo is not None and photo.status == choices.PHOTO_RECEIVED:
         if photo.sha256 != digest:
-            raise ApiError(409, "A different photo was already uploaded under this id.", "photo_conflict")
+            raise Conflict("A different photo was already uploaded under this id.", "photo_conflict")
         return photo, False
-    if photo is not None and photo.uploaded_by != user.id:
-        raise ApiError(403, "This photo is expected from the person whose record names it.", "not_your_photo")
+    if photo is not None and not taken_by(photo, user.id):
+        raise Forbidden("This photo is expected from the person whose record names it.", "not_your_photo")
 
     rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
     if photo is None:
         try:
             with db.session.begin_nested():
-                db.session.add(Photo(id=photo_id, site_id=None, uploaded_by=user.id, purpose="finding", created_at=utcnow()))
+                db.session.add(Photo(id=photo_id, site_id=None, uploaded_by=user.id, purpose=choices.PHOTO_FINDING, created_at=utcnow()))
         except IntegrityError:
             # The same id arrived on another connection a moment ago: answer as a re-upload.
             db.session.rollback()
@@ -207,17 +291,16 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     photo.width, photo.height = rendered.width, rendered.height
     photo.received_at = utcnow()
     db.session.flush()
-    # Files first, then commit: a crash in between leaves complete files that the retried
-    # upload (same id) overwrites; never a row saying "received" without its files.
+    # Files first, then the caller's commit: a crash in between leaves complete files that
+    # the retried upload (same id) overwrites; never a row saying "received" without its files.
     _store(photo_id, rendered)
-    db.session.commit()
     return photo, True
 
 
 def get_for(user: User, photo_id: str) -> Photo:
     photo = db.session.get(Photo, photo_id)
     if photo is None or not can_see(user, photo):
-        raise ApiError(404, "Not found.", "not_found")
+        raise NotFound("Not found.")
     if photo.status != choices.PHOTO_RECEIVED:
-        raise ApiError(404, "This photo is expected but has not been uploaded yet.", "photo_not_received")
+        raise NotFound("This photo is expected but has not been uploaded yet.", "photo_not_received")
     return photo

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from . import audit
 from .changes import record_change
-from .errors import ApiError
 from .extensions import db
 from .models import Checkpoint, Membership, PatrolPlan, User
+from .problems import Invalid
 from .timeutil import iso
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -27,11 +27,10 @@ DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 MAX_WINDOWS = 12
 MAX_CHECKPOINTS = 2000
 WEEK = 7 * 1440
-PLAN_FIELDS = ("name_zh", "name_en", "assignee_id", "schedule", "focus_zh", "focus_en", "checkpoint_ids", "active")
 
 
-def _invalid(field: str, messages: list[str]) -> ApiError:
-    return ApiError(422, f"The plan's {field} is not valid: " + "; ".join(messages), "validation_error", {"fields": {field: messages}})
+def _invalid(field: str, messages: list[str]) -> Invalid:
+    return Invalid(f"The plan's {field} is not valid: " + "; ".join(messages), None, {"fields": {field: messages}})
 
 
 def _minutes(value: str) -> int:

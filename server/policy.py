@@ -49,6 +49,9 @@ ACTIONS: dict[str, Rule] = {
     # Sites and people.
     "site.read": _rule(ALL, "see a site, its departments and timezone"),
     "site.edit": _rule((C.ADMIN, C.MANAGER), "change a site's settings and departments"),
+    # Nobody holds a role at a site before it exists: an admin of any site opens one and
+    # becomes its admin (sites.open_site).
+    "site.create": _rule((C.ADMIN,), "open a new site (an admin of any site; they become its admin)"),
     "user.read": _rule((C.ADMIN, C.SUPERVISOR, C.MANAGER), "list the people of a site (to assign work)"),
     "user.manage": _rule((C.ADMIN,), "create people, change their roles, deactivate them"),
     # Places, checklists and plans.
@@ -64,6 +67,7 @@ ACTIONS: dict[str, Rule] = {
     # The patrol itself: rounds, visits and findings, from the phone (sync) or the web alike.
     "patrol.record": _rule(FIELD, "record rounds, checkpoint visits and findings"),
     "finding.read": _rule(ALL, "see findings"),
+    "photo.read": _rule(ALL, "see the photos of a site's records"),
     # Repair tasks (DOMAIN.md § 14).
     "task.read": _rule(ALL, "see tasks and their history"),
     "task.route": _rule(DIRECTORS, "confirm or change a task's route and department"),
@@ -75,6 +79,7 @@ ACTIONS: dict[str, Rule] = {
     "task.comment": _rule(ALL, "comment on a task"),
     "task.verify": _rule(FIELD, "verify finished work on site and sign for it"),
     "task.countersign": _rule(DIRECTORS, "sign a verification as the supervisor"),
+    "task.sign_as_supervisor": _rule((C.SUPERVISOR,), "verifying, count as the verification's signing supervisor unless another is named"),
     "extension.request": _rule((C.SUPERVISOR,), "ask for a later due date", (ASSIGNEE,)),
     "extension.decide": _rule((C.MANAGER,), "approve or reject an extension"),
     "notice.receive_major": _rule(DIRECTORS, "be told at once of a major problem, and of overdue tasks"),

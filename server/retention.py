@@ -11,7 +11,13 @@ the month's archive files. Rules (docs/archive.md):
   (the month's archive files are then kept too);
 - a dry run (the default) counts exactly what a real run would remove and changes nothing;
 - every purge writes a purge log row (what, when, by whom, counts, the archive's hash)
-  and an audit event; files are deleted only after the database commit.
+  and an audit event.
+
+`purge(apply=True)` commits, unlike the rest of the domain: each month's removal is
+committed on its own, and that month's photo and archive files are deleted only after
+its commit. A file deleted must be matched by a durable purge (a rollback would bring the
+rows back without their files), and one month's failure leaves the months before it
+purged and logged. Everything else here leaves the transaction to the caller.
 """
 
 from __future__ import annotations
@@ -24,30 +30,14 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from . import audit, choices
-from .archive import add_months, month_start
 from .changes import record_change
-from .errors import ApiError
 from .extensions import db
-from .models import (
-    Extension,
-    Finding,
-    ItemResult,
-    LegalHold,
-    MonthArchive,
-    Notification,
-    Photo,
-    PurgeLog,
-    Round,
-    Site,
-    Task,
-    TaskComment,
-    User,
-    Verification,
-    Visit,
-    utcnow,
-)
+from .models import Extension, Finding, ItemResult, LegalHold, MonthArchive, Notification, Photo, PurgeLog, Round, Site
+from .models import Task, TaskComment, User, Verification, Visit, utcnow
+from .months import add_months, month_end, month_start, parse_month
+from .photos import photo_path
+from .problems import Invalid
 
-S = choices
 CHUNK = 500
 
 
@@ -56,19 +46,17 @@ CHUNK = 500
 
 def add_hold(site: Site, *, reason: str, actor_id: int | None, month: str | None = None, task_id: int | None = None) -> LegalHold:
     """Hold a whole site, one month of it, or one task; the reason is required."""
-    from .archive import check_month
-
     reason = (reason or "").strip()
     if not reason:
-        raise ApiError(422, "Say why the records must be kept (reason).", "validation_error", {"fields": {"reason": ["required"]}})
+        raise Invalid.field("reason", "required", "Say why the records must be kept (reason).")
     if month is not None and task_id is not None:
-        raise ApiError(422, "Hold a month or a task, not both at once.", "validation_error", {"fields": {"task_id": ["with month"]}})
+        raise Invalid.field("task_id", "with month", "Hold a month or a task, not both at once.")
     if month is not None:
-        check_month(month)
+        parse_month(month)
     if task_id is not None:
         task = db.session.get(Task, task_id)
         if task is None or task.site_id != site.id:
-            raise ApiError(422, "No such task at this site.", "validation_error", {"fields": {"task_id": ["not at this site"]}})
+            raise Invalid.field("task_id", "not at this site", "No such task at this site.")
     hold = LegalHold(site_id=site.id, month=month, task_id=task_id, reason=reason[:2000], created_by=actor_id)
     db.session.add(hold)
     db.session.flush([hold])
@@ -123,7 +111,7 @@ def _ids(stmt) -> list:
 
 def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
     row = db.session.execute(select(MonthArchive).where(MonthArchive.site_id == site.id, MonthArchive.month == month)).scalar_one_or_none()
-    state = row.state if row else S.MONTH_OPEN
+    state = row.state if row else choices.MONTH_OPEN
     plan = MonthPlan(site, month, "skip", archive_sha256=row.bundle_sha256 if row else "")
     if any(h.month is None and h.task_id is None for h in holds):
         plan.reason = "legal hold on the whole site"
@@ -131,10 +119,10 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
     if any(h.month == month for h in holds):
         plan.reason = "legal hold on this month"
         return plan
-    if state == S.MONTH_OPEN:
+    if state == choices.MONTH_OPEN:
         plan.reason = "not sealed: seal and archive the month first (flask archive seal --site CODE --month YYYY-MM)"
         return plan
-    if state == S.MONTH_SEALED:
+    if state == choices.MONTH_SEALED:
         plan.reason = "sealed but its bundle was never built (flask archive build)"
         return plan
 
@@ -217,7 +205,7 @@ def due_months(now: datetime | None = None, site_code: str | None = None) -> lis
     for site in db.session.execute(stmt).scalars():
         months = set(_ids(select(Visit.month).where(Visit.site_id == site.id).distinct()))
         months |= set(_ids(select(Finding.month).where(Finding.site_id == site.id).distinct()))
-        months |= set(_ids(select(MonthArchive.month).where(MonthArchive.site_id == site.id, MonthArchive.state == S.MONTH_ARCHIVED)))
+        months |= set(_ids(select(MonthArchive.month).where(MonthArchive.site_id == site.id, MonthArchive.state == choices.MONTH_ARCHIVED)))
         holds = active_holds(site.id)
         for month in sorted(months):
             if purge_after(site, month, keep) > now:
@@ -251,7 +239,7 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
     _delete_in(ItemResult, ItemResult.visit_id, ids["visits"])
     _delete_in(Visit, Visit.id, ids["visits"])
     # Rounds of the purged month that no longer hold any visit.
-    end = month_start(add_months(plan.month, 1), site.timezone)
+    end = month_end(plan.month, site.timezone)
     empty_rounds = _ids(
         select(Round.id).where(Round.site_id == site.id, Round.started_at < end, ~select(Visit.id).where(Visit.round_id == Round.id).exists())
     )
@@ -262,7 +250,7 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
         record_change("task", task_id, site_id=site.id, op="delete")
     row = db.session.execute(select(MonthArchive).where(MonthArchive.site_id == site.id, MonthArchive.month == plan.month)).scalar_one()
     files = [] if plan.held else list(row.files or [])
-    row.state = S.MONTH_PURGED
+    row.state = choices.MONTH_PURGED
     row.purged_at = utcnow()
     actor_id = actor.id if actor else None
     event = audit.record_now(
@@ -279,8 +267,6 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
 
 def remove_files(plan: MonthPlan) -> int:
     """Delete the plan's photo files and archive files (after the commit: a rollback keeps them)."""
-    from .photos import photo_path
-
     removed = 0
     for photo_id in plan.ids.get("photos", []):
         for size in ("display", "thumb"):
@@ -297,19 +283,17 @@ def remove_files(plan: MonthPlan) -> int:
 
 
 def purge(*, apply: bool = False, now: datetime | None = None, actor: User | None = None, by_name: str = "", site_code: str | None = None) -> list[dict]:
-    """Plan (dry run) or carry out the purge; one transaction per month, committed here when applying."""
+    """Plan (dry run: nothing changes) or carry out the purge, committing each month (module docstring)."""
     plans = due_months(now, site_code)
     out = []
     for plan in plans:
         if apply and plan.action == "purge":
             log = apply_plan(plan, actor=actor, by_name=by_name or (actor.username if actor else "scheduled purge"))
-            db.session.commit()
+            db.session.commit()  # before the files go (module docstring)
             remove_files(plan)
             out.append({**plan.as_dict(), "purge_log_id": log.id})
         else:
             out.append(plan.as_dict())
-    if not apply:
-        db.session.rollback()
     return out
 
 

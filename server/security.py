@@ -5,6 +5,9 @@ import logging
 from flask import Flask, request
 from sqlalchemy.exc import DataError
 
+from .errors import error_response
+from .extensions import db
+
 log = logging.getLogger(__name__)
 
 # The page policy: the app shell, the API docs and every other HTML page. No inline
@@ -46,9 +49,6 @@ def init_app(app: Flask) -> None:
         # database cannot hold is the client's input, not a server fault: answer 422
         # instead of 500, and save nothing. Schemas should bound such fields; this is the
         # net under those that do not.
-        from .errors import error_response
-        from .extensions import db
-
         db.session.rollback()
         log.warning("value out of range on %s %s: %s", request.method, request.path, str(exc).splitlines()[0][:200])
         return error_response(422, "A value in the request is out of range.", "out_of_range")

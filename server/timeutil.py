@@ -17,6 +17,11 @@ def to_local(utc_naive: datetime, tz: str) -> datetime:
     return utc_naive.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz))
 
 
+def local_minute(utc_naive: datetime, tz: str) -> str:
+    """A time as people at the site read it: its local date and time to the minute, YYYY-MM-DD HH:MM."""
+    return to_local(utc_naive, tz).strftime("%Y-%m-%d %H:%M")
+
+
 def month_of(utc_naive: datetime, tz: str) -> str:
     """The year-month a record is filed under: its observation month in the site's timezone."""
     return to_local(utc_naive, tz).strftime("%Y-%m")

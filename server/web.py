@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -14,20 +15,22 @@ web = Blueprint("web", __name__)
 
 PWA = Path(__file__).parent / "static" / "pwa"
 PWA_URL = "/static/pwa/"
-# Loaded on first use by the scan screen, so kept out of the precache (first-load budget).
-LAZY = ("vendor/jsqr/",)
-SHELL_SUFFIXES = (".js", ".mjs", ".css", ".png", ".webmanifest", ".html")
+# Loaded on first use, so kept out of the precache (the patroller's first load stays small): the
+# QR decoder (the service worker fetches it once the app is installed), and the desk and archive
+# screens, which work online only.
+LAZY = ("vendor/jsqr/", "ui/manage/", "ui/archive/", "ui/online.js", "manage.css")
+SHELL_SUFFIXES = (".js", ".mjs", ".css", ".json", ".png", ".webmanifest", ".html")
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "application/manifest+json", "image/svg+xml")
 
 
 def shell_files() -> list[str]:
-    """The app shell the service worker precaches: every module, style and icon."""
+    """The app shell the service worker precaches: every module, style, icon and the translation table."""
     out = []
     for path in sorted(PWA.rglob("*")):
         rel = path.relative_to(PWA).as_posix()
         if not path.is_file() or not rel.endswith(SHELL_SUFFIXES) or rel.startswith(LAZY):
             continue
-        if rel in ("index.html", "sw.js", "manifest.webmanifest") or rel.endswith("jsQR.js") or rel.startswith("icons/make"):
+        if rel in ("index.html", "sw.js", "manifest.webmanifest") or rel.startswith("icons/make"):
             continue
         out.append(PWA_URL + rel)
     return out
@@ -65,8 +68,6 @@ def index():
 @web.route("/sw.js")
 def service_worker():
     """Served from the root so that it controls the whole app; version and shell list filled in."""
-    import json
-
     text = (PWA / "sw.js").read_text(encoding="utf-8")
     text = text.replace("__PWA_VERSION__", pwa_version()).replace("/*__SHELL__*/", json.dumps(shell_files())[1:-1])
     resp = Response(text, mimetype="text/javascript")

@@ -5,6 +5,11 @@ key unique per webhook, so a replayed sync queues nothing twice. `flask webhooks
 (run every minute by cron or a systemd timer) sends what is due; a failed attempt is
 retried with exponential backoff, and after the last attempt the delivery is marked
 failed with its error, which admins see in the webhook API.
+
+Sending commits on its own, delivery by delivery: the lease on a delivery is committed
+before the slow call to the outside, so an overlapping run sees it, and each outcome is
+committed at once, because a message already sent cannot be taken back by a later
+rollback.
 """
 
 from __future__ import annotations
@@ -85,11 +90,11 @@ def render(hook: Webhook, event: dict) -> tuple[str, dict, dict]:
     """(url, JSON body, extra headers) for a webhook's preset."""
     url = hook.url
     headers: dict[str, str] = {}
-    if hook.preset == "wecom":
+    if hook.preset == choices.WEBHOOK_WECOM:
         # WeCom group robot: the key is in the URL; markdown messages.
         _, text = _text(event)
         return url, {"msgtype": "markdown", "markdown": {"content": text}}, headers
-    if hook.preset == "dingtalk":
+    if hook.preset == choices.WEBHOOK_DINGTALK:
         title, text = _text(event)
         if hook.secret:
             # DingTalk "加签": HMAC-SHA256 of "timestamp\nsecret", base64, in the query string.

@@ -7,6 +7,8 @@ endpoint ships without its authorisation being checked.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import select
 
@@ -69,6 +71,8 @@ class Ctx:
         return plan.id
 
 
+NEW_SITE_CODES = itertools.count(1)
+
 # (method, rule) → function(ctx) returning the request; the rule strings are Flask's.
 # The matrix calls the function afresh for every request it sends.
 CORE_SAMPLES = {
@@ -83,6 +87,8 @@ CORE_SAMPLES = {
     ("GET", "/api/users/<int:user_id>"): lambda c: {"url": f"/api/users/{c.user_id}"},
     ("PATCH", "/api/users/<int:user_id>"): lambda c: {"url": f"/api/users/{c.user_id}", "json": {"display_name": "巡查员甲"}},
     ("GET", "/api/sites/"): lambda c: {"url": "/api/sites/", "unscoped": True},
+    # A new code each call: every allowed admin opens a site of their own.
+    ("POST", "/api/sites/"): lambda c: {"url": "/api/sites/", "unscoped": True, "json": {"code": f"NEW{next(NEW_SITE_CODES)}", "name_zh": "新项目"}},
     ("GET", "/api/sites/<int:site_id>"): lambda c: {"url": f"/api/sites/{c.site_id}"},
     ("PATCH", "/api/sites/<int:site_id>"): lambda c: {"url": f"/api/sites/{c.site_id}", "json": {"name_en": "Demo Tower A"}},
     ("GET", "/api/sites/<int:site_id>/departments"): lambda c: {"url": f"/api/sites/{c.site_id}/departments"},

@@ -57,3 +57,17 @@ def test_readme_documents_every_setting():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name, *_ in config.SETTINGS:
         assert f"`{name}`" in readme, name
+
+
+def test_label_font_defaults_to_the_font_installed_with_the_app(monkeypatch, tmp_path):
+    from server import fonts
+
+    monkeypatch.delenv("LABEL_FONT", raising=False)
+    cfg = config.from_env(tmp_path)
+    assert cfg["LABEL_FONT"] == ""
+    setting = fonts.font_setting(cfg)
+    assert setting.path == fonts.delivered_font() and setting.path.endswith("wqy-microhei.ttc")
+    monkeypatch.setenv("LABEL_FONT", "/srv/fonts/own.ttf")
+    monkeypatch.setenv("LABEL_FONT_INDEX", "2")
+    setting = fonts.font_setting(config.from_env(tmp_path))
+    assert (setting.path, setting.index, setting.configured) == ("/srv/fonts/own.ttf", 2, True)

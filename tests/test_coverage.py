@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from server import coverage
+from server.errors import problem_status
 from server.extensions import db
 from server.models import Checkpoint, PatrolPlan, User, Visit
+from server.problems import Invalid
 from server.timeutil import month_of
 
 from .helpers import error_of, make_site
@@ -222,13 +224,11 @@ def test_month_coverage_files_windows_by_the_day_they_start(demo):
     assert april["by_day"][0]["visited"] == 0
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-3", "March", ""])
+@pytest.mark.parametrize("month", ["2026-13", "2026-3", "March", "", "0000-01", "9999-12"])
 def test_month_coverage_refuses_a_malformed_month(demo, month):
-    from server.errors import ApiError
-
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Invalid) as exc:
         coverage.month_coverage(demo, month)
-    assert exc.value.status == 422
+    assert problem_status(exc.value) == 422 and "month" in exc.value.details["fields"]
 
 
 # --- suspicious scans ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Fault injection through the API: every server-side failure mode of offline-sync.md
-("Failure modes seen in the wild") breaks a real request with server/faults.py, and the
+("Failure modes seen in the wild") breaks a real request with tests/faults.py, and the
 phone's ordinary retry must converge on exactly the state an unbroken sync gives."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from server import faults
 from server.extensions import db
-from server.faults import ConnectionDropped, Rule
 from server.models import AuthSession, Checkpoint, Finding, Mutation, Photo, Round, Task, Visit
 
+from . import faults
+from .faults import ConnectionDropped, Rule
 from .helpers import ApiClient, error_of
 
 

@@ -16,8 +16,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import delete, select, text
 
 from server import create_app
-from server.accounts import grant
-from server.auth import hash_password
+from server.accounts import grant, hash_password
 from server.demo import seed
 from server.extensions import db
 from server.models import LoginAttempt, Site, User

@@ -11,7 +11,8 @@ from server import choices
 from server.accounts import create_user, grant
 from server.extensions import db
 from server.models import Notification, Task, Webhook, WebhookDelivery, utcnow
-from server.notifications import escalate_major, escalate_overdue
+from server.notifications import escalate_major
+from server.tasks import escalate_overdue
 
 from .helpers import PASSWORD
 from .test_tasks_support import Phone, finding, user

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from server import archive, audit, choices, retention, tasks
+from server import archive, audit, choices, retention, sealing, tasks
 from server.extensions import db
 from server.models import (
     AuditEvent,
@@ -100,13 +100,13 @@ def test_purge_removes_exactly_what_is_older_than_the_retention_period_and_delet
     assert db.session.execute(select(func.count()).select_from(ItemResult).where(ItemResult.visit_id.in_(sept["visits"]))).scalar() == 0
     assert not any(p.exists() for p in files_of(sept["photos"]))
     assert not sept_bundle.exists()
-    assert archive.state_of(demo.id, "2024-09") == choices.MONTH_PURGED
+    assert sealing.state_of(demo.id, "2024-09") == choices.MONTH_PURGED
 
     # October, one minute short of its retention period, is whole.
     assert db.session.execute(select(func.count()).select_from(Visit).where(Visit.id.in_(octo["visits"]))).scalar() == 2
     assert db.session.get(Task, octo["task"]) is not None
     assert all(p.exists() for p in files_of(octo["photos"]))
-    assert archive.state_of(demo.id, "2024-10") == choices.MONTH_ARCHIVED
+    assert sealing.state_of(demo.id, "2024-10") == choices.MONTH_ARCHIVED
 
     # A minute later it is due too.
     later = retention.purge(apply=True, now=NOW + timedelta(minutes=1), by_name="test")

@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from server import choices
 
 from server.api.sync import MutationSchema, PushSchema, _plain_mutation
+from server.sync.fields import Fields, plain_result
 
 from .helpers import error_of
 from .test_sync import phone  # noqa: F401  (fixture)
@@ -118,9 +119,7 @@ ITEM_CASES = [
 
 @pytest.mark.parametrize("raw", ITEM_CASES, ids=range(len(ITEM_CASES)))
 def test_item_fast_path_reads_what_the_field_reader_reads(raw):
-    from server.sync import Fields, _plain_result
-
-    plain = _plain_result(raw)
+    plain = plain_result(raw)
     if plain is None:
         return  # the field reader decides, as before
     r = Fields(raw, "results.0.")

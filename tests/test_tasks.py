@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from server import choices, tasks
-from server.errors import ApiError
+from server.errors import problem_status
 from server.extensions import db
 from server.models import AuditEvent, Change, Checkpoint, Finding, Photo, Site, Task, Verification, Visit, utcnow
+from server.problems import Conflict, Invalid
 
 from .helpers import error_of
 from .test_tasks_support import Phone, checkpoint, finding, iso, new_id, user, work_done
@@ -235,9 +236,9 @@ def test_moves_the_state_forbids_are_refused_with_409(demo, state, to, code):
     _, task = finding(demo)
     if state == "done":
         work_done(task)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Conflict) as exc:
         tasks.transition(task, actor=user("supervisor"), to_state=to)
-    assert exc.value.status == 409 and exc.value.code == code
+    assert problem_status(exc.value) == 409 and exc.value.code == code
 
 
 def test_only_the_assignee_or_a_director_may_start_and_finish_work(demo, as_role):
@@ -262,7 +263,7 @@ def test_supervisor_cancels_with_a_reason(demo, as_role):
     _, task = finding(demo)
     assert as_role("patroller").post(f"/api/tasks/{task.id}/cancel", json={"reason": "x"}).status_code == 403
     assert as_role("supervisor").post(f"/api/tasks/{task.id}/cancel", json={"reason": ""}).status_code == 422
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Invalid) as exc:
         tasks.transition(task, actor=user("supervisor"), to_state="cancelled", note="  ")
     assert exc.value.code == "reason_required"
     r = as_role("supervisor").post(f"/api/tasks/{task.id}/cancel", json={"reason": "重复上报 duplicate"})
@@ -282,9 +283,9 @@ def test_verification_without_a_fresh_scan_is_rejected(demo):
     patrol = verify_visit(task)
     patrol.purpose = "patrol"  # a patrol scan, not a verify scan
     for visit in (early, other_cp, someone_else, patrol):
-        with pytest.raises(ApiError) as exc:
+        with pytest.raises(Conflict) as exc:
             verify(task, visit)
-        assert exc.value.status == 409 and exc.value.code == "no_fresh_scan", visit
+        assert problem_status(exc.value) == 409 and exc.value.code == "no_fresh_scan", visit
     assert task.state == choices.TASK_DONE
     assert db.session.execute(select(func.count()).select_from(Verification)).scalar() == 0
 
@@ -315,7 +316,7 @@ def test_failed_verification_reopens_the_task(demo, as_role):
     assert ver.result == "fail" and task.state == choices.TASK_IN_PROGRESS and task.closed_at is None
     # The old scan cannot be reused: the work must be done again and scanned afresh.
     tasks.transition(task, actor=user("patroller"), to_state="done")
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Conflict) as exc:
         verify(task, db.session.get(Visit, ver.visit_id))
     assert exc.value.code == "no_fresh_scan"
     verify(task, verify_visit(task))
@@ -333,7 +334,7 @@ def test_verification_replay_applies_once(demo):
     assert db.session.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "verification")).scalar() == 1
     _, other = finding(demo, "F02")
     work_done(other)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Conflict) as exc:
         verify(other, verify_visit(other), verification_id=vid)
     assert exc.value.code == "verification_id_reused"
 
@@ -345,10 +346,10 @@ def test_sign_off_records_fixer_verifier_and_supervisor_with_signatures_and_phot
     work_done(task)
     after = [new_id(), new_id()]
     sigs = {"fixer": new_id(), "verifier": new_id(), "supervisor": new_id()}
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Invalid) as exc:
         verify(task, verify_visit(task, who="patroller"), who="patroller", signatures={"fixer": new_id()})
     assert exc.value.code == "signature_required"
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Invalid) as exc:
         verify(task, verify_visit(task, who="patroller"), who="patroller", after_photo_ids=[])
     assert exc.value.code == "after_photo_required"
     verify(task, verify_visit(task, who="patroller"), who="patroller", after_photo_ids=after, signatures=sigs,
@@ -363,6 +364,16 @@ def test_sign_off_records_fixer_verifier_and_supervisor_with_signatures_and_phot
     assert (v["verifier_name"], v["supervisor_name"]) == (user("patroller").display_name, user("supervisor").display_name)
     assert {db.session.get(Photo, p).purpose for p in sigs.values()} == {"signature"}
     assert detail["events"][-1]["data"]["to"] == "verified"
+
+
+def test_a_supervisor_who_verifies_signs_as_the_supervisor_and_a_manager_does_not(demo):
+    # The policy table's task.sign_as_supervisor decides, not a role check in the code.
+    _, by_supervisor = finding(demo, "F01")
+    _, by_manager = finding(demo, "F02")
+    work_done(by_supervisor)
+    work_done(by_manager)
+    assert verify(by_supervisor, verify_visit(by_supervisor, who="supervisor"), who="supervisor").supervisor_id == user("supervisor").id
+    assert verify(by_manager, verify_visit(by_manager, who="manager"), who="manager").supervisor_id is None
 
 
 def test_verification_by_sync_closes_the_task(demo, as_role):
@@ -558,6 +569,19 @@ def test_task_list_filters_and_paginates(demo, as_role):
     page = sup.get(f"/api/tasks/?site_id={demo.id}&per_page=2&page=2").get_json()
     assert page["meta"] == {"page": 2, "per_page": 2, "total": 3} and len(page["items"]) == 1
     assert sup.get("/api/tasks/?state=nonsense").status_code == 422
+
+
+def test_supervisors_list_puts_overdue_work_first_then_major_problems_then_the_next_due(demo, as_role):
+    now = utcnow()
+    _, soon = finding(demo, "F01", observed_at=now - 5 * DAY)  # due in 2 days
+    _, latest = finding(demo, "F02", observed_at=now - DAY)  # due in 6 days
+    _, major = finding(demo, "F03", severity="major")  # due in 7 days, but major
+    _, late = finding(demo, "F04", observed_at=now - 10 * DAY)  # overdue by 3 days
+    _, late_major = finding(demo, "F05", observed_at=now - 8 * DAY, severity="major")  # overdue by 1 day
+    r = as_role("supervisor").get(f"/api/tasks/?site_id={demo.id}")
+    assert [t["id"] for t in r.get_json()["items"]] == [late_major.id, late.id, major.id, soon.id, latest.id]
+    page = as_role("supervisor").get(f"/api/tasks/?site_id={demo.id}&per_page=2&page=2").get_json()["items"]
+    assert [t["id"] for t in page] == [major.id, soon.id]
 
 
 def test_managers_to_do_list_is_the_tasks_with_an_extension_waiting_for_a_decision(demo, as_role):

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from server import tasks
-from server.errors import ApiError
 from server.extensions import db
+from server.problems import Problem
 from server.models import AuditEvent, Extension, Task
 
 from .conftest import PG_URL
@@ -30,7 +30,7 @@ def _at_once(app, n: int, work) -> list:
             try:
                 outcomes[i] = work(i)
                 db.session.commit()
-            except ApiError as exc:
+            except Problem as exc:
                 db.session.rollback()
                 outcomes[i] = exc.code
             finally:

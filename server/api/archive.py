@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response, send_file, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -10,14 +10,13 @@ from sqlalchemy import select
 
 from .. import archive, choices, exports, retention
 from ..auth import current_user, get_scoped, requires
-from ..errors import ApiError
 from ..extensions import db
 from ..models import LegalHold, Site
+from ..months import parse_month
 from .common import StrictSchema, UtcDateTime
+from .params import Day, Month
 
 blp = Blueprint("archive", __name__, url_prefix="/api/archive", description="Month-end filing, exports and retention")
-
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class FileSchema(StrictSchema):
@@ -51,8 +50,8 @@ class MonthDetailSchema(MonthSchema):
 class ExportArgs(StrictSchema):
     kind = fields.String(load_default="visits", validate=validate.OneOf(exports.KINDS))
     format = fields.String(load_default="csv", validate=validate.OneOf(exports.FORMATS))
-    date_from = fields.Date(required=True, data_key="from")
-    date_to = fields.Date(required=True, data_key="to")
+    date_from = Day(required=True, data_key="from")
+    date_to = Day(required=True, data_key="to")
 
 
 class BundleArgs(StrictSchema):
@@ -62,7 +61,7 @@ class BundleArgs(StrictSchema):
 class HoldSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = fields.Integer(dump_only=True)
-    month = fields.String(allow_none=True, validate=validate.Regexp(MONTH, error="YYYY-MM"))
+    month = Month(allow_none=True)
     task_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     created_by = fields.Integer(dump_only=True)
@@ -99,16 +98,6 @@ def _site(site_id: int, action: str) -> Site:
     return get_scoped(Site, site_id, action)
 
 
-def _month(site: Site, month: str) -> dict:
-    archive.check_month(month)
-    for m in archive.months(site):
-        if m["month"] == month:
-            return m
-    return {"site_id": site.id, "month": month, "state": choices.MONTH_OPEN, "ended": archive.has_ended(site, month),
-            "visits": 0, "findings": 0, "sealed_at": None, "sealed_by": None, "bundle_sha256": "", "addendum_count": 0,
-            "files": [], "purged_at": None}
-
-
 @blp.route("/sites/<int:site_id>/months")
 class Months(MethodView):
     @requires("archive.read")
@@ -125,7 +114,7 @@ class MonthItem(MethodView):
     def get(self, site_id, month):
         """One month: its state, filed files and the summary figures as of now."""
         site = _site(site_id, "archive.read")
-        out = _month(site, month)
+        out = archive.describe_month(site, parse_month(month))
         out["summary"] = archive.summary(site, month) if out["state"] != choices.MONTH_PURGED else {}
         return out
 
@@ -136,10 +125,9 @@ class MonthItem(MethodView):
 def seal_month(site_id, month):
     """Seal a month that has ended and file its bundle; its records become read-only."""
     site = _site(site_id, "archive.file")
-    archive.check_month(month)
     archive.seal(site, month, actor_id=current_user().id)
     db.session.commit()
-    return _month(site, month)
+    return archive.describe_month(site, month)
 
 
 @blp.route("/sites/<int:site_id>/months/<month>/build", methods=["POST"])
@@ -148,10 +136,9 @@ def seal_month(site_id, month):
 def build_month(site_id, month):
     """File the records that arrived since the last file (an addendum), or the missing bundle."""
     site = _site(site_id, "archive.file")
-    archive.check_month(month)
     archive.build_bundle(site, month, actor_id=current_user().id)
     db.session.commit()
-    return _month(site, month)
+    return archive.describe_month(site, month)
 
 
 @blp.route("/sites/<int:site_id>/months/<month>/bundle")
@@ -160,14 +147,8 @@ def build_month(site_id, month):
 @blp.response(200, description="the zip of the sealed bundle, or of the named addendum")
 def download_bundle(args, site_id, month):
     """Download the month's sealed bundle (or `?file=` one of its addenda) as a zip."""
-    from flask import send_file
-
     site = _site(site_id, "archive.read")
-    archive.check_month(month)
-    row = archive.get_row(site.id, month)
-    if row is None or not row.files:
-        raise ApiError(404, "This month has no filed bundle yet.", "not_found")
-    f = archive.file_for(row, args.get("file"))
+    f = archive.file_for(site.id, parse_month(month), args.get("file"))
     resp = send_file(f["path"], mimetype="application/zip", as_attachment=True, download_name=f["name"], conditional=True)
     resp.headers["X-Content-SHA256"] = f["sha256"]
     return resp

@@ -3,9 +3,12 @@
 from flask import g, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
+from sqlalchemy import select
 
 from .. import auth
 from ..errors import ApiError
+from ..extensions import db
+from ..models import Membership, Site
 from .common import StrictSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sessions")
@@ -35,11 +38,6 @@ class MeSchema(StrictSchema):
 
 
 def me_payload(user) -> dict:
-    from sqlalchemy import select
-
-    from ..extensions import db
-    from ..models import Membership, Site
-
     rows = db.session.execute(
         select(Membership.site_id, Membership.role, Site).join(Site, Site.id == Membership.site_id).where(Membership.user_id == user.id)
     ).all()
@@ -71,6 +69,9 @@ def login(body):
     if not request.is_json:
         raise ApiError(415, "Send the login as JSON (Content-Type: application/json).")
     user = auth.login(body["username"], body["password"])
+    db.session.commit()  # a failed attempt counts towards the lock-out too
+    if user is None:
+        raise ApiError(401, "Wrong username or password.", "bad_credentials")
     return me_payload(user)
 
 
@@ -80,6 +81,7 @@ def login(body):
 def logout():
     """End this session."""
     auth.logout()
+    db.session.commit()
 
 
 @blp.route("/me")

@@ -16,7 +16,6 @@ from .common import StrictSchema
 blp = Blueprint("checklists", __name__, url_prefix="/api/sites/<int:site_id>/checklists", description="Checklists")
 
 
-
 class VersionSchema(StrictSchema):
     id = fields.Integer()
     site_id = fields.Integer()
@@ -49,7 +48,7 @@ class SiteItemUpdateSchema(StrictSchema):
 
 
 @blp.route("/")
-@requires()
+@requires("checklist.read")
 @blp.response(200, VersionSchema(many=True))
 def current(site_id):
     """The current checklist of every checkpoint kind at a site."""
@@ -60,7 +59,7 @@ def current(site_id):
 
 
 @blp.route("/versions/<int:version_id>")
-@requires()
+@requires("checklist.read")
 @blp.response(200, VersionSchema)
 def version(site_id, version_id):
     """A frozen checklist version, as records made with it saw it."""
@@ -76,7 +75,7 @@ def _after_item_change(site_id: int, kind: str) -> None:
 
 @blp.route("/items")
 class SiteItems(MethodView):
-    @requires()
+    @requires("checklist.read")
     @blp.response(200, SiteItemSchema(many=True))
     def get(self, site_id):
         """The site's own checklist items."""

@@ -9,33 +9,15 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import checkpoint_csv, choices, labels, sites
+from .. import checkpoint_csv, checklists, choices, labels, sites
 from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
+from ..fonts import font_setting
 from ..models import Checkpoint, Site
-from .common import PageArgs, StrictSchema, page
+from .common import MAX_ID, PageArgs, StrictSchema, Str, page
 
 blp = Blueprint("checkpoints", __name__, url_prefix="/api", description="Checkpoints, their QR labels, CSV import and export")
-
-# Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
-MAX_ID = 2**31 - 1
-
-
-class Str(fields.String):
-    """Text without NUL characters, which PostgreSQL cannot store or compare."""
-
-    default_error_messages = {"nul": "Must not contain NUL characters."}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise self.make_error("nul")
-        return text
-
-
-# Those who print labels and take lists of places away: the office, not the patrollers.
-
 
 class CheckpointSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
@@ -77,7 +59,7 @@ class CheckpointPage(StrictSchema):
 
 @blp.route("/checkpoints/")
 class Checkpoints(MethodView):
-    @requires()
+    @requires("checkpoint.read")
     @blp.arguments(CheckpointListArgs, location="query")
     @blp.response(200, CheckpointPage)
     def get(self, args):
@@ -108,7 +90,7 @@ class Checkpoints(MethodView):
 
 @blp.route("/checkpoints/<int:checkpoint_id>")
 class CheckpointItem(MethodView):
-    @requires()
+    @requires("checkpoint.read")
     @blp.response(200, CheckpointSchema)
     def get(self, checkpoint_id):
         """One checkpoint."""
@@ -143,7 +125,7 @@ class ResolveArgs(StrictSchema):
 
 
 @blp.route("/checkpoints/resolve")
-@requires()
+@requires("checkpoint.read")
 @blp.arguments(ResolveArgs, location="query")
 @blp.response(200, CheckpointSchema)
 def resolve(args):
@@ -246,20 +228,8 @@ def labels_pdf(args, site_id):
     site = get_scoped(Site, site_id, "checkpoint.print")
     ids = _id_list(args["checkpoint_ids"], "checkpoint_ids") if "checkpoint_ids" in args else None
     chosen = _site_checkpoints(site.id, ids)
-    pdf = labels.labels_pdf(site, chosen, base_url(), _kind_names(), labels.font_setting(current_app.config))
+    pdf = labels.labels_pdf(site, chosen, base_url(), checklists.kind_names(), font_setting(current_app.config))
     return _file(pdf, "application/pdf", f"labels-{site.code}.pdf")
-
-
-def _kind_names() -> dict[str, dict]:
-    from ..checklists import shipped
-
-    out = {}
-    for kind in choices.CHECKPOINT_KINDS:
-        try:
-            out[kind] = shipped(kind).name
-        except KeyError:
-            out[kind] = {"en": kind}
-    return out
 
 
 # --- CSV import and export, walking order ---------------------------------------------------

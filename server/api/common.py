@@ -1,12 +1,16 @@
-"""Pieces every resource module uses: base schema, pagination, serialising times."""
+"""Pieces every resource module uses: base schema, bounded ids and text, pagination, serialising times."""
 
 from __future__ import annotations
 
 from datetime import timezone
 
 from marshmallow import RAISE, Schema, fields, validate
+from sqlalchemy import func, select
 
-from ..timeutil import iso  # noqa: F401  (re-exported for resource modules)
+from ..timeutil import iso
+
+# Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
+MAX_ID = 2**31 - 1
 
 
 class StrictSchema(Schema):
@@ -14,6 +18,28 @@ class StrictSchema(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+def Id(**kw) -> fields.Integer:
+    """An integer key: out-of-range numbers are a 422 here, not a database error."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
+
+
+class Str(fields.String):
+    """Text without NUL characters, which PostgreSQL cannot store or compare."""
+
+    default_error_messages = {"nul": "Must not contain NUL characters."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        return text
+
+
+def Text(max_len: int, min_len: int = 0, **kw) -> Str:
+    """Free text: bounded, and without NUL characters."""
+    return Str(validate=validate.Length(min=min_len, max=max_len), **kw)
 
 
 class PageArgs(StrictSchema):
@@ -36,8 +62,6 @@ class UtcDateTime(fields.DateTime):
 
 def page(stmt, args, db):
     """Run a paginated select; returns (items, meta)."""
-    from sqlalchemy import func, select
-
     total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar()
     per = args["per_page"]
     items = db.session.execute(stmt.limit(per).offset((args["page"] - 1) * per)).scalars().all()

@@ -9,26 +9,19 @@ from .. import coverage
 from ..auth import get_scoped, requires
 from ..models import Site
 from .common import StrictSchema
+from .params import Day, Month
 
 blp = Blueprint("coverage", __name__, url_prefix="/api", description="Patrol coverage and suspicious scans")
 
 
-
 class CoverageArgs(StrictSchema):
-    from_ = fields.Date(data_key="from", metadata={"description": "first site-local day (default: yesterday)"})
-    to = fields.Date(metadata={"description": "last site-local day, inclusive (default: today)"})
+    from_ = Day(data_key="from", metadata={"description": "first site-local day (default: yesterday)"})
+    to = Day(metadata={"description": "last site-local day, inclusive (default: today)"})
     plan_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class MonthArgs(StrictSchema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"), metadata={"description": "YYYY-MM"})
-
-
-class TallySchema(StrictSchema):
-    planned = fields.Integer()
-    visited = fields.Integer()
-    missed = fields.Integer()
-    coverage = fields.Float(allow_none=True)
+    month = Month(required=True)
 
 
 class CoverageSchema(StrictSchema):

@@ -15,8 +15,7 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Checkpoint, Finding, Photo, Site, Task, utcnow
-from .common import PageArgs, StrictSchema, UtcDateTime, page
-from .tasks import Id, Text
+from .common import Id, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("findings", __name__, url_prefix="/api/findings", description="Findings")
 
@@ -82,7 +81,7 @@ def _out(finding: Finding) -> dict:
 
 @blp.route("/")
 class Findings(MethodView):
-    @requires()
+    @requires("finding.read")
     @blp.arguments(FindingListArgs, location="query")
     @blp.response(200, FindingPage)
     def get(self, args):
@@ -149,7 +148,7 @@ class Findings(MethodView):
 
 @blp.route("/<finding_id>")
 class FindingItem(MethodView):
-    @requires()
+    @requires("finding.read")
     @blp.response(200, FindingSchema)
     def get(self, finding_id):
         """One finding, with its task id (none when dealt with on the spot)."""

@@ -7,12 +7,12 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import notifications
+from .. import choices, notifications
 from ..auth import current_user, requires, site_ids
+from ..errors import ApiError
 from ..extensions import db
 from ..models import Notification
-from .common import PageArgs, StrictSchema, UtcDateTime, page
-from .tasks import Id
+from .common import Id, PageArgs, StrictSchema, UtcDateTime, page
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/notifications", description="Notification feed")
 
@@ -20,7 +20,7 @@ blp = Blueprint("notifications", __name__, url_prefix="/api/notifications", desc
 class NotificationSchema(StrictSchema):
     id = fields.Integer()
     site_id = fields.Integer()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(choices.NOTIFY_KINDS))
     task_id = fields.Integer(allow_none=True)
     data = fields.Dict(metadata={"description": "what was stored when it was sent"})
     details = fields.Dict(
@@ -52,7 +52,7 @@ class MarkReadSchema(StrictSchema):
 
 @blp.route("/")
 class Feed(MethodView):
-    @requires()
+    @requires("notification.read")
     @blp.arguments(FeedArgs, location="query")
     @blp.response(200, FeedPage)
     def get(self, args):
@@ -71,7 +71,7 @@ class Feed(MethodView):
 
 
 @blp.route("/unread-count")
-@requires()
+@requires("notification.read")
 @blp.response(200, UnreadSchema)
 def unread_count():
     """How many of my notifications are unread (for the badge)."""
@@ -79,13 +79,11 @@ def unread_count():
 
 
 @blp.route("/read", methods=["POST"])
-@requires()
+@requires("notification.read")
 @blp.arguments(MarkReadSchema)
 @blp.response(200, UnreadSchema)
 def mark_read(body):
     """Mark some (ids) or all (all: true) of my notifications read; others' ids are ignored."""
-    from ..errors import ApiError
-
     user = current_user()
     if not body["all"] and not body.get("ids"):
         raise ApiError(422, "Send ids, or all: true.", "validation_error", {"fields": {"ids": ["ids or all"]}})

@@ -9,18 +9,9 @@ from .. import plans
 from ..auth import current_user, get_scoped, requires
 from ..extensions import db
 from ..models import PatrolPlan, Site
-from .checkpoints import Str
-from .common import StrictSchema
+from .common import Id, StrictSchema, Str
 
 blp = Blueprint("plans", __name__, url_prefix="/api", description="Patrol plans")
-
-# Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
-MAX_ID = 2**31 - 1
-
-
-def Id(**kw):
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
-
 
 class PlanSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
@@ -58,7 +49,7 @@ class PlanListArgs(StrictSchema):
 
 @blp.route("/sites/<int:site_id>/plans")
 class Plans(MethodView):
-    @requires()
+    @requires("plan.read")
     @blp.arguments(PlanListArgs, location="query")
     @blp.response(200, PlanSchema(many=True))
     def get(self, args, site_id):
@@ -83,7 +74,7 @@ class Plans(MethodView):
 
 @blp.route("/plans/<int:plan_id>")
 class PlanItem(MethodView):
-    @requires()
+    @requires("plan.read")
     @blp.response(200, PlanSchema)
     def get(self, plan_id):
         """One patrol plan."""

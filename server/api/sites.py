@@ -5,10 +5,11 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
+from .. import sites
 from ..auth import current_user, get_scoped, requires, site_ids
+from ..errors import ApiError
 from ..extensions import db
 from ..models import Department, Site
-from ..sites import check_timezone, save_department
 from .common import StrictSchema
 
 blp = Blueprint("sites", __name__, url_prefix="/api/sites", description="Sites and departments")
@@ -20,6 +21,16 @@ class SiteSchema(StrictSchema):
     name_zh = fields.String(validate=validate.Length(min=1, max=200))
     name_en = fields.String(validate=validate.Length(max=200))
     timezone = fields.String(validate=validate.Length(min=1, max=64))
+    task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
+    min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
+
+
+class SiteCreateSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,31}$", error="2-32 letters, digits, '-' or '_'."),
+                         metadata={"description": "stored in capitals; names the site in commands and file names"})
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name_en = fields.String(load_default="", validate=validate.Length(max=200))
+    timezone = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "IANA name; default DEFAULT_TIMEZONE"})
     task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
     min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
 
@@ -41,17 +52,27 @@ class DepartmentUpdateSchema(StrictSchema):
 
 @blp.route("/")
 class Sites(MethodView):
-    @requires()
+    @requires("site.read")
     @blp.response(200, SiteSchema(many=True))
     def get(self):
         """The sites I work at."""
         ids = site_ids(current_user())
         return db.session.execute(select(Site).where(Site.id.in_(ids)).order_by(Site.id)).scalars().all()
 
+    @requires("site.create")
+    @blp.arguments(SiteCreateSchema)
+    @blp.response(201, SiteSchema)
+    def post(self, body):
+        """Open a new site with the default departments; an admin of any site may, and becomes its admin."""
+        user = current_user()
+        site = sites.open_site(body.pop("code"), body.pop("name_zh"), admin=user, actor_id=user.id, **body)
+        db.session.commit()
+        return site
+
 
 @blp.route("/<int:site_id>")
 class SiteItem(MethodView):
-    @requires()
+    @requires("site.read")
     @blp.response(200, SiteSchema)
     def get(self, site_id):
         """One of my sites."""
@@ -62,21 +83,14 @@ class SiteItem(MethodView):
     @blp.response(200, SiteSchema)
     def patch(self, body, site_id):
         """Change a site's names, timezone, task due days or minimum scan gap."""
-        site = get_scoped(Site, site_id, "site.edit")
-        if "timezone" in body:
-            check_timezone(body["timezone"])
-        for key, value in body.items():
-            setattr(site, key, value)
-        from ..changes import record_change
-
-        record_change("site", site.id, site_id=site.id)
+        site = sites.update_site(get_scoped(Site, site_id, "site.edit"), **body)
         db.session.commit()
         return site
 
 
 @blp.route("/<int:site_id>/departments")
 class Departments(MethodView):
-    @requires()
+    @requires("site.read")
     @blp.response(200, DepartmentSchema(many=True))
     def get(self, site_id):
         """A site's departments (work is routed to them)."""
@@ -89,11 +103,7 @@ class Departments(MethodView):
     def post(self, body, site_id):
         """Add a department to a site."""
         get_scoped(Site, site_id, "site.edit")
-        from ..errors import ApiError
-
-        if db.session.execute(select(Department.id).where(Department.site_id == site_id, Department.code == body["code"])).first():
-            raise ApiError(409, f"Department code {body['code']!r} exists at this site.", "department_exists")
-        dept = save_department(Department(site_id=site_id, **body))
+        dept = sites.add_department(site_id, **body)
         db.session.commit()
         return dept
 
@@ -107,11 +117,7 @@ class DepartmentItem(MethodView):
         """Rename or (de)activate a department."""
         dept = get_scoped(Department, department_id, "site.edit")
         if dept.site_id != site_id:
-            from ..errors import ApiError
-
             raise ApiError(404, "Not found.")
-        for key, value in body.items():
-            setattr(dept, key, value)
-        save_department(dept)
+        sites.update_department(dept, **body)
         db.session.commit()
         return dept

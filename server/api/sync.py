@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 
 from .. import sync
 from ..auth import current_user, requires
+from ..extensions import db
 from ..timeutil import iso
 from .common import StrictSchema, UtcDateTime
 
@@ -114,6 +115,7 @@ class ExpectedSchema(StrictSchema):
 def push(body):
     """Apply a batch of records made offline; each is applied exactly once."""
     answer = sync.push(current_user(), body, request.user_agent.string or "")
+    db.session.commit()  # acknowledged means durable: the answer goes out only after this
     # Already plain JSON values in PushAnswerSchema's shape (the fuzz tests check it against
     # the schema): sent as they are, without a second pass through the schema.
     return jsonify(dict(answer, server_time=iso(answer["server_time"])))
@@ -125,7 +127,11 @@ def push(body):
 @blp.response(200, PullAnswerSchema)
 def pull(args):
     """Changes after a cursor for my sites: checkpoints, checklists, plans, tasks, tombstones."""
-    page = sync.pull(current_user(), args["cursor"], args["limit"])
+    user = current_user()
+    sync.check_cursor(args["cursor"])  # against the log as the phone left it, before this request adds to it
+    if sync.ensure_checklists(user):
+        db.session.commit()  # the new versions' changes are numbered at commit, and this page must carry them
+    page = sync.pull(user, args["cursor"], args["limit"])
     # Plain JSON values in PullAnswerSchema's shape (checked by the fuzz tests), as for push.
     return jsonify(dict(page, server_time=iso(page["server_time"])))
 

@@ -12,8 +12,7 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery
-from .common import PageArgs, StrictSchema, UtcDateTime, page
-from .tasks import MAX_ID, Id, Text
+from .common import MAX_ID, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks", description="Outbound webhooks")
 
@@ -24,7 +23,7 @@ class WebhookSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = Id(required=True)
     url = fields.String(required=True, validate=[validate.Length(max=500), URL])
-    preset = fields.String(load_default="generic", validate=validate.OneOf(choices.WEBHOOK_PRESETS))
+    preset = fields.String(load_default=choices.WEBHOOK_GENERIC, validate=validate.OneOf(choices.WEBHOOK_PRESETS))
     secret = Text(128, load_default="", load_only=True)
     has_secret = fields.Boolean(dump_only=True)
     active = fields.Boolean(load_default=True)
@@ -55,7 +54,7 @@ class DeliverySchema(StrictSchema):
 
 
 class DeliveryArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf((choices.WEBHOOK_PENDING, choices.WEBHOOK_SENT, choices.WEBHOOK_FAILED)))
+    status = fields.String(validate=validate.OneOf(choices.WEBHOOK_STATES))
 
 
 class DeliveryPage(StrictSchema):

@@ -21,14 +21,14 @@ def test_service_worker_names_its_version_and_precaches_every_module_but_the_qr_
 
 
 def test_text_assets_are_gzipped_and_revalidate_to_304(client):
-    resp = client.get("/static/pwa/i18n.js", headers={"Accept-Encoding": "gzip, br"})
+    resp = client.get("/static/pwa/strings.json", headers={"Accept-Encoding": "gzip, br"})
     assert resp.headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in resp.headers["Vary"]
     body = gzip.decompress(resp.data).decode()
     assert "全部正常" in body and len(resp.data) < len(body.encode()) / 2
-    again = client.get("/static/pwa/i18n.js", headers={"Accept-Encoding": "gzip", "If-None-Match": resp.headers["ETag"]})
+    again = client.get("/static/pwa/strings.json", headers={"Accept-Encoding": "gzip", "If-None-Match": resp.headers["ETag"]})
     assert again.status_code == 304
-    plain = client.get("/static/pwa/i18n.js")
+    plain = client.get("/static/pwa/strings.json")
     assert "Content-Encoding" not in plain.headers
 
 

@@ -1,10 +1,13 @@
 // The controller: boots storage and session, routes between screens, keeps the chrome current.
 import * as api from './api.js';
 import * as db from './db.js';
-import { NAV, SCREENS } from './screens.js';
+import { NAV, ONLINE_CSS, SCREENS } from './screens.js';
 import * as store from './store.js';
 import * as sync from './sync.js';
+import * as i18n from './i18n.js';
 import { fmtTime, t } from './i18n.js';
+import * as policy from './policy.js';
+import * as vocab from './vocab.js';
 import { clear, h, toast } from './ui/dom.js';
 
 // When this page started: photos saved since then may not be named by their form yet.
@@ -61,7 +64,14 @@ async function route() {
     current.cleanup = (await mod.render(container, { params, query }, ctx)) || null;
   } catch (e) {
     console.error(e);
-    container.append(h('p', { class: 'error', role: 'alert' }, String(e.message || e)));
+    if (navigator.onLine) {
+      container.append(h('p', { class: 'error', role: 'alert' }, String(e.message || e)));
+      return;
+    }
+    // A screen never opened on this phone cannot load offline: say so, as the online screens do.
+    container.append(h('div', { class: 'banner warn', role: 'alert' },
+      h('p', {}, t('desk_offline')),
+      h('button', { type: 'button', class: 'btn', onclick: () => route() }, t('desk_retry'))));
   }
 }
 
@@ -211,10 +221,13 @@ function renderNav() {
   nav.setAttribute('aria-label', t('main_nav'));
   const { path } = parseHash();
   const top = path.split('/')[0];
-  for (const [target, key, roles] of NAV) {
-    if (roles && !(s.me.sites || []).some((x) => x.roles.some((r) => roles.includes(r)))) continue;
-    const active = top === target || (target === 'tasks' && top === 'tasks');
-    nav.append(h('a', { href: `#/${target}`, class: active ? 'active' : '', 'aria-current': active ? 'page' : null }, t(key)));
+  const may = (actions) => actions.some((a) => policy.anywhere(a));
+  const shown = NAV.filter(({ actions, within }) => (!actions || may(actions)) && !(within && may(within.actions)));
+  // A screen reached through another entry's own links (the archive, from the desk) marks that entry.
+  const here = shown.find((x) => x.route === top) || shown.find((x) => NAV.some((y) => y.route === top && y.within?.route === x.route));
+  for (const entry of shown) {
+    const active = entry === here;
+    nav.append(h('a', { href: `#/${entry.route}`, class: active ? 'active' : '', 'aria-current': active ? 'page' : null }, t(entry.key)));
   }
 }
 
@@ -222,6 +235,24 @@ function renderChrome() {
   renderBar();
   renderBanners();
   renderNav();
+}
+
+// --- the online screens, fetched ahead for the people who use them ----------------------
+
+let warmedFor = null; // the user whose online screens this page fetched ahead
+
+/**
+ * Once the service worker controls the page, fetch the modules and styles of the online screens
+ * this person may open (the shell leaves them out, so a patroller never downloads them): they
+ * then open offline too, and say themselves that they need the network.
+ */
+function warmOnlineScreens() {
+  const me = store.get().me;
+  if (!me || warmedFor === me.id || !navigator.serviceWorker?.controller) return;
+  warmedFor = me.id;
+  const mine = SCREENS.filter((x) => x.warm && policy.anywhere(x.action));
+  if (!mine.length) return;
+  Promise.all([...mine.map((x) => x.warm()), fetch(ONLINE_CSS)]).catch((e) => console.warn('online screens not fetched ahead', e));
 }
 
 // --- updates: a new service worker waits until no form is open -----------------------
@@ -317,6 +348,24 @@ function storageLost(reason) {
   location.reload();
 }
 
+/**
+ * The vocabulary and policy table, from the phone's copy or the server. Only a phone that never
+ * had them, and is offline, cannot start: it says so, with a retry. Returns whether they loaded.
+ */
+async function loadVocabulary() {
+  try {
+    await vocab.load();
+    return true;
+  } catch (e) {
+    console.error(e);
+    const main = clear(document.getElementById('app'));
+    main.append(h('div', { class: 'banner warn', role: 'alert', id: 'vocab-offline' },
+      h('p', {}, t('vocab_offline')),
+      h('button', { type: 'button', class: 'btn', onclick: () => location.reload() }, t('retry'))));
+    return false;
+  }
+}
+
 async function boot() {
   db.onLost(storageLost);
   db.onStuck(() => store.set({ storageStuck: true }));
@@ -337,6 +386,9 @@ async function boot() {
   // send as soon as the network is back, without asking the server first.
   if (me) api.setCsrf(me.csrf_token);
   store.set({ me: me || null, round: round || null, lostRecords: lostRecords || null, lastSync: localStorage.getItem('patrol.last_sync') });
+  // Every screen names things through the translation table and the domain's vocabulary.
+  await i18n.load().catch((e) => console.error(e));
+  if (!(await loadVocabulary())) return;
   let queued = false;
   store.subscribe((s, changes) => {
     if (queued || !['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen', 'storageStuck', 'lostRecords'].some((k) => k in changes)) return;
@@ -347,6 +399,16 @@ async function boot() {
       renderBar();
       renderBanners();
     });
+  });
+  // A changed policy or vocabulary shows at once: the chrome, and the screen unless a form is open.
+  store.subscribe((_s, changes) => {
+    if ('me' in changes) warmOnlineScreens();
+    if (!('vocabAt' in changes)) return;
+    renderNav();
+    if (!store.get().formOpen) route();
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') vocab.refresh().catch(() => {});
   });
   renderChrome();
   window.addEventListener('hashchange', route);
@@ -360,11 +422,13 @@ async function boot() {
   // Installing the service worker downloads the whole shell: let the first screen finish first.
   if (document.readyState === 'complete') registerServiceWorker();
   else window.addEventListener('load', () => registerServiceWorker(), { once: true });
+  navigator.serviceWorker?.addEventListener('controllerchange', warmOnlineScreens);
   if (me) {
     // Ask the browser not to evict unsent records under storage pressure (Safari: 7 days).
     navigator.storage?.persist?.().catch(() => {});
     await refreshSession();
     sync.start();
+    warmOnlineScreens();
   } else {
     sync.refreshCounts();
     // Nothing on the phone: once someone is logged in (the server's cookie outlived the

@@ -2,8 +2,8 @@
 import * as db from './db.js';
 import * as store from './store.js';
 import { syncNow } from './sync.js';
-
-export const METHODS = ['look', 'listen', 'touch', 'ask'];
+import * as vocab from './vocab.js';
+import { RESULT, SEVERITY } from './vocab.js';
 
 export function siteId() {
   const s = store.get();
@@ -23,9 +23,10 @@ export async function checklistFor(checkpoint) {
 
 /** Items grouped by method; an item checked by several methods appears under its first. */
 export function groupByMethod(items) {
-  const groups = new Map(METHODS.map((m) => [m, []]));
+  const methods = vocab.values('methods');
+  const groups = new Map(methods.map((m) => [m, []]));
   for (const item of items) {
-    const first = (item.methods || [])[0] || 'look';
+    const first = (item.methods || [])[0] || methods[0];
     if (!groups.has(first)) groups.set(first, []);
     groups.get(first).push(item);
   }
@@ -105,18 +106,8 @@ export async function discardVerification(taskId) {
   await db.replaceDraft(`verify:${taskId}`, null);
 }
 
-// A problem outside the checklist is routed by its category (the same defaults as
-// server/findings.py default_route) unless the patroller chooses another route; the
-// supervisor confirms it anyway.
-export const CATEGORIES = ['security_hazard', 'facilities', 'cleanliness', 'landscaping', 'renovation_violation'];
-export const ROUTES = ['facility_repair', 'department_work', 'resident_violation'];
-export const USUAL_ROUTE = {
-  security_hazard: 'department_work',
-  facilities: 'facility_repair',
-  cleanliness: 'department_work',
-  landscaping: 'department_work',
-  renovation_violation: 'resident_violation',
-};
+// A problem outside the checklist is routed by its category (the server's default routes,
+// from /api/meta) unless the patroller chooses another route; the supervisor confirms it anyway.
 
 /** A new, empty "other problem" for the visit draft. */
 export function newExtraFinding() {
@@ -125,7 +116,7 @@ export function newExtraFinding() {
 
 /** What is missing before an other problem can be sent: 'category', 'description' or null. */
 export function extraProblem(x) {
-  if (!CATEGORIES.includes(x.category)) return 'category';
+  if (!vocab.values('categories').includes(x.category)) return 'category';
   if (!(x.description || '').trim()) return 'description';
   return null;
 }
@@ -140,17 +131,17 @@ export async function saveVisit(draft, checklist, { allFine = false } = {}) {
   const photoIds = [];
   let failed = 0;
   for (const item of checklist.body.items) {
-    const r = allFine ? { result: 'ok' } : draft.results[item.id] || { result: 'ok' };
-    const out = { item_id: item.id, result: r.result || 'ok' };
-    if (r.note && r.result !== 'fail') out.note = r.note;
-    if (out.result === 'fail') {
+    const r = allFine ? { result: RESULT.OK } : draft.results[item.id] || { result: RESULT.OK };
+    const out = { item_id: item.id, result: r.result || RESULT.OK };
+    if (r.note && r.result !== RESULT.FAIL) out.note = r.note;
+    if (out.result === RESULT.FAIL) {
       failed += 1;
       const ids = r.photo_ids || [];
       photoIds.push(...ids);
       out.photo_ids = ids;
       out.finding = {
         finding_id: r.finding_id || db.uuid(),
-        severity: r.major ? 'major' : 'normal',
+        severity: r.major ? SEVERITY.MAJOR : SEVERITY.NORMAL,
         dealt_on_spot: !!r.dealt,
         description: r.note || '',
       };
@@ -167,9 +158,9 @@ export async function saveVisit(draft, checklist, { allFine = false } = {}) {
     const out = {
       finding_id: x.finding_id,
       category: x.category,
-      route: ROUTES.includes(x.route) ? x.route : USUAL_ROUTE[x.category],
+      route: vocab.values('routes').includes(x.route) ? x.route : vocab.defaultRoute(x.category),
       description: x.description.trim(),
-      severity: x.major ? 'major' : 'normal',
+      severity: x.major ? SEVERITY.MAJOR : SEVERITY.NORMAL,
       dealt_on_spot: !!x.dealt,
       photo_ids: x.photo_ids || [],
     };

@@ -13,6 +13,7 @@ const state = {
   formOpen: false, // a form with a draft is on screen: never reload under it
   round: null,
   version: '', // the service worker's version, sent with each push
+  vocabAt: 0, // when the vocabulary or policy table last changed (vocab.js)
 };
 const listeners = new Set();
 

@@ -68,7 +68,7 @@ self.addEventListener('fetch', (event) => {
   if (url.pathname.startsWith('/api/')) return; // the network, uncached: data lives in IndexedDB
   if (req.mode === 'navigate') {
     // Only the app's own pages (/, /c/<token>) are the shell; the app routes from the URL.
-    // Any other page of the site (the archivist's page, a static file opened directly) is
+    // Any other page of the site (the API docs, a static file opened directly) is
     // not the phone app and must not start it: the network answers those.
     if (APP_PAGE.test(url.pathname)) event.respondWith(shellFirst(event));
     return;
@@ -97,7 +97,10 @@ async function cacheFirst(req) {
   const resp = await fetch(req);
   if (resp.ok) {
     const copy = resp.clone();
-    caches.open(RUNTIME).then((c) => c.put(req, copy));
+    // Only the LAZY files outlive a version; any other module (the desk's, loaded on first use)
+    // goes with this version's shell, so an update never serves it stale.
+    const keep = LAZY.includes(new URL(req.url).pathname) ? RUNTIME : CACHE;
+    caches.open(keep).then((c) => c.put(req, copy));
   }
   return resp;
 }

@@ -2,6 +2,7 @@
 import * as api from './api.js';
 import * as db from './db.js';
 import * as store from './store.js';
+import { SYNC } from './vocab.js';
 
 const BATCH = 100;
 const PULL_LIMIT = 500;
@@ -132,10 +133,10 @@ async function applyResults(rows, results) {
   for (const res of results || []) {
     const row = bySeq.get(res.mutation_id);
     if (!row) continue;
-    if (res.status === 'applied' || res.status === 'duplicate') {
+    if (res.status === SYNC.APPLIED || res.status === SYNC.DUPLICATE) {
       // A duplicate is the answer to a resend after a lost response: it was applied once.
       await db.updateOutbox(row.seq, { status: 'sent', result: res.result || {}, sent_at: new Date().toISOString() });
-    } else if (res.status === 'rejected') {
+    } else if (res.status === SYNC.REJECTED) {
       // Set aside with the server's reason; never blocks the items behind it.
       await db.updateOutbox(row.seq, { status: 'rejected', code: res.code || '', message: res.message || '' });
     }

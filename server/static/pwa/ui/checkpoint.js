@@ -3,11 +3,11 @@
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
-import { addPhoto } from '../photos.js';
 import * as store from '../store.js';
-import { clear, h, photoUrl, toast } from './dom.js';
-
-const RESULTS = [['ok', 'res_ok'], ['fail', 'res_fail'], ['na', 'res_na']];
+import * as vocab from '../vocab.js';
+import { RESULT } from '../vocab.js';
+import { clear, h, toast } from './dom.js';
+import { problemFields } from './problem.js';
 
 export async function render(container, { params }, ctx) {
   const checkpointId = Number(params[0]);
@@ -66,7 +66,7 @@ export async function render(container, { params }, ctx) {
   // "All fine" is only offered while nothing is wrong: no failed item, no other problem.
   // In its place the count of problems noted, in the same space: marking a problem never
   // moves the checklist under the patroller's finger.
-  const problems = () => Object.values(draft.results).filter((r) => r.result === 'fail').length + draft.extra.length;
+  const problems = () => Object.values(draft.results).filter((r) => r.result === RESULT.FAIL).length + draft.extra.length;
   const allFineBtn = h(
     'button',
     { type: 'button', class: 'btn ok huge', id: 'all-fine', 'aria-describedby': 'all-fine-hint', onclick: () => save(true) },
@@ -99,7 +99,7 @@ export async function render(container, { params }, ctx) {
     'div',
     { class: 'cp-head' },
     h('h1', {}, pick(checkpoint)),
-    h('p', { class: 'hint' }, `${t(`kind_${checkpoint.kind}`)} · ${checkpoint.short_code || ''}`),
+    h('p', { class: 'hint' }, `${vocab.label('checkpoint_kinds', checkpoint.kind)} · ${checkpoint.short_code || ''}`),
     h('div', { class: 'quick' }, fine, noted),
   );
 
@@ -111,7 +111,7 @@ export async function render(container, { params }, ctx) {
       const text = pick(item.text);
       box.append(h('p', { class: 'item-text', id: `t-${item.id}` }, text));
       const group = h('div', { class: 'seg', role: 'group', 'aria-labelledby': `t-${item.id}` });
-      for (const [value, key] of RESULTS) {
+      for (const [value, label] of vocab.options('results')) {
         group.append(
           h(
             'button',
@@ -124,92 +124,31 @@ export async function render(container, { params }, ctx) {
               onclick: async () => {
                 const cur = draft.results[item.id] || {};
                 draft.results[item.id] = { ...cur, result: value };
-                if (value === 'fail' && !cur.finding_id) draft.results[item.id].finding_id = db.uuid();
+                if (value === RESULT.FAIL && !cur.finding_id) draft.results[item.id].finding_id = db.uuid();
                 await persist();
                 draw();
                 refreshAllFine();
               },
             },
-            t(key),
+            label,
           ),
         );
       }
       box.append(group);
-      if (r.result === 'fail') box.append(failDetails(item, r, draw));
+      if (r.result === RESULT.FAIL) box.append(failDetails(item, draw));
     };
     draw();
     return box;
   }
 
-  /** Thumbnails of draft photos, each with a button that removes it. */
-  function photoThumbs(ids, remove) {
-    // Room for a row of thumbnails is kept while they load, so nothing below them jumps.
-    const thumbs = h('div', { class: (ids || []).length ? 'thumbs removable loading' : 'thumbs removable' });
-    (async () => {
-      let n = 0;
-      const figures = [];
-      for (const id of ids || []) {
-        const p = await db.getPhoto(id);
-        if (!p) continue;
-        n += 1;
-        const url = photoUrl(p);
-        urls.push(url);
-        figures.push(
-          h('figure', {}, h('img', { src: url, alt: t('photo_of', { n }) }),
-            h('button', { type: 'button', class: 'btn small', 'aria-label': t('remove_photo', { n }), onclick: () => remove(id) }, '✕')),
-        );
-      }
-      thumbs.replaceChildren(...figures);
-      thumbs.classList.remove('loading');
-    })();
-    return thumbs;
-  }
-
-  function failDetails(item, r, redraw) {
+  function failDetails(item, redraw) {
     const key = item.id.replace('.', '-');
-    const set = async (changes) => {
-      Object.assign(draft.results[item.id], changes);
-      await persist();
-    };
-    const thumbs = photoThumbs(r.photo_ids, async (id) => {
-      await set({ photo_ids: (draft.results[item.id].photo_ids || []).filter((x) => x !== id) });
-      await db.deleteDraftPhotos([id]);
-      redraw();
-    });
-    const fileInput = h('input', {
-      type: 'file', accept: 'image/*', capture: 'environment', id: `photo-${key}`, class: 'file',
-      onchange: async (ev) => {
-        const ids = [...(draft.results[item.id].photo_ids || [])];
-        try {
-          for (const file of ev.target.files) ids.push(await addPhoto(file, 'finding'));
-        } catch (e) {
-          if (!db.isStorageFull(e)) throw e;
-          warn('storage_full_photo');
-        }
-        await set({ photo_ids: ids });
-        redraw();
-      },
-    });
-    const spot = h('textarea', { id: `spot-${key}`, rows: 2, oninput: (e) => set({ spot_note: e.target.value }) });
-    spot.value = r.spot_note || '';
-    const spotWrap = h('div', { class: 'spot', hidden: !r.dealt }, h('label', { for: `spot-${key}` }, t('spot_note')), spot);
-    const note = h('textarea', { id: `note-${key}`, rows: 2, oninput: (e) => set({ note: e.target.value }) });
-    note.value = r.note || '';
-    return h(
-      'div',
-      { class: 'fail-details' },
-      h('label', { for: `note-${key}` }, t('describe')),
-      note,
-      h('label', { for: `photo-${key}`, class: 'btn big photo-btn' }, t('add_photo')),
-      fileInput,
-      thumbs,
-      h('label', { class: 'check' }, h('input', { type: 'checkbox', id: `major-${key}`, checked: !!r.major, onchange: (e) => set({ major: e.target.checked }) }), t('major')),
-      h('label', { class: 'check' }, h('input', {
-        type: 'checkbox', id: `dealt-${key}`, checked: !!r.dealt,
-        onchange: async (e) => { await set({ dealt: e.target.checked }); spotWrap.hidden = !e.target.checked; },
-      }), t('dealt')),
-      spotWrap,
-    );
+    return h('div', { class: 'fail-details' }, problemFields({
+      current: () => draft.results[item.id],
+      textField: 'note',
+      ids: { text: `note-${key}`, photo: `photo-${key}`, major: `major-${key}`, dealt: `dealt-${key}`, spot: `spot-${key}` },
+      persist, redraw, warn, urls,
+    }));
   }
 
   // --- problems outside the checklist ("other problem"), each its own finding -------------
@@ -231,54 +170,31 @@ export async function render(container, { params }, ctx) {
     };
     // What this problem still needs, beside it (the same words as under the Save button).
     const err = h('p', { class: 'error', id: `extra-error-${n}` });
-    const category = choice(`extra-cat-${n}`, [['', t('extra_choose_category')], ...patrol.CATEGORIES.map((c) => [c, t(`cat_${c}`)])], x.category);
-    const route = choice(`extra-route-${n}`, [['', t('extra_route_after_category')], ...patrol.ROUTES.map((r) => [r, t(`route_${r}`)])], x.route);
+    const category = choice(`extra-cat-${n}`, [['', t('extra_choose_category')], ...vocab.options('categories')], x.category);
+    const route = choice(`extra-route-${n}`, [['', t('extra_route_after_category')], ...vocab.options('routes')], x.route);
     category.addEventListener('change', async () => {
       const changes = { category: category.value };
       // Until the patroller picks a route, it follows the category's usual one.
-      if (!x.route_chosen) changes.route = patrol.USUAL_ROUTE[category.value] || '';
+      if (!x.route_chosen) changes.route = vocab.defaultRoute(category.value);
       route.value = changes.route ?? x.route;
       category.removeAttribute('aria-invalid');
+      err.textContent = '';
       await set(changes);
     });
     route.addEventListener('change', () => set({ route: route.value, route_chosen: !!route.value }));
-    const desc = h('textarea', {
-      id: `extra-desc-${n}`, rows: 3, maxlength: 2000,
-      oninput: (e) => { e.target.removeAttribute('aria-invalid'); set({ description: e.target.value }); },
+    const fields = problemFields({
+      current: () => x,
+      textField: 'description',
+      ids: { text: `extra-desc-${n}`, photo: `extra-photo-${n}`, major: `extra-major-${n}`, dealt: `extra-dealt-${n}`, spot: `extra-spot-${n}` },
+      rows: 3, persist, redraw: drawExtras, warn, urls,
+      onText: () => { err.textContent = ''; },
     });
-    desc.value = x.description || '';
-    const thumbs = photoThumbs(x.photo_ids, async (id) => {
-      await set({ photo_ids: x.photo_ids.filter((p) => p !== id) });
-      await db.deleteDraftPhotos([id]);
-      drawExtras();
-    });
-    const fileInput = h('input', {
-      type: 'file', accept: 'image/*', capture: 'environment', id: `extra-photo-${n}`, class: 'file',
-      onchange: async (ev) => {
-        const ids = [...x.photo_ids];
-        for (const file of ev.target.files) ids.push(await addPhoto(file, 'finding'));
-        await set({ photo_ids: ids });
-        drawExtras();
-      },
-    });
-    const spot = h('textarea', { id: `extra-spot-${n}`, rows: 2, oninput: (e) => set({ spot_note: e.target.value }) });
-    spot.value = x.spot_note || '';
-    const spotWrap = h('div', { class: 'spot', hidden: !x.dealt }, h('label', { for: `extra-spot-${n}` }, t('spot_note')), spot);
-    category.addEventListener('change', () => { err.textContent = ''; });
-    desc.addEventListener('input', () => { err.textContent = ''; });
     return h('fieldset', { class: 'extra', id: `extra-${n}`, 'data-finding': x.finding_id },
       h('legend', {}, t('extra_n', { n: n + 1 })),
       err,
       h('label', { for: `extra-cat-${n}` }, t('extra_category')), category,
       h('label', { for: `extra-route-${n}` }, t('extra_route')), route,
-      h('label', { for: `extra-desc-${n}` }, t('describe')), desc,
-      h('label', { for: `extra-photo-${n}`, class: 'btn big photo-btn' }, t('add_photo')), fileInput, thumbs,
-      h('label', { class: 'check' }, h('input', { type: 'checkbox', id: `extra-major-${n}`, checked: !!x.major, onchange: (e) => set({ major: e.target.checked }) }), t('major')),
-      h('label', { class: 'check' }, h('input', {
-        type: 'checkbox', id: `extra-dealt-${n}`, checked: !!x.dealt,
-        onchange: async (e) => { await set({ dealt: e.target.checked }); spotWrap.hidden = !e.target.checked; },
-      }), t('dealt')),
-      spotWrap,
+      fields,
       h('button', {
         type: 'button', class: 'btn', id: `extra-remove-${n}`,
         onclick: async () => {
@@ -314,7 +230,7 @@ export async function render(container, { params }, ctx) {
   const groups = patrol.groupByMethod(checklist.body.items);
   const form = h('form', { class: 'checklist', onsubmit: (ev) => { ev.preventDefault(); save(false); } });
   for (const [method, items] of groups) {
-    form.append(h('fieldset', {}, h('legend', {}, t(`method_${method}`)), items.map(itemBlock)));
+    form.append(h('fieldset', {}, h('legend', {}, vocab.label('methods', method)), items.map(itemBlock)));
   }
   const visitNote = h('textarea', { id: 'visit-note', rows: 2, oninput: (e) => { draft.note = e.target.value; persist(); } });
   visitNote.value = draft.note || '';

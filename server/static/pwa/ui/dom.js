@@ -33,6 +33,21 @@ export function toast(message) {
   toast.timer = setTimeout(() => el.classList.remove('show'), 3000);
 }
 
+const sheets = new Map();
+
+/** Add a stylesheet to the page once; resolves when it has loaded, or failed (the screen then works unstyled). */
+export function stylesheet(href) {
+  if (!sheets.has(href)) {
+    sheets.set(href, new Promise((resolve) => {
+      const link = h('link', { rel: 'stylesheet', href });
+      link.addEventListener('load', resolve);
+      link.addEventListener('error', resolve);
+      document.head.append(link);
+    }));
+  }
+  return sheets.get(href);
+}
+
 /** An object URL for photo bytes kept in IndexedDB (ArrayBuffer + MIME). */
 export function photoUrl(photo) {
   return URL.createObjectURL(new Blob([photo.bytes], { type: photo.mime }));

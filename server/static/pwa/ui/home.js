@@ -2,6 +2,7 @@
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
+import * as policy from '../policy.js';
 import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import { h } from './dom.js';
@@ -38,7 +39,7 @@ export async function render(container, _route, ctx) {
         onclick: async () => { await patrol.endRound(); ctx.go('round/summary'); },
       }, t('end_round')),
     );
-  } else {
+  } else if (policy.can('patrol.record', { siteId })) {
     const plans = (await db.all('plans')).filter((p) => p.site_id === siteId && p.active !== false);
     let planSelect = null;
     if (plans.length) {
@@ -55,7 +56,7 @@ export async function render(container, _route, ctx) {
       }, t('start_round')),
     );
   }
-  container.append(card);
+  if (card.childElementCount) container.append(card);
 
   container.append(h('h2', {}, t('my_tasks')));
   const taskBox = h('div', { id: 'home-tasks' });

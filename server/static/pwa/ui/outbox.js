@@ -3,6 +3,8 @@ import * as db from '../db.js';
 import { fmtTime, pick, reason, t } from '../i18n.js';
 import * as store from '../store.js';
 import { syncNow } from '../sync.js';
+import * as vocab from '../vocab.js';
+import { RESULT } from '../vocab.js';
 import { h } from './dom.js';
 
 function isIosSafariTab() {
@@ -16,11 +18,11 @@ async function describe(row) {
   const p = row.payload || {};
   if (row.kind === 'visit.record') {
     const cp = await db.get('checkpoints', p.checkpoint_id);
-    const fails = (p.results || []).filter((r) => r.result === 'fail').length + (p.extra_findings || []).length;
+    const fails = (p.results || []).filter((r) => r.result === RESULT.FAIL).length + (p.extra_findings || []).length;
     return `${cp ? pick(cp) : `#${p.checkpoint_id}`} · ${fails ? `${t('failed_items')} ${fails}` : t('all_fine')}`;
   }
-  if (row.kind === 'task.transition') return `${t('task_title', { id: p.task_id })} → ${t(`task_state_${p.to}`)}`;
-  if (row.kind === 'task.verify') return `${t('task_title', { id: p.task_id })} · ${p.result === 'pass' ? t('verify_pass') : t('verify_fail')}`;
+  if (row.kind === 'task.transition') return `${t('task_title', { id: p.task_id })} → ${vocab.label('task_states', p.to)}`;
+  if (row.kind === 'task.verify') return `${t('task_title', { id: p.task_id })} · ${vocab.label('verify_results', p.result)}`;
   return '';
 }
 

@@ -2,8 +2,10 @@
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
+import * as policy from '../policy.js';
 import * as scan from '../scan.js';
 import { syncNow } from '../sync.js';
+import { SCAN } from '../vocab.js';
 import { h } from './dom.js';
 
 export async function render(container, { params, query }, ctx) {
@@ -33,10 +35,19 @@ export async function render(container, { params, query }, ctx) {
         msg.textContent = t('wrong_checkpoint', { name: expected ? pick(expected) : task.checkpoint_id });
         return true;
       }
+      if (!policy.can('task.verify', { task, siteId: checkpoint.site_id })) {
+        msg.textContent = t('err_forbidden');
+        return true;
+      }
       done = true;
       await patrol.beginVerification(taskId, checkpoint, method);
       ctx.go(`tasks/${taskId}/verify`);
       return false;
+    }
+    // Only people who may record a patrol at this checkpoint's site start a visit (the server would refuse it).
+    if (!policy.can('patrol.record', { siteId: checkpoint.site_id })) {
+      msg.textContent = t('err_forbidden');
+      return true;
     }
     done = true;
     await patrol.beginVisit(checkpoint, method);
@@ -60,7 +71,7 @@ export async function render(container, { params, query }, ctx) {
   if (params[0]) {
     // Opened from the label's URL by the phone's own camera app.
     container.append(h('p', {}, t('loading')), msg);
-    await handle({ token: params[0] }, 'url');
+    await handle({ token: params[0] }, SCAN.URL);
     return () => {};
   }
 
@@ -69,7 +80,7 @@ export async function render(container, { params, query }, ctx) {
   const code = h('input', { id: 'code', name: 'code', autocomplete: 'off', autocapitalize: 'characters', inputmode: 'text', enterkeyhint: 'go', 'aria-describedby': 'code-hint' });
   const form = h(
     'form',
-    { class: 'card form code-form', onsubmit: (ev) => { ev.preventDefault(); const found = scan.parseScan(code.value); if (found) handle(found, 'code'); else msg.textContent = t('unknown_code', { c: code.value }); } },
+    { class: 'card form code-form', onsubmit: (ev) => { ev.preventDefault(); const found = scan.parseScan(code.value); if (found) handle(found, SCAN.CODE); else msg.textContent = t('unknown_code', { c: code.value }); } },
     h('label', { for: 'code' }, t('type_code')),
     h('div', { class: 'row' }, code, h('button', { type: 'submit', class: 'btn primary', id: 'code-open' }, t('open'))),
     h('p', { class: 'hint', id: 'code-hint' }, t('code_hint')),
@@ -84,7 +95,7 @@ export async function render(container, { params, query }, ctx) {
         msg.textContent = t('unknown_qr');
         return true;
       }
-      return handle(found, 'qr');
+      return handle(found, SCAN.QR);
     });
     status.textContent = '';
     if (done) stop();

@@ -3,6 +3,8 @@ import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
 import { addCanvasPhoto, addPhoto } from '../photos.js';
+import * as vocab from '../vocab.js';
+import { PHOTO, VERIFY } from '../vocab.js';
 import { clear, h, photoUrl, toast } from './dom.js';
 import { SignaturePad } from './signature.js';
 
@@ -49,7 +51,7 @@ export async function render(container, { params }, ctx) {
     type: 'file', accept: 'image/*', capture: 'environment', id: 'after-photo', class: 'file',
     onchange: async (ev) => {
       try {
-        for (const f of ev.target.files) draft.after_photo_ids.push(await addPhoto(f, 'after'));
+        for (const f of ev.target.files) draft.after_photo_ids.push(await addPhoto(f, PHOTO.AFTER));
       } catch (e) {
         if (!db.isStorageFull(e)) throw e;
         msg.textContent = t('storage_full_photo');
@@ -62,12 +64,12 @@ export async function render(container, { params }, ctx) {
   const resultGroup = h('div', { class: 'seg', role: 'radiogroup', 'aria-labelledby': 'verify-result-label' });
   const drawResult = () => {
     clear(resultGroup);
-    for (const [value, k] of [['pass', 'verify_pass'], ['fail', 'verify_fail']]) {
+    for (const [value, label] of vocab.options('verify_results')) {
       resultGroup.append(h('button', {
-        type: 'button', role: 'radio', class: `seg-btn ${value === 'pass' ? 'ok' : 'fail'} ${draft.result === value ? 'on' : ''}`,
+        type: 'button', role: 'radio', class: `seg-btn ${value === VERIFY.PASS ? 'ok' : 'fail'} ${draft.result === value ? 'on' : ''}`,
         'aria-checked': draft.result === value ? 'true' : 'false', id: `verify-${value}`,
         onclick: async () => { draft.result = value; await persist(); drawResult(); },
-      }, t(k)));
+      }, label));
     }
   };
   const note = h('textarea', { id: 'verify-note', rows: 2, oninput: (e) => { draft.note = e.target.value; persist(); } });
@@ -122,7 +124,7 @@ export async function render(container, { params }, ctx) {
       msg.textContent = t('need_result');
       return;
     }
-    if (draft.result === 'pass' && !draft.after_photo_ids.length) {
+    if (draft.result === VERIFY.PASS && !draft.after_photo_ids.length) {
       msg.textContent = t('need_after_photo');
       return;
     }
@@ -138,7 +140,7 @@ export async function render(container, { params }, ctx) {
       const ids = {};
       for (const p of pads) {
         if (p.isEmpty()) continue;
-        ids[p.role] = await addCanvasPhoto(p.canvas, 'signature');
+        ids[p.role] = await addCanvasPhoto(p.canvas, PHOTO.SIGNATURE);
         made.push(ids[p.role]);
       }
       await patrol.verifyTask(task, { ...draft, signature_ids: ids });

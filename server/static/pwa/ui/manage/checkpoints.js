@@ -1,8 +1,11 @@
 // A site's checkpoints: find them (kind, floor, words), create, edit, retire, import and export as CSV, print QR labels.
 import * as api from '../../api.js';
 import { pick, t } from '../../i18n.js';
+import * as policy from '../../policy.js';
+import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
-import { EDITORS, KINDS, act, add, chosenSite, deskSites, fetchAll, guarded, hasRole, qs, select, showFieldErrors, sitePicker, subnav, textField } from './common.js';
+import { act, add, dangerZone, fetchAll, qs, select, showFieldErrors, siteScreen, textField, writeButton } from '../online.js';
+import { DESK, subnav } from './nav.js';
 
 const LABELS_PER_PAGE = 8; // the A4 sheet: 2 × 4 labels
 
@@ -22,32 +25,23 @@ function compareFloors(a, b) {
 const where = (cp) => [cp.building, cp.floor ? t('cp_floor_n', { f: cp.floor }) : '', cp.unit ? t('cp_unit_n', { u: cp.unit }) : ''].filter(Boolean).join(' · ');
 const labelsUrl = (siteId, ids) => `/api/sites/${siteId}/labels.pdf${ids ? qs({ checkpoint_ids: ids.join(',') }) : ''}`;
 
-export async function render(container, { query }, ctx) {
-  container.append(subnav('manage/checkpoints'), h('h1', {}, t('cp_title')));
-  const siteId = chosenSite(query);
-  if (siteId == null || !deskSites().length) {
-    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
-    return null;
-  }
-  const picker = sitePicker(siteId, (id) => ctx.go(`manage/checkpoints${qs({ site: id })}`));
-  if (picker) container.append(picker);
-  const box = h('div', { class: 'desk-body' });
-  container.append(box);
-  await guarded(box, ctx, async () => {
-    const editor = hasRole(siteId, EDITORS);
+export function render(container, route, ctx) {
+  const { query } = route;
+  return siteScreen(container, { ...DESK, nav: subnav('manage/checkpoints'), path: 'manage/checkpoints', title: t('cp_title') }, { ...route, ctx }, async (box, siteId) => {
+    const editor = policy.can('checkpoint.edit', { siteId });
+    const printer = policy.can('checkpoint.print', { siteId });
     const [all, plans] = await Promise.all([
       fetchAll(`/api/checkpoints/${qs({ site_id: siteId })}`),
       api.get(`/api/sites/${siteId}/plans${qs({ active: 'true' })}`),
     ]);
-    const screen = new CheckpointsScreen(box, { siteId, editor, all, plans, query, ctx });
+    const screen = new CheckpointsScreen(box, { siteId, editor, printer, all, plans, query, ctx });
     screen.draw();
   });
-  return null;
 }
 
 class CheckpointsScreen {
-  constructor(box, { siteId, editor, all, plans, query, ctx }) {
-    Object.assign(this, { box, siteId, editor, all, plans, ctx });
+  constructor(box, { siteId, editor, printer, all, plans, query, ctx }) {
+    Object.assign(this, { box, siteId, editor, printer, all, plans, ctx });
     this.filters = { q: query.q || '', kind: query.kind || '', floor: query.floor || '', retired: !!query.retired };
     this.selected = new Set();
     this.highlight = Number(query.cp) || null;
@@ -64,16 +58,18 @@ class CheckpointsScreen {
     if (this.editor) {
       tools.append(h('button', { type: 'button', class: 'btn primary', id: 'cp-new', onclick: () => this.openEditor(null) }, t('cp_new')));
     }
-    tools.append(
-      h('a', { class: 'btn', id: 'cp-export', href: `/api/sites/${this.siteId}/checkpoints.csv`, download: '' }, t('cp_export')),
-      h('a', { class: 'btn', id: 'cp-print-all', href: labelsUrl(this.siteId), target: '_blank', rel: 'noopener' }, t('cp_print_all')));
+    if (this.printer) {
+      tools.append(
+        h('a', { class: 'btn', id: 'cp-export', href: `/api/sites/${this.siteId}/checkpoints.csv`, download: '' }, t('cp_export')),
+        h('a', { class: 'btn', id: 'cp-print-all', href: labelsUrl(this.siteId), target: '_blank', rel: 'noopener' }, t('cp_print_all')));
+    }
     this.editorSlot = h('div', { id: 'cp-editor-slot' });
     add(this.box,
       tools,
       this.editor ? this.importPanel() : h('p', { class: 'hint', id: 'cp-readonly' }, t('cp_readonly')),
       this.editorSlot,
       this.filterBar(),
-      this.selectionBar(),
+      this.printer ? this.selectionBar() : null,
       h('p', { class: 'hint', id: 'cp-total', role: 'status' }),
       h('ul', { class: 'list', id: 'cp-list' }));
     this.drawList();
@@ -88,7 +84,7 @@ class CheckpointsScreen {
     const bar = h('div', { class: 'card filters cp-filters', role: 'search' },
       h('div', { class: 'filter-grid' },
         h('div', { class: 'field' }, h('label', { for: 'cp-search' }, t('cp_search')), search),
-        select('cp-kind', t('desk_kind'), [['', t('desk_any')], ...KINDS.map((k) => [k, t(`kind_${k}`)])], f.kind),
+        select('cp-kind', t('desk_kind'), [['', t('desk_any')], ...vocab.options('checkpoint_kinds')], f.kind),
         select('cp-floor', t('cp_floor'), [['', t('desk_any')], ...floors.map((x) => [x, x])], f.floor)),
       h('label', { class: 'check', for: 'cp-retired' }, h('input', { type: 'checkbox', id: 'cp-retired', checked: f.retired }), t('cp_show_retired')));
     const changed = () => {
@@ -136,15 +132,19 @@ class CheckpointsScreen {
 
   row(cp) {
     const name = pick(cp);
-    const box = h('input', { type: 'checkbox', id: `cp-pick-${cp.id}`, class: 'cp-pick', checked: this.selected.has(cp.id), 'aria-label': t('cp_pick', { name }) });
-    box.addEventListener('change', () => {
+    // Ticking places is for printing their labels together.
+    const box = this.printer ? h('input', { type: 'checkbox', id: `cp-pick-${cp.id}`, class: 'cp-pick', checked: this.selected.has(cp.id), 'aria-label': t('cp_pick', { name }) }) : null;
+    box?.addEventListener('change', () => {
       if (box.checked) this.selected.add(cp.id);
       else this.selected.delete(cp.id);
       this.updateSelection();
     });
-    const actions = h('div', { class: 'row cp-actions' },
-      h('a', { class: 'btn small', href: labelsUrl(this.siteId, [cp.id]), target: '_blank', rel: 'noopener', id: `cp-label-${cp.id}`, 'aria-label': t('cp_label_of', { name }) }, t('cp_label')),
-      h('a', { class: 'btn small', href: `/api/checkpoints/${cp.id}/qr.svg`, target: '_blank', rel: 'noopener', 'aria-label': t('cp_qr_svg_of', { name }) }, t('cp_qr_svg')));
+    const actions = h('div', { class: 'row cp-actions' });
+    if (this.printer) {
+      actions.append(
+        h('a', { class: 'btn small', href: labelsUrl(this.siteId, [cp.id]), target: '_blank', rel: 'noopener', id: `cp-label-${cp.id}`, 'aria-label': t('cp_label_of', { name }) }, t('cp_label')),
+        h('a', { class: 'btn small', href: `/api/checkpoints/${cp.id}/qr.svg`, target: '_blank', rel: 'noopener', 'aria-label': t('cp_qr_svg_of', { name }) }, t('cp_qr_svg')));
+    }
     const li = h('li', { class: `card cp-row ${cp.active ? '' : 'retired'}`, 'data-checkpoint': cp.id, 'data-code': cp.short_code },
       h('div', { class: 'cp-head' },
         box,
@@ -153,7 +153,7 @@ class CheckpointsScreen {
             h('strong', { class: 'cp-name' }, name),
             h('span', { class: 'badge cp-code' }, cp.short_code),
             cp.active ? null : h('span', { class: 'badge major' }, t('cp_retired'))),
-          h('p', { class: 'hint' }, [t(`kind_${cp.kind}`), where(cp), t('cp_position_n', { n: cp.position })].filter(Boolean).join(' · ')))),
+          h('p', { class: 'hint' }, [vocab.label('checkpoint_kinds', cp.kind), where(cp), t('cp_position_n', { n: cp.position })].filter(Boolean).join(' · ')))),
       actions);
     if (this.editor) {
       actions.append(h('button', { type: 'button', class: 'btn small', id: `cp-edit-${cp.id}`, 'aria-label': t('cp_edit_of', { name }), onclick: () => this.openEditor(cp) }, t('cp_edit')));
@@ -176,6 +176,7 @@ class CheckpointsScreen {
   }
 
   updateSelection() {
+    if (!this.printer) return;
     // Labels come out in walking order, whatever order they were ticked in.
     const ids = this.all.filter((cp) => this.selected.has(cp.id)).map((cp) => cp.id);
     const n = ids.length;
@@ -192,12 +193,12 @@ class CheckpointsScreen {
 
   openEditor(cp) {
     const isNew = !cp;
-    const v = cp || { kind: this.filters.kind || 'floor', name_zh: '', name_en: '', building: '', floor: this.filters.floor || '', unit: '', short_code: '', position: '' };
+    const v = cp || { kind: this.filters.kind || vocab.values('checkpoint_kinds')[0], name_zh: '', name_en: '', building: '', floor: this.filters.floor || '', unit: '', short_code: '', position: '' };
     const err = h('p', { class: 'error', id: 'cp-form-error', role: 'alert' });
     const form = h('form', { class: 'card cp-editor', id: 'cp-editor', 'aria-labelledby': 'cp-editor-title', novalidate: true },
       h('h2', { id: 'cp-editor-title' }, isNew ? t('cp_new') : t('cp_edit_title', { name: pick(cp) })),
       h('div', { class: 'filter-grid' },
-        select('cp-f-kind', t('desk_kind'), KINDS.map((k) => [k, t(`kind_${k}`)]), v.kind, { name: 'kind' }),
+        select('cp-f-kind', t('desk_kind'), vocab.options('checkpoint_kinds'), v.kind, { name: 'kind' }),
         textField('cp-f-name-zh', 'name_zh', t('cp_name_zh'), v.name_zh, { required: true, maxlength: 200, lang: 'zh-CN' }),
         textField('cp-f-name-en', 'name_en', t('cp_name_en'), v.name_en, { maxlength: 200, lang: 'en' }),
         textField('cp-f-building', 'building', t('cp_building'), v.building, { maxlength: 64 }),
@@ -242,20 +243,12 @@ class CheckpointsScreen {
   reissuePanel(cp) {
     const err = h('p', { class: 'error', id: 'cp-reissue-error', role: 'alert' });
     const done = h('p', { class: 'hint', id: 'cp-reissued', role: 'status' });
-    return h('details', { class: 'card danger-zone', id: 'cp-reissue' },
-      h('summary', {}, t('cp_reissue')),
+    return dangerZone('cp-reissue', t('cp_reissue'),
       h('p', {}, t('cp_reissue_hint')),
-      h('button', {
-        type: 'button', class: 'btn danger', id: 'cp-reissue-confirm',
-        onclick: async (e) => {
-          e.target.disabled = true;
-          const fresh = await act(err, () => api.post(`/api/checkpoints/${cp.id}/reissue`));
-          e.target.disabled = false;
-          if (!fresh) return;
-          done.replaceChildren(t('cp_reissued'), ' ',
-            h('a', { href: labelsUrl(this.siteId, [cp.id]), target: '_blank', rel: 'noopener', id: 'cp-reissued-label' }, t('cp_print_new_label')));
-        },
-      }, t('cp_reissue_confirm')),
+      writeButton({ class: 'btn danger', id: 'cp-reissue-confirm' }, t('cp_reissue_confirm'), err, () => api.post(`/api/checkpoints/${cp.id}/reissue`), () => {
+        done.replaceChildren(t('cp_reissued'), ' ',
+          h('a', { href: labelsUrl(this.siteId, [cp.id]), target: '_blank', rel: 'noopener', id: 'cp-reissued-label' }, t('cp_print_new_label')));
+      }),
       err, done);
   }
 

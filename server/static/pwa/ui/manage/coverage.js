@@ -1,9 +1,13 @@
 // Coverage: for a site and a range of days, which planned checkpoints were visited, missed or late, and the suspicious scans.
 import * as api from '../../api.js';
 import { lang, pick, t } from '../../i18n.js';
+import * as policy from '../../policy.js';
+import * as vocab from '../../vocab.js';
+import { COVERAGE_IN_PROGRESS } from '../../vocab.js';
 import { h } from '../dom.js';
+import { add, fetchAll, qs, select, siteScreen, siteZone } from '../online.js';
 import { chart } from './chart.js';
-import { EDITORS, add, chosenSite, deskSites, fetchAll, guarded, hasRole, qs, select, siteZone, sitePicker, subnav } from './common.js';
+import { subnav } from './nav.js';
 
 const MAX_MISSED_SHOWN = 300;
 const DAY_MS = 86400000;
@@ -19,21 +23,12 @@ function shiftDay(day, by) {
 
 const percent = (ratio) => (ratio === null || ratio === undefined ? '—' : `${Math.round(ratio * 1000) / 10}%`);
 
-export async function render(container, { query }, ctx) {
-  container.append(subnav('manage/coverage'), h('h1', {}, t('cov_title')));
-  const siteId = chosenSite(query);
-  if (siteId == null || !deskSites().length) {
-    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
-    return null;
-  }
-  const picker = sitePicker(siteId, (id) => ctx.go(`manage/coverage${qs({ site: id })}`));
-  if (picker) container.append(picker);
-  const zone = siteZone(siteId);
-  const today = siteToday(zone);
-  const range = { from: query.from || shiftDay(today, -6), to: query.to || today, plan: query.plan || '' };
-  const box = h('div', { class: 'desk-body' });
-  container.append(box);
-  await guarded(box, ctx, async () => {
+export function render(container, route, ctx) {
+  const { query } = route;
+  const frame = { action: 'coverage.read', noRole: 'desk_no_role', nav: subnav('manage/coverage'), path: 'manage/coverage', title: t('cov_title') };
+  return siteScreen(container, frame, { ...route, ctx }, async (box, siteId) => {
+    const today = siteToday(siteZone(siteId));
+    const range = { from: query.from || shiftDay(today, -6), to: query.to || today, plan: query.plan || '' };
     const [plans, checkpoints] = await Promise.all([
       api.get(`/api/sites/${siteId}/plans`),
       fetchAll(`/api/checkpoints/${qs({ site_id: siteId })}`),
@@ -41,13 +36,12 @@ export async function render(container, { query }, ctx) {
     box.append(rangeForm(siteId, range, today, plans, ctx));
     if (!plans.some((p) => p.active)) {
       box.append(h('p', { class: 'banner info', id: 'cov-no-plans' }, t('cov_no_plans'), ' ',
-        hasRole(siteId, EDITORS) ? h('a', { href: `#/manage/plans/new${qs({ site: siteId })}` }, t('plan_new')) : null));
+        policy.can('plan.edit', { siteId }) ? h('a', { href: `#/manage/plans/new${qs({ site: siteId })}` }, t('plan_new')) : null));
     }
     const report = await api.get(`/api/sites/${siteId}/coverage${qs({ from: range.from, to: range.to, plan_id: range.plan })}`);
     const view = new CoverageView(report, plans, checkpoints);
     add(box, view.totals(), view.openWindows(), view.byDay(), view.missed(), view.flags(), view.breakdowns(), view.windows());
   });
-  return null;
 }
 
 function rangeForm(siteId, range, today, plans, ctx) {
@@ -133,7 +127,7 @@ class CoverageView {
   }
 
   openWindows() {
-    const open = this.r.windows.filter((w) => w.status === 'in_progress');
+    const open = this.r.windows.filter((w) => w.status === COVERAGE_IN_PROGRESS);
     if (!open.length) return null;
     return h('section', { class: 'card', id: 'cov-open', 'aria-labelledby': 'cov-open-title' },
       h('h2', { id: 'cov-open-title' }, t('cov_in_progress')),
@@ -231,7 +225,7 @@ class CoverageView {
     const floor = (r) => [r.building, r.floor ? t('cp_floor_n', { f: r.floor }) : t('cov_no_floor')].filter(Boolean).join(' ');
     return [
       table('cov-by-floor', t('cov_by_floor'), t('cp_floor'), this.r.by_floor.map((r) => [floor(r), r])),
-      table('cov-by-kind', t('cov_by_kind'), t('desk_kind'), this.r.by_kind.map((r) => [t(`kind_${r.kind}`), r])),
+      table('cov-by-kind', t('cov_by_kind'), t('desk_kind'), this.r.by_kind.map((r) => [vocab.label('checkpoint_kinds', r.kind), r])),
       this.r.by_plan.length > 1 ? table('cov-by-plan', t('cov_by_plan'), t('plan'), this.r.by_plan.map((r) => [this.planName(r.plan_id, { plan_name_zh: r.name_zh, plan_name_en: r.name_en }), r])) : null,
     ].flat();
   }

@@ -2,49 +2,40 @@
 import * as api from '../../api.js';
 import * as db from '../../db.js';
 import { fmtTime, pick, t } from '../../i18n.js';
+import * as vocab from '../../vocab.js';
+import { SEVERITY } from '../../vocab.js';
 import { h } from '../dom.js';
-import { CATEGORIES, chosenSite, dayStart, deskSites, guarded, qs, select, sitePicker, subnav } from './common.js';
+import { dateField, dayStart, filterBox, pagedList, qs, select, siteScreen } from '../online.js';
+import { DESK, subnav } from './nav.js';
 
 const PER_PAGE = 20;
+// The "dealt with on the spot" filter's values in the address.
+const YES = 'yes';
+const NO = 'no';
 
-export async function render(container, { query }, ctx) {
-  container.append(subnav('manage/findings'), h('h1', {}, t('desk_findings_title')));
-  const siteId = chosenSite(query);
-  if (siteId == null || !deskSites().length) {
-    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
-    return null;
-  }
-  const picker = sitePicker(siteId, (id) => ctx.go(`manage/findings${qs({ site: id })}`));
-  if (picker) container.append(picker);
-  const box = h('div', { class: 'desk-body' });
-  container.append(box);
-  await guarded(box, ctx, async () => {
+export function render(container, route, ctx) {
+  const { query } = route;
+  return siteScreen(container, { ...DESK, nav: subnav('manage/findings'), path: 'manage/findings', title: t('desk_findings_title') }, { ...route, ctx }, async (box, siteId) => {
     const cps = new Map((await db.all('checkpoints').catch(() => [])).map((c) => [c.id, c]));
     box.append(filterForm(query, siteId, ctx));
     const args = {
       site_id: siteId,
       category: query.category || '',
       severity: query.severity || '',
-      dealt_on_spot: query.spot === 'yes' ? 'true' : query.spot === 'no' ? 'false' : '',
+      dealt_on_spot: query.spot === YES ? 'true' : query.spot === NO ? 'false' : '',
       from: dayStart(query.from),
       to: dayStart(query.to, 1),
     };
-    const ul = h('ul', { class: 'list', id: 'finding-list' });
-    const total = h('p', { class: 'hint', id: 'finding-total', role: 'status' });
-    const more = h('button', { type: 'button', class: 'btn big', id: 'finding-more' }, t('desk_more'));
-    let page = 0;
-    const next = async () => {
-      page += 1;
-      const res = await api.get(`/api/findings/${qs({ ...args, page, per_page: PER_PAGE })}`);
-      for (const f of res.items) ul.append(h('li', {}, row(f, cps)));
-      total.textContent = res.meta.total ? t('desk_total', { n: res.meta.total }) : t('desk_no_match');
-      more.hidden = page * PER_PAGE >= res.meta.total;
-    };
-    more.addEventListener('click', () => next().catch((e) => { total.textContent = e.message; }));
-    box.append(total, ul, more);
-    await next();
+    const list = pagedList({
+      name: 'finding',
+      perPage: PER_PAGE,
+      fetchPage: (page) => api.get(`/api/findings/${qs({ ...args, page, per_page: PER_PAGE })}`),
+      row: (f) => row(f, cps),
+      said: (res) => t('desk_total', { n: res.meta.total }),
+    });
+    box.append(...list.elements);
+    await list.next();
   });
-  return null;
 }
 
 function row(f, cps) {
@@ -52,8 +43,8 @@ function row(f, cps) {
   const inner = [
     h('span', { class: 'task-line' },
       h('strong', {}, cp ? pick(cp) : t('checkpoint')),
-      h('span', { class: 'badge' }, t(`cat_${f.category}`)),
-      f.severity === 'major' ? h('span', { class: 'badge major' }, t('severity_major')) : null,
+      h('span', { class: 'badge' }, vocab.label('categories', f.category)),
+      f.severity === SEVERITY.MAJOR ? h('span', { class: 'badge major' }, vocab.label('severities', f.severity)) : null,
       f.dealt_on_spot ? h('span', { class: 'badge st-sent' }, t('dealt')) : null),
     h('span', { class: 'task-desc' }, f.description || ''),
     f.dealt_on_spot && f.spot_note ? h('span', { class: 'hint' }, `${t('spot_note')}：${f.spot_note}`) : null,
@@ -66,24 +57,17 @@ function row(f, cps) {
 }
 
 function filterForm(q, siteId, ctx) {
-  const active = ['category', 'severity', 'spot', 'from', 'to'].filter((k) => q[k]).length;
-  const dateField = (id, key, label) => h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { type: 'date', id, value: q[key] || '' }));
-  const form = h('form', { class: 'filters', id: 'finding-filters' },
-    h('div', { class: 'filter-grid' },
-      select('ff-category', t('desk_category'), [['', t('desk_any')], ...CATEGORIES.map((c) => [c, t(`cat_${c}`)])], q.category),
-      select('ff-severity', t('desk_severity'), [['', t('desk_any')], ['normal', t('desk_severity_normal')], ['major', t('severity_major')]], q.severity),
-      select('ff-spot', t('dealt'), [['', t('desk_any')], ['yes', t('desk_yes')], ['no', t('desk_no')]], q.spot),
-      dateField('ff-from', 'from', t('desk_from')),
-      dateField('ff-to', 'to', t('desk_to'))),
-    h('div', { class: 'row' },
-      h('button', { type: 'submit', class: 'btn primary', id: 'ff-apply' }, t('desk_apply')),
-      active ? h('a', { class: 'btn', href: `#/manage/findings${qs({ site: siteId })}` }, t('desk_clear')) : null));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const val = (id) => form.querySelector(`#${id}`).value;
-    ctx.go(`manage/findings${qs({ site: siteId, category: val('ff-category'), severity: val('ff-severity'), spot: val('ff-spot'), from: val('ff-from'), to: val('ff-to') })}`);
+  return filterBox({
+    id: 'finding-filters',
+    prefix: 'ff',
+    active: ['category', 'severity', 'spot', 'from', 'to'].filter((k) => q[k]).length,
+    clearHref: `#/manage/findings${qs({ site: siteId })}`,
+    fields: h('div', { class: 'filter-grid' },
+      select('ff-category', t('desk_category'), [['', t('desk_any')], ...vocab.options('categories')], q.category),
+      select('ff-severity', t('desk_severity'), [['', t('desk_any')], ...vocab.options('severities')], q.severity),
+      select('ff-spot', t('dealt'), [['', t('desk_any')], [YES, t('desk_yes')], [NO, t('desk_no')]], q.spot),
+      dateField('ff-from', t('desk_from'), q.from || ''),
+      dateField('ff-to', t('desk_to'), q.to || '')),
+    onApply: (val) => ctx.go(`manage/findings${qs({ site: siteId, category: val('ff-category'), severity: val('ff-severity'), spot: val('ff-spot'), from: val('ff-from'), to: val('ff-to') })}`),
   });
-  return h('details', { class: 'card filter-box', open: active > 0 || null },
-    h('summary', {}, active ? t('desk_filters_n', { n: active }) : t('desk_filters')),
-    form);
 }

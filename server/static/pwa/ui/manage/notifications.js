@@ -2,8 +2,10 @@
 import * as api from '../../api.js';
 import * as db from '../../db.js';
 import { fmtTime, pick, t } from '../../i18n.js';
+import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
-import { act, guarded, qs, setUnread, subnav } from './common.js';
+import { act, guarded, qs } from '../online.js';
+import { setUnread, subnav } from './nav.js';
 
 const PER_PAGE = 30;
 
@@ -25,7 +27,7 @@ function text(n, cps) {
   }
   if (n.kind === 'extension_decided') {
     const state = ext?.state || d.state;
-    if (state) parts.push(ext?.decided_by_name ? t('desk_ext_decided_by', { state: t(`desk_ext_${state}`), name: ext.decided_by_name }) : t(`desk_ext_${state}`));
+    if (state) parts.push(ext?.decided_by_name ? t('desk_ext_decided_by', { state: vocab.label('extension_states', state), name: ext.decided_by_name }) : vocab.label('extension_states', state));
     if (ext?.decision_note) parts.push(t('desk_decision_note', { m: ext.decision_note }));
   }
   if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
@@ -68,7 +70,7 @@ export async function render(container, _route, ctx) {
     readAll.addEventListener('click', () => markRead(null));
     const row = (n) => {
       const unread = !n.read_at;
-      const title = t(`desk_kind_${n.kind}`);
+      const title = vocab.label('notify_kinds', n.kind);
       const li = h('li', { class: `notif ${unread ? 'unread' : ''}`, 'data-id': n.id, 'data-kind': n.kind },
         h('p', { class: 'task-line' },
           unread ? h('span', { class: 'badge unread' }, t('desk_unread')) : null,

@@ -2,8 +2,11 @@
 // Managers and admins edit it here; everyone else at the desk reads it.
 import * as api from '../../api.js';
 import { pick, t } from '../../i18n.js';
+import * as policy from '../../policy.js';
+import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
-import { EDITORS, KINDS, act, chosenSite, deskSites, fetchAll, guarded, hasRole, qs, select, showFieldErrors, subnav, textField } from './common.js';
+import { chosenSite, dangerZone, fetchAll, guarded, qs, select, showFieldErrors, textField, writeButton } from '../online.js';
+import { DESK, subnav } from './nav.js';
 import { scheduleText, windowText } from './plans.js';
 
 const DAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -35,15 +38,15 @@ export async function render(container, { params, query }, ctx) {
   container.append(box);
   await guarded(box, ctx, async () => {
     const plan = id ? await api.get(`/api/plans/${id}`) : null;
-    const siteId = plan ? plan.site_id : chosenSite(query);
-    if (siteId == null || !deskSites().some((s) => s.site_id === siteId)) {
-      box.append(h('p', { class: 'hint' }, t('desk_no_role')));
+    const siteId = plan ? plan.site_id : chosenSite(query, policy.sitesWhere(DESK.action));
+    if (siteId == null || !policy.can(DESK.action, { siteId })) {
+      box.append(h('p', { class: 'hint' }, t(DESK.noRole)));
       return;
     }
-    const editor = hasRole(siteId, EDITORS);
+    const editor = policy.can('plan.edit', { siteId });
     const [checkpoints, people] = await Promise.all([
       fetchAll(`/api/checkpoints/${qs({ site_id: siteId })}`),
-      editor ? api.get(`/api/users/${qs({ site_id: siteId })}`) : [],
+      editor && policy.can('user.read', { siteId }) ? api.get(`/api/users/${qs({ site_id: siteId })}`) : [],
     ]);
     if (plan) title.textContent = pick(plan);
     const back = h('a', { class: 'btn', id: 'plan-back', href: `#/manage/plans${qs({ site: siteId })}` }, t('plan_back'));
@@ -93,7 +96,7 @@ class PlanForm {
   build() {
     const p = this.plan || {};
     this.err = h('p', { class: 'error', id: 'plan-error', role: 'alert' });
-    const roleNames = (person) => person.roles.filter((r) => r.site_id === this.siteId).map((r) => t(`role_${r.role}`)).join('、');
+    const roleNames = (person) => person.roles.filter((r) => r.site_id === this.siteId).map((r) => vocab.label('roles', r.role)).join('、');
     const form = h('form', { class: 'plan-editor', id: 'plan-form', novalidate: true },
       h('fieldset', {},
         h('legend', {}, t('plan_names')),
@@ -191,7 +194,7 @@ class PlanForm {
     this.available = h('ul', { class: 'list plan-available', id: 'plan-available' });
     const search = h('input', { type: 'search', id: 'plan-cp-search', autocomplete: 'off', placeholder: t('cp_search_hint') });
     search.addEventListener('input', () => { this.pickFilter.q = search.value.trim().toLowerCase(); this.drawAvailable(); });
-    const kind = select('plan-cp-kind', t('desk_kind'), [['', t('desk_any')], ...KINDS.map((k) => [k, t(`kind_${k}`)])], '');
+    const kind = select('plan-cp-kind', t('desk_kind'), [['', t('desk_any')], ...vocab.options('checkpoint_kinds')], '');
     kind.querySelector('select').addEventListener('change', (e) => { this.pickFilter.kind = e.target.value; this.drawAvailable(); });
     this.addShown = h('button', { type: 'button', class: 'btn small', id: 'plan-cp-add-shown', onclick: () => { this.chosen.push(...this.unchosen().map((c) => c.id)); this.drawChosen(); this.drawAvailable(); } });
     const box = h('fieldset', { id: 'plan-checkpoints' },
@@ -251,7 +254,7 @@ class PlanForm {
     this.addShown.textContent = t('plan_add_shown', { n: list.length });
     this.addShown.disabled = !list.length;
     this.available.replaceChildren(...list.map((cp) => h('li', { class: 'plan-pick', 'data-checkpoint': cp.id },
-      h('span', {}, cpLabel(cp), h('span', { class: 'hint' }, ` · ${t(`kind_${cp.kind}`)}${cp.floor ? ` · ${t('cp_floor_n', { f: cp.floor })}` : ''}`)),
+      h('span', {}, cpLabel(cp), h('span', { class: 'hint' }, ` · ${vocab.label('checkpoint_kinds', cp.kind)}${cp.floor ? ` · ${t('cp_floor_n', { f: cp.floor })}` : ''}`)),
       h('button', {
         type: 'button', class: 'btn small', id: `plan-add-${cp.id}`, 'aria-label': t('plan_add_cp', { name: cpLabel(cp) }),
         onclick: () => { this.chosen.push(cp.id); this.drawChosen(); this.drawAvailable(); },
@@ -313,18 +316,12 @@ class PlanForm {
 
   deleteZone() {
     const err = h('p', { class: 'error', id: 'plan-delete-error', role: 'alert' });
-    return h('details', { class: 'card danger-zone', id: 'plan-delete-zone' },
-      h('summary', {}, t('plan_delete')),
+    return dangerZone('plan-delete-zone', t('plan_delete'),
       h('p', {}, t('plan_delete_hint')),
-      h('button', {
-        type: 'button', class: 'btn danger', id: 'plan-delete',
-        onclick: async (e) => {
-          e.target.disabled = true;
-          const done = await act(err, () => api.del(`/api/plans/${this.plan.id}`).then(() => true));
-          e.target.disabled = false;
-          if (done) { toast(t('plan_deleted_toast')); this.ctx.go(`manage/plans${qs({ site: this.siteId })}`); }
-        },
-      }, t('plan_delete_confirm')),
+      writeButton({ class: 'btn danger', id: 'plan-delete' }, t('plan_delete_confirm'), err, () => api.del(`/api/plans/${this.plan.id}`).then(() => true), () => {
+        toast(t('plan_deleted_toast'));
+        this.ctx.go(`manage/plans${qs({ site: this.siteId })}`);
+      }),
       err);
   }
 }

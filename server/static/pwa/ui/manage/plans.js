@@ -1,8 +1,10 @@
 // A site's patrol plans: what each covers and when; managers and admins write, pause and resume them.
 import * as api from '../../api.js';
 import { lang, pick, t } from '../../i18n.js';
+import * as policy from '../../policy.js';
 import { h, toast } from '../dom.js';
-import { EDITORS, act, chosenSite, deskSites, guarded, hasRole, qs, sitePicker, subnav } from './common.js';
+import { act, qs, siteScreen } from '../online.js';
+import { DESK, subnav } from './nav.js';
 
 const WEEKDAYS = [0, 1, 2, 3, 4];
 const sep = () => (lang() === 'en' ? ', ' : '、');
@@ -23,19 +25,9 @@ export function windowText([start, end]) {
   return end <= start ? t('plan_window_overnight', { start, end }) : `${start}–${end}`;
 }
 
-export async function render(container, { query }, ctx) {
-  container.append(subnav('manage/plans'), h('h1', {}, t('plan_list_title')));
-  const siteId = chosenSite(query);
-  if (siteId == null || !deskSites().length) {
-    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
-    return null;
-  }
-  const picker = sitePicker(siteId, (id) => ctx.go(`manage/plans${qs({ site: id })}`));
-  if (picker) container.append(picker);
-  const box = h('div', { class: 'desk-body' });
-  container.append(box);
-  await guarded(box, ctx, async () => {
-    const editor = hasRole(siteId, EDITORS);
+export function render(container, route, ctx) {
+  return siteScreen(container, { ...DESK, nav: subnav('manage/plans'), path: 'manage/plans', title: t('plan_list_title') }, { ...route, ctx }, async (box, siteId) => {
+    const editor = policy.can('plan.edit', { siteId });
     const plans = await api.get(`/api/sites/${siteId}/plans`);
     if (editor) box.append(h('a', { class: 'btn primary big', id: 'plan-new', href: `#/manage/plans/new${qs({ site: siteId })}` }, t('plan_new')));
     else box.append(h('p', { class: 'hint', id: 'plan-readonly' }, t('plan_readonly')));
@@ -47,7 +39,6 @@ export async function render(container, { query }, ctx) {
     plans.sort((a, b) => Number(b.active) - Number(a.active) || pick(a).localeCompare(pick(b)));
     box.append(h('ul', { class: 'list', id: 'plan-list' }, plans.map((p) => row(p, editor, ctx))));
   });
-  return null;
 }
 
 function row(plan, editor, ctx) {

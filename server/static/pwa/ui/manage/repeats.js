@@ -3,7 +3,8 @@ import * as api from '../../api.js';
 import * as db from '../../db.js';
 import { fmtDate, pick, t } from '../../i18n.js';
 import { h } from '../dom.js';
-import { chosenSite, deskSites, guarded, qs, sitePicker, subnav } from './common.js';
+import { qs, siteScreen } from '../online.js';
+import { DESK, subnav } from './nav.js';
 
 /** Item texts from the checklists on the phone, by item id. */
 async function itemTexts() {
@@ -14,18 +15,9 @@ async function itemTexts() {
   return out;
 }
 
-export async function render(container, { query }, ctx) {
-  container.append(subnav('manage/repeats'), h('h1', {}, t('desk_repeats_title')), h('p', { class: 'hint' }, t('desk_repeats_hint')));
-  const siteId = chosenSite(query);
-  if (siteId == null || !deskSites().length) {
-    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
-    return null;
-  }
-  const picker = sitePicker(siteId, (id) => ctx.go(`manage/repeats${qs({ site: id })}`));
-  if (picker) container.append(picker);
-  const box = h('div', { class: 'desk-body' });
-  container.append(box);
-  await guarded(box, ctx, async () => {
+export function render(container, route, ctx) {
+  const frame = { ...DESK, nav: subnav('manage/repeats'), path: 'manage/repeats', title: t('desk_repeats_title'), intro: h('p', { class: 'hint' }, t('desk_repeats_hint')) };
+  return siteScreen(container, frame, { ...route, ctx }, async (box, siteId) => {
     const [groups, texts, cps] = await Promise.all([
       api.get(`/api/tasks/repeats${qs({ site_id: siteId })}`),
       itemTexts(),
@@ -49,5 +41,4 @@ export async function render(container, { query }, ctx) {
           g.task_ids.map((id) => h('li', {}, h('a', { class: 'chip', href: `#/manage/tasks/${id}` }, t('task_title', { id }))))));
     })));
   });
-  return null;
 }

@@ -2,15 +2,16 @@
 // extensions (managers decide), cancelling with a reason, comments, and the full history.
 import * as api from '../../api.js';
 import { lang, pick, t } from '../../i18n.js';
-import * as store from '../../store.js';
+import * as policy from '../../policy.js';
+import * as vocab from '../../vocab.js';
+import { EXTENSION, SEVERITY, VERIFY } from '../../vocab.js';
 import { h, toast } from '../dom.js';
-import { DIRECTORS, ROUTES, act, add, guarded, hasRole, qs, select, subnav } from './common.js';
+import { act, add, dangerZone, guarded, qs, select, writeButton } from '../online.js';
+import { subnav } from './nav.js';
 
-const CLOSED = ['verified', 'cancelled'];
 // Times on this screen are the site's clock, like its due date, whatever the viewer's own timezone.
 let zone;
 const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(lang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: zone, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '');
-const ASSIGNABLE = ['open', 'assigned', 'in_progress'];
 
 export async function render(container, { params }, ctx) {
   const id = Number(params[0]);
@@ -22,7 +23,7 @@ export async function render(container, { params }, ctx) {
     zone = task.timezone || undefined;
     const [depts, people] = await Promise.all([
       api.get(`/api/sites/${task.site_id}/departments`),
-      hasRole(task.site_id, DIRECTORS) ? api.get(`/api/users/${qs({ site_id: task.site_id })}`) : [],
+      policy.can('user.read', { task }) ? api.get(`/api/users/${qs({ site_id: task.site_id })}`) : [],
     ]);
     const names = new Map(people.map((p) => [p.id, p.display_name || p.username]));
     const deptName = (did) => { const d = depts.find((x) => x.id === did); return d ? pick(d) : '—'; };
@@ -30,16 +31,16 @@ export async function render(container, { params }, ctx) {
     const due = h('dd', { id: 'task-due' }, `${task.due_local} (${task.timezone})`);
     add(box,
       h('p', { class: 'task-line' },
-        h('span', { class: `badge state-${task.state}`, id: 'task-state' }, t(`task_state_${task.state}`)),
-        task.severity === 'major' ? h('span', { class: 'badge major' }, t('severity_major')) : null,
+        h('span', { class: `badge state-${task.state}`, id: 'task-state' }, vocab.label('task_states', task.state)),
+        task.severity === SEVERITY.MAJOR ? h('span', { class: 'badge major' }, vocab.label('severities', task.severity)) : null,
         task.repeat_flag ? h('span', { class: 'badge repeat' }, t('desk_repeat_badge')) : null,
         task.overdue ? h('span', { class: 'badge major' }, t('overdue')) : null),
       h('dl', { class: 'summary desk-summary' },
-        h('dt', {}, t('checkpoint')), h('dd', { id: 'task-checkpoint' }, `${pick(task, 'checkpoint_name') || f.checkpoint_name} (${task.checkpoint_short_code})`, ' · ', t(`kind_${f.checkpoint_kind}`)),
+        h('dt', {}, t('checkpoint')), h('dd', { id: 'task-checkpoint' }, `${pick(task, 'checkpoint_name') || f.checkpoint_name} (${task.checkpoint_short_code})`, ' · ', vocab.label('checkpoint_kinds', f.checkpoint_kind)),
         h('dt', {}, t('problem')), h('dd', { id: 'task-problem' }, f.description || '—'),
-        h('dt', {}, t('desk_category')), h('dd', {}, t(`cat_${f.category}`)),
+        h('dt', {}, t('desk_category')), h('dd', {}, vocab.label('categories', f.category)),
         h('dt', {}, t('desk_observed')), h('dd', {}, fmtTime(f.observed_at)),
-        h('dt', {}, t('desk_route')), h('dd', { id: 'task-route' }, t(`route_${task.route}`), ' · ', deptName(task.department_id),
+        h('dt', {}, t('desk_route')), h('dd', { id: 'task-route' }, vocab.label('routes', task.route), ' · ', deptName(task.department_id),
           task.route_confirmed ? null : h('span', { class: 'unconfirmed' }, ` (${t('desk_route_unconfirmed')})`)),
         h('dt', {}, t('assignee')), h('dd', { id: 'task-assignee' }, task.assignee_name || t('unassigned')),
         h('dt', {}, t('due_label')), due,
@@ -48,16 +49,16 @@ export async function render(container, { params }, ctx) {
       photoPairs(task.photos),
       signaturesCard(task),
     );
-    const open = !CLOSED.includes(task.state);
-    const director = hasRole(task.site_id, DIRECTORS);
-    // A manager opens a task mostly to decide its extension: then that comes first.
-    const deciding = hasRole(task.site_id, ['manager']) && (task.extensions || []).some((e) => e.state === 'pending');
+    const open = !vocab.isClosed(task.state);
+    const may = (action) => policy.can(action, { task });
+    // Someone who decides extensions opens a task mostly for that: then it comes first.
+    const deciding = open && may('extension.decide') && (task.extensions || []).some((e) => e.state === EXTENSION.PENDING);
     if (deciding) box.append(extensionsCard(task, names, ctx));
-    if (open && director) box.append(routeCard(task, depts, ctx));
-    if (open && director && ASSIGNABLE.includes(task.state)) box.append(assignCard(task, people, ctx));
+    if (open && may('task.route')) box.append(routeCard(task, depts, ctx));
+    if (vocab.assignable(task.state) && may('task.assign')) box.append(assignCard(task, people, ctx));
     if (!deciding) box.append(extensionsCard(task, names, ctx));
     box.append(commentsCard(task, names, ctx));
-    if (open && director) box.append(cancelCard(task, ctx));
+    if (open && may('task.cancel')) box.append(cancelCard(task, ctx));
     box.append(historyCard(task));
   });
   return null;
@@ -97,7 +98,7 @@ function signaturesCard(task) {
   return card('task-signatures', t('desk_signatures'),
     signed.map((v) => h('div', { class: 'sig-set', 'data-verification': v.id },
       h('p', { class: 'task-line' },
-        h('span', { class: `badge ${v.result === 'pass' ? 'ext-approved' : 'ext-rejected'}` }, t(v.result === 'pass' ? 'verify_pass' : 'verify_fail')),
+        h('span', { class: `badge ${v.result === VERIFY.PASS ? 'ext-approved' : 'ext-rejected'}` }, vocab.label('verify_results', v.result)),
         h('span', { class: 'hint' }, fmtTime(v.verified_at))),
       h('div', { class: 'sig-grid' }, SIGNERS.filter((role) => v.signatures[role]).map((role) => {
         const pid = v.signatures[role];
@@ -115,7 +116,7 @@ function signaturesCard(task) {
 function routeCard(task, depts, ctx) {
   const err = errorBox('route-error');
   const body = card('task-route-card', task.route_confirmed ? t('desk_change_route') : t('desk_confirm_route'),
-    select('route-select', t('desk_route'), ROUTES.map((r) => [r, t(`route_${r}`)]), task.route),
+    select('route-select', t('desk_route'), vocab.options('routes'), task.route),
     select('route-dept', t('desk_department'), [['', t('desk_dept_by_route')], ...depts.filter((d) => d.active).map((d) => [d.id, pick(d)])], task.route_confirmed ? task.department_id : ''),
     h('button', {
       type: 'button', class: 'btn primary big', id: 'route-confirm',
@@ -134,7 +135,7 @@ function routeCard(task, depts, ctx) {
 function assignCard(task, people, ctx) {
   const err = errorBox('assign-error');
   const options = people.filter((p) => p.active && p.roles.some((r) => r.site_id === task.site_id));
-  const label = (p) => `${p.display_name || p.username} · ${p.roles.filter((r) => r.site_id === task.site_id).map((r) => t(`role_${r.role}`)).join('、')}`;
+  const label = (p) => `${p.display_name || p.username} · ${p.roles.filter((r) => r.site_id === task.site_id).map((r) => vocab.label('roles', r.role)).join('、')}`;
   const body = card('task-assign-card', task.assignee_id ? t('desk_reassign') : t('desk_assign'),
     select('assign-person', t('desk_person'), [['', t('desk_choose_person')], ...options.map((p) => [p.id, label(p)])], task.assignee_id || ''),
     h('div', { class: 'field' }, h('label', { for: 'assign-note' }, t('visit_note')), h('input', { id: 'assign-note', type: 'text', maxlength: 2000 })),
@@ -155,19 +156,19 @@ function assignCard(task, people, ctx) {
 
 function extensionsCard(task, names, ctx) {
   const exts = task.extensions || [];
-  const open = !CLOSED.includes(task.state);
-  const manager = hasRole(task.site_id, ['manager']);
-  const mayRequest = open && (hasRole(task.site_id, ['supervisor']) || task.assignee_id === store.get().me?.id);
-  const pending = exts.find((e) => e.state === 'pending');
+  const open = !vocab.isClosed(task.state);
+  const mayDecide = policy.can('extension.decide', { task });
+  const mayRequest = open && policy.can('extension.request', { task });
+  const pending = exts.find((e) => e.state === EXTENSION.PENDING);
   const err = errorBox('ext-error');
   const list = h('ul', { class: 'list ext-list' }, exts.map((e) => h('li', { class: `ext ext-${e.state}`, 'data-extension': e.id },
-    h('p', { class: 'task-line' }, h('span', { class: `badge ext-${e.state}` }, t(`desk_ext_${e.state}`)),
+    h('p', { class: 'task-line' }, h('span', { class: `badge ext-${e.state}` }, vocab.label('extension_states', e.state)),
       h('span', {}, t('desk_ext_to', { from: fmtTime(e.previous_due_at), to: fmtTime(e.requested_due_at) }))),
     h('p', {}, t('reason', { m: e.reason })),
     h('p', { class: 'hint' }, `${names.get(e.requested_by) || ''} ${fmtTime(e.created_at)}`),
     e.decision_note ? h('p', { class: 'hint' }, t('desk_decision_note', { m: e.decision_note })) : null)));
   const body = card('task-ext-card', t('desk_extensions'), exts.length ? list : h('p', { class: 'hint' }, t('desk_no_extensions')));
-  if (pending && manager && open) {
+  if (pending && mayDecide && open) {
     const decide = (approve) => async (e) => {
       e.target.disabled = true;
       const done = await act(err, () => api.post(`/api/tasks/extensions/${pending.id}/decision`, { approve, note: body.querySelector('#ext-note').value }));
@@ -215,7 +216,9 @@ function commentsCard(task, names, ctx) {
         h('p', {}, c.body),
         (c.photo_ids || []).length ? h('div', { class: 'thumbs' }, c.photo_ids.map((pid, i) => h('img', { src: `/api/photos/${pid}?size=thumb`, alt: t('photo_of', { n: i + 1 }), loading: 'lazy' }))) : null,
         h('p', { class: 'hint' }, `${names.get(c.author_id) || ''} ${fmtTime(c.created_at)}`))))
-      : h('p', { class: 'hint' }, t('desk_no_comments')),
+      : h('p', { class: 'hint' }, t('desk_no_comments')));
+  if (!policy.can('task.comment', { task })) return body;
+  body.append(
     h('div', { class: 'field' }, h('label', { for: 'comment-body' }, t('desk_add_comment')), h('textarea', { id: 'comment-body', rows: 2, maxlength: 5000 })),
     h('button', {
       type: 'button', class: 'btn', id: 'comment-submit',
@@ -235,19 +238,16 @@ function commentsCard(task, names, ctx) {
 function cancelCard(task, ctx) {
   const err = errorBox('cancel-error');
   const reason = h('textarea', { id: 'cancel-reason', rows: 2, maxlength: 2000 });
-  return h('details', { class: 'card danger-zone', id: 'task-cancel-card' },
-    h('summary', {}, t('desk_cancel_task')),
+  const cancel = () => {
+    if (!reason.value.trim()) throw new Error(t('desk_cancel_need_reason'));
+    return api.post(`/api/tasks/${task.id}/cancel`, { reason: reason.value.trim() });
+  };
+  return dangerZone('task-cancel-card', t('desk_cancel_task'),
     h('div', { class: 'field' }, h('label', { for: 'cancel-reason' }, t('desk_cancel_reason')), reason),
-    h('button', {
-      type: 'button', class: 'btn danger big', id: 'cancel-submit',
-      onclick: async (e) => {
-        if (!reason.value.trim()) { err.textContent = t('desk_cancel_need_reason'); return; }
-        e.target.disabled = true;
-        const done = await act(err, () => api.post(`/api/tasks/${task.id}/cancel`, { reason: reason.value.trim() }));
-        e.target.disabled = false;
-        if (done) { toast(t('desk_cancelled_toast')); ctx.rerender(); }
-      },
-    }, t('desk_cancel_confirm')),
+    writeButton({ class: 'btn danger big', id: 'cancel-submit' }, t('desk_cancel_confirm'), err, cancel, () => {
+      toast(t('desk_cancelled_toast'));
+      ctx.rerender();
+    }),
     err);
 }
 
@@ -260,10 +260,10 @@ function describe(ev) {
   const key = `desk_ev_${ev.entity}_${ev.action}`;
   let text = t(key);
   if (text === key) text = `${ev.entity} ${ev.action}`;
-  if (ev.action === 'transition') text += `: ${t(`task_state_${d.from}`)} → ${t(`task_state_${d.to}`)}`;
-  if (ev.action === 'routed' && d.to) text += `: ${t(`route_${d.to.route}`)}`;
+  if (ev.action === 'transition') text += `: ${vocab.label('task_states', d.from)} → ${vocab.label('task_states', d.to)}`;
+  if (ev.action === 'routed' && d.to) text += `: ${vocab.label('routes', d.to.route)}`;
   if (ev.action === 'due_changed') text += `: ${fmtTime(utc(d.from))} → ${fmtTime(utc(d.to))}`;
-  if (ev.entity === 'verification' && d.result) text += `: ${t(d.result === 'pass' ? 'verify_pass' : 'verify_fail')}`;
+  if (ev.entity === 'verification' && d.result) text += `: ${vocab.label('verify_results', d.result)}`;
   if (d.note) text += ` (${d.note})`;
   if (ev.entity === 'extension' && d.reason) text += ` (${d.reason})`;
   return text;

@@ -1,15 +1,21 @@
 // Tasks of a site with filters (state, overdue, major, department, assignee, kind, dates); filters live in the URL.
 import * as api from '../../api.js';
-import { fmtDate, pick, t } from '../../i18n.js';
+import { pick, t } from '../../i18n.js';
+import * as policy from '../../policy.js';
+import * as vocab from '../../vocab.js';
+import { EXTENSION, SEVERITY } from '../../vocab.js';
 import { h } from '../dom.js';
-import { KINDS, OPEN_STATES, chosenSite, dayStart, deskSites, guarded, qs, select, sitePicker, subnav } from './common.js';
+import { dateField, dayStart, filterBox, pagedList, qs, select, siteScreen } from '../online.js';
+import { DESK, subnav } from './nav.js';
 
 const PER_PAGE = 20;
-const STATES = [...OPEN_STATES, 'verified', 'cancelled'];
+// The screen's own state filter values besides the task states: not closed (the default), and all.
+const ACTIVE = 'active';
+const ALL = 'all';
 
 /** The API's list arguments from the screen's query. */
 function apiArgs(siteId, q) {
-  const state = !q.state || q.state === 'active' ? OPEN_STATES : q.state === 'all' ? [] : [q.state];
+  const state = !q.state || q.state === ACTIVE ? vocab.openStates() : q.state === ALL ? [] : [q.state];
   return {
     site_id: siteId,
     state,
@@ -19,7 +25,7 @@ function apiArgs(siteId, q) {
     department_id: q.dept || '',
     assignee_id: q.assignee || '',
     checkpoint_kind: q.kind || '',
-    extension: q.extension === 'pending' ? 'pending' : '',
+    extension: q.extension === EXTENSION.PENDING ? EXTENSION.PENDING : '',
     from: dayStart(q.from),
     to: dayStart(q.to, 1),
   };
@@ -32,85 +38,64 @@ export function taskRow(task) {
     h('span', { class: 'task-line' },
       h('strong', {}, `#${task.id} ${place}`),
       task.checkpoint_short_code ? h('span', { class: 'hint' }, task.checkpoint_short_code) : null,
-      h('span', { class: `badge state-${task.state}` }, t(`task_state_${task.state}`)),
-      task.severity === 'major' ? h('span', { class: 'badge major' }, t('severity_major')) : null,
+      h('span', { class: `badge state-${task.state}` }, vocab.label('task_states', task.state)),
+      task.severity === SEVERITY.MAJOR ? h('span', { class: 'badge major' }, vocab.label('severities', task.severity)) : null,
       task.repeat_flag ? h('span', { class: 'badge repeat' }, t('desk_repeat_badge')) : null,
       task.extension_pending ? h('span', { class: 'badge ext-pending' }, t('desk_ext_pending_badge')) : null),
     h('span', { class: 'task-desc' }, task.finding?.description || ''),
     h('span', { class: 'task-line hint' },
+      // The server's own overdue flag: the list and its filter agree.
       h('span', { class: task.overdue ? 'overdue' : '' }, task.overdue ? `${t('overdue')} · ${t('due', { d: task.due_local })}` : t('due', { d: task.due_local })),
       h('span', {}, `· ${task.assignee_name || t('unassigned')}`),
       task.route_confirmed ? null : h('span', { class: 'unconfirmed' }, t('desk_route_unconfirmed'))));
 }
 
-export async function render(container, { query }, ctx) {
-  container.append(subnav('manage/tasks'), h('h1', {}, t('desk_tasks_title')));
-  const siteId = chosenSite(query);
-  if (siteId == null || !deskSites().length) {
-    container.append(h('p', { class: 'hint' }, t('desk_no_role')));
-    return null;
-  }
-  const picker = sitePicker(siteId, (id) => ctx.go(`manage/tasks${qs({ site: id })}`));
-  if (picker) container.append(picker);
-  const box = h('div', { class: 'desk-body' });
-  container.append(box);
-  await guarded(box, ctx, async () => {
+export function render(container, route, ctx) {
+  const { query } = route;
+  return siteScreen(container, { ...DESK, nav: subnav('manage/tasks'), path: 'manage/tasks', title: t('desk_tasks_title') }, { ...route, ctx }, async (box, siteId) => {
     const [depts, people] = await Promise.all([
       api.get(`/api/sites/${siteId}/departments`),
-      api.get(`/api/users/${qs({ site_id: siteId })}`).catch(() => []),
+      policy.can('user.read', { siteId }) ? api.get(`/api/users/${qs({ site_id: siteId })}`) : [],
     ]);
     box.append(filterForm(query, siteId, depts, people, ctx));
-    const results = h('div', { id: 'task-results' });
-    box.append(results);
     const args = apiArgs(siteId, query);
-    const ul = h('ul', { class: 'list', id: 'task-list' });
-    const total = h('p', { class: 'hint', id: 'task-total', role: 'status' });
-    const more = h('button', { type: 'button', class: 'btn big', id: 'task-more' }, t('desk_more'));
-    let page = 0;
-    const next = async () => {
-      page += 1;
-      more.disabled = true;
-      const res = await api.get(`/api/tasks/${qs({ ...args, page, per_page: PER_PAGE })}`);
-      for (const task of res.items) ul.append(h('li', {}, taskRow(task)));
-      const n = res.meta.total;
-      total.textContent = !n ? t('desk_no_match') : args.extension ? t('desk_pending_extensions_list', { n }) : t('desk_total', { n });
-      more.hidden = page * PER_PAGE >= res.meta.total;
-      more.disabled = false;
-    };
-    more.addEventListener('click', () => next().catch((e) => { total.textContent = e.message; more.disabled = false; }));
-    results.append(total, ul, more);
-    await next();
+    const list = pagedList({
+      name: 'task',
+      perPage: PER_PAGE,
+      fetchPage: (page) => api.get(`/api/tasks/${qs({ ...args, page, per_page: PER_PAGE })}`),
+      row: taskRow,
+      said: (res) => (args.extension ? t('desk_pending_extensions_list', { n: res.meta.total }) : t('desk_total', { n: res.meta.total })),
+    });
+    box.append(h('div', { id: 'task-results' }, list.elements));
+    await list.next();
   });
-  return null;
 }
 
 function filterForm(q, siteId, depts, people, ctx) {
   const active = ['state', 'overdue', 'major', 'repeat', 'extension', 'dept', 'assignee', 'kind', 'from', 'to'].filter((k) => q[k]).length;
   const check = (id, key, label) => h('label', { class: 'check', for: id }, h('input', { type: 'checkbox', id, checked: !!q[key] }), label);
-  const dateField = (id, key, label) => h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { type: 'date', id, value: q[key] || '' }));
-  const form = h('form', { class: 'filters', id: 'task-filters' },
-    h('div', { class: 'filter-grid' },
-      select('f-state', t('task_state'), [['active', t('desk_state_active')], ...STATES.map((s) => [s, t(`task_state_${s}`)]), ['all', t('desk_state_all')]], q.state || 'active'),
-      select('f-dept', t('desk_department'), [['', t('desk_any')], ...depts.map((d) => [d.id, pick(d)])], q.dept),
-      select('f-assignee', t('assignee'), [['', t('desk_any')], ...people.filter((p) => p.active).map((p) => [p.id, p.display_name || p.username])], q.assignee),
-      select('f-kind', t('desk_kind'), [['', t('desk_any')], ...KINDS.map((k) => [k, t(`kind_${k}`)])], q.kind),
-      dateField('f-from', 'from', t('desk_from')),
-      dateField('f-to', 'to', t('desk_to'))),
-    h('div', { class: 'checks' },
-      check('f-overdue', 'overdue', t('overdue')),
-      check('f-major', 'major', t('severity_major')),
-      check('f-repeat', 'repeat', t('desk_repeat_badge')),
-      check('f-extension', 'extension', t('desk_ext_pending_badge'))),
-    h('div', { class: 'row' },
-      h('button', { type: 'submit', class: 'btn primary', id: 'f-apply' }, t('desk_apply')),
-      active ? h('a', { class: 'btn', id: 'f-clear', href: `#/manage/tasks${qs({ site: siteId })}` }, t('desk_clear')) : null));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const val = (id) => form.querySelector(`#${id}`).value;
-    const on = (id) => (form.querySelector(`#${id}`).checked ? 1 : '');
-    ctx.go(`manage/tasks${qs({
+  return filterBox({
+    id: 'task-filters',
+    prefix: 'f',
+    active,
+    clearHref: `#/manage/tasks${qs({ site: siteId })}`,
+    fields: [
+      h('div', { class: 'filter-grid' },
+        select('f-state', t('task_state'), [[ACTIVE, t('desk_state_active')], ...vocab.options('task_states'), [ALL, t('desk_state_all')]], q.state || ACTIVE),
+        select('f-dept', t('desk_department'), [['', t('desk_any')], ...depts.map((d) => [d.id, pick(d)])], q.dept),
+        select('f-assignee', t('assignee'), [['', t('desk_any')], ...people.filter((p) => p.active).map((p) => [p.id, p.display_name || p.username])], q.assignee),
+        select('f-kind', t('desk_kind'), [['', t('desk_any')], ...vocab.options('checkpoint_kinds')], q.kind),
+        dateField('f-from', t('desk_from'), q.from || ''),
+        dateField('f-to', t('desk_to'), q.to || '')),
+      h('div', { class: 'checks' },
+        check('f-overdue', 'overdue', t('overdue')),
+        check('f-major', 'major', vocab.label('severities', SEVERITY.MAJOR)),
+        check('f-repeat', 'repeat', t('desk_repeat_badge')),
+        check('f-extension', 'extension', t('desk_ext_pending_badge'))),
+    ],
+    onApply: (val, on) => ctx.go(`manage/tasks${qs({
       site: siteId,
-      state: val('f-state') === 'active' ? '' : val('f-state'),
+      state: val('f-state') === ACTIVE ? '' : val('f-state'),
       dept: val('f-dept'),
       assignee: val('f-assignee'),
       kind: val('f-kind'),
@@ -119,10 +104,7 @@ function filterForm(q, siteId, depts, people, ctx) {
       overdue: on('f-overdue'),
       major: on('f-major'),
       repeat: on('f-repeat'),
-      extension: on('f-extension') ? 'pending' : '',
-    })}`);
+      extension: on('f-extension') ? EXTENSION.PENDING : '',
+    })}`),
   });
-  return h('details', { class: 'card filter-box', open: active > 0 || null },
-    h('summary', {}, active ? t('desk_filters_n', { n: active }) : t('desk_filters')),
-    form);
 }

@@ -1,44 +1,15 @@
-// Shared pieces of the supervisor and manager screens: which site, the sub-navigation, online-only loading.
-import * as api from '../../api.js';
-import { fmtTime, pick, t } from '../../i18n.js';
-import * as store from '../../store.js';
-import { clear, h } from '../dom.js';
+// Shared pieces of the screens that work against the server (the desk and the archive): which
+// site, the screen frame, online-only loading with its messages, forms, filters, paged lists.
+import * as api from '../api.js';
+import { pick, t } from '../i18n.js';
+import * as policy from '../policy.js';
+import * as store from '../store.js';
+import { clear, h } from './dom.js';
 
-/** Roles that see the desk; of these, supervisors and managers also act on tasks. */
-export const DESK_ROLES = ['supervisor', 'manager', 'admin'];
-export const DIRECTORS = ['supervisor', 'manager'];
-/** Who changes checkpoints (and imports them) and who writes patrol plans: the server's EDITORS. */
-export const EDITORS = ['manager', 'admin'];
-export const OPEN_STATES = ['open', 'assigned', 'in_progress', 'done'];
-export const CATEGORIES = ['security_hazard', 'facilities', 'cleanliness', 'landscaping', 'renovation_violation'];
-export const ROUTES = ['facility_repair', 'department_work', 'resident_violation'];
-export const KINDS = ['floor', 'elevator_car', 'lobby', 'outdoor_plaza', 'car_park', 'vacant_unit'];
 const SITE_KEY = 'patrol.desk_site';
 
-// The desk's styles load with its first screen, so the patrol screens' first load stays small.
-await new Promise((resolve) => {
-  if (document.getElementById('manage-css')) return resolve();
-  const link = h('link', { rel: 'stylesheet', href: '/static/pwa/manage.css', id: 'manage-css' });
-  link.addEventListener('load', resolve);
-  link.addEventListener('error', resolve);
-  document.head.append(link);
-});
-
-export function rolesAt(siteId) {
-  const site = (store.get().me?.sites || []).find((s) => s.site_id === Number(siteId));
-  return site ? site.roles : [];
-}
-
-export const hasRole = (siteId, roles) => rolesAt(siteId).some((r) => roles.includes(r));
-
-/** The sites where I may use the desk. */
-export function deskSites() {
-  return (store.get().me?.sites || []).filter((s) => s.roles.some((r) => DESK_ROLES.includes(r)));
-}
-
-/** The site a desk screen shows: ?site=, else the last one chosen, else the first. */
-export function chosenSite(query = {}) {
-  const sites = deskSites();
+/** The site a screen shows, of `sites`: ?site=, else the last one chosen, else the first. */
+export function chosenSite(query, sites) {
   const ok = (id) => sites.some((s) => s.site_id === id);
   const asked = Number(query.site) || null;
   if (asked && ok(asked)) {
@@ -50,9 +21,8 @@ export function chosenSite(query = {}) {
   return sites[0]?.site_id ?? null;
 }
 
-/** A site picker, shown only to people with more than one site. */
-export function sitePicker(siteId, onchange) {
-  const sites = deskSites();
+/** A site picker, shown only to people with more than one of `sites`. */
+export function sitePicker(siteId, sites, onchange) {
   if (sites.length < 2) return null;
   return h('div', { class: 'field' },
     h('label', { for: 'desk-site' }, t('site')),
@@ -60,54 +30,38 @@ export function sitePicker(siteId, onchange) {
       sites.map((s) => h('option', { value: s.site_id, selected: s.site_id === siteId }, pick(s, 'site_name')))));
 }
 
-/** The desk's own row of links, with the unread badge on notifications. */
-export function subnav(active) {
-  const links = [
-    ['manage', 'desk_nav_desk'],
-    ['manage/tasks', 'desk_nav_tasks'],
-    ['manage/findings', 'desk_nav_findings'],
-    ['manage/notifications', 'desk_nav_notifications'],
-    ['manage/repeats', 'desk_nav_repeats'],
-    ['manage/checkpoints', 'desk_nav_checkpoints'],
-    ['manage/plans', 'desk_nav_plans'],
-    ['manage/coverage', 'desk_nav_coverage'],
-  ];
-  const nav = h('nav', { class: 'sub-nav', 'aria-label': t('desk_nav_label') });
-  for (const [target, key] of links) {
-    const a = h('a', { href: `#/${target}`, class: target === active ? 'active' : '', 'aria-current': target === active ? 'page' : null }, t(key));
-    if (target === 'manage/notifications') {
-      a.id = 'desk-notifications-link';
-      a.append(' ', unreadBadge(), h('span', { class: 'sr-only' }));
-    }
-    nav.append(a);
+/**
+ * A row of links between the screens of one area, the current one marked. links: [[route, i18n
+ * key, policy action?], …]; a link with an action is shown to people who may do it somewhere.
+ */
+export function tabs(links, active, labelKey) {
+  const nav = h('nav', { class: 'sub-nav', 'aria-label': t(labelKey) });
+  for (const [target, key, action] of links) {
+    if (action && !policy.anywhere(action)) continue;
+    nav.append(h('a', { href: `#/${target}`, class: target === active ? 'active' : '', 'aria-current': target === active ? 'page' : null }, t(key)));
   }
   return nav;
 }
 
-/** A badge that fills itself with my unread count (hidden at zero). */
-export function unreadBadge() {
-  const badge = h('span', { class: 'count-badge', id: 'unread-badge', hidden: true });
-  refreshUnread(badge);
-  return badge;
-}
-
-export async function refreshUnread(badge = document.getElementById('unread-badge')) {
-  try {
-    const { unread } = await api.get('/api/notifications/unread-count');
-    setUnread(unread, badge);
-  } catch {
-    // Offline or logged out: the screen itself says so; the badge just stays as it was.
+/**
+ * A screen about one site: its navigation, title (and `intro`), the site (?site=, a picker for
+ * people with several) among those where the policy allows `action`, then the body, built by
+ * `build(box, siteId)` under guarded(). People with no such site read `noRole`.
+ */
+export async function siteScreen(container, { nav, path, title, intro = null, action, noRole }, { query, ctx }, build) {
+  container.append(nav, h('h1', {}, title), intro || '');
+  const sites = policy.sitesWhere(action);
+  const siteId = chosenSite(query, sites);
+  if (siteId == null) {
+    container.append(h('p', { class: 'hint', id: 'no-role' }, t(noRole)));
+    return null;
   }
-}
-
-export function setUnread(n, badge = document.getElementById('unread-badge')) {
-  if (!badge) return;
-  badge.textContent = n > 99 ? '99+' : String(n);
-  badge.hidden = !n;
-  badge.dataset.count = String(n);
-  // Said, not shown: the link's name reads "Notifications 2 unread" while the badge shows "2".
-  const said = badge.nextElementSibling;
-  if (said?.classList.contains('sr-only')) said.textContent = n ? ` ${t('desk_unread_suffix')}` : '';
+  const picker = sitePicker(siteId, sites, (id) => ctx.go(`${path}${qs({ site: id })}`));
+  if (picker) container.append(picker);
+  const box = h('div', { class: 'desk-body' });
+  container.append(box);
+  await guarded(box, ctx, () => build(box, siteId));
+  return null;
 }
 
 /**
@@ -146,6 +100,28 @@ export async function act(errorBox, fn) {
   }
 }
 
+/**
+ * A button that makes one write: disabled while it runs, the reason in `errorBox` when it is
+ * refused (a check that throws before asking the server reads the same), `then(result)` after.
+ */
+export function writeButton(attrs, label, errorBox, write, then) {
+  const button = h('button', {
+    type: 'button', ...attrs,
+    onclick: async () => {
+      button.disabled = true;
+      const result = await act(errorBox, write);
+      button.disabled = false;
+      if (result) await then(result);
+    },
+  }, label);
+  return button;
+}
+
+/** A folded, red box for what cannot be undone lightly: its title, then what it holds (`errorBox` last). */
+export function dangerZone(id, title, ...children) {
+  return h('details', { class: 'card danger-zone', id }, h('summary', {}, title), ...children);
+}
+
 /** A query string from an object, skipping empty values; arrays repeat the key. */
 export function qs(params) {
   const out = new URLSearchParams();
@@ -164,8 +140,6 @@ export function dayStart(value, plusDays = 0) {
   return new Date(y, m - 1, d + plusDays).toISOString();
 }
 
-export const when = (iso) => fmtTime(iso);
-
 /** Append children, skipping the null and false that conditional parts leave (append() would print them). */
 export function add(el, ...children) {
   el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
@@ -182,6 +156,58 @@ export function select(id, label, options, value, attrs = {}) {
 /** The site's timezone, from my memberships (times on place screens are the site's clock). */
 export function siteZone(siteId) {
   return (store.get().me?.sites || []).find((s) => s.site_id === Number(siteId))?.timezone || undefined;
+}
+
+/** A labelled date input. */
+export function dateField(id, label, value = '', attrs = {}) {
+  return h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { type: 'date', id, value, ...attrs }));
+}
+
+/**
+ * A list screen's filters: a form folded into a box whose title counts the active filters (open
+ * while any is), with Apply and, when something is filtered, a link that clears them all.
+ * Its buttons are #<prefix>-apply and #<prefix>-clear; `onApply(value(id), checked(id))` gets
+ * readers of the form's fields.
+ */
+export function filterBox({ id, prefix, active, fields, clearHref, onApply }) {
+  const form = h('form', { class: 'filters', id },
+    fields,
+    h('div', { class: 'row' },
+      h('button', { type: 'submit', class: 'btn primary', id: `${prefix}-apply` }, t('desk_apply')),
+      active ? h('a', { class: 'btn', id: `${prefix}-clear`, href: clearHref }, t('desk_clear')) : null));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    onApply((x) => form.querySelector(`#${x}`).value, (x) => (form.querySelector(`#${x}`).checked ? 1 : ''));
+  });
+  return h('details', { class: 'card filter-box', open: active > 0 || null },
+    h('summary', {}, active ? t('desk_filters_n', { n: active }) : t('desk_filters')),
+    form);
+}
+
+/**
+ * A list read from the server a page at a time: `fetchPage(page)` answers {items, meta: {total}},
+ * `row(item)` draws one; `said(res)` is the line above the list. Ids: <name>-list, -total, -more.
+ * Returns the elements to show and `next()`, which loads the first page when first called.
+ */
+export function pagedList({ name, perPage, fetchPage, row, said }) {
+  const ul = h('ul', { class: 'list', id: `${name}-list` });
+  const total = h('p', { class: 'hint', id: `${name}-total`, role: 'status' });
+  const more = h('button', { type: 'button', class: 'btn big', id: `${name}-more`, hidden: true }, t('desk_more'));
+  let page = 0;
+  const next = async () => {
+    page += 1;
+    more.disabled = true;
+    try {
+      const res = await fetchPage(page);
+      for (const item of res.items) ul.append(h('li', {}, row(item)));
+      total.textContent = res.meta.total ? said(res) : t('desk_no_match');
+      more.hidden = page * perPage >= res.meta.total;
+    } finally {
+      more.disabled = false;
+    }
+  };
+  more.addEventListener('click', () => next().catch((e) => { total.textContent = e.message; }));
+  return { elements: [total, ul, more], next };
 }
 
 /** Every row of a paged list (`items` + `meta.total`), a page of 500 at a time. */

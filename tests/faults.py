@@ -1,8 +1,8 @@
-"""Fault injection for tests and benchmarks: a WSGI middleware that loses, breaks or slows requests.
+"""Fault injection for tests: a WSGI middleware that loses, breaks or slows requests.
 
-Never part of a production app. It is installed only by `install(app)` (or by the
-`create_faulty_app()` factory for gunicorn) and only when the config flag
-FAULT_INJECTION is true; both refuse outright when PATROL_ENV=production.
+A test harness, kept out of server/: a test wraps its app with `install(app)`, which
+refuses unless the app's config has FAULT_INJECTION set, and always under
+PATROL_ENV=production.
 
 Each request is matched against a list of rules, first match wins; a rule fires
 `times` times (None: for ever) after letting `skip` matching requests through. Modes:
@@ -198,13 +198,3 @@ def install(app) -> FaultInjector:
     app.wsgi_app = injector
     app.extensions["faults"] = injector
     return injector
-
-
-def create_faulty_app():
-    """gunicorn 'server.faults:create_faulty_app()': the app with the control endpoint, for
-    tests against a real server. Needs FAULT_INJECTION=1 in the environment."""
-    from . import create_app
-
-    app = create_app({"FAULT_INJECTION": os.environ.get("FAULT_INJECTION", "") in ("1", "true", "yes")})
-    install(app)
-    return app

@@ -1,0 +1,258 @@
+"""Between the push engine and its handlers: the read-only Context a handler reads, and the Plan it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import select
+
+from .. import policy, sealing, sites
+from ..findings import NewFinding
+from ..extensions import db
+from ..models import ChecklistVersion, Checkpoint, Finding, Membership, PatrolPlan, Photo, Round, Site, Task, User, Visit
+from ..photos import HELD_COLUMNS, Held, Link
+from .devices import Clock
+from .fields import FORBIDDEN_SITE, UNKNOWN_CHECKPOINT, UNKNOWN_TASK, Fields, Rejection
+
+
+@dataclass(frozen=True)
+class Observed:
+    """When a mutation happened: the phone's own time, and the same on the server's clock."""
+
+    device: datetime
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    user_id: int
+    site_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class PhotoClaim:
+    """A photo a record names, and the record it is to belong to."""
+
+    photo_id: str
+    link: Link
+
+
+@dataclass
+class Plan:
+    """What one valid mutation does. Handlers only plan; the push engine writes, set-based for a run of plans.
+
+    `call` is for the task kinds: a step of the task domain (its own rules and policy
+    checks) that runs alone, in its own savepoint, after the plan's rows, and returns the
+    result. The engine checks and writes `claims` (photos.may_link), except under a
+    `call`, whose task-domain step claims them itself through the same rule; either way
+    the rest of the push knows them.
+    """
+
+    result: dict = field(default_factory=dict)
+    rounds: list[dict] = field(default_factory=list)  # rows of `rounds` to insert
+    visits: list[dict] = field(default_factory=list)
+    item_results: list[dict] = field(default_factory=list)
+    round_ends: list[dict] = field(default_factory=list)  # {"round_id", column: value, …} to set on a round
+    findings: list[NewFinding] = field(default_factory=list)  # recorded with their tasks (findings.record_findings)
+    claims: list[PhotoClaim] = field(default_factory=list)
+    call: Callable[[], dict] | None = None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a visit is checked against: a checklist version and its items by id."""
+
+    id: int
+    site_id: int
+    kind: str
+    version: int
+    items: dict
+
+
+_VERSION_ITEMS: dict[tuple, dict] = {}
+
+
+def version_info(version_id: int) -> VersionInfo | None:
+    """A checklist version without loading and parsing its body on every push.
+
+    Versions are written once and never changed; the parsed items are kept per process,
+    keyed by everything that identifies the row's content (so a test database reusing an
+    id with other content, or a restored backup, cannot be served stale items).
+    """
+    row = db.session.execute(
+        select(ChecklistVersion.site_id, ChecklistVersion.kind, ChecklistVersion.version, ChecklistVersion.content_hash)
+        .where(ChecklistVersion.id == version_id)
+    ).first()
+    if row is None:
+        return None
+    key = (version_id, *row)
+    items = _VERSION_ITEMS.get(key)
+    if items is None:
+        body = db.session.execute(select(ChecklistVersion.body).where(ChecklistVersion.id == version_id)).scalar()
+        items = {item["id"]: item for item in body["items"]}
+        if len(_VERSION_ITEMS) >= 1000:
+            _VERSION_ITEMS.clear()
+        _VERSION_ITEMS[key] = items
+    return VersionInfo(version_id, row.site_id, row.kind, row.version, items)
+
+
+class Known:
+    """The records a push's mutations refer to that exist: loaded in one query per kind, then kept
+    up to date by the engine as it accepts each plan, so a later mutation sees an earlier one."""
+
+    def __init__(self, mutations: list[dict]):
+        visit_ids, round_ids, finding_ids, photo_ids = set(), set(), set(), set()
+        for m in mutations:
+            _collect(m.get("payload") or {}, visit_ids, round_ids, finding_ids, photo_ids)
+        self.visits: set[str] = {r.id for r in _existing((Visit.id,), visit_ids)}
+        self.findings: set[str] = {r.id for r in _existing((Finding.id,), finding_ids)}
+        self.rounds: dict[str, RoundInfo] = {
+            r.id: RoundInfo(r.user_id, r.site_id, r.status) for r in _existing((Round.id, Round.user_id, Round.site_id, Round.status), round_ids)
+        }
+        self.photos: dict[str, Held] = {r[0]: Held(*r[1:]) for r in _existing((Photo.id, *HELD_COLUMNS), photo_ids)}
+
+    def learn(self, plan: Plan, user_id: int) -> None:
+        """What an accepted plan creates or changes, for the mutations after it."""
+        self.visits.update(row["id"] for row in plan.visits)
+        self.findings.update(x.finding_id for x in plan.findings)
+        for row in plan.rounds:
+            self.rounds[row["id"]] = RoundInfo(row["user_id"], row["site_id"], row["status"])
+        for row in plan.round_ends:
+            self.rounds[row["round_id"]] = replace(self.rounds[row["round_id"]], status=row["status"])
+        for claim in plan.claims:
+            self.photos[claim.photo_id] = claim.link.held_by(user_id)
+
+
+def _existing(columns: tuple, ids: set, chunk: int = 900) -> list:
+    """Rows whose key (the first column) is in `ids`, in chunks: SQLite caps bound parameters."""
+    ids = sorted(ids)
+    out = []
+    for start in range(0, len(ids), chunk):
+        out.extend(db.session.execute(select(*columns).where(columns[0].in_(ids[start:start + chunk]))).all())
+    return out
+
+
+def _collect(p, visit_ids, round_ids, finding_ids, photo_ids) -> None:
+    """Every id a payload names, for the batch look-ups (bad values are simply skipped)."""
+    if not isinstance(p, dict):
+        return
+
+    def add(target, value):
+        if isinstance(value, str):
+            target.add(value.lower())
+
+    def add_all(target, values):
+        if isinstance(values, list):
+            for v in values[:50]:
+                add(target, v)
+
+    add(visit_ids, p.get("visit_id"))
+    add(round_ids, p.get("round_id"))
+    add_all(photo_ids, p.get("photo_ids"))
+    add_all(photo_ids, p.get("after_photo_ids"))
+    if isinstance(p.get("signatures"), dict):
+        add_all(photo_ids, list(p["signatures"].values()))
+    if isinstance(p.get("visit"), dict):
+        add(visit_ids, p["visit"].get("visit_id"))
+    for key in ("results", "extra_findings"):
+        if isinstance(p.get(key), list):
+            for r in p[key][:300]:
+                if not isinstance(r, dict):
+                    continue
+                add_all(photo_ids, r.get("photo_ids"))
+                add(finding_ids, r.get("finding_id"))
+                if isinstance(r.get("finding"), dict):
+                    add(finding_ids, r["finding"].get("finding_id"))
+                    add_all(photo_ids, r["finding"].get("photo_ids"))
+
+
+class Context:
+    """What a handler may read: who pushes, their roles per site, the push's clock and device, and
+    look-ups cached for the whole push. Nothing here writes."""
+
+    def __init__(self, user: User, device_id: str, clock: Clock, known: Known):
+        self._user = user
+        self._device_id = device_id
+        self._clock = clock
+        self._known = known
+        self._roles: dict[int, set[str]] = {}
+        for site_id, role in db.session.execute(select(Membership.site_id, Membership.role).where(Membership.user_id == user.id)):
+            self._roles.setdefault(site_id, set()).add(role)
+        self._sites: dict[int, Site] = {}
+        self._checkpoints: dict[int, dict] = {}
+        self._versions: dict[int | None, VersionInfo | None] = {}
+        self._sealed: dict[tuple[int, str], bool] = {}
+
+    @property
+    def user(self) -> User:
+        return self._user
+
+    @property
+    def device_id(self) -> str:
+        return self._device_id
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def site(self, site_id: int) -> Site:
+        if site_id not in self._sites:
+            self._sites[site_id] = db.session.get(Site, site_id)
+        return self._sites[site_id]
+
+    def recording_site(self, site_id) -> Site:
+        """The site of a patrol record, if the policy lets this user record there (`patrol.record`)."""
+        if not isinstance(site_id, int) or not policy.allows("patrol.record", self._roles.get(site_id, ())):
+            raise Rejection(FORBIDDEN_SITE, "You have no role at this site that allows recording patrols.")
+        return self.site(site_id)
+
+    def checkpoint(self, site_id: int, f: Fields):
+        """The checkpoint a payload names by `checkpoint_id`, or by `checkpoint_code` as typed."""
+        if site_id not in self._checkpoints:
+            rows = db.session.execute(
+                select(Checkpoint.id, Checkpoint.kind, Checkpoint.short_code).where(Checkpoint.site_id == site_id)
+            ).all()
+            self._checkpoints[site_id] = {"id": {r.id: r for r in rows}, "code": {r.short_code: r for r in rows}}
+        cps = self._checkpoints[site_id]
+        if f.has("checkpoint_code") and not f.has("checkpoint_id"):
+            cp = cps["code"].get(sites.normalise_code(f.text("checkpoint_code", max_len=16)))
+        else:
+            cp = cps["id"].get(f.int("checkpoint_id"))
+        f.check()
+        if cp is None:
+            raise Rejection(UNKNOWN_CHECKPOINT, "This checkpoint does not exist at this site.")
+        return cp
+
+    def version(self, version_id: int | None) -> VersionInfo | None:
+        if version_id not in self._versions:
+            self._versions[version_id] = version_info(version_id) if version_id else None
+        return self._versions[version_id]
+
+    def addendum(self, site_id: int, month: str) -> bool:
+        """A record of a sealed month is still accepted, filed as that month's addendum."""
+        key = (site_id, month)
+        if key not in self._sealed:
+            self._sealed[key] = sealing.is_sealed(site_id, month)
+        return self._sealed[key]
+
+    def plan_site(self, plan_id: int) -> int | None:
+        return db.session.execute(select(PatrolPlan.site_id).where(PatrolPlan.id == plan_id)).scalar()
+
+    def task(self, task_id) -> Task:
+        """A task at a site where this user may see tasks; what they may do with it is the task domain's to say."""
+        task = db.session.get(Task, task_id) if isinstance(task_id, int) else None
+        if task is None or not policy.allows("task.read", self._roles.get(task.site_id, ())):
+            raise Rejection(UNKNOWN_TASK, "This task does not exist at any of your sites.")
+        return task
+
+    def round(self, round_id: str) -> RoundInfo | None:
+        return self._known.rounds.get(round_id)
+
+    def has_visit(self, visit_id: str) -> bool:
+        return visit_id in self._known.visits
+
+    def has_finding(self, finding_id: str) -> bool:
+        return finding_id in self._known.findings

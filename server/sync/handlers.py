@@ -1,0 +1,283 @@
+"""One handler per mutation kind: it reads the payload, checks it against the Context, and returns a Plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import choices, tasks
+from ..findings import NewFinding, classify
+from ..extensions import db
+from ..models import Visit
+from ..photos import Link
+from ..timeutil import month_of
+from .context import Context, Observed, PhotoClaim, Plan, RoundInfo
+from .fields import (
+    MISSING_FINDING,
+    PHOTO_CONFLICT,
+    RECORD_EXISTS,
+    ROUND_ENDED,
+    UNKNOWN_CHECKLIST_VERSION,
+    UNKNOWN_ITEM,
+    UNKNOWN_PLAN,
+    UNKNOWN_ROUND,
+    Fields,
+    Rejection,
+    plain_result,
+)
+
+
+def handle_round_start(ctx: Context, payload, observed: Observed) -> Plan:
+    f = Fields(payload)
+    round_id, site_id, plan_id = f.uuid("round_id"), f.int("site_id"), f.int("plan_id", required=False)
+    note = f.text("note")
+    f.check()
+    site = ctx.recording_site(site_id)
+    if ctx.round(round_id) is not None:
+        raise Rejection(RECORD_EXISTS, "A round with this id already exists.")
+    if plan_id is not None and ctx.plan_site(plan_id) != site.id:
+        raise Rejection(UNKNOWN_PLAN, "This patrol plan does not exist at this site.")
+    row = {
+        "id": round_id, "site_id": site.id, "user_id": ctx.user.id, "device_id": ctx.device_id, "plan_id": plan_id,
+        "started_at": observed.at, "started_at_device": observed.device,
+        "ended_at": None, "ended_at_device": None, "status": choices.ROUND_OPEN, "note": note, "created_at": ctx.clock.received_at,
+    }
+    return Plan(result={"round_id": round_id}, rounds=[row])
+
+
+def handle_round_end(ctx: Context, payload, observed: Observed) -> Plan:
+    f = Fields(payload)
+    round_id = f.uuid("round_id")
+    note = f.text("note")
+    f.check()
+    known: RoundInfo | None = ctx.round(round_id)
+    if known is None or known.user_id != ctx.user.id:
+        raise Rejection(UNKNOWN_ROUND, "This round is not known; it may have been rejected when it started.")
+    if known.status == choices.ROUND_ENDED:
+        raise Rejection(ROUND_ENDED, "This round was already ended.")
+    end = {"round_id": round_id, "ended_at": observed.at, "ended_at_device": observed.device, "status": choices.ROUND_ENDED}
+    if note:
+        end["note"] = note
+    return Plan(result={"round_id": round_id}, round_ends=[end])
+
+
+@dataclass
+class FindingIn:
+    finding_id: str
+    item_id: str | None
+    category: str | None
+    route: str | None
+    description: str
+    severity: str
+    dealt_on_spot: bool
+    spot_note: str
+    photo_ids: list
+
+
+def _read_finding(f: Fields, of_item: bool) -> FindingIn | None:
+    """A finding's fields; a failed item's finding is classified by its item once that is known."""
+    finding_id = f.uuid("finding_id")
+    severity = f.choice("severity", choices.SEVERITIES, default=choices.SEVERITY_NORMAL)
+    dealt = f.flag("dealt_on_spot")
+    spot_note = f.text("spot_note")
+    photo_ids = f.uuids("photo_ids")
+    category = route = None
+    if of_item:
+        description = f.text("description")
+    else:
+        category = f.choice("category", choices.CATEGORIES)
+        route = f.choice("route", choices.ROUTES)
+        description = f.text("description", required=True)
+    if finding_id is None:
+        return None
+    return FindingIn(finding_id, None, category, route, description, severity, dealt, spot_note, photo_ids)
+
+
+def handle_visit_record(ctx: Context, payload, observed: Observed) -> Plan:
+    f = Fields(payload)
+    visit_id = f.uuid("visit_id")
+    site_id = f.int("site_id")
+    round_id = f.uuid("round_id", required=False)
+    version_id = f.int("checklist_version_id")
+    scanned_device = f.time("scanned_at")
+    scan_method = f.choice("scan_method", choices.SCAN_METHODS)
+    note = f.text("note")
+    resident_note = f.text("resident_note")
+    visit_photos = f.uuids("photo_ids")
+    raw_results = f.objects("results")
+    raw_extra = f.objects("extra_findings", limit=50)
+    # First the shape of everything, so that one answer names every bad field.
+    parsed = []
+    for n, raw in enumerate(raw_results):
+        plain = plain_result(raw)
+        if plain is not None:  # most items: checked without building a field reader
+            parsed.append((n, *plain, [], None))
+            continue
+        r = f.sub(raw, f"results.{n}.")
+        item_id = r.text("item_id", required=True, max_len=80)
+        outcome = r.choice("result", choices.RESULTS)
+        item_note = r.text("note")
+        photos = r.uuids("photo_ids")
+        finding = None
+        if isinstance(raw, dict) and raw.get("finding") is not None:
+            if outcome != choices.RESULT_FAIL:
+                r.fail("finding", "only a failed item has a finding")
+            else:
+                finding = _read_finding(r.sub(raw["finding"], "finding."), of_item=True)
+        parsed.append((n, item_id, outcome, item_note, photos, finding))
+    extra_findings = [x for x in (_read_finding(f.sub(raw, f"extra_findings.{n}."), of_item=False) for n, raw in enumerate(raw_extra)) if x]
+    f.check()
+    site = ctx.recording_site(site_id)
+    cp = ctx.checkpoint(site.id, f)
+    version = ctx.version(version_id)
+    if version is None or version.site_id != site.id or version.kind != cp.kind:
+        raise Rejection(UNKNOWN_CHECKLIST_VERSION, "This checklist version does not belong to this checkpoint's kind at this site.")
+    items = version.items
+    results, item_photos, seen_items, findings = [], [], set(), []
+    for n, item_id, outcome, item_note, photos, finding in parsed:
+        if item_id not in items:
+            raise Rejection(UNKNOWN_ITEM, f"The item {item_id!r} is not on checklist version {version.version} of this checkpoint.")
+        if item_id in seen_items:
+            f.sub(raw_results[n], f"results.{n}.").fail("item_id", "each item may have one result only")
+            continue
+        seen_items.add(item_id)
+        results.append({"visit_id": visit_id, "item_id": item_id, "result": outcome, "note": item_note})
+        if outcome == choices.RESULT_FAIL:
+            if finding is None:
+                raise Rejection(MISSING_FINDING, f"The failed item {item_id!r} needs a finding (what is wrong, how serious, dealt with on the spot or not).")
+            finding.item_id = item_id
+            finding.category, finding.route = classify(items[item_id])
+            finding.photo_ids = list(dict.fromkeys(finding.photo_ids + photos))
+            findings.append(finding)
+        else:
+            if photos:
+                item_photos.extend(p for p in photos if p not in item_photos)
+    for x in extra_findings:
+        x.category, x.route = classify(None, x.category, x.route)
+    findings += extra_findings
+    f.check()
+    if round_id is not None:
+        known = ctx.round(round_id)
+        if known is None or known.user_id != ctx.user.id or known.site_id != site.id:
+            raise Rejection(UNKNOWN_ROUND, "This visit names a round that is not known at this site.")
+    if ctx.has_visit(visit_id):
+        raise Rejection(RECORD_EXISTS, "A visit with this id already exists.")
+    finding_ids = [x.finding_id for x in findings]
+    if len(set(finding_ids)) != len(finding_ids) or any(ctx.has_finding(x) for x in finding_ids):
+        raise Rejection(RECORD_EXISTS, "A finding with one of these ids already exists.")
+    all_photos = visit_photos + [p for p in item_photos if p not in visit_photos]
+    named = all_photos + [p for x in findings for p in x.photo_ids]
+    if len(set(named)) != len(named):
+        raise Rejection(PHOTO_CONFLICT, "The same photo is named twice in this visit.")
+
+    scanned_at = ctx.clock.correct(scanned_device)
+    month = month_of(scanned_at, site.timezone)
+    visit_row = {
+        "id": visit_id, "site_id": site.id, "round_id": round_id, "checkpoint_id": cp.id, "user_id": ctx.user.id,
+        "device_id": ctx.device_id, "checklist_version_id": version.id, "purpose": choices.VISIT_PATROL, "scanned_at": scanned_at,
+        "scanned_at_device": scanned_device, "received_at": ctx.clock.received_at, "scan_method": scan_method,
+        "note": note, "resident_note": resident_note, "month": month, "addendum": ctx.addendum(site.id, month),
+    }
+    visit_link = Link(site.id, choices.PHOTO_VISIT, visit_id=visit_id)
+    claims = [PhotoClaim(p, visit_link) for p in all_photos]
+    for x in findings:
+        finding_link = Link(site.id, choices.PHOTO_FINDING, visit_id=visit_id, finding_id=x.finding_id)
+        claims += [PhotoClaim(p, finding_link) for p in x.photo_ids]
+    return Plan(
+        result={"visit_id": visit_id, "finding_ids": finding_ids, "task_ids": []},
+        visits=[visit_row],
+        item_results=results,
+        findings=[
+            NewFinding(
+                finding_id=x.finding_id, site=site, checkpoint_id=cp.id, reported_by=ctx.user.id, observed_at=scanned_at,
+                observed_at_device=scanned_device, visit_id=visit_id, item_id=x.item_id, category=x.category, route=x.route,
+                description=x.description, severity=x.severity, dealt_on_spot=x.dealt_on_spot, spot_note=x.spot_note,
+            )
+            for x in findings
+        ],
+        claims=claims,
+    )
+
+
+def handle_task_transition(ctx: Context, payload, observed: Observed) -> Plan:
+    f = Fields(payload)
+    task_id = f.int("task_id")
+    to_state = f.choice("to", (choices.TASK_IN_PROGRESS, choices.TASK_DONE))
+    note = f.text("note")
+    f.check()
+    task = ctx.task(task_id)
+
+    def move() -> dict:
+        was = task.state
+        tasks.transition(task, actor=ctx.user, to_state=to_state, note=note)
+        if to_state == choices.TASK_DONE and was != choices.TASK_DONE and task.done_at and observed.at < task.done_at:
+            # Marked done offline: the work was done when the phone says (corrected), not
+            # when it synced, so a verification scanned offline after it counts as fresh.
+            task.done_at = observed.at
+        db.session.flush()
+        return {"task_id": task.id, "state": task.state}
+
+    return Plan(call=move)
+
+
+SIGNERS = ("fixer", "verifier", "supervisor")
+
+
+def handle_task_verify(ctx: Context, payload, observed: Observed) -> Plan:
+    f = Fields(payload)
+    verification_id = f.uuid("verification_id")
+    task_id = f.int("task_id")
+    v = f.sub(payload.get("visit") if isinstance(payload, dict) else None, "visit.")
+    visit_id = v.uuid("visit_id")
+    scanned_device = v.time("scanned_at")
+    scan_method = v.choice("scan_method", choices.SCAN_METHODS)
+    result = f.choice("result", choices.VERIFY_RESULTS)
+    note = f.text("note")
+    after_ids = f.uuids("after_photo_ids")
+    fixed_by_name = f.text("fixed_by_name", max_len=120)
+    raw_sigs = payload.get("signatures") if isinstance(payload, dict) else None
+    signatures = {}
+    if raw_sigs is not None:
+        s = f.sub(raw_sigs, "signatures.")
+        for role in SIGNERS:
+            sig = s.uuid(role, required=role == "verifier")
+            if sig:
+                signatures[role] = sig
+        if isinstance(raw_sigs, dict) and set(raw_sigs) - set(SIGNERS):
+            s.fail("", "only fixer, verifier and supervisor")
+    f.check()
+    task = ctx.task(task_id)
+    site = ctx.site(task.site_id)
+    cp = ctx.checkpoint(site.id, v)
+    if ctx.has_visit(visit_id):
+        raise Rejection(RECORD_EXISTS, "A visit with this id already exists.")
+    scanned_at = ctx.clock.correct(scanned_device)
+    month = month_of(scanned_at, site.timezone)
+    visit_row = {
+        "id": visit_id, "site_id": site.id, "round_id": None, "checkpoint_id": cp.id, "user_id": ctx.user.id,
+        "device_id": ctx.device_id, "checklist_version_id": None, "purpose": choices.VISIT_VERIFY, "scanned_at": scanned_at,
+        "scanned_at_device": scanned_device, "received_at": ctx.clock.received_at, "scan_method": scan_method,
+        "note": note, "resident_note": "", "month": month, "addendum": ctx.addendum(site.id, month),
+    }
+
+    def verify() -> dict:
+        # verify_on_site checks the scan is fresh and of the task's checkpoint, and who may verify, and claims the photos.
+        tasks.verify_on_site(
+            task, verification_id=verification_id, actor=ctx.user, visit=db.session.get(Visit, visit_id), result=result,
+            note=note, after_photo_ids=after_ids, signatures=signatures, fixed_by_name=fixed_by_name,
+        )
+        db.session.flush()
+        return {"verification_id": verification_id, "visit_id": visit_id, "task_id": task.id, "state": task.state}
+
+    claims = [PhotoClaim(p, Link(site.id, choices.PHOTO_AFTER, task_id=task.id)) for p in after_ids]
+    claims += [PhotoClaim(p, Link(site.id, choices.PHOTO_SIGNATURE, task_id=task.id)) for p in signatures.values()]
+    return Plan(visits=[visit_row], claims=claims, call=verify)
+
+
+HANDLERS = {
+    "round.start": handle_round_start,
+    "visit.record": handle_visit_record,
+    "round.end": handle_round_end,
+    "task.transition": handle_task_transition,
+    "task.verify": handle_task_verify,
+}
+KINDS = tuple(HANDLERS)

@@ -1,0 +1,81 @@
+"""Opening a finding's task: its due date and the department its cause routes it to (DOMAIN.md § 14.2-3)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+
+from .. import audit
+from .. import choices as C
+from ..extensions import db
+from ..models import Department, Site, Task, utcnow
+from .state import tell_phones
+
+# Department work goes to the department of the problem's category; anything else to customer service.
+CATEGORY_DEPARTMENTS = {
+    C.CAT_CLEANLINESS: C.DEPT_CLEANING,
+    C.CAT_LANDSCAPING: C.DEPT_LANDSCAPING,
+    C.CAT_SECURITY_HAZARD: C.DEPT_SECURITY,
+}
+
+
+def due_date(observed_at: datetime, site: Site) -> datetime:
+    """Due = the finding's corrected observation time + the site's due days (7 by default).
+
+    Neither a late sync nor a wrong phone clock moves it: `observed_at` is already on
+    the server's clock.
+    """
+    return observed_at + timedelta(days=site.task_due_days)
+
+
+def route_for(route: str, category: str) -> str:
+    """The department code that receives a finding's work, from its cause and category."""
+    if route == C.ROUTE_FACILITY_REPAIR:
+        return C.DEPT_ENGINEERING
+    if route == C.ROUTE_DEPARTMENT_WORK:
+        return CATEGORY_DEPARTMENTS.get(category, C.DEPT_CUSTOMER_SERVICE)
+    # Residents'-convention cases are customer service's own work.
+    return C.DEPT_CUSTOMER_SERVICE
+
+
+def department_by_code(site_id: int, code: str) -> Department | None:
+    return db.session.execute(select(Department).where(Department.site_id == site_id, Department.code == code)).scalar_one_or_none()
+
+
+def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, int]:
+    """Open exactly one task per finding (tasks.finding_id is unique), routed by its cause.
+
+    `findings` are finding rows as stored (dicts); returns finding id → task id. One
+    INSERT for the whole list, so a sync push of a hundred visits stays a few statements.
+    """
+    if not findings:
+        return {}
+    departments = {
+        (site_id, code): dept_id
+        for site_id, code, dept_id in db.session.execute(
+            select(Department.site_id, Department.code, Department.id).where(Department.site_id.in_(sites))
+        )
+    }
+    now = utcnow()
+    rows = []
+    for f in findings:
+        due = due_date(f["observed_at"], sites[f["site_id"]])
+        rows.append({
+            "site_id": f["site_id"], "finding_id": f["id"], "checkpoint_id": f["checkpoint_id"], "route": f["route"],
+            "route_confirmed": False, "severity": f["severity"],
+            "department_id": departments.get((f["site_id"], route_for(f["route"], f["category"]))),
+            "state": C.TASK_OPEN, "due_at": due, "original_due_at": due, "repeat_flag": False, "cancel_reason": "", "case": {},
+            "created_at": now, "updated_at": now,
+        })
+    table = Task.__table__
+    stmt = insert(table).returning(table.c.id, table.c.finding_id, sort_by_parameter_order=True)
+    task_of = {finding_id: task_id for task_id, finding_id in db.session.execute(stmt, rows)}
+    for f, row in zip(findings, rows):
+        task_id = task_of[f["id"]]
+        audit.record(
+            "task", task_id, "opened", actor_id=f["reported_by"], site_id=row["site_id"],
+            data={"finding_id": f["id"], "due_at": row["due_at"].isoformat(), "route": row["route"], "department_id": row["department_id"]},
+        )
+        tell_phones(task_id, row["site_id"], C.TASK_OPEN)
+    return task_of

@@ -1,0 +1,140 @@
+"""Repeat problems: the same item at the same checkpoint failing 3 times within 30 days flags its tasks for root-cause work."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from .. import audit
+from ..extensions import db
+from ..models import Checkpoint, Finding, Task, utcnow
+from .state import tell_phones
+
+REPEAT_COUNT = 3
+REPEAT_WINDOW = timedelta(days=30)
+
+
+def flag_repeats(findings: list[dict]) -> list[int]:
+    """Same item, same checkpoint, failing 3 times within 30 days: flag the tasks involved.
+
+    `findings` are newly stored finding rows (dicts). Looks both ways in time, because a
+    late sync can bring an older failure after a newer one. One query for the failures
+    near all of them, a linear scan per checkpoint and item; returns the task ids newly
+    flagged. Each flag's audit event names the failures of its repeat group: those joined
+    to it by overlapping 30-day windows (as when the findings arrive one at a time).
+    """
+    new = [f for f in findings if f.get("item_id")]
+    if not new:
+        return []
+    keys = {(f["site_id"], f["checkpoint_id"], f["item_id"]) for f in new}
+    new_ids = {f["id"] for f in new}
+    lo = min(f["observed_at"] for f in new) - REPEAT_WINDOW
+    hi = max(f["observed_at"] for f in new) + REPEAT_WINDOW
+    groups: dict[tuple, list] = {}
+    checkpoints = sorted({k[1] for k in keys})
+    for start in range(0, len(checkpoints), 500):
+        rows = db.session.execute(
+            select(Finding.site_id, Finding.checkpoint_id, Finding.item_id, Finding.id, Finding.observed_at)
+            .where(
+                Finding.checkpoint_id.in_(checkpoints[start : start + 500]),
+                Finding.item_id.in_({k[2] for k in keys}),
+                Finding.observed_at >= lo,
+                Finding.observed_at <= hi,
+            )
+        )
+        for site_id, checkpoint_id, item_id, fid, at in rows:
+            if (site_id, checkpoint_id, item_id) in keys:
+                groups.setdefault((site_id, checkpoint_id, item_id), []).append((at, fid))
+    involved: dict[str, tuple[list[str], str]] = {}  # finding id → (the sorted ids of its repeat group, item)
+    for key, rows in groups.items():
+        rows.sort()
+        n = len(rows)
+        # new_before[k]: how many of rows[:k] are new; windows start at each row and span 30 days.
+        new_before = [0] * (n + 1)
+        for k, (_, fid) in enumerate(rows):
+            new_before[k + 1] = new_before[k] + (fid in new_ids)
+        starts, ends = [0] * (n + 1), [0] * (n + 1)  # qualifying windows [i, j) starting / ending here
+        j = 0
+        for i in range(n):
+            j = max(j, i)
+            while j < n and rows[j][0] - rows[i][0] <= REPEAT_WINDOW:
+                j += 1
+            if j - i >= REPEAT_COUNT and new_before[j] - new_before[i] > 0:
+                starts[i] += 1
+                ends[j] += 1
+        # A repeat group is a run of rows joined by overlapping windows: a late sync can bring
+        # two runs weeks apart in one push, and each task names only the failures of its own.
+        runs, run, active = [], [], 0
+        for k in range(n):
+            active -= ends[k]
+            if active == 0 and run:  # no window spans rows k-1 and k
+                runs.append(run)
+                run = []
+            active += starts[k]
+            if active > 0:
+                run.append(rows[k][1])
+        if run:
+            runs.append(run)
+        for members in runs:
+            evidence = (sorted(members), key[2])
+            for fid in members:
+                involved[fid] = evidence
+    if not involved:
+        return []
+    # The unflagged tasks among them: one query over the same failures (most of a long
+    # repeat group is flagged already), filtered to the groups found above.
+    flagged = []
+    for start in range(0, len(checkpoints), 500):
+        flagged += [
+            row for row in db.session.execute(
+                select(Task.id, Task.site_id, Task.finding_id, Task.state)
+                .join(Finding, Finding.id == Task.finding_id)
+                .where(
+                    Task.repeat_flag.is_(False),
+                    Finding.checkpoint_id.in_(checkpoints[start : start + 500]),
+                    Finding.item_id.in_({k[2] for k in keys}),
+                    Finding.observed_at >= lo,
+                    Finding.observed_at <= hi,
+                )
+            )
+            if row.finding_id in involved
+        ]
+    if not flagged:
+        return []
+    task_ids = [t.id for t in flagged]
+    now = utcnow()
+    for start in range(0, len(task_ids), 500):
+        db.session.execute(update(Task.__table__).where(Task.__table__.c.id.in_(task_ids[start : start + 500])).values(repeat_flag=True, updated_at=now))
+    flagged_ids = set(task_ids)
+    for obj in list(db.session.identity_map.values()):  # a Task loaded by the caller reads the flag afresh
+        if isinstance(obj, Task) and obj.id in flagged_ids:
+            db.session.expire(obj, ["repeat_flag", "updated_at"])
+    for task_id, site_id, finding_id, state in flagged:
+        members, item_id = involved[finding_id]
+        audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data={"finding_ids": members, "item_id": item_id})
+        tell_phones(task_id, site_id, state)
+    return task_ids
+
+
+def repeat_groups(site_ids: list[int], now: datetime | None = None) -> list[dict]:
+    """Item-and-checkpoint pairs with 3+ failures in the last 30 days, with the checkpoint's name, for root-cause work."""
+    since = (now or utcnow()) - REPEAT_WINDOW
+    rows = db.session.execute(
+        select(Finding.site_id, Finding.checkpoint_id, Finding.item_id, func.count(), func.max(Finding.observed_at))
+        .where(Finding.site_id.in_(site_ids), Finding.item_id.is_not(None), Finding.observed_at >= since)
+        .group_by(Finding.site_id, Finding.checkpoint_id, Finding.item_id)
+        .having(func.count() >= REPEAT_COUNT)
+        .order_by(func.count().desc(), Finding.checkpoint_id)
+    ).all()
+    names = dict(db.session.execute(select(Checkpoint.id, Checkpoint.name_zh).where(Checkpoint.id.in_({r[1] for r in rows}))).all()) if rows else {}
+    out = []
+    for site_id, checkpoint_id, item_id, count, last in rows:
+        task_ids = db.session.execute(
+            select(Task.id).join(Finding, Finding.id == Task.finding_id).where(Finding.checkpoint_id == checkpoint_id, Finding.item_id == item_id, Finding.observed_at >= since).order_by(Task.id)
+        ).scalars().all()
+        out.append({
+            "site_id": site_id, "checkpoint_id": checkpoint_id, "checkpoint_name": names.get(checkpoint_id, ""), "item_id": item_id,
+            "failures": count, "last_observed_at": last, "task_ids": task_ids,
+        })
+    return out

@@ -1,0 +1,47 @@
+"""What the phone app's service worker precaches: the patroller's shell, without the desk, the archive or the QR decoder."""
+
+from __future__ import annotations
+
+import json
+
+from server import web
+
+
+def shell(client) -> list[str]:
+    text = client.get("/sw.js").get_data(as_text=True)
+    return json.loads("[" + text.split("const SHELL = [", 1)[1].split("];", 1)[0].replace("'", '"') + "]")
+
+
+def test_the_shell_holds_the_patrol_screens_and_the_translation_table_but_not_the_online_screens(client):
+    urls = shell(client)
+    for needed in ("/static/pwa/strings.json", "/static/pwa/vocab.js", "/static/pwa/policy.js", "/static/pwa/ui/checkpoint.js", "/static/pwa/ui/problem.js"):
+        assert needed in urls, needed
+    left_out = [u for u in urls if u.startswith(("/static/pwa/ui/manage/", "/static/pwa/ui/archive/", "/static/pwa/vendor/jsqr/")) or u in ("/static/pwa/ui/online.js", "/static/pwa/manage.css")]
+    assert left_out == []
+    # Left out of the first load, but served to those who open them.
+    for lazy in ("/static/pwa/ui/manage/desk.js", "/static/pwa/ui/archive/months.js", "/static/pwa/ui/online.js", "/static/pwa/manage.css"):
+        assert client.get(lazy).status_code == 200, lazy
+
+
+def test_the_archivists_old_page_is_gone_and_only_one_qr_decoder_is_served(client):
+    assert client.get("/static/archive/index.html").status_code == 404
+    assert client.get("/static/archive/archive.js").status_code == 404
+    assert client.get("/static/pwa/vendor/jsqr/jsQR.js").status_code == 404
+    assert client.get("/static/pwa/vendor/jsqr/jsqr.mjs").status_code == 200
+
+
+def test_the_app_version_changes_with_any_file_of_the_app(tmp_path, monkeypatch):
+    monkeypatch.delenv("PWA_VERSION", raising=False)
+    app = tmp_path / "pwa"
+    (app / "ui").mkdir(parents=True)
+    (app / "app.js").write_text("// one")
+    (app / "ui" / "home.js").write_text("// two")
+    monkeypatch.setattr(web, "PWA", app)
+    before = web.pwa_version()
+    (app / "ui" / "home.js").write_text("// two, changed")
+    assert web.pwa_version() != before
+    (app / "ui" / "home.js").write_text("// two")
+    assert web.pwa_version() == before
+    (app / "vendor").mkdir()
+    (app / "vendor" / "extra.js").write_text("// a file nobody loads is still part of the app's version")
+    assert web.pwa_version() != before
