@@ -260,7 +260,9 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
         raise Malformed("The body does not match its X-Content-SHA256: the upload was damaged; send it again.", "hash_mismatch")
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime not in CONTENT_TYPES:
-        raise Unsupported("Send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).")
+        # HEIC (an iPhone camera's format) is refused, not converted: the phone app turns what it
+        # can decode into JPEG before sending, and iOS hands file inputs JPEG (README, Photos).
+        raise Unsupported("HEIC and other formats are not accepted: send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).")
 
     photo = db.session.get(Photo, photo_id, with_for_update=True)
     if photo is not None and not can_see(user, photo):

@@ -40,4 +40,5 @@ SYNC_SAMPLES = {
                                                  "headers": {"X-Content-SHA256": hashlib.sha256(c.photo_bytes).hexdigest()}},
     ("GET", "/api/photos/<photo_id>"): lambda c: {"url": f"/api/photos/{c.photo_id}?size=thumb"},
     ("GET", "/api/devices/"): lambda c: {"url": f"/api/devices/?site_id={c.site_id}"},
+    ("GET", "/api/devices/mine"): lambda c: {"url": "/api/devices/mine", "unscoped": True},
 }

@@ -40,3 +40,13 @@ def devices(args):
         authorize(args["site_id"], "device.read")
         ids = [args["site_id"]]
     return sync.devices_for_sites(ids)
+
+
+@blp.route("/mine")
+@requires()
+@blp.response(200, DeviceSchema(many=True))
+def my_devices():
+    """My own phones and the gaps in their sequence numbers: after the browser cleared a
+    phone's storage, the app shows the person what the server received and what never arrived."""
+    me = current_user()
+    return [d for d in sync.devices_for_sites(site_ids(me)) if d["user_id"] == me.id]

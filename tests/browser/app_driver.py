@@ -44,15 +44,22 @@ def record_all_fine(page, code: str) -> None:
 
 def sign(page, canvas: str, strokes: int = 1) -> None:
     """Draw a signature on a signature pad with mouse movements (down, a zigzag, up), per stroke."""
-    pad = page.locator(canvas)
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
+    if hasattr(page, "stroke"):  # an engines.py page (WebKit, Firefox)
+        box = page.box(canvas)
+    else:
+        pad = page.locator(canvas)
+        pad.scroll_into_view_if_needed()
+        box = pad.bounding_box()
     for n in range(strokes):
         y0 = box["y"] + box["height"] * (0.3 + 0.3 * n / max(1, strokes))
-        page.mouse.move(box["x"] + 20, y0)
+        points = [(box["x"] + 20 + i * (box["width"] - 40) / 12, y0 + (i % 3) * box["height"] / 8) for i in range(12)]
+        if hasattr(page, "stroke"):
+            page.stroke(points)
+            continue
+        page.mouse.move(*points[0])
         page.mouse.down()
-        for i in range(1, 12):
-            page.mouse.move(box["x"] + 20 + i * (box["width"] - 40) / 12, y0 + (i % 3) * box["height"] / 8)
+        for x, y in points[1:]:
+            page.mouse.move(x, y)
         page.mouse.up()
 
 
@@ -129,3 +136,12 @@ def installed_app(browser, server, username: str = "patroller"):
     login(page, username)
     wait_installed(page)
     return context, page
+
+
+def install(device, username: str = "patroller"):
+    """An engines.py device's first page: the app opened, logged in and installed."""
+    page = device.new_page()
+    page.goto("/")
+    login(page, username)
+    wait_installed(page)
+    return page

@@ -1,7 +1,8 @@
-"""Browser fixtures: a real gunicorn server on a fresh database, headless Chromium, fake cameras.
+"""Browser fixtures: a real gunicorn server on a fresh database, headless Chromium, fake cameras,
+and (engines.py) the same phone in Chromium, WebKit and Firefox.
 
-Browser tests are skipped where /usr/bin/chromium is missing, except in CI (CI=true),
-where a missing browser fails them: they are never skipped there.
+Browser tests are skipped where their browser is missing, except in CI (CI=true), where a
+missing browser fails them: they are never skipped there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import requests
 from server import create_app
 from server.extensions import db
 
+from . import engines
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "tests" / "screenshots"
@@ -37,13 +40,20 @@ LAUNCH_ARGS = [
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(autouse=True)
-def _chromium_present(request):
-    if Path(CHROMIUM).exists() or request.node.get_closest_marker("browser") is None:
+def _need(why: str | None) -> None:
+    """Fail in CI, skip elsewhere, when a browser this test needs is not installed."""
+    if not why:
         return
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing: browser tests never skip in CI (apt-get install -y chromium)")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); browser tests skipped outside CI")
+        pytest.fail(f"{why}: browser tests never skip in CI (.ci/run installs them)")
+    pytest.skip(f"{why}; browser tests skipped outside CI")
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present(request):
+    if request.node.get_closest_marker("browser") is None or "engine" in request.fixturenames:
+        return
+    _need(None if Path(CHROMIUM).exists() else f"{CHROMIUM} is missing (apt-get install -y chromium)")
 
 
 def free_port() -> int:
@@ -242,3 +252,65 @@ def api_session(server: LiveServer, username: str, password: str = "patrol-demo"
     s.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     s.me = r.json()
     return s
+
+
+# --- one phone, three engines (engines.py) -------------------------------------------
+
+
+@pytest.fixture(params=engines.ENGINES)
+def engine(request) -> str:
+    """Each test that takes `engine` runs once in Chromium, once in WebKit, once in Firefox."""
+    _need(engines.missing(request.param))
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    screen = engines.Xvfb()
+    before = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = screen.display  # MiniBrowser, started by WebKitWebDriver, draws there
+    yield screen
+    screen.close()
+    if before is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = before
+
+
+@pytest.fixture
+def proxy(live_server):
+    p = engines.Proxy(live_server.port)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def phone(engine, proxy, request, tmp_path):
+    """phone(**opts) → a new Device of this test's engine (a browser profile of its own).
+
+    opts: webkit_args=[...] (MiniBrowser options), firefox_prefs={...}, chromium_args=[...].
+    """
+    made = []
+
+    def make(webkit_args=(), firefox_prefs=None, chromium_args=()):
+        if engine == "chromium":
+            from playwright.sync_api import sync_playwright
+
+            pw = sync_playwright().start()
+            made.append(pw.stop)
+            device = engines.ChromiumDevice(proxy, pw, CHROMIUM, LAUNCH_ARGS + list(chromium_args))
+        elif engine == "webkit":
+            device = engines.WebKitDevice(proxy, request.getfixturevalue("xvfb").display, list(webkit_args))
+        else:
+            profile = tmp_path / f"firefox-{len(made)}"
+            profile.mkdir()
+            device = engines.FirefoxDevice(proxy, profile, firefox_prefs)
+        made.append(device.quit)
+        return device
+
+    yield make
+    for stop in reversed(made):
+        try:
+            stop()
+        except Exception as e:  # one browser failing to close must not hide the test's result
+            print(f"closing {engine}: {e}")

@@ -5,7 +5,7 @@ import { NAV, ONLINE_CSS, SCREENS } from './screens.js';
 import * as store from './store.js';
 import * as sync from './sync.js';
 import * as i18n from './i18n.js';
-import { t } from './i18n.js';
+import { fmtTime, t } from './i18n.js';
 import * as policy from './policy.js';
 import * as vocab from './vocab.js';
 import { clear, h, toast } from './ui/dom.js';
@@ -136,6 +136,13 @@ function renderBanners() {
       ),
     );
   }
+  if (s.storageStuck) {
+    box.append(dismissable('storage-banner', 'warn', t('storage_recovered'), { storageStuck: false }));
+  }
+  if (s.lostRecords) box.append(dismissable('lost-banner', 'warn', lostText(s.lostRecords), { lostRecords: null }, () => db.setMeta('lost_records', null)));
+  if (s.screen !== 'login' && iosBrowserTab() && !localStorage.getItem(HINT_SEEN)) {
+    box.append(dismissable('install-hint', 'info', t('ios_install'), {}, () => localStorage.setItem(HINT_SEEN, '1')));
+  }
   if (s.updateReady) {
     box.append(
       h(
@@ -146,6 +153,65 @@ function renderBanners() {
       ),
     );
   }
+}
+
+/** A banner with a "got it" button that sets `clears` in the store and runs `then`. */
+function dismissable(id, kind, text, clears, then = () => {}) {
+  const close = () => {
+    then();
+    store.set(clears);
+    document.getElementById(id)?.remove();
+  };
+  return h(
+    'div',
+    { class: `banner ${kind}`, id, role: kind === 'warn' ? 'alert' : 'status' },
+    h('p', {}, text),
+    h('button', { type: 'button', class: 'btn', id: `${id}-ok`, onclick: close }, t('got_it')),
+  );
+}
+
+// --- iPhone: Safari deletes the data of a site not added to the home screen ----------
+
+const HINT_SEEN = 'patrol.install_hint_seen';
+
+/** iOS Safari (or another iOS browser, all WebKit) in a tab, not the home-screen app. */
+export function iosBrowserTab() {
+  const ua = navigator.userAgent;
+  const ios = /iPad|iPhone|iPod/.test(ua) || (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1);
+  return ios && !(matchMedia('(display-mode: standalone)').matches || navigator.standalone === true);
+}
+
+/**
+ * The phone has no data of its own but the server still knows this person: the browser
+ * cleared the app's storage (Safari's 7-day rule keeps the server's cookie) or this is a
+ * new phone. What was sent is on the server; what was saved on the phone and not sent is
+ * gone. Ask the server what it received from this person's phones, and say it.
+ */
+async function checkLostRecords() {
+  let devices;
+  try {
+    devices = await api.get('/api/devices/mine');
+  } catch (e) {
+    console.warn('could not ask the server what arrived', e);
+    return;
+  }
+  const sent = devices.filter((d) => d.max_seq > 0);
+  if (!sent.length) return;
+  const last = sent.reduce((a, b) => (a.last_seen_at > b.last_seen_at ? a : b));
+  const gaps = sent.flatMap((d) => d.seq_gaps);
+  const lostRecords = {
+    last_seen_at: last.last_seen_at,
+    received: sent.reduce((n, d) => n + d.max_seq - d.seq_gaps.reduce((m, [a, b]) => m + b - a + 1, 0), 0),
+    gaps,
+  };
+  await db.setMeta('lost_records', lostRecords);
+  store.set({ lostRecords });
+}
+
+function lostText(x) {
+  const parts = [t('storage_cleared', { t: fmtTime(x.last_seen_at), n: x.received })];
+  if (x.gaps.length) parts.push(t('records_never_arrived', { r: x.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ') }));
+  return parts.join(' ');
 }
 
 function renderNav() {
@@ -211,6 +277,7 @@ function applyUpdate() {
 
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return;
+  const controlledAtStart = !!navigator.serviceWorker.controller;
   navigator.serviceWorker.addEventListener('controllerchange', () => {
     if (reloading) location.reload();
     else navigator.serviceWorker.controller?.postMessage({ type: 'VERSION' }); // a first install took this page
@@ -221,12 +288,18 @@ async function registerServiceWorker() {
     console.warn('service worker not registered', e);
     return;
   }
+  // An update is a worker that installed while another one already controlled this page,
+  // and that now waits. A first install has no controller when it starts; its own
+  // clients.claim() may set one before this page hears "installed" (WebKit), and nothing
+  // then waits: offering "reload" there would do nothing.
   const watch = (worker) => {
-    worker?.addEventListener('statechange', () => {
-      if (worker.state === 'installed' && navigator.serviceWorker.controller) store.set({ updateReady: true });
+    if (!worker) return;
+    const controlledBefore = !!navigator.serviceWorker.controller;
+    worker.addEventListener('statechange', () => {
+      if (worker.state === 'installed' && controlledBefore && registration.waiting === worker) store.set({ updateReady: true });
     });
   };
-  if (registration.waiting && navigator.serviceWorker.controller) store.set({ updateReady: true });
+  if (registration.waiting && controlledAtStart) store.set({ updateReady: true });
   navigator.serviceWorker.addEventListener('message', (ev) => {
     if (ev.data?.type === 'VERSION') store.set({ version: ev.data.version });
   });
@@ -295,21 +368,30 @@ async function loadVocabulary() {
 
 async function boot() {
   db.onLost(storageLost);
+  db.onStuck(() => store.set({ storageStuck: true }));
+  addEventListener('pageshow', (ev) => {
+    // Back from the back-forward cache: this page let go of its storage and sync lock when
+    // it was hidden (db.js, sync.js), and whatever it was doing then was aborted. Draw the
+    // screen again from storage and sync.
+    if (!ev.persisted) return;
+    route();
+    if (store.get().me) sync.syncNow();
+  });
   document.documentElement.lang = store.get().lang === 'zh' ? 'zh-CN' : 'en';
   // A QR opened by the phone's camera app may arrive as /c/<token> (served from cache).
   const m = location.pathname.match(/^\/c\/([^/]+)$/);
   if (m) history.replaceState(null, '', `/#/scan/${m[1]}`);
-  const [me, round] = await Promise.all([db.getMeta('me'), db.getMeta('round')]);
+  const [me, round, lostRecords] = await Promise.all([db.getMeta('me'), db.getMeta('round'), db.getMeta('lost_records')]);
   // The session's CSRF token is kept with the user, so a phone that starts offline can
   // send as soon as the network is back, without asking the server first.
   if (me) api.setCsrf(me.csrf_token);
-  store.set({ me: me || null, round: round || null, lastSync: localStorage.getItem('patrol.last_sync') });
+  store.set({ me: me || null, round: round || null, lostRecords: lostRecords || null, lastSync: localStorage.getItem('patrol.last_sync') });
   // Every screen names things through the translation table and the domain's vocabulary.
   await i18n.load().catch((e) => console.error(e));
   if (!(await loadVocabulary())) return;
   let queued = false;
   store.subscribe((s, changes) => {
-    if (queued || !['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen'].some((k) => k in changes)) return;
+    if (queued || !['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen', 'storageStuck', 'lostRecords'].some((k) => k in changes)) return;
     // Several changes in one turn redraw the chrome once.
     queued = true;
     queueMicrotask(() => {
@@ -349,7 +431,30 @@ async function boot() {
     warmOnlineScreens();
   } else {
     sync.refreshCounts();
+    // Nothing on the phone: once someone is logged in (the server's cookie outlived the
+    // cleared storage, or the person logs in), say what the server has and what is lost.
+    const unsubscribe = store.subscribe((st, changes) => {
+      if (!('me' in changes) || !st.me) return;
+      unsubscribe();
+      checkLostRecords();
+    });
+    await adoptServerSession();
   }
+}
+
+/** The server still has a session for this browser: carry on as that user, as after a login. */
+async function adoptServerSession() {
+  let user;
+  try {
+    user = await api.me();
+  } catch {
+    return; // logged out or offline: the login screen it is
+  }
+  await db.setMeta('me', user);
+  store.set({ me: user, needLogin: false });
+  navigator.storage?.persist?.().catch(() => {});
+  sync.start();
+  if (store.get().screen === 'login') ctx.afterLogin();
 }
 
 boot();

@@ -1,5 +1,5 @@
 // The phone's own storage (IndexedDB): outbox, photo bytes, pulled reference data, drafts, meta.
-import { openDB } from './vendor/idb/idb.js';
+import { openDB, unwrap } from './vendor/idb/idb.js';
 
 const NAME = 'patrol';
 const VERSION = 1;
@@ -49,42 +49,150 @@ export function db() {
   // cursor without the data it stands for), and the next start would trust it.
   if (lost) return Promise.reject(new StorageLost(lost));
   if (!dbPromise) {
-    dbPromise = openDB(NAME, VERSION, {
-      upgrade(d) {
-        // Outbox: keyed by the per-device sequence number, so it reads in send order.
-        const outbox = d.createObjectStore('outbox', { keyPath: 'seq' });
-        outbox.createIndex('status', 'status');
-        // Photos as ArrayBuffer + MIME type: Safari has trouble with Blobs in IndexedDB.
-        const photos = d.createObjectStore('photos', { keyPath: 'id' });
-        photos.createIndex('status', 'status');
-        for (const store of Object.values(ENTITY_STORES)) {
-          const s = d.createObjectStore(store, { keyPath: 'id' });
-          if (store === 'checkpoints') {
-            s.createIndex('token', 'token');
-            s.createIndex('short_code', 'short_code');
-          }
-        }
-        d.createObjectStore('drafts', { keyPath: 'key' });
-        d.createObjectStore('meta');
-      },
-      blocking(_current, next) {
-        // Another page deletes the database (next === null) or opens a newer version of
-        // it: close at once so that it can go ahead, and stop using it.
-        storageLost(next === null ? 'deleted' : 'upgraded');
-      },
-      terminated() {
-        // The browser closed the connection itself ("clear site data", storage eviction).
-        storageLost('closed');
-      },
-    });
-    const opening = dbPromise;
-    // A failed open (storage full, private mode) is tried again by the next call.
-    opening.catch(() => {
+    const opening = withTimeout(open(), () => new StorageTimeout('open'));
+    dbPromise = opening;
+    // A failed open (storage full, private mode, no answer) is tried again by the next call.
+    opening.catch((e) => {
       if (dbPromise === opening) dbPromise = null;
+      if (e instanceof StorageTimeout) unstick('open');
     });
   }
   return dbPromise;
 }
+
+function open() {
+  const attempt = { abandoned: false };
+  attempting = attempt;
+  const opening = openDB(NAME, VERSION, {
+    upgrade(d) {
+      // Outbox: keyed by the per-device sequence number, so it reads in send order.
+      const outbox = d.createObjectStore('outbox', { keyPath: 'seq' });
+      outbox.createIndex('status', 'status');
+      // Photos as ArrayBuffer + MIME type: Safari has trouble with Blobs in IndexedDB.
+      const photos = d.createObjectStore('photos', { keyPath: 'id' });
+      photos.createIndex('status', 'status');
+      for (const store of Object.values(ENTITY_STORES)) {
+        const s = d.createObjectStore(store, { keyPath: 'id' });
+        if (store === 'checkpoints') {
+          s.createIndex('token', 'token');
+          s.createIndex('short_code', 'short_code');
+        }
+      }
+      d.createObjectStore('drafts', { keyPath: 'key' });
+      d.createObjectStore('meta');
+    },
+    blocking(_current, next) {
+      // Another page deletes the database (next === null) or opens a newer version of
+      // it: close at once so that it can go ahead, and stop using it.
+      storageLost(next === null ? 'deleted' : 'upgraded');
+    },
+    terminated() {
+      // The browser closed the connection itself ("clear site data", storage eviction).
+      storageLost('closed');
+    },
+  });
+  return opening.then((d) => {
+    if (attempt.abandoned) {
+      // The open answered after this page gave up on it (a timeout, the page left): nothing
+      // may use this connection, and holding it open would block a newer version.
+      d.close();
+      throw new StorageTimeout('open');
+    }
+    if (attempting === attempt) attempting = null;
+    track(d);
+    return d;
+  });
+}
+
+// --- a stuck request must not stick the app -------------------------------------------
+// WebKit keeps a page that is left in its back-forward cache with its scripts frozen: an
+// IndexedDB transaction or a Web Lock that page had open stays open, and every later
+// read-write transaction on the same stores waits behind it for ever (the "hang after the
+// camera" of issue 12). So (1) a page being hidden gives up its transactions and its
+// connection (pagehide, below); (2) every transaction this page opens has a deadline: one
+// that has not finished by then is aborted with everything else this page has open, the
+// connection is closed and opened again on the next call, and the person is told. An
+// aborted transaction writes nothing, so a record is either saved whole (and the screen
+// said so) or not at all (and the screen says that), never half.
+
+/** How long one transaction may take before the app calls storage stuck. */
+export const STORAGE_TIMEOUT_MS = 10000;
+
+let connection = null; // the open IDBDatabase (raw)
+let attempting = null; // the open in progress, marked abandoned if the page gives up on it
+const inflight = new Map(); // raw IDBTransaction → its deadline timer
+const stuckListeners = new Set();
+
+/** A storage request did not answer in time; the app reconnected and nothing saved was lost. */
+export class StorageTimeout extends Error {
+  constructor(what) {
+    super(`storage did not answer (${what})`);
+    this.name = 'StorageTimeout';
+  }
+}
+
+/** Call fn(what) each time a stuck request made the app abort and reconnect. */
+export function onStuck(fn) {
+  stuckListeners.add(fn);
+}
+
+function withTimeout(promise, error) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(error()), STORAGE_TIMEOUT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function track(d) {
+  // Every transaction of this connection, the ones idb's shortcuts open included, goes
+  // through this method: give each a deadline and forget it when it ends.
+  const raw = unwrap(d) || d;
+  connection = raw;
+  const native = raw.transaction;
+  raw.transaction = function transaction(...args) {
+    const tx = native.apply(this, args);
+    inflight.set(tx, setTimeout(() => unstick(`transaction on ${[...tx.objectStoreNames].join('+')}`), STORAGE_TIMEOUT_MS));
+    const end = () => {
+      clearTimeout(inflight.get(tx));
+      inflight.delete(tx);
+    };
+    tx.addEventListener('complete', end);
+    tx.addEventListener('abort', end);
+    return tx;
+  };
+}
+
+/** Abort what this page has open in storage and close its connection; the next call reopens. */
+function letGo() {
+  for (const [tx, timer] of inflight) {
+    clearTimeout(timer);
+    try {
+      tx.abort();
+    } catch {
+      // Already committing or finished: it completes by itself.
+    }
+  }
+  inflight.clear();
+  connection?.close();
+  connection = null;
+  // An open still pending is closed as soon as it answers (see open()).
+  if (attempting) attempting.abandoned = true;
+  attempting = null;
+  dbPromise = null;
+}
+
+function unstick(what) {
+  console.warn(`storage stuck (${what}): aborting, reconnecting`);
+  letGo();
+  for (const fn of stuckListeners) fn(what);
+}
+
+// A page going into the back-forward cache is frozen as it is: let go of storage first. A
+// page that comes back (pageshow) opens the database again on its next call.
+addEventListener('pagehide', () => letGo());
 
 export async function getMeta(key, fallback = undefined) {
   const value = await (await db()).get('meta', key);

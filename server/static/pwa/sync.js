@@ -28,14 +28,55 @@ export function syncNow() {
     try {
       do {
         again = false;
-        if (navigator.locks) await navigator.locks.request('patrol-sync', () => runOnce());
-        else await runOnce();
+        await withSyncLock(runOnce);
       } while (again);
     } finally {
       running = null;
     }
   })();
   return running;
+}
+
+// --- one sync at a time across tabs, and never a lock held by a page that is gone ------
+
+const LOCK = 'patrol-sync';
+/** How long a sync waits for another page's sync before taking the lock from it. */
+export const LOCK_WAIT_MS = 30000;
+let leaving = null; // {promise, resolve}: settles when this page is hidden
+
+// A page hidden into the back-forward cache is frozen with whatever it holds (db.js):
+// hiding gives the sync lock back at once, and a page shown again takes it anew.
+addEventListener('pagehide', () => leaving?.resolve());
+
+function pageLeft() {
+  if (!leaving) {
+    let resolve;
+    const promise = new Promise((r) => { resolve = r; });
+    leaving = { promise, resolve: () => { leaving = null; resolve(); } };
+  }
+  return leaving.promise;
+}
+
+/**
+ * Run fn holding the `patrol-sync` Web Lock. The lock is given back when fn ends or the
+ * page is hidden, whichever comes first. A lock that another page has held for
+ * LOCK_WAIT_MS is taken from it (`steal`): such a page is frozen or hung, and a second
+ * sync is harmless since every push is idempotent (the server answers `duplicate`).
+ */
+async function withSyncLock(fn) {
+  if (!navigator.locks) return fn();
+  let granted = false;
+  const held = () => {
+    granted = true;
+    return Promise.race([fn(), pageLeft()]);
+  };
+  try {
+    return await navigator.locks.request(LOCK, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, held);
+  } catch (e) {
+    if (granted) throw e;
+    console.warn(`${LOCK} held for ${LOCK_WAIT_MS} ms by another page: taking it`);
+    return navigator.locks.request(LOCK, { steal: true }, held);
+  }
 }
 
 async function runOnce() {
