@@ -61,4 +61,4 @@ def seed() -> tuple[Site, bool]:
     return site, created
 
 
-_ROLE_ZH = {C.PATROLLER: "巡查员", C.SUPERVISOR: "主管", C.MANAGER: "经理", C.ARCHIVIST: "档案员", C.ADMIN: "管理员"}
+_ROLE_ZH = {C.PATROLLER: "巡查员", C.SUPERVISOR: "主管", C.MANAGER: "经理", C.ARCHIVIST: "档案员", C.ADMIN: "管理员", C.RECEPTIONIST: "客服助理"}
