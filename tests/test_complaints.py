@@ -454,3 +454,27 @@ def test_the_handler_may_work_on_the_complaint_whatever_their_role(demo, as_role
     assert api.get(f"/api/complaints/{c.id}").status_code == 200
     assert api.post(f"/api/complaints/{c.id}/start").status_code == 200
     assert as_role("archivist").post(f"/api/complaints/{c.id}/propose", json={"cause": "c", "solution": "s"}).status_code == 403
+
+
+def test_the_sealed_months_record_shows_the_complaint_statistics_with_charts(demo, tmp_path):
+    import shutil
+    import subprocess
+    import zipfile
+
+    cp = checkpoint(demo, "F01")
+    take(demo, received_at=MORNING, checkpoint_id=cp.id)
+    bad = take(demo, received_at=MORNING, channel=choices.CHANNEL_LETTER)
+    complaints.judge(bad, actor=user("receptionist"), valid=False, reason="无效")
+    db.session.commit()
+    row = archive.seal(demo, "2026-03", actor_id=None)
+    db.session.commit()
+    figures = archive.summary(demo, "2026-03")["complaints"]
+    assert figures["total"] == 2 and figures["by_channel"] == {"phone": 1, "letter": 1}
+    with zipfile.ZipFile(row.bundle_path) as zf:
+        pdf = zf.read(next(n for n in zf.namelist() if n.endswith("record.pdf")))
+    assert pdf.startswith(b"%PDF")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler) is not installed")
+    (tmp_path / "record.pdf").write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(tmp_path / "record.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    assert "业主投诉分类统计" in text and "本月受理投诉 2 件" in text and "按投诉方式" in text
