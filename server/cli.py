@@ -93,6 +93,11 @@ def seed_demo():
     """Create the demo site, its checkpoints and one user per role (idempotent)."""
     site, created = seed()
     click.echo(f"demo site {site.code}: {'created' if created else 'already there, checked'}")
+    from .demo import seed_complaints
+
+    made = seed_complaints(site)
+    if made:
+        click.echo(f"demo complaints: {made}")
 
 
 @click.group("sites")

@@ -478,3 +478,13 @@ def test_the_sealed_months_record_shows_the_complaint_statistics_with_charts(dem
     (tmp_path / "record.pdf").write_bytes(pdf)
     text = subprocess.run(["pdftotext", str(tmp_path / "record.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     assert "业主投诉分类统计" in text and "本月受理投诉 2 件" in text and "按投诉方式" in text
+
+
+def test_the_demo_site_gets_a_receptionist_and_complaints_in_each_state(demo, runner):
+    assert "receptionist" in choices.ROLES and user("receptionist") is not None
+    first = runner.invoke(args=["seed-demo"])
+    second = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0 and "demo complaints: 7" in first.output, first.output
+    assert "demo complaints" not in second.output
+    states = set(db.session.execute(select(Complaint.state).where(Complaint.site_id == demo.id)).scalars())
+    assert states == {"received", "invalid", "assigned", "proposed", "replied", "closed"}
