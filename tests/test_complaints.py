@@ -488,3 +488,38 @@ def test_the_demo_site_gets_a_receptionist_and_complaints_in_each_state(demo, ru
     assert "demo complaints" not in second.output
     states = set(db.session.execute(select(Complaint.state).where(Complaint.site_id == demo.id)).scalars())
     assert states == {"received", "invalid", "assigned", "proposed", "replied", "closed"}
+
+
+# --- taken on the phone during a patrol (sync) -------------------------------------------------------
+
+
+def test_a_complaint_taken_on_the_phone_during_a_patrol_syncs_exactly_once(demo, as_role):
+    from .test_tasks_support import Phone
+
+    phone = Phone(as_role("patroller"), demo)
+    visit = phone.failed_visit("F08", scanned_at=phone.now() - timedelta(minutes=20))
+    complaint = phone.mutation("complaint.receive", {
+        "complaint_id": str(uuid.uuid4()), "site_id": demo.id, "visit_id": visit["payload"]["visit_id"], "channel": "visit",
+        "complainant": "8楼住户", "unit": "8-01", "content": "楼道灯晚上经常不亮",
+    }, phone.now() - timedelta(minutes=19))
+    first = phone.push([visit, complaint])
+    assert [r["status"] for r in first] == ["applied", "applied"], first
+    again = phone.push([visit, complaint])
+    assert [r["status"] for r in again] == ["duplicate", "duplicate"]
+    rows = db.session.execute(select(Complaint)).scalars().all()
+    assert len(rows) == 1
+    c = rows[0]
+    assert (c.visit_id, c.checkpoint_id, c.received_by) == (visit["payload"]["visit_id"], checkpoint(demo, "F08").id, user("patroller").id)
+    assert first[1]["result"] == {"complaint_id": c.id, "state": "received"}
+    # Received when the resident spoke, not when the phone synced.
+    assert abs((c.received_at - (utcnow() - timedelta(minutes=19))).total_seconds()) < 60
+
+
+def test_a_role_that_may_not_take_complaints_is_refused_through_sync(demo, as_role):
+    from .test_tasks_support import Phone
+
+    phone = Phone(as_role("archivist"), demo)
+    m = phone.mutation("complaint.receive", {"complaint_id": str(uuid.uuid4()), "site_id": demo.id, "complainant": "x", "content": "y"}, phone.now())
+    [r] = phone.push([m])
+    assert (r["status"], r["code"]) == ("rejected", "forbidden_site")
+    assert db.session.execute(select(func.count()).select_from(Complaint)).scalar() == 0

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server.models import Complaint
 
-from .app_driver import login, shot
+from .app_driver import installed_app, login, open_by_code, rows, shot, wait_outbox
 from .conftest import SCREENSHOTS, guard_origin, new_context
 
 pytestmark = pytest.mark.browser
@@ -141,3 +141,33 @@ def test_complaint_screens_at_phone_and_desk_size(live_server, browser, seeded):
         assert page.csp_errors == [] and page.leaks == []
         page.context.close()
     assert (SCREENSHOTS / "complaint-complaints-390.png").exists()
+
+
+def test_patroller_takes_a_complaint_during_a_patrol_offline_and_it_syncs_exactly_once(live_server, browser, query):
+    context, page = installed_app(browser, live_server, "patroller")
+    context.set_offline(True)
+    open_by_code(page, "F08")
+    page.fill("#resident-note", "8楼住户反映楼道灯晚上经常不亮")
+    page.check("#complaint-take")
+    page.click("#save-visit")
+    assert "投诉人" in page.text_content("#visit-error")  # who complained is needed
+    page.fill("#complaint-complainant", "王女士")
+    page.fill("#complaint-unit", "8-01")
+    shot(page, "complaint-on-patrol-390")
+    page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+    assert [r["kind"] for r in rows(page, "outbox")] == ["visit.record", "complaint.receive"]
+    assert query(lambda s: s.execute(select(Complaint.id)).scalars().all()) == []
+
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    # A second sync sends nothing again.
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    page.wait_for_timeout(500)
+
+    def complaints(s):
+        return [(c.complainant, c.unit, c.content, c.channel, c.visit_id is not None) for c in s.execute(select(Complaint)).scalars()]
+
+    assert query(complaints) == [("王女士", "8-01", "8楼住户反映楼道灯晚上经常不亮", "visit", True)]
