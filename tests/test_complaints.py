@@ -523,3 +523,31 @@ def test_a_role_that_may_not_take_complaints_is_refused_through_sync(demo, as_ro
     [r] = phone.push([m])
     assert (r["status"], r["code"]) == ("rejected", "forbidden_site")
     assert db.session.execute(select(func.count()).select_from(Complaint)).scalar() == 0
+
+
+# --- retention and legal holds ---------------------------------------------------------------------
+
+
+def test_retention_purges_a_filed_months_closed_complaints_and_a_legal_hold_keeps_them(demo, app):
+    from server import retention
+
+    old = take(demo, received_at=datetime(2024, 1, 10, 2, 0))
+    complaints.judge(old, actor=user("receptionist"), valid=False, reason="无效")
+    still_open = take(demo, received_at=datetime(2024, 1, 11, 2, 0))
+    db.session.commit()
+    archive.seal(demo, "2024-01", actor_id=None)
+    db.session.commit()
+    hold = retention.add_hold(demo, reason="诉讼 court", actor_id=None, month="2024-01")
+    db.session.commit()
+    [held] = [p for p in retention.due_months() if p.month == "2024-01"]
+    assert held.action == "skip" and held.reason == "legal hold on this month"
+    retention.release_hold(hold, actor_id=None)
+    db.session.commit()
+    [plan] = [p for p in retention.due_months() if p.month == "2024-01"]
+    assert plan.action == "purge" and plan.counts["complaints"] == 1
+    old_id, open_id = old.id, still_open.id
+    retention.apply_plan(plan, actor=None, by_name="test")
+    db.session.commit()
+    db.session.expunge_all()
+    assert db.session.get(Complaint, old_id) is None
+    assert db.session.get(Complaint, open_id) is not None  # not closed: not filed away yet
