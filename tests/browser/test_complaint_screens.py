@@ -138,6 +138,7 @@ def test_complaint_screens_at_phone_and_desk_size(live_server, browser, seeded):
             # Nothing wider than the screen.
             assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{screen} scrolls sideways at {tag}"
             shot(page, f"complaint-{screen.replace('/', '-')}-{tag}")
+            page.screenshot(path=str(SCREENSHOTS / f"complaint-{screen.replace('/', '-')}-{tag}-full.png"), full_page=True)
         assert page.csp_errors == [] and page.leaks == []
         page.context.close()
     assert (SCREENSHOTS / "complaint-complaints-390.png").exists()

@@ -145,10 +145,10 @@ function nextStep(c, may, depts, people, reload) {
 /** The return visit: the script of 回访规范 as a prompt to read, then the result. */
 function returnVisitForm(c, reload) {
   const err = errorBox('cmp-visit-error');
-  const result = h('fieldset', { class: 'field', id: 'cmp-visit-result' },
+  const result = h('fieldset', { id: 'cmp-visit-result' },
     h('legend', {}, t('cmp_visit_result')),
-    vocab.options('satisfaction').map(([v, label]) => h('label', { class: 'check' },
-      h('input', { type: 'radio', name: 'cmp-visit-result', value: v, id: `cmp-visit-${v}` }), ' ', label)));
+    h('div', { class: 'checks' }, vocab.options('satisfaction').map(([v, label]) => h('label', { class: 'check', for: `cmp-visit-${v}` },
+      h('input', { type: 'radio', name: 'cmp-visit-result', value: v, id: `cmp-visit-${v}` }), label))));
   const chosen = () => document.querySelector('input[name="cmp-visit-result"]:checked')?.value;
   const when = h('input', { type: 'datetime-local', id: 'cmp-visit-at' });
   return card('cmp-visit', t('cmp_visit'),
