@@ -18,7 +18,7 @@ export function render(container, route, ctx) {
     const picker = h('input', { type: 'month', id: 'cmp-stats-month', value: month, onchange: (e) => ctx.go(`complaints/stats${qs({ site: siteId, month: e.target.value })}`) });
     const block = (id, title, list, counts, extra = {}) => [
       h('h2', { id: `${id}-title` }, title),
-      chart({ id, labelledBy: `${id}-title`, rows: Object.entries(counts).map(([k, v]) => ({ label: list ? vocab.label(list, k) : (extra[k] || k), value: v })) }),
+      !Object.keys(counts).length ? h('p', { class: 'hint', id }, t('desk_no_match')) : chart({ id, labelledBy: `${id}-title`, rows: Object.entries(counts).map(([k, v]) => ({ label: list ? vocab.label(list, k) : (extra[k] || k), value: v })) }),
     ];
     box.append(
       h('div', { class: 'field' }, h('label', { for: 'cmp-stats-month' }, t('cmp_month')), picker),
