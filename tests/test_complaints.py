@@ -25,7 +25,7 @@ def dept(site, code: str) -> int:
 
 def take(site, *, by: str = "receptionist", received_at: datetime | None = None, kind: str = choices.COMPLAINT_ORDINARY, **kw) -> Complaint:
     fields = {"channel": choices.CHANNEL_PHONE, "complainant": "王女士", "content": "楼道灯不亮 hallway light out", "unit": "8-01", **kw}
-    c, _ = complaints.receive(site, actor=user(by), received_at=received_at or utcnow() - timedelta(minutes=5), kind=kind, **fields)
+    c, _ = complaints.receive(site, actor=user(by), received_at=received_at or utcnow() - timedelta(seconds=1), kind=kind, **fields)
     db.session.commit()
     return c
 
