@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(archive_group)
     app.cli.add_command(retention_group)
     app.cli.add_command(sync_group)
+    app.cli.add_command(complaints_group)
     app.cli.add_command(sites_group)
 
 
@@ -92,6 +93,11 @@ def seed_demo():
     """Create the demo site, its checkpoints and one user per role (idempotent)."""
     site, created = seed()
     click.echo(f"demo site {site.code}: {'created' if created else 'already there, checked'}")
+    from .demo import seed_complaints
+
+    made = seed_complaints(site)
+    if made:
+        click.echo(f"demo complaints: {made}")
 
 
 @click.group("sites")
@@ -341,3 +347,18 @@ def checkpoints_labels(site_code, base_url, path):
     with open(path, "wb") as fh:
         fh.write(pdf)
     click.echo(f"wrote {len(chosen)} labels to {path}")
+
+
+@click.group("complaints")
+def complaints_group():
+    """Residents' complaints."""
+
+
+@complaints_group.command("escalate")
+def complaints_escalate():
+    """Raise complaints past their deadline level by level (run hourly; each level once per complaint)."""
+    from .complaints import escalate_due
+
+    count = escalate_due()
+    db.session.commit()
+    click.echo(f"raised {count} complaint level(s)")

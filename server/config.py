@@ -31,6 +31,7 @@ SETTINGS = (
     ("COVERAGE_REPEAT_MINUTES", "10", "...when they fall within this many minutes"),
     ("PWA_VERSION", "(hash of the app's files)", "version string of the phone app; a new one makes phones offer an update"),
     ("PUBLIC_URL", "(from the request)", "base URL printed into QR labels, e.g. https://patrol.example.com"),
+    ("COMPLAINT_FINE_DAYS", "7", "days back a patrol that marked a complained-of item OK counts for the patrolled-as-fine signal"),
 )
 
 
@@ -102,6 +103,7 @@ def from_env(root: Path) -> dict:
         "MAX_IMAGE_PIXELS": _int("MAX_IMAGE_PIXELS", 40_000_000),
         "SYNC_MAX_MUTATIONS": _int("SYNC_MAX_MUTATIONS", 500),
         "SYNC_TOMBSTONE_DAYS": _int("SYNC_TOMBSTONE_DAYS", 180),
+        "COMPLAINT_FINE_DAYS": _int("COMPLAINT_FINE_DAYS", 7),
         "SESSION_HOURS": _int("SESSION_HOURS", 720),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),

@@ -33,7 +33,7 @@ from . import audit, choices
 from .changes import record_change
 from .extensions import db
 from .models import Extension, Finding, ItemResult, LegalHold, MonthArchive, Notification, Photo, PurgeLog, Round, Site
-from .models import Task, TaskComment, User, Verification, Visit, utcnow
+from .models import Complaint, ReturnVisit, Task, TaskComment, User, Verification, Visit, utcnow
 from .months import add_months, month_end, month_start, parse_month
 from .photos import photo_path
 from .problems import Invalid
@@ -157,7 +157,8 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
             if (vid and vid not in dropping_visits) or (fid and fid not in dropping_findings) or (tid and tid not in dropping_tasks):
                 kept_links.add(pid)
     photos -= kept_links
-    plan.ids = {"visits": visits, "findings": findings, "tasks": tasks, "photos": sorted(photos)}
+    complaints = _month_complaints(site, month, held_tasks)
+    plan.ids = {"visits": visits, "findings": findings, "tasks": tasks, "photos": sorted(photos), "complaints": complaints}
     plan.counts = {
         "visits": len(visits),
         "item_results": _count_in(ItemResult.visit_id, visits),
@@ -169,6 +170,8 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
         "notifications": _count_in(Notification.task_id, tasks),
         "photos": len(photos),
         "archive_files": 0 if held_tasks else len(row.files or []),
+        "complaints": len(complaints),
+        "return_visits": _count_in(ReturnVisit.complaint_id, complaints),
     }
     plan.held = {"tasks": len(held_tasks), "findings": len(held_findings), "visits": len(held_visits & set(month_visits))} if held_tasks else {}
     if not any(plan.counts.values()):
@@ -176,6 +179,14 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
         return plan
     plan.action = "purge"
     return plan
+
+
+def _month_complaints(site: Site, month: str, held_tasks: list) -> list:
+    """The month's closed complaints; one about a task under a legal hold stays with it, and an open one is not filed yet."""
+    stmt = select(Complaint.id).where(Complaint.site_id == site.id, Complaint.month == month, Complaint.state.in_(choices.COMPLAINT_CLOSED_STATES))
+    if held_tasks:
+        stmt = stmt.where((Complaint.task_id.is_(None)) | (Complaint.task_id.not_in(held_tasks)))
+    return _ids(stmt)
 
 
 def _chunks(items: list):
@@ -205,6 +216,7 @@ def due_months(now: datetime | None = None, site_code: str | None = None) -> lis
     for site in db.session.execute(stmt).scalars():
         months = set(_ids(select(Visit.month).where(Visit.site_id == site.id).distinct()))
         months |= set(_ids(select(Finding.month).where(Finding.site_id == site.id).distinct()))
+        months |= set(_ids(select(Complaint.month).where(Complaint.site_id == site.id).distinct()))
         months |= set(_ids(select(MonthArchive.month).where(MonthArchive.site_id == site.id, MonthArchive.state == choices.MONTH_ARCHIVED)))
         holds = active_holds(site.id)
         for month in sorted(months):
@@ -234,6 +246,10 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
     for column, items in ((Photo.task_id, ids["tasks"]), (Photo.finding_id, ids["findings"]), (Photo.visit_id, ids["visits"])):
         for chunk in _chunks(list(items)):
             db.session.execute(Photo.__table__.update().where(column.in_(chunk)).values({column.key: None}))
+    _delete_in(ReturnVisit, ReturnVisit.complaint_id, ids.get("complaints", []))
+    _delete_in(Complaint, Complaint.id, ids.get("complaints", []))
+    for complaint_id in ids.get("complaints", []):
+        record_change("complaint", complaint_id, site_id=site.id, op="delete")
     _delete_in(Task, Task.id, ids["tasks"])
     _delete_in(Finding, Finding.id, ids["findings"])
     _delete_in(ItemResult, ItemResult.visit_id, ids["visits"])

@@ -143,10 +143,11 @@ ARCHIVE_SAMPLES = {
 
 
 def _all_samples() -> dict:
+    from .samples_complaints import COMPLAINT_SAMPLES
     from .samples_sync import SYNC_SAMPLES
     from .test_tasks_support import AUTHZ_SAMPLES as TASK_SAMPLES
 
-    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES}
+    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES, **COMPLAINT_SAMPLES}
 
 
 SAMPLES = _all_samples()

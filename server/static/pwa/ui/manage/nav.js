@@ -13,6 +13,7 @@ const LINKS = [
   ['manage/checkpoints', 'desk_nav_checkpoints'],
   ['manage/plans', 'desk_nav_plans'],
   ['manage/coverage', 'desk_nav_coverage', 'coverage.read'],
+  ['complaints', 'nav_complaints', 'complaint.read'],
   // The archive is its own area; people with the desk reach it from here (screens.js NAV).
   ['archive', 'nav_archive', 'archive.read'],
 ];
