@@ -386,6 +386,8 @@ class Photo(db.Model):
     visit_id: Mapped[Optional[str]] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
     finding_id: Mapped[Optional[str]] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
     task_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    # A resident's complaint the photo was taken for (docs/complaints.md "Photos").
+    complaint_id: Mapped[Optional[int]] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(16), default=choices.PHOTO_FINDING)  # choices.PHOTO_PURPOSES
     status: Mapped[str] = mapped_column(String(16), default=choices.PHOTO_EXPECTED)
     sha256: Mapped[Optional[str]] = mapped_column(String(64))  # of the original bytes

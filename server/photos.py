@@ -158,27 +158,30 @@ class Held(NamedTuple):
     finding_id: str | None
     task_id: int | None
     purpose: str
+    complaint_id: int | None = None
 
 
-HELD_COLUMNS = (Photo.uploaded_by, Photo.site_id, Photo.visit_id, Photo.finding_id, Photo.task_id, Photo.purpose)
-UNLINKED = (None, None, None)
+HELD_COLUMNS = (Photo.uploaded_by, Photo.site_id, Photo.visit_id, Photo.finding_id, Photo.task_id, Photo.purpose, Photo.complaint_id)
+UNLINKED = (None, None, None, None)
 
 
 @dataclass(frozen=True)
 class Link:
-    """The one record a photo belongs to (a visit, a finding of a visit, or a task), at one site, and its role there."""
+    """The one record a photo belongs to (a visit, a finding of a visit, a task, or a complaint), at one site, and its role there."""
 
     site_id: int
     purpose: str
     visit_id: str | None = None
     finding_id: str | None = None
     task_id: int | None = None
+    complaint_id: int | None = None
 
     def columns(self) -> dict:
-        return {"site_id": self.site_id, "visit_id": self.visit_id, "finding_id": self.finding_id, "task_id": self.task_id, "purpose": self.purpose}
+        return {"site_id": self.site_id, "visit_id": self.visit_id, "finding_id": self.finding_id, "task_id": self.task_id,
+                "complaint_id": self.complaint_id, "purpose": self.purpose}
 
     def held_by(self, user_id: int) -> Held:
-        return Held(user_id, self.site_id, self.visit_id, self.finding_id, self.task_id, self.purpose)
+        return Held(user_id, self.site_id, self.visit_id, self.finding_id, self.task_id, self.purpose, self.complaint_id)
 
 
 def taken_by(photo, user_id: int) -> bool:
@@ -196,11 +199,11 @@ def may_link(photo, user_id: int, link: Link) -> bool:
     """
     if photo is None:
         return True
-    linked = (photo.visit_id, photo.finding_id, photo.task_id)
+    linked = (photo.visit_id, photo.finding_id, photo.task_id, photo.complaint_id)
     return (
         taken_by(photo, user_id)
         and photo.site_id in (None, link.site_id)
-        and (linked == UNLINKED or (*linked, photo.purpose) == (link.visit_id, link.finding_id, link.task_id, link.purpose))
+        and (linked == UNLINKED or (*linked, photo.purpose) == (link.visit_id, link.finding_id, link.task_id, link.complaint_id, link.purpose))
     )
 
 

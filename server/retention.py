@@ -158,6 +158,8 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
                 kept_links.add(pid)
     photos -= kept_links
     complaints = _month_complaints(site, month, held_tasks)
+    # A complaint's photos belong to it alone (photos.may_link): they go with it.
+    photos.update(_in_chunks(lambda c: select(Photo.id).where(Photo.complaint_id.in_(c)), complaints))
     plan.ids = {"visits": visits, "findings": findings, "tasks": tasks, "photos": sorted(photos), "complaints": complaints}
     plan.counts = {
         "visits": len(visits),

@@ -551,3 +551,53 @@ def test_retention_purges_a_filed_months_closed_complaints_and_a_legal_hold_keep
     db.session.expunge_all()
     assert db.session.get(Complaint, old_id) is None
     assert db.session.get(Complaint, open_id) is not None  # not closed: not filed away yet
+
+
+# --- photos (the one photo rule, photos.may_link) ------------------------------------------------
+
+
+def _upload(api: ApiClient) -> str:
+    from .test_photos import jpeg, put
+
+    pid = str(uuid.uuid4())
+    assert put(api, pid, jpeg(640, 480)).status_code == 201
+    return pid
+
+
+def test_a_complaints_photo_is_claimed_by_the_photo_rule_and_shown_on_its_detail(demo, as_role):
+    from server.models import Photo
+
+    api = as_role("receptionist")
+    pid, expected = _upload(api), str(uuid.uuid4())
+    body = {"site_id": demo.id, "channel": "visit", "complainant": "王女士", "content": "墙面渗水 damp wall", "photo_ids": [pid, expected]}
+    r = api.post("/api/complaints/", json=body)
+    assert r.status_code == 201, r.get_json()
+    cid = r.get_json()["id"]
+    photo = db.session.get(Photo, pid)
+    db.session.refresh(photo)
+    assert (photo.site_id, photo.complaint_id, photo.purpose) == (demo.id, cid, choices.PHOTO_COMPLAINT)
+    detail = api.get(f"/api/complaints/{cid}").get_json()
+    assert detail["photo_ids"] == [pid, expected]
+    # The one named before its bytes arrived is expected from the receptionist, and shown as missing.
+    assert detail["photos_missing"] == [expected]
+    assert api.get(f"/api/photos/{pid}?size=thumb").headers["Content-Type"] == "image/jpeg"
+    # The site's staff see it; the other site's do not.
+    assert as_role("supervisor").get(f"/api/photos/{pid}?size=display").status_code == 200
+
+
+def test_a_photo_of_another_site_or_another_record_is_refused(demo, other_site, as_role):
+    other = as_role("other-receptionist")
+    theirs = _upload(other)
+    r = other.post("/api/complaints/", json={"site_id": other_site.id, "channel": "phone", "complainant": "张", "content": "噪音", "photo_ids": [theirs]})
+    assert r.status_code == 201
+    assert as_role("receptionist").get(f"/api/photos/{theirs}?size=thumb").status_code == 404
+    api = as_role("receptionist")
+    body = {"site_id": demo.id, "channel": "phone", "complainant": "王女士", "content": "噪音 noise"}
+    r = api.post("/api/complaints/", json=body | {"photo_ids": [theirs]})
+    assert r.status_code == 409 and error_of(r)["code"] == "photo_conflict"
+    mine = _upload(api)
+    assert api.post("/api/complaints/", json=body | {"photo_ids": [mine]}).status_code == 201
+    # Already a complaint's photo: a second complaint may not name it.
+    r = api.post("/api/complaints/", json=body | {"photo_ids": [mine]})
+    assert r.status_code == 409 and error_of(r)["code"] == "photo_conflict"
+    assert db.session.execute(select(func.count()).select_from(Complaint).where(Complaint.site_id == demo.id)).scalar() == 1

@@ -107,6 +107,7 @@ class ComplaintDetailSchema(ComplaintSchema):
     return_visits = fields.List(fields.Nested(ReturnVisitSchema))
     duplicates = fields.List(fields.Dict(), metadata={"description": "open complaints for the same unit or place"})
     patrols = fields.Dict(metadata={"description": "the place's recent patrol visits and findings"})
+    photos_missing = fields.List(fields.String(), metadata={"description": "photo ids named but not uploaded yet"})
     patrolled_as_fine = fields.Dict(allow_none=True, metadata={"description": "the last patrol within COMPLAINT_FINE_DAYS marked the item OK"})
 
 

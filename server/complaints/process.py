@@ -11,11 +11,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .. import audit, policy, sealing, webhooks
+from .. import audit, photos, policy, sealing, webhooks
 from .. import choices as C
 from ..changes import record_change
 from ..extensions import db
-from ..models import Checkpoint, Complaint, Department, Finding, Membership, ReturnVisit, Site, Task, User, Visit, utcnow
+from ..models import Checkpoint, Complaint, Department, Finding, Membership, Photo, ReturnVisit, Site, Task, User, Visit, utcnow
 from ..notifications import notify, site_recipients
 from ..problems import Conflict, Invalid, NotFound
 from ..timeutil import local_minute, month_of
@@ -184,15 +184,22 @@ def receive(site: Site, *, actor: User, channel: str, complainant: str, content:
     checkpoint_id = checkpoint_id or unit_checkpoint(site.id, unit)
     checkpoint_id, task_id = _check_place(site.id, checkpoint_id, finding_id, visit_id)
     month = month_of(received_at, site.timezone)
+    # Refuse a photo that is not this person's to link before anything is written (the claim itself needs the id).
+    for pid in dict.fromkeys(photo_ids or ()):
+        if isinstance(pid, str) and not photos.may_link(db.session.get(Photo, pid), actor.id, photos.Link(site.id, C.PHOTO_COMPLAINT)):
+            raise photos.taken(pid)
     complaint = Complaint(
         site_id=site.id, client_id=client_id, channel=channel, reply_channel=reply_channel or channel, complainant=complainant,
         contact=contact if contact_consent else "", contact_consent=contact_consent, unit=unit, checkpoint_id=checkpoint_id,
         item_id=item_id, finding_id=finding_id, visit_id=visit_id, task_id=task_id, category=category, content=content,
-        photo_ids=list(photo_ids or []), received_at=received_at, received_by=actor.id, kind=kind, state=C.COMPLAINT_RECEIVED,
+        photo_ids=[], received_at=received_at, received_by=actor.id, kind=kind, state=C.COMPLAINT_RECEIVED,
         level=rules.starting_level(kind), due_at=rules.deadline(received_at, kind, None, site.timezone), month=month,
         addendum=sealing.is_sealed(site.id, month),
     )
     db.session.add(complaint)
+    db.session.flush()
+    # Photos by the one rule of photo claims: taken by this person, at this site, of no other record.
+    complaint.photo_ids = photos.claim(photo_ids or [], actor.id, photos.Link(site.id, C.PHOTO_COMPLAINT, complaint_id=complaint.id))
     _done(complaint, "received", actor, {"channel": channel, "kind": kind, "due_at": complaint.due_at})
     if complaint.level == C.LEVEL_MANAGER:
         tell_level(complaint, C.LEVEL_MANAGER, site)

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 
 from .. import choices as C
 from ..extensions import db
-from ..models import AuditEvent, Checkpoint, Complaint, Department, Finding, ItemResult, ReturnVisit, Site, User, Visit, utcnow
+from ..models import AuditEvent, Checkpoint, Complaint, Department, Finding, ItemResult, Photo, ReturnVisit, Site, User, Visit, utcnow
 from ..timeutil import local_minute
 from .process import open_duplicates
 
@@ -76,6 +76,10 @@ def complaint_detail(c: Complaint) -> dict:
     out["duplicates"] = [{"id": d.id, "state": d.state, "unit": d.unit, "content": d.content, "received_at": d.received_at}
                          for d in open_duplicates(c.site_id, c.unit, c.checkpoint_id, exclude_id=c.id)]
     out["patrols"] = place_patrols(c.site_id, c.checkpoint_id)
+    # Named but not uploaded yet: the screen shows a placeholder instead of a broken image.
+    out["photos_missing"] = list(db.session.execute(
+        select(Photo.id).where(Photo.complaint_id == c.id, Photo.status != C.PHOTO_RECEIVED).order_by(Photo.id)
+    ).scalars()) if c.photo_ids else []
     out["patrolled_as_fine"] = patrolled_as_fine(c)
     return out
 

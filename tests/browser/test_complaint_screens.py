@@ -71,8 +71,16 @@ def test_receptionist_takes_a_complaint_on_the_desk_and_closes_it_after_the_retu
     page.fill("#cmp-unit", "8-01")
     page.select_option("#cmp-checkpoint", label="8楼 (F08)")
     page.fill("#cmp-content", "8楼电梯厅灯不亮 <script>alert(1)</script>")
+    from ..test_photos import jpeg
+
+    page.set_input_files("#cmp-photo-files", files=[{"name": "lamp.jpg", "mimeType": "image/jpeg", "buffer": jpeg(800, 600)}])
     page.click("#cmp-save")
     page.wait_for_selector("#cmp-state")
+    # The photo was uploaded, claimed by the complaint, and shows as a thumbnail that opens the photo.
+    page.wait_for_function("() => { const i = document.querySelector('#cmp-photos a.photo-slot img'); return i && i.complete && i.naturalWidth > 0; }")
+    href = page.get_attribute("#cmp-photos a.photo-slot", "href")
+    assert href.endswith("?size=display") and page.request.get(live_server.url + href).headers["content-type"] == "image/jpeg"
+    shot(page, "complaint-with-photo-1280")
     assert page.text_content("#cmp-state") == "已受理"
     assert "<script>alert(1)</script>" in page.text_content("#cmp-content")  # typed text is text
     cid = int(page.url.rsplit("/", 1)[1])

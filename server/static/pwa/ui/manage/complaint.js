@@ -62,6 +62,7 @@ export async function render(container, { params }, ctx) {
           c.reply_channel === 'letter' ? h('a', { class: 'btn', id: 'cmp-letter', href: `/api/complaints/${c.id}/letter.pdf`, target: '_blank', rel: 'noopener' }, t('cmp_letter_pdf')) : null)] : null,
         c.return_due_local ? [h('dt', {}, t('cmp_return_due')), h('dd', { id: 'cmp-return-due' }, c.return_due_local,
           c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${fmtTime(c.return_scheduled_at)}` : '')] : null),
+      photos(c),
       nextStep(c, may, depts, people, reload),
       returnVisits(c),
       patrols(c),
@@ -69,6 +70,17 @@ export async function render(container, { params }, ctx) {
       history(c));
   });
   return null;
+}
+
+/** The complaint's photos as thumbnails; each opens the display copy. One not uploaded yet shows as missing. */
+function photos(c) {
+  if (!c.photo_ids?.length) return null;
+  const missing = new Set(c.photos_missing || []);
+  return card('cmp-photos', t('cmp_photos'),
+    h('div', { class: 'cmp-photos' }, c.photo_ids.map((pid, i) => (missing.has(pid)
+      ? h('div', { class: 'photo-slot empty' }, t('desk_photo_missing'))
+      : h('a', { class: 'photo-slot', href: `/api/photos/${pid}?size=display`, target: '_blank', rel: 'noopener' },
+        h('img', { src: `/api/photos/${pid}?size=thumb`, alt: t('photo_of', { n: i + 1 }), loading: 'lazy' }))))));
 }
 
 /** The one step that comes next, for the people who may take it; nothing for the others. */

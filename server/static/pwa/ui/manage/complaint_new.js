@@ -2,6 +2,7 @@
 // open complaints for the same unit or place are shown before it is saved.
 import * as api from '../../api.js';
 import { uuid } from '../../db.js';
+import { sha256Hex } from '../../photos.js';
 import { pick, t } from '../../i18n.js';
 import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
@@ -29,6 +30,7 @@ export function render(container, route, ctx) {
         textField('cmp-unit', 'unit', t('cmp_unit'), '', { maxlength: 64, placeholder: t('cmp_unit_hint') }),
         select('cmp-checkpoint', t('checkpoint'), [['', t('cmp_no_place')], ...cps.map((c) => [c.id, `${pick(c)} (${c.short_code})`])], '', { name: 'checkpoint_id' })),
       field('cmp-content', 'content', t('cmp_content'), h('textarea', { id: 'cmp-content', rows: 4, maxlength: 5000, required: true })),
+      field('cmp-photo-files', 'photo_ids', t('cmp_photos'), h('input', { type: 'file', id: 'cmp-photo-files', accept: 'image/jpeg,image/png,image/webp', multiple: true })),
       textField('cmp-contact', 'contact', t('cmp_contact'), '', { maxlength: 200, autocomplete: 'off' }),
       h('label', { class: 'check', for: 'cmp-consent' }, h('input', { type: 'checkbox', id: 'cmp-consent' }), ' ', t('cmp_consent')),
       h('p', { class: 'hint' }, t('cmp_deadline_rule')),
@@ -49,6 +51,18 @@ export function render(container, route, ctx) {
     };
     form.querySelector('#cmp-unit').addEventListener('change', checkDupes);
     form.querySelector('#cmp-checkpoint').addEventListener('change', checkDupes);
+    // Each picked file gets its id once, so a retried save uploads it again under the same id (idempotent).
+    let picked = [];
+    form.querySelector('#cmp-photo-files').addEventListener('change', (e) => {
+      picked = [...e.target.files].map((file) => ({ id: uuid(), file }));
+    });
+    const uploadPhotos = async () => {
+      for (const p of picked) {
+        const bytes = await p.file.arrayBuffer();
+        await api.request('PUT', `/api/photos/${p.id}`, { body: bytes, headers: { 'Content-Type': p.file.type || 'image/jpeg', 'X-Content-SHA256': await sha256Hex(bytes) } });
+      }
+      return picked.map((p) => p.id);
+    };
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const save = form.querySelector('#cmp-save');
@@ -68,6 +82,7 @@ export function render(container, route, ctx) {
       if (val('cmp-reply-channel')) body.reply_channel = val('cmp-reply-channel');
       if (val('cmp-checkpoint')) body.checkpoint_id = Number(val('cmp-checkpoint'));
       try {
+        body.photo_ids = await uploadPhotos();
         const saved = await api.post('/api/complaints/', body);
         ctx.go(`complaints/${saved.id}`);
       } catch (ex) {
