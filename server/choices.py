@@ -199,6 +199,11 @@ SATISFIED = "satisfied"
 AVERAGE = "average"
 NOT_SATISFIED = "not_satisfied"
 SATISFACTION = (SATISFIED, AVERAGE, NOT_SATISFIED)
+# A site that counts complaint deadlines in business days (Site.complaint_business_days) names its weekend.
+WEEKEND_SAT_SUN = "sat_sun"
+WEEKEND_SUN = "sun"
+COMPLAINT_WEEKENDS = (WEEKEND_SAT_SUN, WEEKEND_SUN)
+WEEKEND_DAYS = {WEEKEND_SAT_SUN: (5, 6), WEEKEND_SUN: (6,)}  # date.weekday(): Monday is 0
 RETURN_VISIT_DUE_DAYS = 3  # every closed complaint is visited within three days (回访规范)
 
 
@@ -229,6 +234,7 @@ VOCABULARY = {
     "month_states": (MONTH_STATES, "month_state_"),
     "complaint_channels": (COMPLAINT_CHANNELS, "complaint_channel_"),
     "complaint_kinds": (COMPLAINT_KINDS, "complaint_kind_"),
+    "complaint_weekends": (COMPLAINT_WEEKENDS, "complaint_weekend_"),
     "complaint_states": (COMPLAINT_STATES, "complaint_state_"),
     "complaint_closed_states": (COMPLAINT_CLOSED_STATES, "complaint_state_"),
     "escalation_levels": (ESCALATION_LEVELS, "complaint_level_"),

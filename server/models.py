@@ -49,6 +49,9 @@ class Site(db.Model):
     task_due_days: Mapped[int] = mapped_column(Integer, default=7)
     # Minimum walking time between two checkpoints before a pair of scans looks suspicious.
     min_scan_gap_seconds: Mapped[int] = mapped_column(Integer, default=20)
+    # Complaint deadlines in site-local business days (docs/complaints.md "Deadlines"), and which weekend.
+    complaint_business_days: Mapped[bool] = mapped_column(Boolean, default=False)
+    complaint_weekend: Mapped[str] = mapped_column(String(16), default=choices.WEEKEND_SAT_SUN)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     @property

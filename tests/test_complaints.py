@@ -601,3 +601,46 @@ def test_a_photo_of_another_site_or_another_record_is_refused(demo, other_site, 
     r = api.post("/api/complaints/", json=body | {"photo_ids": [mine]})
     assert r.status_code == 409 and error_of(r)["code"] == "photo_conflict"
     assert db.session.execute(select(func.count()).select_from(Complaint).where(Complaint.site_id == demo.id)).scalar() == 1
+
+
+# --- business days (Site.complaint_business_days) --------------------------------------------------
+
+# 2026-03-13 is a Friday; 07:00 UTC is 15:00 in Shanghai, Friday afternoon.
+FRIDAY_AFTERNOON = datetime(2026, 3, 13, 7, 0)
+
+
+def end_of_shanghai_day(day: int) -> datetime:
+    """The end of 2026-03-<day> in Shanghai, as naive UTC (16:00 UTC that day)."""
+    return datetime(2026, 3, day, 16, 0)
+
+
+def test_a_complaint_received_friday_afternoon_at_a_calendar_day_site_counts_the_weekend(demo):
+    ordinary = take(demo, received_at=FRIDAY_AFTERNOON)
+    special = take(demo, received_at=FRIDAY_AFTERNOON, kind=choices.COMPLAINT_SPECIAL)
+    assert ordinary.due_at == end_of_shanghai_day(13)  # Friday
+    assert special.due_at == end_of_shanghai_day(16)  # Monday: Saturday and Sunday count
+
+
+def test_a_complaint_received_friday_afternoon_at_a_business_day_site_skips_the_weekend(demo, as_role):
+    r = as_role("admin").patch(f"/api/sites/{demo.id}", json={"complaint_business_days": True})
+    assert r.status_code == 200 and r.get_json()["complaint_business_days"] is True
+    assert r.get_json()["complaint_weekend"] == choices.WEEKEND_SAT_SUN
+    db.session.refresh(demo)
+    ordinary = take(demo, received_at=FRIDAY_AFTERNOON)
+    special = take(demo, received_at=FRIDAY_AFTERNOON, kind=choices.COMPLAINT_SPECIAL)
+    assert ordinary.due_at == end_of_shanghai_day(13)  # the same day is still Friday
+    assert special.due_at == end_of_shanghai_day(18)  # Monday, Tuesday, Wednesday
+    # Received on a Saturday, "the same day" is the next business day; transferring counts from it too.
+    saturday = take(demo, received_at=datetime(2026, 3, 14, 2, 0))
+    assert saturday.due_at == end_of_shanghai_day(16)
+    complaints.judge(saturday, actor=user("receptionist"), valid=True, department_id=dept(demo, choices.DEPT_ENGINEERING))
+    assert saturday.due_at == end_of_shanghai_day(19)  # Monday + 3 business days = Thursday
+
+
+def test_a_site_resting_only_on_sunday_counts_saturday(demo, as_role):
+    r = as_role("admin").patch(f"/api/sites/{demo.id}", json={"complaint_business_days": True, "complaint_weekend": choices.WEEKEND_SUN})
+    assert r.status_code == 200
+    assert as_role("admin").patch(f"/api/sites/{demo.id}", json={"complaint_weekend": "fri"}).status_code == 422
+    db.session.refresh(demo)
+    special = take(demo, received_at=FRIDAY_AFTERNOON, kind=choices.COMPLAINT_SPECIAL)
+    assert special.due_at == end_of_shanghai_day(17)  # Saturday, Monday, Tuesday

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import sites
+from .. import choices, sites
 from ..auth import current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
@@ -23,6 +23,8 @@ class SiteSchema(StrictSchema):
     timezone = fields.String(validate=validate.Length(min=1, max=64))
     task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
     min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
+    complaint_business_days = fields.Boolean(metadata={"description": "complaint deadlines count site-local business days (docs/complaints.md)"})
+    complaint_weekend = fields.String(validate=validate.OneOf(choices.COMPLAINT_WEEKENDS), metadata={"description": "the weekend business days skip"})
 
 
 class SiteCreateSchema(StrictSchema):
@@ -82,7 +84,7 @@ class SiteItem(MethodView):
     @blp.arguments(SiteSchema(partial=True))
     @blp.response(200, SiteSchema)
     def patch(self, body, site_id):
-        """Change a site's names, timezone, task due days or minimum scan gap."""
+        """Change a site's names, timezone, task due days, minimum scan gap or complaint business days."""
         site = sites.update_site(get_scoped(Site, site_id, "site.edit"), **body)
         db.session.commit()
         return site

@@ -83,7 +83,7 @@ def _set_deadline(complaint: Complaint, start: datetime) -> None:
     site = _site(complaint)
     code = _department_code(complaint)
     complaint.kind = rules.effective_kind(complaint.kind, code)
-    complaint.due_at = rules.deadline(start, complaint.kind, code, site.timezone)
+    complaint.due_at = rules.deadline(start, complaint.kind, code, site)
 
 
 # --- notices ----------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def receive(site: Site, *, actor: User, channel: str, complainant: str, content:
         contact=contact if contact_consent else "", contact_consent=contact_consent, unit=unit, checkpoint_id=checkpoint_id,
         item_id=item_id, finding_id=finding_id, visit_id=visit_id, task_id=task_id, category=category, content=content,
         photo_ids=[], received_at=received_at, received_by=actor.id, kind=kind, state=C.COMPLAINT_RECEIVED,
-        level=rules.starting_level(kind), due_at=rules.deadline(received_at, kind, None, site.timezone), month=month,
+        level=rules.starting_level(kind), due_at=rules.deadline(received_at, kind, None, site), month=month,
         addendum=sealing.is_sealed(site.id, month),
     )
     db.session.add(complaint)

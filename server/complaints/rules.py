@@ -6,7 +6,7 @@ Each rule lives here once; the process (process.py), the scheduled escalation
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from .. import choices as C
@@ -26,11 +26,36 @@ LEVEL_ACTIONS = {
 }
 
 
+def _end_of(day: date, tz: str) -> datetime:
+    """Midnight at the end of the site-local `day`, as naive UTC."""
+    midnight = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=ZoneInfo(tz))
+    return midnight.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def end_of_local_day(utc_naive: datetime, tz: str, days_after: int = 0) -> datetime:
     """Midnight at the end of the site-local day `days_after` days after `utc_naive`'s day, as naive UTC."""
-    local_day = to_local(utc_naive, tz).date() + timedelta(days=days_after + 1)
-    midnight = datetime.combine(local_day, time(0, 0), tzinfo=ZoneInfo(tz))
-    return midnight.astimezone(timezone.utc).replace(tzinfo=None)
+    return _end_of(to_local(utc_naive, tz).date() + timedelta(days=days_after), tz)
+
+
+def weekend_of(site) -> tuple[int, ...] | None:
+    """The weekdays a site's complaint deadlines skip, or None when the site counts calendar days."""
+    return C.WEEKEND_DAYS[site.complaint_weekend] if site.complaint_business_days else None
+
+
+def end_of_business_day(utc_naive: datetime, tz: str, days_after: int, weekend: tuple[int, ...]) -> datetime:
+    """The end of the `days_after`-th site-local business day after `utc_naive`'s day.
+
+    A complaint received on a weekend day is taken as received on the next business day;
+    each further day counted skips the weekend.
+    """
+    day = to_local(utc_naive, tz).date()
+    while day.weekday() in weekend:
+        day += timedelta(days=1)
+    for _ in range(days_after):
+        day += timedelta(days=1)
+        while day.weekday() in weekend:
+            day += timedelta(days=1)
+    return _end_of(day, tz)
 
 
 def effective_kind(kind: str, department_code: str | None) -> str:
@@ -40,12 +65,17 @@ def effective_kind(kind: str, department_code: str | None) -> str:
     return kind
 
 
-def deadline(start: datetime, kind: str, department_code: str | None, tz: str) -> datetime:
+def deadline(start: datetime, kind: str, department_code: str | None, site) -> datetime:
     """The one deadline rule: the end of the site-local day of `start`, plus three days unless ordinary.
 
-    `start` is when the complaint was received (or reopened).
+    `start` is when the complaint was received (or reopened). Days are calendar days, or
+    business days when the site says so (`Site.complaint_business_days`, `weekend_of`).
     """
-    return end_of_local_day(start, tz, HANDLING_DAYS[effective_kind(kind, department_code)])
+    days = HANDLING_DAYS[effective_kind(kind, department_code)]
+    weekend = weekend_of(site)
+    if weekend is None:
+        return end_of_local_day(start, site.timezone, days)
+    return end_of_business_day(start, site.timezone, days, weekend)
 
 
 def starting_level(kind: str) -> str:
