@@ -58,6 +58,8 @@ def test_an_ordinary_complaint_is_due_the_same_site_local_day(demo):
     # The end of 2026-03-10 in Shanghai is 2026-03-10 16:00 UTC.
     assert c.due_at == datetime(2026, 3, 10, 16, 0)
     assert complaints.complaint_summary(c)["due_local"] == "2026-03-11 00:00"
+    # Screens show it as the end of the 10th, not the 11th's 00:00.
+    assert complaints.complaint_summary(c)["due_day"] == "2026-03-10"
 
 
 def test_the_same_day_is_the_sites_day_not_the_servers(demo):

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from .. import choices as C
 from ..extensions import db
 from ..models import AuditEvent, Checkpoint, Complaint, Department, Finding, ItemResult, Photo, ReturnVisit, Site, User, Visit, utcnow
-from ..timeutil import local_minute
+from ..timeutil import local_minute, to_local
 from .process import open_duplicates
 
 
@@ -35,6 +35,20 @@ def deadline_met(complaint: Complaint) -> bool | None:
     return done_at <= complaint.due_at
 
 
+def day_ending_at(utc_naive: datetime | None, tz: str) -> str | None:
+    """The site-local day a deadline is the end of ("2026-12-03" for midnight starting the 4th), or None if not a day's end.
+
+    Deadlines are the end of a day (rules.deadline), stored as the next midnight; screens
+    show them as that day's end, not as the next day's 00:00.
+    """
+    if utc_naive is None:
+        return None
+    local = to_local(utc_naive, tz)
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        return None
+    return (local.date() - timedelta(days=1)).isoformat()
+
+
 def complaint_summary(c: Complaint, site: Site | None = None, names: dict | None = None, checkpoint: Checkpoint | None = None) -> dict:
     site = site or db.session.get(Site, c.site_id)
     if checkpoint is None and c.checkpoint_id:
@@ -50,10 +64,12 @@ def complaint_summary(c: Complaint, site: Site | None = None, names: dict | None
         "received_at": c.received_at, "received_local": local_minute(c.received_at, tz), "received_by": c.received_by,
         "received_by_name": names.get(c.received_by, ""), "kind": c.kind, "valid": c.valid, "validity_reason": c.validity_reason,
         "department_id": c.department_id, "handler_id": c.handler_id, "handler_name": names.get(c.handler_id, ""), "state": c.state,
-        "due_at": c.due_at, "due_local": local_minute(c.due_at, tz), "overdue": is_overdue(c), "level": c.level,
+        "due_at": c.due_at, "due_local": local_minute(c.due_at, tz),
+        "due_day": day_ending_at(c.due_at, tz), "overdue": is_overdue(c), "level": c.level,
         "cause": c.cause, "solution": c.solution, "approved_by": c.approved_by, "approved_at": c.approved_at,
         "accepted_at": c.accepted_at, "accepted_by_name": c.accepted_by_name, "reply_text": c.reply_text, "replied_at": c.replied_at,
         "return_due_at": c.return_due_at, "return_due_local": local_minute(c.return_due_at, tz) if c.return_due_at else None,
+        "return_due_day": day_ending_at(c.return_due_at, tz),
         "return_scheduled_at": c.return_scheduled_at, "reopen_count": c.reopen_count, "closed_at": c.closed_at, "month": c.month,
         "addendum": c.addendum, "timezone": tz, "created_at": c.created_at, "updated_at": c.updated_at,
     }

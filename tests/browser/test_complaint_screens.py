@@ -79,6 +79,8 @@ def test_receptionist_takes_a_complaint_on_the_desk_and_closes_it_after_the_retu
     # The photo was uploaded, claimed by the complaint, and shows as a thumbnail that opens the photo.
     page.wait_for_function("() => { const i = document.querySelector('#cmp-photos a.photo-slot img'); return i && i.complete && i.naturalWidth > 0; }")
     href = page.get_attribute("#cmp-photos a.photo-slot", "href")
+    # Taken now, an ordinary complaint is due by the end of today: shown as that, not as tomorrow's 00:00.
+    assert page.text_content("#cmp-due").startswith("今天 23:59 前") and "00:00" not in page.text_content("#cmp-due")
     assert href.endswith("?size=display") and page.request.get(live_server.url + href).headers["content-type"] == "image/jpeg"
     shot(page, "complaint-with-photo-1280")
     assert page.text_content("#cmp-state") == "已受理"

@@ -6,7 +6,7 @@ import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
 import { add, guarded, qs, select, writeButton } from '../online.js';
-import { cmpnav } from './complaints_nav.js';
+import { cmpnav, dueText } from './complaints_nav.js';
 
 let zone;
 const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(lang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: zone, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '');
@@ -51,7 +51,7 @@ export async function render(container, { params }, ctx) {
         h('dt', {}, t('checkpoint')), h('dd', {}, pick(c, 'checkpoint_name') || '—', c.item_id ? ` · ${c.item_id}` : ''),
         h('dt', {}, t('cmp_channel')), h('dd', {}, vocab.label('complaint_channels', c.channel), ' → ', t('cmp_reply_by'), ' ', h('strong', { id: 'cmp-reply-channel' }, vocab.label('complaint_channels', c.reply_channel))),
         h('dt', {}, t('cmp_received')), h('dd', {}, `${c.received_local} · ${c.received_by_name}`),
-        h('dt', {}, t('due_label')), h('dd', { id: 'cmp-due' }, `${c.due_local} (${c.timezone})`),
+        h('dt', {}, t('due_label')), h('dd', { id: 'cmp-due', title: c.due_local }, `${dueText(c.due_day, c.due_local, c.timezone)} (${c.timezone})`),
         c.department_id ? [h('dt', {}, t('desk_department')), h('dd', {}, deptName(c.department_id))] : null,
         c.handler_id ? [h('dt', {}, t('cmp_handler')), h('dd', { id: 'cmp-handler' }, c.handler_name)] : null,
         c.validity_reason ? [h('dt', {}, t('cmp_reason')), h('dd', { id: 'cmp-reason' }, c.validity_reason)] : null,
@@ -60,7 +60,7 @@ export async function render(container, { params }, ctx) {
         c.accepted_by_name ? [h('dt', {}, t('cmp_signed_by')), h('dd', {}, c.accepted_by_name)] : null,
         c.reply_text ? [h('dt', {}, t('cmp_reply')), h('dd', { id: 'cmp-reply-text' }, c.reply_text,
           c.reply_channel === 'letter' ? h('a', { class: 'btn', id: 'cmp-letter', href: `/api/complaints/${c.id}/letter.pdf`, target: '_blank', rel: 'noopener' }, t('cmp_letter_pdf')) : null)] : null,
-        c.return_due_local ? [h('dt', {}, t('cmp_return_due')), h('dd', { id: 'cmp-return-due' }, c.return_due_local,
+        c.return_due_local ? [h('dt', {}, t('cmp_return_due')), h('dd', { id: 'cmp-return-due', title: c.return_due_local }, dueText(c.return_due_day, c.return_due_local, c.timezone),
           c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${fmtTime(c.return_scheduled_at)}` : '')] : null),
       photos(c),
       nextStep(c, may, depts, people, reload),

@@ -4,7 +4,7 @@ import { t } from '../../i18n.js';
 import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
 import { filterBox, pagedList, qs, select, siteScreen } from '../online.js';
-import { AREA, cmpnav } from './complaints_nav.js';
+import { AREA, cmpnav, dueText } from './complaints_nav.js';
 
 const PER_PAGE = 20;
 const OPEN = 'open';
@@ -45,7 +45,7 @@ export function row(c) {
       c.level !== 'receiver' ? h('span', { class: 'badge repeat' }, vocab.label('escalation_levels', c.level)) : null),
     h('span', { class: 'task-desc' }, c.content),
     h('span', { class: 'hint' },
-      `${vocab.label('complaint_channels', c.channel)} · ${c.complainant} · ${t('cmp_received')} ${c.received_local} · ${t('due_label')} ${c.due_local}`));
+      `${vocab.label('complaint_channels', c.channel)} · ${c.complainant} · ${t('cmp_received')} ${c.received_local} · ${t('due_label')} ${dueText(c.due_day, c.due_local, c.timezone)}`));
 }
 
 function filters(q, siteId, ctx) {

@@ -5,7 +5,7 @@ import { t } from '../../i18n.js';
 import { h } from '../dom.js';
 import { qs, siteScreen } from '../online.js';
 import { row } from './complaints.js';
-import { AREA, cmpnav } from './complaints_nav.js';
+import { AREA, cmpnav, dueText } from './complaints_nav.js';
 
 export function render(container, route, ctx) {
   const { query } = route;
@@ -21,6 +21,6 @@ export function render(container, route, ctx) {
       h('ul', { class: 'list', id: 'cmp-visits-list' }, items.map((c) => h('li', {},
         row(c),
         h('p', { class: `hint ${new Date(c.return_due_at) < now ? 'error' : ''}` },
-          `${t('cmp_return_due')} ${c.return_due_local}`, c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${new Date(c.return_scheduled_at).toLocaleString()}` : '')))));
+          `${t('cmp_return_due')} ${dueText(c.return_due_day, c.return_due_local, c.timezone)}`, c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${new Date(c.return_scheduled_at).toLocaleString()}` : '')))));
   });
 }
