@@ -174,3 +174,25 @@ def test_health_reports_database_and_storage_reachability(app, client, s3_config
     app.config["S3_BUCKET"] = "no-such-bucket"
     r = client.get("/api/health")
     assert r.status_code == 503 and r.get_json()["storage"] == "unreachable" and r.get_json()["database"] == "ok"
+
+
+def test_the_retention_purge_removes_a_months_photos_and_bundle_from_the_bucket(app, demo, archives, s3_config):
+    from server import retention
+
+    from .test_retention import NOW, OCT_2024, SEPT_2024, build_month, seal_both
+
+    server, bucket = s3_config
+    sept = build_month(demo, SEPT_2024)
+    octo = build_month(demo, OCT_2024)
+    seal_both(demo)
+    keys = set(server.keys(bucket))
+    photo = lambda pid, size: f"photos/{pid[:2]}/{pid}.{size}.jpg"  # noqa: E731
+    assert {photo(p, s) for p in sept["photos"] + octo["photos"] for s in ("display", "thumb")} <= keys
+    assert {"archives/DEMO/2024-09/DEMO-2024-09.zip", "archives/DEMO/2024-10/DEMO-2024-10.zip"} <= keys
+
+    done = retention.purge(apply=True, now=NOW, by_name="test")
+    assert [(p["month"], p["action"]) for p in done] == [("2024-09", "purge")]
+    left = set(server.keys(bucket))
+    assert not {photo(p, s) for p in sept["photos"] for s in ("display", "thumb")} & left
+    assert "archives/DEMO/2024-09/DEMO-2024-09.zip" not in left
+    assert {photo(p, s) for p in octo["photos"] for s in ("display", "thumb")} | {"archives/DEMO/2024-10/DEMO-2024-10.zip"} <= left
