@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -57,3 +58,21 @@ def test_caddyfile_validates():
     result = subprocess.run(["caddy", "validate", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
                             capture_output=True, text=True, env={"PATROL_DOMAIN": "patrol.example.com", "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, result.stderr
+
+
+def test_the_phone_app_version_depends_on_the_files_only(tmp_path, monkeypatch):
+    """Two nodes from one commit answer the same PWA version: file times and byte-code caches do not count, contents do."""
+    from server import web
+
+    app_dir = tmp_path / "pwa"
+    shutil.copytree(web.PWA, app_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    monkeypatch.delenv("PWA_VERSION", raising=False)
+    monkeypatch.setattr(web, "PWA", app_dir)
+    first = web.pwa_version()
+    for path in app_dir.rglob("*"):
+        os.utime(path, (0, 0))
+    (app_dir / "icons" / "__pycache__").mkdir(parents=True, exist_ok=True)
+    (app_dir / "icons" / "__pycache__" / "make.cpython-311.pyc").write_bytes(os.urandom(64))
+    assert web.pwa_version() == first
+    (app_dir / "app.css").write_text((app_dir / "app.css").read_text(encoding="utf-8") + "\n/* changed */\n", encoding="utf-8")
+    assert web.pwa_version() != first
