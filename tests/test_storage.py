@@ -196,3 +196,15 @@ def test_the_retention_purge_removes_a_months_photos_and_bundle_from_the_bucket(
     assert not {photo(p, s) for p in sept["photos"] for s in ("display", "thumb")} & left
     assert "archives/DEMO/2024-09/DEMO-2024-09.zip" not in left
     assert {photo(p, s) for p in octo["photos"] for s in ("display", "thumb")} | {"archives/DEMO/2024-10/DEMO-2024-10.zip"} <= left
+
+
+def test_flask_storage_check_names_the_store_and_fails_when_it_cannot_be_reached(app, runner, s3_server):
+    result = runner.invoke(args=["storage", "check"])
+    assert result.exit_code == 0 and f"photos: local {app.config['PHOTO_DIR']}: ok" in result.output
+    bucket = s3_server.new_bucket()
+    app.config.update(s3_server.config(bucket))
+    result = runner.invoke(args=["storage", "check"])
+    assert result.exit_code == 0 and f"archives: s3 s3://{bucket}/archives/: ok" in result.output
+    app.config["S3_BUCKET"] = "no-such-bucket"
+    result = runner.invoke(args=["storage", "check"])
+    assert result.exit_code != 0 and "photos: s3://no-such-bucket/photos/" in result.output
