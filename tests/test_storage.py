@@ -208,3 +208,23 @@ def test_flask_storage_check_names_the_store_and_fails_when_it_cannot_be_reached
     app.config["S3_BUCKET"] = "no-such-bucket"
     result = runner.invoke(args=["storage", "check"])
     assert result.exit_code != 0 and "photos: s3://no-such-bucket/photos/" in result.output
+
+
+def test_an_upload_while_the_bucket_is_unreachable_is_a_503_and_leaves_the_photo_expected(app, demo, s3_config, as_role):
+    from server.extensions import db
+    from server.models import Photo
+
+    from .test_sync import Phone
+
+    server, bucket = s3_config
+    patroller = as_role("patroller")
+    phone = Phone(patroller, demo.id)
+    pid = new_id()
+    phone.push_ok([phone.visit("F05", fail=(0,), photo_ids=[pid])])
+    app.config["S3_BUCKET"] = "no-such-bucket"
+    r = put(patroller, pid, jpeg())
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "storage_unavailable" and r.headers["Retry-After"] == "30"
+    db.session.expire_all()
+    assert db.session.get(Photo, pid).status == "expected"
+    app.config["S3_BUCKET"] = bucket
+    assert put(patroller, pid, jpeg()).status_code == 201
