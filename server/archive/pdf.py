@@ -158,7 +158,7 @@ def _coverage_chart(fig: dict, font: str, width: float):
     return d
 
 
-def _signature_images(site, finding_where, width_mm: float = 28):
+def _signature_images(site, finding_where, scratch=None, width_mm: float = 28):
     """{verification id: [(role, Image flowable)]} for the drawn signatures that were received."""
     out: dict[str, list] = {}
     stmt = (
@@ -169,7 +169,7 @@ def _signature_images(site, finding_where, width_mm: float = 28):
     )
     for vid, sigs in connection().execute(stmt):
         for role, photo_id in sorted((sigs or {}).items()):
-            path = photo_file(str(photo_id))
+            path = photo_file(str(photo_id), scratch)
             if path is None:
                 continue
             img = Image(str(path))
@@ -339,7 +339,7 @@ def _records_story(job: Job, font: str, st: dict, width: float) -> list:
     else:
         story.extend(_tables(rows, [width * w for w in (0.13, 0.15, 0.11, 0.29, 0.11, 0.09, 0.12)], font))
     story.append(_p("六、完工核查与签名", st["h2"]))
-    sigs = _signature_images(site, job.finding_where)
+    sigs = _signature_images(site, job.finding_where, job.scratch)
     rows = [["核查时间", "任务", "结果", "核查人", "维修人", "备注", "签名"]]
     for r in ROWS["verifications"](site, job.finding_where):
         images = sigs.get(r[0], [])
