@@ -34,3 +34,12 @@ def local_date(utc_naive: datetime, tz: str) -> str:
 def corrected(device_time: datetime, offset_ms: int) -> datetime:
     """A phone's timestamp moved onto the server's clock (offset = phone − server)."""
     return device_time - timedelta(milliseconds=offset_ms)
+
+
+def elapsed_days(observed_at: datetime, until: datetime) -> float:
+    """Days from a record's corrected observation time to `until`: every duration a report shows.
+
+    `observed_at` is already on the server's clock (`corrected`), so neither a late sync nor
+    a wrong phone clock changes how long something took.
+    """
+    return (until - observed_at).total_seconds() / 86400

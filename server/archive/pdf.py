@@ -22,7 +22,7 @@ from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, S
 from sqlalchemy import select
 
 from .. import choices
-from ..exports import ROWS, connection, local_formatter
+from ..exports import ROWS, connection, local_formatter, shown_time
 from ..fonts import font_setting, register_font
 from ..models import Finding, Task, Verification
 from .bundle import ADDENDUM, Job, photo_file, stamp
@@ -67,6 +67,8 @@ def _styles(font: str) -> dict:
         "body": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
         "note": ParagraphStyle("note", parent=base, fontSize=8, leading=10, textColor="#555555"),
+        # Dates and times: lines break at spaces only, never inside a number.
+        "nums": ParagraphStyle("nums", parent=base, fontSize=7.5, leading=9.5, wordWrap=None),
     }
 
 
@@ -270,28 +272,28 @@ def _summary_story(fig: dict, when, font: str, st: dict, width: float) -> list:
 
 def _records_story(job: Job, font: str, st: dict, width: float) -> list:
     site = job.site
-    sm = st["small"]
+    sm, nums = st["small"], st["nums"]
     story = [PageBreak(), _p("五、问题及处理记录", st["h2"])]
     rows = [["发现时间", "点位", "类别 / 途径", "描述", "现场处理", "任务", "期限 / 关闭"]]
     for r in ROWS["findings"](site, job.finding_where):
         sev = "【重大】" if r[9] == choices.SEVERITY_MAJOR else ""
         rows.append([
-            _p(r[2], sm), _p(f"{r[4]}\n{r[3]}", sm), _p(f"{CATEGORY_ZH.get(r[7], r[7])}\n{ROUTE_ZH.get(r[8], r[8])}", sm),
+            _p(shown_time(r[2]), nums), _p(f"{r[4]}\n{r[3]}", sm), _p(f"{CATEGORY_ZH.get(r[7], r[7])}\n{ROUTE_ZH.get(r[8], r[8])}", sm),
             _p(sev + (r[10] or ""), sm), _p(("是 " + r[12]) if r[11] else "否", sm),
             _p(f"#{r[14]} {TASK_STATE_ZH.get(r[15], r[15])}" if r[14] else "—", sm),
-            _p("\n".join(x for x in (f"期限 {r[16]}" if r[16] else "", f"关闭 {r[17]}" if r[17] else "") if x) or "—", sm),
+            _p("\n".join(x for x in (f"期限 {shown_time(r[16])}" if r[16] else "", f"关闭 {shown_time(r[17])}" if r[17] else "") if x) or "—", nums),
         ])
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
     else:
-        story.extend(_tables(rows, [width * w for w in (0.13, 0.15, 0.11, 0.29, 0.11, 0.09, 0.12)], font))
+        story.extend(_tables(rows, [width * w for w in (0.13, 0.15, 0.11, 0.27, 0.11, 0.09, 0.14)], font))
     story.append(_p("六、完工核查与签名", st["h2"]))
     sigs = _signature_images(site, job.finding_where)
     rows = [["核查时间", "任务", "结果", "核查人", "维修人", "备注", "签名"]]
     for r in ROWS["verifications"](site, job.finding_where):
         images = sigs.get(r[0], [])
         sign_cell = [x for role, img in images for x in (_p({"fixer": "维修人", "verifier": "核查人", "supervisor": "主管"}.get(role, role), sm), img)]
-        rows.append([_p(r[3], sm), f"#{r[1]}", "通过" if r[4] == choices.VERIFY_PASS else "不通过", _p(r[5], sm), _p(r[6], sm),
+        rows.append([_p(shown_time(r[3]), nums), f"#{r[1]}", "通过" if r[4] == choices.VERIFY_PASS else "不通过", _p(r[5], sm), _p(r[6], sm),
                      _p(r[10], sm), sign_cell or _p("（签名照片未上传）" if r[8] else "—", sm)])
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
@@ -303,7 +305,7 @@ def _records_story(job: Job, font: str, st: dict, width: float) -> list:
         note = " ".join(x for x in (r[14], ("住户：" + r[15]) if r[15] else "") if x)
         # Plain strings where a line is enough: a Paragraph per cell made a busy month's
         # thousands of rows several times slower to lay out. Names are cut to the column.
-        rows.append([r[2], _clip(f"{r[4]} {r[3]}", 16), KIND_ZH.get(r[5], r[5]) if r[9] == choices.VISIT_PATROL else "核查", _clip(r[8], 14),
+        rows.append([shown_time(r[2]), _clip(f"{r[4]} {r[3]}", 16), KIND_ZH.get(r[5], r[5]) if r[9] == choices.VISIT_PATROL else "核查", _clip(r[8], 14),
                      SCAN_ZH.get(r[10], r[10]), f"{r[11]}/{r[12]}/{r[13]}", _p(note, sm) if note else "", r[16]])
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))

@@ -137,6 +137,7 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
     spot = 0
     majors = []
     opened = []
+    observed = {}  # task id → its finding's corrected observation time
     for finding, task, cp_name in rows:
         by_category[finding.category] = by_category.get(finding.category, 0) + 1
         by_route[finding.route] = by_route.get(finding.route, 0) + 1
@@ -144,6 +145,7 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
         spot += bool(finding.dealt_on_spot)
         if task is not None:
             opened.append(task)
+            observed[task.id] = finding.observed_at
         if finding.severity == choices.SEVERITY_MAJOR:
             majors.append({
                 "finding_id": finding.id, "checkpoint": cp_name, "observed_at": finding.observed_at,
@@ -152,7 +154,7 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
             })
     closed = [t for t in opened if t.state in choices.TASK_CLOSED_STATES]
     overdue = [t for t in opened if tasks.is_overdue(t, now) or _closed_late(t)]
-    fix_days = [d for d in (days_to_fix(t.state, t.created_at, t.closed_at) for t in opened) if d is not None]
+    fix_days = [d for d in (days_to_fix(t.state, observed[t.id], t.closed_at) for t in opened) if d is not None]
     task_ids = [t.id for t in opened]
     asked = approved = 0
     if task_ids:
