@@ -30,7 +30,8 @@ from ..exports import ROWS, SHEET_TITLES, reading, write_csv, write_xlsx
 from ..extensions import db
 from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
 from ..photos import photo_path
-from ..problems import Gone, NotFound
+from ..fonts import font_setting, register_font
+from ..problems import Gone, NotFound, Unavailable
 from .state import get_row
 from .summary import summary
 
@@ -69,6 +70,46 @@ def sha256_file(path) -> str:
 def set_aside(path: Path, now: datetime) -> None:
     """Rename a zip that must not stand under its filed name; a filed file is never overwritten."""
     path.rename(path.with_suffix(f".orphan-{now:%Y%m%d%H%M%S%f}.zip"))
+
+
+# --- before anything changes: what filing needs -------------------------------------------------
+
+
+def preflight(site: Site, month: str, photo_bytes: int = 0) -> None:
+    """Unavailable (503) unless a bundle can be written now: the font, a writable archive folder, free space.
+
+    Sealing calls this before it changes the month's state, so a machine that cannot file
+    refuses the seal and leaves the month open, rather than sealing it without a bundle.
+    """
+    register_font(font_setting(current_app.config))
+    folder = archive_dir(site, month)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise Unavailable(
+            f"The archive folder {folder} cannot be written ({exc.strerror or exc}). "
+            "Make ARCHIVE_DIR a folder the server may write to.",
+            "archive_dir_unwritable",
+        ) from exc
+    need = current_app.config.get("ARCHIVE_MIN_FREE_BYTES", 0) + photo_bytes
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise Unavailable(
+            f"The archive folder {folder} has {free // 2**20} MiB free; filing this month needs {need // 2**20 + 1} MiB "
+            "(ARCHIVE_MIN_FREE_MB plus the month's photos).",
+            "archive_disk_full",
+        )
+
+
+def photo_bytes(job: "Job") -> int:
+    """What the month's photos take on disk: the bundle copies them."""
+    total = 0
+    for photo_id, _purpose, _sha in job.photos:
+        path = photo_file(photo_id)
+        total += path.stat().st_size if path else 0
+    return total
 
 
 # --- planning: inside the caller's transaction -----------------------------------------------
