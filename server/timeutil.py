@@ -13,6 +13,13 @@ def iso(dt: datetime | None) -> str | None:
     return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def local_iso(utc_naive: datetime | None, tz: str) -> str | None:
+    """Naive UTC → site-local ISO 8601 to the second with its offset (2026-09-19T10:00:00+08:00), as filed records write times."""
+    if utc_naive is None:
+        return None
+    return to_local(utc_naive, tz).replace(microsecond=0).isoformat()
+
+
 def to_local(utc_naive: datetime, tz: str) -> datetime:
     return utc_naive.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz))
 

@@ -32,6 +32,7 @@ from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
 from ..photos import photo_path
 from ..fonts import font_setting, register_font
 from ..problems import Gone, NotFound, Unavailable
+from ..timeutil import local_iso
 from .state import get_row
 from .summary import summary
 
@@ -41,7 +42,7 @@ ADDENDUM = "addendum"
 
 
 def stamp(dt: datetime | None) -> str | None:
-    """Naive UTC → ISO 8601 to the second with Z, as manifests and file entries write it."""
+    """Naive UTC → ISO 8601 to the second with Z, as the filing row's file entries write it."""
     return dt.isoformat(timespec="seconds") + "Z" if dt else None
 
 
@@ -254,9 +255,11 @@ def write(job: Job, render_pdf: Callable[[Path, Job], None]) -> tuple[str, dict]
             "addendum_number": job.number or None,
             "site": job.summary["site"],
             "month": job.month,
-            "sealed_at": stamp(job.sealed_at),
-            "built_at": stamp(job.built_at),
-            "records_received_after": stamp(job.since),
+            # Times in the manifest: site-local ISO 8601 with the offset, as the records read.
+            "timezone": job.site.timezone,
+            "sealed_at": local_iso(job.sealed_at, job.site.timezone),
+            "built_at": local_iso(job.built_at, job.site.timezone),
+            "records_received_after": local_iso(job.since, job.site.timezone),
             "base_bundle_sha256": job.filed[0]["sha256"] if job.filed else None,
             "counts": {**job.counts, "photos": len(photos)},
             "summary": job.summary if job.kind == BUNDLE else None,
