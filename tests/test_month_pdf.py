@@ -42,7 +42,9 @@ def sealed_pdf(app, demo, tmp_path):
 
 
 def pdftotext(path, *args) -> str:
-    return subprocess.run(["pdftotext", *args, str(path), "-"], check=True, capture_output=True, text=True).stdout
+    run = subprocess.run(["pdftotext", *args, str(path), "-"], check=True, capture_output=True, text=True)
+    assert "Error" not in run.stderr, run.stderr
+    return run.stdout
 
 
 def test_month_pdf_is_pdf_a_2b_with_xmp_and_an_srgb_output_intent(sealed_pdf):
@@ -58,11 +60,16 @@ def test_month_pdf_is_pdf_a_2b_with_xmp_and_an_srgb_output_intent(sealed_pdf):
         assert meta["dc:title"] == str(pdf.docinfo["/Title"]) and "巡查记录月报" in meta["dc:title"]
         assert "/Metadata" in pdf.Root and pdf.Root.Metadata.Subtype == "/XML"
         assert pdf.trailer.get("/ID") is not None and not pdf.is_encrypted
+    if shutil.which("qpdf"):
+        check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0 and "No syntax or stream encoding errors" in check.stdout, check.stdout + check.stderr
 
 
 def test_every_font_in_the_month_pdf_is_embedded_and_none_is_base_14(sealed_pdf):
     path, _manifest, _recs = sealed_pdf
-    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
+    run = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True)
+    out = run.stdout
+    assert "Error" not in run.stderr, run.stderr  # e.g. "Unknown font tag": a font named but not defined
     rows = out.splitlines()[2:]
     assert rows, out
     for row in rows:

@@ -10,6 +10,7 @@ lists which PDF/A rules are checked by the tests and which are not.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pikepdf
@@ -75,9 +76,27 @@ def _drop_unused_base14(pdf: pikepdf.Pdf) -> None:
                 del fonts[key]
 
 
+# A text object that only selects a font and shows nothing: reportlab writes one at each page's
+# start and each drawing's start, naming the font by its base name, which a TrueType font
+# (used through its subsets /F1+0, /F1+1 …) never has in the page's resources.
+EMPTY_TEXT_OBJECT = re.compile(rb"BT /[^\s/\[\]()<>]+ [\d.]+ Tf [\d.]+ TL ET\n?")
+
+
+def _drop_empty_text_objects(pdf: pikepdf.Pdf) -> None:
+    for page in pdf.pages:
+        contents = page.obj.Contents
+        streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
+        for stream in streams:
+            data = stream.read_bytes()
+            cleaned = EMPTY_TEXT_OBJECT.sub(b"", data)
+            if cleaned != data:
+                stream.write(cleaned)
+
+
 def make_pdfa(path: Path, *, title: str, subject: str) -> None:
     """Rewrite the PDF at `path` as PDF/A-2b; ValueError when a font in it is not embedded."""
     with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        _drop_empty_text_objects(pdf)
         _drop_unused_base14(pdf)
         missing = _unembedded_fonts(pdf)
         if missing:
