@@ -123,3 +123,15 @@ def test_month_pdf_pages_render(sealed_pdf, tmp_path):
     with pikepdf.open(path) as pdf:
         assert len(list(tmp_path.glob("page-*.png"))) == len(pdf.pages)
         assert all([round(float(x)) for x in p.mediabox] == [0, 0, 595, 842] for p in pdf.pages)
+
+
+def test_record_pdf_downloads_on_its_own_as_filed_in_the_bundle(app, demo, as_role, sealed_pdf):
+    path, _manifest, _recs = sealed_pdf
+    url = f"/api/archive/sites/{demo.id}/months/2026-09/record.pdf"
+    r = as_role("archivist").get(url)
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert 'filename="DEMO-2026-09.pdf"' in r.headers["Content-Disposition"]
+    assert r.get_data() == path.read_bytes()
+    assert as_role("patroller").get(url).status_code == 403
+    r = as_role("archivist").get(f"/api/archive/sites/{demo.id}/months/2026-08/record.pdf")
+    assert r.status_code == 404

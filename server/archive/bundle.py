@@ -296,6 +296,18 @@ def file_for(site_id: int, month: str, name: str | None) -> dict:
     raise NotFound("No such file filed for this month.")
 
 
+def record_pdf(site_id: int, month: str, name: str | None) -> tuple[bytes, str]:
+    """(the bytes, a file name) of the record.pdf inside a filed bundle or addendum, read from its zip."""
+    f = file_for(site_id, month, name)
+    stem = Path(f["name"]).stem
+    with zipfile.ZipFile(f["path"]) as zf:
+        try:
+            data = zf.read(f"{stem}/record.pdf")
+        except KeyError:
+            raise NotFound("This filed file holds no record.pdf.") from None
+    return data, f"{stem}.pdf"
+
+
 def verify_zip(path) -> list[str]:
     """Problems found in a bundle zip (empty when every file matches its manifest hash)."""
     problems = []
