@@ -108,7 +108,12 @@ SIGNERS = (SIGNER_FIXER, SIGNER_VERIFIER, SIGNER_SUPERVISOR)
 # Photos: a record may name a photo before its bytes arrive (offline-sync G6).
 PHOTO_EXPECTED = "expected"
 PHOTO_RECEIVED = "received"
-PHOTO_STATES = (PHOTO_EXPECTED, PHOTO_RECEIVED)
+# Its upload arrived but could not be read as an image (damaged, not an image, too many
+# pixels): the phone is told which photo to take again, the supervisor sees it as such.
+PHOTO_UNREADABLE = "unreadable"
+PHOTO_STATES = (PHOTO_EXPECTED, PHOTO_RECEIVED, PHOTO_UNREADABLE)
+# The refusals of an upload that mean "unreadable" rather than "try again".
+PHOTO_UNREADABLE_CODES = ("not_an_image", "too_many_pixels")
 # What a photo shows: a finding's problem, a visit, the fixed work, a comment's, a drawn signature.
 PHOTO_FINDING = "finding"
 PHOTO_VISIT = "visit"
