@@ -145,7 +145,8 @@ NOTIFY_OVERDUE = "task_overdue"
 NOTIFY_ASSIGNED = "task_assigned"
 NOTIFY_EXTENSION_REQUESTED = "extension_requested"
 NOTIFY_EXTENSION_DECIDED = "extension_decided"
-NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EXTENSION_REQUESTED, NOTIFY_EXTENSION_DECIDED)
+NOTIFY_TASK_OPENED = "task_opened"  # a new task waits to be routed and assigned (supervisors)
+NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EXTENSION_REQUESTED, NOTIFY_EXTENSION_DECIDED, NOTIFY_TASK_OPENED)
 
 # Residents'-convention case outcomes (a resident_violation task's `case`).
 CASE_RECTIFIED = "rectified"

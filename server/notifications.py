@@ -90,6 +90,23 @@ def escalate_major(finding: Finding, task: Task | None, site: Site) -> int:
     return created
 
 
+def tell_new_tasks(opened: list[tuple[int, int]], majors: set[int] = frozenset()) -> int:
+    """Each new task, as it is opened, goes to its site's supervisors' feeds, to be routed and assigned.
+
+    One notice per task, not a daily digest: each is a thing to do now (the week to fix it
+    runs from the observation), and a site opens a few dozen a day at most; the feed
+    lists them newest first. A major problem's task is left out: its major notice went
+    to the same people at once.
+    """
+    created = 0
+    for task_id, site_id in opened:
+        if task_id in majors:
+            continue
+        created += notify(site_recipients(site_id, "notice.receive_new_task"), site_id=site_id, kind=choices.NOTIFY_TASK_OPENED,
+                          dedupe_key=f"opened:{task_id}", task_id=task_id)
+    return created
+
+
 # --- the feed -------------------------------------------------------------------------
 
 
