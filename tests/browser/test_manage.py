@@ -162,6 +162,10 @@ def test_supervisor_filters_tasks_on_the_desk_and_assigns_one_to_a_person(live_s
     page.click("#f-apply")
     until(page, "() => location.hash.includes('kind=elevator_car') && document.querySelectorAll('#task-list .desk-task').length === 1", "kind filter")
     assert "电梯运行有异响" in page.inner_text("#task-list")
+    # Results first: the filters stay folded, their button names the active one.
+    assert page.evaluate("() => !document.querySelector('#task-filters').closest('details').open")
+    assert "类型 电梯轿厢" in page.inner_text("#f-summary") or "电梯轿厢" in page.inner_text("#f-summary")
+    page.click("#f-summary")
     page.select_option("#f-kind", "")
     page.check("#f-major")
     page.click("#f-apply")
