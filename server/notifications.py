@@ -137,9 +137,16 @@ def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
     site says no more than it did.
     """
     visible = set(visible_site_ids)
+    out: dict[int, dict] = {}
+    for n in rows:
+        # A major problem dealt with on the spot has no task: its notice stored what it says.
+        data = n.data or {}
+        if n.task_id is None and n.site_id in visible and data.get("finding_id"):
+            out[n.id] = {k: data[k] for k in ("finding_id", "checkpoint_id", "checkpoint_name", "site_name", "description",
+                                               "category", "severity", "observed_at_local") if k in data}
     rows = [n for n in rows if n.task_id is not None and n.site_id in visible]
     if not rows:
-        return {}
+        return out
     task_ids = {n.task_id for n in rows}
     found = db.session.execute(
         select(Task, Finding, Checkpoint, Site)
@@ -161,7 +168,6 @@ def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
     def local(dt, tz):
         return local_minute(dt, tz) if dt else None
 
-    out = {}
     for n in rows:
         if n.task_id not in tasks:
             continue

@@ -106,10 +106,14 @@ def test_each_new_task_of_a_normal_finding_tells_the_sites_supervisors_once(demo
     assert note["task_id"] == task_id and note["details"]["task_state"] == "open" and note["details"]["description"]
 
 
-def test_major_finding_dealt_with_on_the_spot_is_still_reported(demo):
+def test_major_finding_dealt_with_on_the_spot_is_still_reported(demo, as_role):
     f, task = finding(demo, severity="major", dealt_on_spot=True, spot_note="断电 cut the power")
     assert task is None
     assert set(uid for uid, _ in _feed()) == {user("supervisor").id, user("manager").id}
+    # Its notice has no task, and still says what and where in its details.
+    [note] = as_role("manager").get("/api/notifications/").get_json()["items"]
+    assert note["task_id"] is None and note["details"]["finding_id"] == f.id
+    assert note["details"]["description"] == f.description and note["details"]["checkpoint_name"]
 
 
 def test_overdue_task_escalates_once_a_day(demo, runner):
