@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import delete, func, select
 
 from server.models import AuthSession, Visit
@@ -86,7 +87,9 @@ def test_the_outbox_names_the_photo_the_server_could_not_read(live_server, launc
     context.set_offline(False)
     page.goto("/#/outbox")
     page.click("#sync-now")
-    page.wait_for_selector(".out-row .retake", timeout=30000)
-    lines = page.locator(".out-row .retake").all_inner_texts()
-    assert len(lines) == 1 and lines[0].startswith("第2张照片无法读取，请重拍") and "不是图片" in lines[0], lines
+    # The outbox redraws when the sync ends: expect() retries across redraws.
+    retake = page.locator(".out-row .retake")
+    expect(retake).to_have_count(1, timeout=30000)
+    expect(retake).to_contain_text("第2张照片无法读取，请重拍")
+    expect(retake).to_contain_text("不是图片")
     shot(page, "outbox_photo_retake")
