@@ -287,6 +287,21 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     return photo, True
 
 
+def mark_unreadable(user: User, photo_id: str) -> Photo | None:
+    """After an upload was refused as unreadable: the expected photo of this user's record says so.
+
+    The phone is told (sync's `unreadable_photos`) which photo to take again, and a
+    supervisor sees "unreadable", not "not uploaded yet". A later good upload under the
+    same id still replaces it.
+    """
+    photo = db.session.get(Photo, photo_id, with_for_update=True)
+    if photo is None or photo.status == choices.PHOTO_RECEIVED or not taken_by(photo, user.id):
+        return None
+    photo.status = choices.PHOTO_UNREADABLE
+    db.session.flush([photo])
+    return photo
+
+
 def get_for(user: User, photo_id: str) -> Photo:
     photo = db.session.get(Photo, photo_id)
     if photo is None or not can_see(user, photo):

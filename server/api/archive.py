@@ -156,6 +156,20 @@ def download_bundle(args, site_id, month):
     return resp
 
 
+@blp.route("/sites/<int:site_id>/months/<month>/record.pdf")
+@requires("archive.read")
+@blp.arguments(BundleArgs, location="query")
+@blp.response(200, description="the filed month record (PDF/A-2b) of the sealed bundle, or of the named addendum")
+def download_record_pdf(args, site_id, month):
+    """Download the printable month record (record.pdf) on its own, as filed in the bundle (or `?file=` an addendum)."""
+    site = _site(site_id, "archive.read")
+    data, name = archive.record_pdf(site.id, parse_month(month), args.get("file"))
+    resp = Response(data, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
 @blp.route("/sites/<int:site_id>/exports")
 @requires("archive.read")
 @blp.arguments(ExportArgs, location="query")

@@ -13,6 +13,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Photo
 from ..storage import MissingObject, get_store
+from ..problems import Problem
 from .common import StrictSchema, UtcDateTime
 from .files import send_stored
 
@@ -28,7 +29,7 @@ class PhotoSchema(StrictSchema):
     finding_id = fields.String(allow_none=True)
     task_id = fields.Integer(allow_none=True)
     purpose = fields.String(validate=validate.OneOf(choices.PHOTO_PURPOSES))
-    status = fields.String(validate=validate.OneOf(choices.PHOTO_STATES), metadata={"description": "expected (named by a record, bytes not here yet) or received"})
+    status = fields.String(validate=validate.OneOf(choices.PHOTO_STATES), metadata={"description": "expected (named by a record, bytes not here yet), received, or unreadable (its upload could not be read: to be taken again)"})
     sha256 = fields.String(allow_none=True, metadata={"description": "SHA-256 of the bytes the phone sent: the evidence"})
     content_type = fields.String()
     size_bytes = fields.Integer()
@@ -89,9 +90,17 @@ def put_photo(photo_id):
     limit = current_app.config["MAX_PHOTO_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"The photo is larger than {limit // (1024 * 1024)} MiB.", "photo_too_large")
-    photo, created = photos.upload(
-        current_user(), photo_id, request.get_data(cache=False), request.content_type or "", request.headers.get("X-Content-SHA256", "")
-    )
+    user = current_user()
+    try:
+        photo, created = photos.upload(user, photo_id, request.get_data(cache=False), request.content_type or "", request.headers.get("X-Content-SHA256", ""))
+    except Problem as exc:
+        if exc.code not in choices.PHOTO_UNREADABLE_CODES:
+            raise
+        # The refusal stands, and the photo's record keeps that it was unreadable.
+        db.session.rollback()
+        if photos.mark_unreadable(user, photo_id) is not None:
+            db.session.commit()
+        raise
     db.session.commit()
     return photo, 201 if created else 200
 

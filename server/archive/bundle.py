@@ -26,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
+from flask import current_app
 from sqlalchemy import and_, create_engine, func, or_, select
 from sqlalchemy.pool import NullPool
 
@@ -33,9 +34,11 @@ from .. import choices
 from ..exports import ROWS, SHEET_TITLES, reading, write_csv, write_xlsx
 from ..extensions import db
 from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
+from ..fonts import font_setting, register_font
 from ..photos import photo_key
-from ..problems import Gone, NotFound
-from ..storage import MissingObject, Store, get_store
+from ..problems import Gone, NotFound, Unavailable
+from ..storage import MissingObject, StorageError, Store, get_store
+from ..timeutil import local_iso
 from .state import get_row
 from .summary import summary
 
@@ -45,7 +48,7 @@ ADDENDUM = "addendum"
 
 
 def stamp(dt: datetime | None) -> str | None:
-    """Naive UTC → ISO 8601 to the second with Z, as manifests and file entries write it."""
+    """Naive UTC → ISO 8601 to the second with Z, as the filing row's file entries write it."""
     return dt.isoformat(timespec="seconds") + "Z" if dt else None
 
 
@@ -113,6 +116,60 @@ def set_aside(key: str, now: datetime) -> None:
             return
         store.put_file(orphan, copy, content_type="application/zip")
     store.delete(key)
+
+
+# --- before anything changes: what filing needs -------------------------------------------------
+
+
+def preflight(site: Site, month: str, photo_bytes: int = 0) -> None:
+    """Unavailable (503) unless a bundle can be filed now: the font, a store that takes it, free space.
+
+    Sealing calls this before it changes the month's state, so a machine that cannot file
+    refuses the seal and leaves the month open, rather than sealing it without a bundle.
+    The zip is made in a scratch folder on this machine (tempfile's), so that folder needs
+    room for the month's photos too; a local store needs the same room under ARCHIVE_DIR.
+    """
+    register_font(font_setting(current_app.config))
+    store = get_store("archives")
+    folder = None
+    if store.backend == "local":
+        folder = Path(current_app.config["ARCHIVE_DIR"]) / site.code / month
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise Unavailable(
+                f"The archive folder {folder} cannot be written ({exc.strerror or exc}). "
+                "Make ARCHIVE_DIR a folder the server may write to.",
+                "archive_dir_unwritable",
+            ) from exc
+    else:
+        try:
+            store.check()
+        except (StorageError, OSError) as exc:
+            raise Unavailable(f"The archive store {store.describe()} cannot be reached ({exc}).", "storage_unavailable") from exc
+    need = current_app.config.get("ARCHIVE_MIN_FREE_BYTES", 0) + photo_bytes
+    for where in ([folder] if folder is not None else []) + [Path(tempfile.gettempdir())]:
+        free = shutil.disk_usage(where).free
+        if free < need:
+            raise Unavailable(
+                f"{where} has {free // 2**20} MiB free; filing this month needs {need // 2**20 + 1} MiB "
+                "(ARCHIVE_MIN_FREE_MB plus the month's photos).",
+                "archive_disk_full",
+            )
+
+
+def photo_bytes(job: "Job") -> int:
+    """What the month's photos take: the bundle copies them (sizes from the store, nothing fetched)."""
+    store = get_store("photos")
+    total = 0
+    for photo_id, _purpose, _sha in job.photos:
+        try:
+            total += store.size(photo_key(photo_id, "display"))
+        except MissingObject:
+            pass
+    return total
 
 
 # --- planning: inside the caller's transaction -----------------------------------------------
@@ -262,9 +319,11 @@ def write(job: Job, render_pdf: Callable[[Path, Job], None]) -> tuple[str, dict,
             "addendum_number": job.number or None,
             "site": job.summary["site"],
             "month": job.month,
-            "sealed_at": stamp(job.sealed_at),
-            "built_at": stamp(job.built_at),
-            "records_received_after": stamp(job.since),
+            # Times in the manifest: site-local ISO 8601 with the offset, as the records read.
+            "timezone": job.site.timezone,
+            "sealed_at": local_iso(job.sealed_at, job.site.timezone),
+            "built_at": local_iso(job.built_at, job.site.timezone),
+            "records_received_after": local_iso(job.since, job.site.timezone),
             "base_bundle_sha256": job.filed[0]["sha256"] if job.filed else None,
             "counts": {**job.counts, "photos": len(photos)},
             "summary": job.summary if job.kind == BUNDLE else None,
@@ -300,6 +359,26 @@ def file_for(site_id: int, month: str, name: str | None) -> dict:
                 raise Gone("This file was removed (the month was purged).", "bundle_removed")
             return f
     raise NotFound("No such file filed for this month.")
+
+
+def record_pdf(site_id: int, month: str, name: str | None) -> tuple[bytes, str]:
+    """(the bytes, a file name) of the record.pdf inside a filed bundle or addendum, read from its zip."""
+    f = file_for(site_id, month, name)
+    stem = Path(f["name"]).stem
+    store = get_store("archives")
+    key = file_key(f)
+    with tempfile.TemporaryDirectory(prefix="patrol-record-") as tmp:
+        path = store.local_path(key)
+        if path is None:  # a bucket: the zip's directory is at its end, so fetch it whole
+            path = Path(tmp) / "bundle.zip"
+            with store.open(key) as src, open(path, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        with zipfile.ZipFile(path) as zf:
+            try:
+                data = zf.read(f"{stem}/record.pdf")
+            except KeyError:
+                raise NotFound("This filed file holds no record.pdf.") from None
+    return data, f"{stem}.pdf"
 
 
 def verify_zip(path) -> list[str]:
