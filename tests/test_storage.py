@@ -121,6 +121,10 @@ def test_a_bundle_is_filed_in_the_bucket_and_checked_against_what_the_bucket_hol
     assert archive.verify_zip(io.BytesIO(data)) == []
     result = runner.invoke(args=["archive", "verify"])
     assert result.exit_code == 0 and "DEMO 2026-09: ok" in result.output, result.output
+    # The month record on its own, read out of the zip the bucket holds.
+    r = api.get(f"/api/archive/sites/{demo.id}/months/2026-09/record.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert r.data == zf.read(prefix + "record.pdf")
 
     # Someone replaces the object in the bucket: the check reads the bucket, not a record of it.
     server.client().put_object(Bucket=bucket, Key=key, Body=data[:-10] + b"0123456789")
