@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import auth, checklists, cli, config, errors, security, web
-from .api import MODULES, api
+from .api import MODULES, api, statuses
 from .db_sqlite import tune_sqlite
 from .extensions import db, migrate
 
@@ -45,6 +45,7 @@ def register_blueprints(app: Flask) -> None:
     """Register every API resource from one list, then the web pages."""
     for module in MODULES:
         api.register_blueprint(module.blp)
+    statuses.document(app, api)
     app.register_blueprint(web.web)
 
 

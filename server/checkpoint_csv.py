@@ -14,6 +14,7 @@ import re
 from sqlalchemy import func, select
 
 from . import choices, sites
+from .cells import export_cell, unguard
 from .checklists import shipped
 from .problems import Invalid
 from .extensions import db
@@ -26,15 +27,9 @@ MAX_ROWS = 5000
 CODE_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 TRUE_WORDS = {"true", "yes", "y", "1", "是", "启用"}
 FALSE_WORDS = {"false", "no", "n", "0", "否", "停用"}
-# Spreadsheets run a cell starting with these as a formula; export guards it with a quote.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- export ------------------------------------------------------------------------------
-
-
-def _guard(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def export_csv(site: Site, building: str | None = None) -> bytes:
@@ -53,11 +48,11 @@ def export_csv(site: Site, building: str | None = None) -> bytes:
         writer.writerow(
             [
                 cp.kind,
-                _guard(cp.name_zh),
-                _guard(cp.name_en),
-                _guard(cp.building),
-                _guard(cp.floor),
-                _guard(cp.unit),
+                export_cell(cp.name_zh),
+                export_cell(cp.name_en),
+                export_cell(cp.building),
+                export_cell(cp.floor),
+                export_cell(cp.unit),
                 cp.short_code,
                 cp.position,
                 "true" if cp.active else "false",
@@ -100,10 +95,7 @@ def _kind_words() -> dict[str, str]:
 
 
 def _unguard(value: str) -> str:
-    value = value.strip()
-    if value.startswith("'") and value[1:2] in FORMULA_START[:4] and value[1:2]:
-        return value[1:]
-    return value
+    return unguard(value.strip())
 
 
 def parse(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:

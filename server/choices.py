@@ -109,7 +109,12 @@ SIGNERS = (SIGNER_FIXER, SIGNER_VERIFIER, SIGNER_SUPERVISOR)
 # Photos: a record may name a photo before its bytes arrive (offline-sync G6).
 PHOTO_EXPECTED = "expected"
 PHOTO_RECEIVED = "received"
-PHOTO_STATES = (PHOTO_EXPECTED, PHOTO_RECEIVED)
+# Its upload arrived but could not be read as an image (damaged, not an image, too many
+# pixels): the phone is told which photo to take again, the supervisor sees it as such.
+PHOTO_UNREADABLE = "unreadable"
+PHOTO_STATES = (PHOTO_EXPECTED, PHOTO_RECEIVED, PHOTO_UNREADABLE)
+# The refusals of an upload that mean "unreadable" rather than "try again".
+PHOTO_UNREADABLE_CODES = ("not_an_image", "too_many_pixels")
 # What a photo shows: a finding's problem, a visit, the fixed work, a comment's, a drawn signature.
 PHOTO_FINDING = "finding"
 PHOTO_VISIT = "visit"
@@ -143,7 +148,8 @@ NOTIFY_ASSIGNED = "task_assigned"
 NOTIFY_EXTENSION_REQUESTED = "extension_requested"
 NOTIFY_EXTENSION_DECIDED = "extension_decided"
 NOTIFY_COMPLAINT_ESCALATED = "complaint_escalated"
-NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EXTENSION_REQUESTED, NOTIFY_EXTENSION_DECIDED, NOTIFY_COMPLAINT_ESCALATED)
+NOTIFY_TASK_OPENED = "task_opened"  # a new task waits to be routed and assigned (supervisors)
+NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EXTENSION_REQUESTED, NOTIFY_EXTENSION_DECIDED, NOTIFY_COMPLAINT_ESCALATED, NOTIFY_TASK_OPENED)
 
 # Residents'-convention case outcomes (a resident_violation task's `case`).
 CASE_RECTIFIED = "rectified"

@@ -23,11 +23,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from . import choices
+from . import choices, i18n
 from .extensions import db
 from .models import Checkpoint, Extension, Finding, ItemResult, Site, Task, User, Verification, Visit
 from .months import day_range
+from .cells import export_cell
 from .problems import Invalid
+from .timeutil import elapsed_days
 
 KINDS = ("visits", "findings", "tasks", "verifications")
 FORMATS = ("csv", "xlsx")
@@ -65,11 +67,27 @@ HEADERS = {
 }
 
 
+# Columns holding a code: the export shows its Chinese label there and keeps the code in
+# the column after it ("<key>_code"), which is the one a machine reads.
+CODED = {
+    "kind": "checkpoint_kinds", "purpose": "visit_purposes", "scan_method": "scan_methods",
+    "category": "categories", "route": "routes", "severity": "severities", "task_state": "task_states",
+    "state": "task_states", "result": "verify_results",
+}
+# Columns holding a time: site-local, a real date-time cell in XLSX, "YYYY-MM-DD HH:MM" in CSV.
+TIMES = {"scanned_at", "observed_at", "due_at", "closed_at", "created_at", "original_due_at", "verified_at"}
+# Column widths in XLSX (characters); the rest get DEFAULT_WIDTH.
+WIDTHS = {"description": 40, "note": 30, "spot_note": 24, "resident_note": 24, "cancel_reason": 24, "checkpoint": 22,
+          "signatures": 30, "after_photos": 30, "visit_id": 38, "finding_id": 38, "verification_id": 38}
+DEFAULT_WIDTH = 14
+TIME_WIDTH = 17
+XLSX_TIME_FORMAT = "yyyy-mm-dd hh:mm"
+
 # --- times ------------------------------------------------------------------------------
 
 
-def local_formatter(tz: str) -> Callable[[datetime | None], str]:
-    """Naive UTC → 'YYYY-MM-DD HH:MM' site-local, built once per export.
+def local_converter(tz: str) -> Callable[[datetime | None], datetime | None]:
+    """Naive UTC → naive site-local time (to the minute), built once per export.
 
     The zone's offset is looked up once per UTC hour (offsets change on the hour or
     half hour at most, never inside a quarter), and the text is formatted by hand:
@@ -78,19 +96,31 @@ def local_formatter(tz: str) -> Callable[[datetime | None], str]:
     zone = ZoneInfo(tz)
     offsets: dict = {}
 
-    def fmt(value: datetime | None) -> str:
+    def convert(value: datetime | None) -> datetime | None:
         if value is None:
-            return ""
+            return None
         key = (value.year, value.month, value.day, value.hour, value.minute // 15)
         offset = offsets.get(key)
         if offset is None:
             if len(offsets) > 4096:  # rows come in time order: old buckets are not needed again
                 offsets.clear()
             offset = offsets[key] = value.replace(tzinfo=timezone.utc).astimezone(zone).utcoffset()
-        d = value + offset
-        return f"{d.year:04d}-{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}"
+        return (value + offset).replace(second=0, microsecond=0)
 
-    return fmt
+    return convert
+
+
+def shown_time(d: datetime | None) -> str:
+    """A site-local time as CSV and the PDF write it: YYYY-MM-DD HH:MM; "" for none."""
+    if d is None:
+        return ""
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}"
+
+
+def local_formatter(tz: str) -> Callable[[datetime | None], str]:
+    """Naive UTC → 'YYYY-MM-DD HH:MM' site-local."""
+    convert = local_converter(tz)
+    return lambda value: shown_time(convert(value))
 
 
 # A connection to read from instead of the session's (archive/bundle.py reads a month
@@ -160,7 +190,7 @@ def visit_rows(site: Site, where) -> Iterator[list]:
         .where(Visit.site_id == site.id, where(Visit))
         .order_by(Visit.scanned_at, Visit.id)
     )
-    fmt = local_formatter(site.timezone)
+    fmt = local_converter(site.timezone)
     for r in _stream(stmt):
         n = int(r[11] or 0)
         yield [r[0], r[1], fmt(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
@@ -181,17 +211,22 @@ def finding_rows(site: Site, where) -> Iterator[list]:
         .where(Finding.site_id == site.id, where(Finding))
         .order_by(Finding.observed_at, Finding.id)
     )
-    fmt = local_formatter(site.timezone)
+    fmt = local_converter(site.timezone)
     for r in _stream(stmt):
         yield [r[0], r[1], fmt(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], "是" if r[11] else "",
                r[12], r[13], r[14] or "", r[15] or "", fmt(r[16]), fmt(r[17]), r[18] or "", "是" if r[19] else ""]
 
 
-def days_to_fix(state: str, created_at: datetime, closed_at: datetime | None) -> float | None:
-    """Days from a task's opening to its verification; None until it is verified."""
+def days_to_fix(state: str, observed_at: datetime, closed_at: datetime | None) -> float | None:
+    """Days from the problem's (corrected) observation to its task's verification; None until verified.
+
+    From the observation, not the task's creation: a phone that syncs a week late creates
+    the task a week late, but the problem was there (and its deadline runs) from when it
+    was seen, as `tasks.due_date` counts.
+    """
     if state != choices.TASK_VERIFIED or closed_at is None:
         return None
-    return (closed_at - created_at).total_seconds() / 86400
+    return elapsed_days(observed_at, closed_at)
 
 
 def task_rows(site: Site, where) -> Iterator[list]:
@@ -213,7 +248,7 @@ def task_rows(site: Site, where) -> Iterator[list]:
             Task.id, Task.finding_id, Finding.month, Checkpoint.name_zh, Task.route, Task.severity, Task.state,
             _shown_name(assignee), Task.created_at,
             Task.original_due_at, Task.due_at, Task.closed_at, ext.c.asked, ext.c.approved, Task.repeat_flag,
-            Task.cancel_reason,
+            Task.cancel_reason, Finding.observed_at,
         )
         .join(Finding, Finding.id == Task.finding_id)
         .join(Checkpoint, Checkpoint.id == Task.checkpoint_id)
@@ -222,9 +257,9 @@ def task_rows(site: Site, where) -> Iterator[list]:
         .where(Task.site_id == site.id, where(Finding))
         .order_by(Task.id)
     )
-    fmt = local_formatter(site.timezone)
+    fmt = local_converter(site.timezone)
     for r in _stream(stmt):
-        days = days_to_fix(r[6], r[8], r[11])
+        days = days_to_fix(r[6], r[16], r[11])
         days = "" if days is None else round(days, 1)
         yield [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or "", fmt(r[8]), fmt(r[9]), fmt(r[10]), fmt(r[11]), days, int(r[12] or 0), int(r[13] or 0),
                "是" if r[14] else "", r[15]]
@@ -247,7 +282,7 @@ def verification_rows(site: Site, where) -> Iterator[list]:
         .where(Task.site_id == site.id, where(Finding))
         .order_by(Verification.verified_at, Verification.id)
     )
-    fmt = local_formatter(site.timezone)
+    fmt = local_converter(site.timezone)
     for r in _stream(stmt):
         sigs = " ".join(f"{role}:{pid}" for role, pid in sorted((r[8] or {}).items()))
         yield [r[0], r[1], r[2], fmt(r[3]), r[4], r[5], r[6], r[7] or "", sigs, " ".join(r[9] or []), r[10], r[11]]
@@ -271,8 +306,35 @@ def range_clause(kind: str, start: datetime, end: datetime):
 # --- writers -------------------------------------------------------------------------------
 
 
+def columns(kind: str) -> list[tuple[str, str]]:
+    """(key, Chinese heading) of every column an export writes: each coded column is followed by its code."""
+    out = []
+    for key, zh in HEADERS[kind]:
+        out.append((key, zh))
+        if key in CODED:
+            out.append((f"{key}_code", f"{zh}代码"))
+    return out
+
+
 def header(kind: str) -> list[str]:
-    return [f"{zh} {key}" for key, zh in HEADERS[kind]]
+    return [f"{zh} {key}" for key, zh in columns(kind)]
+
+
+def _cells(kind: str) -> Callable[[list], list]:
+    """A row generator's row → the export's cells: labels beside codes; times stay datetimes."""
+    plan = [CODED.get(key) for key, _zh in HEADERS[kind]]
+
+    def cells(row: list) -> list:
+        out = []
+        for value, vocabulary in zip(row, plan):
+            if vocabulary is None:
+                out.append(value)
+            else:
+                out.append(i18n.choice_label(vocabulary, value) if value else "")
+                out.append(value)
+        return out
+
+    return cells
 
 
 def csv_chunks(kind: str, rows: Iterable[list], chunk_rows: int = 500) -> Iterator[bytes]:
@@ -281,9 +343,10 @@ def csv_chunks(kind: str, rows: Iterable[list], chunk_rows: int = 500) -> Iterat
     writer = csv.writer(buf)
     buf.write("\ufeff")
     writer.writerow(header(kind))
+    cells = _cells(kind)
     n = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([shown_time(v) if isinstance(v, datetime) else export_cell(v) for v in cells(row)])
         n += 1
         if n % chunk_rows == 0:
             yield buf.getvalue().encode("utf-8")
@@ -300,15 +363,45 @@ def write_csv(path, kind: str, rows: Iterable[list]) -> int:
 
 
 def write_xlsx(path, sheets: list[tuple[str, str, Iterable[list]]]) -> None:
-    """A write-only workbook: each (title, kind, rows) becomes a sheet; memory stays flat."""
+    """A write-only workbook (memory stays flat): each (title, kind, rows) becomes a sheet.
+
+    As an office expects it: date-time cells in site-local time, a label beside each code,
+    column widths, the header row frozen and an autofilter over the table.
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
     for title, kind, rows in sheets:
         ws = wb.create_sheet(title=title)
-        ws.append(header(kind) if kind else [])
+        cols = columns(kind)
+        # Widths and the frozen pane go into the sheet's XML before its first row.
+        for n, (key, _zh) in enumerate(cols, start=1):
+            ws.column_dimensions[get_column_letter(n)].width = TIME_WIDTH if key in TIMES else WIDTHS.get(key, DEFAULT_WIDTH)
+        ws.freeze_panes = "A2"
+        bold = Font(bold=True)
+        head = []
+        for text in header(kind):
+            cell = WriteOnlyCell(ws, value=text)
+            cell.font = bold
+            head.append(cell)
+        ws.append(head)
+        cells = _cells(kind)
+        count = 0
         for row in rows:
-            ws.append(row)
+            out = []
+            for value in cells(row):
+                if isinstance(value, datetime):
+                    cell = WriteOnlyCell(ws, value=value)
+                    cell.number_format = XLSX_TIME_FORMAT
+                    out.append(cell)
+                else:
+                    out.append(export_cell(value))
+            ws.append(out)
+            count += 1
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{count + 1}"
     wb.save(path)
 
 
@@ -333,7 +426,7 @@ def export(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> t
     rows = ROWS[kind](site, range_clause(kind, start, end))
     name = f"{site.code}-{kind}-{date_from.isoformat()}-{date_to.isoformat()}"
     if fmt == "csv":
-        return csv_chunks(kind, rows), "text/csv; charset=utf-8", name + ".csv"
+        return csv_chunks(kind, rows), "text/csv", name + ".csv"
     fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix="export-")
     os.close(fd)
     try:

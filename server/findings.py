@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from . import audit, choices, sealing
 from .extensions import db
 from .models import Checkpoint, Finding, Site, Task, utcnow
-from .notifications import escalate_major
+from .notifications import escalate_major, tell_new_tasks
 from .problems import Conflict, Invalid
 from .tasks import claim_photos, flag_repeats, open_tasks_for
 from .timeutil import month_of
@@ -101,6 +101,8 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
         if x.severity == choices.SEVERITY_MAJOR:
             task_id = task_of.get(x.finding_id)
             escalate_major(db.session.get(Finding, x.finding_id), db.session.get(Task, task_id) if task_id else None, x.site)
+    tell_new_tasks([(task_of[x.finding_id], x.site.id) for x in new if task_of.get(x.finding_id)],
+                   {task_of.get(x.finding_id) for x in new if x.severity == choices.SEVERITY_MAJOR})
     return {x.finding_id: task_of.get(x.finding_id) for x in new}
 
 

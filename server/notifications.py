@@ -90,6 +90,23 @@ def escalate_major(finding: Finding, task: Task | None, site: Site) -> int:
     return created
 
 
+def tell_new_tasks(opened: list[tuple[int, int]], majors: set[int] = frozenset()) -> int:
+    """Each new task, as it is opened, goes to its site's supervisors' feeds, to be routed and assigned.
+
+    One notice per task, not a daily digest: each is a thing to do now (the week to fix it
+    runs from the observation), and a site opens a few dozen a day at most; the feed
+    lists them newest first. A major problem's task is left out: its major notice went
+    to the same people at once.
+    """
+    created = 0
+    for task_id, site_id in opened:
+        if task_id in majors:
+            continue
+        created += notify(site_recipients(site_id, "notice.receive_new_task"), site_id=site_id, kind=choices.NOTIFY_TASK_OPENED,
+                          dedupe_key=f"opened:{task_id}", task_id=task_id)
+    return created
+
+
 # --- the feed -------------------------------------------------------------------------
 
 
@@ -120,9 +137,16 @@ def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
     site says no more than it did.
     """
     visible = set(visible_site_ids)
+    out: dict[int, dict] = {}
+    for n in rows:
+        # A major problem dealt with on the spot has no task: its notice stored what it says.
+        data = n.data or {}
+        if n.task_id is None and n.site_id in visible and data.get("finding_id"):
+            out[n.id] = {k: data[k] for k in ("finding_id", "checkpoint_id", "checkpoint_name", "site_name", "description",
+                                               "category", "severity", "observed_at_local") if k in data}
     rows = [n for n in rows if n.task_id is not None and n.site_id in visible]
     if not rows:
-        return {}
+        return out
     task_ids = {n.task_id for n in rows}
     found = db.session.execute(
         select(Task, Finding, Checkpoint, Site)
@@ -144,7 +168,6 @@ def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
     def local(dt, tz):
         return local_minute(dt, tz) if dt else None
 
-    out = {}
     for n in rows:
         if n.task_id not in tasks:
             continue

@@ -84,6 +84,7 @@ ACTIONS: dict[str, Rule] = {
     "extension.request": _rule((C.SUPERVISOR,), "ask for a later due date", (ASSIGNEE,)),
     "extension.decide": _rule((C.MANAGER,), "approve or reject an extension"),
     "notice.receive_major": _rule(DIRECTORS, "be told at once of a major problem, and of overdue tasks"),
+    "notice.receive_new_task": _rule((C.SUPERVISOR,), "be told of each new task waiting to be assigned"),
     # Notifications and outbound messages.
     "notification.read": _rule(ALL, "read one's own notifications"),
     "webhook.manage": _rule((C.ADMIN,), "configure outbound webhooks"),

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -35,7 +34,9 @@ from .extensions import db
 from .models import Extension, Finding, ItemResult, LegalHold, MonthArchive, Notification, Photo, PurgeLog, Round, Site
 from .models import Complaint, ReturnVisit, Task, TaskComment, User, Verification, Visit, utcnow
 from .months import add_months, month_end, month_start, parse_month
-from .photos import photo_path
+from .archive.bundle import file_key
+from .photos import delete_files
+from .storage import get_store
 from .problems import Invalid
 
 CHUNK = 500
@@ -279,7 +280,7 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
                    archive_sha256=plan.archive_sha256, audit_hash=event.hash)
     db.session.add(log)
     db.session.flush([log])
-    plan.ids["files"] = [f["path"] for f in files]
+    plan.ids["files"] = [file_key(f) for f in files]
     return log
 
 
@@ -287,16 +288,10 @@ def remove_files(plan: MonthPlan) -> int:
     """Delete the plan's photo files and archive files (after the commit: a rollback keeps them)."""
     removed = 0
     for photo_id in plan.ids.get("photos", []):
-        for size in ("display", "thumb"):
-            path = photo_path(photo_id, size)
-            if path.exists():
-                path.unlink()
-                removed += 1
-    for name in plan.ids.get("files", []):
-        path = Path(name)
-        if path.exists():
-            path.unlink()
-            removed += 1
+        removed += delete_files(photo_id)
+    archives = get_store("archives")
+    for key in plan.ids.get("files", []):
+        removed += archives.delete(key)
     return removed
 
 

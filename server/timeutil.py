@@ -13,6 +13,13 @@ def iso(dt: datetime | None) -> str | None:
     return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def local_iso(utc_naive: datetime | None, tz: str) -> str | None:
+    """Naive UTC → site-local ISO 8601 to the second with its offset (2026-09-19T10:00:00+08:00), as filed records write times."""
+    if utc_naive is None:
+        return None
+    return to_local(utc_naive, tz).replace(microsecond=0).isoformat()
+
+
 def to_local(utc_naive: datetime, tz: str) -> datetime:
     return utc_naive.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz))
 
@@ -34,3 +41,12 @@ def local_date(utc_naive: datetime, tz: str) -> str:
 def corrected(device_time: datetime, offset_ms: int) -> datetime:
     """A phone's timestamp moved onto the server's clock (offset = phone − server)."""
     return device_time - timedelta(milliseconds=offset_ms)
+
+
+def elapsed_days(observed_at: datetime, until: datetime) -> float:
+    """Days from a record's corrected observation time to `until`: every duration a report shows.
+
+    `observed_at` is already on the server's clock (`corrected`), so neither a late sync nor
+    a wrong phone clock changes how long something took.
+    """
+    return (until - observed_at).total_seconds() / 86400

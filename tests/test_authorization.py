@@ -133,6 +133,7 @@ ARCHIVE_SAMPLES = {
     ("POST", f"{A}/sites/<int:site_id>/months/<month>/seal"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-07/seal"},
     ("POST", f"{A}/sites/<int:site_id>/months/<month>/build"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-08/build"},
     ("GET", f"{A}/sites/<int:site_id>/months/<month>/bundle"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-08/bundle"},
+    ("GET", f"{A}/sites/<int:site_id>/months/<month>/record.pdf"): lambda c: {"url": f"{A}/sites/{c.site_id}/months/2026-08/record.pdf"},
     ("GET", f"{A}/sites/<int:site_id>/exports"): lambda c: {"url": f"{A}/sites/{c.site_id}/exports?kind=findings&from=2026-08-01&to=2026-08-31"},
     ("GET", f"{A}/sites/<int:site_id>/holds"): lambda c: {"url": f"{A}/sites/{c.site_id}/holds"},
     ("POST", f"{A}/sites/<int:site_id>/holds"): lambda c: {"url": f"{A}/sites/{c.site_id}/holds", "json": {"month": "2026-08", "reason": "保险理赔 insurance claim"}},

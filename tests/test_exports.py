@@ -17,6 +17,11 @@ LATE_OCT_1 = datetime(2026, 10, 1, 15, 30)
 EARLY_OCT_2 = datetime(2026, 10, 1, 16, 30)
 
 
+def columns(header) -> dict[str, int]:
+    """Column index by the English key at the end of each heading ("描述 description" → description)."""
+    return {h.split(" ")[-1]: n for n, h in enumerate(header)}
+
+
 def rows_of(resp) -> list[list[str]]:
     text = resp.get_data().decode("utf-8")
     assert text.startswith("\ufeff")  # Excel reads the Chinese right only with the BOM
@@ -45,14 +50,17 @@ def test_findings_export_carries_task_state_and_xlsx_opens(app, demo, as_role):
     api = as_role("manager")
     r = api.get(f"/api/archive/sites/{demo.id}/exports?kind=findings&format=csv&from=2026-10-01&to=2026-10-31")
     rows = rows_of(r)
-    assert len(rows) == 2 and rows[1][0] == f.id and rows[1][10] == "楼梯扶手松动" and rows[1][15] == "open"
+    col = columns(rows[0])
+    assert len(rows) == 2 and rows[1][0] == f.id and rows[1][col["description"]] == "楼梯扶手松动"
+    assert rows[1][col["task_state"]] == "待分派" and rows[1][col["task_state_code"]] == "open"
 
     r = api.get(f"/api/archive/sites/{demo.id}/exports?kind=findings&format=xlsx&from=2026-10-01&to=2026-10-31")
     assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
     wb = load_workbook(io.BytesIO(r.get_data()), read_only=True)
     ws = wb["问题"]
     values = list(ws.iter_rows(values_only=True))
-    assert values[1][0] == f.id and values[1][9] == "major"
+    col = columns(values[0])
+    assert values[1][0] == f.id and values[1][col["severity"]] == "重大" and values[1][col["severity_code"]] == "major"
     wb.close()
 
 

@@ -76,7 +76,9 @@ def test_each_major_finding_of_one_push_is_escalated_once_with_its_own_task(demo
     findings = [r["result"]["finding_ids"][0] for r in results]
     task_of = {f: (r["result"]["task_ids"] or [None])[0] for f, r in zip(findings, results)}
     majors = [findings[0], findings[2], findings[3]]
-    rows = db.session.execute(select(Notification.user_id, Notification.task_id, Notification.data)).all()
+    rows = db.session.execute(
+        select(Notification.user_id, Notification.task_id, Notification.data).where(Notification.kind == choices.NOTIFY_MAJOR_FINDING)
+    ).all()
     recipients = sorted({user("supervisor").id, user("manager").id})
     assert sorted((u, d["finding_id"]) for u, _, d in rows) == sorted((u, f) for u in recipients for f in majors)
     assert all(t == task_of[d["finding_id"]] for _, t, d in rows)
@@ -84,17 +86,34 @@ def test_each_major_finding_of_one_push_is_escalated_once_with_its_own_task(demo
     hooks = db.session.execute(select(WebhookDelivery.payload)).scalars().all()
     assert sorted(p["finding_id"] for p in hooks) == sorted(majors)
     assert all(p.get("task_id") == task_of[p["finding_id"]] for p in hooks)
+    # The normal finding's new task waits to be assigned: its supervisor is told, once.
+    opened = db.session.execute(select(Notification.user_id, Notification.task_id).where(Notification.kind == choices.NOTIFY_TASK_OPENED)).all()
+    assert opened == [(user("supervisor").id, task_of[findings[1]])]
 
 
-def test_normal_finding_notifies_nobody(demo):
-    finding(demo)
-    assert not _feed()
+def test_each_new_task_of_a_normal_finding_tells_the_sites_supervisors_once(demo, as_role, other_site):
+    """One notice per new unassigned task, to supervisors only (not managers, not another site's)."""
+    _second_supervisor_and_manager(demo)
+    phone = Phone(as_role("patroller"), demo)
+    m = phone.failed_visit(scanned_at=phone.now())
+    [result] = phone.push([m])
+    assert phone.push([m])[0]["status"] == "duplicate"  # a replayed push tells nobody again
+    task_id = result["result"]["task_ids"][0]
+    assert dict(_feed()) == {(user("supervisor").id, choices.NOTIFY_TASK_OPENED): 1, (user("sup2").id, choices.NOTIFY_TASK_OPENED): 1}
+    feed = as_role("supervisor").get("/api/notifications/").get_json()
+    items = feed["items"] if isinstance(feed, dict) else feed
+    [note] = [n for n in items if n["kind"] == "task_opened"]
+    assert note["task_id"] == task_id and note["details"]["task_state"] == "open" and note["details"]["description"]
 
 
-def test_major_finding_dealt_with_on_the_spot_is_still_reported(demo):
+def test_major_finding_dealt_with_on_the_spot_is_still_reported(demo, as_role):
     f, task = finding(demo, severity="major", dealt_on_spot=True, spot_note="断电 cut the power")
     assert task is None
     assert set(uid for uid, _ in _feed()) == {user("supervisor").id, user("manager").id}
+    # Its notice has no task, and still says what and where in its details.
+    [note] = as_role("manager").get("/api/notifications/").get_json()["items"]
+    assert note["task_id"] is None and note["details"]["finding_id"] == f.id
+    assert note["details"]["description"] == f.description and note["details"]["checkpoint_name"]
 
 
 def test_overdue_task_escalates_once_a_day(demo, runner):
@@ -159,7 +178,7 @@ def test_extension_requests_and_decisions_reach_the_people_concerned(demo, as_ro
     assert [n["kind"] for n in as_role("manager").get("/api/notifications/").get_json()["items"]] == [choices.NOTIFY_EXTENSION_REQUESTED]
     as_role("manager").post(f"/api/tasks/extensions/{ext['id']}/decision", json={"approve": True})
     kinds = [n["kind"] for n in as_role("supervisor").get("/api/notifications/").get_json()["items"]]
-    assert kinds == [choices.NOTIFY_EXTENSION_DECIDED]
+    assert kinds == [choices.NOTIFY_EXTENSION_DECIDED, choices.NOTIFY_TASK_OPENED]  # newest first
 
 
 def test_assignment_and_extension_notices_read_as_words_not_ids(demo, as_role):

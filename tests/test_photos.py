@@ -192,6 +192,26 @@ def test_supervisor_sees_which_photos_a_record_still_expects(patroller, as_role,
     assert [r["id"] for r in rows] == [pid]
 
 
+def test_an_unreadable_upload_is_a_state_the_supervisor_and_the_phone_both_see(patroller, as_role, demo):
+    """Not "still expected" for ever: the phone is told which photo to take again, the desk sees why it is missing."""
+    phone = Phone(patroller, demo.id)
+    m = phone.visit("F02", fail=(0,))
+    broken, fine = new_id(), new_id()
+    m["payload"]["results"][0]["finding"]["photo_ids"] = [broken, fine]
+    finding_id = phone.push_ok([m])[0]["result"]["finding_ids"][0]
+    r = put(patroller, broken, jpeg()[:300])  # a truncated JPEG
+    assert r.status_code == 422 and error_of(r)["code"] == "not_an_image"
+    assert put(patroller, fine, jpeg()).status_code == 201
+    rows = as_role("supervisor").get("/api/photos/", query_string={"finding_id": finding_id}).get_json()
+    assert {r["id"]: r["status"] for r in rows} == {broken: "unreadable", fine: "received"}
+    answer = phone.push([]).get_json()
+    assert answer["unreadable_photos"] == [broken] and answer["expected_photos"] == []
+    assert patroller.get("/api/sync/expected").get_json() == {"photo_ids": [], "unreadable": [broken]}
+    # A readable upload under the same id still replaces it.
+    assert put(patroller, broken, jpeg()).status_code == 201
+    assert phone.push([]).get_json()["unreadable_photos"] == []
+
+
 def test_photo_before_record_is_linked_when_the_record_arrives(patroller, as_role, demo):
     """G6: the photo arrives first (no site yet, only its uploader sees it); the visit then links it."""
     pid = new_id()

@@ -250,7 +250,7 @@ def test_visit_refused_while_its_run_is_written_is_rejected_alone_and_its_neighb
     majors = {tasks[r["finding_ids"][0]] for r in applied[:2]}
     from server.notifications import site_recipients
 
-    notified = db.session.execute(select(Notification.user_id, Notification.task_id)).all()
+    notified = db.session.execute(select(Notification.user_id, Notification.task_id).where(Notification.kind == "major_finding")).all()
     assert sorted(notified) == sorted((u, t) for u in site_recipients(demo.id) for t in majors)
     hooked = db.session.execute(select(WebhookDelivery.payload)).scalars().all()
     assert sorted(p["task_id"] for p in hooked) == sorted(majors)

@@ -540,6 +540,30 @@ def test_a_repeat_flag_names_the_failures_of_its_own_thirty_days_only(demo, as_r
             assert flagged[0]["data"]["finding_ids"] == sorted(finding_of[t] for t in run)
 
 
+def test_a_long_repeat_group_keeps_each_flags_evidence_bounded(demo, as_role):
+    """A checkpoint failing every 12 hours for 20 days: 40 failures in one repeat group.
+
+    Each flag's audit event names the group's size, its first and last failure and at most
+    MAX_EVIDENCE failures nearest its own, not all 40.
+    """
+    from server.tasks.repeats import MAX_EVIDENCE
+
+    phone = Phone(as_role("patroller"), demo)
+    now = phone.now()
+    results = phone.push([phone.failed_visit("F01", scanned_at=now - n * DAY / 2) for n in range(40, 0, -1)])
+    assert all(_flags(results))
+    ids = [r["result"]["finding_ids"][0] for r in results]  # oldest first
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "repeat_flagged")).scalars().all()
+    assert len(events) == 40
+    for ev in events:
+        data = ev.data
+        assert data["group_size"] == 40 and len(data["finding_ids"]) == MAX_EVIDENCE
+        assert data["first"]["finding_id"] == ids[0] and data["last"]["finding_id"] == ids[-1]
+        assert data["first"]["observed_at"].endswith("Z")
+        own = db.session.get(Task, int(ev.entity_id)).finding_id
+        assert own in data["finding_ids"] and set(data["finding_ids"]) <= set(ids)
+
+
 # --- lists, detail, dashboard --------------------------------------------------------------
 
 

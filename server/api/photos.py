@@ -2,7 +2,7 @@
 
 import re
 
-from flask import current_app, request, send_file
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
@@ -12,7 +12,10 @@ from ..auth import authorize, current_user, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Photo
+from ..storage import MissingObject, get_store
+from ..problems import Problem
 from .common import StrictSchema, UtcDateTime
+from .files import send_stored
 
 blp = Blueprint("photos", __name__, url_prefix="/api/photos", description="Photos (docs/sync.md)")
 
@@ -26,7 +29,7 @@ class PhotoSchema(StrictSchema):
     finding_id = fields.String(allow_none=True)
     task_id = fields.Integer(allow_none=True)
     purpose = fields.String(validate=validate.OneOf(choices.PHOTO_PURPOSES))
-    status = fields.String(validate=validate.OneOf(choices.PHOTO_STATES), metadata={"description": "expected (named by a record, bytes not here yet) or received"})
+    status = fields.String(validate=validate.OneOf(choices.PHOTO_STATES), metadata={"description": "expected (named by a record, bytes not here yet), received, or unreadable (its upload could not be read: to be taken again)"})
     sha256 = fields.String(allow_none=True, metadata={"description": "SHA-256 of the bytes the phone sent: the evidence"})
     content_type = fields.String()
     size_bytes = fields.Integer()
@@ -87,9 +90,17 @@ def put_photo(photo_id):
     limit = current_app.config["MAX_PHOTO_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"The photo is larger than {limit // (1024 * 1024)} MiB.", "photo_too_large")
-    photo, created = photos.upload(
-        current_user(), photo_id, request.get_data(cache=False), request.content_type or "", request.headers.get("X-Content-SHA256", "")
-    )
+    user = current_user()
+    try:
+        photo, created = photos.upload(user, photo_id, request.get_data(cache=False), request.content_type or "", request.headers.get("X-Content-SHA256", ""))
+    except Problem as exc:
+        if exc.code not in choices.PHOTO_UNREADABLE_CODES:
+            raise
+        # The refusal stands, and the photo's record keeps that it was unreadable.
+        db.session.rollback()
+        if photos.mark_unreadable(user, photo_id) is not None:
+            db.session.commit()
+        raise
     db.session.commit()
     return photo, 201 if created else 200
 
@@ -101,9 +112,10 @@ def put_photo(photo_id):
 def get_photo(args, photo_id):
     """The display copy (longest side 1600 px) or the thumbnail (320 px) of a photo."""
     photo = photos.get_for(current_user(), _photo_id(photo_id))
-    path = photos.photo_path(photo.id, args["size"])
-    if not path.exists():
+    try:
+        resp = send_stored(get_store("photos"), photos.photo_key(photo.id, args["size"]), mimetype="image/jpeg",
+                           etag=f"{photo.sha256}-{args['size']}", max_age=86400)
+    except MissingObject:
         raise ApiError(404, "This photo's file is missing on the server.", "photo_not_received")
-    resp = send_file(path, mimetype="image/jpeg", max_age=86400, conditional=True, etag=f"{photo.sha256}-{args['size']}")
     resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
     return resp

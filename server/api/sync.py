@@ -6,7 +6,7 @@ from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from .. import sync
+from .. import choices, sync
 from ..auth import current_user, requires
 from ..extensions import db
 from ..timeutil import iso
@@ -82,6 +82,7 @@ class PushAnswerSchema(StrictSchema):
     clock_offset_ms = fields.Integer(metadata={"description": "phone clock minus server clock"})
     results = fields.List(fields.Nested(ResultSchema))
     expected_photos = fields.List(fields.String())
+    unreadable_photos = fields.List(fields.String(), metadata={"description": "photos whose upload could not be read: take them again"})
 
 
 class PullArgs(StrictSchema):
@@ -106,6 +107,7 @@ class PullAnswerSchema(StrictSchema):
 
 class ExpectedSchema(StrictSchema):
     photo_ids = fields.List(fields.String())
+    unreadable = fields.List(fields.String(), metadata={"description": "photos whose upload could not be read: take them again"})
 
 
 @blp.route("/push", methods=["POST"])
@@ -141,4 +143,5 @@ def pull(args):
 @blp.response(200, ExpectedSchema)
 def expected():
     """Photos my records name whose bytes the server has not received yet."""
-    return {"photo_ids": sync.expected_photos(current_user())}
+    user = current_user()
+    return {"photo_ids": sync.expected_photos(user), "unreadable": sync.expected_photos(user, status=choices.PHOTO_UNREADABLE)}

@@ -6,15 +6,18 @@ same way as numbered addenda, and the sealed bundle is never rewritten. Every fi
 is hashed, and its hash is written into the audit chain (docs/archive.md).
 
 The caller (the view or the CLI command) owns the transaction and commits it at the end.
-Two commits happen here as well, each for a reason:
-- `seal` commits the seal before it builds the bundle, so the month is read-only from
-  that moment even when the bundle cannot be built now; it stays sealed and
-  `flask archive build` builds the bundle later.
+Sealing is all or nothing: `seal` first checks what filing needs (the font, a writable
+archive folder, free space: `bundle.preflight`) and refuses with 503 before it changes
+anything. Two commits happen here as well, each for a reason:
+- `seal` commits the seal before it builds the bundle, so no record of the month can
+  change while the bundle is written. Should the build still fail, the seal is undone
+  in a transaction of its own (`_undo_seal`, audited as `seal_undone`) and the error
+  goes to the caller: the month is open again, as it was.
 - `build_bundle` ends the transaction after planning and before writing the files:
   on SQLite every transaction holds the database's write lock, and writing a busy month
   takes a while, during which phones must keep syncing. The file is then recorded in a
-  new transaction, which the caller commits. Should that commit fail, the zip stays on
-  disk unrecorded, and the next build sets it aside under an `.orphan-…` name.
+  new transaction, which the caller commits. Should that commit fail, the zip stays in
+  the store unrecorded, and the next build sets it aside under an `.orphan-…` name.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..months import parse_month
 from ..problems import Conflict
 from . import bundle
 from ..sealing import SEALED_STATES
+from ..storage import get_store
 from .state import get_row, has_ended
 
 # The states a month's files are built in: sealed (the bundle is missing) or archived (addenda).
@@ -49,15 +53,35 @@ def seal(site: Site, month: str, *, actor_id: int | None, now: datetime | None =
     row = get_row(site.id, month, lock=True)
     if row.state in SEALED_STATES:
         return row
+    if build:
+        bundle.preflight(site, month)
     row.state = choices.MONTH_SEALED
     row.sealed_at = now
     row.sealed_by = actor_id
     db.session.flush([row])
     audit.record("month", f"{site.id}:{month}", "sealed", actor_id=actor_id, site_id=site.id, data={"month": month, "site": site.code})
     if build:
-        db.session.commit()  # the seal stands even if the build fails (module docstring)
-        build_bundle(site, month, actor_id=actor_id)
+        db.session.commit()  # records of the month are read-only while the bundle is written
+        try:
+            build_bundle(site, month, actor_id=actor_id)
+        except Exception as exc:
+            db.session.rollback()
+            _undo_seal(site, month, actor_id=actor_id, reason=exc)
+            raise
     return row
+
+
+def _undo_seal(site: Site, month: str, *, actor_id: int | None, reason: Exception) -> None:
+    """Open a month again whose bundle could not be built just after it was sealed (module docstring)."""
+    row = get_row(site.id, month, lock=True)
+    if row is None or row.state != choices.MONTH_SEALED or row.files:
+        db.session.rollback()  # someone filed it meanwhile: theirs stands
+        return
+    row.state, row.sealed_at, row.sealed_by = choices.MONTH_OPEN, None, None
+    db.session.flush([row])
+    audit.record("month", f"{site.id}:{month}", "seal_undone", actor_id=actor_id, site_id=site.id,
+                 data={"month": month, "site": site.code, "reason": f"{type(reason).__name__}: {reason}"[:500]})
+    db.session.commit()
 
 
 def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime | None = None) -> dict | None:
@@ -68,32 +92,35 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
     row = get_row(site_id, month, lock=True)
     if row is None or row.state not in BUILDABLE:
         raise Conflict(f"{month} must be sealed before its bundle is built.", "month_not_sealed")
+    bundle.preflight(site, month)
     job = bundle.plan(site, month, row, now)
     if job is None:
         return None
+    bundle.preflight(site, month, bundle.photo_bytes(job))
     db.session.commit()  # no write lock while the files are written (module docstring)
     # reportlab takes a third of a second to import: only a process that files a month loads it.
     from . import pdf
 
-    digest, counts = bundle.write(job, pdf.render)
+    digest, counts, size = bundle.write(job, pdf.render)
     row = get_row(site_id, month, lock=True)
     if list(row.files or []) != list(job.filed) or row.state not in BUILDABLE:
         # Someone else filed (or purged) this month while we wrote: theirs stands.
-        bundle.set_aside(job.path, now)
+        bundle.set_aside(job.key, now)
         raise Conflict(f"{month} was filed by someone else at the same time; reload and try again.", "build_conflict")
+    where = bundle.locate(get_store("archives"), job.key)
     entry = {
-        "kind": job.kind, "name": job.path.name, "path": str(job.path), "sha256": digest, "bytes": job.path.stat().st_size,
+        "kind": job.kind, "name": job.name, "key": job.key, "path": where, "sha256": digest, "bytes": size,
         "built_at": bundle.stamp(now), "cutoff": now.isoformat(), "records": counts,
     }
     row.files = list(job.filed) + [entry]
     if job.kind == bundle.BUNDLE:
-        row.bundle_path, row.bundle_sha256, row.built_at, row.state = str(job.path), digest, now, choices.MONTH_ARCHIVED
+        row.bundle_path, row.bundle_sha256, row.built_at, row.state = where, digest, now, choices.MONTH_ARCHIVED
     else:
         row.addendum_count = job.number
     db.session.flush([row])
     audit.record(
         "month", f"{site_id}:{month}", "bundle_built" if job.kind == bundle.BUNDLE else "addendum_built",
-        actor_id=actor_id, site_id=site_id, data={"file": job.path.name, "sha256": digest, "records": counts},
+        actor_id=actor_id, site_id=site_id, data={"file": job.name, "sha256": digest, "records": counts},
     )
     return entry
 

@@ -18,14 +18,16 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import select
 
 from .. import choices
-from ..exports import ROWS, connection, local_formatter
+from ..exports import ROWS, connection, local_formatter, shown_time
 from ..fonts import font_setting, register_font
 from ..models import Finding, Task, Verification
-from .bundle import ADDENDUM, Job, photo_file, stamp
+from . import pdfa
+from .bundle import ADDENDUM, Job, photo_file
 from .summary import DEALT_ON_SPOT
 
 # The Chinese a filed record prints for each code.
@@ -67,6 +69,8 @@ def _styles(font: str) -> dict:
         "body": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
         "note": ParagraphStyle("note", parent=base, fontSize=8, leading=10, textColor="#555555"),
+        # Dates and times: lines break at spaces only, never inside a number.
+        "nums": ParagraphStyle("nums", parent=base, fontSize=7.5, leading=9.5, wordWrap=None),
     }
 
 
@@ -102,7 +106,7 @@ def _tables(rows, widths, font: str, size: float = 8, per_table: int = 60) -> li
 def _weekly_chart(fig: dict, font: str, width: float):
     weeks = fig["findings_by_week"]
     cats = [c for c in choices.CATEGORIES if c in weeks]
-    d = Drawing(width, 170)
+    d = Drawing(width, 170, initialFontName=font)  # not the default Times-Roman (base-14, not embedded)
     d.add(String(0, 158, "每周发现问题（按类别）", fontName=font, fontSize=10))
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 30, 25, width - 170, 120
@@ -134,7 +138,7 @@ def _weekly_chart(fig: dict, font: str, width: float):
 def _coverage_chart(fig: dict, font: str, width: float):
     floors = fig["coverage"]["by_floor"][:40]
     height = 40 + 13 * max(len(floors), 1)
-    d = Drawing(width, height + 20)
+    d = Drawing(width, height + 20, initialFontName=font)
     cov = fig["coverage"]
     basis = "按巡查计划，已巡 / 应巡" if cov.get("basis") == "plans" else "本月至少巡查一次的点位"
     d.add(String(0, height + 8, f"各楼层覆盖率（{basis}）：全站 {cov['percent']}%", fontName=font, fontSize=10))
@@ -158,7 +162,7 @@ def _coverage_chart(fig: dict, font: str, width: float):
     return d
 
 
-def _signature_images(site, finding_where, width_mm: float = 28):
+def _signature_images(site, finding_where, scratch=None, width_mm: float = 28):
     """{verification id: [(role, Image flowable)]} for the drawn signatures that were received."""
     out: dict[str, list] = {}
     stmt = (
@@ -169,7 +173,7 @@ def _signature_images(site, finding_where, width_mm: float = 28):
     )
     for vid, sigs in connection().execute(stmt):
         for role, photo_id in sorted((sigs or {}).items()):
-            path = photo_file(str(photo_id))
+            path = photo_file(str(photo_id), scratch)
             if path is None:
                 continue
             img = Image(str(path))
@@ -188,27 +192,55 @@ def render(path: Path, job: Job) -> None:
     year, mon = month.split("-")
     title = f"{site.name_zh} 巡查记录月报 {year}年{int(mon)}月" + (f" · 补录 第{job.number}号" if job.kind == ADDENDUM else "")
     doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=14 * mm, rightMargin=14 * mm, topMargin=14 * mm, bottomMargin=16 * mm,
-                            title=title, author="Patrol", subject=f"{site.code} {month}")
+                            title=title, author="Patrol", subject=f"{site.code} {month}", lang="zh-CN",
+                            initialFontName=font)  # not Helvetica, a base-14 font that is never embedded
     width = A4[0] - 28 * mm - 12  # the frame's own padding is 6 pt a side
     tz = site.timezone
     when = _when(tz)
-
-    def footer(canvas, doc_):
-        canvas.saveState()
-        canvas.setFont(font, 7.5)
-        canvas.drawString(14 * mm, 9 * mm, f"{site.code} {month} · 封存于 {when(job.sealed_at)} · 生成于 {when(job.built_at)}")
-        canvas.drawRightString(A4[0] - 14 * mm, 9 * mm, f"第 {doc_.page} 页")
-        canvas.restoreState()
+    footer_text = f"{site.code} {month} · 封存于 {when(job.sealed_at)} · 生成于 {when(job.built_at)}"
 
     story = [_p(title, st["title"]),
              _p(f"项目 {site.code}（{site.name_en or site.name_zh}） · 时区 {tz} · 状态 {MONTH_STATE_ZH[choices.MONTH_ARCHIVED]}", st["note"])]
     if job.kind == ADDENDUM:
-        story.append(_p(f"本补录收录 {stamp(job.since)} 之后才到达服务器的本月记录（离线手机迟到的同步、本月问题的后续处理）。"
+        story.append(_p(f"本补录收录 {when(job.since)} 之后才到达服务器的本月记录（离线手机迟到的同步、本月问题的后续处理）。"
                         "已封存的月报文件保持不变。", st["body"]))
     else:
         story += _summary_story(job.summary, when, font, st, width)
     story += _records_story(job, font, st, width)
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    doc.build(story, canvasmaker=_numbered_canvas(font, footer_text))
+    pdfa.make_pdfa(path, title=title, subject=f"{site.code} {month}")
+
+
+def _numbered_canvas(font: str, footer_text: str):
+    """A canvas class that writes each page's footer with "第N页 共M页" once the page count is known.
+
+    Its initial font is the embedded Chinese one: reportlab's default (Helvetica, a base-14
+    font that is never embedded) would otherwise be selected on every page, which PDF/A forbids.
+    """
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args, **kwargs):
+            kwargs["initialFontName"] = font
+            super().__init__(*args, **kwargs)
+            self._pages = []
+
+        def showPage(self):
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self.saveState()
+                self.setFont(font, 7.5)
+                self.drawString(14 * mm, 9 * mm, footer_text)
+                self.drawRightString(A4[0] - 14 * mm, 9 * mm, f"第{self._pageNumber}页 共{total}页")
+                self.restoreState()
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
 
 
 def _clip(text, width: int) -> str:
@@ -232,7 +264,8 @@ def _when(tz: str):
 def _summary_story(fig: dict, when, font: str, st: dict, width: float) -> list:
     med = fig["median_days_to_fix"]
     kv = [
-        ["巡查次数", fig["visits"], "核查扫码", fig["verify_visits"]],
+        ["巡查次数", fig["visits"], "本月核查扫码", fig["verify_visits"]],
+        ["完工核查（见第六节）", fig["verifications"], "巡查记录（见第七节）", fig["visits"] + fig["verify_visits"]],
         ["检查项目", fig["items_checked"], "合格 / 不合格 / 不适用",
          f"{fig['items_by_result']['ok']} / {fig['items_by_result']['fail']} / {fig['items_by_result']['na']}"],
         ["发现问题", fig["findings"], "现场处理", fig["dealt_on_spot"]],
@@ -259,7 +292,7 @@ def _summary_story(fig: dict, when, font: str, st: dict, width: float) -> list:
     if fig["major_issues"]:
         rows = [["发现时间", "点位", "类别", "描述", "处理状态"]]
         for m in fig["major_issues"]:
-            rows.append([when(m["observed_at"]), _p(m["checkpoint"], st["small"]),
+            rows.append([m["observed_at"][:16].replace("T", " "), _p(m["checkpoint"], st["small"]),
                          CATEGORY_ZH.get(m["category"], m["category"]), _p(m["description"], st["small"]),
                          "现场处理" if m["task_state"] == DEALT_ON_SPOT else TASK_STATE_ZH.get(m["task_state"], m["task_state"])])
         story.append(_table(rows, [width * 0.17, width * 0.18, width * 0.13, width * 0.37, width * 0.15], font))
@@ -323,28 +356,28 @@ def _complaints_story(cf: dict, font: str, st: dict, width: float) -> list:
 
 def _records_story(job: Job, font: str, st: dict, width: float) -> list:
     site = job.site
-    sm = st["small"]
+    sm, nums = st["small"], st["nums"]
     story = [PageBreak(), _p("五、问题及处理记录", st["h2"])]
     rows = [["发现时间", "点位", "类别 / 途径", "描述", "现场处理", "任务", "期限 / 关闭"]]
     for r in ROWS["findings"](site, job.finding_where):
         sev = "【重大】" if r[9] == choices.SEVERITY_MAJOR else ""
         rows.append([
-            _p(r[2], sm), _p(f"{r[4]}\n{r[3]}", sm), _p(f"{CATEGORY_ZH.get(r[7], r[7])}\n{ROUTE_ZH.get(r[8], r[8])}", sm),
+            _p(shown_time(r[2]), nums), _p(f"{r[4]}\n{r[3]}", sm), _p(f"{CATEGORY_ZH.get(r[7], r[7])}\n{ROUTE_ZH.get(r[8], r[8])}", sm),
             _p(sev + (r[10] or ""), sm), _p(("是 " + r[12]) if r[11] else "否", sm),
             _p(f"#{r[14]} {TASK_STATE_ZH.get(r[15], r[15])}" if r[14] else "—", sm),
-            _p("\n".join(x for x in (f"期限 {r[16]}" if r[16] else "", f"关闭 {r[17]}" if r[17] else "") if x) or "—", sm),
+            _p("\n".join(x for x in (f"期限 {shown_time(r[16])}" if r[16] else "", f"关闭 {shown_time(r[17])}" if r[17] else "") if x) or "—", nums),
         ])
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
     else:
-        story.extend(_tables(rows, [width * w for w in (0.13, 0.15, 0.11, 0.29, 0.11, 0.09, 0.12)], font))
+        story.extend(_tables(rows, [width * w for w in (0.13, 0.15, 0.11, 0.27, 0.11, 0.09, 0.14)], font))
     story.append(_p("六、完工核查与签名", st["h2"]))
-    sigs = _signature_images(site, job.finding_where)
+    sigs = _signature_images(site, job.finding_where, job.scratch)
     rows = [["核查时间", "任务", "结果", "核查人", "维修人", "备注", "签名"]]
     for r in ROWS["verifications"](site, job.finding_where):
         images = sigs.get(r[0], [])
         sign_cell = [x for role, img in images for x in (_p({"fixer": "维修人", "verifier": "核查人", "supervisor": "主管"}.get(role, role), sm), img)]
-        rows.append([_p(r[3], sm), f"#{r[1]}", "通过" if r[4] == choices.VERIFY_PASS else "不通过", _p(r[5], sm), _p(r[6], sm),
+        rows.append([_p(shown_time(r[3]), nums), f"#{r[1]}", "通过" if r[4] == choices.VERIFY_PASS else "不通过", _p(r[5], sm), _p(r[6], sm),
                      _p(r[10], sm), sign_cell or _p("（签名照片未上传）" if r[8] else "—", sm)])
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))
@@ -356,7 +389,7 @@ def _records_story(job: Job, font: str, st: dict, width: float) -> list:
         note = " ".join(x for x in (r[14], ("住户：" + r[15]) if r[15] else "") if x)
         # Plain strings where a line is enough: a Paragraph per cell made a busy month's
         # thousands of rows several times slower to lay out. Names are cut to the column.
-        rows.append([r[2], _clip(f"{r[4]} {r[3]}", 16), KIND_ZH.get(r[5], r[5]) if r[9] == choices.VISIT_PATROL else "核查", _clip(r[8], 14),
+        rows.append([shown_time(r[2]), _clip(f"{r[4]} {r[3]}", 16), KIND_ZH.get(r[5], r[5]) if r[9] == choices.VISIT_PATROL else "核查", _clip(r[8], 14),
                      SCAN_ZH.get(r[10], r[10]), f"{r[11]}/{r[12]}/{r[13]}", _p(note, sm) if note else "", r[16]])
     if len(rows) == 1:
         story.append(_p("无。", st["body"]))

@@ -19,8 +19,8 @@ from .. import choices, tasks
 from ..coverage import floor_order, month_coverage
 from ..exports import days_to_fix
 from ..extensions import db
-from ..models import Checkpoint, Extension, Finding, ItemResult, Site, Task, Visit, utcnow
-from ..timeutil import to_local
+from ..models import Checkpoint, Extension, Finding, ItemResult, Site, Task, Verification, Visit, utcnow
+from ..timeutil import local_iso, to_local
 
 # A major issue handled on the spot has no task; this stands in for its task state.
 DEALT_ON_SPOT = "dealt_on_spot"
@@ -101,7 +101,7 @@ def _coverage(site: Site, month: str) -> dict:
 
 
 def summary(site: Site, month: str, now: datetime | None = None) -> dict:
-    """The month's figures (JSON-ready but for the major issues' naive UTC times)."""
+    """The month's figures, JSON-ready (times site-local ISO 8601 with their offset)."""
     now = now or utcnow()
     tz = site.timezone
     visit_filter = and_(Visit.site_id == site.id, Visit.month == month)
@@ -137,6 +137,7 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
     spot = 0
     majors = []
     opened = []
+    observed = {}  # task id → its finding's corrected observation time
     for finding, task, cp_name in rows:
         by_category[finding.category] = by_category.get(finding.category, 0) + 1
         by_route[finding.route] = by_route.get(finding.route, 0) + 1
@@ -144,16 +145,22 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
         spot += bool(finding.dealt_on_spot)
         if task is not None:
             opened.append(task)
+            observed[task.id] = finding.observed_at
         if finding.severity == choices.SEVERITY_MAJOR:
             majors.append({
-                "finding_id": finding.id, "checkpoint": cp_name, "observed_at": finding.observed_at,
+                "finding_id": finding.id, "checkpoint": cp_name, "observed_at": local_iso(finding.observed_at, tz),
                 "category": finding.category, "description": finding.description,
                 "task_state": task.state if task else DEALT_ON_SPOT,
             })
     closed = [t for t in opened if t.state in choices.TASK_CLOSED_STATES]
     overdue = [t for t in opened if tasks.is_overdue(t, now) or _closed_late(t)]
-    fix_days = [d for d in (days_to_fix(t.state, t.created_at, t.closed_at) for t in opened) if d is not None]
+    fix_days = [d for d in (days_to_fix(t.state, observed[t.id], t.closed_at) for t in opened) if d is not None]
     task_ids = [t.id for t in opened]
+    # What section 六 of the filed record lists: the verifications of this month's findings,
+    # wherever the verifying scan was filed (a repair verified next month is still this month's).
+    verifications = db.session.execute(
+        select(func.count()).select_from(Verification).where(Verification.task_id.in_(task_ids))
+    ).scalar() if task_ids else 0
     asked = approved = 0
     if task_ids:
         ext = db.session.execute(
@@ -166,6 +173,7 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
         "month": month,
         "visits": by_purpose.get(choices.VISIT_PATROL, 0),
         "verify_visits": by_purpose.get(choices.VISIT_VERIFY, 0),
+        "verifications": verifications,
         "visits_by_area": {area_name(*k): n for k, n in sorted(areas.items(), key=lambda kv: floor_order(kv[0]))},
         "visits_by_kind": {k: per_kind.get(k, 0) for k in choices.CHECKPOINT_KINDS if per_kind.get(k)},
         "items_checked": sum(items.values()),

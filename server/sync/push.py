@@ -297,7 +297,8 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
     if not mutations:
         # Nothing to record: answer the clock and the expected photos, register nothing.
         refuse_if_owned_by_another(user, body["device_id"])
-        return {"server_time": received_at, "clock_offset_ms": clock.offset_ms, "results": [], "expected_photos": expected_photos(user)}
+        return {"server_time": received_at, "clock_offset_ms": clock.offset_ms, "results": [], "expected_photos": expected_photos(user),
+                "unreadable_photos": expected_photos(user, status=choices.PHOTO_UNREADABLE)}
     device = register_device(user, body["device_id"], user_agent)
     results = Push(user, device.id, clock, mutations).run()
     statuses = [r["status"] for r in results]
@@ -312,15 +313,17 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
         "clock_offset_ms": clock.offset_ms,
         "results": results,
         "expected_photos": expected_photos(user),
+        "unreadable_photos": expected_photos(user, status=choices.PHOTO_UNREADABLE),
     }
 
 
-def expected_photos(user: User, limit: int = 1000) -> list[str]:
-    """Photos this user's records name whose bytes have not arrived yet (G6)."""
+def expected_photos(user: User, limit: int = 1000, status: str = choices.PHOTO_EXPECTED) -> list[str]:
+    """Photos this user's records name whose bytes have not arrived yet (G6); or, given
+    PHOTO_UNREADABLE, those whose upload could not be read: to be taken again."""
     return list(
         db.session.execute(
             select(Photo.id)
-            .where(Photo.uploaded_by == user.id, Photo.status == choices.PHOTO_EXPECTED)
+            .where(Photo.uploaded_by == user.id, Photo.status == status)
             .order_by(Photo.created_at, Photo.id)
             .limit(limit)
         ).scalars()

@@ -9,10 +9,15 @@ from sqlalchemy import func, select, update
 from .. import audit
 from ..extensions import db
 from ..models import Checkpoint, Finding, Task, utcnow
+from ..timeutil import iso
 from .state import tell_phones
 
 REPEAT_COUNT = 3
 REPEAT_WINDOW = timedelta(days=30)
+# A flag's audit event names at most this many failures of its group (those nearest in time
+# to the task's own), with the group's size and first and last failure: a checkpoint that
+# fails daily for a year must not make every new flag copy hundreds of ids.
+MAX_EVIDENCE = 10
 
 
 def flag_repeats(findings: list[dict]) -> list[int]:
@@ -46,7 +51,7 @@ def flag_repeats(findings: list[dict]) -> list[int]:
         for site_id, checkpoint_id, item_id, fid, at in rows:
             if (site_id, checkpoint_id, item_id) in keys:
                 groups.setdefault((site_id, checkpoint_id, item_id), []).append((at, fid))
-    involved: dict[str, tuple[list[str], str]] = {}  # finding id → (the sorted ids of its repeat group, item)
+    involved: dict[str, tuple[list, str]] = {}  # finding id → (its repeat group's (time, id) in time order, item)
     for key, rows in groups.items():
         rows.sort()
         n = len(rows)
@@ -73,13 +78,12 @@ def flag_repeats(findings: list[dict]) -> list[int]:
                 run = []
             active += starts[k]
             if active > 0:
-                run.append(rows[k][1])
+                run.append(rows[k])
         if run:
             runs.append(run)
         for members in runs:
-            evidence = (sorted(members), key[2])
-            for fid in members:
-                involved[fid] = evidence
+            for _at, fid in members:
+                involved[fid] = (members, key[2])
     if not involved:
         return []
     # The unflagged tasks among them: one query over the same failures (most of a long
@@ -112,9 +116,27 @@ def flag_repeats(findings: list[dict]) -> list[int]:
             db.session.expire(obj, ["repeat_flag", "updated_at"])
     for task_id, site_id, finding_id, state in flagged:
         members, item_id = involved[finding_id]
-        audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data={"finding_ids": members, "item_id": item_id})
+        audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data=evidence(members, finding_id, item_id))
         tell_phones(task_id, site_id, state)
     return task_ids
+
+
+def evidence(members: list, finding_id: str, item_id: str) -> dict:
+    """What a flag's audit event keeps of its repeat group: bounded, and enough for an auditor.
+
+    The group's size, its first and last failure, and the ids of at most MAX_EVIDENCE
+    failures nearest in time to this task's own (all of them in a group that small).
+    """
+    at = [fid for _t, fid in members].index(finding_id)
+    start = max(0, min(at - MAX_EVIDENCE // 2, len(members) - MAX_EVIDENCE))
+    near = members[start : start + MAX_EVIDENCE]
+    return {
+        "item_id": item_id,
+        "group_size": len(members),
+        "first": {"finding_id": members[0][1], "observed_at": iso(members[0][0])},
+        "last": {"finding_id": members[-1][1], "observed_at": iso(members[-1][0])},
+        "finding_ids": sorted(fid for _t, fid in near),
+    }
 
 
 def repeat_groups(site_ids: list[int], now: datetime | None = None) -> list[dict]:

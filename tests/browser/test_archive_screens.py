@@ -111,10 +111,15 @@ def test_archivist_seals_last_month_downloads_the_bundle_and_an_addendum_exports
     expect(page.locator("#toast")).to_contain_text(f"{month} 已封存归档")
     bundle = card.locator(".month-file[data-kind='bundle']")
     recorded = bundle.locator(".sha").get_attribute("title").removeprefix("SHA-256 ")
-    data = download(page, f"#month-{month} .month-file[data-kind='bundle'] a")
+    data = download(page, f"#month-{month} .month-file[data-kind='bundle'] a >> nth=0")
     assert hashlib.sha256(data).hexdigest() == recorded
     assert any(name.endswith("manifest.json") for name in zipfile.ZipFile(io.BytesIO(data)).namelist())
+    # The printable record on its own: the record.pdf inside that zip, byte for byte.
+    pdf = download(page, f"#month-{month} .month-file[data-kind='bundle'] a.record-pdf")
+    top = [n for n in zipfile.ZipFile(io.BytesIO(data)).namelist() if n.endswith("/record.pdf")][0]
+    assert pdf.startswith(b"%PDF") and pdf == zipfile.ZipFile(io.BytesIO(data)).read(top)
     assert card.locator(f"#seal-{month}").count() == 0
+    no_sideways_scroll(page)
     shot(page, "archive-months-sealed-zh")
 
     # A visit of that month synced late: checking for an addendum files one more file.
@@ -123,7 +128,7 @@ def test_archivist_seals_last_month_downloads_the_bundle_and_an_addendum_exports
     expect(card.locator(".month-file")).to_have_count(2, timeout=30000)
     extra = card.locator(".month-file").nth(1)
     assert extra.get_attribute("data-kind") != "bundle"
-    data = download(page, f"#month-{month} .month-file >> nth=1 >> a")
+    data = download(page, f"#month-{month} .month-file >> nth=1 >> a >> nth=0")
     assert hashlib.sha256(data).hexdigest() == extra.locator(".sha").get_attribute("title").removeprefix("SHA-256 ")
 
     # Exports: the records of any days, here last month's visits as CSV.

@@ -162,12 +162,22 @@ def test_supervisor_filters_tasks_on_the_desk_and_assigns_one_to_a_person(live_s
     page.click("#f-apply")
     until(page, "() => location.hash.includes('kind=elevator_car') && document.querySelectorAll('#task-list .desk-task').length === 1", "kind filter")
     assert "电梯运行有异响" in page.inner_text("#task-list")
+    # Results first: the filters stay folded, their button names the active one.
+    assert page.evaluate("() => !document.querySelector('#task-filters').closest('details').open")
+    assert "类型 电梯轿厢" in page.inner_text("#f-summary") or "电梯轿厢" in page.inner_text("#f-summary")
+    page.click("#f-summary")
     page.select_option("#f-kind", "")
     page.check("#f-major")
     page.click("#f-apply")
     until(page, "() => location.hash.includes('major=1') && !location.hash.includes('kind=') && document.querySelectorAll('#task-list .desk-task').length === 1", "major filter")
     assert "楼道有积水" in page.inner_text("#task-list")
     shot(page, "manage-tasks-filtered")
+    # At desk size too, the list comes first and the folded filters name what is active.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert page.locator("#task-list .desk-task").first.is_visible()
+    assert page.locator("#f-major").is_hidden()
+    shot(page, "manage-tasks-filtered-desk")
+    page.set_viewport_size({"width": 390, "height": 844})
 
     # Open it and assign it to the patroller.
     page.click("#task-list .desk-task")

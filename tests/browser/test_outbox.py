@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import delete, func, select
 
 from server.models import AuthSession, Visit
@@ -61,3 +62,34 @@ def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password
     page.click("#login-submit")
     out = wait_outbox(page, lambda r: len(r) == 3 and all(x["status"] == "sent" for x in r))
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 3
+
+
+ENQUEUE_WITH_A_BROKEN_PHOTO = """async () => {
+  const db = await import('/static/pwa/db.js');
+  const good = crypto.randomUUID(), broken = crypto.randomUUID();
+  const bytesOf = async (text) => new TextEncoder().encode(text).buffer;
+  const sha = async (buf) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const junk = await bytesOf('this is not a JPEG at all');
+  const tiny = Uint8Array.from(atob('/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q=='), (c) => c.charCodeAt(0)).buffer;
+  await db.savePhoto({ id: good, mime: 'image/jpeg', bytes: tiny, sha256: await sha(tiny), purpose: 'finding' });
+  await db.savePhoto({ id: broken, mime: 'image/jpeg', bytes: junk, sha256: await sha(junk), purpose: 'finding' });
+  await db.enqueue('task.transition', { task_id: 999999, to: 'done' }, { label: 'task.transition', photoIds: [good, broken] });
+  return [good, broken];
+}"""
+
+
+def test_the_outbox_names_the_photo_the_server_could_not_read(live_server, launch, query):
+    """The second photo of a record is not an image: the outbox says which one to take again."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    context.set_offline(True)
+    page.evaluate(ENQUEUE_WITH_A_BROKEN_PHOTO)
+    context.set_offline(False)
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    # The outbox redraws when the sync ends: expect() retries across redraws.
+    retake = page.locator(".out-row .retake")
+    expect(retake).to_have_count(1, timeout=30000)
+    expect(retake).to_contain_text("第2张照片无法读取，请重拍")
+    expect(retake).to_contain_text("不是图片")
+    shot(page, "outbox_photo_retake")

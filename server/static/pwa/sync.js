@@ -166,6 +166,7 @@ async function push() {
       continue;
     }
     if (typeof resp.clock_offset_ms === 'number') await db.setMeta('clock_offset_ms', resp.clock_offset_ms);
+    await markUnreadable(resp.unreadable_photos);
     await applyResults(rows, resp.results);
     if (rows.every((r) => !(resp.results || []).some((x) => x.mutation_id === r.mutation_id))) {
       throw new Error('push answered without results');
@@ -182,6 +183,14 @@ async function pushOneByOne(rows) {
       if (retryable(e)) throw e;
       await db.updateOutbox(row.seq, { status: 'rejected', code: e.code, message: e.message });
     }
+  }
+}
+
+/** Photos the server could not read (from any phone of mine): the outbox asks to take them again. */
+async function markUnreadable(ids) {
+  for (const id of ids || []) {
+    const p = await db.getPhoto(id);
+    if (p && p.status !== 'rejected') await db.setPhotoStatus(id, 'rejected', '', 'not_an_image');
   }
 }
 

@@ -164,24 +164,37 @@ export function dateField(id, label, value = '', attrs = {}) {
 }
 
 /**
- * A list screen's filters: a form folded into a box whose title counts the active filters (open
- * while any is), with Apply and, when something is filtered, a link that clears them all.
- * Its buttons are #<prefix>-apply and #<prefix>-clear; `onApply(value(id), checked(id))` gets
- * readers of the form's fields.
+ * A list screen's filters, folded behind one button so that the results come first (also on a
+ * phone): the button names the active filters ("筛选（2 项）：超期 · 类型 电梯轿厢"); opening
+ * it shows the form, with Apply and, when something is filtered, a link that clears them all.
+ * `active` is the ids of the fields that filter now. Its buttons are #<prefix>-apply and
+ * #<prefix>-clear; `onApply(value(id), checked(id))` gets readers of the form's fields.
  */
 export function filterBox({ id, prefix, active, fields, clearHref, onApply }) {
   const form = h('form', { class: 'filters', id },
     fields,
     h('div', { class: 'row' },
       h('button', { type: 'submit', class: 'btn primary', id: `${prefix}-apply` }, t('desk_apply')),
-      active ? h('a', { class: 'btn', id: `${prefix}-clear`, href: clearHref }, t('desk_clear')) : null));
+      active.length ? h('a', { class: 'btn', id: `${prefix}-clear`, href: clearHref }, t('desk_clear')) : null));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     onApply((x) => form.querySelector(`#${x}`).value, (x) => (form.querySelector(`#${x}`).checked ? 1 : ''));
   });
-  return h('details', { class: 'card filter-box', open: active > 0 || null },
-    h('summary', {}, active ? t('desk_filters_n', { n: active }) : t('desk_filters')),
+  const said = active.map((x) => activeLabel(form, x)).filter(Boolean);
+  return h('details', { class: 'card filter-box' },
+    h('summary', { id: `${prefix}-summary` },
+      said.length ? t('desk_filters_on', { n: said.length, list: said.join(' · ') }) : t('desk_filters')),
     form);
+}
+
+/** How an active filter field reads on the folded button: a box's label, or a field's label and value. */
+function activeLabel(form, fieldId) {
+  const el = form.querySelector(`#${fieldId}`);
+  if (!el) return '';
+  if (el.type === 'checkbox') return el.checked ? (el.closest('label')?.textContent || '').trim() : '';
+  const label = (form.querySelector(`label[for="${fieldId}"]`)?.textContent || '').trim();
+  const value = el.tagName === 'SELECT' ? el.selectedOptions[0]?.textContent || '' : el.value;
+  return value ? `${label} ${value}` : '';
 }
 
 /**

@@ -50,7 +50,6 @@ export async function render(container, _route, ctx) {
     for (const id of row.photo_ids || []) photos.push(await db.getPhoto(id));
     const known = photos.filter(Boolean);
     const up = known.filter((p) => p.status === 'uploaded').length;
-    const badPhoto = known.find((p) => p.status === 'rejected');
     list.append(
       h('li', { class: `out-row st-${row.status}`, 'data-kind': row.kind, 'data-status': row.status },
         h('div', { class: 'out-head' },
@@ -60,7 +59,10 @@ export async function render(container, _route, ctx) {
         h('p', { class: 'hint' }, fmtTime(row.observed_at)),
         known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
         row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message) })) : null,
-        badPhoto ? h('p', { class: 'error reason' }, t('reason', { m: reason(badPhoto.code, badPhoto.message) })) : null),
+        // Which photo to take again, by its place in the record (the server marks it unreadable too).
+        ...known.map((p, i) => (p.status === 'rejected'
+          ? h('p', { class: 'error reason retake' }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
+          : null))),
     );
   }
   container.append(list, h('p', { class: 'hint version' }, t('version', { v: s.version || '—' })));

@@ -49,9 +49,14 @@ function monthCard(m, { base, filer, zone, err }, ctx) {
 function files(m, base) {
   return h('ul', { class: 'plain month-files', 'aria-label': t('arc_files') }, m.files.map((f) => {
     // The whole bundle is the month's download; each other file is fetched by its name.
-    const href = f.kind === 'bundle' ? `${base}/${m.month}/bundle` : `${base}/${m.month}/bundle?file=${encodeURIComponent(f.name)}`;
+    const which = f.kind === 'bundle' ? '' : `?file=${encodeURIComponent(f.name)}`;
+    const href = `${base}/${m.month}/bundle${which}`;
+    const pdfName = f.name.replace(/\.zip$/, '.pdf');
     return h('li', { class: 'month-file', 'data-kind': f.kind },
       h('a', { class: 'btn small', href, download: f.name, 'aria-label': t('arc_download_of', { name: f.name }) }, f.name),
+      // The printable record on its own, as filed inside that zip.
+      h('a', { class: 'btn small record-pdf', href: `${base}/${m.month}/record.pdf${which}`, download: pdfName,
+        'aria-label': t('arc_download_of', { name: pdfName }) }, t('arc_record_pdf')),
       h('span', { class: 'hint' }, size(f.bytes)),
       h('code', { class: 'mono sha', title: `SHA-256 ${f.sha256}` }, `${f.sha256.slice(0, 16)}…`));
   }));

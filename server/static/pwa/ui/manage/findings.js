@@ -60,7 +60,7 @@ function filterForm(q, siteId, ctx) {
   return filterBox({
     id: 'finding-filters',
     prefix: 'ff',
-    active: ['category', 'severity', 'spot', 'from', 'to'].filter((k) => q[k]).length,
+    active: ['category', 'severity', 'spot', 'from', 'to'].filter((k) => q[k]).map((k) => `ff-${k}`),
     clearHref: `#/manage/findings${qs({ site: siteId })}`,
     fields: h('div', { class: 'filter-grid' },
       select('ff-category', t('desk_category'), [['', t('desk_any')], ...vocab.options('categories')], q.category),

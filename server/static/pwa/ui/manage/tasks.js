@@ -72,7 +72,7 @@ export function render(container, route, ctx) {
 }
 
 function filterForm(q, siteId, depts, people, ctx) {
-  const active = ['state', 'overdue', 'major', 'repeat', 'extension', 'dept', 'assignee', 'kind', 'from', 'to'].filter((k) => q[k]).length;
+  const active = ['state', 'overdue', 'major', 'repeat', 'extension', 'dept', 'assignee', 'kind', 'from', 'to'].filter((k) => q[k]).map((k) => `f-${k}`);
   const check = (id, key, label) => h('label', { class: 'check', for: id }, h('input', { type: 'checkbox', id, checked: !!q[key] }), label);
   return filterBox({
     id: 'task-filters',

@@ -1,0 +1,25 @@
+"""The one rule for a cell of any CSV or XLSX the server writes: text people typed never becomes a formula."""
+
+from __future__ import annotations
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_cell(value):
+    """A value as every CSV and XLSX writer writes it.
+
+    Text starting with = + - @ tab or CR gets a leading apostrophe, as OWASP recommends:
+    LibreOffice and Excel then keep it as text, and people still read exactly what was
+    typed after the apostrophe. Numbers, dates and empty cells pass unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def unguard(value: str) -> str:
+    """Text read back from a file this server wrote: the apostrophe `export_cell` added is dropped."""
+    if value.startswith("'") and value[1:2] and value[1:2] in FORMULA_START:
+        return value[1:]
+    return value
