@@ -64,6 +64,12 @@ HEADERS = {
         ("result", "结果"), ("verifier", "核查人"), ("fixed_by_name", "维修人"), ("supervisor", "主管"),
         ("signatures", "签名"), ("after_photos", "完工照片"), ("note", "备注"), ("visit_id", "核查扫码记录"),
     ],
+    # The month's complaint classification statistics (《顾客投诉分类统计表》, docs/complaints.md "Month end"):
+    # one row per classification and value, a label beside each code.
+    "complaint_stats": [
+        ("dimension", "统计项"), ("dimension_code", "统计项代码"), ("item", "分类"), ("item_code", "分类代码"),
+        ("count", "件数"), ("share", "占比"),
+    ],
 }
 
 
@@ -415,7 +421,31 @@ def file_chunks(path: str, size: int = 64 * 1024) -> Iterator[bytes]:
         os.unlink(path)
 
 
-SHEET_TITLES = {"visits": "巡查记录", "findings": "问题", "tasks": "任务", "verifications": "核查"}
+SHEET_TITLES = {"visits": "巡查记录", "findings": "问题", "tasks": "任务", "verifications": "核查", "complaint_stats": "投诉分类统计"}
+
+# The classifications of the month's complaint statistics: (summary key, heading, vocabulary of its values).
+COMPLAINT_DIMENSIONS = (
+    ("by_channel", "按投诉方式", "complaint_channels"), ("by_kind", "按投诉性质", "complaint_kinds"),
+    ("by_category", "按问题类别", "categories"), ("by_department", "按责任部门", None),
+    ("by_validity", "按有效性", None), ("by_deadline", "按处理时限", None), ("by_satisfaction", "回访满意度", "satisfaction"),
+)
+COMPLAINT_VALUE_ZH = {
+    "valid": "有效", "invalid": "无效", "unjudged": "未判定", "met": "按时处理", "missed": "超时", "pending": "处理中",
+    "none": "未填", **{code: zh for code, zh, _en in choices.DEFAULT_DEPARTMENTS},
+}
+
+
+def complaint_stat_rows(stats: dict | None) -> Iterator[list]:
+    """Rows of the month's complaint statistics (archive summary "complaints"): the total, then each classification's counts."""
+    if not stats:
+        return
+    yield ["合计", "total", "", "", stats.get("total", 0), None]
+    for key, heading, vocabulary in COMPLAINT_DIMENSIONS:
+        counts = stats.get(key) or {}
+        total = sum(counts.values())
+        for code, n in counts.items():
+            label = i18n.choice_label(vocabulary, code) if vocabulary and code != "none" else COMPLAINT_VALUE_ZH.get(code, code)
+            yield [heading, key, label, code, n, round(n / total, 4) if total else None]
 
 
 def export(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tuple[Iterator[bytes], str, str]:

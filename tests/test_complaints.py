@@ -482,6 +482,39 @@ def test_the_sealed_months_record_shows_the_complaint_statistics_with_charts(dem
     assert "业主投诉分类统计" in text and "本月受理投诉 2 件" in text and "按投诉方式" in text
 
 
+def test_the_sealed_months_bundle_has_the_complaint_statistics_as_a_csv_file_and_an_xlsx_sheet(demo):
+    import csv
+    import io
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    take(demo, received_at=MORNING, category="facility")
+    bad = take(demo, received_at=MORNING, channel=choices.CHANNEL_LETTER)
+    complaints.judge(bad, actor=user("receptionist"), valid=False, reason="无效")
+    done = replied(demo, received_at=MORNING + timedelta(hours=1))
+    complaints.record_return_visit(done, actor=user("receptionist"), result=choices.SATISFIED)
+    db.session.commit()
+    row = archive.seal(demo, "2026-03", actor_id=None)
+    db.session.commit()
+    with zipfile.ZipFile(row.bundle_path) as zf:
+        name = lambda end: next(n for n in zf.namelist() if n.endswith(end))  # noqa: E731
+        rows = list(csv.reader(io.StringIO(zf.read(name("complaint_stats.csv")).decode("utf-8-sig"))))
+        book = load_workbook(io.BytesIO(zf.read(name("record.xlsx"))), read_only=True)
+        sheet = [list(r) for r in book["投诉分类统计"].iter_rows(values_only=True)]
+    assert rows[0] == ["统计项 dimension", "统计项代码 dimension_code", "分类 item", "分类代码 item_code", "件数 count", "占比 share"]
+    table = {(r[1], r[3]): (r[2], int(r[4])) for r in rows[1:]}
+    assert table[("total", "")] == ("", 3)
+    assert table[("by_channel", "phone")] == ("来电", 2) and table[("by_channel", "letter")] == ("来函", 1)
+    assert [table[("by_validity", v)] for v in ("valid", "invalid", "unjudged")] == [("有效", 1), ("无效", 1), ("未判定", 1)]
+    assert table[("by_satisfaction", "satisfied")] == ("满意", 1)
+    assert table[("by_category", "facility")][1] == 1 and table[("by_category", "none")] == ("未填", 2)
+    assert {k for k, _ in table} >= {"by_kind", "by_department", "by_deadline"}
+    # The sheet holds the same rows (through the same writer and export cell function).
+    assert [str(c) for c in sheet[0]] == rows[0]
+    assert {(r[1], r[3] or ""): (r[2] or "", r[4]) for r in sheet[1:]} == table
+
+
 def test_the_demo_site_gets_a_receptionist_and_complaints_in_each_state(demo, runner):
     assert "receptionist" in choices.ROLES and user("receptionist") is not None
     first = runner.invoke(args=["seed-demo"])

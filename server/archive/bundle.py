@@ -31,7 +31,7 @@ from sqlalchemy import and_, create_engine, func, or_, select
 from sqlalchemy.pool import NullPool
 
 from .. import choices
-from ..exports import ROWS, SHEET_TITLES, reading, write_csv, write_xlsx
+from ..exports import ROWS, SHEET_TITLES, complaint_stat_rows, reading, write_csv, write_xlsx
 from ..extensions import db
 from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
 from ..fonts import font_setting, register_font
@@ -276,7 +276,14 @@ def _write_tables(job: Job, work: Path) -> list[str]:
     for name, where in wheres.items():
         write_csv(work / f"{name}.csv", name, ROWS[name](job.site, where))
         out.append(f"{name}.csv")
-    write_xlsx(work / "record.xlsx", [(SHEET_TITLES[name], name, ROWS[name](job.site, where)) for name, where in wheres.items()])
+    sheets = [(SHEET_TITLES[name], name, ROWS[name](job.site, where)) for name, where in wheres.items()]
+    if job.kind == BUNDLE:
+        # The month's complaint classification statistics, from the summary read with the job: a file and a sheet.
+        stats = job.summary.get("complaints")
+        write_csv(work / "complaint_stats.csv", "complaint_stats", complaint_stat_rows(stats))
+        out.append("complaint_stats.csv")
+        sheets.append((SHEET_TITLES["complaint_stats"], "complaint_stats", complaint_stat_rows(stats)))
+    write_xlsx(work / "record.xlsx", sheets)
     return out
 
 
