@@ -563,10 +563,13 @@ def test_a_role_that_may_not_take_complaints_is_refused_through_sync(demo, as_ro
 # --- retention and legal holds ---------------------------------------------------------------------
 
 
-def test_retention_purges_a_filed_months_closed_complaints_and_a_legal_hold_keeps_them(demo, app):
+def test_retention_purges_a_filed_months_closed_complaints_and_a_legal_hold_keeps_them(demo, app, as_role):
     from server import retention
+    from server.models import Photo
+    from server.photos import photo_path
 
-    old = take(demo, received_at=datetime(2024, 1, 10, 2, 0))
+    pid = _upload(as_role("receptionist"))
+    old = take(demo, received_at=datetime(2024, 1, 10, 2, 0), photo_ids=[pid])
     complaints.judge(old, actor=user("receptionist"), valid=False, reason="无效")
     still_open = take(demo, received_at=datetime(2024, 1, 11, 2, 0))
     db.session.commit()
@@ -579,12 +582,16 @@ def test_retention_purges_a_filed_months_closed_complaints_and_a_legal_hold_keep
     retention.release_hold(hold, actor_id=None)
     db.session.commit()
     [plan] = [p for p in retention.due_months() if p.month == "2024-01"]
-    assert plan.action == "purge" and plan.counts["complaints"] == 1
+    assert plan.action == "purge" and plan.counts["complaints"] == 1 and plan.counts["photos"] == 1
     old_id, open_id = old.id, still_open.id
+    assert photo_path(pid, "thumb").exists()
     retention.apply_plan(plan, actor=None, by_name="test")
     db.session.commit()
+    retention.remove_files(plan)
     db.session.expunge_all()
     assert db.session.get(Complaint, old_id) is None
+    # The complaint's photo goes with it, row and files.
+    assert db.session.get(Photo, pid) is None and not photo_path(pid, "thumb").exists()
     assert db.session.get(Complaint, open_id) is not None  # not closed: not filed away yet
 
 
