@@ -144,7 +144,7 @@ def test_complaint_screens_at_phone_and_desk_size(live_server, browser, seeded):
             page.goto(f"/#/{screen}")
             page.wait_for_selector(".desk-body, #no-role")
             page.wait_for_function("() => !document.querySelector('.desk-loading')")
-            assert page.locator(".desk-problem").count() == 0, screen
+            assert page.locator(".desk-problem").count() == 0, (screen, page.locator(".desk-problem").all_text_contents())
             # Nothing wider than the screen.
             assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{screen} scrolls sideways at {tag}"
             shot(page, f"complaint-{screen.replace('/', '-')}-{tag}")

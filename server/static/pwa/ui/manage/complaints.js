@@ -53,7 +53,7 @@ function filters(q, siteId, ctx) {
   return filterBox({
     id: 'complaint-filters',
     prefix: 'cf',
-    active: ['state', 'kind', 'channel', 'open', 'overdue'].filter((k) => q[k]).length,
+    active: ['state', 'kind', 'channel', 'open', 'overdue'].filter((k) => q[k]).map((k) => `cf-${k}`),
     clearHref: `#/complaints${qs({ site: siteId })}`,
     fields: h('div', { class: 'filter-grid' },
       select('cf-open', t('cmp_open_or_closed'), [...any, [OPEN, t('cmp_open')], [CLOSED, t('cmp_closed')]], q.open),
