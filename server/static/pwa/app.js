@@ -120,7 +120,40 @@ function renderBar() {
       },
       t('lang_switch'),
     ),
+    s.me ? h('button', { class: 'logout', type: 'button', id: 'logout', title: t('logout_label', { u: s.me.display_name || s.me.username }), onclick: () => logout() }, t('logout_short')) : null,
   );
+}
+
+// --- a shared phone: log out, and the next person logs in --------------------------------
+
+/**
+ * Log out of this phone. The person's unsent records and photos stay on the phone in their
+ * name (only their own next login sends them), with their open round and drafts; the app
+ * warns first when there are any. Offline, the server's session ends with the next login.
+ */
+async function logout() {
+  const me = store.get().me;
+  if (!me) return;
+  const { records, photos } = await db.unsent(me.id);
+  if ((records || photos) && !window.confirm(t('logout_unsent_warn', { n: unsentText(records, photos) }))) return;
+  sessionStorage.removeItem('patrol.after_login');
+  // Never take the server's session back by itself after this (adoptServerSession).
+  localStorage.setItem(LOGGED_OUT, '1');
+  await db.parkUser(me.id);
+  store.set({ me: null, needLogin: false, round: null, syncError: '' });
+  api.logout().catch((e) => console.warn('logout: server not told', e));
+  await sync.refreshCounts();
+  go('login');
+}
+
+const LOGGED_OUT = 'patrol.logged_out';
+
+/** "2 条记录、1 张照片" (the parts that are not zero). */
+export function unsentText(records, photos) {
+  const parts = [];
+  if (records) parts.push(t('n_records', { n: records }));
+  if (photos) parts.push(t('n_photos', { n: photos }));
+  return parts.join(t('list_sep'));
 }
 
 function renderBanners() {
@@ -444,14 +477,15 @@ async function boot() {
 
 /** The server still has a session for this browser: carry on as that user, as after a login. */
 async function adoptServerSession() {
+  if (localStorage.getItem(LOGGED_OUT)) return; // someone logged out here: the next person logs in
   let user;
   try {
     user = await api.me();
   } catch {
     return; // logged out or offline: the login screen it is
   }
-  await db.setMeta('me', user);
-  store.set({ me: user, needLogin: false });
+  const round = await db.unparkUser(user);
+  store.set({ me: user, needLogin: false, round });
   navigator.storage?.persist?.().catch(() => {});
   sync.start();
   if (store.get().screen === 'login') ctx.afterLogin();
