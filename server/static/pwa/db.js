@@ -483,6 +483,8 @@ export async function checkpointsByCode(code) {
   return (await db()).getAllFromIndex('checkpoints', 'short_code', code);
 }
 
+const CLOSED_KEPT = 200;
+
 /** Apply one pulled page and move the cursor in the same transaction (a resumable pull). */
 export async function applyChanges(changes, cursor) {
   const d = await db();
@@ -496,6 +498,13 @@ export async function applyChanges(changes, cursor) {
     if (c.op === 'delete') {
       await store.delete(id);
       if (name === 'sites') await dropSite(tx, id);
+      // A closed task says how it ended: a screen that showed it can say so (the last few kept).
+      if (name === 'tasks' && c.data?.state) {
+        const closed = (await tx.objectStore('meta').get('closed_tasks')) || {};
+        closed[id] = { state: c.data.state, at: nowIso() };
+        const keep = Object.entries(closed).sort((a, b) => (a[1].at < b[1].at ? 1 : -1)).slice(0, CLOSED_KEPT);
+        await tx.objectStore('meta').put(Object.fromEntries(keep), 'closed_tasks');
+      }
     } else if (c.data && name === 'checklists') {
       // Keyed "<site_id>:<kind>"; the data's own id is the checklist version's id.
       await store.put({ ...c.data, version_id: c.data.id, id });
