@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import choices, photos
+from .. import choices, photos, sounds
 from ..auth import authorize, current_user, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
@@ -76,7 +76,7 @@ def list_photos(args):
 @blp.route("/<photo_id>", methods=["PUT"])
 @requires()  # no role decides: the photo is expected from the person whose record names it (photos.upload)
 @blp.doc(
-    requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in photos.CONTENT_TYPES}},
+    requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in (*photos.CONTENT_TYPES, *sounds.CONTENT_TYPES)}},
     parameters=[{"in": "header", "name": "X-Content-SHA256", "required": True, "schema": {"type": "string"}, "description": "hex SHA-256 of the body"}],
 )
 @blp.response(201, PhotoSchema, description="stored for the first time")
@@ -101,6 +101,14 @@ def put_photo(photo_id):
 def get_photo(args, photo_id):
     """The display copy (longest side 1600 px) or the thumbnail (320 px) of a photo."""
     photo = photos.get_for(current_user(), _photo_id(photo_id))
+    if photos.is_sound(photo):
+        # A sound clip: its bytes as recorded, whatever size was asked for.
+        path = sounds.sound_path(photo.id)
+        if not path.exists():
+            raise ApiError(404, "This clip's file is missing on the server.", "photo_not_received")
+        resp = send_file(path, mimetype=photo.content_type, max_age=86400, conditional=True, etag=photo.sha256)
+        resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
+        return resp
     path = photos.photo_path(photo.id, args["size"])
     if not path.exists():
         raise ApiError(404, "This photo's file is missing on the server.", "photo_not_received")
