@@ -36,6 +36,7 @@ from .models import Extension, Finding, ItemResult, LegalHold, MonthArchive, Not
 from .models import Task, TaskComment, User, Verification, Visit, utcnow
 from .months import add_months, month_end, month_start, parse_month
 from .photos import photo_path
+from .sounds import sound_path
 from .problems import Invalid
 
 CHUNK = 500
@@ -269,8 +270,7 @@ def remove_files(plan: MonthPlan) -> int:
     """Delete the plan's photo files and archive files (after the commit: a rollback keeps them)."""
     removed = 0
     for photo_id in plan.ids.get("photos", []):
-        for size in ("display", "thumb"):
-            path = photo_path(photo_id, size)
+        for path in (photo_path(photo_id, "display"), photo_path(photo_id, "thumb"), sound_path(photo_id)):
             if path.exists():
                 path.unlink()
                 removed += 1

@@ -30,6 +30,7 @@ from ..exports import ROWS, SHEET_TITLES, reading, write_csv, write_xlsx
 from ..extensions import db
 from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
 from ..photos import photo_path
+from ..sounds import sniff, sound_path
 from ..problems import Gone, NotFound
 from .state import get_row
 from .summary import summary
@@ -46,6 +47,9 @@ def stamp(dt: datetime | None) -> str | None:
 
 def archive_dir(site: Site, month: str) -> Path:
     return Path(current_app.config["ARCHIVE_DIR"]) / site.code / month
+
+
+SOUND_EXT = {"webm": "webm", "ogg": "ogg", "mp4": "m4a"}
 
 
 def photo_file(photo_id: str) -> Path | None:
@@ -181,10 +185,16 @@ def _copy_photos(job: Job, work: Path) -> list[dict]:
     entries = []
     for photo_id, purpose, original_sha in job.photos:
         src = photo_file(photo_id)
-        if src is None:
-            continue
         rel = f"photos/{photo_id}.jpg"
-        (work / "photos").mkdir(exist_ok=True)
+        if src is None:
+            # A sound clip ("listen"), kept as recorded: filed under sounds/ with its container's extension.
+            src = sound_path(photo_id)
+            if not src.is_file():
+                continue
+            with open(src, "rb") as fh:
+                clip = sniff(fh.read())
+            rel = f"sounds/{photo_id}.{SOUND_EXT.get(clip.container if clip else '', 'bin')}"
+        (work / rel.split("/")[0]).mkdir(exist_ok=True)
         shutil.copyfile(src, work / rel)
         entries.append({"id": photo_id, "purpose": purpose, "path": rel, "original_sha256": original_sha})
     return entries

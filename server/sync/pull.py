@@ -229,7 +229,9 @@ def load_tasks(keys) -> dict:
     photos: dict[str, list] = {}
     if finding_ids:
         for pid, fid in db.session.execute(
-            select(Photo.id, Photo.finding_id).where(Photo.finding_id.in_(finding_ids), Photo.status == choices.PHOTO_RECEIVED).order_by(Photo.created_at)
+            select(Photo.id, Photo.finding_id).where(
+                Photo.finding_id.in_(finding_ids), Photo.status == choices.PHOTO_RECEIVED, ~Photo.content_type.like("audio/%")
+            ).order_by(Photo.created_at)
         ):
             photos.setdefault(fid, []).append(pid)
     out = {}

@@ -47,6 +47,7 @@ export async function render(container, { params }, ctx) {
         task.original_due_at !== task.due_at ? [h('dt', {}, t('desk_original_due')), h('dd', {}, fmtTime(task.original_due_at))] : null,
         task.cancel_reason ? [h('dt', {}, t('desk_cancel_reason')), h('dd', {}, task.cancel_reason)] : null),
       photoPairs(task.photos),
+      soundClips(task.photos),
       signaturesCard(task),
     );
     const open = !vocab.isClosed(task.state);
@@ -85,6 +86,13 @@ function photoPairs(photos) {
     photos.pairs.map((p, i) => h('div', { class: 'pair' },
       img(p.before, t('desk_before_n', { n: i + 1 })),
       img(p.after, t('desk_after_n', { n: i + 1 })))));
+}
+
+/** The finding's sound clips ("listen"), played here as recorded. */
+function soundClips(photos) {
+  if (!photos?.sounds?.length) return null;
+  return card('task-sounds', t('desk_sounds'),
+    photos.sounds.map((pid, i) => h('audio', { controls: true, preload: 'metadata', src: `/api/photos/${pid}`, 'data-clip': pid, 'aria-label': `${t('sound_clip')} ${i + 1}` })));
 }
 
 const SIGNERS = ['verifier', 'fixer', 'supervisor'];
