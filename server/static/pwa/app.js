@@ -5,7 +5,7 @@ import { NAV, ONLINE_CSS, SCREENS } from './screens.js';
 import * as store from './store.js';
 import * as sync from './sync.js';
 import * as i18n from './i18n.js';
-import { fmtTime, t } from './i18n.js';
+import { fmtTime, t, unsentText } from './i18n.js';
 import * as policy from './policy.js';
 import * as vocab from './vocab.js';
 import { clear, h, toast } from './ui/dom.js';
@@ -100,7 +100,8 @@ function renderBar() {
         href: '#/outbox',
         id: 'unsent',
         class: `unsent ${s.unsent ? 'has' : ''} ${s.attention ? 'attention' : ''}`,
-        title: t('unsent_label', { n: s.unsent }),
+        title: s.unsent ? t('unsent_named', { what: unsentText(s.unsentRecords || 0, s.unsentPhotos || 0) }) : t('all_sent'),
+        'aria-label': s.unsent ? t('unsent_named', { what: unsentText(s.unsentRecords || 0, s.unsentPhotos || 0) }) : t('all_sent'),
       },
       s.attention && !s.unsent ? t('attention', { n: s.attention }) : t('unsent', { n: s.unsent }),
     ),
@@ -148,13 +149,6 @@ async function logout() {
 
 const LOGGED_OUT = 'patrol.logged_out';
 
-/** "2 条记录、1 张照片" (the parts that are not zero). */
-export function unsentText(records, photos) {
-  const parts = [];
-  if (records) parts.push(t('n_records', { n: records }));
-  if (photos) parts.push(t('n_photos', { n: photos }));
-  return parts.join(t('list_sep'));
-}
 
 function renderBanners() {
   const s = store.get();

@@ -57,3 +57,11 @@ export function fmtDate(iso) {
   if (!iso) return '';
   return new Date(iso).toLocaleDateString(lang() === 'en' ? 'en-GB' : 'zh-CN');
 }
+
+/** "2 条记录、1 张照片" (the parts that are not zero): records and photos are never counted together. */
+export function unsentText(records, photos) {
+  const parts = [];
+  if (records) parts.push(t('n_records', { n: records }));
+  if (photos) parts.push(t('n_photos', { n: photos }));
+  return parts.join(t('list_sep'));
+}
