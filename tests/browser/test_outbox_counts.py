@@ -26,7 +26,7 @@ def test_outbox_counts_records_and_photos_apart_and_lists_sent_ones_under_today(
     page.goto("/#/outbox")
     page.wait_for_selector("#outbox-unsent .out-row")
     assert page.inner_text("#unsent-summary") == "2 条记录、1 张照片未发送"
-    assert page.get_attribute("#unsent", "aria-label") == "2 条记录、1 张照片未发送"
+    assert page.get_attribute("#unsent", "title") == "2 条记录、1 张照片未发送"
     assert page.locator("#outbox-unsent .out-row").count() == 2
     assert page.locator("#outbox-sent .out-row").count() == 0
     # Unsent records at stake and storage not made persistent (headless Chromium does not grant it): warned.

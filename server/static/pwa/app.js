@@ -101,7 +101,6 @@ function renderBar() {
         id: 'unsent',
         class: `unsent ${s.unsent ? 'has' : ''} ${s.attention ? 'attention' : ''}`,
         title: s.unsent ? t('unsent_named', { what: unsentText(s.unsentRecords || 0, s.unsentPhotos || 0) }) : t('all_sent'),
-        'aria-label': s.unsent ? t('unsent_named', { what: unsentText(s.unsentRecords || 0, s.unsentPhotos || 0) }) : t('all_sent'),
       },
       s.attention && !s.unsent ? t('attention', { n: s.attention }) : t('unsent', { n: s.unsent }),
     ),
