@@ -166,13 +166,15 @@ def playwright():
 
 @pytest.fixture
 def launch(playwright, tmp_path):
-    """launch(video=None) → a Chromium; with a y4m file, that file is the camera."""
+    """launch(video=None, audio=False) → a Chromium; with a y4m file, that file is the camera; audio: a fake microphone."""
     browsers = []
 
-    def make(video: Path | None = None):
+    def make(video: Path | None = None, audio: bool = False):
         args = list(LAUNCH_ARGS)
         if video:
             args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"]
+        elif audio:  # Chromium's fake microphone (a beep) for sound clips
+            args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
         b = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         browsers.append(b)
         return b

@@ -204,8 +204,9 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     sup = open_as(browser, live_server, "supervisor")
     sup.goto(f"/#/manage/tasks/{task_id}")
     sup.wait_for_selector("#ext-request")
-    before = sup.inner_text("#task-due")
-    due_day = date.fromisoformat(before[:10])
+    before = sup.inner_text("#task-due")  # the app's one format: 12月10日 16:16 (site clock)
+    due_day = date.fromisoformat(sup.get_attribute("#ext-date", "min"))
+    assert before.startswith(f"{due_day.month}月{due_day.day}日 ")
     sup.fill("#ext-date", (due_day + timedelta(days=5)).isoformat())
     sup.fill("#ext-reason", "配件需要订货 the part must be ordered")
     sup.click("#ext-request")
@@ -228,9 +229,10 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     shot(page, "manage-task-extension")
     page.fill("#ext-note", "同意 agreed")
     page.click("#ext-approve")
-    until(page, f"() => document.querySelector('#task-due') && !document.querySelector('#task-due').textContent.startsWith({json.dumps(before[:10])})", "due date changed on screen")
+    until(page, f"() => document.querySelector('#task-due') && document.querySelector('#task-due').textContent !== {json.dumps(before)}", "due date changed on screen")
     after = page.inner_text("#task-due")
-    assert after.startswith((due_day + timedelta(days=5)).isoformat())
+    moved = due_day + timedelta(days=5)
+    assert after.startswith(f"{moved.month}月{moved.day}日 ")
     assert page.locator("li.ext-approved").count() == 1
     assert "期限变更" in page.inner_text("#task-history")
 
@@ -265,7 +267,8 @@ def test_manager_lists_the_extensions_to_decide_and_reads_what_each_notice_is_ab
     notice = page.inner_text("#notif-list .notif[data-kind='extension_requested']")
     assert "4楼 (F04)" in notice and "走廊灯坏了" in notice and "配件需要订货" in notice
     assert "演示主管 Demo supervisor申请把期限从" in notice
-    assert "延到 " + (new_due.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")) in notice
+    local = new_due.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"延到 {local.month}月{local.day}日 {local:%H:%M}" in notice
     clean(page)
 
 
