@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
+
 import pytest
 
 from server import sounds
 from server.extensions import db
 from server.models import Photo
+from server.storage import get_store
 
 from .sound_files import m4a, ogg_opus, webm
 from .test_photos import jpeg, put
@@ -52,7 +55,7 @@ def test_clip_is_uploaded_by_id_and_played_back_as_recorded(app, patroller, demo
     assert put(patroller, clip_id, data, content_type).status_code == 200  # a resend changes nothing
     row = db.session.get(Photo, clip_id)
     assert row.status == "received" and row.sha256 == hashlib.sha256(data).hexdigest()
-    assert sounds.sound_path(clip_id).read_bytes() == data
+    assert (Path(app.config["PHOTO_DIR"]) / sounds.sound_key(clip_id)).read_bytes() == data  # the local store's file
     got = patroller.get(f"/api/photos/{clip_id}")
     assert got.status_code == 200
     assert got.headers["Content-Type"] == content_type.split(";")[0]
@@ -84,7 +87,7 @@ def test_what_is_not_a_short_clip_is_refused_in_the_one_error_shape(app, patroll
     assert r.status_code == status, r.get_json()
     assert r.get_json()["error"]["code"] == code
     assert db.session.get(Photo, clip_id) is None
-    assert not sounds.sound_path(clip_id).exists()
+    assert not get_store("photos").exists(sounds.sound_key(clip_id))
 
 
 def test_clip_over_the_size_limit_is_413(app, patroller):

@@ -57,6 +57,19 @@ def test_a_photo_goes_to_the_bucket_and_is_streamed_from_it(app, demo, s3_config
     assert len(server.keys(bucket)) == 2 and server.keys(bucket, "tmp/") == []
 
 
+def test_a_sound_clip_goes_to_the_bucket_as_recorded_and_is_played_from_it(app, demo, s3_config, as_role):
+    from .sound_files import m4a
+
+    server, bucket = s3_config
+    patroller = as_role("patroller")
+    data, clip_id = m4a(2.0, fragmented=True), new_id()
+    r = put(patroller, clip_id, data, "audio/mp4")
+    assert r.status_code == 201, r.get_json()
+    assert server.keys(bucket) == [f"photos/{clip_id[:2]}/{clip_id}.sound"] and local_files(app.config["PHOTO_DIR"]) == []
+    r = patroller.get(f"/api/photos/{clip_id}")
+    assert r.status_code == 200 and r.mimetype == "audio/mp4" and r.data == data
+
+
 @pytest.mark.parametrize("backend", ["local", "s3"])
 def test_a_write_whose_stored_copy_does_not_match_its_hash_never_appears(app, s3_server, tmp_path, backend):
     if backend == "s3":
