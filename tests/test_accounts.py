@@ -5,7 +5,7 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import AuthSession, User
 
-from .helpers import ApiClient, error_of
+from .support.api import ApiClient, error_of
 
 
 def test_passwords_are_stored_as_scrypt_hashes(demo):

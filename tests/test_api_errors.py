@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.models import Checkpoint
 
-from .helpers import error_of
+from .support.api import error_of
 
 
 def _count():

@@ -22,7 +22,7 @@ from server.models import AuditEvent, Checkpoint, ItemResult, MonthArchive, Phot
 from server.problems import Conflict
 from server.timeutil import month_of
 
-from .helpers import error_of
+from .support.api import error_of
 
 @pytest.fixture(autouse=True)
 def archive_dir(app, tmp_path):
@@ -398,7 +398,7 @@ def test_late_synced_findings_of_a_sealed_month_are_addenda_and_still_open_their
     """A phone offline since September syncs a failed item and an other problem of that month."""
     from server.models import Finding
 
-    from .test_sync import Phone
+    from .support.phone import Phone
 
     archive.seal(demo, "2026-09", actor_id=None, build=False)
     db.session.commit()
@@ -418,7 +418,7 @@ def test_late_synced_findings_of_a_sealed_month_are_addenda_and_still_open_their
 
 
 def test_a_phone_moving_a_closed_task_of_a_sealed_month_has_that_mutation_rejected_and_the_rest_applied(app, demo, as_role):
-    from .test_sync import Phone
+    from .support.phone import Phone
 
     recs = september(demo)  # its task was verified in September
     archive.seal(demo, "2026-09", actor_id=None)

@@ -16,7 +16,7 @@ from server import choices
 from server.extensions import db
 from server.models import Checkpoint, Department, SiteChecklistItem, User
 
-from .helpers import ApiClient
+from .support.api import ApiClient
 
 # Served by flask-smorest / the web blueprint: documentation, public by design.
 DOCS = {"api-docs.openapi_json", "web.api_docs"}
@@ -43,8 +43,8 @@ class Ctx:
         self.site = site
         self.plan_id = self.spare_plan()
         # Each area's own objects: tasks in every state (test_tasks_support), a photo.
-        from .samples_sync import add_photo
-        from .test_tasks_support import authz_context
+        from .support.authz import add_photo
+        from .support.authz import authz_context
 
         self.t = authz_context(site)
         add_photo(self)
@@ -143,8 +143,8 @@ ARCHIVE_SAMPLES = {
 
 
 def _all_samples() -> dict:
-    from .samples_sync import SYNC_SAMPLES
-    from .test_tasks_support import AUTHZ_SAMPLES as TASK_SAMPLES
+    from .support.authz import SYNC_SAMPLES
+    from .support.authz import AUTHZ_SAMPLES as TASK_SAMPLES
 
     return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES}
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from openpyxl import load_workbook
 
 
-from .helpers import error_of
+from .support.api import error_of
 from .test_archive import archive_dir, add_finding, add_visit
 
 # Shanghai is UTC+8: 23:30 local on 1 October is 15:30 UTC, 00:30 local on 2 October is 16:30 UTC.

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import Checkpoint
 
-from .helpers import error_of
+from .support.api import error_of
 
 DPI = 150
 

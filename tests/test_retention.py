@@ -26,7 +26,7 @@ from server.models import (
 )
 from server.photos import photo_path
 
-from .helpers import error_of
+from .support.api import error_of
 from .test_archive import archive_dir, add_finding, add_photo, add_visit, user, verify_task
 
 # 2024-10 ends at 2024-10-31 16:00 UTC (midnight in Shanghai); 24 months later is

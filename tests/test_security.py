@@ -15,7 +15,7 @@ from PIL import Image, PngImagePlugin
 from server.models import Checkpoint
 from server.extensions import db
 
-from .helpers import ApiClient, error_of
+from .support.api import ApiClient, error_of
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 

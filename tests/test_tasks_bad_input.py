@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.models import AuditEvent, Extension, Finding, Notification, Task, Verification, Visit, Webhook
 
-from .helpers import error_of
-from .test_tasks_support import checkpoint, finding, new_id, work_done
+from .support.api import error_of
+from .support.ids import new_id
+from .support.tasks import checkpoint, finding, work_done
 
 HUGE = 10**12
 NUL = "bad\x00text"
