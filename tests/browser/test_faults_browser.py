@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from server.models import Finding, Mutation, Photo, Task, Visit
 
-from .app_driver import installed_app, login, open_by_code, record_all_fine, rows, wait_installed, wait_outbox, wait_rows
+from .app_driver import installed_app, login, open_by_code, record_all_fine, rows, until, wait_installed, wait_outbox, wait_rows
 from .conftest import jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
@@ -258,14 +258,6 @@ def _hold_after_server_answers(context, pattern: str, held: list) -> None:
     context.route(pattern, hold)
 
 
-def _wait_for(page, cond, what: str, tries: int = 150) -> None:
-    for _ in range(tries):
-        if cond():
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError(f"never happened: {what}")
-
-
 def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_ends_clean(live_server, launch, query):
     browser = launch()
     context, page = installed_app(browser, live_server)
@@ -288,7 +280,7 @@ def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_end
     _hold_after_server_answers(context, "**/api/sync/push", pushes)
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    _wait_for(page, lambda: pushes, "the push answered")
+    until(page, lambda: pushes, "the push answered")
     page.close()
     assert [r["status"] for r in pushes[0]["body"]["results"]] == ["applied", "applied"]
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
@@ -308,7 +300,7 @@ def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_end
     _hold_after_server_answers(context, "**/api/photos/*", uploads)
     page = context.new_page()
     page.goto("/")
-    _wait_for(page, lambda: uploads, "the photo upload answered")
+    until(page, lambda: uploads, "the photo upload answered")
     page.close()
     assert [[(r["mutation_id"], r["status"]) for r in a["results"]] for a in answers] == [[(m, "duplicate") for m in recorded]]
     assert uploads[0]["status"] == 201

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, Extension, Task, User
 
-from .app_driver import login, shot
+from .app_driver import login, shot, until, wait_ready
 from .conftest import AXE, guard_origin, jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
@@ -108,16 +107,10 @@ def open_as(browser, server, username: str, *, bypass_csp: bool = False, lang: s
     return page
 
 
-def until(page, fn, what: str, timeout: float = 15):
-    """Poll a JS function (string predicates need eval, which the app's CSP forbids)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = page.evaluate(fn)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        page.wait_for_timeout(150)
+# The images in the viewport are loaded (lazy ones below it load when scrolled to).
+VISIBLE_IMAGES_LOADED = """() => [...document.querySelectorAll('#app img')]
+  .filter((i) => i.getBoundingClientRect().top < innerHeight)
+  .every((i) => i.complete)"""
 
 
 def badge_count(page) -> int:
@@ -320,7 +313,8 @@ def test_notification_badge_shows_unread_count_and_clears_when_read(live_server,
     # Read on the server, not only on this screen.
     page.goto("/#/manage")
     page.wait_for_selector("#stat-open")
-    page.wait_for_timeout(500)
+    # The badge has asked the server (data-count is set by its answer, hidden at zero).
+    page.wait_for_selector("#unread-badge[data-count]", state="attached")
     assert badge_count(page) == 0
     clean(page)
 
@@ -367,7 +361,10 @@ def test_axe_finds_no_serious_or_critical_violation_on_desk_screens(live_server,
             page.goto(f"/#/{screen}")
             page.wait_for_selector(".desk-body")
             page.wait_for_selector(".desk-loading", state="detached")
-            page.wait_for_timeout(300)  # lazy thumbnails and the unread badge
+            wait_ready(page)
+            # The unread badge has its count, and the thumbnails on screen have loaded.
+            page.wait_for_selector("#unread-badge[data-count]", state="attached")
+            until(page, VISIBLE_IMAGES_LOADED, "the thumbnails on screen loaded")
             name = "manage-" + screen.replace("manage/", "").replace("/", "-").replace("manage", "desk")
             shot(page, f"{name}-{lang}")
             if lang == "zh":

@@ -15,7 +15,8 @@ from server.models import Checkpoint, PatrolPlan, Site, User, Visit
 from server.timeutil import month_of
 
 from .app_driver import shot
-from .test_manage import Api, clean, open_as, until
+from .app_driver import until
+from .test_manage import Api, clean, open_as
 
 pytestmark = pytest.mark.browser
 
