@@ -55,7 +55,9 @@ DATA_SETS = {
 def databases(tmp_path_factory):
     """This worker's templates: the schema built once, each data set built on first use."""
     tmp = tmp_path_factory.mktemp("templates")
-    return PostgresTemplates(BASE_PG_URL, PG_URL, tmp) if PG_URL else SqliteTemplates(tmp)
+    templates = PostgresTemplates(BASE_PG_URL, PG_URL, tmp) if PG_URL else SqliteTemplates(tmp)
+    yield templates
+    templates.close()
 
 
 def fresh_database(databases, tmp_path, fixture: str = "") -> str:

@@ -73,6 +73,9 @@ class SqliteTemplates:
         shutil.copy(self.files[name], target)
         return f"sqlite:///{target}"
 
+    def close(self) -> None:
+        pass
+
 
 class PostgresTemplates:
     """The worker's database, refilled per test from a schema that holds a data set's rows."""
@@ -113,6 +116,9 @@ class PostgresTemplates:
         with self.engine.begin() as conn:
             conn.exec_driver_sql(self._truncate() + ";" + self.refills[name])
         return self.url
+
+    def close(self) -> None:
+        self.engine.dispose()
 
     def _build(self, name: str, builders: list[Builder], config: dict) -> None:
         with self.engine.begin() as conn:
