@@ -17,9 +17,9 @@ from server.extensions import db
 from server.models import Checkpoint, Department, SiteChecklistItem, User
 
 from .support.api import ApiClient
+from .support.authz import api_endpoints
 
 # Served by flask-smorest / the web blueprint: documentation, public by design.
-DOCS = {"api-docs.openapi_json", "web.api_docs"}
 
 
 class Ctx:
@@ -150,19 +150,6 @@ def _all_samples() -> dict:
 
 
 SAMPLES = _all_samples()
-
-
-def api_endpoints(app):
-    """(method, rule, policy) for every API method the app serves."""
-    out = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/") or rule.endpoint in DOCS:
-            continue
-        view = app.view_functions[rule.endpoint]
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            fn = getattr(view.view_class, method.lower()) if hasattr(view, "view_class") else view
-            out.append((method, rule.rule, getattr(fn, "_patrol_policy", None)))
-    return out
 
 
 def test_every_endpoint_declares_a_rule_and_has_a_sample(app):

@@ -84,7 +84,7 @@ BARE = {
 
 
 def _view_policies(app) -> list[tuple[str, str, dict]]:
-    from .test_authorization import api_endpoints
+    from .support.authz import api_endpoints
 
     return [(m, r, p) for m, r, p in api_endpoints(app) if p is not None]
 

@@ -30,16 +30,9 @@ from server.models import Checkpoint, Extension, Finding, Mutation, Photo, Task,
 
 from .app_driver import install, login, open_by_code, record_all_fine, rows, shot, sign, until, wait_installed, wait_outbox, wait_rows
 from .conftest import api_session, jpeg_bytes
-from .test_faults_browser import CLEAR_SITE_STORAGE_JS, FILL_STORAGE_JS, FREE_STORAGE_JS
+from .storage_js import EVICT_JS, FILL_STORAGE_JS, FREE_STORAGE_JS, NOT_THE_APP
 
 pytestmark = pytest.mark.browser
-
-# A page of the site that is not the app (an image: every engine shows it and fires "load").
-NOT_THE_APP = "/static/pwa/icons/icon-192.png"
-# What Safari's 7-day rule (or any eviction) deletes: every script-written store of the site.
-EVICT_JS = CLEAR_SITE_STORAGE_JS
-
-
 
 def _count(query, model, *where) -> int:
     return query(lambda s: s.scalar(select(func.count()).select_from(model).where(*where)))

@@ -16,6 +16,23 @@ from .ids import iso, new_id
 from .tasks import checkpoint, finding, user, work_done
 
 
+# The API's own documentation, served to anyone: not an endpoint of the matrix.
+DOCS = {"api-docs.openapi_json", "web.api_docs"}
+
+
+def api_endpoints(app):
+    """(method, rule, policy) for every API method the app serves."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint in DOCS:
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            fn = getattr(view.view_class, method.lower()) if hasattr(view, "view_class") else view
+            out.append((method, rule.rule, getattr(fn, "_patrol_policy", None)))
+    return out
+
+
 PHOTO_ID = "00000000-0000-4000-8000-00000000a11d"
 
 
