@@ -15,6 +15,7 @@ from PIL import Image, PngImagePlugin
 from server.models import Checkpoint
 from server.extensions import db
 
+from .conftest import PG_URL
 from .support.api import ApiClient, error_of
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -281,8 +282,9 @@ def test_hostile_ids_and_filters_get_their_exact_4xx_never_a_500(as_role, demo, 
         (f"/api/tasks/{q}", 404),
         (f"/api/tasks/?site_id={q}&state={q}", 422),
         (f"/api/photos/{q}", 404),
-        # visit_id is free text: an id that names no visit has no photos.
-        (f"/api/photos/?visit_id={q}", 200),
+        # visit_id is free text: an id that names no visit has no photos. PostgreSQL cannot
+        # even compare text with a NUL in it: that is the API's 422 out_of_range there.
+        (f"/api/photos/?visit_id={q}", 422 if PG_URL and "\x00" in value else 200),
         # A cursor past the end of the change log: start over (410); not a number: 422.
         (f"/api/sync/pull?cursor={q}", 410 if value == "99999999999999999999999" else 422),
         # -1 is a well-formed site id that names no site.
