@@ -32,7 +32,7 @@ run: install
 	$(BIN)/flask seed-demo
 	@echo ""
 	@echo "  Patrol is running at http://$(HOST):$(PORT)/   (API docs: http://$(HOST):$(PORT)/api/docs)"
-	@echo "  Demo logins (password patrol-demo): patroller, supervisor, manager, archivist, admin"
+	@echo "  Demo logins (password patrol-demo): patroller, supervisor, manager, archivist, admin, receptionist"
 	@echo ""
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
 

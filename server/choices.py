@@ -12,7 +12,8 @@ SUPERVISOR = "supervisor"
 MANAGER = "manager"
 ARCHIVIST = "archivist"
 ADMIN = "admin"
-ROLES = (PATROLLER, SUPERVISOR, MANAGER, ARCHIVIST, ADMIN)
+RECEPTIONIST = "receptionist"  # 客服助理: takes residents' complaints and makes return visits
+ROLES = (PATROLLER, SUPERVISOR, MANAGER, ARCHIVIST, ADMIN, RECEPTIONIST)
 
 # Checkpoint kinds (DOMAIN.md § 8-13); each has a file in checklists/.
 KIND_FLOOR = "floor"
@@ -140,7 +141,8 @@ NOTIFY_OVERDUE = "task_overdue"
 NOTIFY_ASSIGNED = "task_assigned"
 NOTIFY_EXTENSION_REQUESTED = "extension_requested"
 NOTIFY_EXTENSION_DECIDED = "extension_decided"
-NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EXTENSION_REQUESTED, NOTIFY_EXTENSION_DECIDED)
+NOTIFY_COMPLAINT_ESCALATED = "complaint_escalated"
+NOTIFY_KINDS = (NOTIFY_MAJOR_FINDING, NOTIFY_OVERDUE, NOTIFY_ASSIGNED, NOTIFY_EXTENSION_REQUESTED, NOTIFY_EXTENSION_DECIDED, NOTIFY_COMPLAINT_ESCALATED)
 
 # Residents'-convention case outcomes (a resident_violation task's `case`).
 CASE_RECTIFIED = "rectified"
@@ -153,6 +155,50 @@ MONTH_SEALED = "sealed"  # read-only; the bundle is not built yet
 MONTH_ARCHIVED = "archived"  # sealed and its bundle built and hashed
 MONTH_PURGED = "purged"  # its records removed after the retention period
 MONTH_STATES = (MONTH_OPEN, MONTH_SEALED, MONTH_ARCHIVED, MONTH_PURGED)
+
+# Residents' complaints (业主投诉处理规定, docs/complaints.md).
+CHANNEL_VISIT = "visit"  # 来人
+CHANNEL_LETTER = "letter"  # 来函
+CHANNEL_PHONE = "phone"  # 来电
+CHANNEL_OTHER = "other"  # 其它
+COMPLAINT_CHANNELS = (CHANNEL_VISIT, CHANNEL_LETTER, CHANNEL_PHONE, CHANNEL_OTHER)
+# Kinds: ordinary within customer service's own scope (same day), transferred to another
+# department (three days), special or urgent (three days, to the manager at once).
+COMPLAINT_ORDINARY = "ordinary"
+COMPLAINT_TRANSFERRED = "transferred"
+COMPLAINT_SPECIAL = "special"
+COMPLAINT_KINDS = (COMPLAINT_ORDINARY, COMPLAINT_TRANSFERRED, COMPLAINT_SPECIAL)
+# received → valid (judged) → assigned → in_progress → proposed → approved → accepted → replied → closed;
+# received → invalid (closed with its reason); a not-satisfied return visit reopens to in_progress.
+COMPLAINT_RECEIVED = "received"
+COMPLAINT_VALID = "valid"
+COMPLAINT_ASSIGNED = "assigned"
+COMPLAINT_IN_PROGRESS = "in_progress"
+COMPLAINT_PROPOSED = "proposed"
+COMPLAINT_APPROVED = "approved"
+COMPLAINT_ACCEPTED = "accepted"
+COMPLAINT_REPLIED = "replied"  # awaiting the return visit
+COMPLAINT_CLOSED = "closed"
+COMPLAINT_INVALID = "invalid"  # closed: outside the service contract, with its reason
+COMPLAINT_STATES = (
+    COMPLAINT_RECEIVED, COMPLAINT_VALID, COMPLAINT_ASSIGNED, COMPLAINT_IN_PROGRESS, COMPLAINT_PROPOSED,
+    COMPLAINT_APPROVED, COMPLAINT_ACCEPTED, COMPLAINT_REPLIED, COMPLAINT_CLOSED, COMPLAINT_INVALID,
+)
+COMPLAINT_CLOSED_STATES = (COMPLAINT_CLOSED, COMPLAINT_INVALID)
+# States in which the complaint is still being handled: the deadline and escalation apply.
+COMPLAINT_HANDLING_STATES = COMPLAINT_STATES[:7]
+# Escalation, level by level (接待人 → 客服主管 → 客服经理 → 总经理).
+LEVEL_RECEIVER = "receiver"
+LEVEL_SUPERVISOR = "supervisor"
+LEVEL_MANAGER = "manager"
+LEVEL_GENERAL_MANAGER = "general_manager"
+ESCALATION_LEVELS = (LEVEL_RECEIVER, LEVEL_SUPERVISOR, LEVEL_MANAGER, LEVEL_GENERAL_MANAGER)
+# A return visit's result (回访记录表).
+SATISFIED = "satisfied"
+AVERAGE = "average"
+NOT_SATISFIED = "not_satisfied"
+SATISFACTION = (SATISFIED, AVERAGE, NOT_SATISFIED)
+RETURN_VISIT_DUE_DAYS = 3  # every closed complaint is visited within three days (回访规范)
 
 
 # The lists clients read through /api/meta, and the translation-key prefix of each value's label.
@@ -180,6 +226,12 @@ VOCABULARY = {
     "notify_kinds": (NOTIFY_KINDS, "desk_kind_"),
     "case_outcomes": (CASE_OUTCOMES, "case_"),
     "month_states": (MONTH_STATES, "month_state_"),
+    "complaint_channels": (COMPLAINT_CHANNELS, "complaint_channel_"),
+    "complaint_kinds": (COMPLAINT_KINDS, "complaint_kind_"),
+    "complaint_states": (COMPLAINT_STATES, "complaint_state_"),
+    "complaint_closed_states": (COMPLAINT_CLOSED_STATES, "complaint_state_"),
+    "escalation_levels": (ESCALATION_LEVELS, "complaint_level_"),
+    "satisfaction": (SATISFACTION, "satisfaction_"),
 }
 LABEL_KEYS = {name: prefix for name, (_values, prefix) in VOCABULARY.items()}
 

@@ -1,12 +1,16 @@
-"""The `flask` commands: checklists, users, demo data, audit, tasks, webhooks, archive, retention, checkpoints, sync.
+"""The `flask` commands: checklists, users, demo data, audit, tasks, webhooks, archive, retention, checkpoints, sync, storage.
 
 A command commits the work of the domain functions it calls; the few domain functions
-that commit on their own say why in their module's docstring.
+that commit on their own say why in their module's docstring. The scheduled ones may be
+started on every app node at once (docs/deploy.md): each runs under its job's advisory
+lock (`joblock.single_run`), except `webhooks deliver`, whose runs share the queue.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+
+import functools
 
 import click
 from flask import Flask, current_app
@@ -18,11 +22,13 @@ from .checkpoint_csv import export_csv, import_csv
 from .demo import seed
 from .extensions import db
 from .fonts import font_setting
+from .joblock import single_run
 from .models import Checkpoint, MonthArchive, Site, User, utcnow
 from .months import parse_month
 from .problems import Problem
 from .retention import purge
 from .sites import open_site
+from .storage import AREAS, StorageError, get_store, local_store, sweep_all
 from .sync import prune_tombstones
 from .tasks import escalate_overdue
 
@@ -38,7 +44,26 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(archive_group)
     app.cli.add_command(retention_group)
     app.cli.add_command(sync_group)
+    app.cli.add_command(complaints_group)
     app.cli.add_command(sites_group)
+    app.cli.add_command(storage_group)
+
+
+def once_across_nodes(job: str):
+    """Run the command only if no other process (on any node) runs the same job now; otherwise say so and succeed."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with single_run(job) as mine:
+                if not mine:
+                    click.echo(f"skipped: {job} is running on another node")
+                    return None
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 @click.group("checklists")
@@ -92,6 +117,11 @@ def seed_demo():
     """Create the demo site, its checkpoints and one user per role (idempotent)."""
     site, created = seed()
     click.echo(f"demo site {site.code}: {'created' if created else 'already there, checked'}")
+    from .demo import seed_complaints
+
+    made = seed_complaints(site)
+    if made:
+        click.echo(f"demo complaints: {made}")
 
 
 @click.group("sites")
@@ -144,6 +174,7 @@ def tasks_group():
 
 
 @tasks_group.command("escalate")
+@once_across_nodes("tasks escalate")
 def tasks_escalate():
     """Escalate overdue tasks to supervisors and managers (run daily; once a day per task)."""
     count = escalate_overdue()
@@ -158,6 +189,7 @@ def sync_group():
 
 @sync_group.command("prune")
 @click.option("--older-than-days", "days", type=click.IntRange(min=1), default=None, help="default: SYNC_TOMBSTONE_DAYS")
+@once_across_nodes("sync prune")
 def sync_prune(days):
     """Drop deletion records older than N days (run daily); phones behind them start again."""
     days = days or current_app.config["SYNC_TOMBSTONE_DAYS"]
@@ -201,6 +233,7 @@ def _site_months(site_code, month):
 @archive_group.command("seal")
 @click.option("--site", "site_code", default=None, help="Site code (default: every site).")
 @click.option("--month", default=None, help="YYYY-MM (default: each site's previous month, once it has ended there).")
+@once_across_nodes("archive filing")
 def archive_seal(site_code, month):
     """Seal a month and file its bundle (run daily; sealing again is harmless)."""
     failed = False
@@ -224,6 +257,7 @@ def archive_seal(site_code, month):
 
 
 @archive_group.command("build")
+@once_across_nodes("archive filing")
 def archive_build():
     """Build missing bundles, and an addendum for each sealed month with late records."""
     built = archive.build_pending()
@@ -262,6 +296,7 @@ def retention_group():
 @retention_group.command("purge")
 @click.option("--apply", "apply_", is_flag=True, help="Really delete (default: a dry run that only prints).")
 @click.option("--site", "site_code", default=None, help="Only this site.")
+@once_across_nodes("retention purge")
 def retention_purge(apply_, site_code):
     """Remove records older than RETENTION_MONTHS after their month's end (dry run by default)."""
     plans = purge(apply=apply_, site_code=site_code, by_name="flask retention purge")
@@ -341,3 +376,84 @@ def checkpoints_labels(site_code, base_url, path):
     with open(path, "wb") as fh:
         fh.write(pdf)
     click.echo(f"wrote {len(chosen)} labels to {path}")
+
+
+@click.group("complaints")
+def complaints_group():
+    """Residents' complaints."""
+
+
+@complaints_group.command("escalate")
+@once_across_nodes("complaints escalate")
+def complaints_escalate():
+    """Raise complaints past their deadline level by level (run hourly; each level once per complaint)."""
+    from .complaints import escalate_due
+
+    count = escalate_due()
+    db.session.commit()
+    click.echo(f"raised {count} complaint level(s)")
+
+
+@click.group("storage")
+def storage_group():
+    """The file store of photos and month bundles (local disk or S3-compatible bucket)."""
+
+
+@storage_group.command("check")
+def storage_check():
+    """Say where files are kept and whether the store can be reached."""
+    for area in AREAS:
+        store = get_store(area)
+        try:
+            store.check()
+        except (StorageError, OSError) as exc:
+            raise click.ClickException(f"{area}: {store.describe()}: {exc}")
+        click.echo(f"{area}: {store.backend} {store.describe()}: ok")
+
+
+@storage_group.command("sweep")
+@click.option("--older-than-hours", "hours", type=click.IntRange(min=0), default=None, help="default: STORAGE_TEMP_HOURS")
+@once_across_nodes("storage sweep")
+def storage_sweep(hours):
+    """Remove temporaries that interrupted uploads left behind (run daily)."""
+    age = timedelta(hours=hours if hours is not None else current_app.config["STORAGE_TEMP_HOURS"])
+    for area, count in sweep_all(age).items():
+        click.echo(f"{area}: removed {count} stale temporar{'y' if count == 1 else 'ies'}")
+
+
+CONTENT_TYPES = {".jpg": "image/jpeg", ".zip": "application/zip"}
+
+
+@storage_group.command("migrate")
+@click.option("--verify", is_flag=True, help="Also re-read every object the bucket already holds and compare its SHA-256.")
+def storage_migrate(verify):
+    """Copy the local store (PHOTO_DIR, ARCHIVE_DIR) into the bucket; resumable, every object checked by SHA-256.
+
+    Run with STORAGE_BACKEND=s3 and the S3_* settings while the old folders are still
+    mounted. An object the bucket already holds with the same SHA-256 is skipped, so a
+    run that was interrupted is simply started again. The local files are left in place.
+    """
+    if current_app.config["STORAGE_BACKEND"] != "s3":
+        raise click.ClickException("set STORAGE_BACKEND=s3 and the S3_* settings: migrate copies the local folders into the bucket")
+    failed = 0
+    for area in AREAS:
+        source, target = local_store(area), get_store(area)
+        keys = sorted(source.keys())
+        copied = skipped = 0
+        with click.progressbar(keys, label=f"{area} ({len(keys)} files)", show_pos=True, show_percent=True) as bar:
+            for key in bar:
+                digest = source.sha256(key)
+                held = target.recorded_sha256(key)
+                if held == digest and (not verify or target.sha256(key) == digest):
+                    skipped += 1
+                    continue
+                try:
+                    suffix = key[key.rfind("."):]
+                    target.put_file(key, source.local_path(key), digest, CONTENT_TYPES.get(suffix, "application/octet-stream"))
+                    copied += 1
+                except StorageError as exc:
+                    failed += 1
+                    click.echo(f"\n{area}/{key}: {exc}", err=True)
+        click.echo(f"{area}: copied {copied}, already there {skipped}, from {source.describe()} to {target.describe()}")
+    if failed:
+        raise click.ClickException(f"{failed} file(s) not copied; run the command again")

@@ -31,6 +31,16 @@ SETTINGS = (
     ("COVERAGE_REPEAT_MINUTES", "10", "...when they fall within this many minutes"),
     ("PWA_VERSION", "(hash of the app's files)", "version string of the phone app; a new one makes phones offer an update"),
     ("PUBLIC_URL", "(from the request)", "base URL printed into QR labels, e.g. https://patrol.example.com"),
+    ("COMPLAINT_FINE_DAYS", "7", "days back a patrol that marked a complained-of item OK counts for the patrolled-as-fine signal"),
+    ("STORAGE_BACKEND", "local", "where photos and month bundles are kept: local (PHOTO_DIR, ARCHIVE_DIR) or s3 (the S3_* settings)"),
+    ("S3_ENDPOINT_URL", "(AWS)", "S3-compatible endpoint, e.g. http://minio:9000, https://oss-cn-hangzhou.aliyuncs.com, https://cos.ap-shanghai.myqcloud.com"),
+    ("S3_BUCKET", "", "bucket for photos (photos/), bundles (archives/) and upload temporaries (tmp/)"),
+    ("S3_REGION", "us-east-1", "the bucket's region"),
+    ("S3_ACCESS_KEY_ID", "(boto3's usual sources)", "access key; empty: environment, instance role or ~/.aws as boto3 finds them"),
+    ("S3_SECRET_ACCESS_KEY", "(boto3's usual sources)", "secret key"),
+    ("S3_ADDRESSING_STYLE", "auto", "path (MinIO, Ceph RGW), virtual (OSS, COS demand it) or auto"),
+    ("S3_PREFIX", "", "key prefix inside the bucket, e.g. patrol/ to share a bucket"),
+    ("STORAGE_TEMP_HOURS", "24", "`flask storage sweep` removes upload temporaries older than this"),
 )
 
 
@@ -62,6 +72,13 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name) or default
+    if value not in allowed:
+        raise RuntimeError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _database_url(root: Path) -> str:
@@ -102,11 +119,21 @@ def from_env(root: Path) -> dict:
         "MAX_IMAGE_PIXELS": _int("MAX_IMAGE_PIXELS", 40_000_000),
         "SYNC_MAX_MUTATIONS": _int("SYNC_MAX_MUTATIONS", 500),
         "SYNC_TOMBSTONE_DAYS": _int("SYNC_TOMBSTONE_DAYS", 180),
+        "COMPLAINT_FINE_DAYS": _int("COMPLAINT_FINE_DAYS", 7),
         "SESSION_HOURS": _int("SESSION_HOURS", 720),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
         "CLOCK_SKEW_FLAG_SECONDS": _int("CLOCK_SKEW_FLAG_SECONDS", 300),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
+        "STORAGE_BACKEND": _choice("STORAGE_BACKEND", ("local", "s3"), "local"),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
+        "S3_REGION": os.environ.get("S3_REGION", "") or "us-east-1",
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
+        "S3_ADDRESSING_STYLE": _choice("S3_ADDRESSING_STYLE", ("auto", "path", "virtual"), "auto"),
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
+        "STORAGE_TEMP_HOURS": _int("STORAGE_TEMP_HOURS", 24),
         # Empty: server/fonts.py uses the font pip installed with the app.
         "LABEL_FONT": os.environ.get("LABEL_FONT", ""),
         "LABEL_FONT_INDEX": _int("LABEL_FONT_INDEX", 0),

@@ -61,4 +61,57 @@ def seed() -> tuple[Site, bool]:
     return site, created
 
 
-_ROLE_ZH = {C.PATROLLER: "巡查员", C.SUPERVISOR: "主管", C.MANAGER: "经理", C.ARCHIVIST: "档案员", C.ADMIN: "管理员"}
+_ROLE_ZH = {C.PATROLLER: "巡查员", C.SUPERVISOR: "主管", C.MANAGER: "经理", C.ARCHIVIST: "档案员", C.ADMIN: "管理员", C.RECEPTIONIST: "客服助理"}
+
+
+def seed_complaints(site: Site) -> int:
+    """A few complaints in each state for the demo site (only when it has none yet); returns how many were made.
+
+    `flask seed-demo` adds them; the test fixture `demo` (which calls `seed()` alone) does not,
+    so tests start from an empty complaint book.
+    """
+    from datetime import timedelta
+
+    from . import complaints
+    from .models import Complaint, Department, utcnow
+
+    if db.session.execute(select(Complaint.id).where(Complaint.site_id == site.id).limit(1)).first():
+        return 0
+    person = lambda name: db.session.execute(select(User).where(User.username == name)).scalar_one()
+    rec, sup, pat = person(C.RECEPTIONIST), person(C.SUPERVISOR), person(C.PATROLLER)
+    cps = {cp.short_code: cp.id for cp in db.session.execute(select(Checkpoint).where(Checkpoint.site_id == site.id)).scalars()}
+    eng = db.session.execute(select(Department.id).where(Department.site_id == site.id, Department.code == C.DEPT_ENGINEERING)).scalar()
+    now = utcnow()
+    samples = [
+        # (how far it goes, channel, complainant, unit, place, item, kind, content, hours ago)
+        ("received", C.CHANNEL_PHONE, "王女士", "8-01", "F08", "floor.lights_doors_windows", C.COMPLAINT_ORDINARY, "8楼电梯厅灯不亮，晚上看不清。", 2),
+        ("received", C.CHANNEL_VISIT, "李先生", "12-03", "EL1", None, C.COMPLAINT_SPECIAL, "1号电梯运行时有异响并突然停顿，老人不敢坐。", 1),
+        ("invalid", C.CHANNEL_LETTER, "赵先生", "5-02", None, None, C.COMPLAINT_ORDINARY, "要求物业负责维修户内自购热水器。", 30),
+        ("assigned", C.CHANNEL_PHONE, "陈女士", "3-01", "F03", None, C.COMPLAINT_ORDINARY, "3楼楼道有装修垃圾堆放两天未清。", 5),
+        ("proposed", C.CHANNEL_OTHER, "孙先生", "", "PLAZA", None, C.COMPLAINT_ORDINARY, "外围广场喷泉周边地砖松动。", 28),
+        ("replied", C.CHANNEL_LETTER, "周女士", "10-03", "F10", None, C.COMPLAINT_ORDINARY, "10楼消防通道门闭门器损坏，门关不上。", 50),
+        ("closed", C.CHANNEL_PHONE, "吴先生", "2-02", "PB1", None, C.COMPLAINT_ORDINARY, "地下车库B1照明有几处不亮。", 120),
+    ]
+    for goal, channel, who, unit, place, item, kind, content, hours in samples:
+        c, _ = complaints.receive(site, actor=rec, channel=channel, complainant=who, unit=unit, checkpoint_id=cps.get(place), item_id=item,
+                                  kind=kind, content=content, received_at=now - timedelta(hours=hours))
+        if goal == "received":
+            continue
+        if goal == "invalid":
+            complaints.judge(c, actor=rec, valid=False, reason="热水器属业主户内自有设备，不在物业服务合同范围内；可推荐厂家售后。")
+            continue
+        complaints.judge(c, actor=rec, valid=True, department_id=eng if place in ("PLAZA", "F10", "PB1") else None)
+        complaints.assign(c, actor=sup, handler_id=pat.id)
+        if goal == "assigned":
+            continue
+        complaints.start(c, actor=pat)
+        complaints.propose(c, actor=pat, cause="巡查发现不及时，设施老化。", solution="工程部三日内更换并复查。")
+        if goal == "proposed":
+            continue
+        complaints.approve(c, actor=sup, approve=True)
+        complaints.accept(c, actor=rec, signed_by=who)
+        complaints.reply(c, actor=rec, text=f"{who}您好：\n您反映的问题已处理完毕，感谢您对物业工作的支持。")
+        if goal == "closed":
+            complaints.record_return_visit(c, actor=rec, result=C.SATISFIED, notes="业主表示满意。")
+    db.session.commit()
+    return len(samples)

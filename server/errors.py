@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import problems
 from .extensions import db
+from .storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         return _from_http_exception(exc)
+
+    @app.errorhandler(StorageError)
+    def _storage_unavailable(exc: StorageError):
+        # The bucket (or disk) failed, not the request: the phone keeps its record and retries.
+        log.exception("file store error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_response(503, "The file store cannot be reached; nothing was saved. Try again shortly.", "storage_unavailable",
+                              headers={"Retry-After": "30"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

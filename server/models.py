@@ -596,3 +596,78 @@ class PurgeLog(db.Model):
 
 def as_dict(obj: Any, *fields: str) -> dict:
     return {f: getattr(obj, f) for f in fields}
+
+
+# --- Residents' complaints and return visits (issue 15, docs/complaints.md) --------------------
+
+
+class Complaint(db.Model):
+    """A resident's complaint (《顾客投诉登记表》), from receiving to the return visit."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_site_state", "site_id", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    # A phone may take a complaint offline during a patrol: its UUID makes a resend a no-op.
+    client_id: Mapped[Optional[str]] = mapped_column(UUID, unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # choices.COMPLAINT_CHANNELS
+    reply_channel: Mapped[str] = mapped_column(String(16))  # the resident's channel unless they asked otherwise
+    complainant: Mapped[str] = mapped_column(String(120))
+    # Stored with the resident's consent only, and shown only to the site's staff.
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    unit: Mapped[str] = mapped_column(String(64), default="")
+    checkpoint_id: Mapped[Optional[int]] = mapped_column(ForeignKey("checkpoints.id", ondelete="SET NULL"), index=True)
+    item_id: Mapped[Optional[str]] = mapped_column(String(80))  # the checklist item the complaint is about
+    finding_id: Mapped[Optional[str]] = mapped_column(ForeignKey("findings.id", ondelete="SET NULL"))
+    visit_id: Mapped[Optional[str]] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))  # taken during this patrol visit
+    task_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))  # the linked repair task
+    category: Mapped[str] = mapped_column(String(32), default="")  # choices.CATEGORIES, or empty
+    content: Mapped[str] = mapped_column(Text)
+    photo_ids: Mapped[list] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    received_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16), default=choices.COMPLAINT_ORDINARY)
+    valid: Mapped[Optional[bool]] = mapped_column(Boolean)  # None until judged
+    validity_reason: Mapped[str] = mapped_column(Text, default="")
+    judged_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    judged_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
+    handler_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=choices.COMPLAINT_RECEIVED)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    level: Mapped[str] = mapped_column(String(16), default=choices.LEVEL_RECEIVER)  # choices.ESCALATION_LEVELS
+    cause: Mapped[str] = mapped_column(Text, default="")
+    solution: Mapped[str] = mapped_column(Text, default="")
+    approved_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    accepted_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    accepted_by_name: Mapped[str] = mapped_column(String(120), default="")  # who signed for the resident
+    reply_text: Mapped[str] = mapped_column(Text, default="")
+    replied_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    replied_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    return_due_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    return_scheduled_at: Mapped[Optional[datetime]] = mapped_column(DateTime)  # a time agreed with the resident
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # Year-month received, in the site's timezone: the month it is filed under.
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    addendum: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReturnVisit(db.Model):
+    """One return visit (回访) to a complaint's resident, with its result."""
+
+    __tablename__ = "return_visits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    result: Mapped[str] = mapped_column(String(16))  # choices.SATISFACTION
+    improve: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    visited_at: Mapped[datetime] = mapped_column(DateTime)
+    on_time: Mapped[bool] = mapped_column(Boolean, default=True)  # within the three days (or the agreed time)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

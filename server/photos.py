@@ -7,17 +7,16 @@ What is kept (docs/sync.md "Photos"): the SHA-256 of the bytes the phone sent, a
 evidence, plus two JPEGs made from them, upright and with every metadata tag dropped
 (GPS included): a display copy (longest side 1600 px) and a thumbnail (320 px). The
 original bytes are not kept: they carry the phone's GPS position and are up to 12 MiB.
-Files are written to a temporary name in their own directory and moved into place with
-os.replace, so an interrupted upload never leaves a partial file under a real name.
-`upload` writes the files before its caller commits the row that says they are there.
+The files go through the file store (server/storage: the local disk or an S3-compatible
+bucket), which writes each to a temporary name, checks its SHA-256 and only then shows it
+under its real key, so an interrupted upload never leaves a partial file under a real
+name. `upload` writes the files before its caller commits the row that says they are there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +31,7 @@ from . import choices
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
 from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, TooLarge, Unsupported
+from .storage import get_store
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 CONTENT_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -48,9 +48,14 @@ class Rendered:
     height: int
 
 
+def photo_key(photo_id: str, size: str) -> str:
+    """<first two hex digits>/<id>.<size>.jpg in the photo store: at most 256 entries per level on a disk."""
+    return f"{photo_id[:2]}/{photo_id}.{size}.jpg"
+
+
 def photo_path(photo_id: str, size: str) -> Path:
-    """PHOTO_DIR/<first two hex digits>/<id>.<size>.jpg: at most 256 entries per level."""
-    return Path(current_app.config["PHOTO_DIR"]) / photo_id[:2] / f"{photo_id}.{size}.jpg"
+    """Where the local-disk store keeps a photo file (PHOTO_DIR/<key>)."""
+    return Path(current_app.config["PHOTO_DIR"]) / photo_key(photo_id, size)
 
 
 def _draft_box(width: int, height: int, side: int) -> tuple[int, int]:
@@ -118,32 +123,17 @@ def render(data: bytes, max_pixels: int) -> Rendered:
         raise Invalid(f"The image could not be read (damaged or incomplete file): {exc}", "not_an_image")
 
 
-def _write_atomically(path: Path, data: bytes) -> Path:
-    """Write to a temporary file beside `path`; the caller moves it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return Path(tmp)
-
-
 def _store(photo_id: str, rendered: Rendered) -> None:
-    temps = []
-    try:
-        for size, data in (("display", rendered.display), ("thumb", rendered.thumb)):
-            temps.append((_write_atomically(photo_path(photo_id, size), data), photo_path(photo_id, size)))
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in temps:
-        os.replace(tmp, final)
+    """Each file all or nothing (server/storage); a crash between the two leaves the row uncommitted, and the retry rewrites both."""
+    store = get_store("photos")
+    for size, data in (("display", rendered.display), ("thumb", rendered.thumb)):
+        store.put(photo_key(photo_id, size), data, "image/jpeg")
+
+
+def delete_files(photo_id: str) -> int:
+    """Remove a photo's stored files (retention); returns how many were there."""
+    store = get_store("photos")
+    return sum(store.delete(photo_key(photo_id, size)) for size in SIZES)
 
 
 # --- who may link a photo to a record ------------------------------------------------

@@ -18,12 +18,13 @@ from sqlalchemy import select
 
 from . import choices as C
 from .extensions import db
-from .models import Membership, Task, User
+from .models import Complaint, Membership, Task, User
 from .problems import Forbidden
 
 # Relations a person can have to one object, beside their roles at its site.
 ASSIGNEE = "assignee"  # the task's assignee, whatever their role (department staff hold any role)
-RELATIONS = (ASSIGNEE,)
+HANDLER = "handler"  # the person a complaint is assigned to, whatever their role
+RELATIONS = (ASSIGNEE, HANDLER)
 
 ALL = C.ROLES
 FIELD = (C.PATROLLER, C.SUPERVISOR, C.MANAGER)  # people who walk the building and sign for it
@@ -89,6 +90,21 @@ ACTIONS: dict[str, Rule] = {
     # Month-end filing (docs/archive.md).
     "archive.read": _rule((C.ARCHIVIST, C.ADMIN, C.MANAGER), "see filed months, exports and bundles"),
     "archive.file": _rule((C.ARCHIVIST, C.ADMIN), "seal months, build bundles, set legal holds, purge"),
+    # Residents' complaints and return visits (docs/complaints.md).
+    "complaint.read": _rule(DESK + (C.RECEPTIONIST, C.ARCHIVIST), "see complaints, their contact details and history", (HANDLER,)),
+    "complaint.receive": _rule((C.RECEPTIONIST, C.PATROLLER, C.SUPERVISOR, C.MANAGER), "take a resident's complaint"),
+    "complaint.judge": _rule((C.RECEPTIONIST, C.SUPERVISOR, C.MANAGER), "judge a complaint valid or not valid, its kind and department"),
+    "complaint.assign": _rule(DIRECTORS, "assign a complaint to the person who handles it"),
+    "complaint.handle": _rule(DIRECTORS, "investigate a complaint and propose a solution", (HANDLER,)),
+    "complaint.approve": _rule(DIRECTORS, "approve or send back a proposed solution"),
+    "complaint.accept": _rule((C.RECEPTIONIST, C.SUPERVISOR, C.MANAGER), "record the resident's acceptance of the solution", (HANDLER,)),
+    "complaint.reply": _rule((C.RECEPTIONIST, C.SUPERVISOR, C.MANAGER), "reply to the resident by their channel"),
+    "complaint.visit": _rule((C.RECEPTIONIST, C.SUPERVISOR, C.MANAGER), "make and record a return visit"),
+    "complaint.stats": _rule((C.SUPERVISOR, C.MANAGER, C.ADMIN, C.ARCHIVIST), "see the month's complaint statistics and patrol-quality signals"),
+    # Escalation, level by level: who is told at each level (the general manager is the site's admin).
+    "complaint.notice_supervisor": _rule((C.SUPERVISOR,), "be told of a complaint past its deadline (客服主管)"),
+    "complaint.notice_manager": _rule((C.MANAGER,), "be told of a special complaint at once, and of one still unhandled a day later (客服经理)"),
+    "complaint.notice_general_manager": _rule((C.ADMIN,), "be told of a complaint still unhandled two days after its deadline (总经理)"),
     # Screens.
     "desk.open": _rule(DESK, "open the desk screens"),
 }
@@ -122,6 +138,8 @@ def relations_to(user: User, obj) -> set[str]:
     """The relations a user has to one object (today: being a task's assignee)."""
     if isinstance(obj, Task) and obj.assignee_id is not None and obj.assignee_id == user.id:
         return {ASSIGNEE}
+    if isinstance(obj, Complaint) and obj.handler_id is not None and obj.handler_id == user.id:
+        return {HANDLER}
     return set()
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -33,9 +32,11 @@ from . import audit, choices
 from .changes import record_change
 from .extensions import db
 from .models import Extension, Finding, ItemResult, LegalHold, MonthArchive, Notification, Photo, PurgeLog, Round, Site
-from .models import Task, TaskComment, User, Verification, Visit, utcnow
+from .models import Complaint, ReturnVisit, Task, TaskComment, User, Verification, Visit, utcnow
 from .months import add_months, month_end, month_start, parse_month
-from .photos import photo_path
+from .archive.bundle import file_key
+from .photos import delete_files
+from .storage import get_store
 from .problems import Invalid
 
 CHUNK = 500
@@ -157,7 +158,8 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
             if (vid and vid not in dropping_visits) or (fid and fid not in dropping_findings) or (tid and tid not in dropping_tasks):
                 kept_links.add(pid)
     photos -= kept_links
-    plan.ids = {"visits": visits, "findings": findings, "tasks": tasks, "photos": sorted(photos)}
+    complaints = _month_complaints(site, month, held_tasks)
+    plan.ids = {"visits": visits, "findings": findings, "tasks": tasks, "photos": sorted(photos), "complaints": complaints}
     plan.counts = {
         "visits": len(visits),
         "item_results": _count_in(ItemResult.visit_id, visits),
@@ -169,6 +171,8 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
         "notifications": _count_in(Notification.task_id, tasks),
         "photos": len(photos),
         "archive_files": 0 if held_tasks else len(row.files or []),
+        "complaints": len(complaints),
+        "return_visits": _count_in(ReturnVisit.complaint_id, complaints),
     }
     plan.held = {"tasks": len(held_tasks), "findings": len(held_findings), "visits": len(held_visits & set(month_visits))} if held_tasks else {}
     if not any(plan.counts.values()):
@@ -176,6 +180,14 @@ def _plan_month(site: Site, month: str, holds: list[LegalHold]) -> MonthPlan:
         return plan
     plan.action = "purge"
     return plan
+
+
+def _month_complaints(site: Site, month: str, held_tasks: list) -> list:
+    """The month's closed complaints; one about a task under a legal hold stays with it, and an open one is not filed yet."""
+    stmt = select(Complaint.id).where(Complaint.site_id == site.id, Complaint.month == month, Complaint.state.in_(choices.COMPLAINT_CLOSED_STATES))
+    if held_tasks:
+        stmt = stmt.where((Complaint.task_id.is_(None)) | (Complaint.task_id.not_in(held_tasks)))
+    return _ids(stmt)
 
 
 def _chunks(items: list):
@@ -205,6 +217,7 @@ def due_months(now: datetime | None = None, site_code: str | None = None) -> lis
     for site in db.session.execute(stmt).scalars():
         months = set(_ids(select(Visit.month).where(Visit.site_id == site.id).distinct()))
         months |= set(_ids(select(Finding.month).where(Finding.site_id == site.id).distinct()))
+        months |= set(_ids(select(Complaint.month).where(Complaint.site_id == site.id).distinct()))
         months |= set(_ids(select(MonthArchive.month).where(MonthArchive.site_id == site.id, MonthArchive.state == choices.MONTH_ARCHIVED)))
         holds = active_holds(site.id)
         for month in sorted(months):
@@ -234,6 +247,10 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
     for column, items in ((Photo.task_id, ids["tasks"]), (Photo.finding_id, ids["findings"]), (Photo.visit_id, ids["visits"])):
         for chunk in _chunks(list(items)):
             db.session.execute(Photo.__table__.update().where(column.in_(chunk)).values({column.key: None}))
+    _delete_in(ReturnVisit, ReturnVisit.complaint_id, ids.get("complaints", []))
+    _delete_in(Complaint, Complaint.id, ids.get("complaints", []))
+    for complaint_id in ids.get("complaints", []):
+        record_change("complaint", complaint_id, site_id=site.id, op="delete")
     _delete_in(Task, Task.id, ids["tasks"])
     _delete_in(Finding, Finding.id, ids["findings"])
     _delete_in(ItemResult, ItemResult.visit_id, ids["visits"])
@@ -261,7 +278,7 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
                    archive_sha256=plan.archive_sha256, audit_hash=event.hash)
     db.session.add(log)
     db.session.flush([log])
-    plan.ids["files"] = [f["path"] for f in files]
+    plan.ids["files"] = [file_key(f) for f in files]
     return log
 
 
@@ -269,16 +286,10 @@ def remove_files(plan: MonthPlan) -> int:
     """Delete the plan's photo files and archive files (after the commit: a rollback keeps them)."""
     removed = 0
     for photo_id in plan.ids.get("photos", []):
-        for size in ("display", "thumb"):
-            path = photo_path(photo_id, size)
-            if path.exists():
-                path.unlink()
-                removed += 1
-    for name in plan.ids.get("files", []):
-        path = Path(name)
-        if path.exists():
-            path.unlink()
-            removed += 1
+        removed += delete_files(photo_id)
+    archives = get_store("archives")
+    for key in plan.ids.get("files", []):
+        removed += archives.delete(key)
     return removed
 
 

@@ -45,9 +45,11 @@ def pwa_version() -> str:
     forced = os.environ.get("PWA_VERSION")
     if forced:
         return forced
+    # Only the release's own files count (not their times, nor Python's byte-code caches),
+    # so every node built from one commit answers the same version (docs/deploy.md).
     digest = hashlib.sha256()
     for path in sorted(PWA.rglob("*")):
-        if path.is_file() and not path.name.endswith(".py"):
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts:
             digest.update(path.relative_to(PWA).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -6,8 +6,9 @@ key unique per webhook, so a replayed sync queues nothing twice. `flask webhooks
 retried with exponential backoff, and after the last attempt the delivery is marked
 failed with its error, which admins see in the webhook API.
 
-Sending commits on its own, delivery by delivery: the lease on a delivery is committed
-before the slow call to the outside, so an overlapping run sees it, and each outcome is
+Sending commits on its own, delivery by delivery: the lease on a delivery (claimed with
+FOR UPDATE SKIP LOCKED) is committed before the slow call to the outside, so an
+overlapping run, on this node or another, skips it, and each outcome is
 committed at once, because a message already sent cannot be taken back by a later
 rollback.
 """
@@ -154,26 +155,34 @@ def deliver_one(delivery: WebhookDelivery, now: datetime | None = None) -> bool:
 
 
 def deliver_pending(now: datetime | None = None, limit: int = 200) -> dict:
-    """Send every pending delivery that is due; returns counts of sent, retrying and failed."""
+    """Send every pending delivery that is due; returns counts of sent, retrying and failed.
+
+    Safe on every node at once (docs/deploy.md): each delivery is claimed with
+    `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer anyway) and its
+    lease committed before it is sent, so two runs share the queue and none sends a
+    delivery another one holds.
+    """
     now = now or utcnow()
-    due = db.session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
-        .where(WebhookDelivery.status == choices.WEBHOOK_PENDING, WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
-    ).all()
     counts = {"sent": 0, "retrying": 0, "failed": 0}
-    for delivery_id, next_at in due:
-        # Claim it with a lease, so an overlapping run does not send it twice.
-        claimed = db.session.execute(
+    for _ in range(limit):
+        # One at a time: a lease taken just before its send cannot run out while earlier ones are sent.
+        delivery_id = db.session.execute(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.status == choices.WEBHOOK_PENDING, WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).scalar()
+        if delivery_id is None:
+            db.session.commit()
+            break
+        db.session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == choices.WEBHOOK_PENDING, WebhookDelivery.next_attempt_at == next_at)
+            .where(WebhookDelivery.id == delivery_id)
             .values(next_attempt_at=now + timedelta(seconds=LEASE_SECONDS))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         db.session.commit()
-        if not claimed:
-            continue
         delivery = db.session.get(WebhookDelivery, delivery_id)
         db.session.refresh(delivery)
         if deliver_one(delivery, now):

@@ -42,7 +42,7 @@ class Ctx:
         db.session.commit()
         self.site = site
         self.plan_id = self.spare_plan()
-        # Each area's own objects: tasks in every state (test_tasks_support), a photo.
+        # Each area's own objects: tasks in every state (support/authz.py), a photo.
         from .support.authz import add_photo
         from .support.authz import authz_context
 
@@ -143,10 +143,11 @@ ARCHIVE_SAMPLES = {
 
 
 def _all_samples() -> dict:
-    from .support.authz import SYNC_SAMPLES
     from .support.authz import AUTHZ_SAMPLES as TASK_SAMPLES
+    from .support.authz import SYNC_SAMPLES
+    from .support.complaints import COMPLAINT_SAMPLES
 
-    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES}
+    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES, **COMPLAINT_SAMPLES}
 
 
 SAMPLES = _all_samples()

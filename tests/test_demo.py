@@ -23,7 +23,7 @@ def test_demo_has_departments_and_one_user_per_role(demo):
     depts = set(db.session.execute(select(Department.code).where(Department.site_id == demo.id)).scalars())
     assert depts == {"engineering", "cleaning", "security", "landscaping", "customer_service"}
     roles = dict(db.session.execute(select(User.username, Membership.role).join(Membership)).all())
-    assert roles == {r: r for r in ("patroller", "supervisor", "manager", "archivist", "admin")}
+    assert roles == {r: r for r in ("patroller", "supervisor", "manager", "archivist", "admin", "receptionist")}
 
 
 def test_seeding_twice_changes_nothing(demo):

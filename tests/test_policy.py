@@ -70,7 +70,7 @@ def test_meta_serves_the_policy_table_the_api_enforces(app):
 # --- the table is the only source -------------------------------------------------------------
 
 SERVER = Path(__file__).resolve().parent.parent / "server"
-ROLE_NAMES = {"PATROLLER", "SUPERVISOR", "MANAGER", "ARCHIVIST", "ADMIN"}
+ROLE_NAMES = {"PATROLLER", "SUPERVISOR", "MANAGER", "ARCHIVIST", "ADMIN", "RECEPTIONIST"}
 # Views that need no action of the table, each for its reason.
 BARE = {
     ("POST", "/api/auth/logout"),  # one's own session

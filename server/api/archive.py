@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, send_file, stream_with_context
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -13,7 +13,9 @@ from ..auth import current_user, get_scoped, requires
 from ..extensions import db
 from ..models import LegalHold, Site
 from ..months import parse_month
+from ..storage import get_store
 from .common import StrictSchema, UtcDateTime
+from .files import send_stored
 from .params import Day, Month
 
 blp = Blueprint("archive", __name__, url_prefix="/api/archive", description="Month-end filing, exports and retention")
@@ -149,7 +151,7 @@ def download_bundle(args, site_id, month):
     """Download the month's sealed bundle (or `?file=` one of its addenda) as a zip."""
     site = _site(site_id, "archive.read")
     f = archive.file_for(site.id, parse_month(month), args.get("file"))
-    resp = send_file(f["path"], mimetype="application/zip", as_attachment=True, download_name=f["name"], conditional=True)
+    resp = send_stored(get_store("archives"), archive.file_key(f), mimetype="application/zip", etag=f["sha256"], download_name=f["name"])
     resp.headers["X-Content-SHA256"] = f["sha256"]
     return resp
 

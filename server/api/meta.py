@@ -1,19 +1,28 @@
 """Health, and the domain's vocabulary and policy table for clients (the phone and desk screens)."""
 
+import logging
+
 from flask_smorest import Blueprint
 from marshmallow import fields
 
 from .. import choices, findings, policy, tasks
 from ..auth import public
 from ..extensions import db
+from ..storage import AREAS, StorageError, get_store
 
 from .common import StrictSchema
 
 blp = Blueprint("meta", __name__, url_prefix="/api", description="Health and vocabulary")
 
 
+log = logging.getLogger(__name__)
+
+
 class HealthSchema(StrictSchema):
-    status = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "ok, or unavailable when the database or the file store cannot be reached"})
+    database = fields.String(metadata={"description": "ok or unreachable"})
+    storage = fields.String(metadata={"description": "ok or unreachable"})
+    storage_backend = fields.String(metadata={"description": "local or s3"})
 
 
 class MetaSchema(StrictSchema):
@@ -38,10 +47,28 @@ class MetaSchema(StrictSchema):
 @blp.route("/health")
 @public
 @blp.response(200, HealthSchema)
+@blp.alt_response(503, schema=HealthSchema, description="the database or the file store cannot be reached")
 def health():
-    """Is the server up and its database reachable?"""
-    db.session.execute(db.text("SELECT 1"))
-    return {"status": "ok"}
+    """Can this node reach its database and its file store? 503 when not (for the load balancer)."""
+    out = {"status": "ok", "database": "ok", "storage": "ok"}
+    try:
+        db.session.execute(db.text("SELECT 1"))
+    except Exception:  # noqa: BLE001 (any failure means unreachable; the detail goes to the log, not to the public)
+        log.exception("health: database unreachable")
+        db.session.rollback()
+        out["database"] = "unreachable"
+    try:
+        for area in AREAS:
+            store = get_store(area)
+            out["storage_backend"] = store.backend
+            store.check()
+    except (StorageError, OSError):
+        log.exception("health: file store unreachable")
+        out["storage"] = "unreachable"
+    if "unreachable" in out.values():
+        out["status"] = "unavailable"
+        return out, 503
+    return out
 
 
 @blp.route("/meta")

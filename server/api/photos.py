@@ -2,7 +2,7 @@
 
 import re
 
-from flask import current_app, request, send_file
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
@@ -12,7 +12,9 @@ from ..auth import authorize, current_user, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Photo
+from ..storage import MissingObject, get_store
 from .common import StrictSchema, UtcDateTime
+from .files import send_stored
 
 blp = Blueprint("photos", __name__, url_prefix="/api/photos", description="Photos (docs/sync.md)")
 
@@ -101,9 +103,10 @@ def put_photo(photo_id):
 def get_photo(args, photo_id):
     """The display copy (longest side 1600 px) or the thumbnail (320 px) of a photo."""
     photo = photos.get_for(current_user(), _photo_id(photo_id))
-    path = photos.photo_path(photo.id, args["size"])
-    if not path.exists():
+    try:
+        resp = send_stored(get_store("photos"), photos.photo_key(photo.id, args["size"]), mimetype="image/jpeg",
+                           etag=f"{photo.sha256}-{args['size']}", max_age=86400)
+    except MissingObject:
         raise ApiError(404, "This photo's file is missing on the server.", "photo_not_received")
-    resp = send_file(path, mimetype="image/jpeg", max_age=86400, conditional=True, etag=f"{photo.sha256}-{args['size']}")
     resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
     return resp

@@ -10,7 +10,7 @@
 Month arithmetic and the month format are server/months.py; the purge is server/retention.py.
 """
 
-from .bundle import file_for, sha256_file, verify_filed, verify_zip
+from .bundle import file_for, file_key, sha256_file, verify_filed, verify_zip
 from .filing import build_bundle, build_pending, seal
 from .state import describe_month, get_row, months, previous_month
 from .summary import summary
@@ -20,6 +20,7 @@ __all__ = [
     "build_pending",
     "describe_month",
     "file_for",
+    "file_key",
     "get_row",
     "months",
     "previous_month",

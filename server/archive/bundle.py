@@ -1,16 +1,21 @@
-"""A month's bundle on disk: which records go in, the tables, photos and manifest, the zip and its hashes, and checking them.
+"""A month's bundle: which records go in, the tables, photos and manifest, the zip and its hashes, and checking them.
 
 A bundle is planned inside the caller's transaction (`plan`, which reads the filing row's
 state, the records' selection and the summary) and written outside it (`write`, which
 reads the rows through a connection of its own and touches no session). Every file in
 the zip is hashed into its manifest; the zip's own hash is recorded by filing.py.
+
+The zip is made in a scratch folder on this machine and then stored in the `archives`
+area of the file store (server/storage: ARCHIVE_DIR, or the bucket's archives/ prefix)
+under `<SITE>/<YYYY-MM>/<name>.zip`, all or nothing and verified by SHA-256. Checking a
+filed month (`verify_filed`) reads each file back from the store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import zipfile
@@ -21,7 +26,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-from flask import current_app
 from sqlalchemy import and_, create_engine, func, or_, select
 from sqlalchemy.pool import NullPool
 
@@ -29,8 +33,9 @@ from .. import choices
 from ..exports import ROWS, SHEET_TITLES, reading, write_csv, write_xlsx
 from ..extensions import db
 from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
-from ..photos import photo_path
+from ..photos import photo_key
 from ..problems import Gone, NotFound
+from ..storage import MissingObject, Store, get_store
 from .state import get_row
 from .summary import summary
 
@@ -44,14 +49,43 @@ def stamp(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="seconds") + "Z" if dt else None
 
 
-def archive_dir(site: Site, month: str) -> Path:
-    return Path(current_app.config["ARCHIVE_DIR"]) / site.code / month
+def archive_key(site_code: str, month: str, name: str) -> str:
+    return f"{site_code}/{month}/{name}"
 
 
-def photo_file(photo_id: str) -> Path | None:
-    """The display copy of a received photo, if its file is there."""
-    path = photo_path(photo_id, "display")
-    return path if path.is_file() else None
+def file_key(entry: dict) -> str:
+    """The store key of a filed file; files filed before the store existed recorded only a path ending <SITE>/<month>/<name>."""
+    return entry.get("key") or "/".join(Path(entry["path"]).parts[-3:])
+
+
+def locate(store: Store, key: str) -> str:
+    """Where a filed file is, for people: the local path, or s3://bucket/key."""
+    path = store.local_path(key)
+    return str(path) if path is not None else store.describe() + key
+
+
+def photo_file(photo_id: str, scratch: Path | None = None) -> Path | None:
+    """A local file with the display copy of a received photo, if the store has it.
+
+    The local store's own file; from a bucket, a copy fetched into `scratch/photos/`
+    (where the zip takes it from), once per build.
+    """
+    store = get_store("photos")
+    key = photo_key(photo_id, "display")
+    path = store.local_path(key)
+    if path is not None or scratch is None:
+        return path
+    target = scratch / "photos" / f"{photo_id}.jpg"
+    if target.is_file():
+        return target
+    target.parent.mkdir(exist_ok=True)
+    try:
+        with store.open(key) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    except MissingObject:
+        target.unlink(missing_ok=True)
+        return None
+    return target
 
 
 def _sha256(fh) -> str:
@@ -66,9 +100,19 @@ def sha256_file(path) -> str:
         return _sha256(fh)
 
 
-def set_aside(path: Path, now: datetime) -> None:
-    """Rename a zip that must not stand under its filed name; a filed file is never overwritten."""
-    path.rename(path.with_suffix(f".orphan-{now:%Y%m%d%H%M%S%f}.zip"))
+def set_aside(key: str, now: datetime) -> None:
+    """Move a zip that must not stand under its filed name; a filed file is never overwritten."""
+    store = get_store("archives")
+    orphan = key.removesuffix(".zip") + f".orphan-{now:%Y%m%d%H%M%S%f}.zip"
+    with tempfile.TemporaryDirectory(prefix="patrol-orphan-") as tmp:
+        copy = Path(tmp) / "orphan.zip"
+        try:
+            with store.open(key) as src, open(copy, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except MissingObject:
+            return
+        store.put_file(orphan, copy, content_type="application/zip")
+    store.delete(key)
 
 
 # --- planning: inside the caller's transaction -----------------------------------------------
@@ -91,7 +135,9 @@ class Job:
     finding_where: Callable
     counts: dict
     photos: tuple
-    path: Path
+    name: str  # the zip's file name, <SITE>-<YYYY-MM>[-addendum-NN].zip
+    key: str  # its key in the archives store
+    scratch: Path | None = None  # the folder the zip is made in, while `write` runs
 
 
 def _selection(site: Site, month: str, since: datetime | None) -> tuple[Callable, Callable]:
@@ -137,7 +183,7 @@ def plan(site: Site, month: str, row: MonthArchive, now: datetime) -> Job | None
         site=SimpleNamespace(id=site.id, code=site.code, name_zh=site.name_zh, name_en=site.name_en, timezone=site.timezone),
         month=month, kind=kind, number=number, since=since, sealed_at=row.sealed_at, built_at=now, filed=filed,
         summary=summary(site, month, now), visit_where=visit_where, finding_where=finding_where, counts=counts,
-        photos=tuple(tuple(p) for p in photos), path=archive_dir(site, month) / f"{stem}.zip",
+        photos=tuple(tuple(p) for p in photos), name=f"{stem}.zip", key=archive_key(site.code, month, f"{stem}.zip"),
     )
 
 
@@ -180,28 +226,31 @@ def _write_tables(job: Job, work: Path) -> list[str]:
 def _copy_photos(job: Job, work: Path) -> list[dict]:
     entries = []
     for photo_id, purpose, original_sha in job.photos:
-        src = photo_file(photo_id)
+        src = photo_file(photo_id, work)
         if src is None:
             continue
         rel = f"photos/{photo_id}.jpg"
-        (work / "photos").mkdir(exist_ok=True)
-        shutil.copyfile(src, work / rel)
+        if src != work / rel:
+            (work / "photos").mkdir(exist_ok=True)
+            shutil.copyfile(src, work / rel)
         entries.append({"id": photo_id, "purpose": purpose, "path": rel, "original_sha256": original_sha})
     return entries
 
 
-def write(job: Job, render_pdf: Callable[[Path, Job], None]) -> tuple[str, dict]:
-    """Write the job's zip under its final name; returns its SHA-256 and the manifest's counts.
+def write(job: Job, render_pdf: Callable[[Path, Job], None]) -> tuple[str, dict, int]:
+    """Store the job's zip under its final key; returns its SHA-256, the manifest's counts and its size.
 
-    The files are written to a temporary folder and zipped; the zip is moved into place
-    under its final name only when complete, so a crash never leaves a half bundle.
+    The files are written to a scratch folder and zipped; the zip is stored under its
+    final key only when complete and verified (server/storage), so a crash never leaves
+    a half bundle.
     """
-    job.path.parent.mkdir(parents=True, exist_ok=True)
-    if job.path.exists():
+    store = get_store("archives")
+    if store.exists(job.key):
         # A leftover of a build whose transaction failed: it was never recorded as filed.
-        set_aside(job.path, job.built_at)
-    stem = job.path.stem
-    work = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=job.path.parent))
+        set_aside(job.key, job.built_at)
+    stem = job.name.removesuffix(".zip")
+    work = Path(tempfile.mkdtemp(prefix=f"patrol-{stem}-"))
+    job = dataclasses.replace(job, scratch=work)
     try:
         with _read_connection() as conn, reading(conn):
             written = _write_tables(job, work)
@@ -230,10 +279,11 @@ def write(job: Job, render_pdf: Callable[[Path, Job], None]) -> tuple[str, dict]
                 # Photos are JPEGs already: storing them saves time and gains nothing.
                 zf.write(work / rel, f"{stem}/{rel}", compress_type=zipfile.ZIP_STORED if rel.startswith("photos/") else zipfile.ZIP_DEFLATED)
         digest = sha256_file(tmp_zip)
-        os.replace(tmp_zip, job.path)
+        size = tmp_zip.stat().st_size
+        store.put_file(job.key, tmp_zip, digest, "application/zip")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return digest, manifest["counts"]
+    return digest, manifest["counts"], size
 
 
 # --- the filed files ----------------------------------------------------------------------------
@@ -246,7 +296,7 @@ def file_for(site_id: int, month: str, name: str | None) -> dict:
         raise NotFound("This month has no filed bundle yet.")
     for f in row.files:
         if (name is None and f["kind"] == BUNDLE) or f["name"] == name:
-            if not Path(f["path"]).is_file():
+            if not get_store("archives").exists(file_key(f)):
                 raise Gone("This file was removed (the month was purged).", "bundle_removed")
             return f
     raise NotFound("No such file filed for this month.")
@@ -281,14 +331,22 @@ def verify_zip(path) -> list[str]:
 
 
 def verify_filed(row: MonthArchive) -> list[str]:
-    """Check every filed file of a month against the hash recorded when it was filed."""
+    """Check every filed file of a month, as the store holds it now, against the hash recorded when it was filed and its manifest."""
     problems = []
+    store = get_store("archives")
     for f in row.files or []:
-        path = Path(f["path"])
-        if not path.is_file():
-            problems.append(f"{f['name']}: missing")
-            continue
-        if sha256_file(path) != f["sha256"]:
-            problems.append(f"{f['name']}: changed since it was filed")
-        problems.extend(f"{f['name']}: {p}" for p in verify_zip(path))
+        key = file_key(f)
+        with tempfile.TemporaryDirectory(prefix="patrol-verify-") as tmp:
+            path = store.local_path(key)
+            if path is None:
+                path = Path(tmp) / "filed.zip"
+                try:
+                    with store.open(key) as src, open(path, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                except MissingObject:
+                    problems.append(f"{f['name']}: missing")
+                    continue
+            if sha256_file(path) != f["sha256"]:
+                problems.append(f"{f['name']}: changed since it was filed")
+            problems.extend(f"{f['name']}: {p}" for p in verify_zip(path))
     return problems

@@ -13,8 +13,8 @@ Two commits happen here as well, each for a reason:
 - `build_bundle` ends the transaction after planning and before writing the files:
   on SQLite every transaction holds the database's write lock, and writing a busy month
   takes a while, during which phones must keep syncing. The file is then recorded in a
-  new transaction, which the caller commits. Should that commit fail, the zip stays on
-  disk unrecorded, and the next build sets it aside under an `.orphan-…` name.
+  new transaction, which the caller commits. Should that commit fail, the zip stays in
+  the store unrecorded, and the next build sets it aside under an `.orphan-…` name.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..months import parse_month
 from ..problems import Conflict
 from . import bundle
 from ..sealing import SEALED_STATES
+from ..storage import get_store
 from .state import get_row, has_ended
 
 # The states a month's files are built in: sealed (the bundle is missing) or archived (addenda).
@@ -75,25 +76,26 @@ def build_bundle(site: Site, month: str, *, actor_id: int | None, now: datetime 
     # reportlab takes a third of a second to import: only a process that files a month loads it.
     from . import pdf
 
-    digest, counts = bundle.write(job, pdf.render)
+    digest, counts, size = bundle.write(job, pdf.render)
     row = get_row(site_id, month, lock=True)
     if list(row.files or []) != list(job.filed) or row.state not in BUILDABLE:
         # Someone else filed (or purged) this month while we wrote: theirs stands.
-        bundle.set_aside(job.path, now)
+        bundle.set_aside(job.key, now)
         raise Conflict(f"{month} was filed by someone else at the same time; reload and try again.", "build_conflict")
+    where = bundle.locate(get_store("archives"), job.key)
     entry = {
-        "kind": job.kind, "name": job.path.name, "path": str(job.path), "sha256": digest, "bytes": job.path.stat().st_size,
+        "kind": job.kind, "name": job.name, "key": job.key, "path": where, "sha256": digest, "bytes": size,
         "built_at": bundle.stamp(now), "cutoff": now.isoformat(), "records": counts,
     }
     row.files = list(job.filed) + [entry]
     if job.kind == bundle.BUNDLE:
-        row.bundle_path, row.bundle_sha256, row.built_at, row.state = str(job.path), digest, now, choices.MONTH_ARCHIVED
+        row.bundle_path, row.bundle_sha256, row.built_at, row.state = where, digest, now, choices.MONTH_ARCHIVED
     else:
         row.addendum_count = job.number
     db.session.flush([row])
     audit.record(
         "month", f"{site_id}:{month}", "bundle_built" if job.kind == bundle.BUNDLE else "addendum_built",
-        actor_id=actor_id, site_id=site_id, data={"file": job.path.name, "sha256": digest, "records": counts},
+        actor_id=actor_id, site_id=site_id, data={"file": job.name, "sha256": digest, "records": counts},
     )
     return entry
 

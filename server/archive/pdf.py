@@ -158,7 +158,7 @@ def _coverage_chart(fig: dict, font: str, width: float):
     return d
 
 
-def _signature_images(site, finding_where, width_mm: float = 28):
+def _signature_images(site, finding_where, scratch=None, width_mm: float = 28):
     """{verification id: [(role, Image flowable)]} for the drawn signatures that were received."""
     out: dict[str, list] = {}
     stmt = (
@@ -169,7 +169,7 @@ def _signature_images(site, finding_where, width_mm: float = 28):
     )
     for vid, sigs in connection().execute(stmt):
         for role, photo_id in sorted((sigs or {}).items()):
-            path = photo_file(str(photo_id))
+            path = photo_file(str(photo_id), scratch)
             if path is None:
                 continue
             img = Image(str(path))
@@ -265,6 +265,59 @@ def _summary_story(fig: dict, when, font: str, st: dict, width: float) -> list:
         story.append(_table(rows, [width * 0.17, width * 0.18, width * 0.13, width * 0.37, width * 0.15], font))
     else:
         story.append(_p("本月无重大问题。", st["body"]))
+    if "complaints" in fig:
+        story += _complaints_story(fig["complaints"], font, st, width)
+    return story
+
+
+# Complaint words for the record (the table's Chinese labels, kept beside the others here).
+COMPLAINT_ZH = {
+    "visit": "来人", "letter": "来函", "phone": "来电", "other": "其它",
+    "ordinary": "普通", "transferred": "转部门", "special": "特殊/紧急",
+    "valid": "有效", "invalid": "无效", "unjudged": "未判定",
+    "met": "按时处理", "missed": "超时", "pending": "处理中",
+    "satisfied": "满意", "average": "一般", "not_satisfied": "不满意", "none": "未填",
+}
+
+
+def _complaint_chart(title: str, counts: dict, font: str, width: float):
+    """One small horizontal bar chart of a classification."""
+    names = list(counts) or ["—"]
+    height = 30 + 14 * len(names)
+    d = Drawing(width, height + 16)
+    d.add(String(0, height + 4, title, fontName=font, fontSize=9))
+    chart = HorizontalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 62, 12, width - 80, height - 16
+    chart.data = [[counts[n] for n in names] if counts else [0]]
+    chart.categoryAxis.categoryNames = [COMPLAINT_ZH.get(n, CATEGORY_ZH.get(n, n)) for n in names]
+    chart.categoryAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = 7.5
+    top = max(list(counts.values()) + [1])
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, top + 1, max(1, (top + 4) // 5)
+    chart.valueAxis.labels.fontName = font
+    chart.valueAxis.labels.fontSize = 7
+    chart.bars[0].fillColor = colors.HexColor("#c0392b")
+    chart.bars[0].strokeColor = None
+    d.add(chart)
+    return d
+
+
+def _complaints_story(cf: dict, font: str, st: dict, width: float) -> list:
+    """附：业主投诉分类统计 — counts by channel, kind, validity, deadline and satisfaction, with charts, and complaints beside findings per place."""
+    story = [_p("附、业主投诉分类统计", st["h2"]),
+             _p(f"本月受理投诉 {cf['total']} 件；\u201c巡查合格却被投诉\u201d信号 {cf['patrolled_as_fine']} 件。", st["body"]), Spacer(1, 4)]
+    half = (width - 12) / 2
+    charts = [
+        ("按投诉方式", cf["by_channel"]), ("按投诉性质", cf["by_kind"]), ("按有效性", cf["by_validity"]),
+        ("按处理时限", cf["by_deadline"]), ("回访满意度", cf["by_satisfaction"]), ("按问题类别", cf["by_category"]),
+    ]
+    cells = [_complaint_chart(t, c, font, half) for t, c in charts]
+    grid = Table([cells[i : i + 2] for i in range(0, len(cells), 2)], colWidths=[half + 6] * 2)
+    grid.setStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
+    story.append(grid)
+    if cf["by_checkpoint"]:
+        rows = [["点位", "投诉", "巡查发现问题"]] + [[_p(r["name_zh"], st["small"]), r["complaints"], r["findings"]] for r in cf["by_checkpoint"]]
+        story += [Spacer(1, 4), _table(rows, [width * 0.4, width * 0.15, width * 0.2], font)]
     return story
 
 
@@ -286,7 +339,7 @@ def _records_story(job: Job, font: str, st: dict, width: float) -> list:
     else:
         story.extend(_tables(rows, [width * w for w in (0.13, 0.15, 0.11, 0.29, 0.11, 0.09, 0.12)], font))
     story.append(_p("六、完工核查与签名", st["h2"]))
-    sigs = _signature_images(site, job.finding_where)
+    sigs = _signature_images(site, job.finding_where, job.scratch)
     rows = [["核查时间", "任务", "结果", "核查人", "维修人", "备注", "签名"]]
     for r in ROWS["verifications"](site, job.finding_where):
         images = sigs.get(r[0], [])

@@ -184,4 +184,17 @@ def summary(site: Site, month: str, now: datetime | None = None) -> dict:
         "extensions_approved": approved,
         "major_issues": majors,
         "coverage": _coverage(site, month),
+        "complaints": _complaints(site, month),
+    }
+
+
+def _complaints(site: Site, month: str) -> dict:
+    """The month's complaint classification statistics (《顾客投诉分类统计表》), as counts only."""
+    from ..complaints import month_stats
+
+    stats = month_stats(site, month)
+    return {
+        **{k: stats[k] for k in ("total", "by_channel", "by_kind", "by_category", "by_department", "by_validity", "by_deadline", "by_satisfaction")},
+        "patrolled_as_fine": len(stats["patrolled_as_fine"]),
+        "by_checkpoint": [{k: r[k] for k in ("name_zh", "complaints", "findings")} for r in stats["by_checkpoint"][:10]],
     }

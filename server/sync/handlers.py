@@ -12,6 +12,7 @@ from ..photos import Link
 from ..timeutil import month_of
 from .context import Context, Observed, PhotoClaim, Plan, RoundInfo
 from .fields import (
+    FORBIDDEN_SITE,
     MISSING_FINDING,
     PHOTO_CONFLICT,
     RECORD_EXISTS,
@@ -273,11 +274,48 @@ def handle_task_verify(ctx: Context, payload, observed: Observed) -> Plan:
     return Plan(visits=[visit_row], claims=claims, call=verify)
 
 
+def handle_complaint_receive(ctx: Context, payload, observed: Observed) -> Plan:
+    """A complaint a resident made to the patroller, taken on the phone (offline too); its id makes it once."""
+    from .. import complaints
+    from ..problems import Forbidden
+
+    f = Fields(payload)
+    complaint_id = f.uuid("complaint_id")
+    site_id = f.int("site_id")
+    checkpoint_id = f.int("checkpoint_id", required=False)
+    visit_id = f.uuid("visit_id", required=False)
+    channel = f.choice("channel", choices.COMPLAINT_CHANNELS, default=choices.CHANNEL_VISIT)
+    reply_channel = f.choice("reply_channel", choices.COMPLAINT_CHANNELS, default=channel) if f.has("reply_channel") else None
+    kind = f.choice("kind", choices.COMPLAINT_KINDS, default=choices.COMPLAINT_ORDINARY)
+    complainant = f.text("complainant", required=True, max_len=120)
+    unit = f.text("unit", max_len=64)
+    content = f.text("content", required=True, max_len=5000)
+    f.check()
+    site = ctx.site(site_id) if isinstance(site_id, int) else None
+    if site is None:
+        raise Rejection(FORBIDDEN_SITE, "You have no role at this site that allows taking complaints.")
+
+    def receive() -> dict:
+        try:
+            c, _created = complaints.receive(
+                site, actor=ctx.user, channel=channel, reply_channel=reply_channel, kind=kind, complainant=complainant, unit=unit,
+                content=content, checkpoint_id=checkpoint_id, visit_id=visit_id, received_at=min(observed.at, ctx.clock.received_at),
+                client_id=complaint_id,
+            )
+        except Forbidden as exc:
+            raise Rejection(FORBIDDEN_SITE, exc.message) from None
+        db.session.flush()
+        return {"complaint_id": c.id, "state": c.state}
+
+    return Plan(call=receive)
+
+
 HANDLERS = {
     "round.start": handle_round_start,
     "visit.record": handle_visit_record,
     "round.end": handle_round_end,
     "task.transition": handle_task_transition,
     "task.verify": handle_task_verify,
+    "complaint.receive": handle_complaint_receive,
 }
 KINDS = tuple(HANDLERS)

@@ -175,6 +175,15 @@ VISIBLE_JS = """(css) => { const el = document.querySelector(css);
     && getComputedStyle(el).visibility !== 'hidden'; }"""
 
 
+_SHOTS = itertools.count(1)
+STABLE_JS = """async (css) => {
+  const box = () => { const el = document.querySelector(css); if (!el) return null; const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height].join(); };
+  const frame = () => new Promise((ok) => { requestAnimationFrame(() => ok()); setTimeout(ok, 250); });
+  const a = box(); await frame(); await frame(); const b = box();
+  return a !== null && a === b;
+}"""
+
+
 class NeutralPage:
     """What every engine's page has, built on evaluate(); subclasses do input and navigation."""
 
@@ -197,8 +206,27 @@ class NeutralPage:
             except Exception as e:  # a navigation in between: try again
                 last = e
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.engine}: never true: {js[:120]} ({last})")
+                raise TimeoutError(f"{self.engine}: never true: {js[:120]} ({last}){self._evidence()}")
             time.sleep(0.1)
+
+    def _evidence(self) -> str:
+        """What the page showed when a wait failed: its URL, its text and a screenshot, so a
+        failure in CI says what the person would have seen."""
+        parts = []
+        try:
+            seen = self.evaluate("() => [location.href, document.body ? document.body.innerText : '(no body)']")
+            parts.append(f"\n  at {seen[0]}\n  page text: {seen[1][:600]!r}")
+        except Exception as e:  # noqa: BLE001 - the page may be what hangs
+            parts.append(f"\n  page unreadable: {e!s:.200}")
+        try:
+            out = ROOT / "tests" / "screenshots" / "failures"
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{self.engine}-{time.strftime('%H%M%S')}-{next(_SHOTS)}.png"
+            self.screenshot(str(path))
+            parts.append(f"\n  screenshot: {path}")
+        except Exception as e:  # noqa: BLE001
+            parts.append(f"\n  no screenshot: {e!s:.200}")
+        return "".join(parts)
 
     def wait_for_selector(self, css: str, timeout: float = 30000) -> None:
         self.wait_for_function(VISIBLE_JS, css, timeout)
@@ -266,6 +294,10 @@ class WebKitPage(NeutralPage):
         self.wait_for_selector(css)
         el = self.driver.find_element(By.CSS_SELECTOR, css)
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+        # WebDriver clicks at the element's centre as measured now: wait until it stops moving
+        # (same box over two animation frames, Playwright's "stable"), or a layout shift
+        # between measuring and clicking sends the tap elsewhere.
+        self.wait_for_function(STABLE_JS, css, 5000)
         return el
 
     def _act(self, css: str, action) -> None:
@@ -347,6 +379,7 @@ class FirefoxPage(NeutralPage):
     def _scroll(self, css: str) -> None:
         self.wait_for_selector(css)
         self.evaluate("(css) => document.querySelector(css).scrollIntoView({block: 'center'})", css)
+        self.wait_for_function(STABLE_JS, css, 5000)
 
     def click(self, css: str) -> None:
         self._scroll(css)
@@ -440,6 +473,9 @@ class WebKitDevice(Device):
             self._lock.close()  # closing the file lets the next session have the lock
             raise
         self.driver.set_script_timeout(60)
+        # A WebDriver command that never answers (WebKitWebDriver stuck on a page mid-navigation)
+        # fails this test after 90 s with the page's evidence, instead of stalling the suite.
+        self.driver.command_executor._client_config.timeout = 90
         # MiniBrowser's --full-screen hides its toolbar (whose width is the window's minimum);
         # the window is then sized to the screen, a phone's.
         self.driver.set_window_size(*PHONE)

@@ -371,6 +371,7 @@ def test_patrollers_have_no_desk_screens_for_places(live_server, browser):
     page = open_as(browser, live_server, "patroller")
     for screen in ("manage/checkpoints", "manage/plans", "manage/coverage"):
         page.goto(f"/#/{screen}")
-        page.wait_for_selector(".screen h1")
-        assert "不是主管、经理或管理员" in page.inner_text("#app"), screen
+        # The hash changes in the same document: wait for this screen, not the one before it.
+        until(page, f"() => location.hash === '#/{screen}' && !!document.querySelector('#app .screen h1')", f"{screen} drawn")
+        until(page, "() => document.getElementById('app').innerText.includes('不是主管、经理或管理员')", f"{screen} says it is not a patroller's")
     clean(page)

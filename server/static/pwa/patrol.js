@@ -224,3 +224,22 @@ export async function pendingFor(taskId) {
   const rows = await db.outboxAll();
   return rows.filter((r) => r.status === 'pending' && (r.kind === 'task.transition' || r.kind === 'task.verify') && r.payload.task_id === taskId);
 }
+
+/**
+ * A resident's complaint taken during the visit (the resident note, as a complaint): saved on the
+ * phone like any record and sent with the visit. Its id makes a resend the same complaint.
+ */
+export async function takeComplaint(draft, { complainant, unit }) {
+  await db.enqueue('complaint.receive', {
+    complaint_id: db.uuid(),
+    site_id: draft.site_id,
+    checkpoint_id: draft.checkpoint_id,
+    visit_id: draft.visit_id,
+    channel: 'visit',
+    complainant,
+    unit,
+    content: draft.resident_note,
+  }, { label: 'complaint.receive' });
+  syncNow();
+}
+

@@ -7,6 +7,8 @@ import * as vocab from './vocab.js';
 // How each relation of the policy table is read off an object the screen holds.
 const RELATIONS = {
   assignee: (me, task) => !!task && task.assignee_id != null && task.assignee_id === me.id,
+  // A complaint's handler (a complaint is passed as `task`: it has site_id and handler_id).
+  handler: (me, obj) => !!obj && obj.handler_id != null && obj.handler_id === me.id,
 };
 
 function me() {

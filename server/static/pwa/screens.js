@@ -39,6 +39,12 @@ export const SCREENS = [
   { name: 'manage-plans', pattern: /^manage\/plans$/, ...online('desk.open', () => import('./ui/manage/plans.js')) },
   { name: 'manage-plan', pattern: /^manage\/plans\/(new|\d+)$/, ...online('desk.open', () => import('./ui/manage/plan.js')), form: true },
   { name: 'manage-coverage', pattern: /^manage\/coverage$/, ...online('coverage.read', () => import('./ui/manage/coverage.js')) },
+  // Residents' complaints and return visits (docs/complaints.md).
+  { name: 'complaints', pattern: /^complaints$/, ...online('complaint.read', () => import('./ui/manage/complaints.js')) },
+  { name: 'complaint-new', pattern: /^complaints\/new$/, ...online('complaint.receive', () => import('./ui/manage/complaint_new.js')), form: true },
+  { name: 'complaint-visits', pattern: /^complaints\/visits$/, ...online('complaint.visit', () => import('./ui/manage/return_visits.js')) },
+  { name: 'complaint-stats', pattern: /^complaints\/stats$/, ...online('complaint.stats', () => import('./ui/manage/complaint_stats.js')) },
+  { name: 'complaint', pattern: /^complaints\/(\d+)$/, ...online('complaint.read', () => import('./ui/manage/complaint.js')) },
   // The archivist's month-end filing.
   { name: 'archive', pattern: /^archive$/, ...online('archive.read', () => import('./ui/archive/months.js')) },
   { name: 'archive-exports', pattern: /^archive\/exports$/, ...online('archive.read', () => import('./ui/archive/exports.js')) },
@@ -61,4 +67,5 @@ export const NAV = [
   { route: 'outbox', key: 'nav_outbox' },
   DESK,
   { route: 'archive', key: 'nav_archive', actions: ['archive.read'], within: DESK },
+  { route: 'complaints', key: 'nav_complaints', actions: ['complaint.read'], within: DESK },
 ];

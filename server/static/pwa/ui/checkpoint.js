@@ -3,6 +3,7 @@
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
+import * as policy from '../policy.js';
 import * as store from '../store.js';
 import * as vocab from '../vocab.js';
 import { RESULT } from '../vocab.js';
@@ -46,11 +47,12 @@ export async function render(container, { params }, ctx) {
   };
 
   async function save(allFine) {
-    if (saving || !checkExtras()) return;
+    if (saving || !checkExtras() || !checkComplaint()) return;
     saving = true;
     try {
       await persist();
       await patrol.saveVisit(draft, checklist, { allFine });
+      if (draft.complaint?.take && (draft.resident_note || '').trim()) await patrol.takeComplaint(draft, draft.complaint);
     } catch (e) {
       saving = false;
       // Refused as a whole (one transaction): nothing of it is on the phone, nothing saved
@@ -210,6 +212,14 @@ export async function render(container, { params }, ctx) {
   const extras = h('section', { class: 'extras', 'aria-label': t('extra_title') }, extraList);
 
   /** The first other problem that cannot be sent yet: message shown, field marked and focused. */
+  function checkComplaint() {
+    const c = draft.complaint;
+    if (!c?.take) return true;
+    if ((draft.resident_note || '').trim() && (c.complainant || '').trim()) return true;
+    visitError.textContent = t('cmp_take_needs');
+    return false;
+  }
+
   function checkExtras() {
     for (const [n, x] of draft.extra.entries()) {
       const missing = patrol.extraProblem(x);
@@ -241,6 +251,7 @@ export async function render(container, { params }, ctx) {
     h('div', { class: 'cp-bar' }, addExtraBtn),
     h('label', { for: 'resident-note' }, t('resident_note')),
     resident,
+    complaintBox(),
     h('label', { for: 'visit-note' }, t('visit_note')),
     visitNote,
     h('p', { class: 'hint' }, t('unmarked_ok')),
@@ -255,6 +266,23 @@ export async function render(container, { params }, ctx) {
 
   async function discard() {
     await patrol.discardVisit();
+  }
+
+  // What the resident said can be taken as a complaint (接诉) by those who may take one:
+  // who complained and their unit; the resident note is its content, the visit its place.
+  function complaintBox() {
+    if (!policy.can('complaint.receive', { siteId: draft.site_id })) return null;
+    const c = draft.complaint || (draft.complaint = { take: false, complainant: '', unit: '' });
+    const fields = h('div', { class: 'complaint-fields', hidden: !c.take },
+      h('label', { for: 'complaint-complainant' }, t('cmp_complainant')),
+      h('input', { id: 'complaint-complainant', type: 'text', maxlength: 120, value: c.complainant, oninput: (e) => { c.complainant = e.target.value; persist(); } }),
+      h('label', { for: 'complaint-unit' }, t('cmp_unit')),
+      h('input', { id: 'complaint-unit', type: 'text', maxlength: 64, value: c.unit, oninput: (e) => { c.unit = e.target.value; persist(); } }));
+    return h('div', { class: 'complaint-box' },
+      h('label', { class: 'check', for: 'complaint-take' },
+        h('input', { type: 'checkbox', id: 'complaint-take', checked: c.take, onchange: (e) => { c.take = e.target.checked; fields.hidden = !c.take; persist(); } }),
+        ' ', t('cmp_take_on_patrol')),
+      fields);
   }
 
   return () => urls.forEach((u) => URL.revokeObjectURL(u));

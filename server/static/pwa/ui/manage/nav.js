@@ -13,6 +13,7 @@ const LINKS = [
   ['manage/checkpoints', 'desk_nav_checkpoints'],
   ['manage/plans', 'desk_nav_plans'],
   ['manage/coverage', 'desk_nav_coverage', 'coverage.read'],
+  ['complaints', 'nav_complaints', 'complaint.read'],
   // The archive is its own area; people with the desk reach it from here (screens.js NAV).
   ['archive', 'nav_archive', 'archive.read'],
 ];
@@ -29,9 +30,13 @@ export function subnav(active) {
   return nav;
 }
 
+// The last count this page heard: a screen drawn again starts from it, not from an empty badge.
+let lastUnread = 0;
+
 /** A badge that fills itself with my unread count (hidden at zero). */
 function unreadBadge() {
   const badge = h('span', { class: 'count-badge', id: 'unread-badge', hidden: true });
+  setUnread(lastUnread, badge);
   refreshUnread(badge);
   return badge;
 }
@@ -46,6 +51,7 @@ async function refreshUnread(badge) {
 }
 
 export function setUnread(n, badge = document.getElementById('unread-badge')) {
+  lastUnread = n;
   if (!badge) return;
   badge.textContent = n > 99 ? '99+' : String(n);
   badge.hidden = !n;

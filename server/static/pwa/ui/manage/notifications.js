@@ -33,7 +33,8 @@ function text(n, cps) {
   if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
   if (x.due_local && n.kind !== 'extension_requested') parts.push(t('due', { d: x.due_local }));
   if (n.task_id) parts.push(t('task_title', { id: n.task_id }));
-  return parts.join(' · ');
+  if (n.kind === 'complaint_escalated') parts.push(d.unit || '', d.content || '', vocab.label('escalation_levels', d.level), t('due', { d: d.due_at_local }));
+  return parts.filter(Boolean).join(' · ');
 }
 
 export async function render(container, _route, ctx) {
@@ -85,6 +86,7 @@ export async function render(container, _route, ctx) {
           onclick: () => { if (li.classList.contains('unread')) api.post('/api/notifications/read', { ids: [n.id] }).catch(() => {}); },
         }, t('desk_open_task')));
       }
+      if (n.data?.complaint_id) actions.append(h('a', { class: 'btn small', href: `#/complaints/${n.data.complaint_id}` }, t('cmp_title', { id: n.data.complaint_id })));
       if (unread) actions.append(h('button', { type: 'button', class: 'btn small notif-mark', 'aria-label': t('desk_mark_read_label', { what: title }), onclick: () => markRead([n.id]) }, t('desk_mark_read')));
       li.append(actions);
       return li;
