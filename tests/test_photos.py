@@ -14,8 +14,9 @@ from server import choices
 from server.extensions import db
 from server.models import Photo
 
-from .helpers import ApiClient, error_of
-from .test_sync import Phone, new_id
+from .support.api import ApiClient, error_of
+from .support.ids import new_id
+from .support.phone import Phone
 
 
 def jpeg(width: int = 800, height: int = 600, orientation: int | None = None, gps: bool = False, quality: int = 90) -> bytes:

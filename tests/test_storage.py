@@ -23,7 +23,7 @@ from server.storage import StorageError, get_store
 from .s3server import s3_config, s3_server  # noqa: F401 (fixtures)
 from .test_archive import september, zip_manifest
 from .test_photos import jpeg, put
-from .test_sync import new_id
+from .support.ids import new_id
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def test_an_upload_while_the_bucket_is_unreachable_is_a_503_and_leaves_the_photo
     from server.extensions import db
     from server.models import Photo
 
-    from .test_sync import Phone
+    from .support.phone import Phone
 
     server, bucket = s3_config
     patroller = as_role("patroller")

@@ -13,8 +13,8 @@ from server.models import Change, Checkpoint, Task, User, utcnow
 from server.demo import demo_checkpoints
 from server.sites import create_checkpoint, update_checkpoint
 
-from .helpers import error_of
-from .test_sync import Phone
+from .support.api import error_of
+from .support.phone import Phone
 
 
 def pull_all(api, cursor: int = 0, limit: int = 1000) -> tuple[dict, int, int]:

@@ -22,6 +22,7 @@ import requests
 from server import create_app
 from server.extensions import db
 
+from ..conftest import demo_site
 from . import engines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,12 +119,11 @@ class LiveServer:
 
 @pytest.fixture
 def seeded(db_url, tmp_path):
-    """The demo site in a fresh database; yields an app for checking the database."""
+    """The demo site in a fresh database (copied from its template: `seeded` names that data
+    set in tests/conftest.py); yields an app for checking the database."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "PHOTO_DIR": str(tmp_path / "photos")})
     with app.app_context():
-        from server.demo import seed
-
-        seed()
+        demo_site()
         db.session.commit()
         db.session.remove()
         db.engine.dispose()

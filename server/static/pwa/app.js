@@ -51,6 +51,7 @@ async function route() {
     }
   }
   const main = document.getElementById('app');
+  delete main.dataset.ready;
   clear(main);
   const container = h('section', { class: `screen screen-${screen.name}` });
   main.append(container);
@@ -72,6 +73,9 @@ async function route() {
     container.append(h('div', { class: 'banner warn', role: 'alert' },
       h('p', {}, t('desk_offline')),
       h('button', { type: 'button', class: 'btn', onclick: () => route() }, t('desk_retry'))));
+  } finally {
+    // Rendered (or its failure said): #app[data-ready] names the screen (tests wait for it).
+    if (current.screen === screen) main.dataset.ready = screen.name;
   }
 }
 
