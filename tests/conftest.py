@@ -9,6 +9,7 @@ naming the fixture (`demo`, `other_site`, `seeded`), as before.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -90,6 +91,12 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def archive_dir(app) -> Path:
+    """This test's own ARCHIVE_DIR (app_config puts it under tmp_path), for tests that look at the files."""
+    return Path(app.config["ARCHIVE_DIR"])
 
 
 @pytest.fixture

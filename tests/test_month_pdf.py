@@ -19,7 +19,9 @@ from server import archive
 from server.extensions import db
 from server.models import Task
 
-from .test_archive import SEPT, add_finding, add_visit, archive_dir, september, user, zip_manifest  # noqa: F401
+from .support.records import add_finding, add_visit
+from .support.tasks import user
+from .test_archive import SEPT, september, zip_manifest
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdffonts"), reason="poppler-utils (pdffonts, pdftotext) is not installed")
 
