@@ -29,7 +29,7 @@ from server.models import AuditEvent, Change, Notification, PurgeLog, Webhook, W
 from .conftest import PG_URL
 from .s3server import s3_config, s3_server  # noqa: F401 (fixtures)
 from .support.tasks import user
-from .test_archive import september
+from .support.records import september
 from .test_retention import OCT_2024, SEPT_2024, build_month, seal_both
 from .support.tasks import finding
 from .test_webhooks import Receiver

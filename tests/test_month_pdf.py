@@ -19,9 +19,8 @@ from server import archive
 from server.extensions import db
 from server.models import Task
 
-from .support.records import add_finding, add_visit
+from .support.records import SEPT, add_finding, add_visit, september, zip_manifest
 from .support.tasks import user
-from .test_archive import SEPT, september, zip_manifest
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdffonts"), reason="poppler-utils (pdffonts, pdftotext) is not installed")
 

@@ -23,9 +23,8 @@ from server.extensions import db
 from server.models import Checkpoint, Task, Verification
 from server.timeutil import corrected
 
-from .support.records import add_finding, add_visit, verify_task
+from .support.records import SEPT, add_finding, add_visit, verify_task, zip_manifest
 from .support.tasks import user
-from .test_archive import SEPT, zip_manifest
 from .test_exports import columns
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")

@@ -17,7 +17,7 @@ from server.extensions import db
 from server.models import AuditEvent, MonthArchive
 
 from .support.api import error_of
-from .test_archive import september
+from .support.records import september
 
 SEAL = "/api/archive/sites/{}/months/2026-09/seal"
 

@@ -13,8 +13,9 @@ from server.models import Photo
 from server.storage import get_store
 
 from .sound_files import m4a, ogg_opus, webm
-from .test_photos import jpeg, put
-from .test_sync import Phone, new_id
+from .support.ids import new_id
+from .support.phone import Phone
+from .support.photos import jpeg, put
 
 @pytest.fixture
 def patroller(as_role):

@@ -21,8 +21,8 @@ from server import archive
 from server.storage import StorageError, get_store
 
 from .s3server import s3_config, s3_server  # noqa: F401 (fixtures)
-from .test_archive import september, zip_manifest
-from .test_photos import jpeg, put
+from .support.photos import jpeg, put
+from .support.records import september, zip_manifest
 from .support.ids import new_id
 
 

@@ -30,8 +30,8 @@ from server.web import pwa_version
 
 from .conftest import PG_URL
 from .s3server import free_port, s3_config, s3_server  # noqa: F401 (fixtures)
-from .test_archive import september
-from .test_photos import jpeg
+from .support.photos import jpeg
+from .support.records import september
 from .support.ids import new_id
 from .support.phone import Phone
 

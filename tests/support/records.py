@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import datetime
+import json
+import zipfile
+from datetime import datetime, timedelta
 
 from PIL import Image
+from sqlalchemy import select
 
 from server import choices, photos, tasks
 from server.extensions import db
@@ -84,3 +87,25 @@ def verify_task(site: Site, task: Task, *, signature_colour=(20, 20, 20)) -> Non
     db.session.commit()
 
 
+# 10:00 on 10 September 2026 in Shanghai (the demo site's timezone).
+SEPT = datetime(2026, 9, 10, 2, 0)
+
+
+def september(site: Site) -> dict:
+    """A small September: visits on two floors and a lift, findings of three kinds, a photo, a verified task."""
+    v1 = add_visit(site, "F01", SEPT)
+    v2 = add_visit(site, "F02", SEPT + timedelta(days=9), results=("ok", "fail", "ok"))
+    v3 = add_visit(site, "EL1", SEPT + timedelta(days=16))
+    f1 = add_finding(site, v2, severity="major", description="消防通道被杂物堵塞")
+    f2 = add_finding(site, v3, category="cleanliness", route="department_work", dealt_on_spot=True, description="轿厢地面有污渍")
+    pid = add_photo(site, user("patroller"), purpose="finding", visit_id=v2.id, finding_id=f1.id)
+    task = db.session.execute(select(Task).where(Task.finding_id == f1.id)).scalar_one()
+    verify_task(site, task)
+    return {"visits": [v1, v2, v3], "findings": [f1, f2], "photo": pid, "task": task,
+            "visit_ids": [v1.id, v2.id, v3.id], "finding_ids": [f1.id, f2.id], "task_id": task.id}
+
+
+def zip_manifest(data: bytes) -> tuple[dict, zipfile.ZipFile, str]:
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    top = [n for n in zf.namelist() if n.endswith("/manifest.json")][0]
+    return json.loads(zf.read(top)), zf, top[: -len("manifest.json")]
