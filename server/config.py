@@ -118,6 +118,8 @@ def from_env(root: Path) -> dict:
         "ARCHIVE_MIN_FREE_BYTES": _int("ARCHIVE_MIN_FREE_MB", 200) * 1024 * 1024,
         "MAX_CONTENT_LENGTH": _int("MAX_BODY_MB", 16) * 1024 * 1024,
         "MAX_PHOTO_BYTES": _int("MAX_PHOTO_MB", 12) * 1024 * 1024,
+        # A sound clip of at most 15 s (server/sounds.py): Opus or AAC at phone bit rates is ~50-250 KiB.
+        "MAX_SOUND_BYTES": _int("MAX_SOUND_KB", 1024) * 1024,
         "MAX_IMAGE_PIXELS": _int("MAX_IMAGE_PIXELS", 40_000_000),
         "SYNC_MAX_MUTATIONS": _int("SYNC_MAX_MUTATIONS", 500),
         "SYNC_TOMBSTONE_DAYS": _int("SYNC_TOMBSTONE_DAYS", 180),

@@ -27,7 +27,7 @@ from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 
-from . import choices
+from . import choices, sounds
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
 from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, TooLarge, Unsupported
@@ -133,7 +133,7 @@ def _store(photo_id: str, rendered: Rendered) -> None:
 def delete_files(photo_id: str) -> int:
     """Remove a photo's stored files (retention); returns how many were there."""
     store = get_store("photos")
-    return sum(store.delete(photo_key(photo_id, size)) for size in SIZES)
+    return sum(store.delete(photo_key(photo_id, size)) for size in SIZES) + store.delete(sounds.sound_key(photo_id))
 
 
 # --- who may link a photo to a record ------------------------------------------------
@@ -252,10 +252,14 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     if digest != claimed:
         raise Malformed("The body does not match its X-Content-SHA256: the upload was damaged; send it again.", "hash_mismatch")
     mime = (content_type or "").split(";")[0].strip().lower()
-    if mime not in CONTENT_TYPES:
+    clip = None
+    if sounds.is_sound(mime):
+        # A sound clip ("listen" evidence) travels the same protocol; its bytes decide what it is.
+        clip = sounds.check(data, current_app.config["MAX_SOUND_BYTES"])
+    elif mime not in CONTENT_TYPES:
         # HEIC (an iPhone camera's format) is refused, not converted: the phone app turns what it
         # can decode into JPEG before sending, and iOS hands file inputs JPEG (README, Photos).
-        raise Unsupported("HEIC and other formats are not accepted: send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp).")
+        raise Unsupported("HEIC and other formats are not accepted: send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp), or a sound clip (audio/webm, audio/ogg, audio/mp4).")
 
     photo = db.session.get(Photo, photo_id, with_for_update=True)
     if photo is not None and not can_see(user, photo):
@@ -267,7 +271,7 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     if photo is not None and not taken_by(photo, user.id):
         raise Forbidden("This photo is expected from the person whose record names it.", "not_your_photo")
 
-    rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
+    rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"]) if clip is None else None
     if photo is None:
         try:
             with db.session.begin_nested():
@@ -279,14 +283,17 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
         photo = db.session.get(Photo, photo_id)
     photo.status = choices.PHOTO_RECEIVED
     photo.sha256 = digest
-    photo.content_type = mime
+    photo.content_type = clip.mime if clip else mime
     photo.size_bytes = len(data)
-    photo.width, photo.height = rendered.width, rendered.height
+    photo.width, photo.height = (rendered.width, rendered.height) if rendered else (0, 0)
     photo.received_at = utcnow()
     db.session.flush()
     # Files first, then the caller's commit: a crash in between leaves complete files that
     # the retried upload (same id) overwrites; never a row saying "received" without its files.
-    _store(photo_id, rendered)
+    if clip:
+        sounds.store(photo_id, data, clip)
+    else:
+        _store(photo_id, rendered)
     return photo, True
 
 
@@ -303,6 +310,11 @@ def mark_unreadable(user: User, photo_id: str) -> Photo | None:
     photo.status = choices.PHOTO_UNREADABLE
     db.session.flush([photo])
     return photo
+
+
+def is_sound(photo) -> bool:
+    """A sound clip kept through the photo protocol (its content type says so)."""
+    return (photo.content_type or "").startswith("audio/")
 
 
 def get_for(user: User, photo_id: str) -> Photo:

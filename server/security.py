@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
         h["Referrer-Policy"] = "no-referrer"
         h["Cross-Origin-Opener-Policy"] = "same-origin"
         h["Cross-Origin-Resource-Policy"] = "same-origin"
-        h["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
+        h["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=(self)"
         if app.config.get("SESSION_COOKIE_SECURE"):
             h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if request.path.startswith("/api/photos/") and (resp.mimetype or "").startswith("image/"):

@@ -1,90 +1,82 @@
 """Fixtures: a fresh database per test (a real SQLite file, or PostgreSQL when
-TEST_DATABASE_URL is set), the app, API clients logged in per role, the demo site."""
+TEST_DATABASE_URL is set), the app, API clients logged in per role, the demo site.
+
+The data a test starts from (the demo site, a second site) is built once per worker into
+a template and copied for each test (tests/support/database.py); a test asks for it by
+naming the fixture (`demo`, `other_site`, `seeded`), as before.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select
 
 from server import create_app
+from server.demo import DEMO_SITE, seed
 from server.extensions import db
+from server.models import Site
 
-from .helpers import ApiClient, make_site
+from .support.api import ApiClient
+from .support.database import PostgresTemplates, SqliteTemplates, app_config
+from .support.phone import Phone
+from .support.sites import make_site
 
 BASE_PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 # Under pytest-xdist each worker gets a database of its own (created on first use), so
 # workers never truncate each other's tables.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 PG_URL = f"{BASE_PG_URL}_{WORKER}" if BASE_PG_URL and WORKER else BASE_PG_URL
+OTHER_SITE = "OTHER"
 
 
-def _ensure_pg_database(url: str) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database
-    admin = create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+def _other_site():
+    return make_site(OTHER_SITE, "其他大厦", prefix="other-")
 
 
-def _url_for(tmp: Path) -> str:
-    return PG_URL or f"sqlite:///{tmp / 'patrol.sqlite3'}"
+def demo_site() -> Site:
+    """The demo site of the test's database (loaded by `seed()` if the template did not have it)."""
+    site = db.session.execute(select(Site).where(Site.code == DEMO_SITE)).scalar_one_or_none()
+    return site or seed()[0]
+
+
+# The data sets a test can start from: (template name, builders, config for the builders),
+# chosen by the first of these fixtures the test uses.
+DATA_SETS = {
+    "other_site": ("other", [seed, _other_site], {}),
+    # The browser suite's live server runs with the production password hash.
+    "seeded": ("demo_scrypt", [seed], {"PASSWORD_HASH_METHOD": "scrypt"}),
+    "demo": ("demo", [seed], {}),
+}
 
 
 @pytest.fixture(scope="session")
-def _schema(tmp_path_factory):
-    """Build the schema once: a template SQLite file, or tables in the PostgreSQL test database."""
-    tmp = tmp_path_factory.mktemp("schema")
-    if PG_URL and PG_URL != BASE_PG_URL:
-        _ensure_pg_database(PG_URL)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": _url_for(tmp), "PHOTO_DIR": str(tmp / "photos")})
-    with app.app_context():
-        if PG_URL:
-            db.session.execute(text("DROP SCHEMA public CASCADE"))
-            db.session.execute(text("CREATE SCHEMA public"))
-            db.session.commit()
-        db.create_all()
-        db.session.commit()
-        db.engine.dispose()
-    return tmp / "patrol.sqlite3"
+def databases(tmp_path_factory):
+    """This worker's templates: the schema built once, each data set built on first use."""
+    tmp = tmp_path_factory.mktemp("templates")
+    templates = PostgresTemplates(BASE_PG_URL, PG_URL, tmp) if PG_URL else SqliteTemplates(tmp)
+    yield templates
+    templates.close()
+
+
+def fresh_database(databases, tmp_path, fixture: str = "") -> str:
+    """A database holding exactly data set `fixture` (see DATA_SETS), or the empty schema."""
+    name, builders, config = DATA_SETS.get(fixture, ("", [], {}))
+    return databases.database(tmp_path, name, builders, config)
 
 
 @pytest.fixture
-def db_url(_schema, tmp_path) -> str:
-    """A fresh, empty database for this test, with the full schema."""
-    if PG_URL:
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": PG_URL, "PHOTO_DIR": str(tmp_path / "photos")})
-        with app.app_context():
-            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-            db.engine.dispose()
-        return PG_URL
-    target = tmp_path / "patrol.sqlite3"
-    shutil.copy(_schema, target)
-    return f"sqlite:///{target}"
+def db_url(databases, tmp_path, request) -> str:
+    """A fresh database for this test, with the full schema and the data its fixtures name."""
+    wanted = next((f for f in DATA_SETS if f in request.fixturenames), "")
+    return fresh_database(databases, tmp_path, wanted)
 
 
 @pytest.fixture
 def app(db_url, tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": db_url,
-            "PHOTO_DIR": str(tmp_path / "photos"),
-            "ARCHIVE_DIR": str(tmp_path / "archives"),
-            "LOGIN_MAX_FAILURES": 5,
-            # Cheaper scrypt for speed; test_config checks the production default.
-            "PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
-        }
-    )
+    app = create_app(app_config(db_url, tmp_path))
     with app.app_context():
         yield app
         db.session.remove()
@@ -102,12 +94,15 @@ def runner(app):
 
 
 @pytest.fixture
+def archive_dir(app) -> Path:
+    """This test's own ARCHIVE_DIR (app_config puts it under tmp_path), for tests that look at the files."""
+    return Path(app.config["ARCHIVE_DIR"])
+
+
+@pytest.fixture
 def demo(app):
     """The demo site, as `make run` loads it."""
-    from server.demo import seed
-
-    site, _ = seed()
-    return site
+    return demo_site()
 
 
 @pytest.fixture
@@ -125,4 +120,11 @@ def as_role(app, demo):
 @pytest.fixture
 def other_site(app, demo):
     """A second site, with one user per role named other-<role>."""
-    return make_site("OTHER", "其他大厦", prefix="other-")
+    site = db.session.execute(select(Site).where(Site.code == OTHER_SITE)).scalar_one_or_none()
+    return site or _other_site()
+
+
+@pytest.fixture
+def phone(as_role, demo):
+    """The patroller's phone on the demo site."""
+    return Phone(as_role("patroller"), demo.id)

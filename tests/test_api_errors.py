@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.models import Checkpoint
 
-from .helpers import error_of
+from .support.api import error_of
 
 
 def _count():
@@ -47,12 +47,17 @@ def test_wrong_types_and_values_name_the_field(admin, demo, body, field):
     assert _count() == before
 
 
-@pytest.mark.parametrize("raw", ["{bad", "", "null", "[1,2]", '"text"', "{\"name_zh\": \"\\ud800\"}"])
-def test_malformed_json_is_a_400_or_422(admin, demo, raw):
+# Not JSON, or JSON that is not an object: 400 bad_json. No body, or an object whose text
+# cannot be stored (a lone surrogate): the fields are wrong, 422 validation_error.
+@pytest.mark.parametrize("raw, status, code", [
+    ("{bad", 400, "bad_json"), ("", 422, "validation_error"), ("null", 400, "bad_json"), ("[1,2]", 400, "bad_json"),
+    ('"text"', 400, "bad_json"), ("{\"name_zh\": \"\\ud800\"}", 422, "validation_error"),
+])
+def test_malformed_json_is_a_400_bad_json_or_a_422_validation_error(admin, demo, raw, status, code):
     before = _count()
     r = admin.post("/api/checkpoints/", data=raw, content_type="application/json")
-    assert r.status_code in (400, 422)
-    error_of(r)
+    assert r.status_code == status
+    assert error_of(r)["code"] == code
     assert _count() == before
 
 

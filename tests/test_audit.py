@@ -11,7 +11,9 @@ from server import tasks
 from server.extensions import db
 from server.models import AuditEvent, Checkpoint, utcnow
 
-from .test_tasks_support import finding, new_id, user, work_done
+from .support.ids import new_id
+
+from .support.tasks import finding, user, work_done
 
 
 def _whole_workflow(site):
@@ -101,7 +103,7 @@ def test_events_are_numbered_at_commit_and_a_rolled_back_savepoint_leaves_none(d
 
 def test_the_chain_verifies_after_a_push_with_rejected_records_among_findings(demo, as_role, runner):
     """One event per finding and task of the records that applied, none of the rejected ones."""
-    from .test_sync import Phone
+    from .support.phone import Phone
 
     phone = Phone(as_role("patroller"), demo.id)
     major = phone.visit("F01", fail=(0,))

@@ -16,10 +16,10 @@ from server import choices
 from server.extensions import db
 from server.models import Checkpoint, Department, SiteChecklistItem, User
 
-from .helpers import ApiClient
+from .support.api import ApiClient
+from .support.authz import api_endpoints
 
 # Served by flask-smorest / the web blueprint: documentation, public by design.
-DOCS = {"api-docs.openapi_json", "web.api_docs"}
 
 
 class Ctx:
@@ -42,9 +42,9 @@ class Ctx:
         db.session.commit()
         self.site = site
         self.plan_id = self.spare_plan()
-        # Each area's own objects: tasks in every state (test_tasks_support), a photo.
-        from .samples_sync import add_photo
-        from .test_tasks_support import authz_context
+        # Each area's own objects: tasks in every state (support/authz.py), a photo.
+        from .support.authz import add_photo
+        from .support.authz import authz_context
 
         self.t = authz_context(site)
         add_photo(self)
@@ -144,27 +144,14 @@ ARCHIVE_SAMPLES = {
 
 
 def _all_samples() -> dict:
-    from .samples_complaints import COMPLAINT_SAMPLES
-    from .samples_sync import SYNC_SAMPLES
-    from .test_tasks_support import AUTHZ_SAMPLES as TASK_SAMPLES
+    from .support.authz import AUTHZ_SAMPLES as TASK_SAMPLES
+    from .support.authz import SYNC_SAMPLES
+    from .support.complaints import COMPLAINT_SAMPLES
 
     return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES, **COMPLAINT_SAMPLES}
 
 
 SAMPLES = _all_samples()
-
-
-def api_endpoints(app):
-    """(method, rule, policy) for every API method the app serves."""
-    out = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/") or rule.endpoint in DOCS:
-            continue
-        view = app.view_functions[rule.endpoint]
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            fn = getattr(view.view_class, method.lower()) if hasattr(view, "view_class") else view
-            out.append((method, rule.rule, getattr(fn, "_patrol_policy", None)))
-    return out
 
 
 def test_every_endpoint_declares_a_rule_and_has_a_sample(app):

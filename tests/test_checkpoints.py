@@ -8,7 +8,7 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import Change, Checkpoint
 
-from .helpers import error_of
+from .support.api import error_of
 
 
 def by_code(site_id: int, code: str) -> Checkpoint:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import Checkpoint
 
-from .test_labels import render_pages
+from .support.pdf import render_pages
 
 
 def test_cli_export_then_import_round_trips(runner, demo, tmp_path):

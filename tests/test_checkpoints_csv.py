@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.models import Change, Checkpoint
 
-from .helpers import error_of
+from .support.api import error_of
 
 HEADER = "kind,name_zh,name_en,building,floor,unit,short_code,position,active\n"
 

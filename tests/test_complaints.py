@@ -12,8 +12,9 @@ from server import archive, choices, complaints
 from server.extensions import db
 from server.models import AuditEvent, Change, Complaint, Department, ItemResult, Notification, Visit, WebhookDelivery, Webhook, utcnow
 
-from .helpers import ApiClient, error_of
-from .test_tasks_support import checkpoint, finding, iso, user
+from .support.api import ApiClient, error_of
+from .support.ids import iso
+from .support.tasks import checkpoint, finding, user
 
 # 2026-03-10 02:00 UTC is 10:00 in Shanghai (UTC+8).
 MORNING = datetime(2026, 3, 10, 2, 0)
@@ -529,17 +530,17 @@ def test_the_demo_site_gets_a_receptionist_and_complaints_in_each_state(demo, ru
 
 
 def test_a_complaint_taken_on_the_phone_during_a_patrol_syncs_exactly_once(demo, as_role):
-    from .test_tasks_support import Phone
+    from .support.phone import Phone
 
-    phone = Phone(as_role("patroller"), demo)
-    visit = phone.failed_visit("F08", scanned_at=phone.now() - timedelta(minutes=20))
+    phone = Phone(as_role("patroller"), demo.id)
+    visit = phone.visit("F08", fail=(0,), scanned_at=phone.now() - timedelta(minutes=20))
     complaint = phone.mutation("complaint.receive", {
         "complaint_id": str(uuid.uuid4()), "site_id": demo.id, "visit_id": visit["payload"]["visit_id"], "channel": "visit",
         "complainant": "8楼住户", "unit": "8-01", "content": "楼道灯晚上经常不亮",
     }, phone.now() - timedelta(minutes=19))
-    first = phone.push([visit, complaint])
+    first = phone.push_ok([visit, complaint])
     assert [r["status"] for r in first] == ["applied", "applied"], first
-    again = phone.push([visit, complaint])
+    again = phone.push_ok([visit, complaint])
     assert [r["status"] for r in again] == ["duplicate", "duplicate"]
     rows = db.session.execute(select(Complaint)).scalars().all()
     assert len(rows) == 1
@@ -551,11 +552,11 @@ def test_a_complaint_taken_on_the_phone_during_a_patrol_syncs_exactly_once(demo,
 
 
 def test_a_role_that_may_not_take_complaints_is_refused_through_sync(demo, as_role):
-    from .test_tasks_support import Phone
+    from .support.phone import Phone
 
-    phone = Phone(as_role("archivist"), demo)
+    phone = Phone(as_role("archivist"), demo.id)
     m = phone.mutation("complaint.receive", {"complaint_id": str(uuid.uuid4()), "site_id": demo.id, "complainant": "x", "content": "y"}, phone.now())
-    [r] = phone.push([m])
+    [r] = phone.push_ok([m])
     assert (r["status"], r["code"]) == ("rejected", "forbidden_site")
     assert db.session.execute(select(func.count()).select_from(Complaint)).scalar() == 0
 

@@ -16,7 +16,9 @@ from server.models import Checkpoint, PatrolPlan, User, Visit
 from server.problems import Invalid
 from server.timeutil import month_of
 
-from .helpers import error_of, make_site
+from .support.api import error_of
+
+from .support.sites import make_site
 
 LONG_AGO = datetime(2020, 1, 1)
 

@@ -3,7 +3,7 @@ sequence numbers that never arrived (the phone app shows it after its storage wa
 
 from __future__ import annotations
 
-from .test_sync import Phone
+from .support.phone import Phone
 
 
 def test_my_devices_show_what_arrived_and_the_gaps_and_nobody_elses(as_role, demo):

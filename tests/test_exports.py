@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from openpyxl import load_workbook
 
 
-from .helpers import error_of
-from .test_archive import archive_dir, add_finding, add_visit
+from .support.api import error_of
+from .support.records import add_finding, add_visit
 
 # Shanghai is UTC+8: 23:30 local on 1 October is 15:30 UTC, 00:30 local on 2 October is 16:30 UTC.
 LATE_OCT_1 = datetime(2026, 10, 1, 15, 30)

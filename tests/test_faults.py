@@ -1,5 +1,5 @@
 """Fault injection through the API: every server-side failure mode of offline-sync.md
-("Failure modes seen in the wild") breaks a real request with tests/faults.py, and the
+("Failure modes seen in the wild") breaks a real request with tests/support/faults.py, and the
 phone's ordinary retry must converge on exactly the state an unbroken sync gives."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import copy
 import hashlib
 import io
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,114 +17,17 @@ from sqlalchemy import func, select, update
 from server.extensions import db
 from server.models import AuthSession, Checkpoint, Finding, Mutation, Photo, Round, Task, Visit
 
-from . import faults
-from .faults import ConnectionDropped, Rule
-from .helpers import ApiClient, error_of
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+from .support import faults
+from .support.api import ApiClient, error_of
+from .support.faults import ConnectionDropped, Rule
+from .support.ids import iso, new_id
+from .support.phone import Phone
 
 
 def jpeg(colour=(10, 120, 200)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (40, 30), colour).save(out, "JPEG")
     return out.getvalue()
-
-
-class Phone:
-    """A phone's outbox and pull state; it keeps a mutation until the server has answered it."""
-
-    def __init__(self, api: ApiClient, site_id: int, clock_off: timedelta = timedelta(0)):
-        self.api, self.site_id, self.clock_off = api, site_id, clock_off
-        self.device_id = new_id()
-        self.seq = 0
-        self.outbox: list[dict] = []
-        self.cursor = 0
-        self.store: dict[tuple[str, str], dict] = {}
-        self._versions = None
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.clock_off
-
-    def record(self, kind: str, payload: dict) -> dict:
-        self.seq += 1
-        m = {"mutation_id": new_id(), "seq": self.seq, "kind": kind, "observed_at": iso(self.now()), "payload": payload}
-        self.outbox.append(m)
-        return m
-
-    def visit(self, code: str, fail: tuple = (), photo_ids: tuple = (), round_id: str | None = None) -> dict:
-        cp = db.session.execute(select(Checkpoint).where(Checkpoint.site_id == self.site_id, Checkpoint.short_code == code)).scalar_one()
-        if self._versions is None:
-            self._versions = {v["kind"]: v for v in self.api.get(f"/api/sites/{self.site_id}/checklists/").get_json()}
-        version = self._versions[cp.kind]
-        results = []
-        for n, item in enumerate(version["body"]["items"]):
-            r = {"item_id": item["id"], "result": "ok"}
-            if n in fail:
-                r = {"item_id": item["id"], "result": "fail", "note": "broken",
-                     "finding": {"finding_id": new_id(), "severity": "normal", "dealt_on_spot": False, "description": "broken"}}
-            results.append(r)
-        payload = {"visit_id": new_id(), "site_id": self.site_id, "checkpoint_id": cp.id, "checklist_version_id": version["id"],
-                   "scanned_at": iso(self.now()), "scan_method": "qr", "results": results}
-        if photo_ids:
-            payload["photo_ids"] = list(photo_ids)
-        if round_id:
-            payload["round_id"] = round_id
-        return self.record("visit.record", payload)
-
-    def send(self, mutations: list[dict] | None = None):
-        """One push of the outbox (or of `mutations`); answered ones leave the outbox."""
-        batch = copy.deepcopy(self.outbox if mutations is None else mutations)
-        body = {"device_id": self.device_id, "device_time": iso(self.now()), "app_version": "faults", "mutations": batch}
-        r = self.api.post("/api/sync/push", json=body)
-        if r.status_code == 200:
-            answered = {res["mutation_id"] for res in r.get_json()["results"]}
-            self.outbox = [m for m in self.outbox if m["mutation_id"] not in answered]
-        return r
-
-    def sync(self, attempts: int = 5):
-        """Push until the outbox is empty, retrying whatever the network or server does."""
-        answers = []
-        for _ in range(attempts):
-            if not self.outbox:
-                break
-            try:
-                r = self.send()
-            except ConnectionDropped:
-                continue
-            if r.status_code == 200:
-                answers.append(r.get_json())
-        assert not self.outbox, "the outbox never emptied"
-        return answers
-
-    def pull_all(self, limit: int = 3, attempts: int = 50) -> dict:
-        """Page through the change log; the cursor is saved only after a page is applied."""
-        for _ in range(attempts):
-            try:
-                r = self.api.get(f"/api/sync/pull?cursor={self.cursor}&limit={limit}")
-            except ConnectionDropped:
-                continue
-            if r.status_code == 410:
-                self.cursor, self.store = 0, {}
-                continue
-            if r.status_code != 200:
-                continue
-            page = r.get_json()
-            for ch in page["changes"]:
-                key = (ch["entity"], ch["id"])
-                if ch["op"] == "delete":
-                    self.store.pop(key, None)
-                else:
-                    self.store[key] = ch["data"]
-            self.cursor = page["cursor"]
-            if not page["has_more"]:
-                return self.store
-        raise AssertionError("the pull never finished")
 
 
 def state() -> dict:
@@ -186,8 +88,8 @@ def test_the_app_without_the_flag_has_no_control_endpoint(client):
 def test_push_answer_lost_after_commit_retry_gives_one_effect_and_one_task_per_finding(phone, injector, mode):
     rid = new_id()
     phone.record("round.start", {"round_id": rid, "site_id": phone.site_id})
-    phone.visit("F01", fail=(0,), round_id=rid)
-    phone.visit("F02", fail=(1, 2), round_id=rid)
+    phone.queue(phone.visit("F01", fail=(0,), round_id=rid))
+    phone.queue(phone.visit("F02", fail=(1, 2), round_id=rid))
     phone.record("round.end", {"round_id": rid})
     injector.add(Rule(mode=mode, method="POST", path="/api/sync/push"))
     if mode == "commit_then_drop":
@@ -206,7 +108,7 @@ def test_push_answer_lost_after_commit_retry_gives_one_effect_and_one_task_per_f
 
 
 def test_request_dropped_before_the_server_saw_it_is_applied_by_the_retry(phone, injector):
-    phone.visit("F01", fail=(0,))
+    phone.queue(phone.visit("F01", fail=(0,)))
     injector.add(Rule(mode="drop", path="/api/sync/push"))
     with pytest.raises(ConnectionDropped):
         phone.send()
@@ -219,7 +121,7 @@ def test_request_dropped_before_the_server_saw_it_is_applied_by_the_retry(phone,
 
 def test_server_500_between_batches_then_retry_converges(phone, injector, as_role, demo):
     for n in range(1, 7):
-        phone.visit(f"F{n:02d}", fail=(0,))
+        phone.queue(phone.visit(f"F{n:02d}", fail=(0,)))
     batches = [phone.outbox[:2], phone.outbox[2:4], phone.outbox[4:]]
     injector.add(Rule(mode="error", path="/api/sync/push", skip=1))
     assert phone.send(batches[0]).status_code == 200
@@ -247,7 +149,7 @@ def test_app_crash_in_the_middle_of_a_batch_saves_none_of_it_and_the_retry_appli
 
     monkeypatch.setattr(audit, "record", crash_on_second)
     for code in ("F01", "F02", "F03"):
-        phone.visit(code, fail=(0,))
+        phone.queue(phone.visit(code, fail=(0,)))
     before = state()
     r = phone.send()
     assert r.status_code == 500 and error_of(r)["code"] == "server_error"
@@ -262,7 +164,7 @@ def test_app_crash_in_the_middle_of_a_batch_saves_none_of_it_and_the_retry_appli
 
 def test_slow_push_and_its_retry_racing_have_one_effect(app, phone, injector):
     for n in (1, 2, 3):
-        phone.visit(f"F{n:02d}", fail=(0,))
+        phone.queue(phone.visit(f"F{n:02d}", fail=(0,)))
     batch = copy.deepcopy(phone.outbox)
     injector.add(Rule(mode="delay", path="/api/sync/push", delay=0.5))
     db.session.commit()  # release this test's own transaction (SQLite's write lock)
@@ -314,7 +216,7 @@ def test_pull_interrupted_mid_way_resumes_to_the_same_state_as_an_unbroken_pull(
 def test_phone_clock_a_day_fast_loses_nothing_across_a_lost_answer(as_role, demo, injector):
     phone = Phone(as_role("patroller"), demo.id, clock_off=timedelta(days=1))
     phone.pull_all(limit=1000)
-    phone.visit("F01", fail=(0,))
+    phone.queue(phone.visit("F01", fail=(0,)))
     injector.add(Rule(mode="commit_then_drop", path="/api/sync/push"))
     phone.sync()
     task = db.session.execute(select(Task)).scalar_one()
@@ -328,7 +230,7 @@ def test_phone_clock_a_day_fast_loses_nothing_across_a_lost_answer(as_role, demo
 
 
 def test_id_reused_with_different_content_after_a_lost_answer_is_refused_and_the_original_kept(phone, injector):
-    m = phone.visit("F01", fail=(0,))
+    m = phone.queue(phone.visit("F01", fail=(0,)))
     injector.add(Rule(mode="commit_then_drop", path="/api/sync/push"))
     with pytest.raises(ConnectionDropped):
         phone.send()
@@ -340,10 +242,10 @@ def test_id_reused_with_different_content_after_a_lost_answer_is_refused_and_the
 
 
 def test_one_invalid_item_mid_batch_keeps_its_rejection_across_a_lost_answer(phone, injector):
-    phone.visit("F01")
-    bad = phone.visit("F02")
+    phone.queue(phone.visit("F01"))
+    bad = phone.queue(phone.visit("F02"))
     bad["payload"]["checkpoint_id"] = 999999
-    phone.visit("F03")
+    phone.queue(phone.visit("F03"))
     injector.add(Rule(mode="commit_then_drop", path="/api/sync/push"))
     answers = phone.sync()
     assert statuses(answers[-1]) == ["duplicate", "rejected", "duplicate"]
@@ -361,7 +263,7 @@ def put_photo(api: ApiClient, photo_id: str, data: bytes):
 def test_photo_before_its_record_is_linked_and_never_expected(phone):
     pid = new_id()
     assert put_photo(phone.api, pid, jpeg()).status_code == 201
-    phone.visit("F01", photo_ids=(pid,))
+    phone.queue(phone.visit("F01", photo_ids=(pid,)))
     answer = phone.sync()[-1]
     assert pid not in answer["expected_photos"]
     assert db.session.get(Photo, pid).visit_id == answer["results"][0]["result"]["visit_id"]
@@ -395,10 +297,10 @@ def test_different_bytes_under_the_same_photo_id_are_refused(phone):
 
 def test_photo_that_never_arrives_stays_expected_until_uploaded(phone):
     pid = new_id()
-    phone.visit("F01", photo_ids=(pid,))
+    phone.queue(phone.visit("F01", photo_ids=(pid,)))
     assert pid in phone.sync()[-1]["expected_photos"]
     assert pid in phone.api.get("/api/sync/expected").get_json()["photo_ids"]
-    assert put_photo(phone.api, pid, jpeg()).status_code in (200, 201)
+    assert put_photo(phone.api, pid, jpeg()).status_code == 201
     assert pid not in phone.api.get("/api/sync/expected").get_json()["photo_ids"]
 
 
@@ -406,8 +308,8 @@ def test_photo_that_never_arrives_stays_expected_until_uploaded(phone):
 
 
 def test_session_expired_with_records_queued_then_login_and_resend_applies_once(app, phone):
-    phone.visit("F01", fail=(0,))
-    phone.visit("F02")
+    phone.queue(phone.visit("F01", fail=(0,)))
+    phone.queue(phone.visit("F02"))
     db.session.execute(update(AuthSession).values(expires_at=datetime(2000, 1, 1)))
     db.session.commit()
     r = phone.send()
@@ -425,7 +327,7 @@ def test_two_tabs_of_one_device_pushing_different_records_at_once_lose_nothing(a
     phone = Phone(as_role("patroller"), demo.id)
     other_tab = as_role("patroller")
     for n in range(1, 9):
-        phone.visit(f"F{n:02d}", fail=(0,))
+        phone.queue(phone.visit(f"F{n:02d}", fail=(0,)))
     first, second = copy.deepcopy(phone.outbox[:4]), copy.deepcopy(phone.outbox[4:])
     # Hold the first tab's request so that both are in the server at the same time.
     injector.add(Rule(mode="delay", path="/api/sync/push", delay=0.3))

@@ -11,7 +11,7 @@ import pytest
 
 from server import fonts
 
-from .helpers import error_of
+from .support.api import error_of
 
 # wqy-microhei.ttc of Debian's fonts-wqy-microhei 0.2.0-beta-3.1, the same file the pinned
 # PyPI package ships (requirements.txt).

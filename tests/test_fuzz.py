@@ -6,24 +6,21 @@ document lists for that operation, and every answer must match the schema the AP
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 
 from server import create_app
 from server.accounts import grant, hash_password
-from server.demo import seed
 from server.extensions import db
 from server.models import LoginAttempt, Site, User
 
-from .conftest import PG_URL
-from .helpers import PASSWORD, ApiClient
+from .conftest import fresh_database
+from .support.api import ApiClient, PASSWORD
 
 
 def _published_spec() -> dict:
@@ -57,22 +54,13 @@ KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(_schema, tmp_path_factory):
+def fuzz_app(databases, tmp_path_factory):
     """One database for the whole run (fuzzed writes pile up, as in real use): a fresh
     database per operation would cost more than the fuzzing itself."""
     tmp = tmp_path_factory.mktemp("fuzz")
-    if PG_URL:
-        url = PG_URL
-    else:
-        url = f"sqlite:///{tmp / 'fuzz.sqlite3'}"
-        shutil.copy(_schema, tmp / "fuzz.sqlite3")
+    url = fresh_database(databases, tmp, "demo")
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "PHOTO_DIR": str(tmp / "photos"), "PASSWORD_HASH_METHOD": "scrypt:4096:8:1"})
     with app.app_context():
-        if PG_URL:
-            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        seed()
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -28,9 +28,10 @@ from server.models import AuditEvent, Change, Notification, PurgeLog, Webhook, W
 
 from .conftest import PG_URL
 from .s3server import s3_config, s3_server  # noqa: F401 (fixtures)
-from .test_archive import september, user
+from .support.tasks import user
+from .support.records import september
 from .test_retention import OCT_2024, SEPT_2024, build_month, seal_both
-from .test_tasks_support import finding
+from .support.tasks import finding
 from .test_webhooks import Receiver
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="jobs across nodes need PostgreSQL (TEST_DATABASE_URL); SQLite is single-node")

@@ -16,18 +16,9 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import Checkpoint
 
-from .helpers import error_of
+from .support.api import error_of
+from .support.pdf import DPI, render_pages
 
-DPI = 150
-
-
-def render_pages(pdf: bytes, tmp_path) -> list[Image.Image]:
-    """Rasterise every page with poppler's pdftoppm (Debian poppler-utils)."""
-    assert shutil.which("pdftoppm"), "pdftoppm is missing: apt-get install poppler-utils"
-    src = tmp_path / "labels.pdf"
-    src.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-png", "-r", str(DPI), str(src), str(tmp_path / "page")], check=True)
-    return [Image.open(p) for p in sorted(tmp_path.glob("page-*.png"))]
 
 
 def decoded_urls(pages: list[Image.Image]) -> list[str]:

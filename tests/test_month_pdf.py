@@ -19,7 +19,8 @@ from server import archive
 from server.extensions import db
 from server.models import Task
 
-from .test_archive import SEPT, add_finding, add_visit, archive_dir, september, user, zip_manifest  # noqa: F401
+from .support.records import SEPT, add_finding, add_visit, september, zip_manifest
+from .support.tasks import user
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdffonts"), reason="poppler-utils (pdffonts, pdftotext) is not installed")
 

@@ -12,7 +12,7 @@ from server.extensions import db
 from server.models import LegalHold, MonthArchive
 from server.problems import Invalid
 
-from .helpers import error_of
+from .support.api import error_of
 
 BAD_MONTHS = ["0000-01", "9999-12", "1999-12", "3000-01", "2026-13", "2026-00", "2026-1", "26-09", "２０２６-10", "2026-+1", "2026- 1"]
 BAD_DAYS = ["0000-01-01", "9999-12-31", "1999-12-31", "3000-01-01", "2026-02-30", "20261001", "2026-W40-1", "２０２６-10-01", ""]

@@ -14,8 +14,9 @@ from server.models import Notification, Task, Webhook, WebhookDelivery, utcnow
 from server.notifications import escalate_major
 from server.tasks import escalate_overdue
 
-from .helpers import PASSWORD
-from .test_tasks_support import Phone, finding, user
+from .support.api import PASSWORD
+from .support.phone import Phone
+from .support.tasks import finding, user
 
 DAY = timedelta(days=1)
 
@@ -39,12 +40,12 @@ def test_major_finding_notifies_each_supervisor_and_manager_exactly_once_even_wh
         Webhook(site_id=demo.id, url="http://127.0.0.1:9/off", preset="generic", active=False),
     ])
     db.session.commit()
-    phone = Phone(as_role("patroller"), demo)
-    m = phone.failed_visit(scanned_at=phone.now(), severity="major")
-    assert phone.push([m])[0]["status"] == "applied"
+    phone = Phone(as_role("patroller"), demo.id)
+    m = phone.visit(fail=(0,), scanned_at=phone.now(), severity="major")
+    assert phone.push_ok([m])[0]["status"] == "applied"
     # Replayed: the response was lost, the phone sends the same push again, twice.
-    assert phone.push([m])[0]["status"] == "duplicate"
-    assert phone.push([m])[0]["status"] == "duplicate"
+    assert phone.push_ok([m])[0]["status"] == "duplicate"
+    assert phone.push_ok([m])[0]["status"] == "duplicate"
     # And the domain function itself, called again for the same finding, sends nothing new.
     task = db.session.execute(select(Task)).scalar_one()
     from server.models import Finding, Site
@@ -64,13 +65,13 @@ def test_each_major_finding_of_one_push_is_escalated_once_with_its_own_task(demo
     """A push of several visits: every major finding reaches the desk, normal ones do not."""
     db.session.add(Webhook(site_id=demo.id, url="http://127.0.0.1:9/a", preset="generic"))
     db.session.commit()
-    phone = Phone(as_role("patroller"), demo)
+    phone = Phone(as_role("patroller"), demo.id)
     now = phone.now()
-    results = phone.push([
-        phone.failed_visit("F01", scanned_at=now - 2 * DAY, severity="major"),
-        phone.failed_visit("F02", scanned_at=now - DAY),
-        phone.failed_visit("F03", scanned_at=now - DAY, severity="major", dealt_on_spot=True),
-        phone.failed_visit("F04", scanned_at=now, severity="major"),
+    results = phone.push_ok([
+        phone.visit("F01", fail=(0,), scanned_at=now - 2 * DAY, severity="major"),
+        phone.visit("F02", fail=(0,), scanned_at=now - DAY),
+        phone.visit("F03", fail=(0,), scanned_at=now - DAY, severity="major", dealt_on_spot=True),
+        phone.visit("F04", fail=(0,), scanned_at=now, severity="major"),
     ])
     assert [r["status"] for r in results] == ["applied"] * 4
     findings = [r["result"]["finding_ids"][0] for r in results]
@@ -171,7 +172,7 @@ def test_feed_shows_unread_counts_and_marks_read(demo, as_role):
 
 
 def test_extension_requests_and_decisions_reach_the_people_concerned(demo, as_role):
-    from .test_tasks_support import iso
+    from .support.ids import iso
 
     _, task = finding(demo)
     ext = as_role("supervisor").post(f"/api/tasks/{task.id}/extensions", json={"requested_due_at": iso(task.due_at + DAY), "reason": "rain"}).get_json()
@@ -182,7 +183,7 @@ def test_extension_requests_and_decisions_reach_the_people_concerned(demo, as_ro
 
 
 def test_assignment_and_extension_notices_read_as_words_not_ids(demo, as_role):
-    from .test_tasks_support import iso
+    from .support.ids import iso
 
     _, task = finding(demo, "EL1")
     as_role("supervisor").post(f"/api/tasks/{task.id}/assign", json={"assignee_id": user("patroller").id})

@@ -23,7 +23,8 @@ from server.extensions import db
 from server.models import Checkpoint, Task, Verification
 from server.timeutil import corrected
 
-from .test_archive import SEPT, add_finding, add_visit, archive_dir, user, verify_task, zip_manifest  # noqa: F401
+from .support.records import SEPT, add_finding, add_visit, verify_task, zip_manifest
+from .support.tasks import user
 from .test_exports import columns
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")

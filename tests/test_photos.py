@@ -14,30 +14,10 @@ from server import choices
 from server.extensions import db
 from server.models import Photo
 
-from .helpers import ApiClient, error_of
-from .test_sync import Phone, new_id
-
-
-def jpeg(width: int = 800, height: int = 600, orientation: int | None = None, gps: bool = False, quality: int = 90) -> bytes:
-    """A JPEG whose stored top-left quarter is red and the rest blue, with optional EXIF."""
-    im = Image.new("RGB", (width, height), (0, 0, 255))
-    im.paste((255, 0, 0), (0, 0, width // 2, height // 2))
-    exif = Image.Exif()
-    if orientation:
-        exif[ExifTags.Base.Orientation] = orientation
-    if gps:
-        exif[ExifTags.IFD.GPSInfo] = {
-            ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (22.0, 32.0, 10.5),
-            ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (114.0, 3.0, 40.2),
-        }
-    out = io.BytesIO()
-    im.save(out, "JPEG", quality=quality, exif=exif.tobytes() if (orientation or gps) else b"")
-    return out.getvalue()
-
-
-def put(api: ApiClient, photo_id: str, data: bytes, content_type: str = "image/jpeg", sha: str | None = None):
-    headers = {"X-Content-SHA256": hashlib.sha256(data).hexdigest() if sha is None else sha, "Content-Type": content_type}
-    return api.put(f"/api/photos/{photo_id}", data=data, headers=headers)
+from .support.api import ApiClient, error_of
+from .support.ids import new_id
+from .support.phone import Phone
+from .support.photos import jpeg, put
 
 
 def files_under(app) -> list[Path]:

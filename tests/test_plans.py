@@ -12,7 +12,7 @@ from server import plans
 from server.extensions import db
 from server.models import Change, Checkpoint, PatrolPlan, User
 
-from .helpers import error_of
+from .support.api import error_of
 
 
 def checkpoint_ids(site_id: int, *codes: str) -> list[int]:

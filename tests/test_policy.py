@@ -13,8 +13,10 @@ from server.accounts import grant
 from server.extensions import db
 from server.models import Task
 
-from .helpers import error_of
-from .test_tasks_support import Phone, checkpoint, finding, iso, user
+from .support.api import error_of
+from .support.ids import iso
+from .support.phone import Phone
+from .support.tasks import checkpoint, finding, user
 
 
 def test_a_manager_who_is_the_assignee_may_ask_for_an_extension(demo, as_role):
@@ -39,8 +41,8 @@ def test_an_admin_records_findings_neither_on_the_web_nor_through_sync(demo, as_
     admin = as_role("admin")
     r = admin.post("/api/findings/", json={"checkpoint_id": checkpoint(demo).id, "category": "cleanliness", "description": "x"})
     assert r.status_code == 403
-    phone = Phone(admin, demo)
-    results = phone.push([phone.failed_visit(scanned_at=phone.now())])
+    phone = Phone(admin, demo.id)
+    results = phone.push_ok([phone.visit(fail=(0,), scanned_at=phone.now())])
     assert [(r["status"], r.get("code")) for r in results] == [("rejected", "forbidden_site")]
     assert db.session.execute(select(func.count()).select_from(Task)).scalar() == 0
 
@@ -83,7 +85,7 @@ BARE = {
 
 
 def _view_policies(app) -> list[tuple[str, str, dict]]:
-    from .test_authorization import api_endpoints
+    from .support.authz import api_endpoints
 
     return [(m, r, p) for m, r, p in api_endpoints(app) if p is not None]
 

@@ -26,8 +26,9 @@ from server.models import (
 )
 from server.photos import photo_path
 
-from .helpers import error_of
-from .test_archive import archive_dir, add_finding, add_photo, add_visit, user, verify_task
+from .support.api import error_of
+from .support.records import add_finding, add_photo, add_visit, verify_task
+from .support.tasks import user
 
 # 2024-10 ends at 2024-10-31 16:00 UTC (midnight in Shanghai); 24 months later is
 # 2026-10-31 16:00 UTC. One minute before, September 2024 is due and October is not.

@@ -16,8 +16,8 @@ from server.archive import bundle
 from server.extensions import db
 from server.models import AuditEvent, MonthArchive
 
-from .helpers import error_of
-from .test_archive import archive_dir, september  # noqa: F401
+from .support.api import error_of
+from .support.records import september
 
 SEAL = "/api/archive/sites/{}/months/2026-09/seal"
 

@@ -9,7 +9,7 @@ from server import choices
 from server.extensions import db
 from server.models import AuditEvent, Department, Membership, Site, User
 
-from .helpers import error_of
+from .support.api import error_of
 
 
 def departments(site_id: int) -> list[tuple[str, str, str]]:

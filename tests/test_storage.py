@@ -21,9 +21,9 @@ from server import archive
 from server.storage import StorageError, get_store
 
 from .s3server import s3_config, s3_server  # noqa: F401 (fixtures)
-from .test_archive import september, zip_manifest
-from .test_photos import jpeg, put
-from .test_sync import new_id
+from .support.photos import jpeg, put
+from .support.records import september, zip_manifest
+from .support.ids import new_id
 
 
 @pytest.fixture
@@ -55,6 +55,19 @@ def test_a_photo_goes_to_the_bucket_and_is_streamed_from_it(app, demo, s3_config
     # The same bytes again: 200, and still exactly the two objects, no temporary left.
     assert put(patroller, pid, data).status_code == 200
     assert len(server.keys(bucket)) == 2 and server.keys(bucket, "tmp/") == []
+
+
+def test_a_sound_clip_goes_to_the_bucket_as_recorded_and_is_played_from_it(app, demo, s3_config, as_role):
+    from .sound_files import m4a
+
+    server, bucket = s3_config
+    patroller = as_role("patroller")
+    data, clip_id = m4a(2.0, fragmented=True), new_id()
+    r = put(patroller, clip_id, data, "audio/mp4")
+    assert r.status_code == 201, r.get_json()
+    assert server.keys(bucket) == [f"photos/{clip_id[:2]}/{clip_id}.sound"] and local_files(app.config["PHOTO_DIR"]) == []
+    r = patroller.get(f"/api/photos/{clip_id}")
+    assert r.status_code == 200 and r.mimetype == "audio/mp4" and r.data == data
 
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
@@ -218,7 +231,7 @@ def test_an_upload_while_the_bucket_is_unreachable_is_a_503_and_leaves_the_photo
     from server.extensions import db
     from server.models import Photo
 
-    from .test_sync import Phone
+    from .support.phone import Phone
 
     server, bucket = s3_config
     patroller = as_role("patroller")

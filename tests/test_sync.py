@@ -15,7 +15,6 @@ from server.extensions import db
 from server.models import (
     AuditEvent,
     Change,
-    Checkpoint,
     Device,
     Finding,
     ItemResult,
@@ -28,78 +27,9 @@ from server.models import (
 )
 
 from .conftest import PG_URL
-from .helpers import ApiClient, error_of
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-class Phone:
-    """A phone's outbox: builds mutations with increasing seq, on a clock that may be off."""
-
-    def __init__(self, api: ApiClient, site_id: int, clock_off: timedelta = timedelta(0), device_id: str | None = None):
-        self.api = api
-        self.site_id = site_id
-        self.clock_off = clock_off
-        self.device_id = device_id or new_id()
-        self.seq = 0
-        self._versions: dict[str, dict] = {}
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.clock_off
-
-    def mutation(self, kind: str, payload: dict, observed_at: datetime | None = None) -> dict:
-        self.seq += 1
-        return {"mutation_id": new_id(), "seq": self.seq, "kind": kind, "observed_at": iso(observed_at or self.now()), "payload": payload}
-
-    def version(self, kind: str) -> dict:
-        if kind not in self._versions:
-            r = self.api.get(f"/api/sites/{self.site_id}/checklists/")
-            assert r.status_code == 200, r.get_json()
-            for v in r.get_json():
-                self._versions[v["kind"]] = v
-        return self._versions[kind]
-
-    def checkpoint(self, code: str) -> Checkpoint:
-        return db.session.execute(select(Checkpoint).where(Checkpoint.site_id == self.site_id, Checkpoint.short_code == code)).scalar_one()
-
-    def visit(self, code: str = "F01", fail: tuple = (), extra: list | None = None, photo_ids: list | None = None,
-              round_id: str | None = None, scanned_at: datetime | None = None, **overrides) -> dict:
-        """A visit.record of checkpoint `code`: every item ok except the `fail` indexes."""
-        cp = self.checkpoint(code)
-        version = self.version(cp.kind)
-        when = scanned_at or self.now()
-        results = []
-        for n, item in enumerate(version["body"]["items"]):
-            r = {"item_id": item["id"], "result": "ok"}
-            if n in fail:
-                r = {"item_id": item["id"], "result": "fail", "note": "broken",
-                     "finding": {"finding_id": new_id(), "severity": "normal", "dealt_on_spot": False, "description": "broken"}}
-            results.append(r)
-        payload = {"visit_id": new_id(), "site_id": self.site_id, "checkpoint_id": cp.id, "checklist_version_id": version["id"],
-                   "scanned_at": iso(when), "scan_method": "qr", "results": results}
-        if extra:
-            payload["extra_findings"] = extra
-        if photo_ids:
-            payload["photo_ids"] = photo_ids
-        if round_id:
-            payload["round_id"] = round_id
-        payload.update(overrides)
-        return self.mutation("visit.record", payload, when)
-
-    def push(self, mutations: list[dict], device_time: datetime | None = None, api: ApiClient | None = None):
-        body = {"device_id": self.device_id, "device_time": iso(device_time or self.now()), "app_version": "test", "mutations": mutations}
-        return (api or self.api).post("/api/sync/push", json=body)
-
-    def push_ok(self, mutations: list[dict], **kw) -> list[dict]:
-        r = self.push(mutations, **kw)
-        assert r.status_code == 200, r.get_json()
-        return r.get_json()["results"]
+from .support.api import ApiClient, error_of
+from .support.ids import iso, new_id
+from .support.phone import Phone, statuses
 
 
 def counts() -> dict:
@@ -108,15 +38,6 @@ def counts() -> dict:
         m.__tablename__: db.session.execute(select(func.count()).select_from(m)).scalar()
         for m in (Visit, ItemResult, Finding, Task, Round, Photo, Mutation, AuditEvent, Change)
     }
-
-
-@pytest.fixture
-def phone(as_role, demo):
-    return Phone(as_role("patroller"), demo.id)
-
-
-def statuses(results) -> list[str]:
-    return [r["status"] for r in results]
 
 
 # --- G1 exactly-once effect ---------------------------------------------------------
@@ -612,10 +533,10 @@ def test_request_body_too_large_is_413(app, phone):
         {"device_id": "device-0001", "device_time": "2026-01-01T00:00:00Z", "mutations": "nope"},
     ],
 )
-def test_malformed_push_envelope_is_a_4xx_and_saves_nothing(phone, body):
+def test_malformed_push_envelope_is_a_422_and_saves_nothing(phone, body):
     r = phone.api.post("/api/sync/push", json=body)
-    assert r.status_code in (400, 422), r.get_json()
-    error_of(r)
+    assert r.status_code == 422, r.get_json()
+    assert error_of(r)["code"] == "validation_error"
     assert db.session.execute(select(func.count()).select_from(Device)).scalar() == 0
 
 

@@ -12,8 +12,7 @@ from server import choices
 from server.api.sync import MutationSchema, PushSchema, _plain_mutation
 from server.sync.fields import Fields, plain_result
 
-from .helpers import error_of
-from .test_sync import phone  # noqa: F401  (fixture)
+from .support.api import error_of
 
 GOOD = {"mutation_id": str(uuid.uuid4()), "seq": 7, "kind": "visit.record", "observed_at": "2026-11-25T08:00:00Z", "payload": {"a": 1}}
 

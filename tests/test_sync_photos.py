@@ -13,8 +13,9 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import Checkpoint, Photo, User
 
-from .helpers import error_of
-from .test_sync import Phone, new_id
+from .support.api import error_of
+from .support.ids import new_id
+from .support.phone import Phone
 
 
 def jpeg() -> bytes:

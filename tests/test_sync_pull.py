@@ -13,8 +13,8 @@ from server.models import Change, Checkpoint, Task, User, utcnow
 from server.demo import demo_checkpoints
 from server.sites import create_checkpoint, update_checkpoint
 
-from .helpers import error_of
-from .test_sync import Phone
+from .support.api import error_of
+from .support.phone import Phone
 
 
 def pull_all(api, cursor: int = 0, limit: int = 1000) -> tuple[dict, int, int]:
@@ -95,7 +95,8 @@ def test_closed_task_becomes_a_tombstone(as_role, demo):
     state, _, _ = pull_all(api, cursor=0)
     assert ("task", str(task_id)) not in state
     later = api.get("/api/sync/pull", query_string={"cursor": cursor}).get_json()["changes"]
-    assert {"cursor": later[0]["cursor"], "entity": "task", "id": str(task_id), "op": "delete"} in later
+    # The tombstone says how the task ended, so a screen showing it can say so (issue 13).
+    assert {"cursor": later[0]["cursor"], "entity": "task", "id": str(task_id), "op": "delete", "data": {"id": task_id, "state": "cancelled"}} in later
 
 
 def test_pull_shows_only_my_sites(as_role, demo, other_site):

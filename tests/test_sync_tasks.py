@@ -12,7 +12,10 @@ from server import choices, tasks
 from server.extensions import db
 from server.models import Photo, Task, User, Verification, Visit
 
-from .test_sync import Phone, iso, new_id, statuses
+from .support.ids import iso, new_id
+
+from .support.phone import Phone, statuses
+
 
 
 @pytest.fixture

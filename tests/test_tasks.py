@@ -13,8 +13,10 @@ from server.extensions import db
 from server.models import AuditEvent, Change, Checkpoint, Finding, Photo, Site, Task, Verification, Visit, utcnow
 from server.problems import Conflict, Invalid
 
-from .helpers import error_of
-from .test_tasks_support import Phone, checkpoint, finding, iso, new_id, user, work_done
+from .support.api import error_of
+from .support.ids import iso, new_id
+from .support.phone import Phone
+from .support.tasks import checkpoint, finding, user, work_done
 
 DAY = timedelta(days=1)
 
@@ -58,18 +60,18 @@ def test_due_days_are_a_per_site_setting(demo):
 
 
 def test_due_date_is_observation_plus_seven_days_when_the_finding_syncs_three_days_late(demo, as_role):
-    phone = Phone(as_role("patroller"), demo)
+    phone = Phone(as_role("patroller"), demo.id)
     seen = phone.now() - 3 * DAY
-    results = phone.push([phone.failed_visit(scanned_at=seen)])
+    results = phone.push_ok([phone.visit(fail=(0,), scanned_at=seen)])
     assert results[0]["status"] == "applied", results
     task = db.session.get(Task, results[0]["result"]["task_ids"][0])
     assert abs(task.due_at - (seen.replace(tzinfo=None) + 7 * DAY)) < timedelta(seconds=2)
 
 
 def test_due_date_is_observation_plus_seven_days_when_the_phone_clock_is_a_day_off(demo, as_role):
-    phone = Phone(as_role("patroller"), demo, clock_off=DAY)  # the phone thinks it is tomorrow
+    phone = Phone(as_role("patroller"), demo.id, clock_off=DAY)  # the phone thinks it is tomorrow
     seen_by_phone = phone.now() - timedelta(hours=2)
-    results = phone.push([phone.failed_visit(scanned_at=seen_by_phone)])
+    results = phone.push_ok([phone.visit(fail=(0,), scanned_at=seen_by_phone)])
     task = db.session.get(Task, results[0]["result"]["task_ids"][0])
     really_seen = (seen_by_phone - DAY).replace(tzinfo=None)
     assert abs(task.due_at - (really_seen + 7 * DAY)) < timedelta(seconds=2)
@@ -90,8 +92,8 @@ def _task_shape(task_json: dict) -> dict:
 def test_finding_by_sync_and_by_api_end_in_the_same_task(demo, as_role):
     """The same domain function serves both: a finding synced from a phone and one posted from the web."""
     patroller = as_role("patroller")
-    phone = Phone(patroller, demo)
-    results = phone.push([phone.failed_visit("F02", scanned_at=phone.now(), severity="major")])
+    phone = Phone(patroller, demo.id)
+    results = phone.push_ok([phone.visit("F02", fail=(0,), scanned_at=phone.now(), severity="major")])
     synced_id = results[0]["result"]["task_ids"][0]
     r = patroller.post("/api/findings/", json={"checkpoint_id": checkpoint(demo, "F03").id, "item_id": "floor.lights_doors_windows",
                                                "description": "灯不亮 light out", "severity": "major"})
@@ -379,14 +381,14 @@ def test_a_supervisor_who_verifies_signs_as_the_supervisor_and_a_manager_does_no
 def test_verification_by_sync_closes_the_task(demo, as_role):
     _, task = finding(demo)
     work_done(task)
-    phone = Phone(as_role("supervisor"), demo)
+    phone = Phone(as_role("supervisor"), demo.id)
     cp = checkpoint(demo)
     payload = {"verification_id": new_id(), "task_id": task.id, "result": "pass",
                "visit": {"visit_id": new_id(), "checkpoint_id": cp.id, "scanned_at": iso(phone.now()), "scan_method": "qr"},
                "after_photo_ids": [new_id()], "signatures": {"verifier": new_id()}}
     m = phone.mutation("task.verify", payload, phone.now())
-    assert phone.push([m])[0]["status"] == "applied"
-    assert phone.push([m])[0]["status"] == "duplicate"
+    assert phone.push_ok([m])[0]["status"] == "applied"
+    assert phone.push_ok([m])[0]["status"] == "duplicate"
     db.session.expire_all()
     assert db.session.get(Task, task.id).state == "verified"
     assert db.session.execute(select(func.count()).select_from(Verification)).scalar() == 1
@@ -394,13 +396,13 @@ def test_verification_by_sync_closes_the_task(demo, as_role):
 
 def test_verification_by_sync_of_a_scan_before_the_work_was_done_is_rejected(demo, as_role):
     _, task = finding(demo)
-    phone = Phone(as_role("supervisor"), demo)
+    phone = Phone(as_role("supervisor"), demo.id)
     scanned = phone.now() - timedelta(minutes=5)
     work_done(task)
     payload = {"verification_id": new_id(), "task_id": task.id, "result": "pass",
                "visit": {"visit_id": new_id(), "checkpoint_id": checkpoint(demo).id, "scanned_at": iso(scanned), "scan_method": "qr"},
                "after_photo_ids": [new_id()], "signatures": {"verifier": new_id()}}
-    result = phone.push([phone.mutation("task.verify", payload, scanned)])[0]
+    result = phone.push_ok([phone.mutation("task.verify", payload, scanned)])[0]
     assert result["status"] == "rejected" and result["code"] == "no_fresh_scan"
     db.session.expire_all()
     assert db.session.get(Task, task.id).state == "done"
@@ -486,9 +488,9 @@ def _flags(results) -> list[bool]:
 
 def test_three_failures_of_the_same_item_in_one_push_are_flagged(demo, as_role):
     """A phone offline for a week syncs three failures of the same item at once."""
-    phone = Phone(as_role("patroller"), demo)
+    phone = Phone(as_role("patroller"), demo.id)
     now = phone.now()
-    results = phone.push([phone.failed_visit("F01", scanned_at=now - n * DAY) for n in (6, 4, 2)])
+    results = phone.push_ok([phone.visit("F01", fail=(0,), scanned_at=now - n * DAY) for n in (6, 4, 2)])
     assert [r["status"] for r in results] == ["applied"] * 3
     assert _flags(results) == [True, True, True]
 
@@ -498,21 +500,21 @@ def test_a_late_sync_of_an_older_failure_flags_the_newer_ones_too(demo, as_role)
     now = utcnow()
     _, t2 = finding(demo, observed_at=now - 5 * DAY)
     _, t3 = finding(demo, observed_at=now - 2 * DAY)
-    phone = Phone(as_role("patroller"), demo)
-    late = phone.push([phone.failed_visit("F01", scanned_at=phone.now() - 20 * DAY)])
+    phone = Phone(as_role("patroller"), demo.id)
+    late = phone.push_ok([phone.visit("F01", fail=(0,), scanned_at=phone.now() - 20 * DAY)])
     assert _flags(late) == [True]
     db.session.expire_all()
     assert db.session.get(Task, t2.id).repeat_flag and db.session.get(Task, t3.id).repeat_flag
 
 
 def test_failures_at_two_checkpoints_or_of_two_items_in_one_push_are_counted_apart(demo, as_role):
-    phone = Phone(as_role("patroller"), demo)
+    phone = Phone(as_role("patroller"), demo.id)
     now = phone.now()
-    results = phone.push([
-        phone.failed_visit("F01", scanned_at=now - 3 * DAY),
-        phone.failed_visit("F02", scanned_at=now - 2 * DAY),
-        phone.failed_visit("F01", scanned_at=now - 1 * DAY, item_index=1),
-        phone.failed_visit("F01", scanned_at=now),
+    results = phone.push_ok([
+        phone.visit("F01", fail=(0,), scanned_at=now - 3 * DAY),
+        phone.visit("F02", fail=(0,), scanned_at=now - 2 * DAY),
+        phone.visit("F01", fail=(1,), scanned_at=now - 1 * DAY),
+        phone.visit("F01", fail=(0,), scanned_at=now),
     ])
     assert _flags(results) == [False, False, False, False]
 
@@ -523,10 +525,10 @@ def test_a_repeat_flag_names_the_failures_of_its_own_thirty_days_only(demo, as_r
     Each task's history says which failures made it a repeat: those of its own run, not
     the other run six weeks away (which is not "3 times within 30 days" with it).
     """
-    phone = Phone(as_role("patroller"), demo)
+    phone = Phone(as_role("patroller"), demo.id)
     now = phone.now()
     days = (50, 49, 48, 5, 4, 3)
-    results = phone.push([phone.failed_visit("F01", scanned_at=now - n * DAY) for n in days])
+    results = phone.push_ok([phone.visit("F01", fail=(0,), scanned_at=now - n * DAY) for n in days])
     assert _flags(results) == [True] * 6
     finding_of = {r["result"]["task_ids"][0]: r["result"]["finding_ids"][0] for r in results}
     task_ids = list(finding_of)

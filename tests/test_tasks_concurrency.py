@@ -14,7 +14,7 @@ from server.problems import Problem
 from server.models import AuditEvent, Extension, Task
 
 from .conftest import PG_URL
-from .test_tasks_support import finding, user
+from .support.tasks import finding, user
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: SQLite serialises writers")]
 

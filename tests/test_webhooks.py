@@ -18,7 +18,7 @@ from server import choices, webhooks
 from server.extensions import db
 from server.models import Webhook, WebhookDelivery, utcnow
 
-from .test_tasks_support import finding
+from .support.tasks import finding
 
 
 class Receiver:

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import choices, photos
+from .. import choices, photos, sounds
 from ..auth import authorize, current_user, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
@@ -79,7 +79,7 @@ def list_photos(args):
 @blp.route("/<photo_id>", methods=["PUT"])
 @requires()  # no role decides: the photo is expected from the person whose record names it (photos.upload)
 @blp.doc(
-    requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in photos.CONTENT_TYPES}},
+    requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in (*photos.CONTENT_TYPES, *sounds.CONTENT_TYPES)}},
     parameters=[{"in": "header", "name": "X-Content-SHA256", "required": True, "schema": {"type": "string"}, "description": "hex SHA-256 of the body"}],
 )
 @blp.response(201, PhotoSchema, description="stored for the first time")
@@ -112,9 +112,13 @@ def put_photo(photo_id):
 def get_photo(args, photo_id):
     """The display copy (longest side 1600 px) or the thumbnail (320 px) of a photo."""
     photo = photos.get_for(current_user(), _photo_id(photo_id))
+    if photos.is_sound(photo):
+        # A sound clip: its bytes as recorded, whatever size was asked for.
+        key, mimetype, etag = sounds.sound_key(photo.id), photo.content_type, photo.sha256
+    else:
+        key, mimetype, etag = photos.photo_key(photo.id, args["size"]), "image/jpeg", f"{photo.sha256}-{args['size']}"
     try:
-        resp = send_stored(get_store("photos"), photos.photo_key(photo.id, args["size"]), mimetype="image/jpeg",
-                           etag=f"{photo.sha256}-{args['size']}", max_age=86400)
+        resp = send_stored(get_store("photos"), key, mimetype=mimetype, etag=etag, max_age=86400)
     except MissingObject:
         raise ApiError(404, "This photo's file is missing on the server.", "photo_not_received")
     resp.headers["Cache-Control"] = "private, max-age=86400, immutable"

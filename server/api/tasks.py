@@ -128,6 +128,7 @@ class PhotosSchema(StrictSchema):
     after = fields.List(fields.String())
     pairs = fields.List(fields.Nested(PhotoPairSchema))
     missing = fields.List(fields.String(), metadata={"description": "photo ids named (before, after, signatures) but not uploaded yet"})
+    sounds = fields.List(fields.String(), metadata={"description": "sound clips of the finding (\"listen\"), received: GET /api/photos/<id> plays them"})
 
 
 class FindingFull(FindingBrief):

@@ -36,6 +36,7 @@ from ..extensions import db
 from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
 from ..fonts import font_setting, register_font
 from ..photos import photo_key
+from ..sounds import sniff, sound_key
 from ..problems import Gone, NotFound, Unavailable
 from ..storage import MissingObject, StorageError, Store, get_store
 from ..timeutil import local_iso
@@ -67,18 +68,21 @@ def locate(store: Store, key: str) -> str:
     return str(path) if path is not None else store.describe() + key
 
 
-def photo_file(photo_id: str, scratch: Path | None = None) -> Path | None:
-    """A local file with the display copy of a received photo, if the store has it.
+SOUND_EXT = {"webm": "webm", "ogg": "ogg", "mp4": "m4a"}
+
+
+def photo_file(photo_id: str, scratch: Path | None = None, key: str | None = None) -> Path | None:
+    """A local file with the display copy of a received photo (or the object `key`), if the store has it.
 
     The local store's own file; from a bucket, a copy fetched into `scratch/photos/`
     (where the zip takes it from), once per build.
     """
     store = get_store("photos")
-    key = photo_key(photo_id, "display")
+    key = key or photo_key(photo_id, "display")
     path = store.local_path(key)
     if path is not None or scratch is None:
         return path
-    target = scratch / "photos" / f"{photo_id}.jpg"
+    target = scratch / "photos" / key.rsplit("/", 1)[-1]
     if target.is_file():
         return target
     target.parent.mkdir(exist_ok=True)
@@ -290,12 +294,18 @@ def _write_tables(job: Job, work: Path) -> list[str]:
 def _copy_photos(job: Job, work: Path) -> list[dict]:
     entries = []
     for photo_id, purpose, original_sha in job.photos:
+        rel = f"photos/{photo_id}.jpg"
         src = photo_file(photo_id, work)
         if src is None:
-            continue
-        rel = f"photos/{photo_id}.jpg"
+            # A sound clip ("listen"), kept as recorded: filed under sounds/ with its container's extension.
+            src = photo_file(photo_id, work, sound_key(photo_id))
+            if src is None:
+                continue
+            with open(src, "rb") as fh:
+                clip = sniff(fh.read())
+            rel = f"sounds/{photo_id}.{SOUND_EXT.get(clip.container if clip else '', 'bin')}"
         if src != work / rel:
-            (work / "photos").mkdir(exist_ok=True)
+            (work / rel.split("/")[0]).mkdir(exist_ok=True)
             shutil.copyfile(src, work / rel)
         entries.append({"id": photo_id, "purpose": purpose, "path": rel, "original_sha256": original_sha})
     return entries

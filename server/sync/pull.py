@@ -132,8 +132,12 @@ def _materialise(rows: list[Change], sites: set[int]) -> list[dict]:
             continue  # not kept offline; the cursor still moves past it
         key = ch.entity_id if ch.entity in ("checklist",) else _int_or(ch.entity_id)
         current = data[ch.entity].get(key)
-        if ch.op == "delete" or current is None:
-            out.append({"cursor": ch.cursor, "entity": ch.entity, "id": ch.entity_id, "op": "delete"})
+        if ch.op == "delete" or current is None or current.get("closed"):
+            gone = {"cursor": ch.cursor, "entity": ch.entity, "id": ch.entity_id, "op": "delete"}
+            if current is not None and current.get("closed"):
+                # A closed task leaves the phone, saying how it ended (a screen showing it says so).
+                gone["data"] = {"id": current["id"], "state": current["state"]}
+            out.append(gone)
         else:
             out.append({"cursor": ch.cursor, "entity": ch.entity, "id": ch.entity_id, "op": "upsert", "data": current})
     return out
@@ -210,7 +214,7 @@ def load_plans(keys) -> dict:
 
 
 def load_tasks(keys) -> dict:
-    """Open tasks with what the phone shows; a closed task becomes a delete tombstone."""
+    """Open tasks with what the phone shows; a closed task becomes a delete tombstone carrying its final state."""
     rows = db.session.execute(
         select(
             Task.id, Task.site_id, Task.checkpoint_id, Task.state, Task.due_at, Task.assignee_id, User.display_name,
@@ -225,7 +229,9 @@ def load_tasks(keys) -> dict:
     photos: dict[str, list] = {}
     if finding_ids:
         for pid, fid in db.session.execute(
-            select(Photo.id, Photo.finding_id).where(Photo.finding_id.in_(finding_ids), Photo.status == choices.PHOTO_RECEIVED).order_by(Photo.created_at)
+            select(Photo.id, Photo.finding_id).where(
+                Photo.finding_id.in_(finding_ids), Photo.status == choices.PHOTO_RECEIVED, ~Photo.content_type.like("audio/%")
+            ).order_by(Photo.created_at)
         ):
             photos.setdefault(fid, []).append(pid)
     out = {}
@@ -240,6 +246,8 @@ def load_tasks(keys) -> dict:
             },
             "photos": photos.get(r.finding_id, []),
         }
+    for tid, state in db.session.execute(select(Task.id, Task.state).where(Task.id.in_(_ints(keys)), Task.state.in_(choices.TASK_CLOSED_STATES))):
+        out[tid] = {"id": tid, "state": state, "closed": True}
     return out
 
 

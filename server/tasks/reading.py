@@ -24,7 +24,10 @@ def task_summary(task: Task) -> dict:
     site = db.session.get(Site, task.site_id)
     assignee = db.session.get(User, task.assignee_id) if task.assignee_id else None
     checkpoint = db.session.get(Checkpoint, task.checkpoint_id)
-    photos = db.session.execute(select(Photo.id).where(Photo.finding_id == task.finding_id).order_by(Photo.created_at, Photo.id)).scalars().all()
+    # Sound clips travel as photos (server/sounds.py) but are not before-photos: listed apart.
+    photos = db.session.execute(
+        select(Photo.id).where(Photo.finding_id == task.finding_id, ~Photo.content_type.like("audio/%")).order_by(Photo.created_at, Photo.id)
+    ).scalars().all()
     pending = db.session.execute(select(Extension.id).where(Extension.task_id == task.id, Extension.state == C.EXTENSION_PENDING).limit(1)).first()
     return {
         "id": task.id,
@@ -108,7 +111,10 @@ def task_detail(task: Task) -> dict:
     pairs = [{"before": before[i] if i < len(before) else None, "after": after[i] if i < len(after) else None} for i in range(max(len(before), len(after)))]
     named = set(before) | {p for v in verifications for p in [*v.after_photo_ids, *(v.signatures or {}).values()]}
     missing = db.session.execute(select(Photo.id).where(Photo.id.in_(named), Photo.status == C.PHOTO_EXPECTED)).scalars().all() if named else []
-    out["photos"] = {"before": before, "after": after, "pairs": pairs, "missing": sorted(missing)}
+    sounds = db.session.execute(
+        select(Photo.id).where(Photo.finding_id == task.finding_id, Photo.content_type.like("audio/%"), Photo.status == C.PHOTO_RECEIVED).order_by(Photo.created_at, Photo.id)
+    ).scalars().all()
+    out["photos"] = {"before": before, "after": after, "pairs": pairs, "missing": sorted(missing), "sounds": list(sounds)}
     out["extensions"] = extensions
     signers = _names([v.verifier_id for v in verifications] + [v.supervisor_id for v in verifications])
     out["verifications"] = [

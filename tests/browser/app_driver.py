@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from .conftest import AXE, SCREENSHOTS
+
+# How often `until` looks again.
+POLL_MS = 100
 
 COUNT_JS = """async (store) => {
   const db = await new Promise((ok, no) => { const r = indexedDB.open('patrol'); r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
@@ -83,17 +88,40 @@ def rows(page, store: str) -> list:
     return page.evaluate(ROWS_JS, store)
 
 
-def wait_count(page, store: str, ok, timeout: float = 20) -> int:
-    import time
-
+def until(page, cond, what: str, timeout: float = 30):
+    """Wait for a condition, never a fixed time: `cond` is a Python callable, or a JS function
+    (a string) run in the page; returns its first truthy value. Between polls the page's
+    event loop runs (Playwright's route handlers answer there), so a short
+    `wait_for_timeout` is the poll interval, not a guess at how long something takes."""
+    check = cond if callable(cond) else (lambda: page.evaluate(cond))
     deadline = time.monotonic() + timeout
     while True:
-        n = count(page, store)
-        if ok(n):
-            return n
+        value = check()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"IndexedDB store {store} has {n} rows")
-        page.wait_for_timeout(200)
+            raise AssertionError(f"never happened: {what}")
+        page.wait_for_timeout(POLL_MS)
+
+
+def wait_ready(page, screen: str | None = None, timeout: float = 20) -> None:
+    """Wait until the app has rendered a screen (`screen`, or whichever): #app[data-ready] is its signal."""
+    css = f"#app[data-ready='{screen}']" if screen else "#app[data-ready]"
+    page.wait_for_selector(css, state="attached", timeout=timeout * 1000)
+
+
+def wait_count(page, store: str, ok, timeout: float = 20) -> int:
+    last = []
+
+    def counted():
+        last[:] = [count(page, store)]
+        return ok(last[0])
+
+    try:
+        until(page, counted, store, timeout)
+    except AssertionError:
+        raise AssertionError(f"IndexedDB store {store} has {last[0]} rows") from None
+    return last[0]
 
 
 def wait_outbox(page, ok, timeout: float = 30) -> list:
@@ -101,16 +129,17 @@ def wait_outbox(page, ok, timeout: float = 30) -> list:
 
 
 def wait_rows(page, store: str, ok, timeout: float = 30) -> list:
-    import time
+    last: list = []
 
-    deadline = time.monotonic() + timeout
-    while True:
-        r = rows(page, store)
-        if ok(r):
-            return r
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{store} never got there: {[(x.get('kind'), x['status'], x.get('message')) for x in r]}")
-        page.wait_for_timeout(250)
+    def got():
+        last[:] = rows(page, store)
+        return ok(last)
+
+    try:
+        until(page, got, store, timeout)
+    except AssertionError:
+        raise AssertionError(f"{store} never got there: {[(x.get('kind'), x['status'], x.get('message')) for x in last]}") from None
+    return list(last)
 
 
 def shot(page, name: str) -> None:

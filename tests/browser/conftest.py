@@ -22,6 +22,7 @@ import requests
 from server import create_app
 from server.extensions import db
 
+from ..conftest import demo_site
 from . import engines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,12 +119,11 @@ class LiveServer:
 
 @pytest.fixture
 def seeded(db_url, tmp_path):
-    """The demo site in a fresh database; yields an app for checking the database."""
+    """The demo site in a fresh database (copied from its template: `seeded` names that data
+    set in tests/conftest.py); yields an app for checking the database."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "PHOTO_DIR": str(tmp_path / "photos")})
     with app.app_context():
-        from server.demo import seed
-
-        seed()
+        demo_site()
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -166,13 +166,15 @@ def playwright():
 
 @pytest.fixture
 def launch(playwright, tmp_path):
-    """launch(video=None) → a Chromium; with a y4m file, that file is the camera."""
+    """launch(video=None, audio=False) → a Chromium; with a y4m file, that file is the camera; audio: a fake microphone."""
     browsers = []
 
-    def make(video: Path | None = None):
+    def make(video: Path | None = None, audio: bool = False):
         args = list(LAUNCH_ARGS)
         if video:
             args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"]
+        elif audio:  # Chromium's fake microphone (a beep) for sound clips
+            args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
         b = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         browsers.append(b)
         return b

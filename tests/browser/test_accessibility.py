@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from .app_driver import login, serious_violations, shot, sign, wait_installed, wait_outbox
+from .app_driver import login, serious_violations, shot, sign, wait_installed, wait_outbox, wait_ready
 from .conftest import api_session, jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
 
 
 def check(page, name: str, problems: dict) -> None:
-    page.wait_for_timeout(300)  # let the screen finish its async render
+    wait_ready(page)  # the screen has finished its render
     shot(page, name)
     bad = serious_violations(page)
     if bad:

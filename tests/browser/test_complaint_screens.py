@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server.models import Complaint
 
-from .app_driver import installed_app, login, open_by_code, rows, serious_violations, shot, wait_outbox
+from .app_driver import installed_app, login, open_by_code, rows, serious_violations, shot, wait_outbox, wait_ready
 from .conftest import SCREENSHOTS, guard_origin, new_context
 
 pytestmark = pytest.mark.browser
@@ -182,8 +182,11 @@ def test_patroller_takes_a_complaint_during_a_patrol_offline_and_it_syncs_exactl
     wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
     # A second sync sends nothing again.
     page.goto("/#/outbox")
+    wait_ready(page, "outbox")
+    # The outbox screen renders again once the sync is over: its signal, cleared first.
+    page.evaluate("() => { delete document.getElementById('app').dataset.ready; }")
     page.click("#sync-now")
-    page.wait_for_timeout(500)
+    wait_ready(page, "outbox")
 
     def complaints(s):
         return [(c.complainant, c.unit, c.content, c.channel, c.visit_id is not None) for c in s.execute(select(Complaint)).scalars()]

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from server.models import Finding, Mutation, Photo, Task, Visit
 
-from .app_driver import installed_app, login, open_by_code, record_all_fine, rows, wait_installed, wait_outbox, wait_rows
+from .app_driver import installed_app, login, open_by_code, record_all_fine, rows, until, wait_installed, wait_outbox, wait_rows
 from .conftest import jpeg_bytes, new_context
+from .storage_js import CLEAR_SITE_STORAGE_JS, FILL_STORAGE_JS, FREE_STORAGE_JS
 
 pytestmark = pytest.mark.browser
 
@@ -106,16 +107,6 @@ def test_site_data_cleared_while_the_app_is_open_it_starts_again_at_login_and_pu
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
 
 
-CLEAR_SITE_STORAGE_JS = """async () => {
-    for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
-    localStorage.clear(); sessionStorage.clear();
-    for (const k of await caches.keys()) await caches.delete(k);
-    for (const d of await indexedDB.databases()) {
-      await new Promise((ok) => { const r = indexedDB.deleteDatabase(d.name); r.onsuccess = r.onerror = r.onblocked = ok; });
-    }
-}"""
-
-
 def test_storage_cleared_from_one_tab_while_the_app_opens_in_another_it_installs_again_and_opens_offline(live_server, launch, query):
     browser = launch()
     context = new_context(browser, live_server)
@@ -149,39 +140,6 @@ def test_storage_cleared_from_one_tab_while_the_app_opens_in_another_it_installs
     page.evaluate("window.dispatchEvent(new Event('online'))")
     wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
-
-
-# Other data of the site fills what is left of its quota (random bytes, which do not
-# compress), in ever smaller pieces until not even 1 KiB fits: the phone is full.
-FILL_STORAGE_JS = """async () => {
-  const db = await new Promise((ok, no) => {
-    const r = indexedDB.open('filler');
-    r.onupgradeneeded = () => r.result.createObjectStore('blocks', { autoIncrement: true });
-    r.onsuccess = () => ok(r.result);
-    r.onerror = () => no(r.error);
-  });
-  const block = (n) => {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
-    return b;
-  };
-  const put = (n) => new Promise((ok) => {
-    const tx = db.transaction('blocks', 'readwrite');
-    tx.objectStore('blocks').add(block(n));
-    tx.oncomplete = () => ok(null);
-    tx.onabort = () => ok(tx.error ? tx.error.name : 'aborted');
-  });
-  let refused = null;
-  for (let n = 1 << 18; n >= 1024; n >>= 2) while (!(refused = await put(n)));
-  db.close();
-  return refused;
-}"""
-
-FREE_STORAGE_JS = """() => new Promise((ok, no) => {
-  const r = indexedDB.deleteDatabase('filler');
-  r.onsuccess = () => ok(true);
-  r.onerror = () => no(r.error);
-})"""
 
 
 def test_storage_full_while_saving_a_visit_says_so_loses_nothing_and_saves_once_there_is_room(live_server, launch, query):
@@ -258,14 +216,6 @@ def _hold_after_server_answers(context, pattern: str, held: list) -> None:
     context.route(pattern, hold)
 
 
-def _wait_for(page, cond, what: str, tries: int = 150) -> None:
-    for _ in range(tries):
-        if cond():
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError(f"never happened: {what}")
-
-
 def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_ends_clean(live_server, launch, query):
     browser = launch()
     context, page = installed_app(browser, live_server)
@@ -288,7 +238,7 @@ def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_end
     _hold_after_server_answers(context, "**/api/sync/push", pushes)
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    _wait_for(page, lambda: pushes, "the push answered")
+    until(page, lambda: pushes, "the push answered")
     page.close()
     assert [r["status"] for r in pushes[0]["body"]["results"]] == ["applied", "applied"]
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
@@ -308,7 +258,7 @@ def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_end
     _hold_after_server_answers(context, "**/api/photos/*", uploads)
     page = context.new_page()
     page.goto("/")
-    _wait_for(page, lambda: uploads, "the photo upload answered")
+    until(page, lambda: uploads, "the photo upload answered")
     page.close()
     assert [[(r["mutation_id"], r["status"]) for r in a["results"]] for a in answers] == [[(m, "duplicate") for m in recorded]]
     assert uploads[0]["status"] == 201

@@ -4,49 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from server.models import Checkpoint, Extension, Task, User
 
-from .app_driver import login, shot
-from .conftest import AXE, guard_origin, jpeg_bytes, new_context
+from .app_driver import shot, until, wait_ready
+from .conftest import AXE, jpeg_bytes
+from .desk_driver import Api, clean, open_as
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "patrol-demo"
 SCREENS = ["manage", "manage/tasks", "manage/findings", "manage/notifications", "manage/repeats", "manage/checkpoints", "manage/plans", "manage/plans/new", "manage/coverage"]
 
 
 # --- set-up through the API, as the people themselves would -------------------------------
-
-
-class Api:
-    """A logged-in API session for one demo user (sends the CSRF header on writes)."""
-
-    def __init__(self, server, username: str):
-        self.base = server.url
-        self.s = requests.Session()
-        resp = self.s.post(f"{self.base}/api/auth/login", json={"username": username, "password": PASSWORD}, timeout=10)
-        assert resp.status_code == 200, resp.text
-        self.me = resp.json()
-        self.s.headers["X-CSRF-Token"] = self.me["csrf_token"]
-
-    def get(self, path: str):
-        resp = self.s.get(self.base + path, timeout=10)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def post(self, path: str, body: dict, status: int = 201):
-        resp = self.s.post(self.base + path, json=body, timeout=10)
-        assert resp.status_code == status, resp.text
-        return resp.json()
 
 
 @pytest.fixture(autouse=True)
@@ -91,42 +67,14 @@ def browser(launch):
     return launch()
 
 
-def open_as(browser, server, username: str, *, bypass_csp: bool = False, lang: str = "zh"):
-    """A phone-sized page logged in as `username`; CSP violations and off-origin requests are collected."""
-    context = new_context(browser, server, bypass_csp=bypass_csp)
-    page = context.new_page()
-    page.csp_errors = []
-    page.leaks = []
-    page.on("console", lambda m: page.csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
-    guard_origin(page, server, page.leaks)
-    page.goto("/")
-    if lang != "zh":
-        page.evaluate("(l) => localStorage.setItem('patrol.lang', l)", lang)
-        page.reload()
-    page.wait_for_selector("#username")
-    login(page, username, PASSWORD)
-    return page
-
-
-def until(page, fn, what: str, timeout: float = 15):
-    """Poll a JS function (string predicates need eval, which the app's CSP forbids)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = page.evaluate(fn)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        page.wait_for_timeout(150)
+# The images in the viewport are loaded (lazy ones below it load when scrolled to).
+VISIBLE_IMAGES_LOADED = """() => [...document.querySelectorAll('#app img')]
+  .filter((i) => i.getBoundingClientRect().top < innerHeight)
+  .every((i) => i.complete)"""
 
 
 def badge_count(page) -> int:
     return page.evaluate("() => { const b = document.getElementById('unread-badge'); return b && !b.hidden ? Number(b.dataset.count) : 0; }")
-
-
-def clean(page) -> None:
-    assert page.csp_errors == [], page.csp_errors
-    assert page.leaks == [], page.leaks
 
 
 # --- the rules ----------------------------------------------------------------------------
@@ -204,8 +152,9 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     sup = open_as(browser, live_server, "supervisor")
     sup.goto(f"/#/manage/tasks/{task_id}")
     sup.wait_for_selector("#ext-request")
-    before = sup.inner_text("#task-due")
-    due_day = date.fromisoformat(before[:10])
+    before = sup.inner_text("#task-due")  # the app's one format: 12月10日 16:16 (site clock)
+    due_day = date.fromisoformat(sup.get_attribute("#ext-date", "min"))
+    assert before.startswith(f"{due_day.month}月{due_day.day}日 ")
     sup.fill("#ext-date", (due_day + timedelta(days=5)).isoformat())
     sup.fill("#ext-reason", "配件需要订货 the part must be ordered")
     sup.click("#ext-request")
@@ -228,9 +177,10 @@ def test_manager_approves_extension_and_the_due_date_changes_on_screen(live_serv
     shot(page, "manage-task-extension")
     page.fill("#ext-note", "同意 agreed")
     page.click("#ext-approve")
-    until(page, f"() => document.querySelector('#task-due') && !document.querySelector('#task-due').textContent.startsWith({json.dumps(before[:10])})", "due date changed on screen")
+    until(page, f"() => document.querySelector('#task-due') && document.querySelector('#task-due').textContent !== {json.dumps(before)}", "due date changed on screen")
     after = page.inner_text("#task-due")
-    assert after.startswith((due_day + timedelta(days=5)).isoformat())
+    moved = due_day + timedelta(days=5)
+    assert after.startswith(f"{moved.month}月{moved.day}日 ")
     assert page.locator("li.ext-approved").count() == 1
     assert "期限变更" in page.inner_text("#task-history")
 
@@ -265,7 +215,8 @@ def test_manager_lists_the_extensions_to_decide_and_reads_what_each_notice_is_ab
     notice = page.inner_text("#notif-list .notif[data-kind='extension_requested']")
     assert "4楼 (F04)" in notice and "走廊灯坏了" in notice and "配件需要订货" in notice
     assert "演示主管 Demo supervisor申请把期限从" in notice
-    assert "延到 " + (new_due.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")) in notice
+    local = new_due.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"延到 {local.month}月{local.day}日 {local:%H:%M}" in notice
     clean(page)
 
 
@@ -330,7 +281,8 @@ def test_notification_badge_shows_unread_count_and_clears_when_read(live_server,
     # Read on the server, not only on this screen.
     page.goto("/#/manage")
     page.wait_for_selector("#stat-open")
-    page.wait_for_timeout(500)
+    # The badge has asked the server (data-count is set by its answer, hidden at zero).
+    page.wait_for_selector("#unread-badge[data-count]", state="attached")
     assert badge_count(page) == 0
     clean(page)
 
@@ -377,7 +329,10 @@ def test_axe_finds_no_serious_or_critical_violation_on_desk_screens(live_server,
             page.goto(f"/#/{screen}")
             page.wait_for_selector(".desk-body")
             page.wait_for_selector(".desk-loading", state="detached")
-            page.wait_for_timeout(300)  # lazy thumbnails and the unread badge
+            wait_ready(page)
+            # The unread badge has its count, and the thumbnails on screen have loaded.
+            page.wait_for_selector("#unread-badge[data-count]", state="attached")
+            until(page, VISIBLE_IMAGES_LOADED, "the thumbnails on screen loaded")
             name = "manage-" + screen.replace("manage/", "").replace("/", "-").replace("manage", "desk")
             shot(page, f"{name}-{lang}")
             if lang == "zh":

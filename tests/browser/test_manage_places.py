@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 from server.models import Checkpoint, PatrolPlan, Site, User, Visit
 from server.timeutil import month_of
 
-from .app_driver import shot
-from .test_manage import Api, clean, open_as, until
+from .app_driver import shot, until
+from .desk_driver import Api, clean, open_as
 
 pytestmark = pytest.mark.browser
 

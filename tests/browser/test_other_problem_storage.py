@@ -9,7 +9,7 @@ from server.models import Finding, Photo
 
 from .app_driver import installed_app, open_by_code, rows, wait_outbox, wait_rows
 from .conftest import jpeg_bytes
-from .test_faults_browser import FILL_STORAGE_JS, FREE_STORAGE_JS
+from .storage_js import FILL_STORAGE_JS, FREE_STORAGE_JS
 
 pytestmark = pytest.mark.browser
 

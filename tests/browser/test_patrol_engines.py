@@ -28,18 +28,11 @@ from sqlalchemy import func, select
 
 from server.models import Checkpoint, Extension, Finding, Mutation, Photo, Task, Verification, Visit
 
-from .app_driver import install, login, open_by_code, record_all_fine, rows, shot, sign, wait_installed, wait_outbox, wait_rows
+from .app_driver import install, login, open_by_code, record_all_fine, rows, shot, sign, until, wait_installed, wait_outbox, wait_rows
 from .conftest import api_session, jpeg_bytes
-from .test_faults_browser import CLEAR_SITE_STORAGE_JS, FILL_STORAGE_JS, FREE_STORAGE_JS
+from .storage_js import EVICT_JS, FILL_STORAGE_JS, FREE_STORAGE_JS, NOT_THE_APP
 
 pytestmark = pytest.mark.browser
-
-# A page of the site that is not the app (an image: every engine shows it and fires "load").
-NOT_THE_APP = "/static/pwa/icons/icon-192.png"
-# What Safari's 7-day rule (or any eviction) deletes: every script-written store of the site.
-EVICT_JS = CLEAR_SITE_STORAGE_JS
-
-
 
 def _count(query, model, *where) -> int:
     return query(lambda s: s.scalar(select(func.count()).select_from(model).where(*where)))
@@ -115,10 +108,7 @@ def test_app_killed_after_the_server_answered_resends_and_ends_with_each_record_
     # hears the answer.
     pushes = device.proxy.hold("/api/sync/push")
     _online(device, page)
-    for _ in range(150):
-        if pushes:
-            break
-        page.wait_for_timeout(200)
+    until(page, lambda: pushes, "the push answered")
     assert [r["status"] for r in pushes[0]["body"]["results"]] == ["applied", "applied"]
     page.close()
     device.proxy.unhold()

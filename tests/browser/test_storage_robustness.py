@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from server.models import Checkpoint, Mutation, Visit
 
 from .app_driver import install, open_by_code, record_all_fine, rows, shot, wait_installed, wait_outbox
-from .test_patrol_engines import EVICT_JS, NOT_THE_APP
+from .storage_js import EVICT_JS, NOT_THE_APP
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 
 from server.models import Finding, Photo, Task, Visit
 
-from .app_driver import installed_app, open_by_code, rows, shot, wait_outbox
+from server.i18n import table
+
+from .app_driver import installed_app, open_by_code, rows, shot, until, wait_outbox
 from .conftest import jpeg_bytes
 
 pytestmark = pytest.mark.browser
@@ -49,10 +51,7 @@ def test_server_killed_after_committing_a_push_still_syncs_exactly_once(live_ser
     context.route("**/api/sync/push", kill_after_commit)
     context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    for _ in range(100):
-        if state["killed"]:
-            break
-        page.wait_for_timeout(200)
+    until(page, lambda: state["killed"], "the push reached the server", timeout=20)
     assert state["killed"] == 1
     assert rows(page, "outbox")[0]["status"] == "pending"  # the phone never heard: it keeps it
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
@@ -86,8 +85,9 @@ def test_new_version_while_a_form_is_open_loses_nothing(live_server, launch, que
     page.wait_for_selector("#update-reload", timeout=20000)
     shot(page, "update_banner")
     page.click("#update-reload")
-    # The form stays: the update waits until the form is closed.
-    page.wait_for_timeout(500)
+    # The form stays: the app answers that the update waits until the form is closed.
+    page.wait_for_selector("#toast.show")
+    assert page.inner_text("#toast") in table()["update_after_form"]
     assert page.input_value("#note-elevator_car-clean") == "轿厢地面有污渍"
     assert page.locator(".screen-checkpoint").count() == 1
 

@@ -5,7 +5,7 @@ import { NAV, ONLINE_CSS, SCREENS } from './screens.js';
 import * as store from './store.js';
 import * as sync from './sync.js';
 import * as i18n from './i18n.js';
-import { fmtTime, t } from './i18n.js';
+import { fmtTime, t, unsentText } from './i18n.js';
 import * as policy from './policy.js';
 import * as vocab from './vocab.js';
 import { clear, h, toast } from './ui/dom.js';
@@ -51,6 +51,7 @@ async function route() {
     }
   }
   const main = document.getElementById('app');
+  delete main.dataset.ready;
   clear(main);
   const container = h('section', { class: `screen screen-${screen.name}` });
   main.append(container);
@@ -72,6 +73,9 @@ async function route() {
     container.append(h('div', { class: 'banner warn', role: 'alert' },
       h('p', {}, t('desk_offline')),
       h('button', { type: 'button', class: 'btn', onclick: () => route() }, t('desk_retry'))));
+  } finally {
+    // Rendered (or its failure said): #app[data-ready] names the screen (tests wait for it).
+    if (current.screen === screen) main.dataset.ready = screen.name;
   }
 }
 
@@ -100,7 +104,7 @@ function renderBar() {
         href: '#/outbox',
         id: 'unsent',
         class: `unsent ${s.unsent ? 'has' : ''} ${s.attention ? 'attention' : ''}`,
-        title: t('unsent_label', { n: s.unsent }),
+        title: s.unsent ? t('unsent_named', { what: unsentText(s.unsentRecords || 0, s.unsentPhotos || 0) }) : t('all_sent'),
       },
       s.attention && !s.unsent ? t('attention', { n: s.attention }) : t('unsent', { n: s.unsent }),
     ),
@@ -120,8 +124,34 @@ function renderBar() {
       },
       t('lang_switch'),
     ),
+    s.me ? h('button', { class: 'logout', type: 'button', id: 'logout', title: t('logout_label', { u: s.me.display_name || s.me.username }), onclick: () => logout() }, t('logout_short')) : null,
   );
 }
+
+// --- a shared phone: log out, and the next person logs in --------------------------------
+
+/**
+ * Log out of this phone. The person's unsent records and photos stay on the phone in their
+ * name (only their own next login sends them), with their open round and drafts; the app
+ * warns first when there are any. Offline, the server's session ends with the next login.
+ */
+async function logout() {
+  const me = store.get().me;
+  if (!me) return;
+  const { records, photos } = await db.unsent(me.id);
+  if ((records || photos) && !window.confirm(t('logout_unsent_warn', { n: unsentText(records, photos) }))) return;
+  sessionStorage.removeItem('patrol.after_login');
+  // Never take the server's session back by itself after this (adoptServerSession).
+  localStorage.setItem(LOGGED_OUT, '1');
+  await db.parkUser(me.id);
+  store.set({ me: null, needLogin: false, round: null, syncError: '' });
+  api.logout().catch((e) => console.warn('logout: server not told', e));
+  await sync.refreshCounts();
+  go('login');
+}
+
+const LOGGED_OUT = 'patrol.logged_out';
+
 
 function renderBanners() {
   const s = store.get();
@@ -444,14 +474,15 @@ async function boot() {
 
 /** The server still has a session for this browser: carry on as that user, as after a login. */
 async function adoptServerSession() {
+  if (localStorage.getItem(LOGGED_OUT)) return; // someone logged out here: the next person logs in
   let user;
   try {
     user = await api.me();
   } catch {
     return; // logged out or offline: the login screen it is
   }
-  await db.setMeta('me', user);
-  store.set({ me: user, needLogin: false });
+  const round = await db.unparkUser(user);
+  store.set({ me: user, needLogin: false, round });
   navigator.storage?.persist?.().catch(() => {});
   sync.start();
   if (store.get().screen === 'login') ctx.afterLogin();

@@ -370,11 +370,77 @@ export async function outboxAll() {
   return (await db()).getAll('outbox');
 }
 
-export async function unsentCount() {
+/** What is still on the phone, not sent: {records, photos} (of `userId` only when given). */
+export async function unsent(userId = null) {
   const d = await db();
-  const pending = await d.countFromIndex('outbox', 'status', 'pending');
-  const photos = await d.countFromIndex('photos', 'status', 'pending');
-  return pending + photos;
+  const mine = (x) => userId === null || ownedBy(x, userId);
+  const records = (await d.getAllFromIndex('outbox', 'status', 'pending')).filter(mine).length;
+  const photos = (await d.getAllFromIndex('photos', 'status', 'pending')).filter(mine).length;
+  return { records, photos };
+}
+
+export async function unsentCount(userId = null) {
+  const { records, photos } = await unsent(userId);
+  return records + photos;
+}
+
+/** A record or photo belongs to `userId`; one saved before rows carried their author belongs to whoever sends it. */
+export function ownedBy(row, userId) {
+  return row.user_id === undefined || row.user_id === null || row.user_id === userId;
+}
+
+// --- a shared phone: one person logs out, the next logs in ------------------------------
+// What a person left on the phone stays, in their name: their outbox rows and photos carry
+// their user id (only their own session sends them), and their open round and drafts are
+// parked under their id until they log in again on this phone.
+
+const PARKED = '|';
+
+/** Log `userId` out of the phone's storage: park their round and drafts; forget who is logged in. */
+export async function parkUser(userId) {
+  const d = await db();
+  const tx = d.transaction(['drafts', 'meta'], 'readwrite');
+  const meta = tx.objectStore('meta');
+  const drafts = tx.objectStore('drafts');
+  await meta.put(await meta.get('round'), `round:${userId}`);
+  await meta.put(null, 'round');
+  await meta.put(null, 'me');
+  for (const draft of await drafts.getAll()) {
+    if (String(draft.key).includes(PARKED)) continue;
+    await drafts.delete(draft.key);
+    await drafts.put({ ...draft, key: `${userId}${PARKED}${draft.key}` });
+  }
+  await tx.done;
+}
+
+/**
+ * `user` logged in on this phone: keep them as the phone's user, give back what they parked
+ * here, and start the reference data again if the last pull was another person's (what one
+ * may see is not what the next may). Returns their open round (or null).
+ */
+export async function unparkUser(user) {
+  const d = await db();
+  const tx = d.transaction(['drafts', 'meta'], 'readwrite');
+  const meta = tx.objectStore('meta');
+  const drafts = tx.objectStore('drafts');
+  await meta.put(user, 'me');
+  const prefix = `${user.id}${PARKED}`;
+  for (const draft of await drafts.getAll()) {
+    if (!String(draft.key).startsWith(prefix)) continue;
+    await drafts.delete(draft.key);
+    await drafts.put({ ...draft, key: draft.key.slice(prefix.length) });
+  }
+  let round = await meta.get('round');
+  if (!round) {
+    round = (await meta.get(`round:${user.id}`)) || null;
+    await meta.put(round, 'round');
+  }
+  await meta.delete(`round:${user.id}`);
+  const pulledFor = await meta.get('pulled_for');
+  await tx.done;
+  if (pulledFor !== undefined && pulledFor !== user.id) await clearReference();
+  await setMeta('pulled_for', user.id);
+  return round;
 }
 
 export async function attentionCount() {
@@ -383,7 +449,10 @@ export async function attentionCount() {
 }
 
 export async function savePhoto({ id, mime, bytes, sha256, purpose, status = 'draft' }) {
-  await (await db()).put('photos', { id, mime, bytes, sha256, purpose, status, created_at: nowIso() });
+  const d = await db();
+  // The author, as for a record: only their own session uploads it.
+  const me = await d.get('meta', 'me');
+  await d.put('photos', { id, mime, bytes, sha256, purpose, status, user_id: me ? me.id : 0, created_at: nowIso() });
 }
 
 export async function getPhoto(id) {
@@ -414,6 +483,8 @@ export async function checkpointsByCode(code) {
   return (await db()).getAllFromIndex('checkpoints', 'short_code', code);
 }
 
+const CLOSED_KEPT = 200;
+
 /** Apply one pulled page and move the cursor in the same transaction (a resumable pull). */
 export async function applyChanges(changes, cursor) {
   const d = await db();
@@ -427,6 +498,13 @@ export async function applyChanges(changes, cursor) {
     if (c.op === 'delete') {
       await store.delete(id);
       if (name === 'sites') await dropSite(tx, id);
+      // A closed task says how it ended: a screen that showed it can say so (the last few kept).
+      if (name === 'tasks' && c.data?.state) {
+        const closed = (await tx.objectStore('meta').get('closed_tasks')) || {};
+        closed[id] = { state: c.data.state, at: nowIso() };
+        const keep = Object.entries(closed).sort((a, b) => (a[1].at < b[1].at ? 1 : -1)).slice(0, CLOSED_KEPT);
+        await tx.objectStore('meta').put(Object.fromEntries(keep), 'closed_tasks');
+      }
     } else if (c.data && name === 'checklists') {
       // Keyed "<site_id>:<kind>"; the data's own id is the checklist version's id.
       await store.put({ ...c.data, version_id: c.data.id, id });
@@ -478,8 +556,9 @@ export async function pendingOutbox(limit, userId) {
   return rows.sort((a, b) => a.seq - b.seq);
 }
 
-export async function pendingPhotos() {
-  return (await db()).getAllFromIndex('photos', 'status', 'pending');
+/** The photos of one user still to upload. */
+export async function pendingPhotos(userId) {
+  return (await (await db()).getAllFromIndex('photos', 'status', 'pending')).filter((p) => ownedBy(p, userId));
 }
 
 export async function setPhotoStatus(id, status, message = '', code = '') {

@@ -47,13 +47,80 @@ export function pick(obj, base = 'name') {
   return (lang() === 'en' ? obj[`${base}_en`] : obj[`${base}_zh`]) || obj[`${base}_zh`] || obj[`${base}_en`] || '';
 }
 
-export function fmtTime(iso) {
-  if (!iso) return '';
-  const d = new Date(iso);
-  return d.toLocaleString(lang() === 'en' ? 'en-GB' : 'zh-CN', { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+// --- dates and times: one formatter for the whole app ------------------------------------
+// Always the site's clock (a finding at 15:07 in Shanghai reads 15:07 on every screen and
+// phone), never a time-zone name. Chinese: 12月1日 09:05, 2025年12月1日 09:05 for another year;
+// English: 1 Dec 09:05, 1 Dec 2025 09:05; tables: 2026-12-01 in both.
+
+const MONTHS_EN = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** The time zone of the site I work at (the one chosen on home, else my first). */
+export function siteZone() {
+  const sites = store.get().me?.sites || [];
+  const chosen = Number(localStorage.getItem('patrol.site')) || null;
+  return (sites.find((x) => x.site_id === chosen) || sites[0])?.timezone || undefined;
 }
 
-export function fmtDate(iso) {
+const formatters = new Map();
+
+/** {y, m, d, hh, mm} of an instant on a zone's clock (the site's by default). */
+export function partsOf(iso, zone = siteZone()) {
+  const date = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(date.getTime())) return null;
+  let f = formatters.get(zone || '');
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    } catch {
+      f = new Intl.DateTimeFormat('en-US', { year: 'numeric', month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    }
+    formatters.set(zone || '', f);
+  }
+  const p = Object.fromEntries(f.formatToParts(date).map((x) => [x.type, x.value]));
+  return { y: Number(p.year), m: Number(p.month), d: Number(p.day), hh: p.hour.padStart(2, '0').replace(/^24$/, '00'), mm: p.minute.padStart(2, '0') };
+}
+
+function dayText(p, withYear) {
+  if (lang() === 'en') return `${p.d} ${MONTHS_EN[p.m - 1]}${withYear ? ` ${p.y}` : ''}`;
+  return `${withYear ? `${p.y}年` : ''}${p.m}月${p.d}日`;
+}
+
+const otherYear = (p, zone) => p.y !== partsOf(new Date(), zone).y;
+
+/** A moment: 12月1日 09:05 (zh) / 1 Dec 09:05 (en), with the year when it is not this year. */
+export function fmtTime(iso, { zone = siteZone() } = {}) {
   if (!iso) return '';
-  return new Date(iso).toLocaleDateString(lang() === 'en' ? 'en-GB' : 'zh-CN');
+  const p = partsOf(iso, zone);
+  if (!p) return '';
+  return `${dayText(p, otherYear(p, zone))} ${p.hh}:${p.mm}`;
+}
+
+/** A day: 12月1日 (zh) / 1 Dec (en), with the year when it is not this year. */
+export function fmtDate(iso, { zone = siteZone() } = {}) {
+  if (!iso) return '';
+  const p = partsOf(iso, zone);
+  if (!p) return '';
+  return dayText(p, otherYear(p, zone));
+}
+
+/** A site-local time the server already wrote as "2026-12-10 16:16" (`*_local` fields), in the app's way. */
+export function fmtLocal(text) {
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})/.exec(text || '');
+  return m ? fmtTime(`${m[1]}T${m[2]}:00Z`, { zone: 'UTC' }) : text || '';
+}
+
+/** A day in a table or a file name: 2026-12-01 in every language. */
+export function fmtDay(iso, { zone = siteZone() } = {}) {
+  if (!iso) return '';
+  const p = partsOf(iso, zone);
+  if (!p) return '';
+  return `${p.y}-${String(p.m).padStart(2, '0')}-${String(p.d).padStart(2, '0')}`;
+}
+
+/** "2 条记录、1 张照片" (the parts that are not zero): records and photos are never counted together. */
+export function unsentText(records, photos) {
+  const parts = [];
+  if (records) parts.push(t('n_records', { n: records }));
+  if (photos) parts.push(t('n_photos', { n: photos }));
+  return parts.join(t('list_sep'));
 }

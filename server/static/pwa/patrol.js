@@ -3,7 +3,7 @@ import * as db from './db.js';
 import * as store from './store.js';
 import { syncNow } from './sync.js';
 import * as vocab from './vocab.js';
-import { RESULT, SEVERITY } from './vocab.js';
+import { RESULT, SEVERITY, TASK, VERIFY } from './vocab.js';
 
 export function siteId() {
   const s = store.get();
@@ -221,8 +221,30 @@ export async function verifyTask(task, draft) {
 
 /** Pending local changes to a task, so the screen shows what the phone already decided. */
 export async function pendingFor(taskId) {
-  const rows = await db.outboxAll();
-  return rows.filter((r) => r.status === 'pending' && (r.kind === 'task.transition' || r.kind === 'task.verify') && r.payload.task_id === taskId);
+  return (await pendingTaskMoves()).get(taskId) || [];
+}
+
+/** My task moves still on the phone, by task id, in the order they were made. */
+export async function pendingTaskMoves() {
+  const me = store.get().me;
+  const byTask = new Map();
+  for (const r of (await db.outboxAll()).sort((a, b) => a.seq - b.seq)) {
+    if (r.status !== 'pending' || (r.kind !== 'task.transition' && r.kind !== 'task.verify')) continue;
+    if (!me || !db.ownedBy(r, me.id)) continue;
+    if (!byTask.has(r.payload.task_id)) byTask.set(r.payload.task_id, []);
+    byTask.get(r.payload.task_id).push(r);
+  }
+  return byTask;
+}
+
+/** The state a task shows: the server's, moved on by what the phone decided and has not sent yet. */
+export function shownState(task, pending = []) {
+  let state = task.state;
+  for (const row of pending) {
+    if (row.kind !== 'task.verify') state = row.payload.to;
+    else state = row.payload.result === VERIFY.PASS ? TASK.VERIFIED : TASK.IN_PROGRESS;
+  }
+  return state;
 }
 
 /**

@@ -24,6 +24,7 @@ export const SCREENS = [
   { name: 'checkpoint', pattern: /^checkpoint\/(\d+)$/, load: () => import('./ui/checkpoint.js'), form: true },
   { name: 'summary', pattern: /^round\/summary$/, load: () => import('./ui/summary.js') },
   { name: 'outbox', pattern: /^outbox$/, load: () => import('./ui/outbox.js') },
+  { name: 'about', pattern: /^about$/, load: () => import('./ui/about.js') },
   { name: 'tasks', pattern: /^tasks$/, load: () => import('./ui/tasks.js') },
   { name: 'task', pattern: /^tasks\/(\d+)$/, load: () => import('./ui/task.js') },
   { name: 'verify', pattern: /^tasks\/(\d+)\/verify$/, load: () => import('./ui/verify.js'), form: true },

@@ -14,7 +14,10 @@ let timer = null;
 let failures = 0;
 
 export async function refreshCounts() {
-  store.set({ unsent: await db.unsentCount(), attention: await db.attentionCount() });
+  // The bar counts what this person left unsent (another person's records wait for them).
+  const me = store.get().me;
+  const { records, photos } = await db.unsent(me ? me.id : null);
+  store.set({ unsent: records + photos, unsentRecords: records, unsentPhotos: photos, attention: await db.attentionCount() });
 }
 
 /** Run one sync (or join the one running); one at a time across tabs too. */
@@ -153,6 +156,8 @@ function retryable(e) {
 async function push() {
   const userId = store.get().me.id;
   for (;;) {
+    // Logged out (or another person logged in) meanwhile: their records wait for them.
+    if (store.get().me?.id !== userId) return;
     const rows = await db.pendingOutbox(BATCH, userId);
     if (!rows.length) return;
     let resp;
@@ -195,7 +200,8 @@ async function markUnreadable(ids) {
 }
 
 async function uploadPhotos() {
-  for (const p of await db.pendingPhotos()) {
+  // Only the logged-in person's photos: another's wait for their own session.
+  for (const p of await db.pendingPhotos(store.get().me.id)) {
     try {
       await api.request('PUT', `/api/photos/${p.id}`, {
         body: p.bytes,

@@ -77,6 +77,7 @@ export async function render(container, _route, ctx) {
   // A sync brought data: the first site data redraws the screen (it said "no data"); later
   // ones refresh the task list only if it changed.
   return store.subscribe((_s, changes) => {
+    if ('unsent' in changes) drawTasks(); // my own move was saved or sent
     if (!('pulledAt' in changes)) return;
     if (!checkpoints.length) ctx.rerender();
     else drawTasks();

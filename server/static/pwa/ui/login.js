@@ -31,8 +31,13 @@ export function render(container, _route, ctx) {
     msg.textContent = '';
     try {
       const me = await api.login(user.value.trim(), pass.value);
-      await db.setMeta('me', me);
-      store.set({ me, needLogin: false });
+      localStorage.removeItem('patrol.logged_out');
+      // Whoever logged in before on this phone (a shared phone): their records stay theirs.
+      const previous = store.get().me;
+      if (previous && previous.id !== me.id) await db.parkUser(previous.id);
+      const round = await db.unparkUser(me);
+      store.set({ me, needLogin: false, round });
+      await sync.refreshCounts();
       navigator.storage?.persist?.().catch(() => {});
       sync.start();
       ctx.afterLogin();

@@ -1,6 +1,8 @@
-// The outbox: every record made on this phone and where it is (on the phone, sent, needs attention).
+// The outbox: what is still on the phone (records and photos, counted apart), what needs
+// attention, and what went today. Only the logged-in person's own (a shared phone keeps the
+// others' for them). Version details are on the "about" screen.
 import * as db from '../db.js';
-import { fmtTime, pick, reason, t } from '../i18n.js';
+import { fmtTime, pick, reason, t, unsentText } from '../i18n.js';
 import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import * as vocab from '../vocab.js';
@@ -27,45 +29,71 @@ async function describe(row) {
   return '';
 }
 
+const sameLocalDay = (iso, now = new Date()) => {
+  const d = new Date(iso);
+  return d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+};
+
+async function item(row) {
+  const photos = [];
+  for (const id of row.photo_ids || []) photos.push(await db.getPhoto(id));
+  const known = photos.filter(Boolean);
+  const up = known.filter((p) => p.status === 'uploaded').length;
+  return h('li', { class: `out-row st-${row.status}`, 'data-kind': row.kind, 'data-status': row.status },
+    h('div', { class: 'out-head' },
+      h('strong', {}, t(`kind_${row.kind.replace('.', '_')}`)),
+      h('span', { class: `badge st-${row.status}` }, t(`st_${row.status}`))),
+    h('p', {}, await describe(row)),
+    h('p', { class: 'hint' }, fmtTime(row.observed_at)),
+    known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
+    row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message) })) : null,
+    // Which photo to take again, by its place in the record (the server marks it unreadable too).
+    ...known.map((p, i) => (p.status === 'rejected'
+      ? h('p', { class: 'error reason retake' }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
+      : null)));
+}
+
 export async function render(container, _route, ctx) {
   const s = store.get();
+  const me = s.me;
+  const mine = (x) => me && db.ownedBy(x, me.id);
+  const { records, photos } = await db.unsent(me?.id ?? null);
+  const unsent = records + photos;
   container.append(
     h('h1', {}, t('outbox_title')),
+    h('p', { class: `out-summary ${unsent ? 'has' : ''}`, id: 'unsent-summary' }, unsent ? t('unsent_named', { what: unsentText(records, photos) }) : t('all_sent')),
     h('div', { class: 'row' },
       h('button', { type: 'button', class: 'btn primary', id: 'sync-now', onclick: async () => { await syncNow(); ctx.rerender(); } }, t('sync_now')),
       h('span', { class: 'hint', id: 'last-sync' }, s.lastSync ? t('last_sync', { t: fmtTime(s.lastSync) }) : t('never_synced'))),
   );
   if (isIosSafariTab()) container.append(h('p', { class: 'banner info' }, t('ios_install')));
-  const persistNote = h('p', { class: 'hint', id: 'persist' });
-  container.append(persistNote);
-  if (navigator.storage?.persisted) {
-    navigator.storage.persisted().then((ok) => { persistNote.textContent = ok ? t('persist_ok') : t('persist_no'); });
+  // The browser may clear storage that is not persistent: say so only while something unsent is at stake.
+  if (unsent && navigator.storage?.persisted) {
+    const note = h('p', { class: 'banner warn', id: 'persist', hidden: true }, t('persist_no'));
+    container.append(note);
+    navigator.storage.persisted().then((ok) => { note.hidden = ok; });
   }
 
-  const rows = (await db.outboxAll()).sort((a, b) => b.seq - a.seq);
-  if (!rows.length) container.append(h('p', { class: 'hint' }, t('outbox_empty')));
-  const list = h('ul', { class: 'list outbox' });
-  for (const row of rows) {
-    const photos = [];
-    for (const id of row.photo_ids || []) photos.push(await db.getPhoto(id));
-    const known = photos.filter(Boolean);
-    const up = known.filter((p) => p.status === 'uploaded').length;
-    list.append(
-      h('li', { class: `out-row st-${row.status}`, 'data-kind': row.kind, 'data-status': row.status },
-        h('div', { class: 'out-head' },
-          h('strong', {}, t(`kind_${row.kind.replace('.', '_')}`)),
-          h('span', { class: `badge st-${row.status}` }, t(`st_${row.status}`))),
-        h('p', {}, await describe(row)),
-        h('p', { class: 'hint' }, fmtTime(row.observed_at)),
-        known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
-        row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message) })) : null,
-        // Which photo to take again, by its place in the record (the server marks it unreadable too).
-        ...known.map((p, i) => (p.status === 'rejected'
-          ? h('p', { class: 'error reason retake' }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
-          : null))),
-    );
+  const rows = (await db.outboxAll()).filter(mine).sort((a, b) => b.seq - a.seq);
+  const waiting = rows.filter((r) => r.status !== 'sent');
+  const sentToday = rows.filter((r) => r.status === 'sent' && sameLocalDay(r.sent_at || r.created_at));
+  // Photos whose record went but whose bytes did not (yet): counted above, listed with their record below.
+  const list = h('ul', { class: 'list outbox', id: 'outbox-unsent' });
+  for (const row of waiting) list.append(await item(row));
+  const stragglers = rows.filter((r) => r.status === 'sent' && !sentToday.includes(r));
+  for (const row of stragglers) {
+    const ids = row.photo_ids || [];
+    for (const id of ids) {
+      const p = await db.getPhoto(id);
+      if (p && p.status !== 'uploaded') { list.append(await item(row)); break; }
+    }
   }
-  container.append(list, h('p', { class: 'hint version' }, t('version', { v: s.version || '—' })));
+  container.append(list.childElementCount ? list : h('p', { class: 'hint', id: 'outbox-empty' }, t('outbox_nothing_waiting')));
+  container.append(h('h2', {}, t('sent_today')));
+  const sent = h('ul', { class: 'list outbox sent', id: 'outbox-sent' });
+  for (const row of sentToday) sent.append(await item(row));
+  container.append(sentToday.length ? sent : h('p', { class: 'hint' }, t('sent_today_none')));
+  container.append(h('p', {}, h('a', { href: '#/about', id: 'about-link' }, t('about'))));
   const unsub = store.subscribe((_s, changes) => {
     if ('syncing' in changes && !changes.syncing) ctx.rerender();
   });

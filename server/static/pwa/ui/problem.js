@@ -3,6 +3,7 @@
 import * as db from '../db.js';
 import { t } from '../i18n.js';
 import { addPhoto } from '../photos.js';
+import * as sound from '../sound.js';
 import { PHOTO } from '../vocab.js';
 import { h, photoUrl } from './dom.js';
 
@@ -19,8 +20,11 @@ export function photoThumbs(ids, remove, urls) {
       n += 1;
       const url = photoUrl(p);
       urls.push(url);
+      const media = (p.mime || '').startsWith('audio/')
+        ? h('audio', { controls: true, src: url, class: 'clip', 'aria-label': t('sound_clip') })
+        : h('img', { src: url, alt: t('photo_of', { n }) });
       figures.push(
-        h('figure', {}, h('img', { src: url, alt: t('photo_of', { n }) }),
+        h('figure', { class: media.tagName === 'AUDIO' ? 'clip' : '' }, media,
           h('button', { type: 'button', class: 'btn small', 'aria-label': t('remove_photo', { n }), onclick: () => remove(id) }, '✕')),
       );
     }
@@ -69,6 +73,41 @@ export function problemFields({ current, textField, ids, rows = 2, persist, redr
       redraw();
     },
   });
+  // Listen: a short sound clip (an elevator's noise), kept like a photo.
+  let recording = null;
+  const soundBtn = sound.supported() ? h('button', {
+    type: 'button', class: 'btn big sound-btn', id: ids.photo.replace(/photo/, 'sound'),
+    onclick: async () => {
+      if (recording) {
+        recording.stop();
+        return;
+      }
+      try {
+        recording = await sound.start();
+      } catch (e) {
+        console.warn('no microphone', e);
+        warn('sound_no_mic');
+        return;
+      }
+      const started = Date.now();
+      soundBtn.classList.add('recording');
+      const tick = () => { soundBtn.textContent = t('sound_stop', { s: Math.round((Date.now() - started) / 1000), max: sound.MAX_MS / 1000 }); };
+      tick();
+      const ticker = setInterval(tick, 500);
+      try {
+        const clip = await recording.done;
+        const photoIds = [...(current().photo_ids || []), await sound.saveClip(clip, PHOTO.FINDING)];
+        await set({ photo_ids: photoIds });
+      } catch (e) {
+        if (!db.isStorageFull(e)) throw e;
+        warn('storage_full_photo');
+      } finally {
+        clearInterval(ticker);
+        recording = null;
+      }
+      redraw();
+    },
+  }, t('sound_record', { max: sound.MAX_MS / 1000 })) : null;
   const text = h('textarea', {
     // The server takes up to 4000 characters of text in a record.
     id: ids.text, rows, maxlength: 4000,
@@ -87,6 +126,7 @@ export function problemFields({ current, textField, ids, rows = 2, persist, redr
     text,
     h('label', { for: ids.photo, class: 'btn big photo-btn' }, t('add_photo')),
     fileInput,
+    soundBtn,
     thumbs,
     h('label', { class: 'check' }, h('input', { type: 'checkbox', id: ids.major, checked: !!value.major, onchange: (e) => set({ major: e.target.checked }) }), t('major')),
     h('label', { class: 'check' }, h('input', {

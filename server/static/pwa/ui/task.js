@@ -1,31 +1,62 @@
 // One task: what was found, where, by when; start, finish, or verify it on site.
+// Live: a push or pull that changes the task redraws the page where it is (no leaving and reopening).
 import * as db from '../db.js';
 import { fmtDate, pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
 import * as policy from '../policy.js';
+import * as store from '../store.js';
 import * as vocab from '../vocab.js';
-import { TASK, VERIFY } from '../vocab.js';
 import { h, toast } from './dom.js';
 import { PHONE_MOVES } from './tasks.js';
 
 export async function render(container, { params }, ctx) {
   const id = Number(params[0]);
-  const task = await db.get('tasks', id);
+  let drawing = Promise.resolve();
+  let gone = false;
+  const seen = { task: null }; // the task as last drawn: a task closed meanwhile leaves the phone's copy
+  const redraw = () => {
+    drawing = drawing.then(async () => {
+      if (gone) return;
+      const body = await draw(id, ctx, redraw, seen);
+      if (!gone) container.replaceChildren(...body);
+    }).catch((e) => console.error(e));
+    return drawing;
+  };
+  await redraw();
+  const unsubscribe = store.subscribe((_s, changes) => {
+    // A pull brought the server's state, or a push sent (or set aside) what the phone decided.
+    if ('pulledAt' in changes || 'unsent' in changes || 'attention' in changes) redraw();
+  });
+  return () => {
+    gone = true;
+    unsubscribe();
+  };
+}
+
+async function draw(id, ctx, redraw, seen) {
+  let task = await db.get('tasks', id);
   if (!task) {
-    container.append(h('p', { class: 'error', role: 'alert' }, t('task_not_found')), h('a', { class: 'btn', href: '#/tasks' }, t('back')));
-    return null;
+    // Closed on the server (verified, cancelled): the phone keeps only how it ended.
+    const closed = (await db.getMeta('closed_tasks', {}))[id];
+    if (!closed) return [h('p', { class: 'error', role: 'alert' }, t('task_not_found')), h('a', { class: 'btn', href: '#/tasks' }, t('back'))];
+    if (!seen.task) {
+      return [
+        h('h1', {}, t('task_title', { id })),
+        h('p', { id: 'task-state' }, h('span', { class: `badge state-${closed.state}`, 'data-state': closed.state }, vocab.label('task_states', closed.state))),
+        h('p', { class: 'hint' }, t('task_closed')),
+        h('a', { class: 'btn big', href: '#/tasks' }, t('back')),
+      ];
+    }
+    task = { ...seen.task, state: closed.state, closed: true };
   }
+  seen.task = task;
   const cp = await db.get('checkpoints', task.checkpoint_id);
   const pending = await patrol.pendingFor(id);
   // What the phone already decided but has not sent: shown as the task's state.
-  let state = task.state;
-  for (const row of pending) {
-    if (row.kind !== 'task.verify') state = row.payload.to;
-    else state = row.payload.result === VERIFY.PASS ? TASK.VERIFIED : TASK.IN_PROGRESS;
-  }
-  const stateBadge = (s) => h('span', { class: `badge state-${s}` }, vocab.label('task_states', s));
+  const state = patrol.shownState(task, pending);
+  const stateBadge = (s) => h('span', { class: `badge state-${s}`, 'data-state': s }, vocab.label('task_states', s));
 
-  container.append(
+  const out = [
     h('h1', {}, t('task_title', { id })),
     h('dl', { class: 'summary' },
       h('dt', {}, t('checkpoint')), h('dd', {}, cp ? `${pick(cp)} (${cp.short_code})` : `#${task.checkpoint_id}`),
@@ -34,27 +65,28 @@ export async function render(container, { params }, ctx) {
       h('dt', {}, t('due_label')), h('dd', {}, fmtDate(task.due_at)),
       h('dt', {}, t('task_state')),
       h('dd', { id: 'task-state' }, stateBadge(state))),
-  );
-  if (pending.length) container.append(h('p', { class: 'hint' }, t('task_pending_change', { s: vocab.label('task_states', state) })));
+  ];
+  if (task.closed) out.push(h('p', { class: 'hint', id: 'task-closed' }, t('task_closed')));
+  if (pending.length) out.push(h('p', { class: 'hint', id: 'task-pending' }, t('task_pending_change', { s: vocab.label('task_states', state) })));
   if (navigator.onLine && (task.photos || []).length) {
-    container.append(h('div', { class: 'thumbs' }, task.photos.map((pid, i) => h('img', { src: `/api/photos/${pid}?size=thumb`, alt: t('photo_of', { n: i + 1 }), loading: 'lazy' }))));
+    out.push(h('div', { class: 'thumbs' }, task.photos.map((pid, i) => h('img', { src: `/api/photos/${pid}?size=thumb`, alt: t('photo_of', { n: i + 1 }), loading: 'lazy' }))));
   }
   const actions = h('div', { class: 'actions' });
   const move = (to) => async () => {
     await patrol.transitionTask(task, to);
     toast(t('saved'));
-    ctx.rerender();
+    redraw();
   };
   // The moves from the state shown that the policy lets me make here (by role, or as the assignee).
-  for (const m of policy.movesFor({ ...task, state })) {
+  for (const m of task.closed ? [] : policy.movesFor({ ...task, state })) {
     const button = PHONE_MOVES[m.action];
     if (button) actions.append(h('button', { type: 'button', class: 'btn primary big', id: button[0], onclick: move(m.to) }, t(button[1])));
   }
   // Verify only what the server has seen as done: the fresh scan must come after it.
-  if (vocab.awaitingVerification(state) && !pending.length && policy.can('task.verify', { task })) {
+  if (!task.closed && vocab.awaitingVerification(state) && !pending.length && policy.can('task.verify', { task })) {
     actions.append(h('a', { class: 'btn primary big', id: 'task-verify', href: `#/scan?task=${id}` }, t('task_verify')));
   }
   actions.append(h('a', { class: 'btn big', href: '#/tasks' }, t('back')));
-  container.append(actions);
-  return null;
+  out.push(actions);
+  return out;
 }

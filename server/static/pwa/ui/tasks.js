@@ -1,6 +1,7 @@
 // My tasks, from the phone's copy: assigned to me, or awaiting verification at my sites.
 import * as db from '../db.js';
 import { fmtDate, pick, t } from '../i18n.js';
+import * as patrol from '../patrol.js';
 import * as policy from '../policy.js';
 import * as store from '../store.js';
 import * as vocab from '../vocab.js';
@@ -22,7 +23,10 @@ function isMine(task, me) {
 export async function myTasks() {
   const me = store.get().me;
   if (!me) return [];
-  const rows = await db.all('tasks');
+  // Each task as the phone shows it: the server's state moved on by my moves not sent yet
+  // (a verification saved here no longer lists its task as awaiting verification).
+  const pending = await patrol.pendingTaskMoves();
+  const rows = (await db.all('tasks')).map((task) => ({ ...task, state: patrol.shownState(task, pending.get(task.id)) }));
   return rows.filter((task) => isMine(task, me)).sort((a, b) => String(a.due_at).localeCompare(String(b.due_at)));
 }
 
@@ -40,10 +44,25 @@ export async function taskCard(task) {
 
 export async function render(container) {
   container.append(h('h1', {}, t('my_tasks')));
-  const tasks = await myTasks();
-  if (!tasks.length) container.append(h('p', { class: 'hint' }, t('no_tasks')));
-  const list = h('ul', { class: 'list' });
-  for (const task of tasks) list.append(h('li', {}, await taskCard(task)));
-  container.append(list);
-  return null;
+  const box = h('div', { id: 'task-list' });
+  container.append(box);
+  let shown = null;
+  let drawing = Promise.resolve();
+  const draw = () => {
+    drawing = drawing.then(async () => {
+      const tasks = await myTasks();
+      const key = JSON.stringify(tasks.map((x) => [x.id, x.state, x.due_at, x.severity]));
+      if (key === shown) return; // unchanged: leave the list still
+      shown = key;
+      const list = h('ul', { class: 'list' });
+      for (const task of tasks) list.append(h('li', {}, await taskCard(task)));
+      box.replaceChildren(tasks.length ? list : h('p', { class: 'hint' }, t('no_tasks')));
+    }).catch((e) => console.error(e));
+    return drawing;
+  };
+  await draw();
+  // Live: a pull, or a push of my own moves, redraws the list where it is.
+  return store.subscribe((_s, changes) => {
+    if ('pulledAt' in changes || 'unsent' in changes) draw();
+  });
 }

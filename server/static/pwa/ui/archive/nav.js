@@ -1,5 +1,5 @@
 // The archive's own row of links and what its screens share: who may open them, times, sizes.
-import { has, t } from '../../i18n.js';
+import { fmtDay, has, partsOf, t } from '../../i18n.js';
 import { tabs } from '../online.js';
 
 /** The archive's screens are for people who may read filed months, at the sites where they may. */
@@ -20,11 +20,8 @@ export const frame = (path, titleKey, intro = null) => ({ ...ARCHIVE, nav: subna
 /** A moment as "2026-12-03 03:52" in the site's own clock (`zone`): the way a filed record reads, in either language. */
 export function when(iso, zone) {
   if (!iso) return '—';
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
-  }).formatToParts(new Date(iso));
-  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  const p = partsOf(iso, zone); // the app's one formatter (i18n.js)
+  return p ? `${fmtDay(iso, { zone })} ${p.hh}:${p.mm}` : '—';
 }
 
 /** Bytes in the unit that reads best. */

@@ -1,6 +1,6 @@
 // Coverage: for a site and a range of days, which planned checkpoints were visited, missed or late, and the suspicious scans.
 import * as api from '../../api.js';
-import { lang, pick, t } from '../../i18n.js';
+import { fmtDate, fmtTime, lang, partsOf, pick, t } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { COVERAGE_IN_PROGRESS } from '../../vocab.js';
@@ -86,16 +86,19 @@ class CoverageView {
   }
 
   time(iso) {
-    return new Date(iso).toLocaleTimeString(this.locale, { timeZone: this.zone, hour: '2-digit', minute: '2-digit' });
+    const p = partsOf(iso, this.zone); // the app's one formatter (i18n.js), on the site's clock
+    return p ? `${p.hh}:${p.mm}` : '';
   }
 
   dateTime(iso) {
-    return new Date(iso).toLocaleString(this.locale, { timeZone: this.zone, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+    return fmtTime(iso, { zone: this.zone });
   }
 
   day(day) {
     // A site-local calendar day: read it at noon UTC so no timezone moves it to a neighbour.
-    return new Date(`${day}T12:00:00Z`).toLocaleDateString(this.locale, { timeZone: 'UTC', month: 'numeric', day: 'numeric', weekday: 'short' });
+    const noon = `${day}T12:00:00Z`;
+    const weekday = new Date(noon).toLocaleDateString(this.locale, { timeZone: 'UTC', weekday: 'short' });
+    return `${fmtDate(noon, { zone: 'UTC' })} ${weekday}`;
   }
 
   planName(id, row = null) {

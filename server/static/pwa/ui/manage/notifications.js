@@ -1,7 +1,7 @@
 // My notification feed: major findings, overdue tasks, assignments and extensions; unread first in weight, newest first.
 import * as api from '../../api.js';
 import * as db from '../../db.js';
-import { fmtTime, pick, t } from '../../i18n.js';
+import { fmtLocal, fmtTime, pick, t } from '../../i18n.js';
 import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
 import { act, guarded, qs } from '../online.js';
@@ -22,7 +22,7 @@ function text(n, cps) {
   const ext = x.extension;
   if (n.kind === 'task_assigned' && x.by_name) parts.push(t('desk_assigned_by', { name: x.by_name }));
   if (n.kind === 'extension_requested' && ext) {
-    parts.push(t('desk_ext_asked', { name: ext.requested_by_name, from: ext.previous_due_local, to: ext.requested_due_local }));
+    parts.push(t('desk_ext_asked', { name: ext.requested_by_name, from: fmtLocal(ext.previous_due_local), to: fmtLocal(ext.requested_due_local) }));
     parts.push(t('reason', { m: ext.reason }));
   }
   if (n.kind === 'extension_decided') {
@@ -31,7 +31,7 @@ function text(n, cps) {
     if (ext?.decision_note) parts.push(t('desk_decision_note', { m: ext.decision_note }));
   }
   if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
-  if (x.due_local && n.kind !== 'extension_requested') parts.push(t('due', { d: x.due_local }));
+  if (x.due_local && n.kind !== 'extension_requested') parts.push(t('due', { d: fmtLocal(x.due_local) }));
   if (n.task_id) parts.push(t('task_title', { id: n.task_id }));
   if (n.kind === 'complaint_escalated') parts.push(d.unit || '', d.content || '', vocab.label('escalation_levels', d.level), t('due', { d: d.due_at_local }));
   return parts.filter(Boolean).join(' · ');

@@ -1,7 +1,7 @@
 // One task for a supervisor or manager: the finding, before/after photos, routing, assignment,
 // extensions (managers decide), cancelling with a reason, comments, and the full history.
 import * as api from '../../api.js';
-import { lang, pick, t } from '../../i18n.js';
+import { fmtTime as fmtAt, pick, t } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { EXTENSION, SEVERITY, VERIFY } from '../../vocab.js';
@@ -11,7 +11,7 @@ import { subnav } from './nav.js';
 
 // Times on this screen are the site's clock, like its due date, whatever the viewer's own timezone.
 let zone;
-const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(lang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: zone, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '');
+const fmtTime = (iso) => fmtAt(iso, { zone });
 
 export async function render(container, { params }, ctx) {
   const id = Number(params[0]);
@@ -28,7 +28,7 @@ export async function render(container, { params }, ctx) {
     const names = new Map(people.map((p) => [p.id, p.display_name || p.username]));
     const deptName = (did) => { const d = depts.find((x) => x.id === did); return d ? pick(d) : '—'; };
     const f = task.finding;
-    const due = h('dd', { id: 'task-due' }, `${task.due_local} (${task.timezone})`);
+    const due = h('dd', { id: 'task-due' }, fmtTime(task.due_at));
     add(box,
       h('p', { class: 'task-line' },
         h('span', { class: `badge state-${task.state}`, id: 'task-state' }, vocab.label('task_states', task.state)),
@@ -47,6 +47,7 @@ export async function render(container, { params }, ctx) {
         task.original_due_at !== task.due_at ? [h('dt', {}, t('desk_original_due')), h('dd', {}, fmtTime(task.original_due_at))] : null,
         task.cancel_reason ? [h('dt', {}, t('desk_cancel_reason')), h('dd', {}, task.cancel_reason)] : null),
       photoPairs(task.photos),
+      soundClips(task.photos),
       signaturesCard(task),
     );
     const open = !vocab.isClosed(task.state);
@@ -85,6 +86,13 @@ function photoPairs(photos) {
     photos.pairs.map((p, i) => h('div', { class: 'pair' },
       img(p.before, t('desk_before_n', { n: i + 1 })),
       img(p.after, t('desk_after_n', { n: i + 1 })))));
+}
+
+/** The finding's sound clips ("listen"), played here as recorded. */
+function soundClips(photos) {
+  if (!photos?.sounds?.length) return null;
+  return card('task-sounds', t('desk_sounds'),
+    photos.sounds.map((pid, i) => h('audio', { controls: true, preload: 'metadata', src: `/api/photos/${pid}`, 'data-clip': pid, 'aria-label': `${t('sound_clip')} ${i + 1}` })));
 }
 
 const SIGNERS = ['verifier', 'fixer', 'supervisor'];

@@ -1,6 +1,6 @@
 // Tasks of a site with filters (state, overdue, major, department, assignee, kind, dates); filters live in the URL.
 import * as api from '../../api.js';
-import { pick, t } from '../../i18n.js';
+import { fmtLocal, pick, t } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { EXTENSION, SEVERITY } from '../../vocab.js';
@@ -45,7 +45,7 @@ export function taskRow(task) {
     h('span', { class: 'task-desc' }, task.finding?.description || ''),
     h('span', { class: 'task-line hint' },
       // The server's own overdue flag: the list and its filter agree.
-      h('span', { class: task.overdue ? 'overdue' : '' }, task.overdue ? `${t('overdue')} · ${t('due', { d: task.due_local })}` : t('due', { d: task.due_local })),
+      h('span', { class: task.overdue ? 'overdue' : '' }, task.overdue ? `${t('overdue')} · ${t('due', { d: fmtLocal(task.due_local) })}` : t('due', { d: fmtLocal(task.due_local) })),
       h('span', {}, `· ${task.assignee_name || t('unassigned')}`),
       task.route_confirmed ? null : h('span', { class: 'unconfirmed' }, t('desk_route_unconfirmed'))));
 }

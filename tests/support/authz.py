@@ -1,108 +1,68 @@
-"""Helpers for the task, finding, notification, webhook and audit tests (no tests here).
-
-Also `authz_context(site)` and `AUTHZ_SAMPLES`: the requests the authorisation matrix
-(tests/test_authorization.py) can use for the endpoints of issue 4.
-"""
+"""Samples for the authorisation matrix (tests/test_authorization.py): objects in every state and one request per endpoint."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta, timezone
+import hashlib
+import io
+from datetime import timedelta
 
-from sqlalchemy import select
+from PIL import Image
 
-from server import choices, tasks
+from server import choices, photos, tasks
 from server.extensions import db
-from server.findings import record_finding
-from server.models import Checkpoint, Site, Task, User, Webhook, WebhookDelivery, utcnow
+from server.models import Site, User, Webhook, WebhookDelivery
+
+from .ids import iso, new_id
+from .tasks import checkpoint, finding, user, work_done
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
+# The API's own documentation, served to anyone: not an endpoint of the matrix.
+DOCS = {"api-docs.openapi_json", "web.api_docs"}
 
 
-def iso(dt: datetime) -> str:
-    """Naive UTC or aware → ISO with Z."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+def api_endpoints(app):
+    """(method, rule, policy) for every API method the app serves."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint in DOCS:
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            fn = getattr(view.view_class, method.lower()) if hasattr(view, "view_class") else view
+            out.append((method, rule.rule, getattr(fn, "_patrol_policy", None)))
+    return out
 
 
-def user(username: str) -> User:
-    return db.session.execute(select(User).where(User.username == username)).scalar_one()
+PHOTO_ID = "00000000-0000-4000-8000-00000000a11d"
 
 
-def checkpoint(site: Site, code: str = "F01") -> Checkpoint:
-    return db.session.execute(select(Checkpoint).where(Checkpoint.site_id == site.id, Checkpoint.short_code == code)).scalar_one()
+def photo_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (9, 9, 9)).save(buf, "JPEG")
+    return buf.getvalue()
 
 
-def finding(site: Site, code: str = "F01", *, observed_at: datetime | None = None, item_id: str | None = "floor.lights_doors_windows",
-            severity: str = "normal", dealt_on_spot: bool = False, reporter: str = "patroller", category: str = "facilities",
-            route: str = "facility_repair", spot_note: str = "", commit: bool = True):
-    """Record a finding the way sync and the web API do; returns (finding, task or None)."""
-    f = record_finding(
-        finding_id=new_id(), site=site, checkpoint=checkpoint(site, code), reported_by=user(reporter).id,
-        observed_at=observed_at or utcnow(), item_id=item_id, category=category, route=route,
-        description="灯不亮 light out", severity=severity, dealt_on_spot=dealt_on_spot, spot_note=spot_note,
-    )
-    if commit:
-        db.session.commit()
-    task = db.session.execute(select(Task).where(Task.finding_id == f.id)).scalar_one_or_none()
-    return f, task
-
-
-def work_done(task: Task, assignee: str = "patroller") -> Task:
-    """Assign the task, start it and mark it done (awaiting verification)."""
-    tasks.assign(task, actor=user("supervisor"), assignee_id=user(assignee).id)
-    tasks.transition(task, actor=user(assignee), to_state=choices.TASK_IN_PROGRESS)
-    tasks.transition(task, actor=user(assignee), to_state=choices.TASK_DONE)
+def add_photo(ctx) -> None:
+    """A received photo on the demo site, for the photo endpoints' samples."""
+    data = photo_bytes()
+    photo, _ = photos.upload(db.session.get(User, ctx.user_id), PHOTO_ID, data, "image/jpeg", hashlib.sha256(data).hexdigest())
+    photo.site_id = ctx.site_id
     db.session.commit()
-    return task
+    ctx.photo_id, ctx.photo_bytes = PHOTO_ID, data
 
 
-class Phone:
-    """A phone pushing mutations through /api/sync/push, on a clock that may be off."""
-
-    def __init__(self, api, site: Site, clock_off: timedelta = timedelta(0)):
-        self.api = api
-        self.site = site
-        self.clock_off = clock_off
-        self.device_id = new_id()
-        self.seq = 0
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.clock_off
-
-    def mutation(self, kind: str, payload: dict, observed_at: datetime) -> dict:
-        self.seq += 1
-        return {"mutation_id": new_id(), "seq": self.seq, "kind": kind, "observed_at": iso(observed_at), "payload": payload}
-
-    def failed_visit(self, code: str = "F01", *, scanned_at: datetime, severity: str = "normal", item_index: int = 0, dealt_on_spot: bool = False) -> dict:
-        """A visit.record with one failed item (and its finding), phone clock time `scanned_at`."""
-        cp = checkpoint(self.site, code)
-        r = self.api.get(f"/api/sites/{self.site.id}/checklists/")
-        assert r.status_code == 200, r.get_json()
-        version = next(v for v in r.get_json() if v["kind"] == cp.kind)
-        results = []
-        for n, item in enumerate(version["body"]["items"]):
-            if n == item_index:
-                results.append({"item_id": item["id"], "result": "fail", "finding": {
-                    "finding_id": new_id(), "severity": severity, "dealt_on_spot": dealt_on_spot,
-                    "spot_note": "fixed it" if dealt_on_spot else "", "description": "灯不亮 light out"}})
-            else:
-                results.append({"item_id": item["id"], "result": "ok"})
-        payload = {"visit_id": new_id(), "site_id": self.site.id, "checkpoint_id": cp.id, "checklist_version_id": version["id"],
-                   "scanned_at": iso(scanned_at), "scan_method": "qr", "results": results}
-        return self.mutation("visit.record", payload, scanned_at)
-
-    def push(self, mutations: list[dict], device_time: datetime | None = None):
-        body = {"device_id": self.device_id, "device_time": iso(device_time or self.now()), "app_version": "test", "mutations": mutations}
-        r = self.api.post("/api/sync/push", json=body)
-        assert r.status_code == 200, r.get_json()
-        return r.get_json()["results"]
-
-
-# --- samples for the authorisation matrix ---------------------------------------------
+SYNC_SAMPLES = {
+    ("POST", "/api/sync/push"): lambda c: {"url": "/api/sync/push", "unscoped": True,
+                                          "json": {"device_id": "authz-matrix-device", "device_time": "2026-01-01T00:00:00Z", "mutations": []}},
+    ("GET", "/api/sync/pull"): lambda c: {"url": "/api/sync/pull?cursor=0&limit=5", "unscoped": True},
+    ("GET", "/api/sync/expected"): lambda c: {"url": "/api/sync/expected", "unscoped": True},
+    ("GET", "/api/photos/"): lambda c: {"url": f"/api/photos/?site_id={c.site_id}"},
+    ("PUT", "/api/photos/<photo_id>"): lambda c: {"url": f"/api/photos/{c.photo_id}", "data": c.photo_bytes, "content_type": "image/jpeg",
+                                                 "headers": {"X-Content-SHA256": hashlib.sha256(c.photo_bytes).hexdigest()}},
+    ("GET", "/api/photos/<photo_id>"): lambda c: {"url": f"/api/photos/{c.photo_id}?size=thumb"},
+    ("GET", "/api/devices/"): lambda c: {"url": f"/api/devices/?site_id={c.site_id}"},
+    ("GET", "/api/devices/mine"): lambda c: {"url": "/api/devices/mine", "unscoped": True},
+}
 
 
 class AuthzContext:

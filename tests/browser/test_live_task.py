@@ -1,0 +1,116 @@
+"""Live task screens: what a sync changes shows on the screen that is open, with no navigation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from server.models import Checkpoint, Task
+
+from .app_driver import installed_app, open_by_code, shot, wait_outbox
+from .conftest import api_session
+
+pytestmark = pytest.mark.browser
+
+SYNC = "async () => { await (await import('/static/pwa/sync.js')).syncNow(); }"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def test_task_page_follows_the_server_from_in_progress_to_awaiting_verification_to_verified(live_server, launch, query):
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+
+    # The patroller reports a broken light at F07; the supervisor assigns the task back to them.
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
+    page.click("#save-visit")
+    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    task_id = out[0]["result"]["task_ids"][0]
+    supervisor = api_session(live_server, "supervisor")
+    r = supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")})
+    assert r.status_code == 200, r.text
+    page.evaluate(SYNC)
+    page.goto("/#/tasks")
+    page.click(f"a[data-task='{task_id}']")
+    page.wait_for_selector("#task-start")
+
+    # From here on the page is never left: a marker on the window and the address stay.
+    page.evaluate("() => { window.__stayed = true; }")
+    url = page.url
+
+    page.click("#task-start")
+    page.wait_for_selector("#task-done")
+    page.click("#task-done")
+    # Sent and pulled by the sync the save starts: the page says 待验收 (done) and offers verifying.
+    page.wait_for_selector("#task-state [data-state='done']")
+    page.wait_for_selector("#task-verify", timeout=20000)
+    assert page.locator("#task-pending").count() == 0
+    shot(page, "task_live_awaiting_verification")
+    assert query(lambda s: s.get(Task, task_id).state) == "done"
+
+    # The supervisor verifies it on site from their own phone; this phone's next sync shows it.
+    f07 = query(lambda s: s.execute(select(Checkpoint.id).where(Checkpoint.short_code == "F07")).scalar_one())
+    when = now_iso()
+    body = {
+        "device_id": str(uuid.uuid4()), "device_time": when, "app_version": "test",
+        "mutations": [{
+            "mutation_id": str(uuid.uuid4()), "seq": 1, "kind": "task.verify", "observed_at": when,
+            "payload": {
+                "verification_id": str(uuid.uuid4()), "task_id": task_id,
+                "visit": {"visit_id": str(uuid.uuid4()), "checkpoint_id": f07, "scanned_at": when, "scan_method": "qr"},
+                "result": "pass", "note": "灯已换", "after_photo_ids": [str(uuid.uuid4())],
+                "signatures": {"verifier": str(uuid.uuid4())},
+            },
+        }],
+    }
+    r = supervisor.post(f"{live_server.url}/api/sync/push", json=body)
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "applied", r.text
+    assert page.locator("#task-state [data-state='done']").count() == 1
+    page.evaluate(SYNC)  # what the app does on its timer or when it comes back to the front
+    page.wait_for_selector("#task-state [data-state='verified']", timeout=20000)
+    assert page.locator("#task-verify").count() == 0
+    assert page.locator("#task-done, #task-start").count() == 0
+    assert page.evaluate("() => window.__stayed === true") and page.url == url
+    shot(page, "task_live_verified")
+
+    # 我的任务 no longer lists it.
+    page.goto("/#/tasks")
+    page.wait_for_selector("#task-list")
+    assert page.locator(f"a[data-task='{task_id}']").count() == 0
+
+
+def test_my_tasks_drop_a_task_verified_on_this_phone_before_it_is_sent(live_server, launch, query):
+    """A pending verification (pass) moves the task out of 我的任务 at once, online or not."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "灯不亮")
+    page.click("#save-visit")
+    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    task_id = out[0]["result"]["task_ids"][0]
+    supervisor = api_session(live_server, "supervisor")
+    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
+    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
+    page.evaluate(SYNC)
+    page.goto("/#/tasks")
+    page.wait_for_selector(f"a[data-task='{task_id}']")
+    context.set_offline(True)
+    page.evaluate(
+        """async (id) => {
+          const db = await import('/static/pwa/db.js');
+          for (const to of ['in_progress', 'done']) await db.enqueue('task.transition', { task_id: id, to });
+          await db.enqueue('task.verify', { task_id: id, result: 'pass' });
+          (await import('/static/pwa/sync.js')).refreshCounts();
+        }""",
+        task_id,
+    )
+    # The list redraws where it is (no navigation) and no longer offers the task.
+    page.wait_for_function(f"() => !document.querySelector(\"a[data-task='{task_id}']\")")
