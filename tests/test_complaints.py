@@ -600,7 +600,7 @@ def test_retention_purges_a_filed_months_closed_complaints_and_a_legal_hold_keep
 
 
 def _upload(api: ApiClient) -> str:
-    from .test_photos import jpeg, put
+    from .support.photos import jpeg, put
 
     pid = str(uuid.uuid4())
     assert put(api, pid, jpeg(640, 480)).status_code == 201

@@ -71,7 +71,7 @@ def test_receptionist_takes_a_complaint_on_the_desk_and_closes_it_after_the_retu
     page.fill("#cmp-unit", "8-01")
     page.select_option("#cmp-checkpoint", label="8楼 (F08)")
     page.fill("#cmp-content", "8楼电梯厅灯不亮 <script>alert(1)</script>")
-    from ..test_photos import jpeg
+    from ..support.photos import jpeg
 
     page.set_input_files("#cmp-photo-files", files=[{"name": "lamp.jpg", "mimeType": "image/jpeg", "buffer": jpeg(800, 600)}])
     page.click("#cmp-save")
