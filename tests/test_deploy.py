@@ -50,7 +50,7 @@ def test_compose_sets_only_settings_the_app_reads():
 def test_the_scheduler_runs_every_scheduled_command():
     script = (DEPLOY / "scheduler.sh").read_text(encoding="utf-8")
     runs = set(re.findall(r"^\s*run ([a-z ]+?)(?: --apply)?$", script, re.M))
-    assert runs == {"webhooks deliver", "tasks escalate", "archive seal", "archive build", "retention purge", "sync prune", "storage sweep"}
+    assert runs == {"webhooks deliver", "tasks escalate", "complaints escalate", "archive seal", "archive build", "retention purge", "sync prune", "storage sweep"}
 
 
 @pytest.mark.skipif(shutil.which("caddy") is None, reason="caddy is not installed (Debian package caddy)")

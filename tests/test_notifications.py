@@ -95,10 +95,10 @@ def test_each_major_finding_of_one_push_is_escalated_once_with_its_own_task(demo
 def test_each_new_task_of_a_normal_finding_tells_the_sites_supervisors_once(demo, as_role, other_site):
     """One notice per new unassigned task, to supervisors only (not managers, not another site's)."""
     _second_supervisor_and_manager(demo)
-    phone = Phone(as_role("patroller"), demo)
-    m = phone.failed_visit(scanned_at=phone.now())
-    [result] = phone.push([m])
-    assert phone.push([m])[0]["status"] == "duplicate"  # a replayed push tells nobody again
+    phone = Phone(as_role("patroller"), demo.id)
+    m = phone.visit("F01", fail=(0,), scanned_at=phone.now())
+    [result] = phone.push_ok([m])
+    assert phone.push_ok([m])[0]["status"] == "duplicate"  # a replayed push tells nobody again
     task_id = result["result"]["task_ids"][0]
     assert dict(_feed()) == {(user("supervisor").id, choices.NOTIFY_TASK_OPENED): 1, (user("sup2").id, choices.NOTIFY_TASK_OPENED): 1}
     feed = as_role("supervisor").get("/api/notifications/").get_json()

@@ -550,9 +550,9 @@ def test_a_long_repeat_group_keeps_each_flags_evidence_bounded(demo, as_role):
     """
     from server.tasks.repeats import MAX_EVIDENCE
 
-    phone = Phone(as_role("patroller"), demo)
+    phone = Phone(as_role("patroller"), demo.id)
     now = phone.now()
-    results = phone.push([phone.failed_visit("F01", scanned_at=now - n * DAY / 2) for n in range(40, 0, -1)])
+    results = phone.push_ok([phone.visit("F01", fail=(0,), scanned_at=now - n * DAY / 2) for n in range(40, 0, -1)])
     assert all(_flags(results))
     ids = [r["result"]["finding_ids"][0] for r in results]  # oldest first
     events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "repeat_flagged")).scalars().all()

@@ -37,7 +37,11 @@ def open_by_code(page, code: str) -> None:
     page.goto("/#/scan")
     page.fill("#code", code)
     page.click("#code-open")
-    page.wait_for_selector("#all-fine")
+    try:
+        page.wait_for_selector("#all-fine")
+    except Exception as e:  # say what the person saw instead of the checkpoint
+        seen = page.evaluate("() => [location.href, document.getElementById('app')?.innerText, document.getElementById('code')?.value]")
+        raise AssertionError(f"checkpoint {code} never opened: at {seen[0]}, code field {seen[2]!r}, screen {seen[1]!r}") from e
 
 
 def record_all_fine(page, code: str) -> None:

@@ -79,6 +79,15 @@ async function route() {
   }
 }
 
+/** Whether the person has typed or chosen something on the screen (a redraw would throw it away). */
+function typedInScreen() {
+  return [...document.querySelectorAll('#app input, #app textarea, #app select')].some((el) => {
+    if (el.type === 'checkbox' || el.type === 'radio') return el.checked !== el.defaultChecked;
+    if (el.tagName === 'SELECT') return [...el.options].some((o) => o.selected !== o.defaultSelected);
+    return el.type !== 'file' && el.value !== el.defaultValue;
+  });
+}
+
 export const ctx = {
   go,
   rerender: () => route(),
@@ -435,7 +444,7 @@ async function boot() {
     if ('me' in changes) warmOnlineScreens();
     if (!('vocabAt' in changes)) return;
     renderNav();
-    if (!store.get().formOpen) route();
+    if (!store.get().formOpen && !typedInScreen()) route();
   });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') vocab.refresh().catch(() => {});
