@@ -13,6 +13,7 @@ from server.extensions import db
 from server.models import AuditEvent, Change, Complaint, Department, ItemResult, Notification, Visit, WebhookDelivery, Webhook, utcnow
 
 from .support.api import ApiClient, error_of
+from .support.complaints import take
 from .support.ids import iso
 from .support.tasks import checkpoint, finding, user
 
@@ -22,13 +23,6 @@ MORNING = datetime(2026, 3, 10, 2, 0)
 
 def dept(site, code: str) -> int:
     return db.session.execute(select(Department.id).where(Department.site_id == site.id, Department.code == code)).scalar_one()
-
-
-def take(site, *, by: str = "receptionist", received_at: datetime | None = None, kind: str = choices.COMPLAINT_ORDINARY, **kw) -> Complaint:
-    fields = {"channel": choices.CHANNEL_PHONE, "complainant": "王女士", "content": "楼道灯不亮 hallway light out", "unit": "8-01", **kw}
-    c, _ = complaints.receive(site, actor=user(by), received_at=received_at or utcnow() - timedelta(seconds=1), kind=kind, **fields)
-    db.session.commit()
-    return c
 
 
 def handled(site, **kw) -> Complaint:

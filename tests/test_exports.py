@@ -10,16 +10,11 @@ from openpyxl import load_workbook
 
 
 from .support.api import error_of
-from .support.records import add_finding, add_visit
+from .support.records import add_finding, add_visit, columns
 
 # Shanghai is UTC+8: 23:30 local on 1 October is 15:30 UTC, 00:30 local on 2 October is 16:30 UTC.
 LATE_OCT_1 = datetime(2026, 10, 1, 15, 30)
 EARLY_OCT_2 = datetime(2026, 10, 1, 16, 30)
-
-
-def columns(header) -> dict[str, int]:
-    """Column index by the English key at the end of each heading ("描述 description" → description)."""
-    return {h.split(" ")[-1]: n for n, h in enumerate(header)}
 
 
 def rows_of(resp) -> list[list[str]]:

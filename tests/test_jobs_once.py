@@ -30,9 +30,9 @@ from .conftest import PG_URL
 from .s3server import s3_config, s3_server  # noqa: F401 (fixtures)
 from .support.tasks import user
 from .support.records import september
-from .test_retention import OCT_2024, SEPT_2024, build_month, seal_both
+from .support.retention import OCT_2024, SEPT_2024, build_month, seal_both
 from .support.tasks import finding
-from .test_webhooks import Receiver
+from .support.receiver import Receiver
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="jobs across nodes need PostgreSQL (TEST_DATABASE_URL); SQLite is single-node")
 
@@ -64,7 +64,7 @@ def on_two_nodes(app, *args: str) -> list[str]:
 
 
 def test_complaint_escalation_on_two_nodes_at_once_raises_each_level_once(app, demo):
-    from .test_complaints import take
+    from .support.complaints import take
 
     db.session.add(Webhook(site_id=demo.id, url="http://127.0.0.1:9/hook", preset="generic"))
     late = take(demo, received_at=utcnow() - 3 * DAY)  # three levels due: supervisor, manager, general manager

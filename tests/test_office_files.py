@@ -23,9 +23,8 @@ from server.extensions import db
 from server.models import Checkpoint, Task, Verification
 from server.timeutil import corrected
 
-from .support.records import SEPT, add_finding, add_visit, verify_task, zip_manifest
+from .support.records import SEPT, add_finding, add_visit, columns, verify_task, zip_manifest
 from .support.tasks import user
-from .test_exports import columns
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 needs_soffice = pytest.mark.skipif(

@@ -196,7 +196,7 @@ def test_health_reports_database_and_storage_reachability(app, client, s3_config
 def test_the_retention_purge_removes_a_months_photos_and_bundle_from_the_bucket(app, demo, archives, s3_config):
     from server import retention
 
-    from .test_retention import NOW, OCT_2024, SEPT_2024, build_month, seal_both
+    from .support.retention import NOW, OCT_2024, SEPT_2024, build_month, seal_both
 
     server, bucket = s3_config
     sept = build_month(demo, SEPT_2024)

@@ -6,11 +6,13 @@ patroller, so every allowed role's request finds work to do.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from server import complaints
+from server import choices, complaints
 from server.extensions import db
-from server.models import User, utcnow
+from server.models import Complaint, User, utcnow
+
+from .tasks import user
 
 
 def _user(name: str) -> User:
@@ -62,3 +64,11 @@ COMPLAINT_SAMPLES = {
     ("GET", "/api/return-visits/"): lambda c: {"url": f"/api/return-visits/?site_id={c.site_id}"},
     ("GET", "/api/sites/<int:site_id>/complaints/stats"): lambda c: {"url": f"/api/sites/{c.site_id}/complaints/stats?month=2026-03"},
 }
+
+
+def take(site, *, by: str = "receptionist", received_at: datetime | None = None, kind: str = choices.COMPLAINT_ORDINARY, **kw) -> Complaint:
+    """A complaint received by `by` (the receptionist), committed: a phone call about a hallway light by default."""
+    fields = {"channel": choices.CHANNEL_PHONE, "complainant": "王女士", "content": "楼道灯不亮 hallway light out", "unit": "8-01", **kw}
+    c, _ = complaints.receive(site, actor=user(by), received_at=received_at or utcnow() - timedelta(seconds=1), kind=kind, **fields)
+    db.session.commit()
+    return c

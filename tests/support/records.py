@@ -109,3 +109,8 @@ def zip_manifest(data: bytes) -> tuple[dict, zipfile.ZipFile, str]:
     zf = zipfile.ZipFile(io.BytesIO(data))
     top = [n for n in zf.namelist() if n.endswith("/manifest.json")][0]
     return json.loads(zf.read(top)), zf, top[: -len("manifest.json")]
+
+
+def columns(header) -> dict[str, int]:
+    """Column index by the English key at the end of each heading ("描述 description" → description)."""
+    return {h.split(" ")[-1]: n for n, h in enumerate(header)}
