@@ -10,7 +10,7 @@ from sqlalchemy import select
 from server.models import Checkpoint
 
 from .app_driver import login, open_by_code, serious_violations, shot, wait_installed, wait_rows
-from .conftest import api_session
+from .conftest import api_session, jpeg_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -120,3 +120,42 @@ def test_top_bar_stays_one_line_on_a_320_px_phone_offline_with_a_two_digit_count
     bar = page.evaluate(BAR_JS)
     assert bar["height"] <= 60 and bar["inside"] and bar["whole"], bar
     shot(page, "bar_320_en")
+
+
+CLEAR_JS = """(css) => {
+  const r = document.querySelector(css).getBoundingClientRect();
+  const bar = document.querySelector('.cp-bar').getBoundingClientRect();
+  return { bottom: r.bottom, top: r.top, barTop: bar.top };
+}"""
+
+
+def test_the_sticky_bar_never_hides_the_focused_field_or_the_photo_just_taken(live_server, launch, playwright):
+    context = _phone(playwright, launch(), live_server)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    open_by_code(page, "F03")
+    last = page.locator(".item").last
+    item = last.locator("[data-result='fail']").get_attribute("data-item")
+    dom = item.replace(".", "-")
+    # The last item of the list, at the bottom of the screen where the bar sits.
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    last.locator("[data-result='fail']").click()
+    page.focus(f"#note-{dom}")
+    page.keyboard.type("墙面渗水 damp wall")
+    note = page.evaluate(CLEAR_JS, f"#note-{dom}")
+    assert note["top"] >= 0 and note["bottom"] <= note["barTop"], note
+
+    page.set_input_files(f"#photo-{dom}", files=[{"name": "wall.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((1600, 1200))}])
+    page.wait_for_selector(f"#item-{dom} .thumbs img")
+    page.wait_for_function("(css) => { const r = document.querySelector(css).getBoundingClientRect(); const b = document.querySelector('.cp-bar').getBoundingClientRect(); return r.bottom <= b.top; }",
+                           arg=f"#item-{dom} .thumbs figure:last-child", timeout=5000)
+    thumb = page.evaluate(CLEAR_JS, f"#item-{dom} .thumbs figure:last-child")
+    assert thumb["top"] >= 0 and thumb["bottom"] <= thumb["barTop"], thumb
+    shot(page, "checkpoint_photo_clear_of_bar")
+
+    # Tabbing on to "major": the browser scrolls it clear of the bar too.
+    page.focus(f"#major-{dom}")
+    major = page.evaluate(CLEAR_JS, f"#major-{dom}")
+    assert major["top"] >= 0 and major["bottom"] <= major["barTop"], major

@@ -7,6 +7,10 @@ import * as sound from '../sound.js';
 import { PHOTO } from '../vocab.js';
 import { h, photoUrl } from './dom.js';
 
+// Set when the person has just added a photo or clip: the next thumbnails drawn are scrolled
+// into view, clear of the sticky bar (the page's scroll-padding, app.css), so the new one shows.
+let revealNext = false;
+
 /** Thumbnails of draft photos, each with a button that removes it; object URLs go into `urls`. */
 export function photoThumbs(ids, remove, urls) {
   // Room for a row of thumbnails is kept while they load, so nothing below them jumps.
@@ -30,6 +34,10 @@ export function photoThumbs(ids, remove, urls) {
     }
     thumbs.replaceChildren(...figures);
     thumbs.classList.remove('loading');
+    if (revealNext && figures.length && thumbs.isConnected) {
+      revealNext = false;
+      figures[figures.length - 1].scrollIntoView({ block: 'nearest' });
+    }
   })();
   return thumbs;
 }
@@ -70,6 +78,7 @@ export function problemFields({ current, textField, ids, rows = 2, persist, redr
         warn('storage_full_photo');
       }
       await set({ photo_ids: photoIds });
+      revealNext = true;
       redraw();
     },
   });
@@ -105,6 +114,7 @@ export function problemFields({ current, textField, ids, rows = 2, persist, redr
         clearInterval(ticker);
         recording = null;
       }
+      revealNext = true;
       redraw();
     },
   }, t('sound_record', { max: sound.MAX_MS / 1000 })) : null;
