@@ -159,3 +159,20 @@ def test_the_sticky_bar_never_hides_the_focused_field_or_the_photo_just_taken(li
     page.focus(f"#major-{dom}")
     major = page.evaluate(CLEAR_JS, f"#major-{dom}")
     assert major["top"] >= 0 and major["bottom"] <= major["barTop"], major
+
+
+def test_an_item_checked_more_ways_than_one_shows_each_way(live_server, launch, playwright):
+    """The lift's ride is listened to and felt (听 摸): both show on the item, not only its group's 听."""
+    context = _phone(playwright, launch(), live_server)
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    open_by_code(page, "EL1")
+    ride = "#item-elevator_car-ride_smooth"
+    assert page.locator(f"{ride} .item-methods .method").all_inner_texts() == ["听", "摸"]
+    assert page.locator(f"{ride} .item-methods").get_attribute("aria-label") == "检查方法"
+    # An item checked one way only needs no second label: its group's legend says it.
+    single = page.locator(".item").filter(has_not=page.locator(".item-methods")).count()
+    assert single > 0
+    shot(page, "checkpoint_methods")

@@ -112,6 +112,11 @@ export async function render(container, { params }, ctx) {
       const r = draft.results[item.id] || {};
       const text = pick(item.text);
       box.append(h('p', { class: 'item-text', id: `t-${item.id}` }, text));
+      // Every way of checking the item, not only the one it is grouped under (看 听 摸 问).
+      if ((item.methods || []).length > 1) {
+        box.append(h('p', { class: 'item-methods', 'aria-label': t('item_methods_label') },
+          ...item.methods.map((m) => h('span', { class: `method m-${m}`, 'data-method': m }, vocab.label('methods', m)))));
+      }
       const group = h('div', { class: 'seg', role: 'group', 'aria-labelledby': `t-${item.id}` });
       for (const [value, label] of vocab.options('results')) {
         group.append(
