@@ -81,6 +81,7 @@ def test_receptionist_takes_a_complaint_on_the_desk_and_closes_it_after_the_retu
     href = page.get_attribute("#cmp-photos a.photo-slot", "href")
     # Taken now, an ordinary complaint is due by the end of today: shown as that, not as tomorrow's 00:00.
     assert page.text_content("#cmp-due").startswith("今天 23:59 前") and "00:00" not in page.text_content("#cmp-due")
+    assert "Asia/" not in page.inner_text("#app")  # times on the site's clock, never a raw zone name
     assert href.endswith("?size=display") and page.request.get(live_server.url + href).headers["content-type"] == "image/jpeg"
     shot(page, "complaint-with-photo-1280")
     assert page.text_content("#cmp-state") == "已受理"

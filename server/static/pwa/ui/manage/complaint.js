@@ -1,7 +1,7 @@
 // One complaint: what the resident said, its deadline and level, the step that is next (shown only to
 // the people the policy allows it), the return visit with the script as a prompt, the place's patrols.
 import * as api from '../../api.js';
-import { lang, pick, t } from '../../i18n.js';
+import { fmtTime as fmtWhen, pick, t } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
@@ -9,7 +9,8 @@ import { add, guarded, qs, select, writeButton } from '../online.js';
 import { cmpnav, dueText } from './complaints_nav.js';
 
 let zone;
-const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(lang() === 'en' ? 'en-GB' : 'zh-CN', { timeZone: zone, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '');
+// The app's one formatter, on the complaint's site clock.
+const fmtTime = (iso) => fmtWhen(iso, { zone });
 
 function card(id, title, ...children) {
   return h('section', { class: 'card', id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), ...children);
@@ -51,7 +52,7 @@ export async function render(container, { params }, ctx) {
         h('dt', {}, t('checkpoint')), h('dd', {}, pick(c, 'checkpoint_name') || '—', c.item_id ? ` · ${c.item_id}` : ''),
         h('dt', {}, t('cmp_channel')), h('dd', {}, vocab.label('complaint_channels', c.channel), ' → ', t('cmp_reply_by'), ' ', h('strong', { id: 'cmp-reply-channel' }, vocab.label('complaint_channels', c.reply_channel))),
         h('dt', {}, t('cmp_received')), h('dd', {}, `${c.received_local} · ${c.received_by_name}`),
-        h('dt', {}, t('due_label')), h('dd', { id: 'cmp-due', title: c.due_local }, `${dueText(c.due_day, c.due_local, c.timezone)} (${c.timezone})`),
+        h('dt', {}, t('due_label')), h('dd', { id: 'cmp-due', title: c.due_local }, dueText(c.due_day, c.due_local, c.timezone)),
         c.department_id ? [h('dt', {}, t('desk_department')), h('dd', {}, deptName(c.department_id))] : null,
         c.handler_id ? [h('dt', {}, t('cmp_handler')), h('dd', { id: 'cmp-handler' }, c.handler_name)] : null,
         c.validity_reason ? [h('dt', {}, t('cmp_reason')), h('dd', { id: 'cmp-reason' }, c.validity_reason)] : null,

@@ -1,7 +1,7 @@
 // The return-visit queue (回访): complaints replied to and awaiting their visit, soonest due first;
 // mine (the complaints I received) or the whole site's.
 import * as api from '../../api.js';
-import { t } from '../../i18n.js';
+import { fmtTime, t } from '../../i18n.js';
 import { h } from '../dom.js';
 import { qs, siteScreen } from '../online.js';
 import { row } from './complaints.js';
@@ -21,6 +21,6 @@ export function render(container, route, ctx) {
       h('ul', { class: 'list', id: 'cmp-visits-list' }, items.map((c) => h('li', {},
         row(c),
         h('p', { class: `hint ${new Date(c.return_due_at) < now ? 'error' : ''}` },
-          `${t('cmp_return_due')} ${dueText(c.return_due_day, c.return_due_local, c.timezone)}`, c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${new Date(c.return_scheduled_at).toLocaleString()}` : '')))));
+          `${t('cmp_return_due')} ${dueText(c.return_due_day, c.return_due_local, c.timezone)}`, c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${fmtTime(c.return_scheduled_at, { zone: c.timezone || undefined })}` : '')))));
   });
 }
