@@ -66,3 +66,16 @@ def page(stmt, args, db):
     per = args["per_page"]
     items = db.session.execute(stmt.limit(per).offset((args["page"] - 1) * per)).scalars().all()
     return items, {"page": args["page"], "per_page": per, "total": total}
+
+
+class EventSchema(StrictSchema):
+    """One audit-chain event of a record, as a task's or a complaint's history shows it."""
+
+    id = fields.Integer()
+    entity = fields.String()
+    entity_id = fields.String()
+    action = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    actor_name = fields.String()
+    at = UtcDateTime()
+    data = fields.Dict()

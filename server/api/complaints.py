@@ -12,23 +12,12 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..extensions import db
 from ..fonts import font_setting
 from ..models import Complaint, Site
-from .common import Id, PageArgs, StrictSchema, Text, UtcDateTime, page
+from .common import EventSchema, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
 from .params import Month
 
 blp = Blueprint("complaints", __name__, url_prefix="/api", description="Residents' complaints and return visits (docs/complaints.md)")
 
 # --- schemas -------------------------------------------------------------------------
-
-
-class ComplaintEventSchema(StrictSchema):
-    id = fields.Integer()
-    entity = fields.String()
-    entity_id = fields.String()
-    action = fields.String()
-    actor_id = fields.Integer(allow_none=True)
-    actor_name = fields.String()
-    at = UtcDateTime()
-    data = fields.Dict()
 
 
 class ReturnVisitSchema(StrictSchema):
@@ -105,7 +94,7 @@ class ComplaintPage(StrictSchema):
 
 
 class ComplaintDetailSchema(ComplaintSchema):
-    events = fields.List(fields.Nested(ComplaintEventSchema))
+    events = fields.List(fields.Nested(EventSchema))
     return_visits = fields.List(fields.Nested(ReturnVisitSchema))
     duplicates = fields.List(fields.Dict(), metadata={"description": "open complaints for the same unit or place"})
     patrols = fields.Dict(metadata={"description": "the place's recent patrol visits and findings"})

@@ -13,7 +13,7 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Extension, Task
-from .common import MAX_ID, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
+from .common import MAX_ID, EventSchema, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Repair tasks, from finding to verified fix")
 
@@ -66,17 +66,6 @@ class TaskSchema(StrictSchema):
 class TaskPage(StrictSchema):
     items = fields.List(fields.Nested(TaskSchema))
     meta = fields.Dict()
-
-
-class EventSchema(StrictSchema):
-    id = fields.Integer()
-    entity = fields.String()
-    entity_id = fields.String()
-    action = fields.String()
-    actor_id = fields.Integer(allow_none=True)
-    actor_name = fields.String()
-    at = UtcDateTime()
-    data = fields.Dict()
 
 
 class ExtensionSchema(StrictSchema):
