@@ -12,6 +12,7 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..extensions import db
 from ..fonts import font_setting
 from ..models import Complaint, Site
+from ..problems import Conflict
 from .common import EventSchema, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
 from .params import Month
 
@@ -379,8 +380,6 @@ def reply(body, complaint_id):
 @requires("complaint.read")
 def letter(complaint_id):
     """The reply letter as a PDF with the site's heading (for complaints replied to by letter)."""
-    from ..problems import Conflict
-
     c = _load(complaint_id)
     if not c.reply_text:
         raise Conflict("There is no reply to print yet.", "no_reply")
