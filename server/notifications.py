@@ -99,10 +99,13 @@ def tell_new_tasks(opened: list[tuple[int, int]], majors: set[int] = frozenset()
     to the same people at once.
     """
     created = 0
+    recipients: dict[int, list[int]] = {}  # one lookup per site, not per task (a push opens many)
     for task_id, site_id in opened:
         if task_id in majors:
             continue
-        created += notify(site_recipients(site_id, "notice.receive_new_task"), site_id=site_id, kind=choices.NOTIFY_TASK_OPENED,
+        if site_id not in recipients:
+            recipients[site_id] = site_recipients(site_id, "notice.receive_new_task")
+        created += notify(recipients[site_id], site_id=site_id, kind=choices.NOTIFY_TASK_OPENED,
                           dedupe_key=f"opened:{task_id}", task_id=task_id)
     return created
 
