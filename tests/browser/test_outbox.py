@@ -93,3 +93,33 @@ def test_the_outbox_names_the_photo_the_server_could_not_read(live_server, launc
     expect(retake).to_contain_text("第2张照片无法读取，请重拍")
     expect(retake).to_contain_text("不是图片")
     shot(page, "outbox_photo_retake")
+
+
+def test_a_sync_started_on_the_outbox_never_redraws_the_screen_the_person_moved_to(live_server, launch):
+    """Tap "sync now", move on to the scan screen and type a code: the sync finishing later
+    redraws nothing there (it used to redraw the current screen and empty the code field)."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    context.set_offline(True)
+    record_all_fine(page, "F08")
+    held = []
+    page.route("**/api/sync/push", lambda route: held.append(route))
+    context.set_offline(False)
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    for _ in range(100):  # the push is on its way and held
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the outbox's sync never pushed"
+    page.goto("/#/scan")
+    page.wait_for_selector("#app[data-ready='scan']")
+    page.fill("#code", "F10")
+    for route in held:  # the push answers only now, with the person on another screen
+        route.continue_()
+    page.unroute("**/api/sync/push")
+    page.wait_for_function("async () => !(await import('/static/pwa/store.js')).get().syncing")
+    page.wait_for_timeout(300)  # the outbox's own redraw, if it still fired, lands within this
+    assert page.input_value("#code") == "F10"
+    page.click("#code-open")
+    page.wait_for_selector("#all-fine")

@@ -55,14 +55,18 @@ async function route() {
   clear(main);
   const container = h('section', { class: `screen screen-${screen.name}` });
   main.append(container);
-  current = { screen, cleanup: null };
+  const mine = { screen, cleanup: null };
+  current = mine;
   store.set({ formOpen: !!screen.form, screen: screen.name });
   renderNav();
   if (!screen.form && updateWhenFormCloses) applyUpdate();
   try {
     const mod = await screen.load();
-    if (current.screen !== screen) return;
-    current.cleanup = (await mod.render(container, { params, query }, ctx)) || null;
+    if (current !== mine) return; // a later route() owns the screen now
+    // A screen's own "draw me again" only ever redraws that screen: a sync started on the
+    // outbox and finishing after the person moved on must not wipe what they type next.
+    const own = { ...ctx, rerender: () => (current === mine ? route() : undefined) };
+    current.cleanup = (await mod.render(container, { params, query }, own)) || null;
   } catch (e) {
     console.error(e);
     if (navigator.onLine) {
@@ -75,7 +79,7 @@ async function route() {
       h('button', { type: 'button', class: 'btn', onclick: () => route() }, t('desk_retry'))));
   } finally {
     // Rendered (or its failure said): #app[data-ready] names the screen (tests wait for it).
-    if (current.screen === screen) main.dataset.ready = screen.name;
+    if (current === mine) main.dataset.ready = screen.name;
   }
 }
 

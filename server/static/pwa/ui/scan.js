@@ -80,7 +80,7 @@ export async function render(container, { params, query }, ctx) {
   const code = h('input', { id: 'code', name: 'code', autocomplete: 'off', autocapitalize: 'characters', inputmode: 'text', enterkeyhint: 'go', 'aria-describedby': 'code-hint' });
   const form = h(
     'form',
-    { class: 'card form code-form', onsubmit: (ev) => { ev.preventDefault(); const found = scan.parseScan(code.value); if (found) handle(found, SCAN.CODE); else msg.textContent = t('unknown_code', { c: code.value }); } },
+    { class: 'card form code-form', onsubmit: (ev) => { ev.preventDefault(); if (!code.value.trim()) { msg.textContent = t('code_empty'); code.focus(); return; } const found = scan.parseScan(code.value); if (found) handle(found, SCAN.CODE); else msg.textContent = t('unknown_code', { c: code.value }); } },
     h('label', { for: 'code' }, t('type_code')),
     h('div', { class: 'row' }, code, h('button', { type: 'submit', class: 'btn primary', id: 'code-open' }, t('open'))),
     h('p', { class: 'hint', id: 'code-hint' }, t('code_hint')),
