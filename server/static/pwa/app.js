@@ -137,7 +137,8 @@ function renderBar() {
       },
       t('lang_switch'),
     ),
-    s.me ? h('button', { class: 'logout', type: 'button', id: 'logout', title: t('logout_label', { u: s.me.display_name || s.me.username }), onclick: () => logout() }, t('logout_short')) : null,
+    // Logged out, no button (append() would write a missing one as the text "null").
+    ...(s.me ? [h('button', { class: 'logout', type: 'button', id: 'logout', title: t('logout_label', { u: s.me.display_name || s.me.username }), onclick: () => logout() }, t('logout_short'))] : []),
   );
 }
 
