@@ -120,7 +120,8 @@ export function fmtDay(iso, { zone = siteZone() } = {}) {
 /** "2 条记录、1 张照片" (the parts that are not zero): records and photos are never counted together. */
 export function unsentText(records, photos) {
   const parts = [];
-  if (records) parts.push(t('n_records', { n: records }));
-  if (photos) parts.push(t('n_photos', { n: photos }));
+  // English says "1 record", "2 records"; Chinese has one form.
+  if (records) parts.push(records === 1 ? t('n_record', { n: records }) : t('n_records', { n: records }));
+  if (photos) parts.push(photos === 1 ? t('n_photo', { n: photos }) : t('n_photos', { n: photos }));
   return parts.join(t('list_sep'));
 }

@@ -21,7 +21,7 @@ async function describe(row) {
   if (row.kind === 'visit.record') {
     const cp = await db.get('checkpoints', p.checkpoint_id);
     const fails = (p.results || []).filter((r) => r.result === RESULT.FAIL).length + (p.extra_findings || []).length;
-    return `${cp ? pick(cp) : `#${p.checkpoint_id}`} · ${fails ? `${t('failed_items')} ${fails}` : t('all_fine')}`;
+    return `${cp ? pick(cp) : `#${p.checkpoint_id}`} · ${fails ? t('failed_items_n', { n: fails }) : t('all_fine')}`;
   }
   if (row.kind === 'task.transition') return `${t('task_title', { id: p.task_id })} → ${vocab.label('task_states', p.to)}`;
   if (row.kind === 'task.verify') return `${t('task_title', { id: p.task_id })} · ${vocab.label('verify_results', p.result)}`;
