@@ -49,6 +49,7 @@ OFFLINE = [
     ("checkpoint_problem", "its failed item: note, photo, sound clip, clear of the sticky bar"),
     ("checkpoint_recording", "the same while a sound clip records"),
     ("checkpoint_other", "an other problem open, the sticky + 其他问题 bar"),
+    ("checkpoint_end", "the end of the checkpoint: what a resident said, the visit note, Save"),
     ("outbox", "the app bar's unsent count: named counts, unsent only, 今天已发送"),
     ("outbox_sent", "the outbox scrolled to today's sent and the 关于 link"),
     ("about", "关于: version, user, last sync, storage"),
@@ -128,6 +129,12 @@ def reach_checkpoint_other(w):
     """The sticky "+ 其他问题" bar at the end of the checklist, with an other problem open."""
     page = reach_checkpoint(w)
     page.locator("#extra-0").scroll_into_view_if_needed()
+    return page
+
+
+def reach_checkpoint_end(w):
+    page = reach_checkpoint(w)
+    page.locator("#cancel-visit").scroll_into_view_if_needed()
     return page
 
 
