@@ -53,3 +53,29 @@ def test_outbox_counts_records_and_photos_apart_and_lists_sent_ones_under_today(
     page.wait_for_selector("#about-version")
     assert page.inner_text("#about-version").strip() not in ("", "—")
     shot(page, "about_zh")
+
+
+def test_app_bar_counts_records_and_then_the_photos_left_behind(live_server, launch):
+    """The bar says "未发送 1" for one record with its photo (as the outbox lists it), and once
+    the record is sent but its photo is not, "照片未发送 1"; the title always names both."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    context.set_offline(True)
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "灯不亮")
+    page.set_input_files("#photo-floor-lights_doors_windows", files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
+    page.wait_for_selector(".thumbs img")
+    page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent === '未发送 1'")
+    assert page.get_attribute("#unsent", "title") == "1 条记录、1 张照片未发送"
+
+    # Online, but the photo upload fails: the record goes, its photo stays behind.
+    page.route("**/api/photos/**", lambda route: route.abort() if route.request.method == "PUT" else route.continue_())
+    context.set_offline(False)
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent === '照片未发送 1'")
+    assert page.get_attribute("#unsent", "title") == "1 张照片未发送"

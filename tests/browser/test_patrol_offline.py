@@ -83,7 +83,9 @@ def test_patrol_offline_from_cold_start_syncs_exactly_once_with_task_due_in_seve
     page.goto("/#/outbox")
     page.wait_for_selector(".out-row[data-kind='visit.record'][data-status='pending']")
     shot(page, "outbox_offline")
-    assert page.inner_text("#unsent").endswith("2")  # the visit and its photo
+    # The bar counts records, as the outbox lists them; the visit's photo is named in its title.
+    assert page.inner_text("#unsent").endswith(" 1")
+    assert page.get_attribute("#unsent", "title") == "1 条记录、1 张照片未发送"
     visit = rows(page, "outbox")[0]["payload"]
     assert visit["scan_method"] == "qr" and visit["checkpoint_id"] == cp["id"]
     failed = [r for r in visit["results"] if r["result"] == "fail"]

@@ -119,7 +119,11 @@ function renderBar() {
         class: `unsent ${s.unsent ? 'has' : ''} ${s.attention ? 'attention' : ''}`,
         title: s.unsent ? t('unsent_named', { what: unsentText(s.unsentRecords || 0, s.unsentPhotos || 0) }) : t('all_sent'),
       },
-      s.attention && !s.unsent ? t('attention', { n: s.attention }) : t('unsent', { n: s.unsent }),
+      // Records are what the outbox lists; a record's photos ride with it. Only photos left
+      // (their records sent) are counted as photos. The title names both.
+      s.attention && !s.unsent ? t('attention', { n: s.attention })
+        : !s.unsentRecords && s.unsentPhotos ? t('unsent_photos', { n: s.unsentPhotos })
+          : t('unsent', { n: s.unsentRecords || 0 }),
     ),
     h(
       'button',
@@ -435,7 +439,7 @@ async function boot() {
   if (!(await loadVocabulary())) return;
   let queued = false;
   store.subscribe((s, changes) => {
-    if (queued || !['lang', 'me', 'online', 'syncing', 'unsent', 'attention', 'needLogin', 'updateReady', 'screen', 'storageStuck', 'lostRecords'].some((k) => k in changes)) return;
+    if (queued || !['lang', 'me', 'online', 'syncing', 'unsent', 'unsentRecords', 'unsentPhotos', 'attention', 'needLogin', 'updateReady', 'screen', 'storageStuck', 'lostRecords'].some((k) => k in changes)) return;
     // Several changes in one turn redraw the chrome once.
     queued = true;
     queueMicrotask(() => {
