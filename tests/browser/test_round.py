@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, MissedReason, PatrolPlan, Round, Site, Visit
 
-from .app_driver import installed_app, shot, wait_count, wait_outbox, wait_ready
-from .conftest import api_session
+from .app_driver import installed_app, login, serious_violations, shot, wait_count, wait_installed, wait_outbox, wait_ready
+from .conftest import api_session, new_context
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +84,11 @@ def _looks(page, name: str) -> None:
 def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons_reach_coverage(live_server, launch, query):
     plan_id, cps, site_id = _plan_now(live_server, query)
     browser = launch()
-    context, page = installed_app(browser, live_server)
+    context = new_context(browser, live_server, bypass_csp=True)  # axe is injected below
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
     wait_count(page, "plans", lambda n: n == 1)
     wait_count(page, "sites", lambda n: n >= 1)
     context.set_offline(True)
@@ -99,6 +103,7 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     assert "F01" in page.inner_text("#round-next")
     assert "重点看消防通道是否堵塞" in page.inner_text("#today-round")
     assert list(_states(page)) == list(PLAN)  # the plan's order
+    assert serious_violations(page) == []
     _looks(page, "round_today")
 
     page.click("#start-round")
@@ -119,6 +124,7 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     assert _states(page) == {"F01": "visited", "F02": "next", "F03": "visited", "F04": "todo"}
     assert "F02" in page.inner_text("#scan-next")
     assert page.query_selector("#round-done") is None
+    assert serious_violations(page) == []
     _looks(page, "round_today_progress")
 
     # The end lists what was missed and asks why.
@@ -135,6 +141,7 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     assert "F04" in page.inner_text("#missed-error")
     assert page.evaluate("() => document.activeElement.id") == f"missed-note-{cps['F04'][0]}"
     page.fill(f"#missed-note-{cps['F04'][0]}", "<b>业主装修</b>，楼道封闭")
+    assert serious_violations(page) == []
     _looks(page, "round_missed_reasons")  # the choices survive a language change (a redraw)
     assert page.get_attribute(f"#missed-{cps['F02'][0]} [data-reason='locked']", "aria-pressed") == "true"
     page.click("#missed-send")
