@@ -12,9 +12,10 @@ Rules (docs/checkpoints.md, "Coverage"):
 - Only windows that have ended are counted; later ones are listed as "upcoming" or
   "in_progress". Deactivated checkpoints are not expected.
 - A missed checkpoint carries the patroller's reason (`missed_reasons`, given at the end of a
-  round of the same plan: locked, under repair, no access, other) when that reason was given
-  at or after the window's start and before the plan's next window opened. It is still
-  missed: the reason explains the gap, it does not fill it.
+  round of the same plan: locked, under repair, no access, other) when that round ended at
+  or after the window's start and before the plan's next window opened (a reason sent before
+  its round's end: when it was given). It is still missed: the reason explains the gap, it
+  does not fill it.
 - Suspicious patterns: one person scanning two different checkpoints closer together
   than the site's `min_scan_gap_seconds`, and one person scanning the same checkpoint
   `COVERAGE_REPEAT_SCANS` times or more within `COVERAGE_REPEAT_MINUTES` minutes.
@@ -27,12 +28,12 @@ from bisect import bisect_left
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import choices, months
 from . import plans as plans_mod
 from .extensions import db
-from .models import Checkpoint, MissedReason, PatrolPlan, Site, User, Visit, utcnow
+from .models import Checkpoint, MissedReason, PatrolPlan, Round, Site, User, Visit, utcnow
 from .plans import Window
 from .timeutil import iso, to_local
 
@@ -104,7 +105,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
     reasons = _reasons(site.id, [p.id for p in plans], span_start, span_end)
 
     def reason_for(plan_id: int, cid: int, w: Window, until: datetime) -> dict | None:
-        """The first reason given for this checkpoint in this window's time (up to the plan's next window)."""
+        """The first reason for this checkpoint from a round that ended in this window's time (up to the plan's next window)."""
         for r in reasons.get((plan_id, cid), []):
             if w.start <= r["at"] < until:
                 return r["out"]
@@ -226,17 +227,20 @@ def _reasons(site_id: int, plan_ids: list[int], start: datetime, end: datetime) 
     """Missed reasons of these plans given from `start` to `end`, by (plan, checkpoint), oldest first."""
     if not plan_ids:
         return {}
+    # When the round ended (the moment its misses were counted); a reason given before its end, when it was given.
+    at = func.coalesce(Round.ended_at, MissedReason.given_at)
     rows = db.session.execute(
         select(MissedReason.plan_id, MissedReason.checkpoint_id, MissedReason.reason, MissedReason.note, MissedReason.user_id,
-               MissedReason.round_id, MissedReason.given_at, User.display_name)
+               MissedReason.round_id, MissedReason.given_at, at.label("at"), User.display_name)
+        .join(Round, Round.id == MissedReason.round_id)
         .join(User, User.id == MissedReason.user_id)
-        .where(MissedReason.site_id == site_id, MissedReason.plan_id.in_(plan_ids), MissedReason.given_at >= start, MissedReason.given_at < end)
-        .order_by(MissedReason.given_at, MissedReason.id)
+        .where(MissedReason.site_id == site_id, MissedReason.plan_id.in_(plan_ids), at >= start, at < end)
+        .order_by(at, MissedReason.id)
     ).all()
     out: dict[tuple[int, int], list[dict]] = {}
     for r in rows:
         out.setdefault((r.plan_id, r.checkpoint_id), []).append({
-            "at": r.given_at,
+            "at": r.at,
             "out": {"reason": r.reason, "note": r.note, "user_id": r.user_id, "user_name": r.display_name or "",
                     "round_id": r.round_id, "given_at": iso(r.given_at)},
         })

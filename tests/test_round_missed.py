@@ -131,7 +131,7 @@ def test_a_replayed_reason_mutation_is_a_duplicate_and_a_second_reason_for_the_s
 
 
 def test_coverage_shows_the_reason_beside_each_missed_checkpoint(phone, as_role, demo):
-    """A round in yesterday's 09:00-09:30 window, ended late at 09:40: its reasons explain that window's misses."""
+    """A round in yesterday's 09:00-09:30 window, ended late at 09:40, its reasons sent today: they explain that window's misses."""
     plan = plan_of(demo, ["F01", "F02", "F03"])
     yesterday = coverage.local_today(demo) - timedelta(days=1)
 
@@ -145,7 +145,7 @@ def test_coverage_shows_the_reason_beside_each_missed_checkpoint(phone, as_role,
         phone.mutation("round.missed", {"round_id": rid, "reasons": [
             {"checkpoint_id": cp_id(demo, "F01"), "reason": "no_access", "note": ""},
             {"checkpoint_id": cp_id(demo, "F03"), "reason": "other", "note": "<b>消防演习</b>"},
-        ]}, at("09:40")),
+        ]}),  # given now, long after the round
     ]
     assert statuses(phone.push_ok(batch)) == ["applied"] * 4
     day = yesterday.isoformat()
@@ -156,7 +156,10 @@ def test_coverage_shows_the_reason_beside_each_missed_checkpoint(phone, as_role,
     assert why["F01"]["user_name"] and why["F01"]["round_id"] == rid
     assert body["totals"]["explained"] == 2 and body["windows"][0]["explained"] == 2
     assert [(r["checkpoint_id"], r["reason"]) for r in body["windows"][0]["reasons"]] == [(cp_id(demo, "F01"), "no_access"), (cp_id(demo, "F03"), "other")]
-    # They do not explain the day before's window: that is another window of the plan.
+    # They explain neither today's window nor the day before's: those are other windows of the plan.
+    today = coverage.local_today(demo).isoformat()
+    now = as_role("supervisor").get(f"/api/sites/{demo.id}/coverage?from={today}&to={today}&plan_id={plan.id}").get_json()
+    assert [w["reasons"] for w in now["windows"]] == [[]]
     before = (yesterday - timedelta(days=1)).isoformat()
     earlier = as_role("supervisor").get(f"/api/sites/{demo.id}/coverage?from={before}&to={before}&plan_id={plan.id}").get_json()
     assert [(m["short_code"], m["reason"]) for m in earlier["missed"]] == [("F01", None), ("F02", None), ("F03", None)]

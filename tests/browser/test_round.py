@@ -277,3 +277,49 @@ def test_todays_window_and_progress_on_the_phone_follow_the_servers_plan_rules(l
         server = _server_windows(schedule, zone, date.fromisoformat(expected.pop("day")))
         assert (got["start"], got["end"]) in server, (n, got, server)  # the same instants as the server's coverage
         assert {k: got[k] for k in expected} == expected, n
+
+
+# The phone's clock moved on by `ms` (the server measures and corrects the offset of each push).
+CLOCK_AHEAD = """(ms) => {
+  const Real = Date;
+  class Shifted extends Real {
+    constructor(...args) { if (args.length) super(...args); else super(Real.now() + ms); }
+    static now() { return Real.now() + ms; }
+  }
+  globalThis.Date = Shifted;
+}"""
+
+
+def test_after_the_window_home_says_what_was_missed_and_what_came_late(live_server, launch, query):
+    """F01 in the window; then the window closes: F02 scanned afterwards is late, F03 and F04 are missed."""
+    _plan_now(live_server, query, hours=1)
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    wait_count(page, "plans", lambda n: n == 1)
+    page.goto("/")
+    page.click("#start-round")
+    page.wait_for_selector("#code")
+    _save_all_fine(page, "F01")
+    page.click("#end-round")
+    page.wait_for_selector("#missed-form")
+    # Two hours later on the phone's clock: the window ended an hour ago.
+    context.add_init_script(f"({CLOCK_AHEAD})({2 * 3600 * 1000})")
+    page.goto("/")
+    wait_ready(page, "home")
+    assert page.get_attribute("#today-round", "data-status") == "ended"
+    assert page.query_selector("#start-round") is not None and page.query_selector("#round-next") is None  # nothing is "next" any more
+    page.goto("/#/scan")
+    page.fill("#code", "F02")
+    page.click("#code-open")
+    page.click("#all-fine")
+    wait_ready(page, "home")  # not in a round: home
+    page.wait_for_selector("#round-late")
+    assert _states(page) == {"F01": "visited", "F02": "late", "F03": "missed", "F04": "missed"}
+    assert (page.get_attribute("#round-late", "data-missed"), page.get_attribute("#round-late", "data-late")) == ("2", "1")
+    assert "漏巡 2 个" in page.inner_text("#round-late")
+    assert page.query_selector("#missed-pending") is not None  # the last round's reasons are still to give
+    _looks(page, "round_today_ended")
+    page.click("#missed-pending")
+    page.wait_for_selector("#missed-form")
+    missed = page.inner_text("#sum-missed")
+    assert "F02" in missed and "F03" in missed and "F04" in missed and "F01" not in missed

@@ -12,6 +12,7 @@ const MARK = { visited: '✓', next: '➜', todo: '○', early: '○', late: '!'
 
 /** Today's round of `siteId` as {card, key, ours: an open round follows it}, or null when no plan of mine has a window today. */
 export async function todayCard(siteId, ctx, { now = new Date() } = {}) {
+  if (!policy.can('patrol.record', { siteId })) return null; // the card is for those who patrol here
   const today = await rounds.today(siteId, { now });
   if (!today) return null;
   const { win, zone, round, progress } = today;
@@ -75,7 +76,7 @@ export async function todayCard(siteId, ctx, { now = new Date() } = {}) {
         onclick: async () => { await patrol.endRound(); ctx.go('round/summary'); },
       }, t('end_round')),
     );
-  } else if (policy.can('patrol.record', { siteId })) {
+  } else {
     actions.append(h('button', {
       type: 'button', class: 'btn primary big', id: 'start-round',
       onclick: async () => { await patrol.startRound(siteId, win.plan.id); ctx.go('scan'); },
