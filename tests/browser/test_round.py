@@ -323,3 +323,14 @@ def test_after_the_window_home_says_what_was_missed_and_what_came_late(live_serv
     page.wait_for_selector("#missed-form")
     missed = page.inner_text("#sum-missed")
     assert "F02" in missed and "F03" in missed and "F04" in missed and "F01" not in missed
+    # A shared phone: the next person is not asked to explain another's round.
+    page.click("#logout")
+    page.wait_for_selector("#login-submit")
+    login(page, "supervisor")
+    page.goto("/")
+    wait_ready(page, "home")
+    assert page.inner_text("#round-progress") == "已巡 0/4"  # their own visits, none yet
+    assert page.query_selector("#missed-pending") is None
+    page.goto("/#/round/summary")
+    wait_ready(page, "summary")
+    assert page.query_selector("#missed-form") is None and page.query_selector("#sum-visited") is None

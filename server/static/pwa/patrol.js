@@ -48,7 +48,7 @@ export async function endRound(note = '') {
   const round = store.get().round;
   if (!round) return null;
   const missed = await rounds.missedAtEnd(round);
-  const summary = { ...round, ended_at: db.nowIso(), missed };
+  const summary = { ...round, ended_at: db.nowIso(), missed, user_id: store.get().me?.id };
   await db.enqueue('round.end', { round_id: round.round_id, ...(note ? { note } : {}) }, {
     label: 'round.end', meta: { round: null, last_summary: summary },
   });

@@ -67,7 +67,7 @@ export async function render(container, _route, ctx) {
   }
   if (card.childElementCount) container.append(card);
   const last = await db.getMeta('last_summary');
-  if (!round && last?.missed?.length && !last.reasons) {
+  if (!round && last?.missed?.length && !last.reasons && (last.user_id === undefined || last.user_id === s.me?.id)) {
     container.append(h('a', { class: 'banner warn', id: 'missed-pending', href: '#/round/summary' }, t('missed_reasons_pending', { n: last.missed.length })));
   }
 

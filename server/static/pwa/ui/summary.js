@@ -4,6 +4,7 @@
 import * as db from '../db.js';
 import { fmtTime, pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
+import * as store from '../store.js';
 import * as vocab from '../vocab.js';
 import { MISSED } from '../vocab.js';
 import { h, toast } from './dom.js';
@@ -12,7 +13,9 @@ const DRAFT = 'missed_reasons';
 const NOTE_MAX = 500;
 
 export async function render(container, _route, ctx) {
-  const s = await db.getMeta('last_summary');
+  const last = await db.getMeta('last_summary');
+  // A shared phone: the last round may be another person's (theirs to explain, not mine).
+  const s = last && (last.user_id === undefined || last.user_id === store.get().me?.id) ? last : null;
   container.append(h('h1', {}, t('round_summary')));
   if (!s) return null;
   const missed = [];
