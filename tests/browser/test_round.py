@@ -146,6 +146,7 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     assert page.get_attribute(f"#missed-{cps['F02'][0]} [data-reason='locked']", "aria-pressed") == "true"
     page.click("#missed-send")
     page.wait_for_selector("#missed-given")
+    assert page.get_attribute("#missed-status", "data-sent") == "false"
     given = page.inner_text("#missed-given")
     assert "上锁" in given and "<b>业主装修</b>，楼道封闭" in given
     shot(page, "round_missed_given_zh_light")
@@ -154,10 +155,13 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     assert [x["kind"] for x in out] == ["round.start", "visit.record", "visit.record", "round.end", "round.missed"]
     assert all(x["status"] == "pending" for x in out)  # offline: all on the phone
 
+    # Back online, still on the summary: the app syncs (as on the phone's "online" event), and the screen says the reasons went.
     context.set_offline(False)
-    page.click("#nav a[href='#/']")
-    page.click("#sync-now")
+    page.evaluate("async () => (await import('/static/pwa/sync.js')).syncNow()")
     out = wait_outbox(page, lambda r: len(r) == 5 and all(x["status"] == "sent" for x in r))
+    page.wait_for_selector("#missed-status[data-sent='true']")
+    assert "已发送" in page.inner_text("#missed-status")
+    shot(page, "round_missed_sent_zh_light")
 
     def stored(s):
         rnd = s.execute(select(Round)).scalar_one()

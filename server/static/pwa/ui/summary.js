@@ -27,14 +27,26 @@ export async function render(container, _route, ctx) {
       h('dt', {}, t('failed_items')), h('dd', { id: 'sum-failed' }, String(s.failed)),
       s.plan_id ? [h('dt', {}, t('missed')), h('dd', { id: 'sum-missed' }, missed.length ? missed.map(name).join('、') : t('none'))] : null),
   );
-  if (missed.length && s.reasons) container.append(given(s, missed, name));
-  else if (missed.length) container.append(await reasonForm(s, missed, name, ctx));
+  let stop = null;
+  if (missed.length && s.reasons) {
+    const status = h('p', { class: 'hint', id: 'missed-status', role: 'status' });
+    container.append(given(s, missed, name, status));
+    // Said as it is: on the phone until the server has them, then sent (live, as the outbox goes).
+    const show = async () => {
+      const row = (await db.outboxAll()).find((r) => r.kind === 'round.missed' && r.payload?.round_id === s.round_id);
+      const sent = row?.status === 'sent';
+      status.dataset.sent = String(sent);
+      status.textContent = t(sent ? 'missed_reasons_sent' : 'missed_reasons_kept', { t: fmtTime(s.ended_at) });
+    };
+    await show();
+    stop = store.subscribe((_s, changes) => { if ('unsent' in changes || 'attention' in changes) show(); });
+  } else if (missed.length) container.append(await reasonForm(s, missed, name, ctx));
   container.append(h('a', { class: 'btn big', href: '#/', id: 'sum-home' }, t('back_home')));
-  return null;
+  return stop;
 }
 
 /** The reasons as sent (or waiting to be sent): read only. */
-function given(s, missed, name) {
+function given(s, missed, name, status) {
   const byId = new Map(s.reasons.map((r) => [r.checkpoint_id, r]));
   return h('section', { class: 'card missed-reasons', id: 'missed-given', 'aria-labelledby': 'missed-title' },
     h('h2', { id: 'missed-title' }, t('missed_reason_title')),
@@ -45,7 +57,7 @@ function given(s, missed, name) {
         h('span', { class: 'badge' }, r ? vocab.label('missed_reasons', r.reason) : t('none')),
         r?.note ? h('p', { class: 'hint' }, r.note) : null);
     })),
-    h('p', { class: 'hint' }, t('missed_reasons_kept', { t: fmtTime(s.ended_at) })));
+    status);
 }
 
 /** One choice per missed checkpoint; "other" asks for words. Sent as one `round.missed` record. */
