@@ -81,6 +81,12 @@ VISIT_PURPOSES = (VISIT_PATROL, VISIT_VERIFY)
 ROUND_OPEN = "open"
 ROUND_ENDED = "ended"
 ROUND_STATES = (ROUND_OPEN, ROUND_ENDED)
+# Why a planned checkpoint was not visited, as the patroller says at the end of the round.
+MISSED_LOCKED = "locked"
+MISSED_UNDER_REPAIR = "under_repair"
+MISSED_NO_ACCESS = "no_access"
+MISSED_OTHER = "other"  # needs a few words
+MISSED_REASONS = (MISSED_LOCKED, MISSED_UNDER_REPAIR, MISSED_NO_ACCESS, MISSED_OTHER)
 
 # Repair task states (issue 4): open → assigned → in_progress → done → verified.
 TASK_OPEN = "open"
@@ -226,6 +232,7 @@ VOCABULARY = {
     "scan_methods": (SCAN_METHODS, "scan_"),
     "visit_purposes": (VISIT_PURPOSES, "purpose_"),
     "round_states": (ROUND_STATES, "round_state_"),
+    "missed_reasons": (MISSED_REASONS, "missed_reason_"),
     "task_states": (TASK_STATES, "task_state_"),
     "task_closed_states": (TASK_CLOSED_STATES, "task_state_"),
     "extension_states": (EXTENSION_STATES, "ext_state_"),

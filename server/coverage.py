@@ -11,6 +11,11 @@ Rules (docs/checkpoints.md, "Coverage"):
   later still counts for its window.
 - Only windows that have ended are counted; later ones are listed as "upcoming" or
   "in_progress". Deactivated checkpoints are not expected.
+- A missed checkpoint carries the patroller's reason (`missed_reasons`, given at the end of a
+  round of the same plan: locked, under repair, no access, other) when that round ended at
+  or after the window's start and before the plan's next window opened (a reason sent before
+  its round's end: when it was given). It is still missed: the reason explains the gap, it
+  does not fill it.
 - Suspicious patterns: one person scanning two different checkpoints closer together
   than the site's `min_scan_gap_seconds`, and one person scanning the same checkpoint
   `COVERAGE_REPEAT_SCANS` times or more within `COVERAGE_REPEAT_MINUTES` minutes.
@@ -23,12 +28,12 @@ from bisect import bisect_left
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import choices, months
 from . import plans as plans_mod
 from .extensions import db
-from .models import Checkpoint, PatrolPlan, Site, User, Visit, utcnow
+from .models import Checkpoint, MissedReason, PatrolPlan, Round, Site, User, Visit, utcnow
 from .plans import Window
 from .timeutil import iso, to_local
 
@@ -97,6 +102,15 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
     for v in visits:
         scans.setdefault(v.checkpoint_id, []).append(v.scanned_at)
 
+    reasons = _reasons(site.id, [p.id for p in plans], span_start, span_end)
+
+    def reason_for(plan_id: int, cid: int, w: Window, until: datetime) -> dict | None:
+        """The first reason for this checkpoint from a round that ended in this window's time (up to the plan's next window)."""
+        for r in reasons.get((plan_id, cid), []):
+            if w.start <= r["at"] < until:
+                return r["out"]
+        return None
+
     def visited_in(cid: int, w: Window) -> bool:
         times = scans.get(cid, [])
         i = bisect_left(times, w.start)
@@ -114,7 +128,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
         by_day[day] = _Tally()
         day += timedelta(days=1)
     window_rows, missed = [], []
-    late_total = 0
+    late_total = explained_total = 0
     for plan, w in windows:
         planned = [cid for cid in plan.checkpoint_ids if cid in checkpoints and checkpoints[cid].active]
         status = "upcoming" if w.start > now else "in_progress" if w.end > now else "ended"
@@ -135,7 +149,11 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
             "coverage": _ratio(sum(hits.values()), len(planned)),
             "missed_checkpoint_ids": [cid for cid in planned if not hits[cid]],
             "late": 0,
+            "explained": 0,
         }
+        # The patrollers' reasons for checkpoints of this window they did not reach (also while it runs).
+        given = {cid: reason_for(plan.id, cid, w, late_until[(plan.id, w.start)]) for cid in planned if not hits[cid]}
+        row["reasons"] = [{"checkpoint_id": cid, **why} for cid, why in given.items() if why is not None]
         window_rows.append(row)
         if status != "ended":
             # Not over yet: nothing is missed, and it does not count towards the figures.
@@ -153,6 +171,9 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
                 late = late_scan(cid, w, min(late_until[(plan.id, w.start)], now))
                 row["late"] += late is not None
                 late_total += late is not None
+                why = given[cid]
+                row["explained"] += why is not None
+                explained_total += why is not None
                 missed.append(
                     {
                         "day": w.day.isoformat(),
@@ -169,6 +190,8 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
                         "floor": cp.floor,
                         # Still missed (the rule is the window), but somebody did come, later.
                         "late_at": iso(late),
+                        # Why it was missed, as the patroller said when ending the round (or None).
+                        "reason": why,
                     }
                 )
 
@@ -186,7 +209,7 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
         "to": last.isoformat(),
         "generated_at": iso(now),
         "thresholds": thresholds,
-        "totals": {"windows": sum(1 for r in window_rows if r["status"] == "ended"), **totals.as_dict(), "late": late_total},
+        "totals": {"windows": sum(1 for r in window_rows if r["status"] == "ended"), **totals.as_dict(), "late": late_total, "explained": explained_total},
         "windows": window_rows,
         "by_day": [{"day": d.isoformat(), **t.as_dict()} for d, t in by_day.items()],
         "by_floor": [{"building": b, "floor": f, **t.as_dict()} for (b, f), t in sorted(by_floor.items(), key=lambda kv: floor_order(kv[0]))],
@@ -198,6 +221,30 @@ def coverage(site: Site, first: date, last: date, *, plan_id: int | None = None,
         "missed": missed,
         "flags": suspicious(flagged, checkpoints, thresholds),
     }
+
+
+def _reasons(site_id: int, plan_ids: list[int], start: datetime, end: datetime) -> dict[tuple[int, int], list[dict]]:
+    """Missed reasons of these plans given from `start` to `end`, by (plan, checkpoint), oldest first."""
+    if not plan_ids:
+        return {}
+    # When the round ended (the moment its misses were counted); a reason given before its end, when it was given.
+    at = func.coalesce(Round.ended_at, MissedReason.given_at)
+    rows = db.session.execute(
+        select(MissedReason.plan_id, MissedReason.checkpoint_id, MissedReason.reason, MissedReason.note, MissedReason.user_id,
+               MissedReason.round_id, MissedReason.given_at, at.label("at"), User.display_name)
+        .join(Round, Round.id == MissedReason.round_id)
+        .join(User, User.id == MissedReason.user_id)
+        .where(MissedReason.site_id == site_id, MissedReason.plan_id.in_(plan_ids), at >= start, at < end)
+        .order_by(at, MissedReason.id)
+    ).all()
+    out: dict[tuple[int, int], list[dict]] = {}
+    for r in rows:
+        out.setdefault((r.plan_id, r.checkpoint_id), []).append({
+            "at": r.at,
+            "out": {"reason": r.reason, "note": r.note, "user_id": r.user_id, "user_name": r.display_name or "",
+                    "round_id": r.round_id, "given_at": iso(r.given_at)},
+        })
+    return out
 
 
 def floor_order(key: tuple[str, str]):

@@ -319,6 +319,27 @@ class Round(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class MissedReason(db.Model):
+    """Why a checkpoint of a round's plan was not visited, as the patroller said when ending the round."""
+
+    __tablename__ = "missed_reasons"
+    __table_args__ = (
+        UniqueConstraint("round_id", "checkpoint_id"),
+        Index("ix_missed_reasons_plan_given", "plan_id", "given_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[str] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[Optional[int]] = mapped_column(ForeignKey("patrol_plans.id", ondelete="SET NULL"))
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(32))  # choices.MISSED_REASONS
+    note: Mapped[str] = mapped_column(Text, default="")
+    given_at: Mapped[datetime] = mapped_column(DateTime)  # corrected by the clock offset
+    given_at_device: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Visit(db.Model):
     """One checkpoint visit: the scan and one result per checklist item."""
 

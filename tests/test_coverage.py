@@ -102,7 +102,7 @@ def test_two_windows_a_day_are_each_covered_on_their_own(demo):
     assert (morning["visited"], afternoon["visited"]) == (2, 1)
     assert codes_of(demo, afternoon["missed_checkpoint_ids"]) == ["F02"]
     # F02 came at 17:00 sharp: missed by the rule, but late rather than skipped.
-    assert report["totals"] == {"windows": 2, "planned": 4, "visited": 3, "missed": 1, "coverage": 0.75, "late": 1}
+    assert report["totals"] == {"windows": 2, "planned": 4, "visited": 3, "missed": 1, "coverage": 0.75, "late": 1, "explained": 0}
 
 
 def test_missed_checkpoint_scanned_before_the_plans_next_window_is_late_but_still_missed(demo):

@@ -32,13 +32,13 @@ class CoverageSchema(StrictSchema):
     to = fields.String()
     generated_at = fields.String()
     thresholds = fields.Dict()
-    totals = fields.Dict(metadata={"description": "windows (ended), planned, visited, missed, coverage"})
-    windows = fields.List(fields.Dict(), metadata={"description": "one per scheduled window, with status and missed_checkpoint_ids"})
+    totals = fields.Dict(metadata={"description": "windows (ended), planned, visited, missed, coverage, late, explained (missed with a patroller's reason)"})
+    windows = fields.List(fields.Dict(), metadata={"description": "one per scheduled window, with status, missed_checkpoint_ids (pending_checkpoint_ids while it runs) and reasons: the patrollers' reasons for its checkpoints not visited"})
     by_day = fields.List(fields.Dict())
     by_floor = fields.List(fields.Dict())
     by_kind = fields.List(fields.Dict())
     by_plan = fields.List(fields.Dict())
-    missed = fields.List(fields.Dict(), metadata={"description": "every planned checkpoint not visited in an ended window"})
+    missed = fields.List(fields.Dict(), metadata={"description": "every planned checkpoint not visited in an ended window, with `reason` ({reason, note, user_id, user_name, round_id, given_at}) when the patroller gave one at the end of the round, else null"})
     flags = fields.List(fields.Dict(), metadata={"description": "suspicious scans: too_fast, repeated_scan"})
 
 

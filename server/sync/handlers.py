@@ -25,6 +25,7 @@ from .fields import (
     Rejection,
     plain_result,
 )
+from .round_handlers import handle_round_missed
 
 
 def handle_round_start(ctx: Context, payload, observed: Observed) -> Plan:
@@ -314,6 +315,7 @@ HANDLERS = {
     "round.start": handle_round_start,
     "visit.record": handle_visit_record,
     "round.end": handle_round_end,
+    "round.missed": handle_round_missed,
     "task.transition": handle_task_transition,
     "task.verify": handle_task_verify,
     "complaint.receive": handle_complaint_receive,

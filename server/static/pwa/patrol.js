@@ -1,5 +1,6 @@
 // The patrol on the phone: rounds, visits, task updates, each queued as one outbox mutation.
 import * as db from './db.js';
+import * as rounds from './rounds.js';
 import * as store from './store.js';
 import { syncNow } from './sync.js';
 import * as vocab from './vocab.js';
@@ -46,19 +47,25 @@ export async function startRound(site, planId = null) {
 export async function endRound(note = '') {
   const round = store.get().round;
   if (!round) return null;
-  let missed = [];
-  if (round.plan_id) {
-    const plan = await db.get('plans', round.plan_id);
-    const seen = new Set(round.visits.map((v) => v.checkpoint_id));
-    missed = (plan?.checkpoint_ids || []).filter((id) => !seen.has(id));
-  }
-  const summary = { ...round, ended_at: db.nowIso(), missed };
+  const missed = await rounds.missedAtEnd(round);
+  const summary = { ...round, ended_at: db.nowIso(), missed, user_id: store.get().me?.id };
   await db.enqueue('round.end', { round_id: round.round_id, ...(note ? { note } : {}) }, {
     label: 'round.end', meta: { round: null, last_summary: summary },
   });
   store.set({ round: null });
   syncNow();
   return summary;
+}
+
+/**
+ * Queue why the round's plan missed checkpoints (`round.missed`): [{checkpoint_id, reason, note?}].
+ * The end-of-round summary keeps them in the same transaction, and its form's draft goes.
+ */
+export async function giveMissedReasons(summary, reasons) {
+  await db.enqueue('round.missed', { round_id: summary.round_id, reasons }, {
+    label: 'round.missed', draftKey: 'missed_reasons', meta: { last_summary: { ...summary, reasons } },
+  });
+  syncNow();
 }
 
 /** Begin a visit draft from a scan; the checkpoint screen edits it. */

@@ -19,9 +19,10 @@ export const SCAN = { QR: 'qr', CODE: 'code', URL: 'url' };
 export const PHOTO = { FINDING: 'finding', AFTER: 'after', SIGNATURE: 'signature' };
 export const SYNC = { APPLIED: 'applied', DUPLICATE: 'duplicate', REJECTED: 'rejected' };
 export const MONTH = { OPEN: 'open', SEALED: 'sealed', ARCHIVED: 'archived' };
+export const MISSED = { OTHER: 'other' }; // the missed-checkpoint reason that needs words
 const CHECKED = {
   results: RESULT, severities: SEVERITY, verify_results: VERIFY, task_states: TASK, extension_states: EXTENSION,
-  scan_methods: SCAN, photo_purposes: PHOTO, sync_outcomes: SYNC, month_states: MONTH,
+  scan_methods: SCAN, photo_purposes: PHOTO, sync_outcomes: SYNC, month_states: MONTH, missed_reasons: MISSED,
 };
 
 // Words of server answers that /api/meta does not list (yet): the coverage report's window

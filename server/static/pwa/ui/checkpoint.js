@@ -62,7 +62,8 @@ export async function render(container, { params }, ctx) {
       return;
     }
     toast(t('saved'));
-    ctx.go(store.get().round ? 'scan' : '');
+    // A round that follows a plan lands on home, which offers the next checkpoint of the plan.
+    ctx.go(store.get().round && !store.get().round.plan_id ? 'scan' : '');
   }
 
   // "All fine" is only offered while nothing is wrong: no failed item, no other problem.

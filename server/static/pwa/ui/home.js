@@ -1,4 +1,4 @@
-// Home: the site, the round (start / continue / end), and my tasks at a glance.
+// Home: the site, today's round from the plan (or a round: start / continue / end), and my tasks at a glance.
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
@@ -7,6 +7,7 @@ import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import { h } from './dom.js';
 import { myTasks, taskCard } from './tasks.js';
+import { todayCard } from './today.js';
 
 export async function render(container, _route, ctx) {
   const s = store.get();
@@ -29,8 +30,16 @@ export async function render(container, _route, ctx) {
   if (!checkpoints.length) container.append(h('p', { class: 'hint' }, t('no_sites')));
 
   const round = s.round;
+  // Today's round from the plan, when one applies to me now (and no round of another plan is open).
+  const todayBox = h('div', { id: 'home-today' });
+  const today = siteId != null ? await todayCard(siteId, ctx) : null;
+  const guided = !!(today && (!round || today.ours));
+  let todayKey = today?.key;
+  if (guided) todayBox.append(today.card);
   const card = h('div', { class: 'card round' });
-  if (round) {
+  if (guided) {
+    container.append(todayBox);
+  } else if (round) {
     card.append(
       h('p', { class: 'round-state' }, t('round_open', { n: round.visits.length })),
       h('button', { type: 'button', class: 'btn primary big', id: 'scan-next', onclick: () => ctx.go('scan') }, t('continue_round')),
@@ -57,6 +66,10 @@ export async function render(container, _route, ctx) {
     );
   }
   if (card.childElementCount) container.append(card);
+  const last = await db.getMeta('last_summary');
+  if (!round && last?.missed?.length && !last.reasons && (last.user_id === undefined || last.user_id === s.me?.id)) {
+    container.append(h('a', { class: 'banner warn', id: 'missed-pending', href: '#/round/summary' }, t('missed_reasons_pending', { n: last.missed.length })));
+  }
 
   container.append(h('h2', {}, t('my_tasks')));
   const taskBox = h('div', { id: 'home-tasks' });
@@ -76,10 +89,31 @@ export async function render(container, _route, ctx) {
 
   // A sync brought data: the first site data redraws the screen (it said "no data"); later
   // ones refresh the task list only if it changed.
-  return store.subscribe((_s, changes) => {
-    if ('unsent' in changes) drawTasks(); // my own move was saved or sent
+  // Today's round follows what is recorded and pulled, and the clock (a window opens or ends).
+  const drawToday = async () => {
+    const fresh = siteId != null ? await todayCard(siteId, ctx) : null;
+    if (!!(fresh && (!store.get().round || fresh.ours)) !== guided) return ctx.rerender();
+    if (fresh && fresh.key !== todayKey) {
+      todayKey = fresh.key;
+      todayBox.replaceChildren(fresh.card);
+    }
+    return null;
+  };
+  const ticking = setInterval(drawToday, 30000);
+  const unsubscribe = store.subscribe((_s, changes) => {
+    if ('unsent' in changes) {
+      drawTasks(); // my own move was saved or sent
+      drawToday();
+    }
     if (!('pulledAt' in changes)) return;
     if (!checkpoints.length) ctx.rerender();
-    else drawTasks();
+    else {
+      drawTasks();
+      drawToday();
+    }
   });
+  return () => {
+    clearInterval(ticking);
+    unsubscribe();
+  };
 }

@@ -3,7 +3,9 @@ import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
 import * as policy from '../policy.js';
+import * as rounds from '../rounds.js';
 import * as scan from '../scan.js';
+import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import { SCAN } from '../vocab.js';
 import { h } from './dom.js';
@@ -86,7 +88,18 @@ export async function render(container, { params, query }, ctx) {
     h('p', { class: 'hint', id: 'code-hint' }, t('code_hint')),
   );
   const box = h('div', { class: 'camera-box' }, video);
-  container.append(h('h1', {}, t('scan_title')), box, status, msg, form);
+  // In a round that follows a plan: where it stands and which checkpoint is next. Its line is
+  // there from the start, so filling it in moves nothing under a thumb.
+  const roundLine = store.get().round?.plan_id ? h('p', { class: 'hint', id: 'scan-round' }) : null;
+  container.append(h('h1', {}, t('scan_title')), roundLine || '', box, status, msg, form);
+  if (roundLine) {
+    rounds.today(patrol.siteId()).then(async (today) => {
+      const next = today?.round ? today.progress.next : null;
+      if (next === null) return;
+      const cp = await db.get('checkpoints', next);
+      roundLine.textContent = `${t('round_progress', { x: today.progress.visited, y: today.progress.planned })} · ${t('round_next', { name: cp ? `${pick(cp)} (${cp.short_code})` : `#${next}` })}`;
+    }).catch((e) => console.warn(e));
+  }
 
   try {
     stop = await scan.startCamera(video, async (text) => {

@@ -125,6 +125,7 @@ class CoverageView {
         tile('cov-visited', x.visited, t('cov_visited')),
         tile('cov-missed', x.missed, t('cov_missed'), x.missed ? 'alarm' : ''),
         tile('cov-late', x.late, t('cov_late'), x.late ? 'warn' : ''),
+        tile('cov-explained', x.explained || 0, t('cov_explained')),
         tile('cov-flags', this.r.flags.length, t('cov_flags'), this.r.flags.length ? 'alarm' : '')),
       h('p', { class: 'hint' }, t('cov_rules', { n: x.windows })));
   }
@@ -135,7 +136,18 @@ class CoverageView {
     return h('section', { class: 'card', id: 'cov-open', 'aria-labelledby': 'cov-open-title' },
       h('h2', { id: 'cov-open-title' }, t('cov_in_progress')),
       h('ul', { class: 'plain' }, open.map((w) => h('li', {},
-        `${w.window} ${this.planName(w.plan_id, w)} · ${t('cov_so_far', { v: w.visited, p: w.planned })}`))));
+        `${w.window} ${this.planName(w.plan_id, w)} · ${t('cov_so_far', { v: w.visited, p: w.planned })}`,
+        (w.reasons || []).length ? h('ul', { class: 'plain cov-open-reasons' }, w.reasons.map((r) => h('li', { class: 'cov-missed', 'data-checkpoint': r.checkpoint_id },
+          h('span', {}, this.cpName(r.checkpoint_id)), this.reason(r)))) : null))));
+  }
+
+  /** The patroller's reason for a miss (what they chose, their words, who and when), or nothing. */
+  reason(r) {
+    if (!r) return null;
+    return h('span', { class: 'cov-reason', 'data-reason': r.reason },
+      h('span', { class: 'badge' }, t('cov_reason', { r: vocab.label('missed_reasons', r.reason) })),
+      r.note ? h('span', { class: 'cov-reason-note' }, r.note) : null,
+      h('span', { class: 'hint' }, `${r.user_name || `#${r.user_id}`} · ${this.dateTime(r.given_at)}`));
   }
 
   byDay() {
@@ -182,7 +194,8 @@ class CoverageView {
           h('span', { class: 'hint' }, [m.building, m.floor ? t('cp_floor_n', { f: m.floor }) : ''].filter(Boolean).join(' ')),
           m.late_at
             ? h('span', { class: 'badge late' }, t('cov_late_at', { t: this.dateTime(m.late_at) }))
-            : h('span', { class: 'badge major' }, t('cov_not_visited')))))));
+            : h('span', { class: 'badge major' }, t('cov_not_visited')),
+          this.reason(m.reason))))));
     }
     section.append(list);
     if (all.length > MAX_MISSED_SHOWN) section.append(h('p', { class: 'hint' }, t('cov_more_missed', { n: all.length - MAX_MISSED_SHOWN })));
