@@ -154,6 +154,12 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     out = wait_outbox(page, lambda r: len(r) == 5)
     assert [x["kind"] for x in out] == ["round.start", "visit.record", "visit.record", "round.end", "round.missed"]
     assert all(x["status"] == "pending" for x in out)  # offline: all on the phone
+    # The outbox names the reasons' record by what it says, not by its kind.
+    page.goto("/#/outbox")
+    row = page.inner_text(".out-row[data-kind='round.missed']")
+    assert "2楼: 上锁" in row and "4楼: 其他" in row  # F02 and F04, by name
+    page.go_back()
+    page.wait_for_selector("#missed-given")
 
     # Back online, still on the summary: the app syncs (as on the phone's "online" event), and the screen says the reasons went.
     context.set_offline(False)

@@ -25,6 +25,13 @@ async function describe(row) {
   }
   if (row.kind === 'task.transition') return `${t('task_title', { id: p.task_id })} → ${vocab.label('task_states', p.to)}`;
   if (row.kind === 'task.verify') return `${t('task_title', { id: p.task_id })} · ${vocab.label('verify_results', p.result)}`;
+  if (row.kind === 'round.missed') {
+    const named = await Promise.all((p.reasons || []).map(async (r) => {
+      const cp = await db.get('checkpoints', r.checkpoint_id);
+      return `${cp ? pick(cp) : `#${r.checkpoint_id}`}: ${vocab.label('missed_reasons', r.reason)}`;
+    }));
+    return named.join(t('list_sep'));
+  }
   if (row.kind === 'complaint.receive') return `${p.complainant}${p.unit ? ` (${p.unit})` : ''} · ${p.content}`;
   return '';
 }
