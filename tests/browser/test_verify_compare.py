@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, Photo, Task, Verification
 
-from .app_driver import login, open_by_code, rows, shot, sign, wait_installed, wait_outbox, wait_rows
+from .app_driver import login, open_by_code, rows, shot, sign, until, wait_installed, wait_outbox, wait_rows
 from .conftest import api_session, jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
@@ -93,6 +93,8 @@ def test_verification_shows_the_findings_photo_beside_the_after_photo_offline_wi
     assert before.get_attribute("data-from") == "bytes", before.get_attribute("src")
     assert before.get_attribute("src").startswith("blob:") and _shown_sha(context, page, before) == before_sha
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=before)
+    assert page.is_visible("#verify-after-photos .cmp-empty")  # an empty frame beside it, the way to take one
+    shot(page, "verify_before_capture_zh_light")
     page.set_input_files("#after-photo", files=[{"name": "after.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((1600, 1200), color=(40, 160, 60))}])
     after = page.wait_for_selector("#verify-after-photos img")
     # Side by side, like with like: the same size, one row.
@@ -170,7 +172,7 @@ def test_a_second_phone_fetches_the_before_photo_ahead_and_shows_it_offline(live
     wait_installed(page)
     wait_rows(page, "tasks", lambda r: any(x["id"] == task_id and x["state"] == "done" for x in r))
     assert not [p for p in rows(page, "photos") if p["id"] == before_id]
-    page.wait_for_function(CACHED_JS, arg=f"/api/photos/{before_id}?size=thumb", timeout=20000)
+    until(page, lambda: page.evaluate(CACHED_JS, f"/api/photos/{before_id}?size=thumb"), "the before photo fetched ahead")
 
     context.set_offline(True)
     _open_verification(page, task_id, "F06")

@@ -48,6 +48,8 @@ export async function render(container, { params }, ctx) {
       urls.push(url);
       imgs.push(h('img', { src: url, alt: t('verify_after_n', { n: ++n }) }));
     }
+    // No after photo yet: an empty frame the size of the before photo, itself the way to take one.
+    if (!imgs.length) imgs.push(h('label', { for: 'after-photo', class: 'cmp-empty', 'aria-hidden': 'true' }, t('after_photo')));
     thumbs.replaceChildren(...imgs);
     thumbs.classList.remove('loading');
   };
