@@ -263,6 +263,7 @@ def lighthouse_once(base: str, tmp: Path) -> dict:
     if not out.exists():
         return {"lighthouse_performance": None, "lighthouse_accessibility": None, "lighthouse_note": f"lighthouse failed: {(r.stderr or r.stdout)[-400:]}"}
     report = json.loads(out.read_text())
+    (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
     shutil.copy(out, ROOT / "bench" / "out" / "pwa-lighthouse.json")
     cats = report["categories"]
     score = lambda k: round(cats[k]["score"] * 100) if cats.get(k, {}).get("score") is not None else None  # noqa: E731
