@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, Photo, Task, Verification
 
-from .app_driver import login, open_by_code, rows, shot, sign, until, wait_installed, wait_outbox, wait_rows
+from .app_driver import login, open_by_code, rows, serious_violations, shot, sign, until, wait_installed, wait_outbox, wait_rows
 from .conftest import api_session, jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
@@ -20,7 +20,7 @@ ITEM = "floor.lights_doors_windows"
 DOM = "floor-lights_doors_windows"
 
 # The bytes an <img> shows, fetched from its own src (a blob: URL of the phone's storage, or the server).
-IMG_SHA_JS = """async (img) => {
+IMG_SHA_JS = """async (img) => {  // an <img> or an <audio>
   const buf = await (await fetch(img.src)).arrayBuffer();
   const d = await crypto.subtle.digest('SHA-256', buf);
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -124,6 +124,7 @@ def test_verification_shows_the_findings_photo_beside_the_after_photo_offline_wi
     sign(page, "#sig-fixer")
     page.locator("#sig-more").scroll_into_view_if_needed()
     shot(page, "verify_signatures_open_zh_dark")
+    assert serious_violations(page) == []  # the context bypasses the CSP, so axe can be injected
 
     # A reload under the form: the optional signatures drawn stay open and drawn.
     page.reload()
@@ -149,18 +150,36 @@ def test_verification_shows_the_findings_photo_beside_the_after_photo_offline_wi
     assert query(check) == ("verified", "pass", ["fixer", "verifier"], "工程部 王师傅")
 
 
-def test_a_second_phone_fetches_the_before_photo_ahead_and_shows_it_offline(live_server, launch, query):
+def test_a_second_phone_fetches_the_before_photo_and_sound_clip_ahead_and_shows_them_offline(live_server, launch, query):
     patroller = api_session(live_server, "patroller")
-    # The finding comes from another phone: its photo is not on this one.
-    first = new_context(launch(), live_server).new_page()
+    # The finding comes from another phone, with a photo and a sound clip: neither is on this one.
+    first_context = new_context(launch(audio=True), live_server)
+    first_context.grant_permissions(["camera", "microphone"], origin=live_server.url)
+    first = first_context.new_page()
     first.goto("/")
     login(first)
     wait_installed(first)
-    _report_with_photo(first, "F06", "6楼走廊灯不亮")
+    open_by_code(first, "F06")
+    first.click(f"button[data-item='{ITEM}'][data-result='fail']")
+    first.fill(f"#note-{DOM}", "6楼电梯厅灯不亮，有异响")
+    first.set_input_files(f"#photo-{DOM}", files=[{"name": "before.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((1600, 1200))}])
+    first.wait_for_selector(f"#item-{DOM} .thumbs img")
+    first.click(f"#sound-{DOM}")
+    first.wait_for_selector(f"#sound-{DOM}.recording")
+    first.wait_for_timeout(1500)  # a second and a half of the fake microphone's beep
+    first.click(f"#sound-{DOM}")
+    first.wait_for_selector("figure.clip audio")
+    first.click("#save-visit")
     out = wait_outbox(first, lambda r: r and all(x["status"] == "sent" for x in r))
-    wait_rows(first, "photos", lambda r: r and all(p["status"] == "uploaded" for p in r))
+    wait_rows(first, "photos", lambda r: len(r) == 2 and all(p["status"] == "uploaded" for p in r))
     task_id = out[0]["result"]["task_ids"][0]
-    before_id = query(lambda s: s.execute(select(Photo.id).where(Photo.finding_id == s.get(Task, task_id).finding_id)).scalar_one())
+
+    def media(s):
+        fid = s.get(Task, task_id).finding_id
+        return {p.content_type.split("/")[0]: (p.id, p.sha256) for p in s.execute(select(Photo).where(Photo.finding_id == fid)).scalars()}
+
+    found = query(media)
+    before_id, (clip_id, clip_sha) = found["image"][0], found["audio"]
     _ready_for_verification(live_server, task_id)
     server_thumb = patroller.get(f"{live_server.url}/api/photos/{before_id}?size=thumb")
     assert server_thumb.status_code == 200
@@ -173,6 +192,7 @@ def test_a_second_phone_fetches_the_before_photo_ahead_and_shows_it_offline(live
     wait_rows(page, "tasks", lambda r: any(x["id"] == task_id and x["state"] == "done" for x in r))
     assert not [p for p in rows(page, "photos") if p["id"] == before_id]
     until(page, lambda: page.evaluate(CACHED_JS, f"/api/photos/{before_id}?size=thumb"), "the before photo fetched ahead")
+    until(page, lambda: page.evaluate(CACHED_JS, f"/api/photos/{clip_id}"), "the sound clip fetched ahead")
 
     context.set_offline(True)
     _open_verification(page, task_id, "F06")
@@ -180,3 +200,7 @@ def test_a_second_phone_fetches_the_before_photo_ahead_and_shows_it_offline(live
     assert img.get_attribute("data-from") == "cache"
     assert img.get_attribute("src").startswith("blob:") and _shown_sha(context, page, img) == hashlib.sha256(server_thumb.content).hexdigest()
     assert page.query_selector("#verify-before-missing") is None
+    clip = page.wait_for_selector(f"#verify-before-sounds audio[data-clip='{clip_id}']")
+    assert clip.get_attribute("data-from") == "cache"
+    assert _shown_sha(context, page, clip) == clip_sha
+    shot(page, "verify_before_photo_and_sound_offline")

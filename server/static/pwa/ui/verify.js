@@ -92,7 +92,7 @@ export async function render(container, { params }, ctx) {
       const src = await mediaSource(sid, { sound: true });
       if (!src) continue;
       if (src.from !== 'server') urls.push(src.url);
-      clips.push(h('audio', { controls: true, preload: 'metadata', src: src.url, 'data-clip': sid, 'aria-label': t('verify_before_sound', { n: i + 1 }) }));
+      clips.push(h('audio', { controls: true, preload: 'metadata', src: src.url, 'data-clip': sid, 'data-from': src.from, 'aria-label': t('verify_before_sound', { n: i + 1 }) }));
     }
     sounds.replaceChildren(...clips);
   };
