@@ -594,8 +594,7 @@ async function namedByUnsent(tx) {
  */
 export async function confirmedMediaToClear(cutoff, now = nowIso()) {
   const tx = (await db()).transaction(['photos', 'drafts', 'outbox'], 'readwrite');
-  const owned = await namedByUnsent(tx);
-  const out = [];
+  const due = [];
   // A cursor, not getAll: months of photos would not fit in memory at once.
   let cursor = await tx.objectStore('photos').index('status').openCursor('uploaded');
   while (cursor) {
@@ -605,12 +604,14 @@ export async function confirmedMediaToClear(cutoff, now = nowIso()) {
         p.confirmed_at = now;
         await cursor.update(p);
       }
-      if (p.confirmed_at <= cutoff && !owned.has(p.id)) out.push(p.id);
+      if (p.confirmed_at <= cutoff) due.push(p.id);
     }
     cursor = await cursor.continue();
   }
+  // Drafts and the outbox are read only when something is due (most syncs: nothing).
+  const owned = due.length ? await namedByUnsent(tx) : new Set();
   await tx.done;
-  return out;
+  return due.filter((id) => !owned.has(id));
 }
 
 /**
