@@ -12,7 +12,7 @@ from sqlalchemy import select
 from server.models import Checkpoint, Photo, Task, Verification
 
 from .app_driver import login, open_by_code, rows, serious_violations, shot, sign, until, wait_installed, wait_outbox, wait_rows
-from .conftest import api_session, jpeg_bytes, new_context
+from .conftest import SCREENSHOTS, api_session, jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
 
@@ -114,6 +114,7 @@ def test_verification_shows_the_findings_photo_beside_the_after_photo_offline_wi
     print(f"verify form height: {screens:.2f} screens of 844 px")
     assert screens <= 2.1, screens
     shot(page, "verify_compare_zh_light")
+    page.screenshot(path=str(SCREENSHOTS / "verify_compare_full_zh_light.png"), full_page=True)  # the whole form, to look at
     page.emulate_media(color_scheme="dark")
     shot(page, "verify_compare_zh_dark")
     page.click("#sig-more")
