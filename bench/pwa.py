@@ -1,4 +1,4 @@
-"""Phone app benchmark: first-load bytes, Lighthouse scores, taps to an all-fine visit.
+"""Phone app benchmark: first-load bytes, Lighthouse scores, taps to an all-fine visit and to a failed item with a photo.
 
 Writes bench/out/pwa.json. Starts its own gunicorn on a fresh SQLite database with the
 demo site, drives Debian's Chromium through Playwright, and runs Lighthouse 12.2.3
@@ -25,7 +25,12 @@ sys.path.insert(0, str(ROOT))
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 LIGHTHOUSE = "lighthouse@12.2.3"
-TARGETS = {"first_load_kb": 150, "lighthouse_performance": 95, "lighthouse_accessibility": 95, "taps_all_fine_checkpoint": 2}
+# Issue 13: first load at most 120 KiB (the desk and archive are not in it), one tap for an
+# all-fine checkpoint, at most six from the scan to a saved failed item with its photo.
+TARGETS = {
+    "first_load_kb": 120, "lighthouse_performance": 95, "lighthouse_accessibility": 95,
+    "taps_all_fine_checkpoint": 1, "taps_failed_item_with_photo": 6,
+}
 
 
 def free_port() -> int:
@@ -133,22 +138,50 @@ def first_load(base: str) -> dict:
             sizes = req.sizes()
             urls.append((("sw:" if _from_worker(req) else "") + req.url.replace(base, ""), sizes["responseBodySize"] + sizes["responseHeadersSize"]))
         browser.close()
+    # What the service worker fetches once active, after the first screen (sw.js AFTER): the
+    # large icons for installing to the home screen; reported apart, like the QR decoder.
+    after = set(json.loads("[" + requests.get(base + "/sw.js", timeout=10).text.split("const AFTER = [", 1)[1].split("];", 1)[0] + "]"))
+    path = lambda u: u.removeprefix("sw:")  # noqa: E731
     lazy = sum(s for u, s in urls if "/vendor/jsqr/" in u)
-    total = sum(s for u, s in urls if "/vendor/jsqr/" not in u)
+    later = sum(s for u, s in urls if path(u) in after)
+    total = sum(s for u, s in urls if "/vendor/jsqr/" not in u and path(u) not in after)
     return {
         "first_load_kb": round(total / 1024, 1),
         "qr_decoder_kb": round(lazy / 1024, 1),
+        "after_install_kb": round(later / 1024, 1),
         "first_load_requests": len(urls),
         "first_load_from_service_worker": sum(1 for u, _ in urls if u.startswith("sw:")),
         "first_load_detail": urls,
     }
 
 
+# One tap is one finger (or mouse) press on the page: counted on pointerdown, so that a label's
+# click passed on to its file input is not counted twice.
+COUNT_TAPS_JS = "document.addEventListener('pointerdown', (e) => { if (e.isTrusted) sessionStorage.setItem('taps', String(Number(sessionStorage.getItem('taps') || 0) + 1)); }, true);"
+
+OUTBOX_JS = """async () => { const db = await new Promise((ok) => { const r = indexedDB.open('patrol'); r.onsuccess = () => ok(r.result); });
+  const rows = await new Promise((ok) => { const r = db.transaction('outbox').objectStore('outbox').getAll(); r.onsuccess = () => ok(r.result); });
+  db.close(); return rows; }"""
+
+
 def taps_all_fine(base: str, video: Path) -> int:
-    """Clicks from the scan screen (camera open, QR in view) to a saved all-fine visit."""
+    """Taps from the scan screen (camera open, QR in view) to a saved all-fine visit."""
+    return taps(base, video, all_fine=True)
+
+
+def taps_failed_item_with_photo(base: str, video: Path) -> int:
+    """Taps from the scan screen (camera open, QR in view) to a saved visit with one failed item and its photo.
+
+    The photo comes through the file chooser that the photo button opens (on a phone, the camera
+    app: its shutter is the camera app's, not counted here)."""
+    return taps(base, video, all_fine=False)
+
+
+def taps(base: str, video: Path, all_fine: bool) -> int:
     from playwright.sync_api import sync_playwright
 
-    count_js = "document.addEventListener('click', (e) => { if (e.isTrusted) sessionStorage.setItem('taps', String(Number(sessionStorage.getItem('taps') || 0) + 1)); }, true);"
+    from tests.browser.conftest import jpeg_bytes
+
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -156,7 +189,7 @@ def taps_all_fine(base: str, video: Path) -> int:
         )
         context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
         context.grant_permissions(["camera"], origin=base)
-        context.add_init_script(count_js)
+        context.add_init_script(COUNT_TAPS_JS)
         page = context.new_page()
         page.goto(base + "/")
         page.fill("#username", "patroller")
@@ -173,13 +206,26 @@ def taps_all_fine(base: str, video: Path) -> int:
         page.evaluate("sessionStorage.setItem('taps', '0')")
         # From here on, only what a person would do: the camera finds the label by itself.
         page.wait_for_selector("#all-fine", timeout=30000)
-        page.click("#all-fine")
-        page.wait_for_function(
-            """async () => { const db = await new Promise((ok) => { const r = indexedDB.open('patrol'); r.onsuccess = () => ok(r.result); });
-              const rows = await new Promise((ok) => { const r = db.transaction('outbox').objectStore('outbox').getAll(); r.onsuccess = () => ok(r.result); });
-              db.close(); return rows.some((x) => x.kind === 'visit.record'); }""",
-            timeout=30000,
-        )
+        if all_fine:
+            page.click("#all-fine")
+        else:
+            page.click("button[data-result='fail']")
+            with page.expect_file_chooser() as chooser:
+                page.click(".fail-details label.photo-btn")
+            chooser.value.set_files(files=[{"name": "problem.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((1600, 1200))}])
+            page.wait_for_selector(".fail-details .thumbs img", timeout=30000)
+            page.click("#save-visit")
+        deadline = time.monotonic() + 30
+        while True:
+            saved = [r for r in page.evaluate(OUTBOX_JS) if r["kind"] == "visit.record"]
+            if saved:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the visit was never saved")
+            page.wait_for_timeout(100)
+        if not all_fine:
+            # Saved with a failed item and its photo, as a person would expect.
+            assert saved[0]["photo_ids"] and any(r.get("result") == "fail" for r in saved[0]["payload"]["results"]), saved[0]
         taps = int(page.evaluate("sessionStorage.getItem('taps')"))
         browser.close()
     return taps
@@ -217,6 +263,7 @@ def lighthouse_once(base: str, tmp: Path) -> dict:
     if not out.exists():
         return {"lighthouse_performance": None, "lighthouse_accessibility": None, "lighthouse_note": f"lighthouse failed: {(r.stderr or r.stdout)[-400:]}"}
     report = json.loads(out.read_text())
+    (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
     shutil.copy(out, ROOT / "bench" / "out" / "pwa-lighthouse.json")
     cats = report["categories"]
     score = lambda k: round(cats[k]["score"] * 100) if cats.get(k, {}).get("score") is not None else None  # noqa: E731
@@ -238,7 +285,10 @@ def main() -> int:
     proc, base = start_server(url, tmp)
     try:
         result = first_load(base)
-        result["taps_all_fine_checkpoint"] = taps_all_fine(base, write_qr_video(f"{base}/c/{checkpoint_token(url, 'F04')}", tmp / "qr.y4m"))
+        video = write_qr_video(f"{base}/c/{checkpoint_token(url, 'F04')}", tmp / "qr.y4m")
+        result["taps_all_fine_checkpoint"] = taps_all_fine(base, video)
+        video = write_qr_video(f"{base}/c/{checkpoint_token(url, 'F05')}", tmp / "qr5.y4m")
+        result["taps_failed_item_with_photo"] = taps_failed_item_with_photo(base, video)
         result.update(lighthouse(base, tmp))
     finally:
         proc.kill()

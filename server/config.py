@@ -20,6 +20,7 @@ SETTINGS = (
     ("MAX_BODY_MB", "16", "largest request body accepted, in MiB"),
     ("MAX_PHOTO_MB", "12", "largest photo upload accepted, in MiB"),
     ("MAX_IMAGE_PIXELS", "40000000", "largest photo accepted, in pixels"),
+    ("PHONE_KEEP_MEDIA_DAYS", "14", "days a phone keeps the full bytes of a photo or sound clip after the server confirmed it (thumbnails stay); sent to phones in /api/meta"),
     ("SYNC_MAX_MUTATIONS", "500", "most mutations accepted in one push"),
     ("SYNC_TOMBSTONE_DAYS", "180", "`flask sync prune` drops deletion records older than this; a phone not synced for longer starts again"),
     ("SESSION_HOURS", "720", "how long a login lasts without use, in hours"),
@@ -121,6 +122,7 @@ def from_env(root: Path) -> dict:
         # A sound clip of at most 15 s (server/sounds.py): Opus or AAC at phone bit rates is ~50-250 KiB.
         "MAX_SOUND_BYTES": _int("MAX_SOUND_KB", 1024) * 1024,
         "MAX_IMAGE_PIXELS": _int("MAX_IMAGE_PIXELS", 40_000_000),
+        "PHONE_KEEP_MEDIA_DAYS": _int("PHONE_KEEP_MEDIA_DAYS", 14),
         "SYNC_MAX_MUTATIONS": _int("SYNC_MAX_MUTATIONS", 500),
         "SYNC_TOMBSTONE_DAYS": _int("SYNC_TOMBSTONE_DAYS", 180),
         "COMPLAINT_FINE_DAYS": _int("COMPLAINT_FINE_DAYS", 7),

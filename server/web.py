@@ -19,6 +19,9 @@ PWA_URL = "/static/pwa/"
 # QR decoder (the service worker fetches it once the app is installed), and the desk and archive
 # screens, which work online only.
 LAZY = ("vendor/jsqr/", "ui/manage/", "ui/archive/", "ui/online.js", "manage.css")
+# Kept with the shell but fetched only once the service worker is active, after the first screen:
+# the large icons, which only installing the app to the home screen uses (online).
+AFTER_INSTALL = ("icons/icon-512.png", "icons/icon-maskable-512.png", "icons/apple-touch-icon.png")
 SHELL_SUFFIXES = (".js", ".mjs", ".css", ".json", ".png", ".webmanifest", ".html")
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "application/manifest+json", "image/svg+xml")
 
@@ -28,11 +31,22 @@ def shell_files() -> list[str]:
     out = []
     for path in sorted(PWA.rglob("*")):
         rel = path.relative_to(PWA).as_posix()
-        if not path.is_file() or not rel.endswith(SHELL_SUFFIXES) or rel.startswith(LAZY):
+        if not path.is_file() or not rel.endswith(SHELL_SUFFIXES) or rel.startswith(LAZY) or rel in AFTER_INSTALL:
             continue
         if rel in ("index.html", "sw.js", "manifest.webmanifest") or rel.startswith("icons/make"):
             continue
         out.append(PWA_URL + rel)
+    return out
+
+
+def shell_hashes() -> dict[str, str]:
+    """SHA-256 of each precached file's bytes: the service worker takes the copy the page just
+    loaded from the browser's cache when its bytes are these, instead of asking the server again."""
+    out = {}
+    for url in ["/static/pwa/index.html", "/static/pwa/manifest.webmanifest", *shell_files()]:
+        rel = url[len(PWA_URL):]
+        key = {"index.html": "/", "manifest.webmanifest": "/manifest.webmanifest"}.get(rel, url)
+        out[key] = hashlib.sha256((PWA / rel).read_bytes()).hexdigest()
     return out
 
 
@@ -72,6 +86,8 @@ def service_worker():
     """Served from the root so that it controls the whole app; version and shell list filled in."""
     text = (PWA / "sw.js").read_text(encoding="utf-8")
     text = text.replace("__PWA_VERSION__", pwa_version()).replace("/*__SHELL__*/", json.dumps(shell_files())[1:-1])
+    text = text.replace("/*__HASHES__*/", json.dumps(shell_hashes())[1:-1])
+    text = text.replace("/*__AFTER__*/", json.dumps([PWA_URL + rel for rel in AFTER_INSTALL])[1:-1])
     resp = Response(text, mimetype="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"
     return resp
@@ -110,7 +126,8 @@ def conditional_gzip():
 @lru_cache(maxsize=256)
 def _gzipped(key: str, body: bytes) -> bytes:
     # Keyed by path + ETag so each static file is compressed once per content.
-    return gzip.compress(body, compresslevel=6, mtime=0)
+    # Compressed once per content and kept: the slowest level costs nothing after the first answer.
+    return gzip.compress(body, compresslevel=9, mtime=0)
 
 
 @web.after_app_request

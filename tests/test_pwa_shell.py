@@ -45,3 +45,15 @@ def test_the_app_version_changes_with_any_file_of_the_app(tmp_path, monkeypatch)
     (app / "vendor").mkdir()
     (app / "vendor" / "extra.js").write_text("// a file nobody loads is still part of the app's version")
     assert web.pwa_version() != before
+
+
+def test_the_apps_files_carry_a_short_policy_that_lets_them_do_nothing_as_a_page_and_pages_keep_theirs(client):
+    from server import security
+
+    for url in ("/static/pwa/app.js", "/static/pwa/app.css", "/static/pwa/strings.json", "/static/pwa/icons/icon-192.png"):
+        resp = client.get(url)
+        assert resp.headers["Content-Security-Policy"] == security.STATIC_CSP, url
+        assert resp.headers["X-Content-Type-Options"] == "nosniff" and "Content-Disposition" not in resp.headers, url
+    for url in ("/", "/sw.js", "/manifest.webmanifest"):
+        assert client.get(url).headers["Content-Security-Policy"] == security.CSP, url
+    assert "Permissions-Policy" in client.get("/").headers

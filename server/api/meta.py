@@ -2,6 +2,7 @@
 
 import logging
 
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import fields
 
@@ -42,6 +43,10 @@ class MetaSchema(StrictSchema):
     moves = fields.List(
         fields.Dict(), metadata={"description": "the task state machine: from, to, and the policy action that allows the move"},
     )
+    phone = fields.Dict(
+        keys=fields.String(), values=fields.Integer(),
+        metadata={"description": "settings for the phone app: keep_media_days, days a phone keeps photo and sound bytes after the server confirmed them (PHONE_KEEP_MEDIA_DAYS)"},
+    )
 
 
 @blp.route("/health")
@@ -81,4 +86,5 @@ def meta():
         "policy": policy.as_json(),
         "default_routes": findings.default_routes(),
         "moves": [{"from": a, "to": b, "action": action} for (a, b), action in tasks.MOVES.items()],
+        "phone": {"keep_media_days": current_app.config.get("PHONE_KEEP_MEDIA_DAYS", 14)},
     }

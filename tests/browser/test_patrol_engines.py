@@ -239,6 +239,7 @@ def test_task_screens_after_sync_and_verification_with_a_signature(engine, phone
     page.set_input_files("#after-photo", files=[{"name": "after.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((1200, 900), (40, 160, 60))}])
     page.wait_for_selector(".screen-verify .thumbs img")
     page.click("#verify-pass")
+    page.click("#sig-more")  # the fixer's name and signature open behind one tap
     page.fill("#fixed-by", "工程部 王师傅")
     sign(page, "#sig-verifier")
     shot(page, f"{engine}_verify")

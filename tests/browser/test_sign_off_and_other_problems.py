@@ -144,6 +144,9 @@ def test_verification_signed_offline_by_verifier_and_fixer_survives_reloads_and_
     sign(page, "#sig-verifier", strokes=2)
     page.click("#sig-undo-verifier")
     assert page.evaluate(INK_JS, "#sig-verifier") > 0
+    # The optional signatures open behind one tap.
+    assert not page.is_visible("#sig-fixer")
+    page.click("#sig-more")
     page.fill("#fixed-by", "工程部 王师傅")
     sign(page, "#sig-fixer")
     sign(page, "#sig-supervisor")

@@ -63,6 +63,7 @@ def test_supervisor_assigns_manager_extends_and_patroller_verifies_on_site_with_
     page.set_input_files("#after-photo", files=[{"name": "after.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes(color=(40, 160, 60))}])
     page.wait_for_selector(".screen-verify .thumbs img")
     page.click("#verify-pass")
+    page.click("#sig-more")  # the fixer's name and signature open behind one tap
     page.fill("#fixed-by", "工程部 王师傅")
     sign(page, "#sig-verifier")
     shot(page, "verify")

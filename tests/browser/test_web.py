@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 
 
@@ -14,9 +15,17 @@ def test_service_worker_names_its_version_and_precaches_every_module_but_the_qr_
     assert "const VERSION = 'v-test';" in text
     shell = json.loads("[" + text.split("const SHELL = [", 1)[1].split("];", 1)[0].replace("'", '"') + "]")
     assert "/" in shell and "/static/pwa/app.js" in shell and "/static/pwa/vendor/idb/idb.js" in shell
-    assert "/static/pwa/ui/checkpoint.js" in shell and "/static/pwa/icons/icon-512.png" in shell
+    assert "/static/pwa/ui/checkpoint.js" in shell and "/static/pwa/icons/icon-192.png" in shell
+    # The large icons (home-screen install only) are fetched once the worker is active, into the same version's cache.
+    after = json.loads("[" + text.split("const AFTER = [", 1)[1].split("];", 1)[0] + "]")
+    assert "/static/pwa/icons/icon-512.png" in after and not set(after) & set(shell)
+    # Each shell file's SHA-256, so the worker can take the copy the page just loaded without asking again.
+    hashes = json.loads("{" + text.split("const HASHES = {", 1)[1].split("};", 1)[0] + "}")
+    assert set(hashes) == set(shell)
+    assert hashes["/static/pwa/app.js"] == hashlib.sha256(client.get("/static/pwa/app.js").get_data()).hexdigest()
+    assert hashes["/"] == hashlib.sha256(client.get("/").get_data()).hexdigest()
     assert not any("jsqr" in url.lower() for url in shell)
-    for url in shell:
+    for url in shell + after:
         assert client.get(url).status_code == 200, url
 
 

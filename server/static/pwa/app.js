@@ -467,6 +467,13 @@ async function boot() {
     (gone) => gone.length && console.info(`deleted ${gone.length} orphan photo(s)`),
     (e) => console.warn('photo sweep failed', e),
   );
+  // Confirmed photo and sound bytes older than the server's keep-days leave the phone (thumbnails
+  // stay); the before-photos of tasks to verify are fetched ahead: at start, and after each pull.
+  const keeping = () => import('./keep.js').then((keep) => keep.sweepSoon().then(() => keep.cacheSoon()), (e) => console.warn(e));
+  keeping();
+  store.subscribe((_s, changes) => {
+    if ('pulledAt' in changes) keeping();
+  });
   // Installing the service worker downloads the whole shell: let the first screen finish first.
   if (document.readyState === 'complete') registerServiceWorker();
   else window.addEventListener('load', () => registerServiceWorker(), { once: true });

@@ -568,3 +568,69 @@ export async function setPhotoStatus(id, status, message = '', code = '') {
   if (p) await tx.store.put({ ...p, status, message, code });
   await tx.done;
 }
+
+// --- the phone's storage over months ----------------------------------------------------
+// A photo's or sound clip's bytes stay on the phone until the server has confirmed them
+// (status `uploaded`) and then for PHONE_KEEP_MEDIA_DAYS more (keep.js); then only a small
+// thumbnail stays. Never the bytes a draft (an open form, or one parked by a logged-out
+// person) or a record not yet sent names: those may still have to go, or be shown.
+
+/** Every photo id that an open draft or an outbox record not (yet) sent names, read in `tx`. */
+async function namedByUnsent(tx) {
+  const owned = new Set();
+  for (const draft of await tx.objectStore('drafts').getAll()) idsIn(draft, owned);
+  for (const row of await tx.objectStore('outbox').getAll()) {
+    if (row.status === 'sent') continue;
+    idsIn(row.photo_ids, owned);
+    idsIn(row.payload, owned);
+  }
+  return owned;
+}
+
+/**
+ * The ids of confirmed photos and clips whose bytes may go: uploaded, confirmed at or before
+ * `cutoff` (ISO), bytes still here, named by no draft and no unsent record. An uploaded photo
+ * that has no confirmation time yet gets `now` (the first look after its upload).
+ */
+export async function confirmedMediaToClear(cutoff, now = nowIso()) {
+  const tx = (await db()).transaction(['photos', 'drafts', 'outbox'], 'readwrite');
+  const due = [];
+  // A cursor, not getAll: months of photos would not fit in memory at once.
+  let cursor = await tx.objectStore('photos').index('status').openCursor('uploaded');
+  while (cursor) {
+    const p = cursor.value;
+    if (p.bytes) {
+      if (!p.confirmed_at) {
+        p.confirmed_at = now;
+        await cursor.update(p);
+      }
+      if (p.confirmed_at <= cutoff) due.push(p.id);
+    }
+    cursor = await cursor.continue();
+  }
+  // Drafts and the outbox are read only when something is due (most syncs: nothing).
+  const owned = due.length ? await namedByUnsent(tx) : new Set();
+  await tx.done;
+  return due.filter((id) => !owned.has(id));
+}
+
+/**
+ * Drop the bytes of confirmed photos, keeping `thumbs[id]` ({mime, bytes}, or null for none) in
+ * their place. Checked again in the same transaction: a photo a draft or an unsent record
+ * has named since is kept whole. Returns the ids cleared.
+ */
+export async function clearConfirmedBytes(thumbs, now = nowIso()) {
+  const tx = (await db()).transaction(['photos', 'drafts', 'outbox'], 'readwrite');
+  const owned = await namedByUnsent(tx);
+  const photos = tx.objectStore('photos');
+  const cleared = [];
+  for (const [id, thumb] of Object.entries(thumbs)) {
+    const p = await photos.get(id);
+    if (!p || p.status !== 'uploaded' || !p.bytes || owned.has(id)) continue;
+    const { bytes, ...rest } = p;
+    await photos.put({ ...rest, size: bytes.byteLength, cleared_at: now, ...(thumb ? { thumb: thumb.bytes, thumb_mime: thumb.mime } : {}) });
+    cleared.push(id);
+  }
+  await tx.done;
+  return cleared;
+}

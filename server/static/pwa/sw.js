@@ -4,6 +4,11 @@ const VERSION = '__PWA_VERSION__';
 const CACHE = `patrol-shell-${VERSION}`;
 const RUNTIME = 'patrol-lazy'; // jsQR and other files loaded on first use, kept across versions
 const SHELL = ['/', '/manifest.webmanifest', /*__SHELL__*/];
+// Part of this version's shell, fetched once the worker is active (after the first screen):
+// the large icons, used only to install the app on the home screen.
+const AFTER = [/*__AFTER__*/];
+// SHA-256 of each shell file's bytes in this version (server/web.py).
+const HASHES = {/*__HASHES__*/};
 // The QR decoder is not part of the first load; it is fetched once the app is installed,
 // so that scanning works offline even if the camera was never opened online.
 const LAZY = ['/static/pwa/vendor/jsqr/jsqr.mjs'];
@@ -18,14 +23,42 @@ self.addEventListener('install', (event) => {
   );
 });
 
+async function sha256(resp) {
+  const digest = await crypto.subtle.digest('SHA-256', await resp.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * One shell file for this version. The page has just loaded most of them: the browser's copy is
+ * taken when its bytes are this version's (no request at all, phones pay per byte); any other
+ * copy is fetched again, revalidated with the server, so a new version never precaches a stale file.
+ */
+async function shellFile(url) {
+  if (HASHES[url]) {
+    try {
+      const kept = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin' });
+      if (kept.ok && (await sha256(kept.clone())) === HASHES[url]) return kept;
+    } catch {
+      // Not in the browser's cache: ask the server.
+    }
+  }
+  const resp = await fetch(new Request(url, { cache: 'no-cache' }));
+  if (!resp.ok) throw new Error(`precache ${url}: HTTP ${resp.status}`);
+  return resp;
+}
+
 async function precache() {
   const cache = await caches.open(CACHE);
-  // 'no-cache' revalidates every file with the server (a 304 when the page just
-  // loaded it), so a new version never precaches a stale file.
-  await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'no-cache' })));
+  // Every file first, then the cache: a failed install leaves no half shell behind it.
+  const files = await Promise.all(SHELL.map(async (url) => [url, await shellFile(url)]));
+  await Promise.all(files.map(([url, resp]) => cache.put(url, resp)));
 }
 
 async function precacheLazy() {
+  const shell = await caches.open(CACHE);
+  for (const url of AFTER) {
+    if (!(await shell.match(url))) await shell.add(url).catch(() => {});
+  }
   const lazy = await caches.open(RUNTIME);
   for (const url of LAZY) {
     if (!(await lazy.match(url))) await lazy.add(url).catch(() => {});

@@ -106,3 +106,9 @@ export const assignable = (state) => !isClosed(state) && !awaitingVerification(s
 export function isOverdue(task, now = new Date()) {
   return !isClosed(task.state) && new Date(task.due_at) < now;
 }
+
+/** Days the phone keeps a photo's or sound clip's bytes after the server confirmed them (PHONE_KEEP_MEDIA_DAYS). */
+export const keepMediaDays = () => {
+  const days = Number(meta?.phone?.keep_media_days);
+  return Number.isFinite(days) && days >= 0 ? days : 14;
+};

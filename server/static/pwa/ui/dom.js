@@ -48,7 +48,12 @@ export function stylesheet(href) {
   return sheets.get(href);
 }
 
-/** An object URL for photo bytes kept in IndexedDB (ArrayBuffer + MIME). */
+/**
+ * An object URL for photo bytes kept in IndexedDB (ArrayBuffer + MIME). A confirmed photo whose
+ * bytes left the phone (keep.js) shows its thumbnail, else the server's copy.
+ */
 export function photoUrl(photo) {
-  return URL.createObjectURL(new Blob([photo.bytes], { type: photo.mime }));
+  if (photo.bytes) return URL.createObjectURL(new Blob([photo.bytes], { type: photo.mime }));
+  if (photo.thumb) return URL.createObjectURL(new Blob([photo.thumb], { type: photo.thumb_mime || 'image/jpeg' }));
+  return `/api/photos/${photo.id}?size=thumb`;
 }

@@ -1,6 +1,9 @@
-// Verification on site: after the re-scan, an after photo, pass or fail, and the signers' drawn signatures.
+// Verification on site: after the re-scan, the finding's before-photos (and sound clips) beside
+// the after photo, pass or fail, and the verifier's drawn signature; the fixer's and the
+// supervisor's optional signatures open behind one tap, so the form stays about two screens long.
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
+import { mediaSource, soundIds } from '../keep.js';
 import * as patrol from '../patrol.js';
 import { addCanvasPhoto, addPhoto } from '../photos.js';
 import * as vocab from '../vocab.js';
@@ -9,6 +12,7 @@ import { clear, h, photoUrl, toast } from './dom.js';
 import { SignaturePad } from './signature.js';
 
 const SIGNERS = ['verifier', 'fixer', 'supervisor'];
+const OPTIONAL = ['fixer', 'supervisor'];
 
 export async function render(container, { params }, ctx) {
   const id = Number(params[0]);
@@ -33,7 +37,7 @@ export async function render(container, { params }, ctx) {
   };
 
   // Room for the thumbnails is kept while they load, and they are swapped in at once: nothing jumps.
-  const thumbs = h('div', { class: draft.after_photo_ids.length ? 'thumbs loading' : 'thumbs' });
+  const thumbs = h('div', { class: draft.after_photo_ids.length ? 'thumbs cmp-photos loading' : 'thumbs cmp-photos', id: 'verify-after-photos' });
   const drawThumbs = async () => {
     let n = 0;
     const imgs = [];
@@ -42,8 +46,10 @@ export async function render(container, { params }, ctx) {
       if (!p) continue;
       const url = photoUrl(p);
       urls.push(url);
-      imgs.push(h('img', { src: url, alt: t('photo_of', { n: ++n }) }));
+      imgs.push(h('img', { src: url, alt: t('verify_after_n', { n: ++n }) }));
     }
+    // No after photo yet: an empty frame the size of the before photo, itself the way to take one.
+    if (!imgs.length) imgs.push(h('label', { for: 'after-photo', class: 'cmp-empty', 'aria-hidden': 'true' }, t('after_photo')));
     thumbs.replaceChildren(...imgs);
     thumbs.classList.remove('loading');
   };
@@ -60,6 +66,36 @@ export async function render(container, { params }, ctx) {
       drawThumbs();
     },
   });
+
+  // The finding's photos and sound clips, from this phone (its own bytes, or the thumbnail kept
+  // once they were cleared), from the copies fetched ahead (keep.js), or from the server online.
+  const before = h('div', { class: (task.photos || []).length ? 'cmp-photos loading' : 'cmp-photos', id: 'verify-before-photos' });
+  const sounds = h('div', { class: 'cmp-sounds', id: 'verify-before-sounds' });
+  const drawBefore = async () => {
+    const imgs = [];
+    let missing = 0;
+    for (const [i, pid] of (task.photos || []).entries()) {
+      const src = await mediaSource(pid);
+      if (!src) {
+        missing += 1;
+        continue;
+      }
+      if (src.from !== 'server') urls.push(src.url);
+      imgs.push(h('img', { src: src.url, alt: t('verify_before_n', { n: i + 1 }), 'data-photo': pid, 'data-from': src.from }));
+    }
+    if (!(task.photos || []).length) imgs.push(h('p', { class: 'hint' }, t('verify_no_before')));
+    else if (missing) imgs.push(h('p', { class: 'hint', id: 'verify-before-missing' }, t('verify_before_offline')));
+    before.replaceChildren(...imgs);
+    before.classList.remove('loading');
+    const clips = [];
+    for (const [i, sid] of (await soundIds(task.id)).entries()) {
+      const src = await mediaSource(sid, { sound: true });
+      if (!src) continue;
+      if (src.from !== 'server') urls.push(src.url);
+      clips.push(h('audio', { controls: true, preload: 'metadata', src: src.url, 'data-clip': sid, 'data-from': src.from, 'aria-label': t('verify_before_sound', { n: i + 1 }) }));
+    }
+    sounds.replaceChildren(...clips);
+  };
 
   const resultGroup = h('div', { class: 'seg', role: 'radiogroup', 'aria-labelledby': 'verify-result-label' });
   const drawResult = () => {
@@ -92,19 +128,38 @@ export async function render(container, { params }, ctx) {
     },
   }));
   const pad = (role) => pads.find((p) => p.role === role);
+  // Open at once when the draft already holds something of theirs (a reload under the form).
+  const started = () => !!draft.fixed_by_name || OPTIONAL.some((role) => (draft.sig_strokes[role] || []).length);
+  const optional = h('div', { id: 'sig-optional', hidden: !(draft.more_signatures || started()) });
+  const more = h('button', {
+    type: 'button', class: 'btn big sig-more', id: 'sig-more', 'aria-controls': 'sig-optional',
+    'aria-expanded': optional.hidden ? 'false' : 'true',
+    onclick: () => {
+      optional.hidden = !optional.hidden;
+      draft.more_signatures = !optional.hidden;
+      more.setAttribute('aria-expanded', optional.hidden ? 'false' : 'true');
+      more.textContent = t(optional.hidden ? 'sig_more' : 'sig_more_hide');
+      persist();
+      if (!optional.hidden) fixedBy.focus();
+    },
+  }, t(optional.hidden ? 'sig_more' : 'sig_more_hide'));
+  optional.append(h('label', { for: 'fixed-by' }, t('fixed_by')), fixedBy, pad('fixer').container, pad('supervisor').container);
 
   container.append(
     h('h1', {}, t('verify_title')),
     h('p', { class: 'ok-text' }, `✓ ${t('verify_scanned', { name: cp ? pick(cp) : task.checkpoint_id })}`),
-    h('p', {}, task.finding?.description || ''),
-    h('label', { for: 'after-photo', class: 'btn big photo-btn' }, t('after_photo')), file, thumbs,
+    h('p', { class: 'verify-desc' }, task.finding?.description || ''),
+    h('div', { class: 'compare', role: 'group', 'aria-label': t('verify_compare') },
+      h('section', { class: 'cmp-col', 'aria-labelledby': 'verify-before-label' },
+        h('p', { class: 'label', id: 'verify-before-label' }, t('verify_before')), before, sounds),
+      h('section', { class: 'cmp-col', 'aria-labelledby': 'verify-after-label' },
+        h('p', { class: 'label', id: 'verify-after-label' }, t('verify_after')), thumbs,
+        h('label', { for: 'after-photo', class: 'btn photo-btn' }, t('add_photo')), file)),
     h('p', { class: 'label', id: 'verify-result-label' }, t('verify_result')), resultGroup,
     h('label', { for: 'verify-note' }, t('visit_note')), note,
     h('h2', {}, t('signatures')),
     pad('verifier').container,
-    h('label', { for: 'fixed-by' }, t('fixed_by')), fixedBy,
-    pad('fixer').container,
-    pad('supervisor').container,
+    more, optional,
     msg,
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'btn primary big', id: 'save-verify', onclick: save }, t('save')),
@@ -115,6 +170,7 @@ export async function render(container, { params }, ctx) {
   );
   drawResult();
   drawThumbs();
+  drawBefore().catch((e) => console.warn('before photos', e));
 
   let saving = false;
   async function save() {
