@@ -6,10 +6,13 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, redirect, request, send_from_directory, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, request, send_from_directory, url_for
+
+from . import choices, i18n
 
 web = Blueprint("web", __name__)
 
@@ -26,14 +29,46 @@ SHELL_SUFFIXES = (".js", ".mjs", ".css", ".json", ".png", ".webmanifest", ".html
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "application/manifest+json", "image/svg+xml")
 
 
+# The translation table is one file (static/pwa/strings.json, which the server reads whole).
+# The phone is served it in two parts: what the desk's and archive's screens alone name waits
+# for their first screen, so a patroller's first load carries only the patrol screens' words.
+STRINGS_URL = "/i18n/{part}.json"
+STRINGS_PARTS = ("phone", "desk")
+DESK_MODULES = ("ui/manage/", "ui/archive/", "ui/online.js")  # = LAZY's screens
+# A name built in code ('err_' + code, `st_${state}`) is kept for the phone whatever it is.
+_DYNAMIC_KEY = (re.compile(r"`([a-z][a-z0-9_]*_)\$\{"), re.compile(r"'([a-z][a-z0-9_]*_)'\s*\+"))
+
+
+@lru_cache(maxsize=1)
+def strings_parts() -> dict[str, bytes]:
+    """The one table split for the phone: `desk` holds the keys that only the desk's and the
+    archive's modules name (quoted, literally) and no patrol-screen module mentions at all; every
+    other key, and every key a module builds from a prefix (the vocabulary's labels, error codes),
+    is in `phone`. Worked out from the files, so a key a patrol screen starts to use moves back
+    to `phone` by itself."""
+    phone_src, desk_src = [], []
+    for path in sorted(PWA.rglob("*.js")):
+        rel = path.relative_to(PWA).as_posix()
+        if rel.startswith("vendor/") or rel == "sw.js":
+            continue
+        (desk_src if rel.startswith(DESK_MODULES) else phone_src).append(path.read_text(encoding="utf-8"))
+    phone_text, desk_text = "\n".join(phone_src), "\n".join(desk_src)
+    built = {m for rx in _DYNAMIC_KEY for m in rx.findall(phone_text)} | set(choices.LABEL_KEYS.values())
+    quoted = set(re.findall(r"['\"`]([a-z][a-z0-9_]*)['\"`]", desk_text))
+    table = i18n.table()
+    desk = {k for k in table if k in quoted and k not in phone_text and not k.startswith(tuple(built))}
+    parts = {"phone": {k: v for k, v in table.items() if k not in desk}, "desk": {k: v for k, v in table.items() if k in desk}}
+    return {name: json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode() for name, rows in parts.items()}
+
+
 def shell_files() -> list[str]:
-    """The app shell the service worker precaches: every module, style, icon and the translation table."""
-    out = []
+    """The app shell the service worker precaches: every module, style, icon and the phone's part of the translation table."""
+    out = [STRINGS_URL.format(part="phone")]
     for path in sorted(PWA.rglob("*")):
         rel = path.relative_to(PWA).as_posix()
         if not path.is_file() or not rel.endswith(SHELL_SUFFIXES) or rel.startswith(LAZY) or rel in AFTER_INSTALL:
             continue
-        if rel in ("index.html", "sw.js", "manifest.webmanifest") or rel.startswith("icons/make"):
+        if rel in ("index.html", "sw.js", "manifest.webmanifest", "strings.json") or rel.startswith("icons/make"):
             continue
         out.append(PWA_URL + rel)
     return out
@@ -44,6 +79,9 @@ def shell_hashes() -> dict[str, str]:
     loaded from the browser's cache when its bytes are these, instead of asking the server again."""
     out = {}
     for url in ["/static/pwa/index.html", "/static/pwa/manifest.webmanifest", *shell_files()]:
+        if url.startswith("/i18n/"):
+            out[url] = hashlib.sha256(strings_parts()["phone"]).hexdigest()
+            continue
         rel = url[len(PWA_URL):]
         key = {"index.html": "/", "manifest.webmanifest": "/manifest.webmanifest"}.get(rel, url)
         out[key] = hashlib.sha256((PWA / rel).read_bytes()).hexdigest()
@@ -91,6 +129,18 @@ def service_worker():
     resp = Response(text, mimetype="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"
     return resp
+
+
+@web.route("/i18n/<part>.json")
+def strings_part(part: str):
+    """A part of the one translation table (see strings_parts), revalidated by its hash."""
+    if part not in STRINGS_PARTS:
+        abort(404)
+    body = strings_parts()[part]
+    resp = Response(body, mimetype="application/json")
+    resp.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp.make_conditional(request)
 
 
 @web.route("/manifest.webmanifest")

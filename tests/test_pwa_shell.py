@@ -14,13 +14,45 @@ def shell(client) -> list[str]:
 
 def test_the_shell_holds_the_patrol_screens_and_the_translation_table_but_not_the_online_screens(client):
     urls = shell(client)
-    for needed in ("/static/pwa/strings.json", "/static/pwa/vocab.js", "/static/pwa/policy.js", "/static/pwa/ui/checkpoint.js", "/static/pwa/ui/problem.js"):
+    for needed in ("/i18n/phone.json", "/static/pwa/vocab.js", "/static/pwa/policy.js", "/static/pwa/ui/checkpoint.js", "/static/pwa/ui/problem.js"):
         assert needed in urls, needed
-    left_out = [u for u in urls if u.startswith(("/static/pwa/ui/manage/", "/static/pwa/ui/archive/", "/static/pwa/vendor/jsqr/")) or u in ("/static/pwa/ui/online.js", "/static/pwa/manage.css")]
+    left_out = [u for u in urls if u.startswith(("/static/pwa/ui/manage/", "/static/pwa/ui/archive/", "/static/pwa/vendor/jsqr/")) or u in ("/static/pwa/ui/online.js", "/static/pwa/manage.css", "/i18n/desk.json", "/static/pwa/strings.json")]
     assert left_out == []
     # Left out of the first load, but served to those who open them.
     for lazy in ("/static/pwa/ui/manage/desk.js", "/static/pwa/ui/archive/months.js", "/static/pwa/ui/online.js", "/static/pwa/manage.css"):
         assert client.get(lazy).status_code == 200, lazy
+
+
+def test_the_one_translation_table_is_served_in_two_parts_that_add_up_to_it(client):
+    """The phone's part holds every word a patrol screen names; the desk's, only what desk and
+    archive screens alone name; together, exactly the one table."""
+    import re
+
+    from server import choices, i18n
+
+    phone = client.get("/i18n/phone.json").get_json()
+    desk = client.get("/i18n/desk.json").get_json()
+    table = i18n.table()
+    assert not phone.keys() & desk.keys()
+    assert {**phone, **desk} == table
+    assert len(desk) > len(table) // 4  # the split is worth having: the desk's words are many
+    # Every key a patrol-screen module quotes is in the phone's part, and so is every label of the vocabulary.
+    for path in sorted(web.PWA.rglob("*.js")):
+        rel = path.relative_to(web.PWA).as_posix()
+        if rel.startswith(("vendor/", *web.DESK_MODULES)):
+            continue
+        for key in re.findall(r"t\('([a-z][a-z0-9_]*)'", path.read_text(encoding="utf-8")):
+            if key in table:
+                assert key in phone, (rel, key)
+    for key in table:
+        if key.startswith(tuple(choices.LABEL_KEYS.values())):
+            assert key in phone, key
+    # Words a desk screen names and the phone never does wait for the desk (e.g. the archive's).
+    assert any(k.startswith("arc_") for k in desk)
+    # Revalidated by its hash; an unknown part is a 404.
+    tag = client.get("/i18n/phone.json").headers["ETag"]
+    assert client.get("/i18n/phone.json", headers={"If-None-Match": tag}).status_code == 304
+    assert client.get("/i18n/secret.json").status_code == 404
 
 
 def test_the_archivists_old_page_is_gone_and_only_one_qr_decoder_is_served(client):

@@ -3,20 +3,37 @@
 import * as store from './store.js';
 
 let T = {};
+
+// The server hands the table out in two parts (server/web.py strings_parts): the phone's, and
+// the words only the desk's and archive's screens use, fetched with their first screen.
+function fetchPart(part) {
+  return fetch(`/i18n/${part}.json`, { credentials: 'same-origin' })
+    .then((resp) => {
+      if (!resp.ok) throw new Error(`strings (${part}): HTTP ${resp.status}`);
+      return resp.json();
+    })
+    .then((rows) => {
+      T = { ...T, ...rows };
+    });
+}
+
 // Fetched as soon as this module runs, so it downloads beside the other modules; the service
 // worker keeps it with the shell for offline starts.
-const loading = fetch('/static/pwa/strings.json', { credentials: 'same-origin' })
-  .then((resp) => {
-    if (!resp.ok) throw new Error(`strings.json: HTTP ${resp.status}`);
-    return resp.json();
-  })
-  .then((table) => {
-    T = table;
-  });
+const loading = fetchPart('phone');
+let desk = null;
 
 /** Resolves once the table is here (the app waits for it before its first screen). */
 export function load() {
   return loading;
+}
+
+/** The desk's and archive's words too (their screens wait for this); fetched once. */
+export function loadDesk() {
+  desk ||= fetchPart('desk').catch((e) => {
+    desk = null; // offline now: the next desk screen asks again
+    throw e;
+  });
+  return desk;
 }
 
 /** The server's reason for refusing something, in the user's language when the code is known. */

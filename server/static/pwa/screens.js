@@ -1,6 +1,7 @@
 // The one list of screens: a route pattern and the ES module that owns that screen.
 // A screen module exports `render(container, {params, query}, ctx)` and may return a
 // cleanup function; `form: true` marks screens whose open form must not be reloaded under.
+import { loadDesk } from './i18n.js';
 import { stylesheet } from './ui/dom.js';
 
 // The desk's and the archive's styles come with their first screen, so the patrol screens'
@@ -14,7 +15,7 @@ export const ONLINE_CSS = '/static/pwa/manage.css';
 const online = (action, load) => ({
   action,
   warm: load,
-  load: () => Promise.all([load(), stylesheet(ONLINE_CSS)]).then(([mod]) => mod),
+  load: () => Promise.all([load(), stylesheet(ONLINE_CSS), loadDesk()]).then(([mod]) => mod),
 });
 
 export const SCREENS = [

@@ -106,7 +106,8 @@ self.addEventListener('fetch', (event) => {
     if (APP_PAGE.test(url.pathname)) event.respondWith(shellFirst(event));
     return;
   }
-  if (url.pathname.startsWith('/static/pwa/')) event.respondWith(cacheFirst(req));
+  // The app's files, and the parts of its translation table (the phone's is in the shell).
+  if (url.pathname.startsWith('/static/pwa/') || url.pathname.startsWith('/i18n/')) event.respondWith(cacheFirst(req));
 });
 
 async function shellFirst(event) {
