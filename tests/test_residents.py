@@ -4,17 +4,20 @@ and a photo's drawn annotation beside its untouched original."""
 from __future__ import annotations
 
 import hashlib
+import io
 
 import pytest
 from sqlalchemy import select
 
+from server import archive, residents
 from server.extensions import db
-from server.models import Photo, ResidentNote
+from server.models import Photo, ResidentNote, Visit
 
 from .support.api import error_of
 from .support.ids import new_id
 from .support.phone import Phone, statuses
 from .support.photos import jpeg, put
+from .support.records import september, zip_manifest
 
 
 def _note(phone: Phone, visit: dict, **fields) -> dict:
@@ -156,3 +159,25 @@ def test_annotation_of_no_json_or_unknown_photo(phone, as_role, other_site):
     assert error_of(phone.api.put(f"/api/photos/{photo_id}/annotation", data=b"<svg/>", headers={"Content-Type": "image/svg+xml"}))["status"] == 400
     assert error_of(phone.api.put(f"/api/photos/{new_id()}/annotation", json=DRAWING))["status"] == 404
     assert error_of(as_role("other-supervisor").put(f"/api/photos/{photo_id}/annotation", json=DRAWING))["status"] == 404
+
+
+# --- the month record -----------------------------------------------------------------------
+
+
+def test_the_month_bundle_files_what_residents_said_with_the_unit_but_not_the_contact(app, demo, as_role):
+    recs = september(demo)
+    visit = db.session.get(Visit, recs["visit_ids"][0])
+    row = residents.note_row(note_id=new_id(), site=demo, checkpoint_id=visit.checkpoint_id, visit_id=visit.id, finding_id=None,
+                             user_id=visit.user_id, said="住户说垃圾桶满了", consent=True, unit="8-02", contact="13800000000",
+                             observed_at=visit.scanned_at, created_at=visit.scanned_at)
+    db.session.add(ResidentNote(**row))
+    db.session.commit()
+    r = as_role("archivist").post(f"/api/archive/sites/{demo.id}/months/2026-09/seal")
+    assert r.status_code == 200, r.get_json()
+    got = as_role("archivist").get(f"/api/archive/sites/{demo.id}/months/2026-09/bundle")
+    manifest, zf, prefix = zip_manifest(got.data)
+    got.close()
+    notes_csv = zf.read(prefix + "resident_notes.csv").decode("utf-8-sig")
+    assert "住户说垃圾桶满了" in notes_csv and "8-02" in notes_csv and "13800000000" not in notes_csv
+    assert "resident_notes.csv" in {f["path"] for f in manifest["files"]}
+    assert archive.verify_zip(io.BytesIO(got.data)) == []
