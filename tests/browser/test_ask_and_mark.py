@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server.models import Finding, Photo, ResidentNote, Task
 
-from .app_driver import installed_app, login, open_by_code, rows, shot, wait_outbox, wait_rows
+from .app_driver import installed_app, login, open_by_code, rows, serious_violations, shot, wait_outbox, wait_rows
 from .conftest import jpeg_bytes, new_context
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def variants(page, name: str, again=None, ready: str | None = None) -> None:
 
 
 def _desk(browser, live_server):
-    desk = new_context(browser, live_server)
+    desk = new_context(browser, live_server, bypass_csp=True)  # to inject axe
     sup = desk.new_page()
     sup.goto("/")
     login(sup, "supervisor")
@@ -100,11 +100,13 @@ def test_resident_words_offline_become_a_problem_in_one_tap_and_reach_the_superv
     said_second = next(t for t in texts if SAID_2 in t)
     assert "8-02" in said_first and "13800000000" in said_first
     assert "9-01" not in said_second and "住户未同意" in said_second
+    assert serious_violations(sup) == []
     variants(sup, "desk_residents", ready=".resident-note")
     # And on the task page of the problem it became.
     sup.goto(f"/#/manage/tasks/{task_id}")
     sup.wait_for_selector("#task-residents:not([hidden]) .resident-note", timeout=20000)
     assert SAID in sup.inner_text("#task-residents")
+    assert serious_violations(sup) == []
     sup.locator("#task-residents").scroll_into_view_if_needed()
     variants(sup, "desk_task_resident", ready="#task-residents:not([hidden]) .resident-note",
              again=lambda: sup.locator("#task-residents").scroll_into_view_if_needed())
@@ -197,5 +199,6 @@ def test_a_circle_drawn_on_a_photo_is_kept_beside_the_untouched_original(live_se
     sup.goto(f"/#/manage/tasks/{task_id}")
     sup.wait_for_selector(f"a.photo-slot[data-photo='{photo_id}'] svg.drawing circle.mark", timeout=20000)
     assert sup.locator(f"a.photo-slot[data-photo='{photo_id}'] svg.drawing line.mark").count() == 3  # the arrow: shaft and head
+    assert serious_violations(sup) == []
     variants(sup, "desk_task_marked", ready=f"a.photo-slot[data-photo='{photo_id}'] svg.drawing circle",
              again=lambda: sup.locator("#task-photos").scroll_into_view_if_needed())

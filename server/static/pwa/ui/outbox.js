@@ -26,6 +26,7 @@ async function describe(row) {
   if (row.kind === 'task.transition') return `${t('task_title', { id: p.task_id })} → ${vocab.label('task_states', p.to)}`;
   if (row.kind === 'task.verify') return `${t('task_title', { id: p.task_id })} · ${vocab.label('verify_results', p.result)}`;
   if (row.kind === 'complaint.receive') return `${p.complainant}${p.unit ? ` (${p.unit})` : ''} · ${p.content}`;
+  if (row.kind === 'resident.note') return p.said || '';
   return '';
 }
 
