@@ -34,9 +34,9 @@ export function noteCard(n, { fmt = fmtTime } = {}) {
       n.finding_id ? h('span', { class: 'badge st-sent' }, t('res_finding')) : null),
     h('span', { class: 'task-desc resident-said' }, n.said),
     n.consent
-      ? h('span', { class: 'hint resident-contact' }, [n.unit && `${t('res_unit')}：${n.unit}`, n.contact && `${t('res_contact')}：${n.contact}`].filter(Boolean).join(' · '))
+      ? h('span', { class: 'hint resident-contact' }, [n.unit && t('res_unit_is', { v: n.unit }), n.contact && t('res_contact_is', { v: n.contact })].filter(Boolean).join(' · '))
       : h('span', { class: 'hint resident-contact' }, t('res_no_consent')),
-    h('span', { class: 'hint' }, fmt(n.observed_at), n.recorded_by_name ? ` · ${t('desk_recorded_by')}：${n.recorded_by_name}` : ''));
+    h('span', { class: 'hint' }, fmt(n.observed_at), n.recorded_by_name ? ` · ${t('desk_recorded_by_is', { v: n.recorded_by_name })}` : ''));
 }
 
 function filterForm(q, siteId, ctx) {
