@@ -31,6 +31,9 @@ def variants(page, name: str, again=None, ready: str | None = None) -> None:
             shot(page, f"{name}_{lang}_{scheme}")
     page.emulate_media(color_scheme="light")
     page.evaluate("() => localStorage.setItem('patrol.lang', 'zh')")
+    page.reload()
+    if ready:
+        page.wait_for_selector(ready)
 
 
 def _desk(browser, live_server):
@@ -70,6 +73,15 @@ def test_resident_words_offline_become_a_problem_in_one_tap_and_reach_the_superv
     page.select_option("#extra-cat-0", "facilities")
     page.locator("#extra-0").scroll_into_view_if_needed()
     variants(page, "ask_to_problem", ready="#extra-0", again=lambda: page.locator("#extra-0").scroll_into_view_if_needed())
+    # A unit typed without the resident's words is not silently dropped: the save asks for the words.
+    page.click("#add-resident")
+    page.check("#resident-consent-2")
+    page.fill("#resident-unit-2", "10-03")
+    page.click("#save-visit")
+    assert "住户反映 3" in page.inner_text("#visit-error")
+    assert page.evaluate("() => document.activeElement.id") == "resident-said-2"
+    assert rows(page, "outbox") == []
+    page.click("#resident-remove-2")
     page.click("#save-visit")
     page.wait_for_selector(".screen-home")
 

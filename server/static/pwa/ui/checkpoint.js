@@ -48,7 +48,7 @@ export async function render(container, { params }, ctx) {
   };
 
   async function save(allFine) {
-    if (saving || !checkExtras() || !checkComplaint()) return;
+    if (saving || !checkExtras() || !checkComplaint() || !checkResidents()) return;
     saving = true;
     try {
       await persist();
@@ -309,6 +309,19 @@ export async function render(container, { params }, ctx) {
     if ((draft.resident_note || '').trim() && (c.complainant || '').trim()) return true;
     visitError.textContent = t('cmp_take_needs');
     return false;
+  }
+
+  /** A resident note with a unit or contact but no words would be dropped: ask for the words. */
+  function checkResidents() {
+    for (const [n, x] of draft.residents.entries()) {
+      if ((x.said || '').trim() || !((x.unit || '').trim() || (x.contact || '').trim())) continue;
+      visitError.textContent = t('res_need_said', { n: n + 1 });
+      const field = document.getElementById(`resident-said-${n}`);
+      field?.setAttribute('aria-invalid', 'true');
+      field?.focus();
+      return false;
+    }
+    return true;
   }
 
   function checkExtras() {
