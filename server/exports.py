@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 
 from . import choices, i18n
 from .extensions import db
-from .models import Checkpoint, Extension, Finding, ItemResult, Site, Task, User, Verification, Visit
+from .models import Checkpoint, Extension, Finding, ItemResult, ResidentNote, Site, Task, User, Verification, Visit
 from .months import day_range
 from .cells import export_cell
 from .problems import Invalid
@@ -63,6 +63,13 @@ HEADERS = {
         ("verification_id", "核查编号"), ("task_id", "任务编号"), ("finding_id", "问题编号"), ("verified_at", "核查时间"),
         ("result", "结果"), ("verifier", "核查人"), ("fixed_by_name", "维修人"), ("supervisor", "主管"),
         ("signatures", "签名"), ("after_photos", "完工照片"), ("note", "备注"), ("visit_id", "核查扫码记录"),
+    ],
+    # What residents said on patrol (docs/residents.md), in the month bundle only. The unit is kept where the
+    # resident consented; their contact stays with the desk (GET /api/resident-notes), not in the filed record.
+    "resident_notes": [
+        ("note_id", "住户反映编号"), ("month", "归档月份"), ("observed_at", "记录时间"), ("checkpoint_code", "点位编码"),
+        ("checkpoint", "点位"), ("recorded_by", "记录人"), ("said", "住户反映"), ("consent", "同意留下联系方式"),
+        ("unit", "房号"), ("finding_id", "问题编号"), ("visit_id", "巡查记录编号"),
     ],
     # The month's complaint classification statistics (《顾客投诉分类统计表》, docs/complaints.md "Month end"):
     # one row per classification and value, a label beside each code.
@@ -294,11 +301,30 @@ def verification_rows(site: Site, where) -> Iterator[list]:
         yield [r[0], r[1], r[2], fmt(r[3]), r[4], r[5], r[6], r[7] or "", sigs, " ".join(r[9] or []), r[10], r[11]]
 
 
+def resident_note_rows(site: Site, where) -> Iterator[list]:
+    """Resident notes heard in the selected visits (`where` applies to Visit): a note arrives with its visit."""
+    stmt = (
+        select(
+            ResidentNote.id, ResidentNote.month, ResidentNote.observed_at, Checkpoint.short_code, Checkpoint.name_zh,
+            _shown_name(User), ResidentNote.said, ResidentNote.consent, ResidentNote.unit, ResidentNote.finding_id, ResidentNote.visit_id,
+        )
+        .join(Visit, Visit.id == ResidentNote.visit_id)
+        .join(Checkpoint, Checkpoint.id == ResidentNote.checkpoint_id)
+        .join(User, User.id == ResidentNote.recorded_by)
+        .where(ResidentNote.site_id == site.id, where(Visit))
+        .order_by(ResidentNote.observed_at, ResidentNote.id)
+    )
+    fmt = local_converter(site.timezone)
+    for r in _stream(stmt):
+        yield [r[0], r[1], fmt(r[2]), r[3], r[4], r[5], r[6], "是" if r[7] else "", r[8], r[9] or "", r[10]]
+
+
 ROWS: dict[str, Callable] = {
     "visits": visit_rows,
     "findings": finding_rows,
     "tasks": task_rows,
     "verifications": verification_rows,
+    "resident_notes": resident_note_rows,
 }
 
 
@@ -421,7 +447,8 @@ def file_chunks(path: str, size: int = 64 * 1024) -> Iterator[bytes]:
         os.unlink(path)
 
 
-SHEET_TITLES = {"visits": "巡查记录", "findings": "问题", "tasks": "任务", "verifications": "核查", "complaint_stats": "投诉分类统计"}
+SHEET_TITLES = {"visits": "巡查记录", "findings": "问题", "tasks": "任务", "verifications": "核查", "complaint_stats": "投诉分类统计",
+                "resident_notes": "住户反映"}
 
 # The classifications of the month's complaint statistics: (summary key, heading, vocabulary of its values).
 COMPLAINT_DIMENSIONS = (

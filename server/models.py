@@ -421,6 +421,34 @@ class Photo(db.Model):
     height: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     received_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # A circle or arrow the patroller drew over the photo (server/drawings.py): vector shapes in
+    # 0..1 coordinates of the photo, shown over the original, whose bytes stay as they were taken.
+    annotation: Mapped[Optional[dict]] = mapped_column(JSON)
+
+
+class ResidentNote(db.Model):
+    """What a resident said to the patroller at a checkpoint ("ask"), made on the phone (its UUID makes it once).
+
+    The unit and contact are kept only with the resident's consent (server/residents.py);
+    a note may be turned into a finding of the same visit (`finding_id`).
+    """
+
+    __tablename__ = "resident_notes"
+    __table_args__ = (Index("ix_resident_notes_site_observed", "site_id", "observed_at"),)
+    id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"), index=True)
+    # The visit it was heard in: it goes with the visit (retention's purge deletes visits).
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    finding_id: Mapped[Optional[str]] = mapped_column(ForeignKey("findings.id", ondelete="SET NULL"), index=True)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    said: Mapped[str] = mapped_column(Text)
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    unit: Mapped[str] = mapped_column(String(64), default="")
+    contact: Mapped[str] = mapped_column(String(120), default="")
+    observed_at: Mapped[datetime] = mapped_column(DateTime)  # corrected by the clock offset
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    month: Mapped[str] = mapped_column(String(7), index=True)
 
 
 # --- From finding to verified fix ------------------------------------------------------

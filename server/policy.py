@@ -69,6 +69,9 @@ ACTIONS: dict[str, Rule] = {
     "patrol.record": _rule(FIELD, "record rounds, checkpoint visits and findings"),
     "finding.read": _rule(ALL, "see findings"),
     "photo.read": _rule(ALL, "see the photos of a site's records"),
+    # What residents said on patrol ("ask"; recorded under patrol.record): their unit and contact
+    # are personal data, kept only with consent and shown only to the site's desk (docs/residents.md).
+    "resident.read": _rule(DESK, "see what residents said on patrol, with the unit and contact they agreed to give"),
     # Repair tasks (DOMAIN.md § 14).
     "task.read": _rule(ALL, "see tasks and their history"),
     "task.route": _rule(DIRECTORS, "confirm or change a task's route and department"),

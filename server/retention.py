@@ -32,7 +32,7 @@ from . import audit, choices
 from .changes import record_change
 from .extensions import db
 from .models import Extension, Finding, ItemResult, LegalHold, MonthArchive, Notification, Photo, PurgeLog, Round, Site
-from .models import Complaint, ReturnVisit, Task, TaskComment, User, Verification, Visit, utcnow
+from .models import Complaint, ResidentNote, ReturnVisit, Task, TaskComment, User, Verification, Visit, utcnow
 from .months import add_months, month_end, month_start, parse_month
 from .archive.bundle import file_key
 from .photos import delete_files
@@ -256,6 +256,7 @@ def apply_plan(plan: MonthPlan, *, actor: User | None, by_name: str) -> PurgeLog
     _delete_in(Task, Task.id, ids["tasks"])
     _delete_in(Finding, Finding.id, ids["findings"])
     _delete_in(ItemResult, ItemResult.visit_id, ids["visits"])
+    _delete_in(ResidentNote, ResidentNote.visit_id, ids["visits"])
     _delete_in(Visit, Visit.id, ids["visits"])
     # Rounds of the purged month that no longer hold any visit.
     end = month_end(plan.month, site.timezone)

@@ -147,8 +147,9 @@ def _all_samples() -> dict:
     from .support.authz import AUTHZ_SAMPLES as TASK_SAMPLES
     from .support.authz import SYNC_SAMPLES
     from .support.complaints import COMPLAINT_SAMPLES
+    from .support.residents import RESIDENT_SAMPLES
 
-    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES, **COMPLAINT_SAMPLES}
+    return {**CORE_SAMPLES, **PLACES_SAMPLES, **SYNC_SAMPLES, **TASK_SAMPLES, **ARCHIVE_SAMPLES, **COMPLAINT_SAMPLES, **RESIDENT_SAMPLES}
 
 
 SAMPLES = _all_samples()

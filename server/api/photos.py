@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import choices, photos, sounds
+from .. import choices, drawings, photos, sounds
 from ..auth import authorize, current_user, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
@@ -38,6 +38,7 @@ class PhotoSchema(StrictSchema):
     uploaded_by = fields.Integer(allow_none=True)
     created_at = UtcDateTime()
     received_at = UtcDateTime(allow_none=True)
+    annotation = fields.Dict(allow_none=True, metadata={"description": "circles and arrows drawn over the photo, in 0..1 coordinates (PUT …/annotation); the bytes are the original"})
 
 
 class PhotoListArgs(StrictSchema):
@@ -103,6 +104,22 @@ def put_photo(photo_id):
         raise
     db.session.commit()
     return photo, 201 if created else 200
+
+
+@blp.route("/<photo_id>/annotation", methods=["PUT"])
+@requires("patrol.record")  # and only the person who took the photo draws on it (drawings.annotate)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object", "example": {
+    "shapes": [{"kind": "circle", "x": 0.42, "y": 0.31, "r": 0.12}, {"kind": "arrow", "x1": 0.1, "y1": 0.9, "x2": 0.38, "y2": 0.4}]}}}}})
+@blp.response(200, PhotoSchema, description="kept (or the same drawing was already kept)")
+def put_annotation(photo_id):
+    """Keep the circle or arrow its author drew over a photo; the photo's bytes stay the original. Set once: another drawing is 409."""
+    photo_id = _photo_id(photo_id)
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "Send the drawing as a JSON object.", "bad_request")
+    photo, _changed = drawings.annotate(current_user(), photo_id, body)
+    db.session.commit()
+    return photo
 
 
 @blp.route("/<photo_id>")

@@ -118,6 +118,7 @@ class PhotosSchema(StrictSchema):
     pairs = fields.List(fields.Nested(PhotoPairSchema))
     missing = fields.List(fields.String(), metadata={"description": "photo ids named (before, after, signatures) but not uploaded yet"})
     sounds = fields.List(fields.String(), metadata={"description": "sound clips of the finding (\"listen\"), received: GET /api/photos/<id> plays them"})
+    annotations = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={"description": "photo id → the circles and arrows drawn over it (server/drawings.py), to show over the original"})
 
 
 class FindingFull(FindingBrief):

@@ -275,7 +275,8 @@ def _read_connection():
 
 def _write_tables(job: Job, work: Path) -> list[str]:
     """CSV per table and one XLSX with a sheet per table; returns the relative paths, the XLSX first."""
-    wheres = {"visits": job.visit_where, "findings": job.finding_where, "tasks": job.finding_where, "verifications": job.finding_where}
+    wheres = {"visits": job.visit_where, "findings": job.finding_where, "tasks": job.finding_where, "verifications": job.finding_where,
+              "resident_notes": job.visit_where}
     out = ["record.xlsx"]
     for name, where in wheres.items():
         write_csv(work / f"{name}.csv", name, ROWS[name](job.site, where))

@@ -11,6 +11,7 @@ from ..models import Visit
 from ..photos import Link
 from ..timeutil import month_of
 from .context import Context, Observed, PhotoClaim, Plan, RoundInfo
+from .resident_handlers import handle_resident_note
 from .fields import (
     FORBIDDEN_SITE,
     MISSING_FINDING,
@@ -319,5 +320,6 @@ HANDLERS = {
     "task.transition": handle_task_transition,
     "task.verify": handle_task_verify,
     "complaint.receive": handle_complaint_receive,
+    "resident.note": handle_resident_note,
 }
 KINDS = tuple(HANDLERS)

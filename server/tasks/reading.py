@@ -114,7 +114,9 @@ def task_detail(task: Task) -> dict:
     sounds = db.session.execute(
         select(Photo.id).where(Photo.finding_id == task.finding_id, Photo.content_type.like("audio/%"), Photo.status == C.PHOTO_RECEIVED).order_by(Photo.created_at, Photo.id)
     ).scalars().all()
-    out["photos"] = {"before": before, "after": after, "pairs": pairs, "missing": sorted(missing), "sounds": list(sounds)}
+    drawn = db.session.execute(select(Photo.id, Photo.annotation).where(Photo.id.in_(named), Photo.annotation.is_not(None))).all() if named else []
+    out["photos"] = {"before": before, "after": after, "pairs": pairs, "missing": sorted(missing), "sounds": list(sounds),
+                     "annotations": {pid: drawing for pid, drawing in drawn}}
     out["extensions"] = extensions
     signers = _names([v.verifier_id for v in verifications] + [v.supervisor_id for v in verifications])
     out["verifications"] = [

@@ -455,6 +455,15 @@ export async function savePhoto({ id, mime, bytes, sha256, purpose, status = 'dr
   await d.put('photos', { id, mime, bytes, sha256, purpose, status, user_id: me ? me.id : 0, created_at: nowIso() });
 }
 
+/** Keep (or, with null, remove) the drawing over a photo; its bytes are never changed. */
+export async function setPhotoAnnotation(id, annotation) {
+  const d = await db();
+  const tx = d.transaction('photos', 'readwrite');
+  const p = await tx.store.get(id);
+  if (p) await tx.store.put({ ...p, annotation: annotation || null });
+  await tx.done;
+}
+
 export async function getPhoto(id) {
   return (await db()).get('photos', id);
 }

@@ -80,6 +80,7 @@ export async function beginVisit(checkpoint, scanMethod) {
     extra: [], // problems outside the checklist: see newExtraFinding()
     note: '',
     resident_note: '',
+    residents: [], // what residents said here ("ask"): see newResidentNote()
   };
   // A new scan replaces an unsaved visit: its draft photos go with it.
   await db.replaceDraft('visit', draft);
@@ -272,3 +273,37 @@ export async function takeComplaint(draft, { complainant, unit }) {
   syncNow();
 }
 
+
+/** A new, empty resident note for the visit draft ("ask"). */
+export function newResidentNote() {
+  return { note_id: db.uuid(), said: '', consent: false, unit: '', contact: '', finding_id: null };
+}
+
+/** The resident notes of a draft worth sending: those with words in them. */
+export function residentNotes(draft) {
+  return (draft.residents || []).filter((n) => (n.said || '').trim());
+}
+
+/**
+ * Queue a resident.note mutation for each note of a saved visit, after the visit (the server
+ * links a note to its visit, and to the finding made from it). Without the resident's consent
+ * no unit or contact leaves the phone (and the server keeps none either).
+ */
+export async function saveResidentNotes(draft) {
+  const findings = new Set((draft.extra || []).map((x) => x.finding_id));
+  for (const n of residentNotes(draft)) {
+    const payload = {
+      note_id: n.note_id,
+      site_id: draft.site_id,
+      checkpoint_id: draft.checkpoint_id,
+      visit_id: draft.visit_id,
+      said: n.said.trim(),
+      consent: !!n.consent,
+    };
+    if (n.consent && (n.unit || '').trim()) payload.unit = n.unit.trim();
+    if (n.consent && (n.contact || '').trim()) payload.contact = n.contact.trim();
+    if (n.finding_id && findings.has(n.finding_id)) payload.finding_id = n.finding_id;
+    await db.enqueue('resident.note', payload, { label: 'resident.note', observedAt: draft.scanned_at });
+  }
+  syncNow();
+}

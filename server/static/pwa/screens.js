@@ -34,6 +34,7 @@ export const SCREENS = [
   { name: 'manage-tasks', pattern: /^manage\/tasks$/, ...online('desk.open', () => import('./ui/manage/tasks.js')) },
   { name: 'manage-task', pattern: /^manage\/tasks\/(\d+)$/, ...online('desk.open', () => import('./ui/manage/task.js')) },
   { name: 'manage-findings', pattern: /^manage\/findings$/, ...online('desk.open', () => import('./ui/manage/findings.js')) },
+  { name: 'manage-residents', pattern: /^manage\/residents$/, ...online('resident.read', () => import('./ui/manage/residents.js')) },
   { name: 'manage-notifications', pattern: /^manage\/notifications$/, ...online('desk.open', () => import('./ui/manage/notifications.js')) },
   { name: 'manage-repeats', pattern: /^manage\/repeats$/, ...online('desk.open', () => import('./ui/manage/repeats.js')) },
   // Places and plans: admins and managers change them, supervisors read them (the server's rules).

@@ -207,6 +207,8 @@ async function uploadPhotos() {
         body: p.bytes,
         headers: { 'Content-Type': p.mime, 'X-Content-SHA256': p.sha256 },
       });
+      // The drawing over it, beside the untouched bytes (set once; a resend is the same drawing).
+      if (p.annotation?.shapes?.length) await api.request('PUT', `/api/photos/${p.id}/annotation`, { json: p.annotation });
       await db.setPhotoStatus(p.id, 'uploaded');
     } catch (e) {
       if (!(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429) throw e;

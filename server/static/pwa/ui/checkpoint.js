@@ -19,6 +19,7 @@ export async function render(container, { params }, ctx) {
     return null;
   }
   draft.extra = draft.extra || []; // problems outside the checklist (a draft of an older app has none)
+  draft.residents = draft.residents || []; // what residents said here ("ask")
   const checklist = await patrol.checklistFor(checkpoint);
   if (!checklist) {
     container.append(h('p', { class: 'error', role: 'alert' }, t('no_checklist')));
@@ -47,11 +48,12 @@ export async function render(container, { params }, ctx) {
   };
 
   async function save(allFine) {
-    if (saving || !checkExtras() || !checkComplaint()) return;
+    if (saving || !checkExtras() || !checkComplaint() || !checkResidents()) return;
     saving = true;
     try {
       await persist();
       await patrol.saveVisit(draft, checklist, { allFine });
+      if (patrol.residentNotes(draft).length) await patrol.saveResidentNotes(draft);
       if (draft.complaint?.take && (draft.resident_note || '').trim()) await patrol.takeComplaint(draft, draft.complaint);
     } catch (e) {
       saving = false;
@@ -207,15 +209,99 @@ export async function render(container, { params }, ctx) {
         type: 'button', class: 'btn', id: `extra-remove-${n}`,
         onclick: async () => {
           draft.extra = draft.extra.filter((y) => y !== x);
+          for (const r of draft.residents) if (r.finding_id === x.finding_id) r.finding_id = null;
           await persist();
           await db.deleteDraftPhotos(x.photo_ids);
           drawExtras();
+          drawResidents();
           addExtraBtn.focus();
         },
       }, t('extra_remove', { n: n + 1 })));
   }
 
   const extras = h('section', { class: 'extras', 'aria-label': t('extra_title') }, extraList);
+
+  // --- ask: what residents said here, each its own record; one tap makes it an other problem ----
+  const residentList = h('div', { id: 'resident-list' });
+  const drawResidents = () => {
+    clear(residentList);
+    draft.residents.forEach((x, n) => residentList.append(residentBlock(x, n)));
+  };
+
+  function residentBlock(x, n) {
+    const set = async (changes) => {
+      Object.assign(x, changes);
+      await persist();
+    };
+    const said = h('textarea', { id: `resident-said-${n}`, rows: 3, maxlength: 4000, oninput: (e) => set({ said: e.target.value }) });
+    said.value = x.said || '';
+    const unit = h('input', { id: `resident-unit-${n}`, type: 'text', maxlength: 64, autocomplete: 'off', value: x.unit || '', oninput: (e) => set({ unit: e.target.value }) });
+    const contact = h('input', { id: `resident-contact-${n}`, type: 'tel', maxlength: 120, autocomplete: 'off', value: x.contact || '', oninput: (e) => set({ contact: e.target.value }) });
+    const personal = h('div', { class: 'consent-fields', hidden: !x.consent },
+      h('label', { for: `resident-unit-${n}` }, t('res_unit')), unit,
+      h('label', { for: `resident-contact-${n}` }, t('res_contact')), contact);
+    // Without consent the unit and contact are not kept, not even on this phone.
+    const consent = h('input', {
+      type: 'checkbox', id: `resident-consent-${n}`, checked: !!x.consent,
+      onchange: async (e) => {
+        personal.hidden = !e.target.checked;
+        if (!e.target.checked) { unit.value = ''; contact.value = ''; }
+        await set(e.target.checked ? { consent: true } : { consent: false, unit: '', contact: '' });
+      },
+    });
+    const linkedTo = draft.extra.findIndex((y) => y.finding_id === x.finding_id);
+    const toFinding = linkedTo >= 0
+      ? h('p', { class: 'resident-linked', id: `resident-linked-${n}` }, `✓ ${t('res_linked', { n: linkedTo + 1 })}`)
+      : h('button', {
+        type: 'button', class: 'btn big', id: `resident-finding-${n}`,
+        onclick: async () => {
+          if (!(x.said || '').trim()) {
+            said.setAttribute('aria-invalid', 'true');
+            said.focus();
+            return;
+          }
+          // An other problem in the resident's words; the patroller still chooses its category.
+          const f = { ...patrol.newExtraFinding(), description: x.said.trim() };
+          draft.extra.push(f);
+          x.finding_id = f.finding_id;
+          await persist();
+          drawExtras();
+          drawResidents();
+          const k = draft.extra.length - 1;
+          document.getElementById(`extra-${k}`)?.scrollIntoView({ block: 'start' });
+          document.getElementById(`extra-cat-${k}`)?.focus({ preventScroll: true });
+        },
+      }, t('res_to_finding'));
+    return h('fieldset', { class: 'resident', id: `resident-${n}`, 'data-note': x.note_id },
+      h('legend', {}, t('res_n', { n: n + 1 })),
+      h('label', { for: `resident-said-${n}` }, t('res_said')), said,
+      h('label', { class: 'check', for: `resident-consent-${n}` }, consent, ' ', t('res_consent')),
+      personal,
+      toFinding,
+      h('button', {
+        type: 'button', class: 'btn', id: `resident-remove-${n}`,
+        onclick: async () => {
+          draft.residents = draft.residents.filter((y) => y !== x);
+          await persist();
+          drawResidents();
+          addResidentBtn.focus();
+        },
+      }, t('res_remove', { n: n + 1 })));
+  }
+
+  const addResidentBtn = h('button', {
+    type: 'button', class: 'btn big', id: 'add-resident',
+    onclick: async () => {
+      draft.residents.push(patrol.newResidentNote());
+      await persist();
+      drawResidents();
+      document.getElementById(`resident-said-${draft.residents.length - 1}`)?.focus();
+    },
+  }, `＋ ${t('res_add')}`);
+  const residentsBox = h('section', { class: 'residents', 'aria-labelledby': 'residents-title' },
+    h('h2', { id: 'residents-title' }, t('res_title')),
+    h('p', { class: 'hint' }, t('res_hint')),
+    residentList, addResidentBtn);
 
   /** The first other problem that cannot be sent yet: message shown, field marked and focused. */
   function checkComplaint() {
@@ -224,6 +310,19 @@ export async function render(container, { params }, ctx) {
     if ((draft.resident_note || '').trim() && (c.complainant || '').trim()) return true;
     visitError.textContent = t('cmp_take_needs');
     return false;
+  }
+
+  /** A resident note with a unit or contact but no words would be dropped: ask for the words. */
+  function checkResidents() {
+    for (const [n, x] of draft.residents.entries()) {
+      if ((x.said || '').trim() || !((x.unit || '').trim() || (x.contact || '').trim())) continue;
+      visitError.textContent = t('res_need_said', { n: n + 1 });
+      const field = document.getElementById(`resident-said-${n}`);
+      field?.setAttribute('aria-invalid', 'true');
+      field?.focus();
+      return false;
+    }
+    return true;
   }
 
   function checkExtras() {
@@ -255,6 +354,7 @@ export async function render(container, { params }, ctx) {
   form.append(
     extras,
     h('div', { class: 'cp-bar' }, addExtraBtn),
+    residentsBox,
     h('label', { for: 'resident-note' }, t('resident_note')),
     resident,
     complaintBox(),
@@ -269,6 +369,7 @@ export async function render(container, { params }, ctx) {
   );
   container.append(head, form);
   drawExtras();
+  drawResidents();
 
   async function discard() {
     await patrol.discardVisit();

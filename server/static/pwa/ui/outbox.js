@@ -33,6 +33,7 @@ async function describe(row) {
     return named.join(t('list_sep'));
   }
   if (row.kind === 'complaint.receive') return `${p.complainant}${p.unit ? ` (${p.unit})` : ''} · ${p.content}`;
+  if (row.kind === 'resident.note') return p.said || '';
   return '';
 }
 

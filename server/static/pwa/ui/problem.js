@@ -5,7 +5,9 @@ import { t } from '../i18n.js';
 import { addPhoto } from '../photos.js';
 import * as sound from '../sound.js';
 import { PHOTO } from '../vocab.js';
+import { editPhoto } from './annotate.js';
 import { h, photoUrl } from './dom.js';
+import { overlayOn } from './drawing.js';
 
 // Set when the person has just added a photo or clip: the next thumbnails drawn are scrolled
 // into view, clear of the sticky bar (the page's scroll-padding, app.css), so the new one shows.
@@ -24,13 +26,30 @@ export function photoThumbs(ids, remove, urls) {
       n += 1;
       const url = photoUrl(p);
       urls.push(url);
-      const media = (p.mime || '').startsWith('audio/')
+      const clip = (p.mime || '').startsWith('audio/');
+      const media = clip
         ? h('audio', { controls: true, src: url, class: 'clip', 'aria-label': t('sound_clip') })
         : h('img', { src: url, alt: t('photo_of', { n }) });
-      figures.push(
-        h('figure', { class: media.tagName === 'AUDIO' ? 'clip' : '' }, media,
-          h('button', { type: 'button', class: 'btn small', 'aria-label': t('remove_photo', { n }), onclick: () => remove(id) }, '✕')),
-      );
+      const removeBtn = h('button', { type: 'button', class: 'btn small', 'aria-label': t('remove_photo', { n }), onclick: () => remove(id) }, '✕');
+      if (clip) {
+        figures.push(h('figure', { class: 'clip' }, media, removeBtn));
+        continue;
+      }
+      // A photo can be marked (a circle or an arrow where the problem is) until the record is saved.
+      const frame = h('span', { class: 'photo-frame', 'data-photo': id }, media);
+      overlayOn(frame, media, p.annotation);
+      const k = n;
+      const markBtn = h('button', {
+        type: 'button', class: 'btn small mark', 'data-mark': id, 'aria-label': t('annot_mark_photo', { n: k }),
+        onclick: async () => {
+          if (!(await editPhoto(id, markBtn))) return;
+          const again = await db.getPhoto(id);
+          frame.querySelector('svg.drawing')?.remove();
+          frame.classList.remove('drawn');
+          overlayOn(frame, media, again?.annotation);
+        },
+      }, `✎ ${t('annot_mark')}`);
+      figures.push(h('figure', {}, frame, h('span', { class: 'thumb-actions' }, markBtn, removeBtn)));
     }
     thumbs.replaceChildren(...figures);
     thumbs.classList.remove('loading');

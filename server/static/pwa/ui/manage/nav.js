@@ -8,6 +8,7 @@ const LINKS = [
   ['manage', 'desk_nav_desk'],
   ['manage/tasks', 'desk_nav_tasks'],
   ['manage/findings', 'desk_nav_findings'],
+  ['manage/residents', 'desk_nav_residents', 'resident.read'],
   ['manage/notifications', 'desk_nav_notifications'],
   ['manage/repeats', 'desk_nav_repeats'],
   ['manage/checkpoints', 'desk_nav_checkpoints'],

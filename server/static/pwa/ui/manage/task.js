@@ -6,8 +6,10 @@ import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { EXTENSION, SEVERITY, VERIFY } from '../../vocab.js';
 import { h, toast } from '../dom.js';
+import { overlayOn } from '../drawing.js';
 import { act, add, dangerZone, guarded, qs, select, writeButton } from '../online.js';
 import { subnav } from './nav.js';
+import { noteCard } from './residents.js';
 
 // Times on this screen are the site's clock, like its due date, whatever the viewer's own timezone.
 let zone;
@@ -48,6 +50,7 @@ export async function render(container, { params }, ctx) {
         task.cancel_reason ? [h('dt', {}, t('desk_cancel_reason')), h('dd', {}, task.cancel_reason)] : null),
       photoPairs(task.photos),
       soundClips(task.photos),
+      policy.can('resident.read', { task }) ? residentNotes(task) : null,
       signaturesCard(task),
     );
     const open = !vocab.isClosed(task.state);
@@ -78,8 +81,11 @@ function photoPairs(photos) {
   const img = (pid, label) => {
     if (!pid) return h('div', { class: 'photo-slot empty' }, t('desk_no_photo'));
     if (missing.has(pid)) return h('div', { class: 'photo-slot empty' }, t('desk_photo_missing'));
-    return h('a', { class: 'photo-slot', href: `/api/photos/${pid}?size=display`, target: '_blank', rel: 'noopener' },
-      h('img', { src: `/api/photos/${pid}?size=thumb`, alt: label, loading: 'lazy' }));
+    // The circle or arrow the patroller drew, over the original (which is what the link opens).
+    const pic = h('img', { src: `/api/photos/${pid}?size=thumb`, alt: label, loading: 'lazy' });
+    const slot = h('a', { class: 'photo-slot', href: `/api/photos/${pid}?size=display`, target: '_blank', rel: 'noopener', 'data-photo': pid }, pic);
+    overlayOn(slot, pic, photos.annotations?.[pid]);
+    return slot;
   };
   return card('task-photos', t('desk_photos'),
     h('div', { class: 'pair head', 'aria-hidden': 'true' }, h('span', {}, t('desk_before')), h('span', {}, t('desk_after'))),
@@ -93,6 +99,18 @@ function soundClips(photos) {
   if (!photos?.sounds?.length) return null;
   return card('task-sounds', t('desk_sounds'),
     photos.sounds.map((pid, i) => h('audio', { controls: true, preload: 'metadata', src: `/api/photos/${pid}`, 'data-clip': pid, 'aria-label': `${t('sound_clip')} ${i + 1}` })));
+}
+
+/** What residents said that became this task's finding ("ask"), filled in when it arrives. */
+function residentNotes(task) {
+  const body = card('task-residents', t('desk_residents_of_task'));
+  body.hidden = true;
+  api.get(`/api/resident-notes/${qs({ site_id: task.site_id, finding_id: task.finding.id })}`).then((res) => {
+    if (!res.items.length) return;
+    body.append(...res.items.map((n) => noteCard(n, { fmt: fmtTime })));
+    body.hidden = false;
+  }).catch(() => {});
+  return body;
 }
 
 const SIGNERS = ['verifier', 'fixer', 'supervisor'];
