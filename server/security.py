@@ -51,7 +51,7 @@ def _is_static_file(resp) -> bool:
     effect on every request of a phone's first load. They get the short STATIC_CSP instead
     (stricter: opened directly as a page, one may load and run nothing), and neither
     Permissions-Policy (documents only) nor a Content-Disposition naming the file."""
-    return request.path.startswith("/static/") and (resp.mimetype or "") not in NOT_SANDBOXED
+    return request.path.startswith(("/static/", "/i18n/")) and (resp.mimetype or "") not in NOT_SANDBOXED
 
 
 def init_app(app: Flask) -> None:

@@ -45,7 +45,8 @@ def strings_parts() -> dict[str, bytes]:
     archive's modules name (quoted, literally) and no patrol-screen module mentions at all; every
     other key, and every key a module builds from a prefix (the vocabulary's labels, error codes),
     is in `phone`. Worked out from the files, so a key a patrol screen starts to use moves back
-    to `phone` by itself."""
+    to `phone` by itself. Keys a desk module builds from a prefix go with the desk unless a
+    patrol module builds or names them too."""
     phone_src, desk_src = [], []
     for path in sorted(PWA.rglob("*.js")):
         rel = path.relative_to(PWA).as_posix()
@@ -53,10 +54,18 @@ def strings_parts() -> dict[str, bytes]:
             continue
         (desk_src if rel.startswith(DESK_MODULES) else phone_src).append(path.read_text(encoding="utf-8"))
     phone_text, desk_text = "\n".join(phone_src), "\n".join(desk_src)
-    built = {m for rx in _DYNAMIC_KEY for m in rx.findall(phone_text)} | set(choices.LABEL_KEYS.values())
+    # A vocabulary list's labels (vocab.label('task_states', …)) go with the side that names the
+    # list; a list neither side names stays with the phone.
+    lists = {name: prefix for name, prefix in choices.LABEL_KEYS.items()}
+    desk_lists = {p for n, p in lists.items() if f"'{n}'" in desk_text and f"'{n}'" not in phone_text}
+    phone_built = {m for rx in _DYNAMIC_KEY for m in rx.findall(phone_text)} | (set(lists.values()) - desk_lists)
+    desk_built = {m for rx in _DYNAMIC_KEY for m in rx.findall(desk_text)} | desk_lists
     quoted = set(re.findall(r"['\"`]([a-z][a-z0-9_]*)['\"`]", desk_text))
     table = i18n.table()
-    desk = {k for k in table if k in quoted and k not in phone_text and not k.startswith(tuple(built))}
+    desk = {
+        k for k in table
+        if (k in quoted or k.startswith(tuple(desk_built))) and k not in phone_text and not k.startswith(tuple(phone_built))
+    }
     parts = {"phone": {k: v for k, v in table.items() if k not in desk}, "desk": {k: v for k, v in table.items() if k in desk}}
     return {name: json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode() for name, rows in parts.items()}
 
@@ -74,6 +83,55 @@ def shell_files() -> list[str]:
     return out
 
 
+def strip_comments(text: str, css: bool = False) -> str:
+    """The app's own source without its comments, as phones are served it (they pay per byte;
+    about a quarter of the shell's compressed bytes are comments). Only whole comment lines go,
+    and `/* … */` blocks that start a line, never a line inside a template literal, so what
+    remains is the file's code exactly, line for line in order; a comment after code on a line
+    stays. Vendored libraries are served untouched (their licence headers stay)."""
+    if css:
+        return re.sub(r"(?m)^[ \t]*/\*.*?\*/[ \t]*\n", "", text, flags=re.S)
+    out: list[str] = []
+    in_block = False
+    in_template = False  # inside a `…` spanning lines: every line is string content
+    for line in text.splitlines(keepends=True):
+        head = line.lstrip()
+        if not in_template:
+            if in_block:
+                if "*/" in line:
+                    in_block = False
+                    rest = line.split("*/", 1)[1]
+                    if rest.strip():
+                        out.append(rest)
+                continue
+            if head.startswith("//"):
+                continue
+            if head.startswith("/*"):
+                if "*/" not in head:
+                    in_block = True
+                    continue
+                rest = head.split("*/", 1)[1]
+                if not rest.strip():
+                    continue
+        if line.count("`") % 2:
+            in_template = not in_template
+        out.append(line)
+    return "".join(out)
+
+
+@lru_cache(maxsize=512)
+def _served(rel: str, mtime_ns: int) -> bytes:
+    raw = (PWA / rel).read_bytes()
+    if rel.startswith("vendor/") or not rel.endswith((".js", ".css")) or rel == "sw.js":
+        return raw
+    return strip_comments(raw.decode("utf-8"), css=rel.endswith(".css")).encode("utf-8")
+
+
+def served_bytes(rel: str) -> bytes:
+    """The bytes /static/pwa/<rel> answers with (the app's modules and styles without comments)."""
+    return _served(rel, (PWA / rel).stat().st_mtime_ns)
+
+
 def shell_hashes() -> dict[str, str]:
     """SHA-256 of each precached file's bytes: the service worker takes the copy the page just
     loaded from the browser's cache when its bytes are these, instead of asking the server again."""
@@ -84,7 +142,7 @@ def shell_hashes() -> dict[str, str]:
             continue
         rel = url[len(PWA_URL):]
         key = {"index.html": "/", "manifest.webmanifest": "/manifest.webmanifest"}.get(rel, url)
-        out[key] = hashlib.sha256((PWA / rel).read_bytes()).hexdigest()
+        out[key] = hashlib.sha256(served_bytes(rel) if key.startswith(PWA_URL) else (PWA / rel).read_bytes()).hexdigest()
     return out
 
 
@@ -129,6 +187,20 @@ def service_worker():
     resp = Response(text, mimetype="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"
     return resp
+
+
+@web.route("/static/pwa/<path:rel>")
+def pwa_file(rel: str):
+    """The phone app's files; its own modules and styles without their comments (strip_comments)."""
+    if not rel.endswith((".js", ".css")) or rel.startswith("vendor/"):
+        return current_app.send_static_file("pwa/" + rel)
+    path = (PWA / rel).resolve()
+    if PWA.resolve() not in path.parents or not path.is_file():
+        abort(404)
+    body = served_bytes(path.relative_to(PWA.resolve()).as_posix())
+    resp = Response(body, mimetype="text/css" if rel.endswith(".css") else "text/javascript")
+    resp.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    return resp.make_conditional(request)
 
 
 @web.route("/i18n/<part>.json")

@@ -44,9 +44,13 @@ def test_the_one_translation_table_is_served_in_two_parts_that_add_up_to_it(clie
         for key in re.findall(r"t\('([a-z][a-z0-9_]*)'", path.read_text(encoding="utf-8")):
             if key in table:
                 assert key in phone, (rel, key)
+    patrol_text = "\n".join(p.read_text(encoding="utf-8") for p in web.PWA.rglob("*.js")
+                             if not p.relative_to(web.PWA).as_posix().startswith(("vendor/", *web.DESK_MODULES)))
+    named = [prefix for name, prefix in choices.LABEL_KEYS.items() if f"'{name}'" in patrol_text]
+    assert "st_" in named or "task_state_" in named  # the patrol screens label task states
     for key in table:
-        if key.startswith(tuple(choices.LABEL_KEYS.values())):
-            assert key in phone, key
+        if key.startswith(tuple(named)):
+            assert key in phone, key  # a list the patrol screens label, e.g. vocab.label('task_states', …)
     # Words a desk screen names and the phone never does wait for the desk (e.g. the archive's).
     assert any(k.startswith("arc_") for k in desk)
     # Revalidated by its hash; an unknown part is a 404.
@@ -89,3 +93,55 @@ def test_the_apps_files_carry_a_short_policy_that_lets_them_do_nothing_as_a_page
     for url in ("/", "/sw.js", "/manifest.webmanifest"):
         assert client.get(url).headers["Content-Security-Policy"] == security.CSP, url
     assert "Permissions-Policy" in client.get("/").headers
+
+
+def test_the_apps_modules_are_served_without_comments_and_still_parse(client, tmp_path):
+    """Phones get the app's own modules and styles without comment lines (about a quarter of the
+    shell's bytes); code, strings and template literals are untouched, and every served module
+    still parses as an ES module (node --check)."""
+    import shutil
+    import subprocess
+
+    src = "\n".join([
+        "// a comment line",
+        "/** a block",
+        " * over lines */",
+        "const a = 'http://example.invalid'; // kept: after code",
+        "const b = `first line",
+        "// inside a template literal: text, kept",
+        "/* also text */`;",
+        "  /* a block on its own line */",
+        "export { a, b };",
+        "",
+    ])
+    out = web.strip_comments(src)
+    assert out.splitlines() == [
+        "const a = 'http://example.invalid'; // kept: after code",
+        "const b = `first line",
+        "// inside a template literal: text, kept",
+        "/* also text */`;",
+        "export { a, b };",
+    ]
+    assert web.strip_comments("/* top */\na { color: red; }\n  /* x */\nb { margin: 0 }\n", css=True) == "a { color: red; }\nb { margin: 0 }\n"
+
+    served = client.get("/static/pwa/app.js")
+    raw = (web.PWA / "app.js").read_text(encoding="utf-8")
+    assert served.status_code == 200 and served.mimetype == "text/javascript"
+    assert len(served.data) < len(raw.encode()) and "// The controller" in raw and b"// The controller" not in served.data
+    assert client.get("/static/pwa/app.js", headers={"If-None-Match": served.headers["ETag"]}).status_code == 304
+    # Vendored libraries keep their licence headers; nothing outside the app's folder is served.
+    assert client.get("/static/pwa/vendor/idb/idb.js").data == (web.PWA / "vendor/idb/idb.js").read_bytes()
+    assert client.get("/static/pwa/../../__init__.py").status_code == 404
+    # The service worker's hashes are of the bytes phones get, so it can reuse the page's copies.
+    assert web.shell_hashes()["/static/pwa/app.js"] == __import__("hashlib").sha256(served.data).hexdigest()
+
+    node = shutil.which("node")
+    assert node, "node runs the browser tests' Firefox bridge; it checks the served modules here"
+    for path in sorted(web.PWA.rglob("*.js")):
+        rel = path.relative_to(web.PWA).as_posix()
+        if rel.startswith("vendor/") or rel == "sw.js":
+            continue
+        copy = tmp_path / (rel.replace("/", "__")[:-3] + ".mjs")
+        copy.write_bytes(client.get(f"/static/pwa/{rel}").data)
+        check = subprocess.run([node, "--check", str(copy)], capture_output=True, text=True)
+        assert check.returncode == 0, (rel, check.stderr)
