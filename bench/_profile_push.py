@@ -68,7 +68,7 @@ def main(url: str | None) -> None:
         prof.disable()
         elapsed = time.perf_counter() - t0
         out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(prof, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "35")))
         print(out.getvalue())
         if os.environ.get("PROFILE_SQL"):
             for statement, n in sorted(seen.items(), key=lambda kv: -kv[1]):
