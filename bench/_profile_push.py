@@ -41,7 +41,7 @@ def main(url: str | None) -> None:
         client = app.test_client()
         r = client.post("/api/auth/login", json={"username": "patroller", "password": "patrol-demo"})
         headers = {"X-CSRF-Token": r.get_json()["csrf_token"]}
-        batches = sync_ingest.build(info, 700, 100)
+        batches = sync_ingest.build(info, int(os.environ.get("PROFILE_VISITS", "700")), 100)
         device = str(uuid.uuid4())
         statements = [0]
 

@@ -40,6 +40,17 @@ def record(entity: str, entity_id, action: str, *, actor_id: int | None, site_id
     )
 
 
+def record_now(entity: str, entity_id, action: str, *, actor_id: int | None, site_id: int | None, data: dict | None = None) -> AuditEvent:
+    """Append one event at once, for a caller that needs its hash now (a purge log)."""
+    # Write it together with the events queued before it, so the chain keeps their order.
+    record(entity, entity_id, action, actor_id=actor_id, site_id=site_id, data=data)
+    session = db.session()
+    queued = session.info.get(deferred.KEY, [])
+    session.info[deferred.KEY] = [e for e in queued if e[1] != "audit"]
+    last = _write_events(session, [item for _tag, kind, item in queued if kind == "audit"])[-1]
+    return session.get(AuditEvent, last["id"])
+
+
 _NATIVE = (str, int, float, bool, type(None))
 
 
