@@ -41,7 +41,13 @@ test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## bench: run the benchmarks; results in bench/out/*.json
-bench: install-dev
+# The CouchDB-protocol peer that bench/sync_ingest.py compares pushes with (PouchDB Server),
+# pinned by bench/peer/package-lock.json; only the bench needs it, never `make run`.
+bench/peer/node_modules/.installed: bench/peer/package.json bench/peer/package-lock.json
+	cd bench/peer && npm ci --no-audit --no-fund
+	touch $@
+
+bench: install-dev bench/peer/node_modules/.installed
 	$(BIN)/python bench/run.py
 
 clean:

@@ -36,7 +36,7 @@ def record(entity: str, entity_id, action: str, *, actor_id: int | None, site_id
         db.session,
         "audit",
         {"entity": entity, "entity_id": str(entity_id), "action": action, "actor_id": actor_id, "site_id": site_id, "at": utcnow(),
-         "data": json.loads(json.dumps(data or {}, default=str))},
+         "data": _json_copy(data or {})},
     )
 
 
@@ -49,6 +49,33 @@ def record_now(entity: str, entity_id, action: str, *, actor_id: int | None, sit
     session.info[deferred.KEY] = [e for e in queued if e[1] != "audit"]
     last = _write_events(session, [item for _tag, kind, item in queued if kind == "audit"])[-1]
     return session.get(AuditEvent, last["id"])
+
+
+_NATIVE = (str, int, float, bool, type(None))
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _plain(v):
+    t = type(v)
+    if t is dict and all(type(k) is str for k in v):
+        return {k: _plain(x) for k, x in v.items()}
+    if t is list:
+        return [_plain(x) for x in v]
+    if t in _NATIVE:
+        return v
+    raise _NotPlain
+
+
+def _json_copy(value):
+    """A copy of `value` as JSON would give it back: plain values copied directly (a push
+    records hundreds of events, and most are plain), anything else through json (default=str)."""
+    try:
+        return _plain(value)
+    except _NotPlain:
+        return json.loads(json.dumps(value, default=str))
 
 
 @deferred.writer("audit")

@@ -6,6 +6,7 @@ The API object (flask-smorest) lives with the resources it documents, in `server
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 # Explicit constraint names, so migrations behave the same on SQLite and PostgreSQL.
@@ -24,3 +25,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
+
+
+def dialect_insert(table):
+    """INSERT with the database's ON CONFLICT clause (SQLite and PostgreSQL spell it alike)."""
+    return (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)

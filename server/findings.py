@@ -15,12 +15,12 @@ from typing import Callable, Iterable
 
 from sqlalchemy import insert, select
 
-from . import audit, choices, sealing
+from . import audit, choices, sealing, webhooks
 from .extensions import db
-from .models import Checkpoint, Finding, Site, Task, utcnow
-from .notifications import escalate_major, tell_new_tasks
+from .models import Checkpoint, Finding, Site, utcnow
+from .notifications import add_notices, major_notices, new_task_notices
 from .problems import Conflict, Invalid
-from .tasks import claim_photos, flag_repeats, open_tasks_for
+from .tasks import claim_photos, due_date, flag_repeats, open_tasks_for
 from .timeutil import month_of
 
 
@@ -97,13 +97,20 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
     sites = {x.site.id: x.site for x in new}
     task_of = open_tasks_for([row for row in rows if not row["dealt_on_spot"]], sites)
     flag_repeats(rows)
-    for x in new:
-        if x.severity == choices.SEVERITY_MAJOR:
-            task_id = task_of.get(x.finding_id)
-            escalate_major(db.session.get(Finding, x.finding_id), db.session.get(Task, task_id) if task_id else None, x.site)
-    tell_new_tasks([(task_of[x.finding_id], x.site.id) for x in new if task_of.get(x.finding_id)],
-                   {task_of.get(x.finding_id) for x in new if x.severity == choices.SEVERITY_MAJOR})
+    # The notices, as sets: a major finding to its site's people and webhooks at once, every
+    # other new task to its site's supervisors; one INSERT for all of the push's notices.
+    majors = [(row, _opened(task_of.get(row["id"]), row, x.site), x.site) for x, row in zip(new, rows) if x.severity == choices.SEVERITY_MAJOR]
+    notices, events = major_notices(majors)
+    notices += new_task_notices([(task_of[x.finding_id], x.site.id) for x in new if task_of.get(x.finding_id)],
+                                {task_of.get(x.finding_id) for x in new if x.severity == choices.SEVERITY_MAJOR})
+    add_notices(notices)
+    webhooks.queue_all(events)
     return {x.finding_id: task_of.get(x.finding_id) for x in new}
+
+
+def _opened(task_id: int | None, finding: dict, site: Site) -> dict | None:
+    """What a major notice says of a task just opened for `finding` (tasks.open_tasks_for)."""
+    return {"id": task_id, "state": choices.TASK_OPEN, "due_at": due_date(finding["observed_at"], site)} if task_id else None
 
 
 def record_finding(

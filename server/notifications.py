@@ -8,10 +8,9 @@ escalation twice sends nothing twice. Webhook deliveries are queued with the sam
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from . import choices, policy, webhooks
-from .extensions import db
+from .extensions import db, dialect_insert
 from .models import Checkpoint, Extension, Finding, Membership, Notification, Site, Task, User, utcnow
 from .timeutil import local_minute
 
@@ -31,83 +30,120 @@ def site_recipients(site_id: int, action: str = "notice.receive_major") -> list[
 
 def notify(user_ids, *, site_id: int, kind: str, dedupe_key: str, task_id: int | None = None, data: dict | None = None) -> int:
     """Put a notification in each user's feed once per dedupe key; returns how many were new."""
-    wanted = sorted(set(user_ids))
-    if not wanted:
+    return add_notices([
+        {"user_id": user_id, "site_id": site_id, "kind": kind, "task_id": task_id, "data": data or {}, "dedupe_key": dedupe_key}
+        for user_id in sorted(set(user_ids))
+    ])
+
+
+def add_notices(rows: list[dict]) -> int:
+    """Notification rows ({user_id, site_id, kind, task_id, data, dedupe_key}), each once per
+    (user, dedupe key): one INSERT … ON CONFLICT DO NOTHING for all of them, so a replay or a
+    concurrent writer that got there first costs nothing and a push of many notices is one
+    statement. Returns how many were new."""
+    if not rows:
         return 0
-    have = set(
-        db.session.execute(
-            select(Notification.user_id).where(Notification.dedupe_key == dedupe_key, Notification.user_id.in_(wanted))
-        ).scalars()
-    )
-    created = 0
-    for user_id in wanted:
-        if user_id in have:
-            continue
-        try:
-            # A savepoint per row: a concurrent writer that got there first costs one row, not the transaction.
-            with db.session.begin_nested():
-                db.session.add(
-                    Notification(user_id=user_id, site_id=site_id, kind=kind, task_id=task_id, data=data or {}, dedupe_key=dedupe_key)
-                )
-            created += 1
-        except IntegrityError:
-            pass
-    return created
+    now = utcnow()
+    table = Notification.__table__
+    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"]).returning(table.c.id)
+    return len(db.session.execute(stmt, [dict(row, created_at=now, read_at=None) for row in rows]).all())
 
 
 def event_summary(task: Task | None, finding: Finding, site: Site) -> dict:
     """What a major or overdue notice says, in names and site-local times (the webhooks send the same)."""
     cp = db.session.get(Checkpoint, finding.checkpoint_id)
+    return summary(site, _finding_values(finding), cp.name_zh if cp else "", _task_values(task))
+
+
+def _finding_values(finding: Finding) -> dict:
+    return {k: getattr(finding, k) for k in ("id", "checkpoint_id", "category", "severity", "description", "observed_at")}
+
+
+def _task_values(task: Task | None) -> dict | None:
+    return {k: getattr(task, k) for k in ("id", "state", "due_at")} if task is not None else None
+
+
+def summary(site: Site, finding: dict, checkpoint_name: str, task: dict | None) -> dict:
+    """`event_summary` from a finding's and a task's columns (rows a push has just written, or ORM objects' values)."""
     out = {
         "site_id": site.id,
         "site_code": site.code,
         "site_name": site.name_zh,
-        "finding_id": finding.id,
-        "checkpoint_id": finding.checkpoint_id,
-        "checkpoint_name": cp.name_zh if cp else "",
-        "category": finding.category,
-        "severity": finding.severity,
-        "description": finding.description,
-        "observed_at_local": local_minute(finding.observed_at, site.timezone),
+        "finding_id": finding["id"],
+        "checkpoint_id": finding["checkpoint_id"],
+        "checkpoint_name": checkpoint_name,
+        "category": finding["category"],
+        "severity": finding["severity"],
+        "description": finding["description"],
+        "observed_at_local": local_minute(finding["observed_at"], site.timezone),
     }
     if task is not None:
         out.update(
-            task_id=task.id,
-            state=task.state,
-            due_at_local=local_minute(task.due_at, site.timezone),
+            task_id=task["id"],
+            state=task["state"],
+            due_at_local=local_minute(task["due_at"], site.timezone),
         )
     return out
 
 
 def escalate_major(finding: Finding, task: Task | None, site: Site) -> int:
     """A major finding goes at once to each supervisor and manager of its site, and to its webhooks."""
-    key = f"major:{finding.id}"
-    data = event_summary(task, finding, site)
-    created = notify(
-        site_recipients(site.id), site_id=site.id, kind=choices.NOTIFY_MAJOR_FINDING, dedupe_key=key, task_id=task.id if task else None, data=data
-    )
-    webhooks.queue(site.id, key, {"event": choices.NOTIFY_MAJOR_FINDING, **data})
-    return created
+    cp = db.session.get(Checkpoint, finding.checkpoint_id)
+    return escalate_majors([(_finding_values(finding), _task_values(task), site)], {cp.id: cp.name_zh} if cp else {})
 
 
-def tell_new_tasks(opened: list[tuple[int, int]], majors: set[int] = frozenset()) -> int:
+def major_notices(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, str] | None = None) -> tuple[list[dict], list[tuple]]:
+    """The notices and webhook events of major findings (finding row, its task row or None, site):
+    each to every supervisor and manager of its site. Recipients are looked up once per site and
+    checkpoint names in one query; nothing is written here."""
+    if not majors:
+        return [], []
+    if checkpoint_names is None:
+        ids = {f["checkpoint_id"] for f, _t, _s in majors}
+        checkpoint_names = dict(db.session.execute(select(Checkpoint.id, Checkpoint.name_zh).where(Checkpoint.id.in_(ids))).all())
+    recipients: dict[int, list[int]] = {}
+    notices, events = [], []
+    for finding, task, site in majors:
+        if site.id not in recipients:
+            recipients[site.id] = site_recipients(site.id)
+        key = f"major:{finding['id']}"
+        data = summary(site, finding, checkpoint_names.get(finding["checkpoint_id"], ""), task)
+        notices += [{"user_id": u, "site_id": site.id, "kind": choices.NOTIFY_MAJOR_FINDING, "task_id": task["id"] if task else None,
+                     "data": data, "dedupe_key": key} for u in recipients[site.id]]
+        events.append((site.id, key, {"event": choices.NOTIFY_MAJOR_FINDING, **data}))
+    return notices, events
+
+
+def escalate_majors(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, str] | None = None) -> int:
+    """Major findings (finding row, task row or None, site) to their sites' people and webhooks, in one statement each."""
+    notices, events = major_notices(majors, checkpoint_names)
+    webhooks.queue_all(events)
+    return add_notices(notices)
+
+
+def new_task_notices(opened: list[tuple[int, int]], majors: set[int] = frozenset()) -> list[dict]:
     """Each new task, as it is opened, goes to its site's supervisors' feeds, to be routed and assigned.
 
     One notice per task, not a daily digest: each is a thing to do now (the week to fix it
     runs from the observation), and a site opens a few dozen a day at most; the feed
     lists them newest first. A major problem's task is left out: its major notice went
-    to the same people at once.
+    to the same people at once. Returns the rows; `add_notices` writes them.
     """
-    created = 0
+    rows = []
     recipients: dict[int, list[int]] = {}  # one lookup per site, not per task (a push opens many)
     for task_id, site_id in opened:
         if task_id in majors:
             continue
         if site_id not in recipients:
             recipients[site_id] = site_recipients(site_id, "notice.receive_new_task")
-        created += notify(recipients[site_id], site_id=site_id, kind=choices.NOTIFY_TASK_OPENED,
-                          dedupe_key=f"opened:{task_id}", task_id=task_id)
-    return created
+        rows += [{"user_id": u, "site_id": site_id, "kind": choices.NOTIFY_TASK_OPENED, "task_id": task_id, "data": {},
+                  "dedupe_key": f"opened:{task_id}"} for u in recipients[site_id]]
+    return rows
+
+
+def tell_new_tasks(opened: list[tuple[int, int]], majors: set[int] = frozenset()) -> int:
+    """`new_task_notices`, written."""
+    return add_notices(new_task_notices(opened, majors))
 
 
 # --- the feed -------------------------------------------------------------------------

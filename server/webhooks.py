@@ -26,10 +26,9 @@ import urllib.request
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from . import choices
-from .extensions import db
+from .extensions import db, dialect_insert
 from .models import Webhook, WebhookDelivery, utcnow
 
 MAX_ATTEMPTS = 8
@@ -52,21 +51,30 @@ def backoff(attempts: int) -> timedelta:
 
 def queue(site_id: int, dedupe_key: str, event: dict) -> int:
     """Queue `event` for every active webhook of the site, once per dedupe key."""
-    hooks = db.session.execute(select(Webhook.id).where(Webhook.site_id == site_id, Webhook.active.is_(True))).scalars().all()
-    created = 0
-    for hook_id in hooks:
-        exists = db.session.execute(
-            select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == hook_id, WebhookDelivery.dedupe_key == dedupe_key)
-        ).first()
-        if exists:
-            continue
-        try:
-            with db.session.begin_nested():
-                db.session.add(WebhookDelivery(webhook_id=hook_id, dedupe_key=dedupe_key, payload=event, status=choices.WEBHOOK_PENDING, next_attempt_at=utcnow()))
-            created += 1
-        except IntegrityError:
-            pass
-    return created
+    return queue_all([(site_id, dedupe_key, event)])
+
+
+def queue_all(events: list[tuple[int, str, dict]]) -> int:
+    """Queue each (site id, dedupe key, event) for every active webhook of its site, once per key:
+    one query for the hooks and one INSERT … ON CONFLICT DO NOTHING for all deliveries (a
+    replay, or a concurrent writer that got there first, adds nothing). Returns how many are new."""
+    if not events:
+        return 0
+    hooks: dict[int, list[int]] = {}
+    for hook_id, site_id in db.session.execute(
+        select(Webhook.id, Webhook.site_id).where(Webhook.site_id.in_({e[0] for e in events}), Webhook.active.is_(True)).order_by(Webhook.id)
+    ):
+        hooks.setdefault(site_id, []).append(hook_id)
+    now = utcnow()
+    rows = [
+        {"webhook_id": hook_id, "dedupe_key": key, "payload": event, "status": choices.WEBHOOK_PENDING, "next_attempt_at": now}
+        for site_id, key, event in events for hook_id in hooks.get(site_id, ())
+    ]
+    if not rows:
+        return 0
+    table = WebhookDelivery.__table__
+    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["webhook_id", "dedupe_key"]).returning(table.c.id)
+    return len(db.session.execute(stmt, rows).all())
 
 
 def _text(event: dict) -> tuple[str, str]:

@@ -250,6 +250,82 @@ def test_invalid_item_in_middle_of_batch_is_rejected_alone_and_rest_apply(phone)
     assert db.session.execute(select(func.count()).select_from(Task)).scalar() == 2
 
 
+def test_push_mixing_rejections_and_majors_applies_the_valid_set_with_its_notices_and_audit(phone, demo, runner):
+    """G8 with the set-based writes: the rejected visits of a push reject alone, each with its
+    reason and nothing of theirs stored, while the valid ones land together with their tasks,
+    their major escalations (to every supervisor and manager, and the site's webhook), the
+    new-task notices of the others, and their audit events; the audit chain verifies, and a
+    replay of the push changes nothing."""
+    from server.models import Notification, Webhook, WebhookDelivery
+    from server.notifications import site_recipients
+
+    db.session.add(Webhook(site_id=demo.id, url="http://127.0.0.1:9/hook", preset="generic"))
+    db.session.commit()
+    major_a = phone.visit("F01", fail=(0,), severity="major")
+    unknown_item = phone.visit("F02", fail=(0,), severity="major")
+    unknown_item["payload"]["results"][1]["item_id"] = "floor.no_such_item"
+    normal = phone.visit("F03", fail=(1,))
+    major_b = phone.visit("F04", fail=(2,), severity="major")
+    no_finding = phone.visit("F05", severity="major")
+    no_finding["payload"]["results"][0]["result"] = "fail"
+    reused = phone.visit("F06", fail=(0,), severity="major")
+    reused["payload"]["results"][0]["finding"]["finding_id"] = major_a["payload"]["results"][0]["finding"]["finding_id"]
+    on_spot = phone.visit("F07", fail=(3,), severity="major", dealt_on_spot=True)
+    batch = [major_a, unknown_item, normal, major_b, no_finding, reused, on_spot]
+
+    results = phone.push_ok(copy.deepcopy(batch))
+
+    assert statuses(results) == ["applied", "rejected", "applied", "applied", "rejected", "rejected", "applied"]
+    assert results[1]["code"] == "unknown_item" and "floor.no_such_item" in results[1]["message"]
+    assert results[4]["code"] == "missing_finding" and results[4]["message"]
+    assert results[5]["code"] == "record_exists" and results[5]["message"]
+    for m in (unknown_item, no_finding, reused):
+        assert db.session.get(Visit, m["payload"]["visit_id"]) is None
+    assert db.session.get(Finding, unknown_item["payload"]["results"][0]["finding"]["finding_id"]) is None
+    assert db.session.get(Finding, major_a["payload"]["results"][0]["finding"]["finding_id"]).visit_id == major_a["payload"]["visit_id"]
+
+    def finding_of(m):
+        return next(r["finding"]["finding_id"] for r in m["payload"]["results"] if "finding" in r)
+
+    tasks = dict(db.session.execute(select(Task.finding_id, Task.id)).all())
+    assert sorted(tasks) == sorted(finding_of(m) for m in (major_a, normal, major_b))
+    for n, m in ((0, major_a), (2, normal), (3, major_b)):
+        assert results[n]["result"]["task_ids"] == [tasks[finding_of(m)]]
+    assert results[6]["result"]["task_ids"] == []
+
+    # Majors: every supervisor and manager at once, with the task (none for the one dealt with on the spot).
+    people = site_recipients(demo.id)
+    assert people
+    majors = db.session.execute(select(Notification.user_id, Notification.task_id, Notification.data).where(Notification.kind == "major_finding")).all()
+    expected = {(u, tasks[finding_of(m)], finding_of(m)) for u in people for m in (major_a, major_b)} | {(u, None, finding_of(on_spot)) for u in people}
+    assert {(u, t, d["finding_id"]) for u, t, d in majors} == expected and len(majors) == len(expected)
+    major_task = next(d for u, t, d in majors if t == tasks[finding_of(major_a)])
+    assert major_task["state"] == "open" and major_task["checkpoint_name"] and major_task["due_at_local"]
+    hooked = db.session.execute(select(WebhookDelivery.payload)).scalars().all()
+    assert sorted(p["finding_id"] for p in hooked) == sorted(finding_of(m) for m in (major_a, major_b, on_spot))
+    # The normal task goes to the supervisors as a new task; the majors' tasks do not (their notice went).
+    opened = db.session.execute(select(Notification.task_id).where(Notification.kind == "task_opened")).scalars().all()
+    assert set(opened) == {tasks[finding_of(normal)]} and len(opened) == len(site_recipients(demo.id, "notice.receive_new_task"))
+
+    # Audit: each applied finding reported (or dealt with on the spot) and each task opened; nothing of the rejected.
+    events = db.session.execute(select(AuditEvent.entity, AuditEvent.entity_id, AuditEvent.action)).all()
+    findings_logged = sorted((e[1], e[2]) for e in events if e[0] == "finding")
+    assert findings_logged == sorted([(finding_of(m), "reported") for m in (major_a, normal, major_b)] + [(finding_of(on_spot), "dealt_on_spot")])
+    assert sorted(int(e[1]) for e in events if e[0] == "task" and e[2] == "opened") == sorted(tasks.values())
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "chain intact" in result.output, result.output
+
+    # The phone did not hear the answer: the same answers, and nothing new anywhere.
+    before = counts() | {"notifications": db.session.execute(select(func.count()).select_from(Notification)).scalar(),
+                         "deliveries": db.session.execute(select(func.count()).select_from(WebhookDelivery)).scalar()}
+    again = phone.push_ok(copy.deepcopy(batch))
+    assert statuses(again) == ["duplicate", "rejected", "duplicate", "duplicate", "rejected", "rejected", "duplicate"]
+    assert [a.get("code") for a in again] == [r.get("code") for r in results]
+    after = counts() | {"notifications": db.session.execute(select(func.count()).select_from(Notification)).scalar(),
+                        "deliveries": db.session.execute(select(func.count()).select_from(WebhookDelivery)).scalar()}
+    assert after == before
+
+
 def test_rejected_mutation_replayed_gets_the_same_rejection(phone):
     """G8: a rejection is stored, so a resend is answered the same way and still not applied."""
     bad = phone.visit("F02")

@@ -69,7 +69,7 @@ def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, in
             "created_at": now, "updated_at": now,
         })
     table = Task.__table__
-    stmt = insert(table).returning(table.c.id, table.c.finding_id, sort_by_parameter_order=True)
+    stmt = insert(table).returning(table.c.id, table.c.finding_id)  # matched by finding id: any row order will do
     task_of = {finding_id: task_id for task_id, finding_id in db.session.execute(stmt, rows)}
     for f, row in zip(findings, rows):
         task_id = task_of[f["id"]]

@@ -51,7 +51,7 @@ def flag_repeats(findings: list[dict]) -> list[int]:
         for site_id, checkpoint_id, item_id, fid, at in rows:
             if (site_id, checkpoint_id, item_id) in keys:
                 groups.setdefault((site_id, checkpoint_id, item_id), []).append((at, fid))
-    involved: dict[str, tuple[list, str]] = {}  # finding id → (its repeat group's (time, id) in time order, item)
+    involved: dict[str, tuple[list, str, int]] = {}  # finding id → (its repeat group's (time, id) in time order, item, its place there)
     for key, rows in groups.items():
         rows.sort()
         n = len(rows)
@@ -82,8 +82,8 @@ def flag_repeats(findings: list[dict]) -> list[int]:
         if run:
             runs.append(run)
         for members in runs:
-            for _at, fid in members:
-                involved[fid] = (members, key[2])
+            for place, (_at, fid) in enumerate(members):
+                involved[fid] = (members, key[2], place)
     if not involved:
         return []
     # The unflagged tasks among them: one query over the same failures (most of a long
@@ -115,19 +115,20 @@ def flag_repeats(findings: list[dict]) -> list[int]:
         if isinstance(obj, Task) and obj.id in flagged_ids:
             db.session.expire(obj, ["repeat_flag", "updated_at"])
     for task_id, site_id, finding_id, state in flagged:
-        members, item_id = involved[finding_id]
-        audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data=evidence(members, finding_id, item_id))
+        members, item_id, place = involved[finding_id]
+        audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data=evidence(members, finding_id, item_id, place))
         tell_phones(task_id, site_id, state)
     return task_ids
 
 
-def evidence(members: list, finding_id: str, item_id: str) -> dict:
+def evidence(members: list, finding_id: str, item_id: str, at: int | None = None) -> dict:
     """What a flag's audit event keeps of its repeat group: bounded, and enough for an auditor.
 
     The group's size, its first and last failure, and the ids of at most MAX_EVIDENCE
     failures nearest in time to this task's own (all of them in a group that small).
     """
-    at = [fid for _t, fid in members].index(finding_id)
+    if at is None:
+        at = [fid for _t, fid in members].index(finding_id)
     start = max(0, min(at - MAX_EVIDENCE // 2, len(members) - MAX_EVIDENCE))
     near = members[start : start + MAX_EVIDENCE]
     return {
