@@ -400,6 +400,9 @@ class Photo(db.Model):
     height: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     received_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # Received, but the display copy and thumbnail are still to be made from the kept
+    # original (photos.make_copies; docs/sync.md "Photos"). Never served until they are.
+    copies_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # --- From finding to verified fix ------------------------------------------------------

@@ -45,6 +45,8 @@ def test_held_preflight_after_a_lost_answer_lets_the_phone_send_only_what_is_mis
     answer = r.get_json()
     assert [(h["seq"], h["mutation_id"], h["status"]) for h in answer["held"]] == [(m["seq"], m["mutation_id"], "applied") for m in first]
     assert [h["hash"] for h in answer["held"]] == [canonical_hash(m)[:16] for m in first]
+    # The first result, as a `duplicate` answer would carry it.
+    assert [h["result"]["visit_id"] for h in answer["held"]] == [m["payload"]["visit_id"] for m in first]
     assert answer["photo_ids"] == []
     assert rows() == after_first  # asking writes nothing
 

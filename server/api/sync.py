@@ -164,6 +164,7 @@ class HeldMutationSchema(StrictSchema):
     mutation_id = fields.String()
     hash = fields.String(metadata={"description": "first 16 hex digits of the stored content hash (docs/sync.md, same content)"})
     status = fields.String(metadata={"description": "applied or rejected"})
+    result = fields.Dict(metadata={"description": "applied: the first result, as a duplicate answer carries it"})
     code = fields.String()
     message = fields.String()
     details = fields.Dict()

@@ -5,7 +5,8 @@ Before pushing a long outbox, the phone names the sequence numbers of its unsent
 (id and SHA-256). The answer comes from the idempotency table and the photo rows:
 
 - each stored mutation of that device and user in those ranges, with its id, the first 16
-  hex digits of its content hash and how it ended (applied, or rejected with its code), so
+  hex digits of its content hash and how it ended (applied with its first result, as a
+  `duplicate` answer carries it, or rejected with its code), so
   the phone marks exactly those records as a `duplicate` (or `rejected`) answer would,
   after checking that the id and the content are its own;
 - the photos already received under that id with that SHA-256.
@@ -56,6 +57,8 @@ def held(user: User, device_id: str, ranges: list[list[int]], photos: list[dict]
             item = {"seq": row.seq, "mutation_id": row.id, "hash": row.payload_hash[:HASH_DIGITS], "status": row.status}
             if row.status == choices.SYNC_REJECTED:
                 item.update({k: v for k, v in (row.result or {}).items() if k in ("code", "message", "details")})
+            else:
+                item["result"] = row.result or {}
             out.append(item)
     photo_ids: list[str] = []
     wanted = {p["id"].lower(): p["sha256"].lower() for p in photos}
