@@ -153,7 +153,7 @@ class HeldPhotoSchema(StrictSchema):
 
 class HeldArgs(StrictSchema):
     device_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]{8,64}$", error="8-64 letters, digits, '-' or '_'"))
-    seqs = fields.List(SeqRange(), load_default=list, validate=validate.Length(max=1000),
+    seqs = fields.List(SeqRange(), load_default=list, validate=validate.Length(max=5000),
                        metadata={"description": "[first, last] ranges of the device's unsent sequence numbers"})
     photos = fields.List(fields.Nested(HeldPhotoSchema), load_default=list, validate=validate.Length(max=1000),
                          metadata={"description": "photos still to upload: id and SHA-256 of the bytes"})

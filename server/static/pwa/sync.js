@@ -238,7 +238,8 @@ async function skipHeld(userId) {
   const results = [];
   for (const h of answer.held || []) {
     const row = byId.get(h.mutation_id);
-    if (!row || row.device_seq !== h.seq || (await contentHash(row)).slice(0, h.hash.length) !== h.hash) continue;
+    const want = typeof h.hash === 'string' ? h.hash : '';
+    if (!row || !want || row.device_seq !== h.seq || (await contentHash(row)).slice(0, want.length) !== want) continue;
     results.push(h.status === SYNC.REJECTED
       ? { mutation_id: row.mutation_id, status: SYNC.REJECTED, code: h.code, message: h.message }
       : { mutation_id: row.mutation_id, status: SYNC.DUPLICATE, result: h.result || {} });
