@@ -34,6 +34,8 @@ run: install
 	@echo "  Patrol is running at http://$(HOST):$(PORT)/   (API docs: http://$(HOST):$(PORT)/api/docs)"
 	@echo "  Demo logins (password patrol-demo): patroller, supervisor, manager, archivist, admin, receptionist"
 	@echo ""
+	@# The photo worker (docs/deploy.md) beside the server, at a lower priority, stopped with it.
+	nice -n 10 $(BIN)/flask photos copies --watch & worker=$$!; trap 'kill $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
 
 ## test: install and run the whole suite (set TEST_DATABASE_URL for PostgreSQL)

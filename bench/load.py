@@ -169,6 +169,13 @@ class Server:
             cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
             stdout=self.log_file, stderr=subprocess.STDOUT,
         )
+        # The photo worker (docs/deploy.md), as `make run` and the compose file start it: photos'
+        # display copies and thumbnails are made here, at a lower priority, not in the upload.
+        self.worker = subprocess.Popen(
+            ["nice", "-n", "10", str(ROOT / ".venv/bin/flask"), "photos", "copies", "--watch", "--interval", "0.5"],
+            cwd=ROOT, env=dict(env, FLASK_APP="wsgi"), start_new_session=True, stdin=subprocess.DEVNULL,
+            stdout=self.log_file, stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{self.port}"
         for _ in range(300):
             try:
@@ -181,11 +188,12 @@ class Server:
         raise RuntimeError("gunicorn did not start")
 
     def __exit__(self, *exc):
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        for proc in (self.proc, self.worker):
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
         self.log_file.close()
 
 
@@ -345,6 +353,7 @@ def count_in_db(url: str, photo_dir: Path, sent: dict) -> dict:
         for name, column in (("visits", Visit.id), ("findings", Finding.id), ("rounds", Round.id), ("mutations", Mutation.id)):
             lost[name] = len(sent[name] - ids(column, sent[name]))
         received = set(db.session.execute(select(Photo.id).where(Photo.status == choices.PHOTO_RECEIVED)).scalars())
+        copies_pending = db.session.execute(select(func.count()).select_from(Photo).where(Photo.copies_pending.is_(True))).scalar()
         lost["photos"] = len(sent["photos"] - received)
         # Ids are primary keys, so a duplicate can only be an extra row made from one record.
         duplicated["visits"] = db.session.execute(select(func.count()).select_from(Visit)).scalar() - len(sent["visits"])
@@ -354,7 +363,7 @@ def count_in_db(url: str, photo_dir: Path, sent: dict) -> dict:
         missing_tasks = len(sent["findings"]) - db.session.execute(select(func.count(func.distinct(Task.finding_id)))).scalar()
         lost["tasks"] = max(0, missing_tasks)
         db.engine.dispose()
-    return {"lost": dict(lost), "duplicated": {k: max(0, v) for k, v in duplicated.items()}}
+    return {"lost": dict(lost), "duplicated": {k: max(0, v) for k, v in duplicated.items()}, "copies_pending": copies_pending}
 
 
 def arrivals(phones: int, spread: float, seed: int = 8) -> list[float]:
@@ -426,6 +435,8 @@ def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path
         "sent": {k: len(v) for k, v in sent.items()},
         "lost": checked["lost"],
         "duplicated": checked["duplicated"],
+        # Photos whose display copy the worker had not made when the phones were done (made at first read).
+        "photo_copies_pending_at_end": checked["copies_pending"],
     }
 
 

@@ -16,7 +16,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import archive, audit, checklists, choices, labels, sealing, webhooks
+from . import archive, audit, checklists, choices, labels, photos, sealing, webhooks
 from .accounts import create_user, grant
 from .checkpoint_csv import export_csv, import_csv
 from .demo import seed
@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(complaints_group)
     app.cli.add_command(sites_group)
     app.cli.add_command(storage_group)
+    app.cli.add_command(photos_group)
 
 
 def once_across_nodes(job: str):
@@ -196,6 +197,31 @@ def sync_prune(days):
     count = prune_tombstones(utcnow() - timedelta(days=days))
     db.session.commit()
     click.echo(f"dropped {count} deletion record(s) older than {days} days")
+
+
+@click.group("photos")
+def photos_group():
+    """Photos received but not yet turned into their display copy and thumbnail."""
+
+
+@photos_group.command("copies")
+@click.option("--watch", is_flag=True, help="Keep running: look again every --interval seconds (the photo worker process).")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Photos per pass.")
+def photos_copies(watch, interval, limit):
+    """Make the display copy and thumbnail of received photos (docs/deploy.md, "The photo worker")."""
+    import time
+
+    total = 0
+    while True:
+        done = photos.make_pending_copies(limit)
+        total += done
+        if not watch:
+            break
+        db.session.remove()  # no connection held while idle
+        if done < limit:
+            time.sleep(interval)
+    click.echo(f"made the copies of {total} photo(s)")
 
 
 @click.group("webhooks")

@@ -424,6 +424,9 @@ class Photo(db.Model):
     # A circle or arrow the patroller drew over the photo (server/drawings.py): vector shapes in
     # 0..1 coordinates of the photo, shown over the original, whose bytes stay as they were taken.
     annotation: Mapped[Optional[dict]] = mapped_column(JSON)
+    # Received, but the display copy and thumbnail are still to be made from the kept
+    # original (photos.make_copies; docs/sync.md "Photos"). Never served until they are.
+    copies_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ResidentNote(db.Model):

@@ -6,17 +6,26 @@ to one record (`may_link`); sync, tasks and findings all claim photos through it
 What is kept (docs/sync.md "Photos"): the SHA-256 of the bytes the phone sent, as
 evidence, plus two JPEGs made from them, upright and with every metadata tag dropped
 (GPS included): a display copy (longest side 1600 px) and a thumbnail (320 px). The
-original bytes are not kept: they carry the phone's GPS position and are up to 12 MiB.
-The files go through the file store (server/storage: the local disk or an S3-compatible
-bucket), which writes each to a temporary name, checks its SHA-256 and only then shows it
-under its real key, so an interrupted upload never leaves a partial file under a real
-name. `upload` writes the files before its caller commits the row that says they are there.
+original bytes are not kept once those exist: they carry the phone's GPS position and
+are up to 12 MiB. The files go through the file store (server/storage: the local disk or
+an S3-compatible bucket), which writes each to a temporary name, checks its SHA-256 and
+only then shows it under its real key, so an interrupted upload never leaves a partial
+file under a real name.
+
+Out of the request path (issue 16): `upload` checks what must be known before answering
+(hash, type, size, pixel count, and that the image decodes to the end, at 1/8 scale),
+stores the original under a private key (`<id>.original`, never served) and marks the row
+`copies_pending`; it writes the file before its caller commits the row. `make_copies`
+makes the display copy and thumbnail later: in the `flask photos copies --watch` worker
+process, or at the first read of the photo (`copies_for`), whichever comes first. The
+original is deleted after the commit that records the copies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,13 +34,15 @@ from typing import Iterable, NamedTuple
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from . import choices, sounds
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
 from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, TooLarge, Unsupported
-from .storage import get_store
+from .storage import MissingObject, get_store
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 CONTENT_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -51,6 +62,11 @@ class Rendered:
 def photo_key(photo_id: str, size: str) -> str:
     """<first two hex digits>/<id>.<size>.jpg in the photo store: at most 256 entries per level on a disk."""
     return f"{photo_id[:2]}/{photo_id}.{size}.jpg"
+
+
+def original_key(photo_id: str) -> str:
+    """The bytes as received, kept only until the copies are made; never served (they may hold GPS)."""
+    return f"{photo_id[:2]}/{photo_id}.original"
 
 
 def photo_path(photo_id: str, size: str) -> Path:
@@ -123,6 +139,44 @@ def render(data: bytes, max_pixels: int) -> Rendered:
         raise Invalid(f"The image could not be read (damaged or incomplete file): {exc}", "not_an_image")
 
 
+def _fit(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size Image.thumbnail((side, side)) gives (Pillow's own rounding), without touching pixels."""
+    if side >= width and side >= height:
+        return width, height
+    aspect = width / height
+
+    def round_aspect(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if 1 >= aspect:
+        return round_aspect(side * aspect, key=lambda n: abs(aspect - n / side)), side
+    return side, round_aspect(side / aspect, key=lambda n: 0 if n == 0 else abs(aspect - side / n))
+
+
+def check(data: bytes, max_pixels: int) -> tuple[int, int]:
+    """What the upload must know before it answers: our format, within the pixel limit, and
+    decodable to its last byte (a truncated or damaged file fails here, not later). A JPEG
+    is decoded at 1/8 scale (draft), which reads every byte for a fraction of the cost.
+
+    Returns the size the display copy will have (as `render` makes it: draft, upright, fit).
+    """
+    im = _open(data, max_pixels)
+    if im.format == "JPEG":
+        im.draft("RGB", _draft_box(*im.size, DISPLAY_SIDE))
+    width, height = im.size
+    if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter
+        width, height = height, width
+    size = _fit(width, height, DISPLAY_SIDE)
+    im = _open(data, max_pixels)
+    try:
+        if im.format == "JPEG":
+            im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+        im.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise Invalid(f"The image could not be read (damaged or incomplete file): {exc}", "not_an_image")
+    return size
+
+
 def _store(photo_id: str, rendered: Rendered) -> None:
     """Each file all or nothing (server/storage); a crash between the two leaves the row uncommitted, and the retry rewrites both."""
     store = get_store("photos")
@@ -133,7 +187,105 @@ def _store(photo_id: str, rendered: Rendered) -> None:
 def delete_files(photo_id: str) -> int:
     """Remove a photo's stored files (retention); returns how many were there."""
     store = get_store("photos")
-    return sum(store.delete(photo_key(photo_id, size)) for size in SIZES) + store.delete(sounds.sound_key(photo_id))
+    return (sum(store.delete(photo_key(photo_id, size)) for size in SIZES) + store.delete(sounds.sound_key(photo_id))
+            + store.delete(original_key(photo_id)))
+
+
+# --- the display copy and thumbnail, made after the upload is answered ------------------
+
+DROP_KEY = "patrol_drop_originals"
+
+
+def make_copies(photo: Photo) -> bool:
+    """Make a received photo's display copy and thumbnail from its kept original, in the caller's transaction.
+
+    The caller holds the row (locked) and commits; the original is deleted after that
+    commit. An original that cannot be rendered after all makes the photo `unreadable`
+    (the phone is told to take it again). Returns whether copies now exist.
+    """
+    if not photo.copies_pending:
+        return photo.status == choices.PHOTO_RECEIVED
+    store = get_store("photos")
+    try:
+        data = store.read(original_key(photo.id))
+    except MissingObject:
+        data = None
+    try:
+        if data is None:
+            raise Invalid("The photo's original is missing on the server.", "not_an_image")
+        rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
+    except (Invalid, TooLarge):
+        photo.status = choices.PHOTO_UNREADABLE
+        photo.copies_pending = False
+        _drop_after_commit(photo.id)
+        return False
+    _store(photo.id, rendered)  # each file all or nothing, before the row says they exist
+    photo.width, photo.height = rendered.width, rendered.height
+    photo.copies_pending = False
+    _drop_after_commit(photo.id)
+    return True
+
+
+def copies_for(photo: Photo) -> Photo:
+    """A photo about to be read (served, filed): its copies made now if the worker has not yet."""
+    if photo.copies_pending:
+        locked = db.session.execute(select(Photo).where(Photo.id == photo.id).with_for_update()).scalar_one()
+        db.session.refresh(locked)
+        make_copies(locked)
+        return locked
+    return photo
+
+
+def make_copies_where(*conditions) -> int:
+    """Make now the copies of the pending photos matching `conditions` (a month being filed), in the caller's transaction."""
+    pending = db.session.execute(
+        select(Photo).where(Photo.copies_pending.is_(True), *conditions).order_by(Photo.id).with_for_update()
+    ).scalars().all()
+    for photo in pending:
+        make_copies(photo)
+    return len(pending)
+
+
+def make_pending_copies(limit: int = 50) -> int:
+    """One pass of the worker: make the copies of up to `limit` photos, oldest first, each committed on its own.
+
+    A photo another process is working on is skipped (SKIP LOCKED on PostgreSQL; SQLite
+    has one writer); making the same copies twice would anyway write the same files.
+    """
+    done = 0
+    for _ in range(limit):
+        photo = db.session.execute(
+            select(Photo).where(Photo.copies_pending.is_(True)).order_by(Photo.received_at, Photo.id).limit(1)
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if photo is None:
+            break
+        make_copies(photo)
+        db.session.commit()
+        done += 1
+    return done
+
+
+def _drop_after_commit(photo_id: str) -> None:
+    db.session.info.setdefault(DROP_KEY, []).append(photo_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_originals(session: Session) -> None:
+    ids = session.info.pop(DROP_KEY, None)
+    if not ids:
+        return
+    store = get_store("photos")
+    for photo_id in ids:
+        try:
+            store.delete(original_key(photo_id))
+        except Exception:  # noqa: BLE001 - a leftover original is deleted with the photo (delete_files)
+            current_app.logger.warning("could not delete the original of photo %s", photo_id, exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_originals(session: Session) -> None:
+    session.info.pop(DROP_KEY, None)
 
 
 # --- who may link a photo to a record ------------------------------------------------
@@ -271,7 +423,7 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     if photo is not None and not taken_by(photo, user.id):
         raise Forbidden("This photo is expected from the person whose record names it.", "not_your_photo")
 
-    rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"]) if clip is None else None
+    display_size = check(data, current_app.config["MAX_IMAGE_PIXELS"]) if clip is None else (0, 0)
     if photo is None:
         try:
             with db.session.begin_nested():
@@ -285,15 +437,16 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     photo.sha256 = digest
     photo.content_type = clip.mime if clip else mime
     photo.size_bytes = len(data)
-    photo.width, photo.height = (rendered.width, rendered.height) if rendered else (0, 0)
+    photo.width, photo.height = display_size  # the display copy's, as render will make it
+    photo.copies_pending = clip is None
     photo.received_at = utcnow()
     db.session.flush()
-    # Files first, then the caller's commit: a crash in between leaves complete files that
-    # the retried upload (same id) overwrites; never a row saying "received" without its files.
+    # File first, then the caller's commit: a crash in between leaves a complete file that
+    # the retried upload (same id) overwrites; never a row saying "received" without it.
     if clip:
         sounds.store(photo_id, data, clip)
     else:
-        _store(photo_id, rendered)
+        get_store("photos").put(original_key(photo_id), data, mime)
     return photo, True
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, redirect, request, send_from_directory, url_for
+from werkzeug.wsgi import get_input_stream
 
 from . import choices, i18n
+from .errors import ApiError
 
 web = Blueprint("web", __name__)
 
@@ -243,6 +247,67 @@ def conditional_gzip():
     tag = request.environ.get("HTTP_IF_NONE_MATCH")
     if tag and '-gz"' in tag:
         request.environ["HTTP_IF_NONE_MATCH"] = tag.replace('-gz"', '"')
+
+
+INFLATE_CHUNK = 1 << 16
+
+
+def _inflate(raw, limit: int) -> bytes:
+    """The gzip body `raw` decompressed, in bounded steps: never more than `limit` + one chunk in memory.
+
+    413 as soon as the decompressed bytes pass `limit` (a gzip bomb stops there), 400 for
+    bytes that are not gzip or end early. Several gzip members one after another are one body.
+    """
+    out = bytearray()
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = b""
+    started = False
+    while True:
+        if not pending:
+            pending = raw.read(INFLATE_CHUNK)
+            if not pending:
+                break
+        started = True
+        try:
+            out += inflater.decompress(pending, limit + 1 - len(out))
+            if len(out) > limit:
+                raise ApiError(413, f"The request body is larger than {limit // (1024 * 1024)} MiB once decompressed.", "too_large",
+                               {"limit_bytes": limit})
+            pending = inflater.unconsumed_tail
+            if inflater.eof:
+                # The next gzip member, if any (RFC 1952 allows several).
+                pending = inflater.unused_data + pending
+                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if pending else inflater
+                if pending:
+                    started = False
+        except zlib.error:
+            raise ApiError(400, "The body is marked Content-Encoding: gzip but is not valid gzip.", "bad_encoding") from None
+    if started and not inflater.eof:
+        raise ApiError(400, "The gzip body ends early (cut off on the way): send it again.", "bad_encoding")
+    return bytes(out)
+
+
+@web.before_app_request
+def inflate_request_body():
+    """Accept request bodies sent with `Content-Encoding: gzip` (the phone compresses its pushes).
+
+    The body is decompressed before any view reads it, and every size limit applies to
+    the decompressed bytes: MAX_CONTENT_LENGTH here (413 `too_large`), and the views'
+    own limits after it. Any other encoding is refused (415).
+    """
+    encoding = request.environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if not encoding or encoding == "identity":
+        return
+    if encoding not in ("gzip", "x-gzip"):
+        raise ApiError(415, "Only gzip is accepted as a request Content-Encoding.", "unsupported_encoding")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    # The compressed body is held to the same limit (413 from werkzeug before anything is read).
+    body = _inflate(get_input_stream(request.environ, max_content_length=limit), limit)
+    environ = request.environ
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_CONTENT_ENCODING", None)
+    environ.pop("wsgi.input_terminated", None)
 
 
 @lru_cache(maxsize=256)

@@ -10,7 +10,7 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import select
 
-from server import choices
+from server import choices, photos
 from server.extensions import db
 from server.models import Photo
 
@@ -23,6 +23,11 @@ from .support.photos import jpeg, put
 def files_under(app) -> list[Path]:
     root = Path(app.config["PHOTO_DIR"])
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def make_copies() -> int:
+    """One pass of the photo worker (`flask photos copies`): the display copies and thumbnails made, originals gone."""
+    return photos.make_pending_copies()
 
 
 @pytest.fixture
@@ -135,6 +140,7 @@ def test_same_photo_twice_is_200_and_a_different_one_under_the_same_id_is_409(ap
     pid = new_id()
     first = jpeg(640, 480)
     assert put(patroller, pid, first).status_code == 201
+    assert make_copies() == 1
     stored = {p: p.read_bytes() for p in files_under(app)}
     again = put(patroller, pid, first)
     assert again.status_code == 200 and again.get_json()["sha256"] == hashlib.sha256(first).hexdigest()
@@ -248,6 +254,8 @@ def test_jpeg_comment_and_icc_profile_are_not_copied_into_the_stored_files(app, 
     im.save(out, "JPEG", comment=b"taken at 22.5N 114.1E by phone 1234", icc_profile=b"\0" * 128)
     pid = new_id()
     assert put(patroller, pid, out.getvalue()).status_code == 201
+    assert make_copies() == 1
+    assert sorted(p.name.split(".", 1)[1] for p in files_under(app)) == ["display.jpg", "thumb.jpg"]  # the original is gone
     for path in files_under(app):
         data = path.read_bytes()
         assert b"114.1E" not in data and b"ICC_PROFILE" not in data

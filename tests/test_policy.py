@@ -80,6 +80,7 @@ BARE = {
     ("POST", "/api/sync/push"),  # each record's own action is checked as it is applied
     ("GET", "/api/sync/pull"),  # what one's sites hold, per site
     ("GET", "/api/sync/expected"),  # the photos one's own records name
+    ("POST", "/api/sync/held"),  # one's own device's records and one's own photos, read only
     ("GET", "/api/devices/mine"),  # one's own phones
 }
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from server import archive
+from server import archive, photos
 from server.storage import StorageError, get_store
 
 from .s3server import s3_config, s3_server  # noqa: F401 (fixtures)
@@ -42,6 +42,9 @@ def test_a_photo_goes_to_the_bucket_and_is_streamed_from_it(app, demo, s3_config
     data, pid = jpeg(), new_id()
     r = put(patroller, pid, data)
     assert r.status_code == 201, r.get_json()
+    # Answered once the original is in the bucket; the photo worker makes the copies, then drops it.
+    assert server.keys(bucket) == [f"photos/{pid[:2]}/{pid}.original"]
+    assert photos.make_pending_copies() == 1
     assert server.keys(bucket) == [f"photos/{pid[:2]}/{pid}.display.jpg", f"photos/{pid[:2]}/{pid}.thumb.jpg"]
     assert local_files(app.config["PHOTO_DIR"]) == []  # nothing on this node's disk
 
@@ -154,6 +157,7 @@ def test_storage_migrate_copies_a_local_store_into_the_bucket_and_resumes(app, d
     ids = [new_id() for _ in range(3)]
     for pid in ids:
         assert put(patroller, pid, jpeg()).status_code == 201
+    assert photos.make_pending_copies() == 3
     bundle = Path(app.config["ARCHIVE_DIR"]) / "DEMO" / "2026-09" / "DEMO-2026-09.zip"
     bundle.parent.mkdir(parents=True)
     bundle.write_bytes(b"PK a filed bundle")

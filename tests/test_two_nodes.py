@@ -226,6 +226,9 @@ def test_a_node_killed_mid_upload_leaves_nothing_and_the_other_takes_the_retry(a
     # The phone retries; the balancer sends it to A.
     r = s.put(f"{a.url}/api/photos/{pid}", data=data, headers=upload_headers(data), timeout=60)
     assert r.status_code == 201
+    # Stored whole as the original; the copies are made at the first read (or by the photo worker), then it goes.
+    assert photo_keys(server, bucket) == [f"photos/{pid[:2]}/{pid}.original"]
+    assert s.get(f"{a.url}/api/photos/{pid}?size=thumb", timeout=60).status_code == 200
     assert photo_keys(server, bucket) == sorted([f"photos/{pid[:2]}/{pid}.display.jpg", f"photos/{pid[:2]}/{pid}.thumb.jpg"])
     assert server.keys(bucket, "tmp/") == []
 

@@ -129,6 +129,13 @@ def put_annotation(photo_id):
 def get_photo(args, photo_id):
     """The display copy (longest side 1600 px) or the thumbnail (320 px) of a photo."""
     photo = photos.get_for(current_user(), _photo_id(photo_id))
+    if photo.copies_pending:
+        # Not made by the worker yet: made now, so what is served is always the clean copy
+        # (upright, no EXIF/GPS), never the original.
+        photo = photos.copies_for(photo)
+        db.session.commit()
+        if photo.status != choices.PHOTO_RECEIVED:
+            raise ApiError(404, "This photo could not be read; the phone will ask for it to be taken again.", "photo_not_received")
     if photos.is_sound(photo):
         # A sound clip: its bytes as recorded, whatever size was asked for.
         key, mimetype, etag = sounds.sound_key(photo.id), photo.content_type, photo.sha256

@@ -39,6 +39,7 @@ EXTRA = {
     ("post", "/api/sites/{site_id}/checkpoints.csv"): {415},
     ("put", "/api/photos/{photo_id}"): {409, 413, 415},
     ("post", "/api/sync/push"): {409, 413},
+    ("post", "/api/sync/held"): {409, 413},
     ("get", "/api/sync/pull"): {410},
     ("post", "/api/archive/sites/{site_id}/months/{month}/seal"): {503},
     ("post", "/api/archive/sites/{site_id}/months/{month}/build"): {503},

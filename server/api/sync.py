@@ -138,6 +138,52 @@ def pull(args):
     return jsonify(dict(page, server_time=iso(page["server_time"])))
 
 
+class SeqRange(fields.List):
+    """[first, last]: a run of a device's sequence numbers."""
+
+    def __init__(self, **kwargs):
+        super().__init__(fields.Integer(strict=True, validate=validate.Range(min=1, max=2**53)),
+                         validate=validate.Length(equal=2, error="a range is [first, last]"), **kwargs)
+
+
+class HeldPhotoSchema(StrictSchema):
+    id = fields.String(required=True, validate=validate.Regexp(UUID_PATTERN, error="must be a UUID"))
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$", error="64 hex digits"))
+
+
+class HeldArgs(StrictSchema):
+    device_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]{8,64}$", error="8-64 letters, digits, '-' or '_'"))
+    seqs = fields.List(SeqRange(), load_default=list, validate=validate.Length(max=5000),
+                       metadata={"description": "[first, last] ranges of the device's unsent sequence numbers"})
+    photos = fields.List(fields.Nested(HeldPhotoSchema), load_default=list, validate=validate.Length(max=1000),
+                         metadata={"description": "photos still to upload: id and SHA-256 of the bytes"})
+
+
+class HeldMutationSchema(StrictSchema):
+    seq = fields.Integer()
+    mutation_id = fields.String()
+    hash = fields.String(metadata={"description": "first 16 hex digits of the stored content hash (docs/sync.md, same content)"})
+    status = fields.String(metadata={"description": "applied or rejected"})
+    result = fields.Dict(metadata={"description": "applied: the first result, as a duplicate answer carries it"})
+    code = fields.String()
+    message = fields.String()
+    details = fields.Dict()
+
+
+class HeldAnswerSchema(StrictSchema):
+    held = fields.List(fields.Nested(HeldMutationSchema))
+    photo_ids = fields.List(fields.String(), metadata={"description": "photos already received with that SHA-256"})
+
+
+@blp.route("/held", methods=["POST"])
+@requires()
+@blp.arguments(HeldArgs)
+@blp.response(200, HeldAnswerSchema)
+def held(body):
+    """Which of my unsent records and photos the server already holds: send only the rest (writes nothing)."""
+    return jsonify(sync.held(current_user(), body["device_id"], body["seqs"], body["photos"]))
+
+
 @blp.route("/expected")
 @requires()
 @blp.response(200, ExpectedSchema)

@@ -35,7 +35,7 @@ from ..exports import ROWS, SHEET_TITLES, complaint_stat_rows, reading, write_cs
 from ..extensions import db
 from ..models import Finding, MonthArchive, Photo, Site, Task, Visit
 from ..fonts import font_setting, register_font
-from ..photos import photo_key
+from ..photos import make_copies_where, photo_key
 from ..sounds import sniff, sound_key
 from ..problems import Gone, NotFound, Unavailable
 from ..storage import MissingObject, StorageError, Store, get_store
@@ -230,11 +230,14 @@ def plan(site: Site, month: str, row: MonthArchive, now: datetime) -> Job | None
               for name, ids in (("visits", visit_ids), ("findings", finding_ids), ("tasks", task_ids))}
     if kind == ADDENDUM and not any(counts.values()):
         return None
+    linked = or_(Photo.visit_id.in_(visit_ids), Photo.finding_id.in_(finding_ids), Photo.task_id.in_(task_ids))
+    # Copies the photo worker has not made yet are made now: the bundle files display copies only.
+    make_copies_where(linked)
     photos = db.session.execute(
         select(Photo.id, Photo.purpose, Photo.sha256)
         .where(
             Photo.status == choices.PHOTO_RECEIVED,
-            or_(Photo.visit_id.in_(visit_ids), Photo.finding_id.in_(finding_ids), Photo.task_id.in_(task_ids)),
+            linked,
         )
         .order_by(Photo.id)
     ).all()

@@ -2,6 +2,7 @@
 
 from .devices import devices_for_sites
 from .handlers import KINDS
+from .held import held
 from .pull import check_cursor, ensure_checklists, prune_tombstones, pull
 from .push import expected_photos, push
 
@@ -11,6 +12,7 @@ __all__ = [
     "devices_for_sites",
     "ensure_checklists",
     "expected_photos",
+    "held",
     "prune_tombstones",
     "pull",
     "push",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
 
 from .conftest import AXE, SCREENSHOTS
@@ -82,6 +84,14 @@ def wait_installed(page) -> None:
     )
     wait_count(page, "checkpoints", lambda n: n > 0)
     wait_count(page, "checklists", lambda n: n >= 6)
+
+
+def json_body(request) -> dict:
+    """The JSON body of an intercepted request, gunzipped when the app compressed it (Content-Encoding: gzip)."""
+    raw = request.post_data_buffer or b""
+    if (request.headers.get("content-encoding") or "").lower() == "gzip":
+        raw = gzip.decompress(raw)
+    return json.loads(raw or b"{}")
 
 
 def count(page, store: str) -> int:

@@ -4,14 +4,12 @@ app killed between the server's acknowledgement and writing it down."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from sqlalchemy import func, select
 
 from server.models import Finding, Mutation, Photo, Task, Visit
 
-from .app_driver import installed_app, login, open_by_code, record_all_fine, rows, until, wait_installed, wait_outbox, wait_rows
+from .app_driver import installed_app, json_body, login, open_by_code, record_all_fine, rows, until, wait_installed, wait_outbox, wait_rows
 from .conftest import jpeg_bytes, new_context
 from .storage_js import CLEAR_SITE_STORAGE_JS, FILL_STORAGE_JS, FREE_STORAGE_JS
 
@@ -36,7 +34,7 @@ def test_two_tabs_syncing_at_once_send_each_record_once(live_server, launch, que
     sent: list[str] = []
 
     def count_push(route):
-        body = json.loads(route.request.post_data or "{}")
+        body = json_body(route.request)
         sent.extend(m["mutation_id"] for m in body.get("mutations", []))
         route.continue_()
 
@@ -244,32 +242,41 @@ def test_app_killed_after_the_server_acknowledged_resends_gets_duplicate_and_end
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2
     context.unroute("**/api/sync/push")
 
-    # Started again: the records are still pending, so they go again and the server says
-    # duplicate. This time the photo upload is the one answered and then killed.
+    # Started again: the records are still pending. With a photo to upload, the app first
+    # asks what the server already holds (POST /api/sync/held): both records, so they are
+    # marked as a `duplicate` answer would and not pushed again. This time the photo upload
+    # is the one answered and then killed.
     answers: list = []
+    questions: list = []
 
     def observe(route):
         resp = route.fetch()
-        answers.append(resp.json())
+        (questions if route.request.url.endswith("/held") else answers).append(resp.json())
         route.fulfill(response=resp)
 
     context.route("**/api/sync/push", observe)
+    context.route("**/api/sync/held", observe)
     uploads: list = []
     _hold_after_server_answers(context, "**/api/photos/*", uploads)
     page = context.new_page()
     page.goto("/")
     until(page, lambda: uploads, "the photo upload answered")
     page.close()
-    assert [[(r["mutation_id"], r["status"]) for r in a["results"]] for a in answers] == [[(m, "duplicate") for m in recorded]]
+    assert [[(h["mutation_id"], h["status"]) for h in q["held"]] for q in questions] == [[(m, "applied") for m in recorded]]
+    assert answers == []
     assert uploads[0]["status"] == 201
     context.unroute("**/api/photos/*")
 
-    # Started once more: the photo goes again (the same bytes: 200) and everything is clean.
+    # Started once more: the server holds the photo with that SHA-256, so the app marks it
+    # uploaded without sending its bytes again, and everything is clean.
+    puts: list = []
+    context.route("**/api/photos/*", lambda route: (puts.append(route.request.method), route.continue_()))
     page = context.new_page()
     page.goto("/")
     wait_outbox(page, lambda r: len(r) == 2 and all(x["status"] == "sent" for x in r))
     wait_rows(page, "photos", lambda r: len(r) == 1 and r[0]["status"] == "uploaded")
     page.wait_for_function("() => document.querySelector('#unsent').textContent.endsWith(' 0')")
+    assert "PUT" not in puts and questions[-1]["photo_ids"] == [rows(page, "photos")[0]["id"]]
     assert [r["mutation_id"] for r in rows(page, "outbox")] == recorded
 
     def stored(s):

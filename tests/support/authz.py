@@ -56,6 +56,8 @@ SYNC_SAMPLES = {
                                           "json": {"device_id": "authz-matrix-device", "device_time": "2026-01-01T00:00:00Z", "mutations": []}},
     ("GET", "/api/sync/pull"): lambda c: {"url": "/api/sync/pull?cursor=0&limit=5", "unscoped": True},
     ("GET", "/api/sync/expected"): lambda c: {"url": "/api/sync/expected", "unscoped": True},
+    ("POST", "/api/sync/held"): lambda c: {"url": "/api/sync/held", "unscoped": True,
+                                          "json": {"device_id": "authz-matrix-device", "seqs": [[1, 5]]}},
     ("GET", "/api/photos/"): lambda c: {"url": f"/api/photos/?site_id={c.site_id}"},
     ("PUT", "/api/photos/<photo_id>"): lambda c: {"url": f"/api/photos/{c.photo_id}", "data": c.photo_bytes, "content_type": "image/jpeg",
                                                  "headers": {"X-Content-SHA256": hashlib.sha256(c.photo_bytes).hexdigest()}},

@@ -6,6 +6,10 @@ import { SYNC } from './vocab.js';
 
 const BATCH = 100;
 const PULL_LIMIT = 500;
+// A long outbox (or several photos) is first checked against what the server holds (docs/sync.md).
+export const HELD_MIN_RECORDS = 10;
+export const HELD_MIN_PHOTOS = 1;
+const HELD_MAX = 2000; // records named by one question (the server takes up to 5,000 seq numbers)
 const STEADY_MS = 5 * 60 * 1000;
 
 let running = null;
@@ -153,8 +157,101 @@ function retryable(e) {
   return !(e instanceof api.ApiError) || e.status === 0 || e.status === 401 || e.status >= 500 || e.status === 429 || KEEP.has(e.code);
 }
 
+// --- what the server already holds, and compressed bodies ---------------------------------
+
+/**
+ * The body as gzip when the browser can make it (CompressionStream: Chromium, Safari 16.4+,
+ * Firefox 113+), else null and the JSON goes as it is. The server takes
+ * `Content-Encoding: gzip` and applies its size limits to the decompressed body.
+ */
+async function gzipped(text) {
+  if (typeof CompressionStream !== 'function' || text.length < 1024) return null;
+  try {
+    const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+    return await new Response(stream).arrayBuffer();
+  } catch {
+    return null;
+  }
+}
+
+async function postJson(url, json) {
+  const text = JSON.stringify(json);
+  const packed = await gzipped(text);
+  if (!packed) return api.post(url, json);
+  return api.request('POST', url, { body: packed, headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' } });
+}
+
+/** JSON with object keys sorted and no spaces: what the server hashes as a record's content. */
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** SHA-256 (hex) of [seq, kind, observed_at, payload] as canonical JSON (docs/sync.md "same content"). */
+async function contentHash(row) {
+  const plain = JSON.parse(JSON.stringify([row.device_seq, row.kind, row.observed_at, row.payload]));
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonical(plain)));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Sorted numbers as [first, last] runs: thousands of unsent records in a few bytes. */
+function ranges(numbers) {
+  const out = [];
+  for (const n of [...numbers].sort((a, b) => a - b)) {
+    const last = out[out.length - 1];
+    if (last && n === last[1] + 1) last[1] = n;
+    else if (!last || n > last[1]) out.push([n, n]);
+  }
+  return out;
+}
+
+/**
+ * Before a long outbox goes, ask which of its records and photos the server already holds
+ * (POST /api/sync/held) and mark those exactly as a `duplicate` (or stored `rejected`)
+ * answer would: only the rest is sent. Only a record whose id, seq and content hash are
+ * the server's own is marked; anything else is pushed and answered by the push itself,
+ * so a lost answer here costs only the full push.
+ */
+async function skipHeld(userId) {
+  if (!crypto.subtle) return;
+  const rows = await db.pendingOutbox(HELD_MAX, userId);
+  const photos = (await db.pendingPhotos(userId)).slice(0, 1000);
+  if (rows.length < HELD_MIN_RECORDS && photos.length < HELD_MIN_PHOTOS) return;
+  const deviceId = rows.length ? rows[0].device_id : await db.getMeta(`device_id:${userId}`, '');
+  if (!deviceId) return;
+  const mine = rows.filter((r) => r.device_id === deviceId);
+  let answer;
+  try {
+    answer = await postJson('/api/sync/held', {
+      device_id: deviceId,
+      seqs: ranges(mine.map((r) => r.device_seq)),
+      photos: photos.map((p) => ({ id: p.id, sha256: p.sha256 })),
+    });
+  } catch (e) {
+    if (retryable(e)) throw e;
+    return; // an older server, or a question it will not answer: push everything
+  }
+  const byId = new Map(mine.map((r) => [String(r.mutation_id).toLowerCase(), r]));
+  const results = [];
+  for (const h of answer.held || []) {
+    const row = byId.get(h.mutation_id);
+    const want = typeof h.hash === 'string' ? h.hash : '';
+    if (!row || !want || row.device_seq !== h.seq || (await contentHash(row)).slice(0, want.length) !== want) continue;
+    results.push(h.status === SYNC.REJECTED
+      ? { mutation_id: row.mutation_id, status: SYNC.REJECTED, code: h.code, message: h.message }
+      : { mutation_id: row.mutation_id, status: SYNC.DUPLICATE, result: h.result || {} });
+  }
+  await applyResults(mine, results);
+  const wanted = new Set(photos.map((p) => p.id));
+  for (const id of answer.photo_ids || []) if (wanted.has(id)) await db.setPhotoStatus(id, 'uploaded');
+}
+
 async function push() {
   const userId = store.get().me.id;
+  await skipHeld(userId);
   for (;;) {
     // Logged out (or another person logged in) meanwhile: their records wait for them.
     if (store.get().me?.id !== userId) return;
@@ -162,7 +259,7 @@ async function push() {
     if (!rows.length) return;
     let resp;
     try {
-      resp = await api.post('/api/sync/push', bodyFor(rows));
+      resp = await postJson('/api/sync/push', bodyFor(rows));
     } catch (e) {
       if (retryable(e)) throw e;
       // The server refused the whole batch: send items alone so that one bad item
@@ -182,7 +279,7 @@ async function push() {
 async function pushOneByOne(rows) {
   for (const row of rows) {
     try {
-      const resp = await api.post('/api/sync/push', bodyFor([row]));
+      const resp = await postJson('/api/sync/push', bodyFor([row]));
       await applyResults([row], resp.results);
     } catch (e) {
       if (retryable(e)) throw e;

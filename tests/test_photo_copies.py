@@ -1,0 +1,104 @@
+"""Photos out of the request path (issue 16, point 4): the upload keeps the original and answers; the copies come later.
+
+Whatever the copies' state, nothing but a clean copy (upright, no EXIF/GPS) is ever served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from server import choices, photos
+from server.extensions import db
+from server.models import Photo
+from server.storage import get_store
+
+from .support.api import error_of
+from .support.ids import new_id
+from .support.phone import Phone
+from .support.photos import jpeg, put
+
+
+@pytest.fixture
+def patroller(as_role):
+    return as_role("patroller")
+
+
+def keys(app) -> list[str]:
+    root = Path(app.config["PHOTO_DIR"])
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def photo(pid: str) -> Photo:
+    db.session.expire_all()
+    return db.session.get(Photo, pid)
+
+
+def test_a_photo_whose_copies_are_pending_is_served_only_as_a_clean_copy_never_the_original(app, patroller):
+    data = jpeg(2000, 1500, orientation=6, gps=True)
+    pid = new_id()
+    r = put(patroller, pid, data)
+    assert r.status_code == 201, r.get_json()
+    answered = r.get_json()
+    # Answered with the original kept privately (GPS and all) and the copies still to make.
+    assert keys(app) == [f"{pid[:2]}/{pid}.original"]
+    assert photo(pid).copies_pending and photo(pid).status == choices.PHOTO_RECEIVED
+    assert get_store("photos").read(photos.original_key(pid)) == data and Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)
+
+    for size in ("thumb", "display"):
+        served = patroller.get(f"/api/photos/{pid}?size={size}")
+        assert served.status_code == 200 and served.mimetype == "image/jpeg"
+        assert served.data != data and b"Exif" not in served.data
+        im = Image.open(io.BytesIO(served.data))
+        assert not im.getexif() and "exif" not in im.info
+        if size == "display":
+            # Upright (portrait) and exactly the size the upload answered before any pixel was resized.
+            assert im.size == (answered["width"], answered["height"]) == (1200, 1600)
+    # Made at that first read, and the original is gone.
+    assert not photo(pid).copies_pending
+    assert keys(app) == [f"{pid[:2]}/{pid}.display.jpg", f"{pid[:2]}/{pid}.thumb.jpg"]
+
+
+def test_a_pending_photo_that_cannot_be_rendered_is_not_served_and_the_phone_is_told(app, patroller, demo):
+    phone = Phone(patroller, demo.id)
+    pid = new_id()
+    assert phone.push_ok([phone.visit("F01", photo_ids=[pid])])[0]["status"] == "applied"
+    assert put(patroller, pid, jpeg()).status_code == 201
+    # The kept original is damaged on the server's disk before the copies are made.
+    get_store("photos").put(photos.original_key(pid), b"\xff\xd8 not a picture any more")
+    r = patroller.get(f"/api/photos/{pid}?size=display")
+    assert r.status_code == 404 and error_of(r)["code"] == "photo_not_received"
+    assert photo(pid).status == choices.PHOTO_UNREADABLE and not photo(pid).copies_pending
+    assert keys(app) == []  # nothing left to serve, the damaged original included
+    assert phone.push([]).get_json()["unreadable_photos"] == [pid]
+
+
+def test_the_photo_worker_makes_the_copies_and_drops_the_originals(app, patroller, runner):
+    ids = [new_id() for _ in range(3)]
+    for pid in ids:
+        assert put(patroller, pid, jpeg(640, 480, gps=True)).status_code == 201
+    assert [k.rsplit(".", 1)[1] for k in keys(app)] == ["original"] * 3
+    result = runner.invoke(args=["photos", "copies"])
+    assert result.exit_code == 0 and "made the copies of 3 photo(s)" in result.output, result.output
+    assert sorted(k.split(".", 1)[1] for k in keys(app)) == ["display.jpg"] * 3 + ["thumb.jpg"] * 3
+    assert not any(Image.open(Path(app.config["PHOTO_DIR"]) / k).getexif() for k in keys(app))
+    assert not any(photo(pid).copies_pending for pid in ids)
+    # A resend of the same bytes is still 200 and changes nothing; nothing is pending again.
+    data = jpeg(640, 480, gps=True)
+    assert put(patroller, ids[0], data).status_code == 200
+    assert runner.invoke(args=["photos", "copies"]).output.strip() == "made the copies of 0 photo(s)"
+
+
+def test_a_damaged_upload_is_still_refused_in_the_request_and_nothing_is_kept(app, patroller):
+    data = jpeg(1600, 1200)
+    pid = new_id()
+    r = put(patroller, pid, data[: len(data) * 2 // 3])
+    assert r.status_code == 422 and error_of(r)["code"] == "not_an_image"
+    assert keys(app) == [] and photo(pid) is None
+    good = jpeg(1600, 1200)
+    assert put(patroller, pid, good).status_code == 201
+    assert photo(pid).sha256 == hashlib.sha256(good).hexdigest()
