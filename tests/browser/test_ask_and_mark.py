@@ -214,3 +214,39 @@ def test_a_circle_drawn_on_a_photo_is_kept_beside_the_untouched_original(live_se
     assert serious_violations(sup) == []
     variants(sup, "desk_task_marked", ready=f"a.photo-slot[data-photo='{photo_id}'] svg.drawing circle",
              again=lambda: sup.locator("#task-photos").scroll_into_view_if_needed())
+
+
+def test_a_visit_and_what_residents_said_are_saved_together_or_not_at_all(live_server, launch):
+    """The visit and its resident notes go into the outbox in one transaction: when writing a
+    note fails (here the outbox refuses it, as a full phone would), the visit is not queued
+    either, the form and its words stay for another try, and the next save queues both."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    context.set_offline(True)
+    open_by_code(page, "F07")
+    page.click("#add-resident")
+    page.fill("#resident-said-0", SAID)
+    # The outbox refuses any resident.note, once, the way IndexedDB refuses a write with no room.
+    page.evaluate("""() => {
+      const add = IDBObjectStore.prototype.add;
+      IDBObjectStore.prototype.add = function (value, key) {
+        if (this.name === 'outbox' && value && value.kind === 'resident.note') {
+          IDBObjectStore.prototype.add = add;
+          throw new DOMException('no room for this record', 'QuotaExceededError');
+        }
+        return add.call(this, value, key);
+      };
+    }""")
+    page.click("#save-visit")
+    page.wait_for_selector("#app .banner, #app [role=alert]:not(:empty)")
+    assert page.url.endswith(f"#/checkpoint/{page.url.rsplit('/', 1)[1]}")  # still on the form
+    assert rows(page, "outbox") == []  # not the visit alone
+    assert page.input_value("#resident-said-0") == SAID
+    assert rows(page, "drafts"), "the form's draft stays on the phone"
+
+    page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+    out = rows(page, "outbox")
+    assert [r["kind"] for r in out] == ["visit.record", "resident.note"]
+    assert out[1]["payload"]["visit_id"] == out[0]["payload"]["visit_id"] and out[1]["payload"]["said"] == SAID
+    assert out[1]["device_seq"] == out[0]["device_seq"] + 1

@@ -234,9 +234,37 @@ export function nowIso() {
  * transaction, so a save refused for lack of space changes nothing at all, and one that
  * succeeds cannot be followed by a failing step that would make the person save twice.
  */
-export async function enqueue(kind, payload, { label = '', photoIds = [], observedAt = null, draftKey = null, meta: metaPuts = {} } = {}) {
+export async function enqueue(kind, payload, options = {}) {
+  return (await enqueueAll([{ kind, payload, ...options }]))[0];
+}
+
+/**
+ * Queue several mutations in ONE transaction, in order (a visit and what was said or taken
+ * during it): all of them are on the phone, or none is. Each is `{kind, payload, label,
+ * photoIds, observedAt, draftKey, meta}` as for `enqueue`.
+ */
+export async function enqueueAll(records) {
   const d = await db();
   const tx = d.transaction(['outbox', 'meta', 'photos', 'drafts'], 'readwrite');
+  const rows = [];
+  try {
+    for (const rec of records) rows.push(await addRecord(tx, rec));
+  } catch (e) {
+    // A write refused part-way (a value it cannot store, no room) must not let the records
+    // before it commit on their own: abort, so nothing of the save is on the phone.
+    try {
+      tx.abort();
+    } catch {
+      // already finished or aborted by the browser
+    }
+    await tx.done.catch(() => {});
+    throw e;
+  }
+  await tx.done;
+  return rows;
+}
+
+async function addRecord(tx, { kind, payload, label = '', photoIds = [], observedAt = null, draftKey = null, meta: metaPuts = {} }) {
   const meta = tx.objectStore('meta');
   // The server registers a device id to one user: a phone shared by two people sends
   // each one's records under that person's own device id and sequence.
@@ -279,7 +307,6 @@ export async function enqueue(kind, payload, { label = '', photoIds = [], observ
   // The draft this record was made from goes in the same transaction, with the photos it
   // held that the record does not name (a photo of an item changed back to fine).
   if (draftKey) await dropDraft(tx, draftKey, null);
-  await tx.done;
   return row;
 }
 

@@ -133,7 +133,7 @@ export function extraProblem(x) {
  * Queue the visit.record mutation for a draft. Unmarked items count as fine ("all fine" marks
  * them all fine); other problems are always sent. Returns once the mutation is in IndexedDB.
  */
-export async function saveVisit(draft, checklist, { allFine = false } = {}) {
+export async function saveVisit(draft, checklist, { allFine = false, also = [] } = {}) {
   const round = store.get().round;
   const results = [];
   const photoIds = [];
@@ -193,9 +193,12 @@ export async function saveVisit(draft, checklist, { allFine = false } = {}) {
   const nextRound = round && payload.round_id
     ? { ...round, visits: [...round.visits, { checkpoint_id: draft.checkpoint_id, at: draft.scanned_at, failed }], failed: round.failed + failed }
     : null;
-  await db.enqueue('visit.record', payload, {
-    label: 'visit.record', photoIds, observedAt: draft.scanned_at, draftKey: 'visit', meta: nextRound ? { round: nextRound } : {},
-  });
+  // What was said or taken during the visit (`also`: resident notes, a complaint) is queued
+  // after it in the same transaction: the visit and they are on the phone together, or none is.
+  await db.enqueueAll([
+    { kind: 'visit.record', payload, label: 'visit.record', photoIds, observedAt: draft.scanned_at, draftKey: 'visit', meta: nextRound ? { round: nextRound } : {} },
+    ...also,
+  ]);
   if (nextRound) store.set({ round: nextRound });
   syncNow();
   return payload;
@@ -256,11 +259,11 @@ export function shownState(task, pending = []) {
 }
 
 /**
- * A resident's complaint taken during the visit (the resident note, as a complaint): saved on the
- * phone like any record and sent with the visit. Its id makes a resend the same complaint.
+ * A resident's complaint taken during the visit (the resident note, as a complaint), to queue
+ * with the visit (saveVisit's `also`). Its id makes a resend the same complaint.
  */
-export async function takeComplaint(draft, { complainant, unit }) {
-  await db.enqueue('complaint.receive', {
+export function complaintRecord(draft, { complainant, unit }) {
+  return { kind: 'complaint.receive', label: 'complaint.receive', payload: {
     complaint_id: db.uuid(),
     site_id: draft.site_id,
     checkpoint_id: draft.checkpoint_id,
@@ -269,8 +272,7 @@ export async function takeComplaint(draft, { complainant, unit }) {
     complainant,
     unit,
     content: draft.resident_note,
-  }, { label: 'complaint.receive' });
-  syncNow();
+  } };
 }
 
 
@@ -285,13 +287,13 @@ export function residentNotes(draft) {
 }
 
 /**
- * Queue a resident.note mutation for each note of a saved visit, after the visit (the server
- * links a note to its visit, and to the finding made from it). Without the resident's consent
- * no unit or contact leaves the phone (and the server keeps none either).
+ * A resident.note mutation for each note of the visit, to queue right after it (saveVisit's
+ * `also`; the server links a note to its visit, and to the finding made from it). Without the
+ * resident's consent no unit or contact leaves the phone (and the server keeps none either).
  */
-export async function saveResidentNotes(draft) {
+export function residentNoteRecords(draft) {
   const findings = new Set((draft.extra || []).map((x) => x.finding_id));
-  for (const n of residentNotes(draft)) {
+  return residentNotes(draft).map((n) => {
     const payload = {
       note_id: n.note_id,
       site_id: draft.site_id,
@@ -303,7 +305,6 @@ export async function saveResidentNotes(draft) {
     if (n.consent && (n.unit || '').trim()) payload.unit = n.unit.trim();
     if (n.consent && (n.contact || '').trim()) payload.contact = n.contact.trim();
     if (n.finding_id && findings.has(n.finding_id)) payload.finding_id = n.finding_id;
-    await db.enqueue('resident.note', payload, { label: 'resident.note', observedAt: draft.scanned_at });
-  }
-  syncNow();
+    return { kind: 'resident.note', payload, label: 'resident.note', observedAt: draft.scanned_at };
+  });
 }

@@ -52,9 +52,9 @@ export async function render(container, { params }, ctx) {
     saving = true;
     try {
       await persist();
-      await patrol.saveVisit(draft, checklist, { allFine });
-      if (patrol.residentNotes(draft).length) await patrol.saveResidentNotes(draft);
-      if (draft.complaint?.take && (draft.resident_note || '').trim()) await patrol.takeComplaint(draft, draft.complaint);
+      const also = patrol.residentNoteRecords(draft);
+      if (draft.complaint?.take && (draft.resident_note || '').trim()) also.push(patrol.complaintRecord(draft, draft.complaint));
+      await patrol.saveVisit(draft, checklist, { allFine, also });
     } catch (e) {
       saving = false;
       // Refused as a whole (one transaction): nothing of it is on the phone, nothing saved
