@@ -196,6 +196,11 @@ def test_a_second_phone_fetches_the_before_photo_and_sound_clip_ahead_and_shows_
     until(page, lambda: page.evaluate(CACHED_JS, f"/api/photos/{clip_id}"), "the sound clip fetched ahead")
 
     context.set_offline(True)
+    # The task page shows the same photo and plays the same clip, offline.
+    page.goto(f"/#/tasks/{task_id}")
+    shown = page.wait_for_selector(f"#task-photos img[data-photo='{before_id}']")
+    assert shown.get_attribute("data-from") == "cache" and _shown_sha(context, page, shown) == hashlib.sha256(server_thumb.content).hexdigest()
+    assert page.wait_for_selector(f"#task-sounds audio[data-clip='{clip_id}']").get_attribute("data-from") == "cache"
     _open_verification(page, task_id, "F06")
     img = page.wait_for_selector(f"#verify-before-photos img[data-photo='{before_id}']")
     assert img.get_attribute("data-from") == "cache"

@@ -166,3 +166,31 @@ export async function soundIds(taskId) {
     return [];
   }
 }
+
+/**
+ * A finding's photos and sound clips as elements to show (verification, the task page): from
+ * this phone, the copies fetched ahead, or the server online. Object URLs made for them are
+ * pushed to `urls` for the screen to revoke; `clipIds` when the screen already knows them.
+ * {photos: [img], clips: [audio], missing: n}.
+ */
+export async function findingMedia(task, urls, { photoLabel, clipLabel, h, clipIds = null }) {
+  const photos = [];
+  let missing = 0;
+  for (const [i, pid] of (task.photos || []).entries()) {
+    const src = await mediaSource(pid);
+    if (!src) {
+      missing += 1;
+      continue;
+    }
+    if (src.from !== 'server') urls.push(src.url);
+    photos.push(h('img', { src: src.url, alt: photoLabel(i + 1), 'data-photo': pid, 'data-from': src.from }));
+  }
+  const clips = [];
+  for (const [i, sid] of (clipIds || (await soundIds(task.id))).entries()) {
+    const src = await mediaSource(sid, { sound: true });
+    if (!src) continue;
+    if (src.from !== 'server') urls.push(src.url);
+    clips.push(h('audio', { controls: true, preload: 'metadata', src: src.url, 'data-clip': sid, 'data-from': src.from, 'aria-label': clipLabel(i + 1) }));
+  }
+  return { photos, clips, missing };
+}

@@ -1,6 +1,7 @@
 // One task: what was found, where, by when; start, finish, or verify it on site.
 // Live: a push or pull that changes the task redraws the page where it is (no leaving and reopening).
 import * as db from '../db.js';
+import { findingMedia, soundIds } from '../keep.js';
 import { fmtDate, pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
 import * as policy from '../policy.js';
@@ -13,11 +14,14 @@ export async function render(container, { params }, ctx) {
   const id = Number(params[0]);
   let drawing = Promise.resolve();
   let gone = false;
+  const urls = []; // object URLs of the photos and clips drawn now
   const seen = { task: null }; // the task as last drawn: a task closed meanwhile leaves the phone's copy
   const redraw = () => {
     drawing = drawing.then(async () => {
       if (gone) return;
-      const body = await draw(id, ctx, redraw, seen);
+      const old = urls.splice(0);
+      const body = await draw(id, ctx, redraw, seen, urls);
+      old.forEach((u) => URL.revokeObjectURL(u));
       if (!gone) container.replaceChildren(...body);
     }).catch((e) => console.error(e));
     return drawing;
@@ -30,10 +34,11 @@ export async function render(container, { params }, ctx) {
   return () => {
     gone = true;
     unsubscribe();
+    urls.forEach((u) => URL.revokeObjectURL(u));
   };
 }
 
-async function draw(id, ctx, redraw, seen) {
+async function draw(id, ctx, redraw, seen, urls) {
   let task = await db.get('tasks', id);
   if (!task) {
     // Closed on the server (verified, cancelled): the phone keeps only how it ended.
@@ -68,9 +73,14 @@ async function draw(id, ctx, redraw, seen) {
   ];
   if (task.closed) out.push(h('p', { class: 'hint', id: 'task-closed' }, t('task_closed')));
   if (pending.length) out.push(h('p', { class: 'hint', id: 'task-pending' }, t('task_pending_change', { s: vocab.label('task_states', state) })));
-  if (navigator.onLine && (task.photos || []).length) {
-    out.push(h('div', { class: 'thumbs' }, task.photos.map((pid, i) => h('img', { src: `/api/photos/${pid}?size=thumb`, alt: t('photo_of', { n: i + 1 }), loading: 'lazy' }))));
-  }
+  // The finding's photos and sound clips: from this phone or the copies fetched ahead, so
+  // offline too; from the server online.
+  // The clips' ids are asked once per visit to the page (online, the server), not on every redraw.
+  seen.clips ||= await soundIds(id);
+  const media = await findingMedia(task, urls, { h, clipIds: seen.clips, photoLabel: (n) => t('photo_of', { n }), clipLabel: (n) => t('verify_before_sound', { n }) });
+  if (media.photos.length) out.push(h('div', { class: 'thumbs', id: 'task-photos' }, media.photos));
+  if (media.missing) out.push(h('p', { class: 'hint', id: 'task-photos-missing' }, t('verify_before_offline')));
+  if (media.clips.length) out.push(h('div', { class: 'cmp-sounds', id: 'task-sounds' }, media.clips));
   const actions = h('div', { class: 'actions' });
   const move = (to) => async () => {
     await patrol.transitionTask(task, to);

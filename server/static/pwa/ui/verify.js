@@ -3,7 +3,7 @@
 // supervisor's optional signatures open behind one tap, so the form stays about two screens long.
 import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
-import { mediaSource, soundIds } from '../keep.js';
+import { findingMedia } from '../keep.js';
 import * as patrol from '../patrol.js';
 import { addCanvasPhoto, addPhoto } from '../photos.js';
 import * as vocab from '../vocab.js';
@@ -72,28 +72,13 @@ export async function render(container, { params }, ctx) {
   const before = h('div', { class: (task.photos || []).length ? 'cmp-photos loading' : 'cmp-photos', id: 'verify-before-photos' });
   const sounds = h('div', { class: 'cmp-sounds', id: 'verify-before-sounds' });
   const drawBefore = async () => {
-    const imgs = [];
-    let missing = 0;
-    for (const [i, pid] of (task.photos || []).entries()) {
-      const src = await mediaSource(pid);
-      if (!src) {
-        missing += 1;
-        continue;
-      }
-      if (src.from !== 'server') urls.push(src.url);
-      imgs.push(h('img', { src: src.url, alt: t('verify_before_n', { n: i + 1 }), 'data-photo': pid, 'data-from': src.from }));
-    }
+    const { photos: imgs, clips, missing } = await findingMedia(task, urls, {
+      h, photoLabel: (n) => t('verify_before_n', { n }), clipLabel: (n) => t('verify_before_sound', { n }),
+    });
     if (!(task.photos || []).length) imgs.push(h('p', { class: 'hint' }, t('verify_no_before')));
     else if (missing) imgs.push(h('p', { class: 'hint', id: 'verify-before-missing' }, t('verify_before_offline')));
     before.replaceChildren(...imgs);
     before.classList.remove('loading');
-    const clips = [];
-    for (const [i, sid] of (await soundIds(task.id)).entries()) {
-      const src = await mediaSource(sid, { sound: true });
-      if (!src) continue;
-      if (src.from !== 'server') urls.push(src.url);
-      clips.push(h('audio', { controls: true, preload: 'metadata', src: src.url, 'data-clip': sid, 'data-from': src.from, 'aria-label': t('verify_before_sound', { n: i + 1 }) }));
-    }
     sounds.replaceChildren(...clips);
   };
 
