@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.models import Checkpoint
 
-from .app_driver import login, open_by_code, serious_violations, shot, wait_installed, wait_rows
+from .app_driver import installed_app, login, open_by_code, serious_violations, shot, wait_installed, wait_rows
 from .conftest import api_session, jpeg_bytes
 
 pytestmark = pytest.mark.browser
@@ -176,3 +176,25 @@ def test_an_item_checked_more_ways_than_one_shows_each_way(live_server, launch, 
     single = page.locator(".item").filter(has_not=page.locator(".item-methods")).count()
     assert single > 0
     shot(page, "checkpoint_methods")
+
+
+def test_home_offers_the_checkpoint_left_open_and_it_comes_back_as_it_was(live_server, launch):
+    """A patroller who leaves a checkpoint mid-form (a call, the app closed) finds it on home
+    and takes it up again with what was marked; once saved, home no longer offers it."""
+    browser = launch()
+    _context, page = installed_app(browser, live_server)
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "灯不亮")
+    page.wait_for_function("async () => !!(await (await import('/static/pwa/db.js')).getDraft('visit'))?.results?.['floor.lights_doors_windows']")
+    page.goto("/#/")
+    page.wait_for_selector("#app[data-ready='home']")
+    banner = page.inner_text("#open-visit")
+    assert "F07" in banner and "1 项" in banner
+    page.click("#open-visit")
+    page.wait_for_selector("#app[data-ready='checkpoint']")
+    assert page.input_value("#note-floor-lights_doors_windows") == "灯不亮"
+    page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+    page.wait_for_selector("#app[data-ready='home']")
+    assert page.query_selector("#open-visit") is None

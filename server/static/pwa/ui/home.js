@@ -29,6 +29,16 @@ export async function render(container, _route, ctx) {
   const checkpoints = (await db.all('checkpoints')).filter((c) => c.site_id === siteId);
   if (!checkpoints.length) container.append(h('p', { class: 'hint' }, t('no_sites')));
 
+  // A checkpoint left open (the app was closed, or the person went elsewhere mid-form): take it
+  // up again. A new scan would replace it, so it is offered first.
+  const open = await db.getDraft('visit');
+  if (open?.checkpoint_id) {
+    const cp = await db.get('checkpoints', open.checkpoint_id);
+    const marked = Object.keys(open.results || {}).length + (open.extra || []).length;
+    container.append(h('a', { class: 'banner', id: 'open-visit', href: `#/checkpoint/${open.checkpoint_id}` },
+      t('open_visit', { name: cp ? `${pick(cp)} (${cp.short_code})` : `#${open.checkpoint_id}`, n: marked })));
+  }
+
   const round = s.round;
   // Today's round from the plan, when one applies to me now (and no round of another plan is open).
   const todayBox = h('div', { id: 'home-today' });
