@@ -276,7 +276,7 @@ def test_todays_window_and_progress_on_the_phone_follow_the_servers_plan_rules(l
     """rounds.js (offline, on the phone) finds the same windows as server/plans.py and counts visits by the coverage rule."""
     browser = launch()
     page = browser.new_page()
-    page.goto(f"{live_server.url}/static/pwa/manifest.webmanifest")  # any page of the app's origin, to import its modules
+    page.goto(f"{live_server.url}/manifest.webmanifest")  # a document of the app's origin under its page policy, to import its modules (a static file's own policy runs nothing)
     for n, (schedule, zone, now, visits, expected) in enumerate(CASES):
         plan = {"id": 1, "schedule": schedule, "checkpoint_ids": [1, 2, 3]}
         got = page.evaluate(WINDOW_MATH, {"plan": plan, "zone": zone, "now": now, "visits": visits})

@@ -31,7 +31,11 @@ def _online(page, context) -> None:
 
 
 def _stored(photo_dir: Path, photo_id: str) -> bool:
-    """The server kept the photo: both JPEGs made from the bytes are on disk."""
+    """The server kept the photo: its original, waiting for the photo worker (docs/sync.md),
+    or both JPEGs made from it."""
+    original = photo_dir / photo_id[:2] / f"{photo_id}.original"
+    if original.is_file():
+        return original.stat().st_size > 0
     return all((photo_dir / photo_id[:2] / f"{photo_id}.{size}.jpg").stat().st_size > 0 for size in ("display", "thumb"))
 
 
