@@ -61,7 +61,8 @@ def main(url: str | None) -> None:
 
         def count(conn, cursor, statement, parameters, context, executemany):
             statements[0] += 1
-            seen[statement[:90]] = seen.get(statement[:90], 0) + 1
+            key = f"{len(statement):6d} {'many' if executemany else 'one '} {statement[:80]}"
+            seen[key] = seen.get(key, 0) + 1
 
         event.listen(engine, "before_cursor_execute", count)
         prof = cProfile.Profile()
