@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/_profile_push.py [postgresql+psycopg://…]   # default: a temporary SQLite file
 
-Warms up with one push, then runs one push under cProfile and prints the top lines by
+Warms up with one push (PROFILE_AT=n: n pushes, so that the profiled one sees a late
+push's history; PROFILE_VISITS sets the run's size, default 700), then runs one push under cProfile and prints the top lines by
 cumulative time, the push's wall time, and how many statements it sent to the database.
 """
 
@@ -51,23 +52,28 @@ def main(url: str | None) -> None:
             assert r.status_code == 200, r.get_json()
             assert all(x["status"] == "applied" for x in r.get_json()["results"])
 
-        push(batches[0])
+        at = int(os.environ.get("PROFILE_AT", "1"))  # which push to profile: a late one sees more history
+        for batch in batches[:at]:
+            push(batch)
         with app.app_context():
             engine = db.engine
         seen: dict[str, int] = {}
 
         def count(conn, cursor, statement, parameters, context, executemany):
             statements[0] += 1
-            seen[statement[:90]] = seen.get(statement[:90], 0) + 1
+            key = f"{len(statement):6d} {'many' if executemany else 'one '} {statement[:80]}"
+            seen[key] = seen.get(key, 0) + 1
 
         event.listen(engine, "before_cursor_execute", count)
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
-        push(batches[1])
+        push(batches[at])
         prof.disable()
         elapsed = time.perf_counter() - t0
         out = io.StringIO()
+        if os.environ.get("PROFILE_DUMP"):
+            prof.dump_stats(os.environ["PROFILE_DUMP"])
         pstats.Stats(prof, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "35")))
         print(out.getvalue())
         if os.environ.get("PROFILE_SQL"):
@@ -75,7 +81,7 @@ def main(url: str | None) -> None:
                 print(f"{n:5d}  {statement}")
         print(f"push of 100 visits: {elapsed * 1000:.0f} ms (under the profiler), {statements[0]} statements")
         times = []
-        for batch in batches[2:]:
+        for batch in batches[at + 1:]:
             t0 = time.perf_counter()
             push(batch)
             times.append(time.perf_counter() - t0)

@@ -378,7 +378,11 @@ class Finding(db.Model):
     """A problem seen on patrol: a failed item, or one reported outside the checklist."""
 
     __tablename__ = "findings"
-    __table_args__ = (Index("ix_findings_site_observed", "site_id", "observed_at"),)
+    __table_args__ = (
+        Index("ix_findings_site_observed", "site_id", "observed_at"),
+        # Repeat detection (tasks/repeats.py) reads one checkpoint's item's failures in a window.
+        Index("ix_findings_checkpoint_item_observed", "checkpoint_id", "item_id", "observed_at"),
+    )
     id: Mapped[str] = mapped_column(UUID, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     visit_id: Mapped[Optional[str]] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)

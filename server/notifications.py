@@ -7,10 +7,12 @@ escalation twice sends nothing twice. Webhook deliveries are queued with the sam
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select, update
 
 from . import choices, policy, webhooks
-from .extensions import db, dialect_insert
+from .extensions import db, insert_tuples
 from .models import Checkpoint, Extension, Finding, Membership, Notification, Site, Task, User, utcnow
 from .timeutil import local_minute
 
@@ -44,9 +46,16 @@ def add_notices(rows: list[dict]) -> int:
     if not rows:
         return 0
     now = utcnow()
-    table = Notification.__table__
-    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"]).returning(table.c.id)
-    return len(db.session.execute(stmt, [dict(row, created_at=now, read_at=None) for row in rows]).all())
+    # Tuples through the driver's executemany (pipelined on PostgreSQL): a multi-row
+    # INSERT … RETURNING of a push's notices was a statement of tens of kilobytes.
+    return insert_tuples(
+        Notification.__table__, NOTICE_COLUMNS,
+        [(row["user_id"], row["site_id"], row["kind"], row["task_id"], json.dumps(row["data"]), row["dedupe_key"], now) for row in rows],
+        json_text=("data",), skip_conflicts_on=("user_id", "dedupe_key"),
+    )
+
+
+NOTICE_COLUMNS = ("user_id", "site_id", "kind", "task_id", "data", "dedupe_key", "created_at")
 
 
 def event_summary(task: Task | None, finding: Finding, site: Site) -> dict:

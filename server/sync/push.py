@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import choices, photos
-from ..extensions import db
+from ..extensions import db, insert_tuples
 from ..findings import record_findings
 from ..models import ItemResult, Mutation, Photo, Round, User, Visit, utcnow
 from ..problems import Invalid, Problem, TooLarge
@@ -244,10 +244,12 @@ class Push:
         """The plans' rows, one executemany per table, parents first; findings between visits and photos."""
         plans = [p.plan for p in pending if p.plan is not None]
         for table, rows in ((ROUNDS, [r for plan in plans for r in plan.rounds]),
-                            (VISITS, [r for plan in plans for r in plan.visits]),
-                            (ITEM_RESULTS, [r for plan in plans for r in plan.item_results])):
+                            (VISITS, [r for plan in plans for r in plan.visits])):
             if rows:
                 db.session.execute(insert(table), rows)
+        item_results = [r for plan in plans for r in plan.item_results]
+        if item_results:
+            insert_tuples(ITEM_RESULTS, ITEM_RESULT_COLUMNS, [(r["visit_id"], r["item_id"], r["result"], r["note"]) for r in item_results])
         new_findings = [x for plan in plans for x in plan.findings]
         if new_findings:
             task_of = record_findings(new_findings, sealed=self.ctx.addendum)
@@ -260,6 +262,11 @@ class Push:
             db.session.execute(insert(PHOTOS), new_photos)
         _update_by_id(PHOTOS, [r for p in pending for r in p.photo_links], "photo_id")
         _update_by_id(ROUNDS, [r for plan in plans for r in plan.round_ends], "round_id")
+
+
+# Item results are most of a push's rows (8 per visit) and all plain text: written through
+# the driver's executemany with tuples, without SQLAlchemy's per-row parameter processing.
+ITEM_RESULT_COLUMNS = ("visit_id", "item_id", "result", "note")
 
 
 def _update_by_id(table, rows: list[dict], key: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from .. import audit
 from .. import choices as C
-from ..extensions import db
+from ..extensions import db, insert_tuples
 from ..models import Department, Site, Task, utcnow
 from .state import tell_phones
 
@@ -43,6 +44,10 @@ def department_by_code(site_id: int, code: str) -> Department | None:
     return db.session.execute(select(Department).where(Department.site_id == site_id, Department.code == code)).scalar_one_or_none()
 
 
+TASK_COLUMNS = ("id", "site_id", "finding_id", "checkpoint_id", "route", "route_confirmed", "severity", "department_id", "state",
+                "due_at", "original_due_at", "repeat_flag", "cancel_reason", "case", "created_at", "updated_at")
+
+
 def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, int]:
     """Open exactly one task per finding (tasks.finding_id is unique), routed by its cause.
 
@@ -69,8 +74,21 @@ def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, in
             "created_at": now, "updated_at": now,
         })
     table = Task.__table__
-    stmt = insert(table).returning(table.c.id, table.c.finding_id)  # matched by finding id: any row order will do
-    task_of = {finding_id: task_id for task_id, finding_id in db.session.execute(stmt, rows)}
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Ids taken from the sequence in one short query, then one pipelined executemany of
+        # tuples: a multi-row INSERT … RETURNING of a push's tasks is a statement of tens of
+        # kilobytes that psycopg parses in Python each time (too long for its cache).
+        ids = db.session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, :n)"), {"n": len(rows)}
+        ).scalars().all()
+        for row, task_id in zip(rows, ids):
+            row["id"] = task_id
+        insert_tuples(table, TASK_COLUMNS, [tuple(json.dumps(row[c]) if c == "case" else row[c] for c in TASK_COLUMNS) for row in rows],
+                      json_text=("case",))
+        task_of = {row["finding_id"]: row["id"] for row in rows}
+    else:
+        stmt = insert(table).returning(table.c.id, table.c.finding_id)  # matched by finding id: any row order will do
+        task_of = {finding_id: task_id for task_id, finding_id in db.session.execute(stmt, rows)}
     for f, row in zip(findings, rows):
         task_id = task_of[f["id"]]
         audit.record(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 
 from .. import audit
 from ..extensions import db
@@ -18,6 +18,7 @@ REPEAT_WINDOW = timedelta(days=30)
 # to the task's own), with the group's size and first and last failure: a checkpoint that
 # fails daily for a year must not make every new flag copy hundreds of ids.
 MAX_EVIDENCE = 10
+F, T = Finding.__table__, Task.__table__
 
 
 def flag_repeats(findings: list[dict]) -> list[int]:
@@ -37,20 +38,27 @@ def flag_repeats(findings: list[dict]) -> list[int]:
     lo = min(f["observed_at"] for f in new) - REPEAT_WINDOW
     hi = max(f["observed_at"] for f in new) + REPEAT_WINDOW
     groups: dict[tuple, list] = {}
-    checkpoints = sorted({k[1] for k in keys})
-    for start in range(0, len(checkpoints), 500):
-        rows = db.session.execute(
-            select(Finding.site_id, Finding.checkpoint_id, Finding.item_id, Finding.id, Finding.observed_at)
+    unflagged: dict[str, tuple] = {}  # finding id → (task id, site id, state) of its task not yet flagged
+    pairs = sorted({k[1:] for k in keys})
+    # ONE query per 400 (checkpoint, item) pairs of the push (the usual push has fewer): their
+    # failures in the window, each with its task's flag, read along the index on
+    # (checkpoint_id, item_id, observed_at).
+    for start in range(0, len(pairs), 400):
+        # Core on the session's connection: plain tuples, without the ORM's row loading.
+        rows = db.session.connection().execute(
+            select(F.c.site_id, F.c.checkpoint_id, F.c.item_id, F.c.id, F.c.observed_at, T.c.id, T.c.site_id, T.c.state, T.c.repeat_flag)
+            .select_from(F.outerjoin(T, T.c.finding_id == F.c.id))
             .where(
-                Finding.checkpoint_id.in_(checkpoints[start : start + 500]),
-                Finding.item_id.in_({k[2] for k in keys}),
-                Finding.observed_at >= lo,
-                Finding.observed_at <= hi,
+                tuple_(F.c.checkpoint_id, F.c.item_id).in_(pairs[start : start + 400]),
+                F.c.observed_at >= lo,
+                F.c.observed_at <= hi,
             )
-        )
-        for site_id, checkpoint_id, item_id, fid, at in rows:
+        ).all()
+        for site_id, checkpoint_id, item_id, fid, at, task_id, task_site, state, flag in rows:
             if (site_id, checkpoint_id, item_id) in keys:
                 groups.setdefault((site_id, checkpoint_id, item_id), []).append((at, fid))
+                if task_id is not None and not flag:
+                    unflagged[fid] = (task_id, task_site, state)
     involved: dict[str, tuple[list, str, int]] = {}  # finding id → (its repeat group's (time, id) in time order, item, its place there)
     for key, rows in groups.items():
         rows.sort()
@@ -86,27 +94,11 @@ def flag_repeats(findings: list[dict]) -> list[int]:
                 involved[fid] = (members, key[2], place)
     if not involved:
         return []
-    # The unflagged tasks among them: one query over the same failures (most of a long
-    # repeat group is flagged already), filtered to the groups found above.
-    flagged = []
-    for start in range(0, len(checkpoints), 500):
-        flagged += [
-            row for row in db.session.execute(
-                select(Task.id, Task.site_id, Task.finding_id, Task.state)
-                .join(Finding, Finding.id == Task.finding_id)
-                .where(
-                    Task.repeat_flag.is_(False),
-                    Finding.checkpoint_id.in_(checkpoints[start : start + 500]),
-                    Finding.item_id.in_({k[2] for k in keys}),
-                    Finding.observed_at >= lo,
-                    Finding.observed_at <= hi,
-                )
-            )
-            if row.finding_id in involved
-        ]
+    # The unflagged tasks among them (most of a long repeat group is flagged already).
+    flagged = sorted((task_id, site_id, fid, state) for fid in involved if fid in unflagged for task_id, site_id, state in [unflagged[fid]])
     if not flagged:
         return []
-    task_ids = [t.id for t in flagged]
+    task_ids = [t[0] for t in flagged]
     now = utcnow()
     for start in range(0, len(task_ids), 500):
         db.session.execute(update(Task.__table__).where(Task.__table__.c.id.in_(task_ids[start : start + 500])).values(repeat_flag=True, updated_at=now))
