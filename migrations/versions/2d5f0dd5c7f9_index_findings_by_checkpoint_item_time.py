@@ -1,7 +1,7 @@
 """index findings by checkpoint, item and time (repeat detection of a sync push)
 
 Revision ID: 2d5f0dd5c7f9
-Revises: c9d2664bedf2
+Revises: b7e3c91a4f20
 Create Date: 2026-12-03 13:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '2d5f0dd5c7f9'
-down_revision = 'c9d2664bedf2'
+down_revision = 'b7e3c91a4f20'
 branch_labels = None
 depends_on = None
 
