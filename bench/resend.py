@@ -39,28 +39,18 @@ GZIP_MIN = 1024  # sync.js sends shorter bodies as they are
 
 
 def setup(path: Path):
-    from sqlalchemy import select
-
-    from server import checklists, create_app
+    from server import create_app
     from server.accounts import create_user, grant
-    from server.demo import seed
     from server.extensions import db
-    from server.models import Checkpoint, SiteChecklistItem
+
+    from bench.sync_ingest import seed_floor_site  # the same site and checklist as the ingest bench
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "PHOTO_DIR": str(path.parent / "photos"),
                       "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"})
     with app.app_context():
         db.create_all()
-        site, _ = seed()
-        for key in ("stair_signs", "fire_doors"):
-            db.session.add(SiteChecklistItem(site_id=site.id, kind="floor", item_id=f"floor.site_{key}", text_zh=key, text_en=key,
-                                             methods=["look"], category="facilities", route="facility_repair"))
-        db.session.flush()
-        version = checklists.current_version(site.id, "floor")
-        assert len(version.body["items"]) == ITEMS
-        cps = list(db.session.execute(select(Checkpoint.id).where(Checkpoint.site_id == site.id, Checkpoint.kind == "floor")).scalars())
-        grant(create_user("bench-resend", PASSWORD), site.id, "patroller")
-        info = {"site_id": site.id, "version_id": version.id, "items": [i["id"] for i in version.body["items"]], "checkpoints": cps}
+        info = seed_floor_site()
+        grant(create_user("bench-resend", PASSWORD), info["site_id"], "patroller")
         db.session.commit()
     return app, info
 

@@ -57,6 +57,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def seed_floor_site() -> dict:
+    """In an app context on empty tables: the demo site, its floor checklist at 8 items (6 shipped
+    + 2 of the site's own); the ids a bench's visits name. The caller commits."""
+    from sqlalchemy import select
+
+    from server import checklists
+    from server.demo import seed
+    from server.extensions import db
+    from server.models import Checkpoint, SiteChecklistItem
+
+    site, _ = seed()
+    for key in ("stair_signs", "fire_doors"):
+        db.session.add(SiteChecklistItem(site_id=site.id, kind="floor", item_id=f"floor.site_{key}", text_zh=key, text_en=key,
+                                         methods=["look"], category="facilities", route="facility_repair"))
+    db.session.flush()
+    version = checklists.current_version(site.id, "floor")
+    assert len(version.body["items"]) == ITEMS
+    cps = list(db.session.execute(select(Checkpoint.id).where(Checkpoint.site_id == site.id, Checkpoint.kind == "floor")).scalars())
+    return {"site_id": site.id, "version_id": version.id, "items": [i["id"] for i in version.body["items"]], "checkpoints": cps}
+
+
 def make_database(path: Path, url: str | None = None) -> dict:
     """A demo database whose floor checklist has 8 items (6 shipped + 2 of the site's own).
 
@@ -64,10 +85,8 @@ def make_database(path: Path, url: str | None = None) -> dict:
     """
     from sqlalchemy import text
 
-    from server import checklists, create_app
-    from server.demo import seed
+    from server import create_app
     from server.extensions import db
-    from server.models import Checkpoint, SiteChecklistItem
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url or f"sqlite:///{path}", "PHOTO_DIR": str(path.parent / "photos")})
     with app.app_context():
@@ -76,15 +95,7 @@ def make_database(path: Path, url: str | None = None) -> dict:
             db.session.execute(text("CREATE SCHEMA public"))
             db.session.commit()
         db.create_all()
-        site, _ = seed()
-        for key in ("stair_signs", "fire_doors"):
-            db.session.add(SiteChecklistItem(site_id=site.id, kind="floor", item_id=f"floor.site_{key}", text_zh=key, text_en=key,
-                                             methods=["look"], category="facilities", route="facility_repair"))
-        db.session.flush()
-        version = checklists.current_version(site.id, "floor")
-        assert len(version.body["items"]) == ITEMS
-        cps = list(db.session.execute(select(Checkpoint.id).where(Checkpoint.site_id == site.id, Checkpoint.kind == "floor")).scalars())
-        info = {"site_id": site.id, "version_id": version.id, "items": [i["id"] for i in version.body["items"]], "checkpoints": cps}
+        info = seed_floor_site()
         db.session.commit()
         db.engine.dispose()
     return info
