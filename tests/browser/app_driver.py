@@ -53,6 +53,18 @@ def record_all_fine(page, code: str) -> None:
     page.wait_for_selector(".screen-home")
 
 
+def record_failed_with_photo(page, code: str, item: str, note: str, photo: bytes) -> None:
+    """Open a checkpoint, mark one item failed with a note and a photo, and save."""
+    open_by_code(page, code)
+    page.click(f"button[data-item='{item}'][data-result='fail']")
+    slug = item.replace(".", "-")
+    page.fill(f"#note-{slug}", note)
+    page.set_input_files(f"#photo-{slug}", files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    page.wait_for_selector(".thumbs img")
+    page.click("#save-visit")
+    page.wait_for_selector(".screen-home")
+
+
 def sign(page, canvas: str, strokes: int = 1) -> None:
     """Draw a signature on a signature pad with mouse movements (down, a zigzag, up), per stroke."""
     if hasattr(page, "stroke"):  # an engines.py page (WebKit, Firefox)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .app_driver import installed_app, open_by_code, record_all_fine, shot, wait_outbox, wait_rows
+from .app_driver import installed_app, record_all_fine, record_failed_with_photo, shot, wait_outbox, wait_rows
 from .conftest import jpeg_bytes
 
 pytestmark = pytest.mark.browser
@@ -14,13 +14,7 @@ def test_outbox_counts_records_and_photos_apart_and_lists_sent_ones_under_today(
     browser = launch()
     context, page = installed_app(browser, live_server)
     context.set_offline(True)
-    open_by_code(page, "F07")
-    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
-    page.fill("#note-floor-lights_doors_windows", "灯不亮")
-    page.set_input_files("#photo-floor-lights_doors_windows", files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
-    page.wait_for_selector(".thumbs img")
-    page.click("#save-visit")
-    page.wait_for_selector(".screen-home")
+    record_failed_with_photo(page, "F07", "floor.lights_doors_windows", "灯不亮", jpeg_bytes())
     record_all_fine(page, "F08")
 
     page.goto("/#/outbox")
@@ -61,13 +55,7 @@ def test_app_bar_counts_records_and_then_the_photos_left_behind(live_server, lau
     browser = launch()
     context, page = installed_app(browser, live_server)
     context.set_offline(True)
-    open_by_code(page, "F07")
-    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
-    page.fill("#note-floor-lights_doors_windows", "灯不亮")
-    page.set_input_files("#photo-floor-lights_doors_windows", files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
-    page.wait_for_selector(".thumbs img")
-    page.click("#save-visit")
-    page.wait_for_selector(".screen-home")
+    record_failed_with_photo(page, "F07", "floor.lights_doors_windows", "灯不亮", jpeg_bytes())
     page.wait_for_function("() => document.querySelector('#unsent').textContent === '未发送 1'")
     assert page.get_attribute("#unsent", "title") == "1 条记录、1 张照片未发送"
 
