@@ -31,12 +31,17 @@ def _digest(prev_hash: str, event_id: int, site_id, entity: str, entity_id: str,
 
 
 def record(entity: str, entity_id, action: str, *, actor_id: int | None, site_id: int | None, data: dict | None = None) -> None:
-    """Queue one event; it is numbered and chained just before the transaction commits."""
+    """Queue one event; it is numbered and chained just before the transaction commits.
+
+    Its data is serialised here, once (sort_keys, ensure_ascii off, default=str: the text
+    the hash covers and the column stores): a later change to the caller's dict cannot
+    reach the queued event, and a push's hundreds of events cost one C-speed dumps each.
+    """
     deferred.queue(
         db.session,
         "audit",
         {"entity": entity, "entity_id": str(entity_id), "action": action, "actor_id": actor_id, "site_id": site_id, "at": utcnow(),
-         "data": _json_copy(data or {})},
+         "data_text": json.dumps(data or {}, sort_keys=True, ensure_ascii=False, default=str)},
     )
 
 
@@ -51,33 +56,6 @@ def record_now(entity: str, entity_id, action: str, *, actor_id: int | None, sit
     return session.get(AuditEvent, last["id"])
 
 
-_NATIVE = (str, int, float, bool, type(None))
-
-
-class _NotPlain(Exception):
-    pass
-
-
-def _plain(v):
-    t = type(v)
-    if t is dict and all(type(k) is str for k in v):
-        return {k: _plain(x) for k, x in v.items()}
-    if t is list:
-        return [_plain(x) for x in v]
-    if t in _NATIVE:
-        return v
-    raise _NotPlain
-
-
-def _json_copy(value):
-    """A copy of `value` as JSON would give it back: plain values copied directly (a push
-    records hundreds of events, and most are plain), anything else through json (default=str)."""
-    try:
-        return _plain(value)
-    except _NotPlain:
-        return json.loads(json.dumps(value, default=str))
-
-
 @deferred.writer("audit")
 def _write_events(session, items: list[dict]) -> list[dict]:
     """Number, chain and insert the queued events (one executemany); returns the rows written."""
@@ -89,9 +67,8 @@ def _write_events(session, items: list[dict]) -> list[dict]:
     rows = []
     for n, item in enumerate(items):
         row = dict(item, id=first + n, prev_hash=prev)
-        # The event's data serialised once, for its hash and for its column alike.
-        row["data_text"] = text = json.dumps(row["data"], sort_keys=True, ensure_ascii=False, default=str)
-        row["hash"] = prev = _digest_with(text, prev, row["id"], row["site_id"], row["entity"], row["entity_id"], row["action"], row["actor_id"], row["at"])
+        # The event's data as serialised when it was queued, for its hash and its column alike.
+        row["hash"] = prev = _digest_with(row["data_text"], prev, row["id"], row["site_id"], row["entity"], row["entity_id"], row["action"], row["actor_id"], row["at"])
         rows.append(row)
     insert_tuples(AuditEvent.__table__, _COLUMNS, [tuple(row[k] for k in _KEYS) for row in rows], json_text=("data",))
     return rows

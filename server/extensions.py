@@ -3,9 +3,13 @@
 The API object (flask-smorest) lives with the resources it documents, in `server.api`.
 """
 
+import json
+from datetime import datetime
+
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
@@ -38,6 +42,8 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
     session's connection (so inside its transaction and savepoint), without SQLAlchemy
     Core's per-row parameter processing. For the big tables of a sync push.
 
+    On PostgreSQL, rows without `skip_conflicts_on` go by COPY (one round trip and one
+    statement for all of them, where an executemany is a pipelined INSERT per row).
     Values go to the driver as they are, except through a column type's own bind processor
     where it has one (SQLite's DateTime, for one); a column named in `json_text` takes
     JSON already serialised (str), cast to the column's type on PostgreSQL. With
@@ -47,6 +53,8 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
     conn = db.session.connection()
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote  # a column may be a keyword ("case")
+    if dialect.name == "postgresql" and not skip_conflicts_on:
+        return _copy_rows(conn, table, columns, rows, quote)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     marks, procs = [], []
     for name in columns:
@@ -56,7 +64,8 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
             procs.append(None)
         else:
             marks.append(mark)
-            procs.append(column.type._cached_bind_processor(dialect))
+            procs.append(_fast_sqlite_datetime(column.type._cached_bind_processor(dialect))
+                         if dialect.name == "sqlite" and isinstance(column.type, DateTime) else column.type._cached_bind_processor(dialect))
     if any(procs):
         rows = [tuple(v if f is None or v is None else f(v) for f, v in zip(procs, row)) for row in rows]
     names = ", ".join(quote(name) for name in columns)
@@ -64,3 +73,55 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({', '.join(quote(name) for name in skip_conflicts_on)}) DO NOTHING"
     return conn.exec_driver_sql(sql, rows).rowcount
+
+
+def _fast_sqlite_datetime(slow):
+    """SQLite's DATETIME bind processor, for a naive datetime by `isoformat` (C): the very text
+    SQLAlchemy stores ("YYYY-MM-DD HH:MM:SS.ffffff", microseconds always written), so stored
+    values still compare as text with the rest. Anything else (an aware datetime, a date)
+    goes through SQLAlchemy's own."""
+
+    def process(value):
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return slow(value)
+
+    return process
+
+
+def insert_rows(table, rows: list[dict]) -> int:
+    """INSERT `rows` (dicts, each with every column of `table`) through `insert_tuples`: for the
+    rows of a sync push, without Core's per-row parameter processing. JSON columns are
+    serialised here. A row missing a column is a programming error (KeyError): Python-side
+    column defaults are not applied."""
+    if not rows:
+        return 0
+    columns = tuple(table.c.keys())
+    json_columns = tuple(name for name in columns if isinstance(table.c[name].type, JSON))
+    if json_columns:
+        tuples = [tuple(json.dumps(row[c]) if c in json_columns else row[c] for c in columns) for row in rows]
+    else:
+        tuples = [tuple(row[c] for c in columns) for row in rows]
+    return insert_tuples(table, columns, tuples, json_text=json_columns)
+
+
+def _copy_rows(conn, table, columns: tuple[str, ...], rows: list[tuple], quote) -> int:
+    """COPY `rows` into `table` on PostgreSQL through psycopg, on the session's connection (inside
+    its transaction and savepoint, so a rollback undoes it like any INSERT). psycopg adapts
+    each value by its Python type, as it does for parameters; a JSON column's value comes
+    already serialised (str), which PostgreSQL reads as json/jsonb text."""
+    if not rows:
+        return 0
+    names = ", ".join(quote(name) for name in columns)
+    sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    dbapi_error = conn.dialect.dbapi.Error
+    try:
+        with conn.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+    except dbapi_error as exc:
+        # As SQLAlchemy wraps a driver error of any statement (a key taken is an
+        # IntegrityError), so that callers handle a COPY's failure like an INSERT's.
+        raise DBAPIError.instance(sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
+    return len(rows)

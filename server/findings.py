@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from . import audit, choices, sealing, webhooks
-from .extensions import db
+from .extensions import db, insert_rows
 from .models import Checkpoint, Finding, Site, utcnow
 from .notifications import add_notices, major_notices, new_task_notices
 from .problems import Conflict, Invalid
@@ -46,12 +46,15 @@ class NewFinding:
     photo_ids: Iterable[str] = ()
 
 
-def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool] | None = None) -> dict[str, int | None]:
+def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool] | None = None,
+                    ids_checked: bool = False) -> dict[str, int | None]:
     """Store the findings with their tasks; returns each finding's task id (None if dealt on the spot).
 
     `sealed(site_id, month)` answers whether a month is sealed (a caller with its own
     cache passes it); a finding of a sealed month is accepted all the same, filed as that
-    month's addendum.
+    month's addendum. `ids_checked`: the caller has looked the ids up already, in the same
+    transaction (a sync push, for its whole batch); one taken since by a concurrent writer
+    still fails the INSERT on the primary key.
     """
     if not new:
         return {}
@@ -61,7 +64,7 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
     if len(set(ids)) != len(ids):
         raise Conflict("The same finding id is used twice.", "finding_id_reused")
     db.session.flush()  # objects the caller added (a visit) must exist before rows that point at them
-    if db.session.execute(select(Finding.id).where(Finding.id.in_(ids)).limit(1)).first() is not None:
+    if not ids_checked and db.session.execute(select(Finding.id).where(Finding.id.in_(ids)).limit(1)).first() is not None:
         raise Conflict("This finding id is already used.", "finding_id_reused")
     if sealed is None:
         cache: dict[tuple[int, str], bool] = {}
@@ -82,7 +85,7 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
             "observed_at_device": x.observed_at_device or x.observed_at, "created_at": now, "month": month,
             "addendum": x.addendum or sealed(x.site.id, month),
         })
-    db.session.execute(insert(Finding.__table__), rows)
+    insert_rows(Finding.__table__, rows)
     for x, row in zip(new, rows):
         audit.record(
             "finding", x.finding_id, "dealt_on_spot" if x.dealt_on_spot else "reported", actor_id=x.reported_by, site_id=x.site.id,

@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import choices, photos
-from ..extensions import db, insert_tuples
+from ..extensions import db, insert_rows, insert_tuples
 from ..findings import record_findings
 from ..models import ItemResult, Mutation, Photo, Round, User, Visit, utcnow
 from ..problems import Invalid, Problem, TooLarge
@@ -238,21 +238,20 @@ class Push:
 
     def _write(self, pending: list[Pending]) -> None:
         self._effects(pending)
-        db.session.execute(insert(MUTATIONS), [p.mutation for p in pending])
+        insert_rows(MUTATIONS, [p.mutation for p in pending])
 
     def _effects(self, pending: list[Pending]) -> None:
         """The plans' rows, one executemany per table, parents first; findings between visits and photos."""
         plans = [p.plan for p in pending if p.plan is not None]
         for table, rows in ((ROUNDS, [r for plan in plans for r in plan.rounds]),
                             (VISITS, [r for plan in plans for r in plan.visits])):
-            if rows:
-                db.session.execute(insert(table), rows)
+            insert_rows(table, rows)
         item_results = [r for plan in plans for r in plan.item_results]
         if item_results:
             insert_tuples(ITEM_RESULTS, ITEM_RESULT_COLUMNS, [(r["visit_id"], r["item_id"], r["result"], r["note"]) for r in item_results])
         new_findings = [x for plan in plans for x in plan.findings]
         if new_findings:
-            task_of = record_findings(new_findings, sealed=self.ctx.addendum)
+            task_of = record_findings(new_findings, sealed=self.ctx.addendum, ids_checked=True)
             for plan in plans:
                 if plan.findings:
                     # The same dict is the answer and the stored mutation result.
