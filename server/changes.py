@@ -9,11 +9,11 @@ never step over a change that commits later with a lower number.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import deferred
-from .extensions import db
+from .extensions import db, insert_rows
 from .models import Change, Counter, utcnow
 
 CURSOR = "change_cursor"
@@ -44,13 +44,19 @@ def _write_changes(session, items: list[dict]) -> None:
     for item in items:  # the last change of an entity in this transaction wins
         latest.pop((item["entity"], item["entity_id"]), None)
         latest[(item["entity"], item["entity_id"])] = item
-    keys = list(latest)
-    for i in range(0, len(keys), 400):
-        session.execute(delete(Change).where(tuple_(Change.entity, Change.entity_id).in_(keys[i : i + 400])))
+    # Each entity's previous change row goes, found along the unique index on (entity,
+    # entity_id): one DELETE per kind of entity with its ids IN a list (SQLite scans the whole
+    # log for a row-value IN, and the log holds a row for every entity ever changed).
+    ids_of: dict[str, list[str]] = {}
+    for entity, entity_id in latest:
+        ids_of.setdefault(entity, []).append(entity_id)
+    for entity, ids in sorted(ids_of.items()):
+        for i in range(0, len(ids), 500):
+            session.execute(delete(Change).where(Change.entity == entity, Change.entity_id.in_(ids[i : i + 500])))
     last = take(CURSOR, len(latest))
     now = utcnow()
     rows = [dict(item, cursor=last - len(latest) + 1 + n, at=now) for n, item in enumerate(latest.values())]
-    session.execute(insert(Change), rows)
+    insert_rows(Change.__table__, rows)
 
 
 def current_cursor() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import String, func, select, type_coerce, update
 
 from .. import audit
 from ..extensions import db
@@ -39,24 +39,32 @@ def flag_repeats(findings: list[dict]) -> list[int]:
     hi = max(f["observed_at"] for f in new) + REPEAT_WINDOW
     groups: dict[tuple, list] = {}
     unflagged: dict[str, tuple] = {}  # finding id → (task id, site id, state) of its task not yet flagged
-    pairs = sorted({k[1:] for k in keys})
-    # ONE query per 400 (checkpoint, item) pairs of the push (the usual push has fewer): their
-    # failures in the window, each with its task's flag, read along the index on
-    # (checkpoint_id, item_id, observed_at).
-    for start in range(0, len(pairs), 400):
-        # Core on the session's connection: plain tuples, without the ORM's row loading.
-        rows = db.session.connection().execute(
-            select(F.c.site_id, F.c.checkpoint_id, F.c.item_id, F.c.id, F.c.observed_at, T.c.id, T.c.site_id, T.c.state, T.c.repeat_flag)
+    # The failures near the push's, read along the index on (checkpoint_id, item_id,
+    # observed_at): by checkpoint IN and item IN (both leading columns, so the index is
+    # searched, where SQLite scans the whole table for a row-value IN), then filtered to the
+    # push's own pairs here. A chunk of checkpoints per query keeps under SQLite's cap on
+    # bound parameters.
+    checkpoints = sorted({k[1] for k in keys})
+    items = sorted({k[2] for k in keys})
+    conn = db.session.connection()
+    # On SQLite the time comes back as the stored text and is parsed here (datetime's own
+    # parser, many times faster than the dialect's per-row one); PostgreSQL gives datetimes.
+    raw_time = conn.dialect.name == "sqlite"
+    at_column = type_coerce(F.c.observed_at, String) if raw_time else F.c.observed_at
+    for start in range(0, len(checkpoints), 400):
+        rows = conn.execute(
+            select(F.c.site_id, F.c.checkpoint_id, F.c.item_id, F.c.id, at_column, T.c.id, T.c.site_id, T.c.state, T.c.repeat_flag)
             .select_from(F.outerjoin(T, T.c.finding_id == F.c.id))
             .where(
-                tuple_(F.c.checkpoint_id, F.c.item_id).in_(pairs[start : start + 400]),
+                F.c.checkpoint_id.in_(checkpoints[start : start + 400]),
+                F.c.item_id.in_(items),
                 F.c.observed_at >= lo,
                 F.c.observed_at <= hi,
             )
         ).all()
         for site_id, checkpoint_id, item_id, fid, at, task_id, task_site, state, flag in rows:
             if (site_id, checkpoint_id, item_id) in keys:
-                groups.setdefault((site_id, checkpoint_id, item_id), []).append((at, fid))
+                groups.setdefault((site_id, checkpoint_id, item_id), []).append((datetime.fromisoformat(at) if raw_time else at, fid))
                 if task_id is not None and not flag:
                     unflagged[fid] = (task_id, task_site, state)
     involved: dict[str, tuple[list, str, int]] = {}  # finding id → (its repeat group's (time, id) in time order, item, its place there)

@@ -1,0 +1,104 @@
+"""The bulk writes a sync push goes through (server/extensions.py insert_rows / insert_tuples),
+and the two look-ups of a push that must stay on their indexes as a site's history grows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from server.changes import record_change
+from server.extensions import db, insert_rows
+from server.models import Change
+from server.tasks.repeats import flag_repeats
+
+CHANGES = Change.__table__
+
+
+def _change(cursor: int, entity_id: str, at: datetime) -> dict:
+    return {"cursor": cursor, "site_id": None, "user_id": None, "entity": "bulk-test", "entity_id": entity_id, "op": "upsert", "at": at}
+
+
+def test_bulk_rows_are_stored_as_core_stores_them(app):
+    """Times written in bulk compare with times written by SQLAlchemy (on SQLite they are text,
+    compared as text by every range query), whole seconds and microseconds alike."""
+    whole = datetime(2026, 12, 3, 8, 0, 0)
+    fine = datetime(2026, 12, 3, 8, 0, 0, 123)
+    insert_rows(CHANGES, [_change(900001, "bulk-whole", whole), _change(900002, "bulk-fine", fine)])
+    db.session.execute(insert(CHANGES), [_change(900003, "core-whole", whole), _change(900004, "core-fine", fine)])
+    stored = dict(db.session.execute(text("SELECT entity_id, CAST(at AS TEXT) FROM changes WHERE entity = 'bulk-test'")).all())
+    assert stored["bulk-whole"] == stored["core-whole"]
+    assert stored["bulk-fine"] == stored["core-fine"]
+    # Read back through the model, the same instants.
+    rows = dict(db.session.execute(select(Change.entity_id, Change.at).where(Change.entity == "bulk-test")).all())
+    assert rows["bulk-whole"] == whole and rows["bulk-fine"] == fine
+    # An aware time is stored as SQLAlchemy stores it too (its offset dropped, as Core does).
+    aware = datetime(2026, 12, 3, 8, 0, 0, 5, tzinfo=timezone.utc)
+    insert_rows(CHANGES, [_change(900005, "bulk-aware", aware)])
+    db.session.execute(insert(CHANGES), [_change(900006, "core-aware", aware)])
+    stored = dict(db.session.execute(text("SELECT entity_id, CAST(at AS TEXT) FROM changes WHERE entity = 'bulk-test'")).all())
+    assert stored["bulk-aware"] == stored["core-aware"]
+
+
+def test_a_taken_key_in_a_bulk_write_fails_as_an_insert_would_and_undoes_only_its_savepoint(app):
+    """On PostgreSQL the rows go by COPY: a duplicate key must still be an IntegrityError (the
+    push engine replays a failed run mutation by mutation on it), and roll back its savepoint only."""
+    at = datetime(2026, 12, 3, 8, 0, 0)
+    insert_rows(CHANGES, [_change(900101, "kept", at)])
+    with pytest.raises(IntegrityError):
+        with db.session.begin_nested():
+            insert_rows(CHANGES, [_change(900102, "new", at), _change(900101, "clash", at)])
+    left = db.session.execute(select(Change.entity_id).where(Change.entity == "bulk-test")).scalars().all()
+    assert left == ["kept"]
+    db.session.commit()
+    assert db.session.execute(select(Change.entity_id).where(Change.entity == "bulk-test")).scalars().all() == ["kept"]
+
+
+def _statements_of(fn) -> list[tuple[str, object]]:
+    seen = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    return seen
+
+
+def _plan(statement: str, parameters) -> str:
+    """SQLite's plan for a statement as the driver received it."""
+    return " / ".join(str(row[-1]) for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
+
+
+def test_a_push_finds_earlier_failures_and_earlier_changes_along_their_indexes(app, demo):
+    """Repeat detection reads the failures near a push's, and the pull log drops each entity's
+    previous row: both by index search, never by scanning the table (a row-value IN makes SQLite
+    scan), since two years of a site's findings and changes stay in those tables."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the query plan checked is SQLite's; PostgreSQL plans by its statistics")
+    now = datetime(2026, 12, 3, 8, 0, 0)
+    findings = [{"id": f"f{n}", "site_id": demo.id, "checkpoint_id": 100 + n, "item_id": f"floor.item{n}", "observed_at": now - timedelta(hours=n)}
+                for n in range(3)]
+    repeat_reads = [s for s in _statements_of(lambda: flag_repeats(findings)) if s[0].lstrip().upper().startswith("SELECT")]
+    assert repeat_reads, "flag_repeats read nothing"
+    for statement, parameters in repeat_reads:
+        plan = _plan(statement, parameters)
+        assert "USING INDEX ix_findings_checkpoint_item_observed" in plan and "SCAN findings" not in plan, plan
+
+    def commit_changes():
+        for n in range(3):
+            record_change("task", 800000 + n, site_id=demo.id)
+        record_change("checkpoint", 800100, site_id=demo.id)
+        db.session.commit()
+
+    deletes = [s for s in _statements_of(commit_changes) if s[0].lstrip().upper().startswith("DELETE FROM CHANGES")]
+    assert deletes, "the pull log dropped no previous rows"
+    for statement, parameters in deletes:
+        plan = _plan(statement, parameters)
+        assert "SEARCH changes USING" in plan and "(entity=? AND entity_id=?)" in plan and "SCAN changes" not in plan, plan
