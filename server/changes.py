@@ -38,6 +38,13 @@ def record_change(entity: str, entity_id, *, site_id: int | None = None, user_id
     deferred.queue(db.session, "change", {"entity": entity, "entity_id": str(entity_id), "site_id": site_id, "user_id": user_id, "op": op})
 
 
+def record_changes(changes) -> None:
+    """`record_change` for many: (entity, entity_id, site_id, op) each (a sync push's tasks)."""
+    deferred.queue_many(db.session, "change", [
+        {"entity": entity, "entity_id": str(entity_id), "site_id": site_id, "user_id": None, "op": op} for entity, entity_id, site_id, op in changes
+    ])
+
+
 @deferred.writer("change")
 def _write_changes(session, items: list[dict]) -> None:
     latest: dict[tuple[str, str], dict] = {}

@@ -19,11 +19,17 @@ KEY = "patrol_deferred"
 
 
 def queue(session, kind: str, item: dict) -> None:
+    queue_many(session, kind, (item,))
+
+
+def queue_many(session, kind: str, items) -> None:
+    """Queue entries of one kind at once (a sync push queues hundreds)."""
     if isinstance(session, scoped_session):
         session = session()
     # Tag each entry with the innermost open savepoint (None outside any), so that a
     # rollback of that savepoint, or of one enclosing it, drops the entry.
-    session.info.setdefault(KEY, []).append((session.get_nested_transaction(), kind, item))
+    tag = session.get_nested_transaction()
+    session.info.setdefault(KEY, []).extend((tag, kind, item) for item in items)
 
 
 def _inside(tag, rolled_back) -> bool:

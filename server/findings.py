@@ -86,17 +86,23 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
             "addendum": x.addendum or sealed(x.site.id, month),
         })
     insert_rows(Finding.__table__, rows)
-    for x, row in zip(new, rows):
-        audit.record(
-            "finding", x.finding_id, "dealt_on_spot" if x.dealt_on_spot else "reported", actor_id=x.reported_by, site_id=x.site.id,
-            data={
-                "checkpoint_id": x.checkpoint_id, "visit_id": x.visit_id, "item_id": x.item_id, "severity": x.severity,
-                "category": x.category, "route": x.route, "description": x.description, "spot_note": x.spot_note,
-                "observed_at": x.observed_at.isoformat(),
-            },
-        )
-        if x.photo_ids:
-            claim_photos(x.photo_ids, purpose=choices.PHOTO_FINDING, site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
+    # Each finding's event, then (the web's path) its photos claimed: those claims write
+    # events of their own, which follow their finding's in the chain.
+    events = [
+        ("finding", x.finding_id, "dealt_on_spot" if x.dealt_on_spot else "reported", x.reported_by, x.site.id, {
+            "checkpoint_id": x.checkpoint_id, "visit_id": x.visit_id, "item_id": x.item_id, "severity": x.severity,
+            "category": x.category, "route": x.route, "description": x.description, "spot_note": x.spot_note,
+            "observed_at": x.observed_at.isoformat(),
+        })
+        for x in new
+    ]
+    if not any(x.photo_ids for x in new):
+        audit.record_many(events)
+    else:
+        for x, event in zip(new, events):
+            audit.record_many([event])
+            if x.photo_ids:
+                claim_photos(x.photo_ids, purpose=choices.PHOTO_FINDING, site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
     sites = {x.site.id: x.site for x in new}
     task_of = open_tasks_for([row for row in rows if not row["dealt_on_spot"]], sites)
     flag_repeats(rows)

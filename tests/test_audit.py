@@ -122,3 +122,21 @@ def test_the_chain_verifies_after_a_push_with_rejected_records_among_findings(de
     assert len(events) == 4 + 3
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "7 events, chain intact" in result.output, result.output
+
+
+@pytest.mark.parametrize("entity,entity_id,action,actor_id,site_id,data", [
+    ("task", 7, "opened", 3, 1, {"due_at": "2026-12-10T00:00:00", "route": "facility_repair"}),
+    ("finding", "0b4e…", "reported", None, None, {}),
+    # Text a person typed, with quotes, backslashes, control characters, Chinese and an emoji.
+    ('ent"ity', 'id\\with"quotes\n', "动作\u2028", 2**40, 0, {"description": "灯不亮 \"坏了\"\t\\ \U0001F6A8", "n": [1, None, True]}),
+])
+def test_the_hash_written_at_commit_is_the_one_verify_recomputes(entity, entity_id, action, actor_id, site_id, data):
+    """The push path writes each event's hash from its pre-serialised data and a hand-written head
+    (audit._digest_with); `verify` recomputes it with one json.dumps (audit._digest). They must
+    agree byte for byte on any text, or every chain written in bulk would read as edited."""
+    from server import audit
+
+    at = utcnow()
+    prev = "ab" * 32
+    assert audit._digest_with(audit._dumps(data), prev, 41, site_id, entity, str(entity_id), action, actor_id, at) == \
+        audit._digest(prev, 41, site_id, entity, entity_id, action, actor_id, at, data)

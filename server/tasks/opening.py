@@ -11,7 +11,7 @@ from .. import audit
 from .. import choices as C
 from ..extensions import db, insert_tuples
 from ..models import Department, Site, Task, utcnow
-from .state import tell_phones
+from .state import tell_phones_all
 
 # Department work goes to the department of the problem's category; anything else to customer service.
 CATEGORY_DEPARTMENTS = {
@@ -89,11 +89,10 @@ def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, in
     else:
         stmt = insert(table).returning(table.c.id, table.c.finding_id)  # matched by finding id: any row order will do
         task_of = {finding_id: task_id for task_id, finding_id in db.session.execute(stmt, rows)}
-    for f, row in zip(findings, rows):
-        task_id = task_of[f["id"]]
-        audit.record(
-            "task", task_id, "opened", actor_id=f["reported_by"], site_id=row["site_id"],
-            data={"finding_id": f["id"], "due_at": row["due_at"].isoformat(), "route": row["route"], "department_id": row["department_id"]},
-        )
-        tell_phones(task_id, row["site_id"], C.TASK_OPEN)
+    audit.record_many(
+        ("task", task_of[f["id"]], "opened", f["reported_by"], row["site_id"],
+         {"finding_id": f["id"], "due_at": row["due_at"].isoformat(), "route": row["route"], "department_id": row["department_id"]})
+        for f, row in zip(findings, rows)
+    )
+    tell_phones_all((task_of[f["id"]], row["site_id"], C.TASK_OPEN) for f, row in zip(findings, rows))
     return task_of

@@ -10,7 +10,7 @@ from .. import audit
 from ..extensions import db
 from ..models import Checkpoint, Finding, Task, utcnow
 from ..timeutil import iso
-from .state import tell_phones
+from .state import tell_phones_all
 
 REPEAT_COUNT = 3
 REPEAT_WINDOW = timedelta(days=30)
@@ -114,10 +114,12 @@ def flag_repeats(findings: list[dict]) -> list[int]:
     for obj in list(db.session.identity_map.values()):  # a Task loaded by the caller reads the flag afresh
         if isinstance(obj, Task) and obj.id in flagged_ids:
             db.session.expire(obj, ["repeat_flag", "updated_at"])
-    for task_id, site_id, finding_id, state in flagged:
-        members, item_id, place = involved[finding_id]
-        audit.record("task", task_id, "repeat_flagged", actor_id=None, site_id=site_id, data=evidence(members, finding_id, item_id, place))
-        tell_phones(task_id, site_id, state)
+    audit.record_many(
+        ("task", task_id, "repeat_flagged", None, site_id, evidence(members, finding_id, item_id, place))
+        for task_id, site_id, finding_id, _state in flagged
+        for members, item_id, place in [involved[finding_id]]
+    )
+    tell_phones_all((task_id, site_id, state) for task_id, site_id, _fid, state in flagged)
     return task_ids
 
 

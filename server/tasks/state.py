@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from .. import audit, policy, sealing
 from .. import choices as C
-from ..changes import record_change
+from ..changes import record_change, record_changes
 from ..extensions import db
 from ..models import Task, User, utcnow
 from ..problems import Conflict, Invalid
@@ -73,6 +73,11 @@ def ensure_writable(task: Task) -> None:
 def tell_phones(task_id: int, site_id: int, state: str) -> None:
     """A pull-log change: phones keep open tasks (upsert); a closed one is removed from their list."""
     record_change("task", task_id, site_id=site_id, op="delete" if state in C.TASK_CLOSED_STATES else "upsert")
+
+
+def tell_phones_all(tasks) -> None:
+    """`tell_phones` for many tasks at once: (task_id, site_id, state) each."""
+    record_changes(("task", task_id, site_id, "delete" if state in C.TASK_CLOSED_STATES else "upsert") for task_id, site_id, state in tasks)
 
 
 def changed(task: Task) -> None:
