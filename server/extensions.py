@@ -42,8 +42,9 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
     session's connection (so inside its transaction and savepoint), without SQLAlchemy
     Core's per-row parameter processing. For the big tables of a sync push.
 
-    On PostgreSQL, rows without `skip_conflicts_on` go by COPY (one round trip and one
-    statement for all of them, where an executemany is a pipelined INSERT per row).
+    On PostgreSQL, rows without `skip_conflicts_on` go by COPY, and those with it as one
+    INSERT … SELECT FROM unnest(one array per column): one round trip and one statement for
+    all of them, where an executemany is a pipelined INSERT per row.
     Values go to the driver as they are, except through a column type's own bind processor
     where it has one (SQLite's DateTime, for one); a column named in `json_text` takes
     JSON already serialised (str), cast to the column's type on PostgreSQL. With
@@ -53,8 +54,12 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
     conn = db.session.connection()
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote  # a column may be a keyword ("case")
-    if dialect.name == "postgresql" and not skip_conflicts_on:
-        return _copy_rows(conn, table, columns, rows, quote)
+    if dialect.name == "postgresql":
+        if not rows:
+            return 0
+        if not skip_conflicts_on:
+            return _copy_rows(conn, table, columns, rows, quote)
+        return _insert_unnest(conn, table, columns, rows, json_text, skip_conflicts_on, quote)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     marks, procs = [], []
     for name in columns:
@@ -73,6 +78,21 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({', '.join(quote(name) for name in skip_conflicts_on)}) DO NOTHING"
     return conn.exec_driver_sql(sql, rows).rowcount
+
+
+def _insert_unnest(conn, table, columns, rows, json_text, skip_conflicts_on, quote) -> int:
+    """PostgreSQL: INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING, each column's values
+    as one array parameter cast to the column's type. The statement's text depends only on
+    the columns, so the server prepares it once, whatever the number of rows."""
+    dialect = conn.dialect
+    arrays = []
+    for name in columns:
+        sql_type = table.c[name].type.compile(dialect=dialect)
+        arrays.append(f"CAST(CAST(%s AS TEXT[]) AS {sql_type}[])" if name in json_text else f"CAST(%s AS {sql_type}[])")
+    names = ", ".join(quote(name) for name in columns)
+    sql = (f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({', '.join(arrays)}) "
+           f"ON CONFLICT ({', '.join(quote(name) for name in skip_conflicts_on)}) DO NOTHING")
+    return conn.exec_driver_sql(sql, tuple(list(values) for values in zip(*rows))).rowcount
 
 
 def _fast_sqlite_datetime(slow):

@@ -102,3 +102,23 @@ def test_a_push_finds_earlier_failures_and_earlier_changes_along_their_indexes(a
     for statement, parameters in deletes:
         plan = _plan(statement, parameters)
         assert "SEARCH changes USING" in plan and "(entity=? AND entity_id=?)" in plan and "SCAN changes" not in plan, plan
+
+
+def test_notices_written_in_bulk_skip_the_ones_already_there(app, demo):
+    """add_notices: one notice per (user, dedupe key); a replay adds nothing, a new key is added,
+    and the data a person typed comes back as it went in (on PostgreSQL, one INSERT of arrays)."""
+    from server.models import Notification, User
+    from server.notifications import add_notices
+
+    users = db.session.execute(select(User.id).order_by(User.id).limit(2)).scalars().all()
+    typed = {"description": "灯不亮 \"坏了\"\t\\N \U0001F6A8", "n": [1, None]}
+    first = [{"user_id": u, "site_id": demo.id, "kind": "test", "task_id": None, "data": typed, "dedupe_key": f"bulk:{n}"}
+             for n, u in enumerate(users)]
+    assert add_notices(first) == 2
+    again = first + [{"user_id": users[0], "site_id": demo.id, "kind": "test", "task_id": None, "data": {}, "dedupe_key": "bulk:new"}]
+    assert add_notices(again) == 1
+    db.session.commit()
+    stored = db.session.execute(select(Notification.user_id, Notification.dedupe_key, Notification.data)
+                                .where(Notification.dedupe_key.like("bulk:%")).order_by(Notification.dedupe_key)).all()
+    assert [(u, k) for u, k, _d in stored] == [(users[0], "bulk:0"), (users[1], "bulk:1"), (users[0], "bulk:new")]
+    assert stored[0][2] == typed and stored[2][2] == {}
