@@ -20,7 +20,7 @@ from .extensions import db, insert_rows
 from .models import Checkpoint, Finding, Site, utcnow
 from .notifications import add_notices, major_notices, new_task_notices
 from .problems import Conflict, Invalid
-from .tasks import claim_photos, due_date, flag_repeats, open_tasks_for
+from .tasks import apply_repeats, claim_photos, due_date, open_tasks_for, plan_repeats
 from .timeutil import month_of
 
 
@@ -104,8 +104,11 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
             if x.photo_ids:
                 claim_photos(x.photo_ids, purpose=choices.PHOTO_FINDING, site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
     sites = {x.site.id: x.site for x in new}
-    task_of = open_tasks_for([row for row in rows if not row["dealt_on_spot"]], sites)
-    flag_repeats(rows)
+    # Repeat groups first, so that a new task in one opens flagged (no UPDATE of what was just
+    # inserted); then the stored tasks of those groups are flagged and every flag audited.
+    repeats = plan_repeats(rows)
+    task_of = open_tasks_for([row for row in rows if not row["dealt_on_spot"]], sites, repeats=set(repeats.involved))
+    apply_repeats(repeats, {row["id"]: (task_of[row["id"]], row["site_id"]) for row in rows if row["id"] in repeats.involved and row["id"] in task_of})
     # The notices, as sets: a major finding to its site's people and webhooks at once, every
     # other new task to its site's supervisors; one INSERT for all of the push's notices.
     majors = [(row, _opened(task_of.get(row["id"]), row, x.site), x.site) for x, row in zip(new, rows) if x.severity == choices.SEVERITY_MAJOR]

@@ -24,14 +24,14 @@ from .extensions import MAX_EXTENSION, decide_extension, request_extension
 from .opening import CATEGORY_DEPARTMENTS, department_by_code, due_date, open_tasks_for, route_for
 from .photos import claim_photos
 from .reading import comments_of, dashboard, extensions_of, task_detail, task_list, task_summary
-from .repeats import REPEAT_COUNT, REPEAT_WINDOW, flag_repeats, repeat_groups
+from .repeats import REPEAT_COUNT, REPEAT_WINDOW, apply_repeats, flag_repeats, plan_repeats, repeat_groups
 from .state import MOVES, VIA_VERIFICATION, cancel, check_move, is_overdue, overdue_clause, transition
 from .verification import is_fresh_scan, record_verify_visit, replayed, verify_on_site, verify_on_web
 
 __all__ = [
     "CATEGORY_DEPARTMENTS", "MAX_EXTENSION", "MOVES", "REPEAT_COUNT", "REPEAT_WINDOW", "VIA_VERIFICATION",
     "add_comment", "assign", "cancel", "check_move", "claim_photos", "comments_of", "dashboard", "decide_extension",
-    "department_by_code", "due_date", "escalate_overdue", "extensions_of", "flag_repeats", "is_fresh_scan", "is_overdue",
-    "open_tasks_for", "overdue_clause", "record_verify_visit", "repeat_groups", "replayed", "request_extension", "route_for",
+    "department_by_code", "due_date", "escalate_overdue", "extensions_of", "apply_repeats", "flag_repeats", "is_fresh_scan", "is_overdue",
+    "open_tasks_for", "overdue_clause", "record_verify_visit", "plan_repeats", "repeat_groups", "replayed", "request_extension", "route_for",
     "set_route", "task_detail", "task_list", "task_summary", "transition", "update_case", "verify_on_site", "verify_on_web",
 ]

@@ -48,11 +48,12 @@ TASK_COLUMNS = ("id", "site_id", "finding_id", "checkpoint_id", "route", "route_
                 "due_at", "original_due_at", "repeat_flag", "cancel_reason", "case", "created_at", "updated_at")
 
 
-def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, int]:
+def open_tasks_for(findings: list[dict], sites: dict[int, Site], repeats: set[str] = frozenset()) -> dict[str, int]:
     """Open exactly one task per finding (tasks.finding_id is unique), routed by its cause.
 
     `findings` are finding rows as stored (dicts); returns finding id → task id. One
     INSERT for the whole list, so a sync push of a hundred visits stays a few statements.
+    The task of a finding in `repeats` (its repeat group, tasks.repeats) opens flagged.
     """
     if not findings:
         return {}
@@ -70,7 +71,7 @@ def open_tasks_for(findings: list[dict], sites: dict[int, Site]) -> dict[str, in
             "site_id": f["site_id"], "finding_id": f["id"], "checkpoint_id": f["checkpoint_id"], "route": f["route"],
             "route_confirmed": False, "severity": f["severity"],
             "department_id": departments.get((f["site_id"], route_for(f["route"], f["category"]))),
-            "state": C.TASK_OPEN, "due_at": due, "original_due_at": due, "repeat_flag": False, "cancel_reason": "", "case": {},
+            "state": C.TASK_OPEN, "due_at": due, "original_due_at": due, "repeat_flag": f["id"] in repeats, "cancel_reason": "", "case": {},
             "created_at": now, "updated_at": now,
         })
     table = Task.__table__

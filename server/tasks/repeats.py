@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, func, select, type_coerce, update
@@ -21,18 +22,36 @@ MAX_EVIDENCE = 10
 F, T = Finding.__table__, Task.__table__
 
 
+@dataclass
+class RepeatPlan:
+    """What `plan_repeats` found: each finding in a repeat group with its group, and the tasks
+    already stored among them that are not flagged yet."""
+
+    involved: dict = field(default_factory=dict)  # finding id → (its group's (time, id) in time order, item, its place there)
+    unflagged: dict = field(default_factory=dict)  # finding id → (task id, site id, state) of its stored task, not flagged
+
+
 def flag_repeats(findings: list[dict]) -> list[int]:
     """Same item, same checkpoint, failing 3 times within 30 days: flag the tasks involved.
 
-    `findings` are newly stored finding rows (dicts). Looks both ways in time, because a
-    late sync can bring an older failure after a newer one. One query for the failures
-    near all of them, a linear scan per checkpoint and item; returns the task ids newly
-    flagged. Each flag's audit event names the failures of its repeat group: those joined
-    to it by overlapping 30-day windows (as when the findings arrive one at a time).
+    `findings` are newly stored finding rows (dicts), whose tasks are stored too. Returns
+    the task ids newly flagged. (record_findings plans first and opens the new tasks
+    already flagged: `plan_repeats`, then `apply_repeats`.)
+    """
+    return apply_repeats(plan_repeats(findings))
+
+
+def plan_repeats(findings: list[dict]) -> RepeatPlan:
+    """The repeat groups the new findings are in: read, nothing written.
+
+    Looks both ways in time, because a late sync can bring an older failure after a newer
+    one. One query for the failures near all of them, a linear scan per checkpoint and
+    item. A group is the failures joined by overlapping 30-day windows of 3 or more (as
+    when the findings arrive one at a time); each flag's audit event names its group's.
     """
     new = [f for f in findings if f.get("item_id")]
     if not new:
-        return []
+        return RepeatPlan()
     keys = {(f["site_id"], f["checkpoint_id"], f["item_id"]) for f in new}
     new_ids = {f["id"] for f in new}
     lo = min(f["observed_at"] for f in new) - REPEAT_WINDOW
@@ -100,27 +119,35 @@ def flag_repeats(findings: list[dict]) -> list[int]:
         for members in runs:
             for place, (_at, fid) in enumerate(members):
                 involved[fid] = (members, key[2], place)
-    if not involved:
-        return []
-    # The unflagged tasks among them (most of a long repeat group is flagged already).
-    flagged = sorted((task_id, site_id, fid, state) for fid in involved if fid in unflagged for task_id, site_id, state in [unflagged[fid]])
+    return RepeatPlan(involved, unflagged)
+
+
+def apply_repeats(plan: RepeatPlan, opened_flagged: dict[str, tuple[int, int]] | None = None) -> list[int]:
+    """Flag the stored tasks of the plan's groups, and audit each flag, with those of the tasks
+    just opened already flagged (`opened_flagged`: finding id → (task id, site id), told to
+    phones when opened). Returns the task ids flagged, in order."""
+    involved, unflagged = plan.involved, plan.unflagged
+    stored = sorted((task_id, site_id, fid, state) for fid in involved if fid in unflagged for task_id, site_id, state in [unflagged[fid]])
+    opened = [(task_id, site_id, fid, None) for fid, (task_id, site_id) in (opened_flagged or {}).items()]
+    flagged = sorted(stored + opened)
     if not flagged:
         return []
-    task_ids = [t[0] for t in flagged]
-    now = utcnow()
-    for start in range(0, len(task_ids), 500):
-        db.session.execute(update(Task.__table__).where(Task.__table__.c.id.in_(task_ids[start : start + 500])).values(repeat_flag=True, updated_at=now))
-    flagged_ids = set(task_ids)
-    for obj in list(db.session.identity_map.values()):  # a Task loaded by the caller reads the flag afresh
-        if isinstance(obj, Task) and obj.id in flagged_ids:
-            db.session.expire(obj, ["repeat_flag", "updated_at"])
+    stored_ids = [t[0] for t in stored]
+    if stored_ids:
+        now = utcnow()
+        for start in range(0, len(stored_ids), 500):
+            db.session.execute(update(Task.__table__).where(Task.__table__.c.id.in_(stored_ids[start : start + 500])).values(repeat_flag=True, updated_at=now))
+        flagged_ids = set(stored_ids)
+        for obj in list(db.session.identity_map.values()):  # a Task loaded by the caller reads the flag afresh
+            if isinstance(obj, Task) and obj.id in flagged_ids:
+                db.session.expire(obj, ["repeat_flag", "updated_at"])
     audit.record_many(
         ("task", task_id, "repeat_flagged", None, site_id, evidence(members, finding_id, item_id, place))
         for task_id, site_id, finding_id, _state in flagged
         for members, item_id, place in [involved[finding_id]]
     )
-    tell_phones_all((task_id, site_id, state) for task_id, site_id, _fid, state in flagged)
-    return task_ids
+    tell_phones_all((task_id, site_id, state) for task_id, site_id, _fid, state in stored)
+    return [t[0] for t in flagged]
 
 
 def evidence(members: list, finding_id: str, item_id: str, at: int | None = None) -> dict:
