@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import any_, bindparam, literal, select, union_all
+from sqlalchemy import String, any_, bindparam, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .. import policy, sealing, sites
@@ -161,7 +161,10 @@ def key_in(column, values: list):
     uses the same index.
     """
     if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        # Text without the column's length: a cast to VARCHAR(36)[] would cut a longer value
+        # from a payload down to one that may exist.
+        element = String() if isinstance(column.type, String) else column.type
+        return column == any_(bindparam(None, list(values), type_=ARRAY(element)))
     return column.in_(list(values))
 
 
