@@ -441,6 +441,27 @@ def test_seq_used_by_another_record_is_rejected_seq_conflict(phone):
     assert db.session.get(Visit, clash["payload"]["visit_id"]) is None
 
 
+def test_one_push_sorts_stored_ids_and_taken_seqs_of_this_device_from_those_of_another(phone):
+    """The batch's idempotency look-up is one query for ids and this device's seqs: each row
+    counts only for what it matched. Another device's record met again by its id is a
+    duplicate, and its seq does not block this device's own record with the same number."""
+    other = Phone(phone.api, phone.site_id)
+    other.seq = 50  # its seqs are not this phone's
+    theirs = other.visit("F01")
+    other.push_ok([theirs])
+    mine_first = phone.visit("F02")
+    phone.push_ok([mine_first])
+    clash = phone.visit("F03")
+    clash["seq"] = mine_first["seq"]
+    same_seq_as_theirs = phone.visit("F04")
+    same_seq_as_theirs["seq"] = theirs["seq"]  # free on this device, taken on the other
+    taken_visit = phone.visit("F05", visit_id=mine_first["payload"]["visit_id"])
+    results = phone.push_ok([copy.deepcopy(theirs), copy.deepcopy(mine_first), clash, same_seq_as_theirs, taken_visit])
+    assert statuses(results) == ["duplicate", "duplicate", "rejected", "applied", "rejected"]
+    assert [r.get("code") for r in results] == [None, None, "seq_conflict", None, "record_exists"]
+    assert db.session.get(Visit, same_seq_as_theirs["payload"]["visit_id"]) is not None
+
+
 def test_second_round_end_is_rejected_round_ended(phone):
     rid = new_id()
     results = phone.push_ok([

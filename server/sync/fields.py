@@ -194,3 +194,41 @@ def plain_result(raw) -> tuple[str, str, str] | None:
     elif type(note) is not str or len(note) > MAX_TEXT:
         return None
     return item_id, outcome, note
+
+
+def plain_uuid(value) -> str | None:
+    """A UUID as Fields.uuid reads it (lower case), or None when it is not plainly one."""
+    if type(value) is not str or len(value) != 36:
+        return None
+    value = value.lower()
+    return value if UUID_RE.match(value) else None
+
+
+def plain_id(value) -> bool:
+    """True for a value Fields.int takes as it is."""
+    return type(value) is int and 0 < value < 2**53
+
+
+def plain_text(value) -> bool:
+    """True for an optional text Fields.text takes as it is (absent, or text within MAX_TEXT)."""
+    return value is None or (type(value) is str and len(value) <= MAX_TEXT)
+
+
+PLAIN_FINDING_KEYS = frozenset(("finding_id", "severity", "dealt_on_spot", "spot_note", "photo_ids", "description"))
+
+
+def plain_item_finding(raw) -> tuple[str, str, str, bool, str] | None:
+    """(finding_id, description, severity, dealt_on_spot, spot_note) of a failed item's finding
+    that Fields would read without a problem and that names no photos, else None."""
+    if type(raw) is not dict or not raw.keys() <= PLAIN_FINDING_KEYS or raw.get("photo_ids") not in (None, []):
+        return None
+    finding_id = plain_uuid(raw.get("finding_id"))
+    severity, dealt = raw.get("severity"), raw.get("dealt_on_spot", False)
+    description, spot_note = raw.get("description"), raw.get("spot_note")
+    if finding_id is None or type(dealt) is not bool or not plain_text(description) or not plain_text(spot_note):
+        return None
+    if severity is None:
+        severity = choices.SEVERITY_NORMAL
+    elif type(severity) is not str or severity not in choices.SEVERITIES:
+        return None
+    return finding_id, description or "", severity, dealt, spot_note or ""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import choices, photos
@@ -31,7 +31,7 @@ from ..extensions import db, insert_rows, insert_tuples
 from ..findings import record_findings
 from ..models import ItemResult, Mutation, Photo, Round, User, Visit, utcnow
 from ..problems import Invalid, Problem, TooLarge
-from .context import Context, Known, Observed, Plan
+from .context import Context, Known, Observed, Plan, key_in
 from .devices import Clock, note_push, refuse_if_owned_by_another, register_device
 from .fields import ID_CONFLICT, INVALID_PAYLOAD, PHOTO_CONFLICT, RECORD_EXISTS, SEQ_CONFLICT, UNKNOWN_KIND, Rejection, parse_time
 from .handlers import HANDLERS
@@ -76,18 +76,19 @@ class Push:
         self.pending: list[Pending] = []
         self.known = Known(mutations)
         self.ctx = Context(user, device_id, clock, self.known)
-        # Idempotency look-ups, one query each for the whole batch.
+        # Idempotency look-ups in one query for the whole batch: the stored copies of its
+        # mutation ids, and which mutations of this device hold its sequence numbers.
+        ids, seqs = {m["mutation_id"] for m in mutations}, {m["seq"] for m in mutations}
         self.stored: dict[str, tuple] = {}
+        self.seq_owner: dict[int, str] = {}
         for row in db.session.execute(
-            select(Mutation.id, Mutation.user_id, Mutation.payload_hash, Mutation.status, Mutation.result)
-            .where(Mutation.id.in_([m["mutation_id"] for m in mutations]))
+            select(Mutation.id, Mutation.device_id, Mutation.seq, Mutation.user_id, Mutation.payload_hash, Mutation.status, Mutation.result)
+            .where(or_(key_in(Mutation.id, ids), and_(Mutation.device_id == device_id, key_in(Mutation.seq, seqs))))
         ):
-            self.stored[row.id] = (row.user_id, row.payload_hash, row.status, row.result)
-        self.seq_owner: dict[int, str] = dict(
-            db.session.execute(
-                select(Mutation.seq, Mutation.id).where(Mutation.device_id == device_id, Mutation.seq.in_([m["seq"] for m in mutations]))
-            ).all()
-        )
+            if row.id in ids:
+                self.stored[row.id] = (row.user_id, row.payload_hash, row.status, row.result)
+            if row.device_id == device_id and row.seq in seqs:
+                self.seq_owner[row.seq] = row.id
 
     # --- the loop ---
 
