@@ -31,7 +31,8 @@ def local_minute(utc_naive: datetime, tz: str) -> str:
 
 def month_of(utc_naive: datetime, tz: str) -> str:
     """The year-month a record is filed under: its observation month in the site's timezone."""
-    return to_local(utc_naive, tz).strftime("%Y-%m")
+    local = to_local(utc_naive, tz)
+    return f"{local.year:04d}-{local.month:02d}"  # strftime's "%Y-%m", without its cost (a push files hundreds)
 
 
 def local_date(utc_naive: datetime, tz: str) -> str:
