@@ -423,6 +423,23 @@ def test_invalid_payload_names_each_bad_field(phone):
     assert set(result["details"]["fields"]) == {"scan_method", "results.2.result"}
 
 
+def test_a_nul_in_typed_text_rejects_that_record_alone_on_either_database(phone):
+    """PostgreSQL cannot store a NUL: it used to refuse the whole push there (and SQLite stored
+    it). Now the record is rejected alone, naming each field, and its neighbours apply."""
+    before = phone.visit("F01", fail=(0,))
+    bad = phone.visit("F02", fail=(1,))
+    bad["payload"]["note"] = "门\x00锁"
+    bad["payload"]["results"][0]["note"] = "\x00"
+    bad["payload"]["results"][1]["finding"]["description"] = "灯\x00"
+    after = phone.visit("F03")
+    results = phone.push_ok([before, bad, after])
+    assert statuses(results) == ["applied", "rejected", "applied"]
+    assert results[1]["code"] == "invalid_payload"
+    assert set(results[1]["details"]["fields"]) == {"note", "results.0.note", "results.1.finding.description"}
+    assert db.session.get(Visit, bad["payload"]["visit_id"]) is None
+    assert db.session.get(Visit, after["payload"]["visit_id"]) is not None
+
+
 def test_checkpoint_may_be_given_by_its_short_code(phone):
     m = phone.visit("F01")
     del m["payload"]["checkpoint_id"]

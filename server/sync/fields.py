@@ -109,6 +109,10 @@ class Fields:
         if not isinstance(value, str):
             self.fail(key, "must be text")
             return ""
+        if "\x00" in value:
+            # PostgreSQL cannot store it (and refused the whole push): refused here, this record alone, on both databases.
+            self.fail(key, "must not contain NUL characters")
+            return ""
         if len(value) > max_len:
             self.fail(key, f"at most {max_len} characters")
             return ""
@@ -187,11 +191,11 @@ def plain_result(raw) -> tuple[str, str, str] | None:
     if type(raw) is not dict or not raw.keys() <= PLAIN_RESULT_KEYS or raw.get("finding") is not None or raw.get("photo_ids") not in (None, []):
         return None
     item_id, outcome, note = raw.get("item_id"), raw.get("result"), raw.get("note")
-    if type(item_id) is not str or not 0 < len(item_id) <= 80 or not item_id.strip() or outcome not in choices.RESULTS:
+    if type(item_id) is not str or not 0 < len(item_id) <= 80 or not item_id.strip() or outcome not in choices.RESULTS or "\x00" in item_id:
         return None
     if note is None:
         note = ""
-    elif type(note) is not str or len(note) > MAX_TEXT:
+    elif type(note) is not str or len(note) > MAX_TEXT or "\x00" in note:
         return None
     return item_id, outcome, note
 
@@ -211,7 +215,7 @@ def plain_id(value) -> bool:
 
 def plain_text(value) -> bool:
     """True for an optional text Fields.text takes as it is (absent, or text within MAX_TEXT)."""
-    return value is None or (type(value) is str and len(value) <= MAX_TEXT)
+    return value is None or (type(value) is str and len(value) <= MAX_TEXT and "\x00" not in value)
 
 
 PLAIN_FINDING_KEYS = frozenset(("finding_id", "severity", "dealt_on_spot", "spot_note", "photo_ids", "description"))
