@@ -137,17 +137,18 @@ def test_server_500_between_batches_then_retry_converges(phone, injector, as_rol
 def test_app_crash_in_the_middle_of_a_batch_saves_none_of_it_and_the_retry_applies_all(phone, monkeypatch):
     import server.audit as audit
 
-    real = audit.record
+    real = audit.record_many
     calls = {"n": 0}
 
     def crash_on_second(*a, **kw):
-        # The second audit event of the push: the visits and findings rows are written by then.
+        # The push's second set of audit events (its tasks', after its findings'): the
+        # visits, findings and tasks rows are written by then.
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
         return real(*a, **kw)
 
-    monkeypatch.setattr(audit, "record", crash_on_second)
+    monkeypatch.setattr(audit, "record_many", crash_on_second)
     for code in ("F01", "F02", "F03"):
         phone.queue(phone.visit(code, fail=(0,)))
     before = state()
