@@ -1,4 +1,4 @@
-"""Benchmark: shift change, 100 phones syncing against gunicorn (4 workers), on PostgreSQL and SQLite.
+"""Benchmark: shift change, 100 phones syncing against gunicorn (2 workers, as `make run`), on PostgreSQL and SQLite.
 
 At the start of the shift every phone logs in and pulls everything. At shift change the
 phones come back into signal and sync what they recorded: each pushes rounds of 20
@@ -21,7 +21,7 @@ Writes bench/out/load.json.
 Targets (issue 8): p95 of a 20-visit push under 300 ms on PostgreSQL; zero errors, lost,
 duplicated. Only 127.0.0.1; a fresh PostgreSQL database is created and dropped per run.
 
-    python bench/load.py [--phones 100] [--rounds 2] [--spread 60] [--backends postgres,sqlite] [--patterns shift,burst]
+    python bench/load.py [--phones 100] [--rounds 2] [--spread 60] [--backends postgres,sqlite] [--patterns shift,burst] [--workers 2]
 """
 
 from __future__ import annotations
@@ -148,9 +148,15 @@ def prepare(url: str, photo_dir: Path, phones: int) -> dict:
 
 
 class Server:
-    """gunicorn with 4 sync workers, as `make run` but with more workers."""
+    """gunicorn with sync workers, as `make run` (2 workers: one per core of the 2-core bench machine).
 
-    def __init__(self, url: str, photo_dir: Path, workers: int = 4):
+    More workers than cores did not drain a burst faster: every request here is CPU work
+    (Python, and the database on the same cores), so extra workers only take turns. 4
+    workers gave a burst p95 about 15% worse than 2 on both databases (3 interleaved runs
+    each, 2026-12-03); `--workers` measures others.
+    """
+
+    def __init__(self, url: str, photo_dir: Path, workers: int = 2):
         self.port = free_port()
         self.url = url
         self.photo_dir = photo_dir
@@ -375,7 +381,7 @@ def arrivals(phones: int, spread: float, seed: int = 8) -> list[float]:
     return [min(spread, n * step + rng.uniform(0, step)) for n in range(phones)]
 
 
-def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path, spread: float) -> dict:
+def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path, spread: float, workers: int = 2) -> dict:
     photo_dir = tmp / f"photos-{backend.name}-{spread:g}"
     with backend as url:
         info = prepare(url, photo_dir, phones)
@@ -386,7 +392,7 @@ def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path
             with lock:
                 latencies[op].append(ms)
 
-        server = Server(url, photo_dir)
+        server = Server(url, photo_dir, workers)
         with server as base:
             start = threading.Barrier(phones + 1)
             shift_change = threading.Barrier(phones + 1)
@@ -447,13 +453,14 @@ def main() -> int:
     ap.add_argument("--spread", type=float, default=60.0, help="seconds over which the phones come back online (shift pattern)")
     ap.add_argument("--backends", default="postgres,sqlite")
     ap.add_argument("--patterns", default="shift,burst")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (`make run` starts 2)")
     args = ap.parse_args()
     jpegs = small_jpegs(8)
     patterns = {"shift": args.spread, "burst": 0.0}
     # Latency on a shared machine means little without its load: recorded beside the numbers.
     out = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
                        "note": "phones (client threads), gunicorn and the database share this machine"},
-           "gunicorn_workers": 4, "visits_per_push": VISITS_PER_PUSH, "phones": args.phones}
+           "gunicorn_workers": args.workers, "visits_per_push": VISITS_PER_PUSH, "phones": args.phones}
     with tempfile.TemporaryDirectory(prefix="patrol-load-") as tmpdir:
         tmp = Path(tmpdir)
         for pattern in args.patterns.split(","):
@@ -461,7 +468,7 @@ def main() -> int:
             for name in args.backends.split(","):
                 backend = Postgres() if name == "postgres" else Sqlite(tmp)
                 print(f"== {pattern} ({spread:g} s), {name}: {args.phones} phones x {args.rounds} pushes of {VISITS_PER_PUSH} visits", flush=True)
-                res = run_backend(backend, args.phones, args.rounds, jpegs, tmp, spread)
+                res = run_backend(backend, args.phones, args.rounds, jpegs, tmp, spread, args.workers)
                 out.setdefault(pattern, {})[name] = res
                 push = res["ops"].get("push_20_visits", {})
                 print(f"   push p50 {push.get('p50_ms')} ms, p95 {push.get('p95_ms')} ms, p99 {push.get('p99_ms')} ms; "

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select
 
 from . import choices, policy
 from .accounts import check_password
+from .db_sqlite import READS_KEY, start_writing
 from .extensions import db
 from .models import AuthSession, LoginAttempt, Membership, User, utcnow
 from .problems import Forbidden, NotFound, Throttled, Unauthenticated
@@ -37,6 +38,7 @@ def init_app(app) -> None:
         # in tests and CLI code): the user must be looked up afresh for every request.
         g.pop("user", None)
         g.pop("auth_session", None)
+        g.pop(READS_KEY, None)
 
 
 def _token_key(token: str) -> str:
@@ -144,6 +146,13 @@ def load_user() -> User | None:
     if user is None or not user.active:
         return None
     if (now - row.last_seen_at) > timedelta(minutes=5):
+        if start_writing(db.session):
+            # A read-only view's transaction ended (server/db_sqlite.py): read the rows
+            # again in the write transaction; the session may have ended meanwhile.
+            row = db.session.get(AuthSession, _token_key(token))
+            user = db.session.get(User, row.user_id) if row is not None and row.expires_at > now else None
+            if user is None or not user.active:
+                return None
         row.last_seen_at = now
         row.expires_at = now + timedelta(hours=current_app.config["SESSION_HOURS"])
         db.session.commit()

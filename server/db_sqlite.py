@@ -1,5 +1,16 @@
-"""SQLite tuning: WAL, durable commits, a busy timeout and enforced foreign keys on every connection."""
+"""SQLite tuning: WAL, durable commits, a busy timeout and enforced foreign keys on every connection.
 
+Every transaction takes SQLite's one write lock at BEGIN (IMMEDIATE), so concurrent writers
+queue instead of failing half way. A view that only reads can say so (`reads_first`): its
+transactions begin DEFERRED, read a WAL snapshot without the lock, and run beside the
+writers; before it writes anything it calls `start_writing`. A phone's pull is such a view:
+at a shift change 100 pulls held the write lock one after another between the pushes. A
+view that has committed its writes and only reads its answer says so too (`reading_again`).
+"""
+
+import functools
+
+from flask import g, has_request_context
 from sqlalchemy import event
 
 # Set on every new connection. synchronous=FULL makes each commit wait until the WAL is on
@@ -12,6 +23,8 @@ PRAGMAS = (
     ("foreign_keys", "ON"),
     ("synchronous", "FULL"),
 )
+
+READS_KEY = "db_reads_first"
 
 
 def tune_sqlite(engine) -> None:
@@ -28,4 +41,52 @@ def tune_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if reading() else "BEGIN IMMEDIATE")
+
+
+def reading() -> bool:
+    """Whether this request's transactions only read for now (a `reads_first` view before `start_writing`)."""
+    return has_request_context() and bool(g.get(READS_KEY))
+
+
+def reads_first(view):
+    """Declare a view whose transactions begin without the write lock until it calls `start_writing`.
+
+    Put it above `@requires`, so that the login check's reads are already lock-free. Any
+    database may use it; only SQLite's transactions differ.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.setdefault(READS_KEY, True)
+        try:
+            return view(*args, **kwargs)
+        finally:
+            g.pop(READS_KEY, None)
+
+    return wrapper
+
+
+def reading_again() -> None:
+    """This request's writes are committed: what it still reads (its answer) begins without the write lock.
+
+    The answer of a write is often dumped from rows the commit expired; on SQLite, reading
+    them again in a transaction that begins IMMEDIATE queued once more behind every writer.
+    """
+    if has_request_context():
+        setattr(g, READS_KEY, True)
+
+
+def start_writing(session) -> bool:
+    """A `reads_first` request is about to write: end its read transaction (nothing of it is lost).
+
+    SQLite cannot safely turn a read transaction into a write one (another writer's commit
+    since the snapshot makes it fail at once, without the busy timeout), so the next
+    statement begins a new transaction that takes the write lock first. Objects already
+    loaded are expired and read again. True when a read transaction was ended.
+    """
+    if not reading():
+        return False
+    g.pop(READS_KEY, None)
+    session.rollback()  # nothing to undo: it only read
+    return True

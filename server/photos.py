@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from . import choices, sounds
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
-from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, TooLarge, Unsupported
+from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, Problem, TooLarge, Unsupported
 from .storage import MissingObject, get_store
 
 FORMATS = ("JPEG", "PNG", "WEBP")
@@ -249,21 +249,61 @@ def make_copies_where(*conditions) -> int:
 def make_pending_copies(limit: int = 50) -> int:
     """One pass of the worker: make the copies of up to `limit` photos, oldest first, each committed on its own.
 
-    A photo another process is working on is skipped (SKIP LOCKED on PostgreSQL; SQLite
-    has one writer); making the same copies twice would anyway write the same files.
+    The rendering is done with no transaction open: the worker takes the next pending
+    photo, ends that transaction, renders and stores the two files, and only then locks
+    the row again to record them (`_record_copies`). On SQLite a transaction holds the one
+    write lock, and this worker runs at a lower priority: rendering a 12 MP photo inside it
+    stopped every push for its whole length. A photo another worker has locked is skipped
+    (SKIP LOCKED on PostgreSQL); two workers rendering the same photo write the same files.
     """
     done = 0
     for _ in range(limit):
-        photo = db.session.execute(
-            select(Photo).where(Photo.copies_pending.is_(True)).order_by(Photo.received_at, Photo.id).limit(1)
+        row = db.session.execute(
+            select(Photo.id, Photo.sha256).where(Photo.copies_pending.is_(True)).order_by(Photo.received_at, Photo.id).limit(1)
             .with_for_update(skip_locked=True)
-        ).scalar_one_or_none()
-        if photo is None:
+        ).first()
+        db.session.commit()  # nothing written: the lock is let go before the rendering
+        if row is None:
             break
-        make_copies(photo)
-        db.session.commit()
+        _record_copies(row.id, row.sha256, _render_original(row.id))
         done += 1
     return done
+
+
+def _render_original(photo_id: str) -> Rendered | Problem:
+    """The copies of a kept original, written to the store; or why they cannot be made. Outside any transaction."""
+    try:
+        data = get_store("photos").read(original_key(photo_id))
+    except MissingObject:
+        return Invalid("The photo's original is missing on the server.", "not_an_image")
+    try:
+        rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
+    except (Invalid, TooLarge) as exc:
+        return exc
+    _store(photo_id, rendered)  # each file all or nothing, before the row says they exist
+    return rendered
+
+
+def _record_copies(photo_id: str, sha256: str | None, made: Rendered | Problem) -> None:
+    """Record copies made outside the transaction, if the photo is still the one they were made from."""
+    photo = db.session.execute(select(Photo).where(Photo.id == photo_id).with_for_update()).scalar_one_or_none()
+    if photo is None:
+        # Deleted while its copies were being made: nothing may be left of it.
+        db.session.commit()
+        if isinstance(made, Rendered):
+            delete_files(photo_id)
+        return
+    if not photo.copies_pending or photo.sha256 != sha256:
+        # Made meanwhile at a first read (the same files), or other bytes now: the next pass sees them.
+        db.session.commit()
+        return
+    if isinstance(made, Rendered):
+        photo.width, photo.height = made.width, made.height
+    else:
+        photo.status = choices.PHOTO_UNREADABLE
+    photo.copies_pending = False
+    _drop_after_commit(photo.id)
+    db.session.commit()
 
 
 def _drop_after_commit(photo_id: str) -> None:

@@ -93,6 +93,58 @@ def test_the_photo_worker_makes_the_copies_and_drops_the_originals(app, patrolle
     assert runner.invoke(args=["photos", "copies"]).output.strip() == "made the copies of 0 photo(s)"
 
 
+def test_the_photo_worker_renders_with_no_transaction_open(app, patroller, monkeypatch):
+    """On SQLite a transaction holds the one write lock: rendering inside it stopped every push."""
+    pid = new_id()
+    assert put(patroller, pid, jpeg(640, 480)).status_code == 201
+    seen = []
+    real = photos.render
+
+    def render(data, max_pixels):
+        seen.append(db.session().in_transaction())
+        return real(data, max_pixels)
+
+    monkeypatch.setattr(photos, "render", render)
+    assert photos.make_pending_copies() == 1
+    assert seen == [False]
+    assert not photo(pid).copies_pending and photo(pid).status == choices.PHOTO_RECEIVED
+
+
+def test_a_photo_deleted_while_the_worker_renders_it_leaves_no_files(app, patroller, monkeypatch):
+    pid = new_id()
+    assert put(patroller, pid, jpeg(640, 480)).status_code == 201
+    real = photos.render
+
+    def render(data, max_pixels):
+        out = real(data, max_pixels)
+        # Retention (or a test) removes the photo while its copies are being made.
+        photos.delete_files(pid)
+        db.session.delete(db.session.get(Photo, pid))
+        db.session.commit()
+        return out
+
+    monkeypatch.setattr(photos, "render", render)
+    assert photos.make_pending_copies() == 1
+    assert keys(app) == [] and photo(pid) is None
+
+
+def test_copies_made_meanwhile_at_a_first_read_are_kept_as_they_are(app, patroller, monkeypatch):
+    pid = new_id()
+    assert put(patroller, pid, jpeg(640, 480)).status_code == 201
+    real = photos.render
+
+    def render(data, max_pixels):
+        out = real(data, max_pixels)
+        monkeypatch.setattr(photos, "render", real)
+        assert patroller.get(f"/api/photos/{pid}?size=thumb").status_code == 200  # made them first
+        return out
+
+    monkeypatch.setattr(photos, "render", render)
+    assert photos.make_pending_copies() == 1
+    assert sorted(k.split(".", 1)[1] for k in keys(app)) == ["display.jpg", "thumb.jpg"]
+    assert not photo(pid).copies_pending and photo(pid).status == choices.PHOTO_RECEIVED
+
+
 def test_a_damaged_upload_is_still_refused_in_the_request_and_nothing_is_kept(app, patroller):
     data = jpeg(1600, 1200)
     pid = new_id()

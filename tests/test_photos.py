@@ -260,3 +260,26 @@ def test_jpeg_comment_and_icc_profile_are_not_copied_into_the_stored_files(app, 
         data = path.read_bytes()
         assert b"114.1E" not in data and b"ICC_PROFILE" not in data
         assert "comment" not in Image.open(path).info
+
+
+def test_an_upload_takes_sqlite_write_lock_once(app, as_role):
+    """Its answer is dumped from the committed row: read again without queueing for the lock a second time."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's one write lock")
+    from sqlalchemy import event
+
+    api = as_role("patroller")
+    db.session.rollback()
+    begins = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        r = put(api, new_id(), jpeg())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert r.status_code == 201 and r.get_json()["status"] == choices.PHOTO_RECEIVED
+    assert begins.count("BEGIN IMMEDIATE") == 1, begins

@@ -191,3 +191,72 @@ def test_pull_arguments_are_checked(as_role, demo):
     assert api.get("/api/sync/pull", query_string={"cursor": -1}).status_code == 422
     assert api.get("/api/sync/pull", query_string={"limit": 5000}).status_code == 422
     assert api.get("/api/sync/pull", query_string={"cursor": "abc"}).status_code == 422
+
+
+# --- pulls read beside the writers (server/db_sqlite.py `reads_first`) ---------------------
+
+
+def _held_write_lock(app):
+    """Another process's writer, as at a shift change: SQLite's write lock held on a second connection."""
+    import sqlite3
+
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    other = sqlite3.connect(path, isolation_level=None, timeout=30)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def _in_thread(fn, seconds: float = 5.0):
+    import threading
+
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", fn()), daemon=True)
+    t.start()
+    t.join(seconds)
+    return t, out
+
+
+def test_a_pull_reads_while_another_writer_holds_sqlite_write_lock(app, as_role, demo):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        import pytest
+
+        pytest.skip("SQLite's one write lock")
+    api = as_role("patroller")
+    pull_all(api)  # checklist versions made: the pull below only reads
+    db.session.rollback()  # the tests' requests share this session: end its transaction
+    other = _held_write_lock(app)
+    try:
+        t, out = _in_thread(lambda: api.get("/api/sync/pull", query_string={"cursor": 0, "limit": 1000}))
+        assert not t.is_alive(), "the pull queued behind the writer"
+        assert out["r"].status_code == 200 and out["r"].get_json()["changes"]
+    finally:
+        other.rollback()
+        other.close()
+        t.join()
+
+
+def test_a_pull_that_must_write_still_writes_and_slides_the_session(app, as_role, demo):
+    """The two writes a pull can make (new checklist versions; the session's sliding expiry) take the lock first."""
+    from server.models import AuthSession, ChecklistVersion
+
+    api = as_role("patroller")
+    db.session.execute(update(AuthSession).values(last_seen_at=utcnow() - timedelta(minutes=30)))
+    db.session.execute(ChecklistVersion.__table__.delete())
+    db.session.commit()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A writer commits while the pull's read snapshot is open: turning that snapshot into a
+        # write would fail at once ("database is locked"); a fresh write transaction waits its turn.
+        other = _held_write_lock(app)
+        t, out = _in_thread(lambda: api.get("/api/sync/pull", query_string={"cursor": 0, "limit": 1000}), 0.5)
+        other.execute("INSERT INTO login_attempts (username, remote_addr, success, at) VALUES ('x', 'y', 0, '2026-01-01 00:00:00')")
+        other.commit()
+        other.close()
+        t.join(10)
+        r = out["r"]
+    else:
+        r = api.get("/api/sync/pull", query_string={"cursor": 0, "limit": 1000})
+    assert r.status_code == 200, r.get_json()
+    assert {c["entity"] for c in r.get_json()["changes"]} >= {"checklist"}
+    db.session.expire_all()
+    assert db.session.execute(select(ChecklistVersion)).first() is not None
+    assert db.session.execute(select(AuthSession.last_seen_at)).scalar() > utcnow() - timedelta(minutes=1)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from .. import choices, drawings, photos, sounds
 from ..auth import authorize, current_user, requires, site_ids
+from ..db_sqlite import reading_again
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Photo
@@ -103,6 +104,7 @@ def put_photo(photo_id):
             db.session.commit()
         raise
     db.session.commit()
+    reading_again()  # the answer reads the committed row: no second wait for SQLite's write lock
     return photo, 201 if created else 200
 
 

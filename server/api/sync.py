@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 
 from .. import choices, sync
 from ..auth import current_user, requires
+from ..db_sqlite import reads_first
 from ..extensions import db
 from ..timeutil import iso
 from .common import StrictSchema, UtcDateTime
@@ -124,6 +125,7 @@ def push(body):
 
 
 @blp.route("/pull")
+@reads_first  # pulls read a snapshot beside the pushes instead of queueing for SQLite's write lock
 @requires()
 @blp.arguments(PullArgs, location="query")
 @blp.response(200, PullAnswerSchema)

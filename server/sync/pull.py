@@ -14,6 +14,7 @@ from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, up
 from .. import choices
 from ..changes import current_cursor
 from ..checklists import current_version
+from ..db_sqlite import start_writing
 from ..extensions import db
 from ..models import Change, ChecklistVersion, Checkpoint, Counter, Department, Finding, Membership, PatrolPlan, Photo, Site, Task, User, utcnow
 from ..plans import plan_payloads
@@ -52,6 +53,8 @@ def ensure_checklists(user: User) -> bool:
         return False
     have = set(db.session.execute(select(ChecklistVersion.site_id, ChecklistVersion.kind).where(ChecklistVersion.site_id.in_(sites))).all())
     missing = [(s, k) for s in sites for k in choices.CHECKPOINT_KINDS if (s, k) not in have]
+    if missing and start_writing(db.session):
+        return ensure_checklists(user)  # looked at again under the write lock
     for s, k in missing:
         current_version(s, k)
     return bool(missing)
