@@ -86,23 +86,17 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
             "addendum": x.addendum or sealed(x.site.id, month),
         })
     insert_rows(Finding.__table__, rows)
-    # Each finding's event, then (the web's path) its photos claimed: those claims write
-    # events of their own, which follow their finding's in the chain.
-    events = [
+    audit.record_many(
         ("finding", x.finding_id, "dealt_on_spot" if x.dealt_on_spot else "reported", x.reported_by, x.site.id, {
             "checkpoint_id": x.checkpoint_id, "visit_id": x.visit_id, "item_id": x.item_id, "severity": x.severity,
             "category": x.category, "route": x.route, "description": x.description, "spot_note": x.spot_note,
             "observed_at": x.observed_at.isoformat(),
         })
         for x in new
-    ]
-    if not any(x.photo_ids for x in new):
-        audit.record_many(events)
-    else:
-        for x, event in zip(new, events):
-            audit.record_many([event])
-            if x.photo_ids:
-                claim_photos(x.photo_ids, purpose=choices.PHOTO_FINDING, site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
+    )
+    for x in new:
+        if x.photo_ids:  # the web's path; a sync push's claims go through its plan
+            claim_photos(x.photo_ids, purpose=choices.PHOTO_FINDING, site_id=x.site.id, user_id=x.reported_by, finding_id=x.finding_id)
     sites = {x.site.id: x.site for x in new}
     # Repeat groups first, so that a new task in one opens flagged (no UPDATE of what was just
     # inserted); then the stored tasks of those groups are flagged and every flag audited.

@@ -108,7 +108,7 @@ class Known:
         visit_ids, round_ids, finding_ids, photo_ids = set(), set(), set(), set()
         for m in mutations:
             _collect(m.get("payload") or {}, visit_ids, round_ids, finding_ids, photo_ids)
-        self.visits, self.findings = _existing_keys(Visit.id, visit_ids, Finding.id, finding_ids)
+        self.visits, self.findings = _existing_keys((Visit.id, visit_ids), (Finding.id, finding_ids))
         self.rounds: dict[str, RoundInfo] = {
             r.id: RoundInfo(r.user_id, r.site_id, r.status) for r in _existing((Round.id, Round.user_id, Round.site_id, Round.status), round_ids)
         }
@@ -139,10 +139,9 @@ def _existing(columns: tuple, ids: set, chunk: int = 900) -> list:
     return out
 
 
-def _existing_keys(*columns_and_ids) -> list[set]:
+def _existing_keys(*pairs) -> list[set]:
     """For each (key column, ids) pair, the ids that exist: on PostgreSQL in one UNION ALL
     (one round trip for them all), on SQLite a query each (no round trips there)."""
-    pairs = [(columns_and_ids[n], columns_and_ids[n + 1]) for n in range(0, len(columns_and_ids), 2)]
     if db.session.get_bind().dialect.name != "postgresql":
         return [{r[0] for r in _existing((column,), ids)} for column, ids in pairs]
     found: list[set] = [set() for _ in pairs]
