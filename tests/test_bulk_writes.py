@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from server.changes import record_change
 from server.extensions import db, insert_rows
 from server.models import Change
-from server.tasks.repeats import flag_repeats
+from server.tasks.repeats import plan_repeats
 
 CHANGES = Change.__table__
 
@@ -85,8 +85,8 @@ def test_a_push_finds_earlier_failures_and_earlier_changes_along_their_indexes(a
     now = datetime(2026, 12, 3, 8, 0, 0)
     findings = [{"id": f"f{n}", "site_id": demo.id, "checkpoint_id": 100 + n, "item_id": f"floor.item{n}", "observed_at": now - timedelta(hours=n)}
                 for n in range(3)]
-    repeat_reads = [s for s in _statements_of(lambda: flag_repeats(findings)) if s[0].lstrip().upper().startswith("SELECT")]
-    assert repeat_reads, "flag_repeats read nothing"
+    repeat_reads = [s for s in _statements_of(lambda: plan_repeats(findings)) if s[0].lstrip().upper().startswith("SELECT")]
+    assert repeat_reads, "plan_repeats read nothing"
     for statement, parameters in repeat_reads:
         plan = _plan(statement, parameters)
         assert "USING INDEX ix_findings_checkpoint_item_observed" in plan and "SCAN findings" not in plan, plan

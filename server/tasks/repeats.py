@@ -31,16 +31,6 @@ class RepeatPlan:
     unflagged: dict = field(default_factory=dict)  # finding id → (task id, site id, state) of its stored task, not flagged
 
 
-def flag_repeats(findings: list[dict]) -> list[int]:
-    """Same item, same checkpoint, failing 3 times within 30 days: flag the tasks involved.
-
-    `findings` are newly stored finding rows (dicts), whose tasks are stored too. Returns
-    the task ids newly flagged. (record_findings plans first and opens the new tasks
-    already flagged: `plan_repeats`, then `apply_repeats`.)
-    """
-    return apply_repeats(plan_repeats(findings))
-
-
 def plan_repeats(findings: list[dict]) -> RepeatPlan:
     """The repeat groups the new findings are in: read, nothing written.
 
