@@ -205,25 +205,9 @@ def make_copies(photo: Photo) -> bool:
     """
     if not photo.copies_pending:
         return photo.status == choices.PHOTO_RECEIVED
-    store = get_store("photos")
-    try:
-        data = store.read(original_key(photo.id))
-    except MissingObject:
-        data = None
-    try:
-        if data is None:
-            raise Invalid("The photo's original is missing on the server.", "not_an_image")
-        rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
-    except (Invalid, TooLarge):
-        photo.status = choices.PHOTO_UNREADABLE
-        photo.copies_pending = False
-        _drop_after_commit(photo.id)
-        return False
-    _store(photo.id, rendered)  # each file all or nothing, before the row says they exist
-    photo.width, photo.height = rendered.width, rendered.height
-    photo.copies_pending = False
-    _drop_after_commit(photo.id)
-    return True
+    made = _render_original(photo.id)
+    _set_copies(photo, made)
+    return isinstance(made, Rendered)
 
 
 def copies_for(photo: Photo) -> Photo:
@@ -297,13 +281,18 @@ def _record_copies(photo_id: str, sha256: str | None, made: Rendered | Problem) 
         # Made meanwhile at a first read (the same files), or other bytes now: the next pass sees them.
         db.session.commit()
         return
+    _set_copies(photo, made)
+    db.session.commit()
+
+
+def _set_copies(photo: Photo, made: Rendered | Problem) -> None:
+    """The row after its copies were made (their size), or could not be (`unreadable`); the original goes after the commit."""
     if isinstance(made, Rendered):
         photo.width, photo.height = made.width, made.height
     else:
         photo.status = choices.PHOTO_UNREADABLE
     photo.copies_pending = False
     _drop_after_commit(photo.id)
-    db.session.commit()
 
 
 def _drop_after_commit(photo_id: str) -> None:

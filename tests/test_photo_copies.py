@@ -110,20 +110,30 @@ def test_the_photo_worker_renders_with_no_transaction_open(app, patroller, monke
     assert not photo(pid).copies_pending and photo(pid).status == choices.PHOTO_RECEIVED
 
 
-def test_a_photo_deleted_while_the_worker_renders_it_leaves_no_files(app, patroller, monkeypatch):
-    pid = new_id()
-    assert put(patroller, pid, jpeg(640, 480)).status_code == 201
+def _while_rendering(monkeypatch, meanwhile) -> None:
+    """The photo worker's render runs, then `meanwhile` happens before the worker records its copies."""
     real = photos.render
 
     def render(data, max_pixels):
         out = real(data, max_pixels)
+        monkeypatch.setattr(photos, "render", real)
+        meanwhile()
+        return out
+
+    monkeypatch.setattr(photos, "render", render)
+
+
+def test_a_photo_deleted_while_the_worker_renders_it_leaves_no_files(app, patroller, monkeypatch):
+    pid = new_id()
+    assert put(patroller, pid, jpeg(640, 480)).status_code == 201
+
+    def delete():
         # Retention (or a test) removes the photo while its copies are being made.
         photos.delete_files(pid)
         db.session.delete(db.session.get(Photo, pid))
         db.session.commit()
-        return out
 
-    monkeypatch.setattr(photos, "render", render)
+    _while_rendering(monkeypatch, delete)
     assert photos.make_pending_copies() == 1
     assert keys(app) == [] and photo(pid) is None
 
@@ -131,15 +141,11 @@ def test_a_photo_deleted_while_the_worker_renders_it_leaves_no_files(app, patrol
 def test_copies_made_meanwhile_at_a_first_read_are_kept_as_they_are(app, patroller, monkeypatch):
     pid = new_id()
     assert put(patroller, pid, jpeg(640, 480)).status_code == 201
-    real = photos.render
 
-    def render(data, max_pixels):
-        out = real(data, max_pixels)
-        monkeypatch.setattr(photos, "render", real)
+    def first_read():
         assert patroller.get(f"/api/photos/{pid}?size=thumb").status_code == 200  # made them first
-        return out
 
-    monkeypatch.setattr(photos, "render", render)
+    _while_rendering(monkeypatch, first_read)
     assert photos.make_pending_copies() == 1
     assert sorted(k.split(".", 1)[1] for k in keys(app)) == ["display.jpg", "thumb.jpg"]
     assert not photo(pid).copies_pending and photo(pid).status == choices.PHOTO_RECEIVED
