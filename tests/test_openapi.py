@@ -26,3 +26,16 @@ def test_api_docs_page_loads_only_local_assets(client):
         assert client.get(ref).status_code == 200, ref
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert "<script>" not in html  # no inline script under the CSP
+
+
+def test_a_new_legal_hold_answers_only_what_its_schema_allows(as_role, demo, client):
+    """A hold that stands has no release yet: the answer says null, so the document must allow
+    null there (a fuzz run found a 201 that broke the published schema)."""
+    answer = as_role("admin").post(f"/api/archive/sites/{demo.id}/holds", json={"reason": "保险理赔 insurance claim"})
+    assert answer.status_code == 201
+    body = answer.get_json()
+    assert body["released_at"] is None and body["released_by"] is None
+    properties = client.get("/api/openapi.json").get_json()["components"]["schemas"]["Hold"]["properties"]
+    for name, value in body.items():
+        if value is None:
+            assert properties[name].get("nullable") is True, name

@@ -68,8 +68,8 @@ class HoldSchema(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     created_by = fields.Integer(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
-    released_at = UtcDateTime(dump_only=True)
-    released_by = fields.Integer(dump_only=True)
+    released_at = UtcDateTime(dump_only=True, allow_none=True)  # null while the hold stands
+    released_by = fields.Integer(dump_only=True, allow_none=True)
 
 
 class PurgePlanSchema(StrictSchema):
