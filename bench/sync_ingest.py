@@ -478,6 +478,19 @@ def floor_postgres(url: str, info_fill, rows: dict, batches: int) -> float:
     return elapsed
 
 
+def quiet_disk() -> None:
+    """Let the disk settle before a timed run: what the last run left to write (PostgreSQL's
+    dirty buffers after a COPY, the peer's leveldb compaction, the page cache) is flushed now,
+    not during the next run's fsyncs. Each timed run starts from the same quiet disk."""
+    if POSTGRES_URL:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    os.sync()
+    time.sleep(0.5)
+
+
 def side_by_side(tmp: Path) -> dict:
     """REPS interleaved reps of: Patrol's push on SQLite, the peer's, Patrol's on PostgreSQL, the
     peer's again, and each database's floor for the rows that push stored. Medians."""
@@ -490,21 +503,27 @@ def side_by_side(tmp: Path) -> dict:
             batches = build(info, VISITS, BATCH)
             with serving(template, tmp, f"side-{rep}") as (s, url, db_path):
                 sent = []
+                quiet_disk()
                 times["sqlite"].append(push_all(s, url, str(uuid.uuid4()), batches, "applied", sent))
             if rep == 0:
                 sent_first = sent
             rows = new_rows(f"sqlite:///{db_path}", snapshot_keys(f"sqlite:///{template}"))
             counts = {name: len(r) for name, (_c, r) in rows.items()}
+            quiet_disk()
             times["floor_sqlite"].append(floor_sqlite(template, tmp, rows, len(batches)))
+            quiet_disk()
             times["peer"].append(peer_push(peer, f"visits-{rep}-a", batches))
             if POSTGRES_URL:
                 pg_info = make_database(tmp / "unused", POSTGRES_URL)
                 before = snapshot_keys(POSTGRES_URL)
                 pg_batches = build(pg_info, VISITS, BATCH)
                 with serving(template, tmp, f"side-pg-{rep}", database_url=POSTGRES_URL) as (s, url, _):
+                    quiet_disk()
                     times["postgres"].append(push_all(s, url, str(uuid.uuid4()), pg_batches, "applied"))
                 rows = new_rows(POSTGRES_URL, before)
+                quiet_disk()
                 times["floor_postgres"].append(floor_postgres(POSTGRES_URL, lambda: make_database(tmp / "unused", POSTGRES_URL), rows, len(batches)))
+                quiet_disk()
                 times["peer"].append(peer_push(peer, f"visits-{rep}-b", pg_batches))
     med = {k: statistics.median(v) if v else None for k, v in times.items()}
 
