@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 
 from .. import audit
 from .. import choices as C
@@ -74,22 +74,11 @@ def open_tasks_for(findings: list[dict], sites: dict[int, Site], repeats: set[st
             "state": C.TASK_OPEN, "due_at": due, "original_due_at": due, "repeat_flag": f["id"] in repeats, "cancel_reason": "", "case": {},
             "created_at": now, "updated_at": now,
         })
-    table = Task.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Ids taken from the sequence in one short query, then one pipelined executemany of
-        # tuples: a multi-row INSERT … RETURNING of a push's tasks is a statement of tens of
-        # kilobytes that psycopg parses in Python each time (too long for its cache).
-        ids = db.session.execute(
-            text("SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, :n)"), {"n": len(rows)}
-        ).scalars().all()
-        for row, task_id in zip(rows, ids):
-            row["id"] = task_id
-        insert_tuples(table, TASK_COLUMNS, [tuple(json.dumps(row[c]) if c == "case" else row[c] for c in TASK_COLUMNS) for row in rows],
-                      json_text=("case",))
-        task_of = {row["finding_id"]: row["id"] for row in rows}
-    else:
-        stmt = insert(table).returning(table.c.id, table.c.finding_id)  # matched by finding id: any row order will do
-        task_of = {finding_id: task_id for task_id, finding_id in db.session.execute(stmt, rows)}
+    for row, task_id in zip(rows, _new_task_ids(len(rows))):
+        row["id"] = task_id
+    insert_tuples(Task.__table__, TASK_COLUMNS, [tuple(json.dumps(row[c]) if c == "case" else row[c] for c in TASK_COLUMNS) for row in rows],
+                  json_text=("case",))
+    task_of = {row["finding_id"]: row["id"] for row in rows}
     audit.record_many(
         ("task", task_of[f["id"]], "opened", f["reported_by"], row["site_id"],
          {"finding_id": f["id"], "due_at": row["due_at"].isoformat(), "route": row["route"], "department_id": row["department_id"]})
@@ -97,3 +86,22 @@ def open_tasks_for(findings: list[dict], sites: dict[int, Site], repeats: set[st
     )
     tell_phones_all((task_of[f["id"]], row["site_id"], C.TASK_OPEN) for f, row in zip(findings, rows))
     return task_of
+
+
+def _new_task_ids(n: int) -> list[int]:
+    """Ids for `n` new tasks, so that they go in as one executemany / COPY of plain tuples.
+
+    A multi-row INSERT … RETURNING of a push's tasks is a statement of tens of kilobytes,
+    compiled by SQLAlchemy (and on PostgreSQL parsed by psycopg) anew for each row count.
+    PostgreSQL: taken from the tasks' sequence in one short query. SQLite: the ids it would
+    give itself (tasks.id is a rowid without AUTOINCREMENT: the largest + 1), read inside the
+    writing transaction; a concurrent writer cannot take them first, since SQLite has one
+    writer and a read transaction that is out of date cannot start writing (SQLITE_BUSY),
+    and a taken id would fail the primary key, never share a row.
+    """
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        return list(conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, %(n)s)", {"n": n}).scalars())
+    last = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM tasks").scalar()
+    return list(range(last + 1, last + 1 + n))

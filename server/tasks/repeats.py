@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, func, select, type_coerce, update
+from sqlalchemy import func, select, update
 
 from .. import audit
 from ..extensions import db
@@ -56,24 +56,30 @@ def plan_repeats(findings: list[dict]) -> RepeatPlan:
     checkpoints = sorted({k[1] for k in keys})
     items = sorted({k[2] for k in keys})
     conn = db.session.connection()
-    # On SQLite the time comes back as the stored text and is parsed here (datetime's own
-    # parser, many times faster than the dialect's per-row one); PostgreSQL gives datetimes.
-    raw_time = conn.dialect.name == "sqlite"
-    at_column = type_coerce(F.c.observed_at, String) if raw_time else F.c.observed_at
-    for start in range(0, len(checkpoints), 400):
-        rows = conn.execute(
-            select(F.c.site_id, F.c.checkpoint_id, F.c.item_id, F.c.id, at_column, T.c.id, T.c.site_id, T.c.state, T.c.repeat_flag)
-            .select_from(F.outerjoin(T, T.c.finding_id == F.c.id))
-            .where(
-                F.c.checkpoint_id.in_(checkpoints[start : start + 400]),
-                F.c.item_id.in_(items),
-                F.c.observed_at >= lo,
-                F.c.observed_at <= hi,
-            )
-        ).all()
+    # By the driver: a Core select with two expanding INs is compiled anew for each count of
+    # checkpoints and items, and its rows processed one by one; this is one of the push's
+    # few reads. On SQLite the time comes back as the stored text and is parsed here
+    # (datetime's own parser, many times faster than the dialect's per-row one).
+    sqlite = conn.dialect.name == "sqlite"
+    head = ("SELECT f.site_id, f.checkpoint_id, f.item_id, f.id, f.observed_at, t.id, t.site_id, t.state, t.repeat_flag "
+            "FROM findings AS f LEFT OUTER JOIN tasks AS t ON t.finding_id = f.id WHERE ")
+    if sqlite:
+        # A chunk of checkpoints per query keeps under SQLite's cap on bound parameters.
+        as_stored = F.c.observed_at.type._cached_bind_processor(conn.dialect)  # what Core would send for them
+        lo_text, hi_text = as_stored(lo), as_stored(hi)
+        reads = []
+        for start in range(0, len(checkpoints), 400):
+            chunk = checkpoints[start : start + 400]
+            sql = (f"{head}f.checkpoint_id IN ({', '.join('?' * len(chunk))}) AND f.item_id IN ({', '.join('?' * len(items))}) "
+                   "AND f.observed_at >= ? AND f.observed_at <= ?")
+            reads.append(conn.exec_driver_sql(sql, (*chunk, *items, lo_text, hi_text)).fetchall())
+    else:
+        sql = f"{head}f.checkpoint_id = ANY(%s) AND f.item_id = ANY(%s) AND f.observed_at >= %s AND f.observed_at <= %s"
+        reads = [conn.exec_driver_sql(sql, (checkpoints, items, lo, hi)).fetchall()]
+    for rows in reads:
         for site_id, checkpoint_id, item_id, fid, at, task_id, task_site, state, flag in rows:
             if (site_id, checkpoint_id, item_id) in keys:
-                groups.setdefault((site_id, checkpoint_id, item_id), []).append((datetime.fromisoformat(at) if raw_time else at, fid))
+                groups.setdefault((site_id, checkpoint_id, item_id), []).append((datetime.fromisoformat(at) if sqlite else at, fid))
                 if task_id is not None and not flag:
                     unflagged[fid] = (task_id, task_site, state)
     involved: dict[str, tuple[list, str, int]] = {}  # finding id → (its repeat group's (time, id) in time order, item, its place there)
