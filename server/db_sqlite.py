@@ -4,7 +4,9 @@ Every transaction takes SQLite's one write lock at BEGIN (IMMEDIATE), so concurr
 queue instead of failing half way. A view that only reads can say so (`reads_first`): its
 transactions begin DEFERRED, read a WAL snapshot without the lock, and run beside the
 writers; before it writes anything it calls `start_writing`. A phone's pull is such a view:
-at a shift change 100 pulls held the write lock one after another between the pushes. A
+at a shift change 100 pulls held the write lock one after another between the pushes. So
+are a push (its login check and the validation of its body come first) and a photo upload
+(the image is read first; bytes already received write nothing and take no lock). A
 view that has committed its writes and only reads its answer says so too (`reading_again`).
 """
 

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import choices, sounds
+from .db_sqlite import start_writing
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
 from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, Problem, TooLarge, Unsupported
@@ -442,17 +443,16 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
         # can decode into JPEG before sending, and iOS hands file inputs JPEG (README, Photos).
         raise Unsupported("HEIC and other formats are not accepted: send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp), or a sound clip (audio/webm, audio/ogg, audio/mp4).")
 
-    photo = db.session.get(Photo, photo_id, with_for_update=True)
-    if photo is not None and not can_see(user, photo):
-        raise NotFound("Not found.")
-    if photo is not None and photo.status == choices.PHOTO_RECEIVED:
-        if photo.sha256 != digest:
-            raise Conflict("A different photo was already uploaded under this id.", "photo_conflict")
+    photo, same = _uploaded_yet(user, photo_id, digest)
+    if same:
         return photo, False
-    if photo is not None and not taken_by(photo, user.id):
-        raise Forbidden("This photo is expected from the person whose record names it.", "not_your_photo")
-
+    # The image is read before the write lock is taken (SQLite's: a `reads_first` request
+    # reads lock-free until here), then the row is looked at again under it.
     display_size = check(data, current_app.config["MAX_IMAGE_PIXELS"]) if clip is None else (0, 0)
+    if start_writing(db.session):
+        photo, same = _uploaded_yet(user, photo_id, digest)
+        if same:
+            return photo, False
     if photo is None:
         try:
             with db.session.begin_nested():
@@ -477,6 +477,21 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     else:
         get_store("photos").put(original_key(photo_id), data, mime)
     return photo, True
+
+
+def _uploaded_yet(user: User, photo_id: str, digest: str) -> tuple[Photo | None, bool]:
+    """The photo's row, if any, and whether these very bytes were received already; refuses
+    an upload that must not replace what is there."""
+    photo = db.session.get(Photo, photo_id, with_for_update=True)
+    if photo is not None and not can_see(user, photo):
+        raise NotFound("Not found.")
+    if photo is not None and photo.status == choices.PHOTO_RECEIVED:
+        if photo.sha256 != digest:
+            raise Conflict("A different photo was already uploaded under this id.", "photo_conflict")
+        return photo, True
+    if photo is not None and not taken_by(photo, user.id):
+        raise Forbidden("This photo is expected from the person whose record names it.", "not_your_photo")
+    return photo, False
 
 
 def mark_unreadable(user: User, photo_id: str) -> Photo | None:

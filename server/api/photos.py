@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from .. import choices, drawings, photos, sounds
 from ..auth import authorize, current_user, requires, site_ids
-from ..db_sqlite import reading_again
+from ..db_sqlite import reading_again, reads_first, start_writing
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Photo
@@ -79,6 +79,7 @@ def list_photos(args):
 
 
 @blp.route("/<photo_id>", methods=["PUT"])
+@reads_first  # the login check and the reading of the image take no write lock (photos.upload takes it to write)
 @requires()  # no role decides: the photo is expected from the person whose record names it (photos.upload)
 @blp.doc(
     requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in (*photos.CONTENT_TYPES, *sounds.CONTENT_TYPES)}},
@@ -100,6 +101,7 @@ def put_photo(photo_id):
             raise
         # The refusal stands, and the photo's record keeps that it was unreadable.
         db.session.rollback()
+        start_writing(db.session)
         if photos.mark_unreadable(user, photo_id) is not None:
             db.session.commit()
         raise

@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 
 from .. import choices, sync
 from ..auth import current_user, requires
-from ..db_sqlite import reads_first
+from ..db_sqlite import reads_first, start_writing
 from ..extensions import db
 from ..timeutil import iso
 from .common import StrictSchema, UtcDateTime
@@ -112,11 +112,13 @@ class ExpectedSchema(StrictSchema):
 
 
 @blp.route("/push", methods=["POST"])
+@reads_first  # the login check and the body's validation take no write lock; the push takes it below
 @requires()
 @blp.arguments(PushSchema)
 @blp.response(200, PushAnswerSchema)
 def push(body):
     """Apply a batch of records made offline; each is applied exactly once."""
+    start_writing(db.session)
     answer = sync.push(current_user(), body, request.user_agent.string or "")
     db.session.commit()  # acknowledged means durable: the answer goes out only after this
     # Already plain JSON values in PushAnswerSchema's shape (the fuzz tests check it against

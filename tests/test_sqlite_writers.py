@@ -1,0 +1,124 @@
+"""SQLite's one writer (server/db_sqlite.py): a push and a photo upload take the write lock
+only to write.
+
+At a shift change a hundred phones push and upload at once, and SQLite has one writer.
+What a request does before it writes (the login check, reading and validating the body,
+reading the image) must not queue behind the other writers; a resent photo that writes
+nothing takes no lock at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+
+import pytest
+
+from server.extensions import db
+from server.models import Photo
+
+from .support.api import error_of
+from .support.ids import new_id
+from .support.phone import Phone
+from .support.records import jpeg
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_only(app):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's one write lock")
+
+
+def _database(app) -> str:
+    return app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+
+
+def _held_write_lock(app):
+    """Another process's writer, as at a shift change: SQLite's write lock held on a second connection."""
+    other = sqlite3.connect(_database(app), isolation_level=None, timeout=30)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def _in_thread(fn, seconds: float = 5.0):
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", fn()), daemon=True)
+    t.start()
+    t.join(seconds)
+    return t, out
+
+
+def test_a_bad_push_is_answered_while_another_writer_holds_the_lock(app, as_role, demo):
+    """Validation comes before the write lock: a malformed push does not queue behind the crowd."""
+    api = as_role("patroller")
+    db.session.rollback()
+    other = _held_write_lock(app)
+    try:
+        t, out = _in_thread(lambda: api.post("/api/sync/push", json={"device_id": "phone-0001", "mutations": "nope"}))
+        assert not t.is_alive(), "the bad push waited for the write lock"
+        assert out["r"].status_code == 422
+        assert error_of(out["r"])["code"] == "validation_error"
+    finally:
+        other.rollback()
+        other.close()
+        t.join()
+
+
+def test_a_push_waits_for_the_lock_then_applies(app, as_role, demo):
+    api = as_role("patroller")
+    phone = Phone(api, demo.id)
+    visit = phone.visit("F01", fail=(0,))
+    db.session.rollback()
+    other = _held_write_lock(app)
+    try:
+        t, out = _in_thread(lambda: phone.push([visit]), 0.5)
+        assert t.is_alive(), "the push wrote while another writer held the lock"
+    finally:
+        other.rollback()
+        other.close()
+    t.join(30)
+    r = out["r"]
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["results"][0]["status"] == "applied" and r.get_json()["results"][0]["result"]["task_ids"]
+
+
+def _photo(api, phone, code: str) -> tuple[str, bytes, dict]:
+    pid = new_id()
+    phone.push_ok([phone.visit(code, photo_ids=[pid])])
+    data = jpeg()
+    return pid, data, {"Content-Type": "image/jpeg", "X-Content-SHA256": hashlib.sha256(data).hexdigest()}
+
+
+def test_a_photo_sent_again_is_answered_while_another_writer_holds_the_lock(app, as_role, demo):
+    """A resent upload of bytes already received writes nothing, so it takes no lock."""
+    api = as_role("patroller")
+    pid, data, headers = _photo(api, Phone(api, demo.id), "F01")
+    assert api.put(f"/api/photos/{pid}", data=data, headers=headers).status_code == 201
+    db.session.rollback()
+    other = _held_write_lock(app)
+    try:
+        t, out = _in_thread(lambda: api.put(f"/api/photos/{pid}", data=data, headers=headers))
+        assert not t.is_alive(), "the resent photo waited for the write lock"
+        assert out["r"].status_code == 200
+    finally:
+        other.rollback()
+        other.close()
+        t.join()
+
+
+def test_a_new_photo_waits_for_the_lock_then_is_stored(app, as_role, demo):
+    api = as_role("patroller")
+    pid, data, headers = _photo(api, Phone(api, demo.id), "F02")
+    db.session.rollback()
+    other = _held_write_lock(app)
+    try:
+        t, out = _in_thread(lambda: api.put(f"/api/photos/{pid}", data=data, headers=headers), 0.5)
+        assert t.is_alive(), "a new photo was stored while another writer held the lock"
+    finally:
+        other.rollback()
+        other.close()
+    t.join(30)
+    assert out["r"].status_code == 201, out["r"].get_json()
+    db.session.expire_all()
+    assert db.session.get(Photo, pid).status == "received"
