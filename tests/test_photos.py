@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from PIL import ExifTags, Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server import choices, photos
 from server.extensions import db
-from server.models import Photo
+from server.models import Photo, utcnow
 
 from .support.api import ApiClient, error_of
 from .support.ids import new_id
@@ -163,6 +164,22 @@ def test_record_before_photo_lists_it_as_expected_until_it_arrives(patroller, de
     photo = db.session.get(Photo, arrives)
     db.session.refresh(photo)
     assert photo.status == choices.PHOTO_RECEIVED and photo.site_id == demo.id and photo.visit_id is not None
+
+
+def test_a_push_answers_the_photos_to_send_oldest_first_and_the_unreadable_apart(patroller, demo):
+    """The phone uploads in the order it is told: the photo waiting longest first."""
+    phone = Phone(patroller, demo.id)
+    named = []
+    for code in ("F03", "F01", "F02"):
+        pid = new_id()
+        phone.push_ok([phone.visit(code, photo_ids=[pid])])
+        named.append(pid)
+    db.session.execute(update(Photo).where(Photo.id == named[1]).values(created_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+    assert put(patroller, named[2], jpeg()[:300]).status_code == 422  # unreadable: to be taken again
+    answer = phone.push([]).get_json()
+    assert answer["expected_photos"] == [named[1], named[0]]
+    assert answer["unreadable_photos"] == [named[2]]
 
 
 def test_supervisor_sees_which_photos_a_record_still_expects(patroller, as_role, demo):

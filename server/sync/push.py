@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import choices, photos
@@ -304,8 +304,9 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
     if not mutations:
         # Nothing to record: answer the clock and the expected photos, register nothing.
         refuse_if_owned_by_another(user, body["device_id"])
-        return {"server_time": received_at, "clock_offset_ms": clock.offset_ms, "results": [], "expected_photos": expected_photos(user),
-                "unreadable_photos": expected_photos(user, status=choices.PHOTO_UNREADABLE)}
+        expected, unreadable = photos_to_send(user)
+        return {"server_time": received_at, "clock_offset_ms": clock.offset_ms, "results": [], "expected_photos": expected,
+                "unreadable_photos": unreadable}
     device = register_device(user, body["device_id"], user_agent)
     results = Push(user, device.id, clock, mutations).run()
     statuses = [r["status"] for r in results]
@@ -315,13 +316,28 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
         rejected=statuses.count(choices.SYNC_REJECTED),
         seqs=[m["seq"] for m, r in zip(mutations, results) if r.get("code") != SEQ_CONFLICT],
     )
+    expected, unreadable = photos_to_send(user)
     return {
         "server_time": received_at,
         "clock_offset_ms": clock.offset_ms,
         "results": results,
-        "expected_photos": expected_photos(user),
-        "unreadable_photos": expected_photos(user, status=choices.PHOTO_UNREADABLE),
+        "expected_photos": expected,
+        "unreadable_photos": unreadable,
     }
+
+
+def photos_to_send(user: User, limit: int = 1000) -> tuple[list[str], list[str]]:
+    """`expected_photos` of both kinds in one query (a push answers both): (expected, unreadable)."""
+    kinds = [
+        select(Photo.id, Photo.status, Photo.created_at).where(Photo.uploaded_by == user.id, Photo.status == status)
+        .order_by(Photo.created_at, Photo.id).limit(limit).subquery()
+        for status in (choices.PHOTO_EXPECTED, choices.PHOTO_UNREADABLE)
+    ]
+    both = union_all(*(select(k.c.id, k.c.status, k.c.created_at) for k in kinds)).subquery()
+    out: dict[str, list[str]] = {choices.PHOTO_EXPECTED: [], choices.PHOTO_UNREADABLE: []}
+    for photo_id, status in db.session.execute(select(both.c.id, both.c.status).order_by(both.c.created_at, both.c.id)):
+        out[status].append(photo_id)
+    return out[choices.PHOTO_EXPECTED], out[choices.PHOTO_UNREADABLE]
 
 
 def expected_photos(user: User, limit: int = 1000, status: str = choices.PHOTO_EXPECTED) -> list[str]:
