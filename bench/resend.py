@@ -133,7 +133,8 @@ class Phone:
         return rest, len(marked)
 
 
-def main() -> int:
+def measure() -> dict:
+    """The resend's bytes against the first push's (what main writes; bench/sync_ingest.py takes its ratio)."""
     rng = random.Random(16)
     with tempfile.TemporaryDirectory(prefix="patrol-resend-") as tmp:
         app, info = setup(Path(tmp) / "resend.sqlite3")
@@ -187,6 +188,11 @@ def main() -> int:
         "target": {"resend_bytes_ratio_max": 0.1},
     }
     out["target_met"] = out["resend_bytes_ratio"] <= 0.1
+    return out
+
+
+def main() -> int:
+    out = measure()
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / "resend.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out))
