@@ -71,8 +71,9 @@ def insert_tuples(table, columns: tuple[str, ...], rows: list[tuple], json_text:
             marks.append(mark)
             procs.append(_fast_sqlite_datetime(column.type._cached_bind_processor(dialect))
                          if dialect.name == "sqlite" and isinstance(column.type, DateTime) else column.type._cached_bind_processor(dialect))
-    if any(procs):
-        rows = [tuple(v if f is None or v is None else f(v) for f, v in zip(procs, row)) for row in rows]
+    converts = [(i, f) for i, f in enumerate(procs) if f is not None]
+    if converts:
+        rows = _converted(rows, converts)
     names = ", ".join(quote(name) for name in columns)
     sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(marks)})"
     if skip_conflicts_on:
@@ -93,6 +94,33 @@ def _insert_unnest(conn, table, columns, rows, json_text, skip_conflicts_on, quo
     sql = (f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({', '.join(arrays)}) "
            f"ON CONFLICT ({', '.join(quote(name) for name in skip_conflicts_on)}) DO NOTHING")
     return conn.exec_driver_sql(sql, tuple(list(values) for values in zip(*rows))).rowcount
+
+
+def _converted(rows: list[tuple], converts: list[tuple[int, object]]) -> list[tuple]:
+    """The rows with the values of the columns that have a bind processor passed through it.
+
+    Only those columns are touched, and a naive datetime seen before in the same column is
+    converted once: a push's rows share most of their times (the moment it was received,
+    its `now`). Other values are converted each time (equal is not always the same text:
+    two aware datetimes of one instant in two time zones, say).
+    """
+    out = []
+    seen: list[dict] = [{} for _ in converts]
+    for row in rows:
+        row = list(row)
+        for (i, convert), cache in zip(converts, seen):
+            value = row[i]
+            if value is None:
+                continue
+            if type(value) is datetime and value.tzinfo is None:
+                text = cache.get(value)
+                if text is None:
+                    text = cache[value] = convert(value)
+                row[i] = text
+            else:
+                row[i] = convert(value)
+        out.append(tuple(row))
+    return out
 
 
 def _fast_sqlite_datetime(slow):
