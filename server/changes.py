@@ -9,7 +9,7 @@ never step over a change that commits later with a lower number.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import BigInteger, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import deferred
@@ -21,16 +21,23 @@ CURSOR = "change_cursor"
 
 def take(name: str, count: int = 1) -> int:
     """Take `count` values of a named counter; returns the last. The row stays locked until commit."""
-    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + count).returning(Counter.value)
-    result = db.session.execute(stmt).scalar()
+    stmt = _TAKE
+    result = db.session.execute(stmt, {"counter": name, "count": count}).scalar()
     if result is None:
         # The counter's first use. Another transaction may be creating it at this moment:
         # ON CONFLICT DO NOTHING waits for that one and leaves its row, which the UPDATE
         # then takes in turn (a plain INSERT failed the whole push with a unique violation).
         dialect_insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         db.session.execute(dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
-        result = db.session.execute(stmt).scalar()
+        result = db.session.execute(stmt, {"counter": name, "count": count}).scalar()
     return int(result)
+
+
+# Built once (a statement object keeps its cache key), on the table: every commit that audits
+# or logs a change runs it, and no Counter object is kept in a session to synchronise.
+_COUNTERS = Counter.__table__
+_TAKE = (update(_COUNTERS).where(_COUNTERS.c.name == bindparam("counter"))
+         .values(value=_COUNTERS.c.value + bindparam("count", type_=BigInteger)).returning(_COUNTERS.c.value))
 
 
 def record_change(entity: str, entity_id, *, site_id: int | None = None, user_id: int | None = None, op: str = "upsert") -> None:

@@ -328,16 +328,24 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
 
 def photos_to_send(user: User, limit: int = 1000) -> tuple[list[str], list[str]]:
     """`expected_photos` of both kinds in one query (a push answers both): (expected, unreadable)."""
+    out: dict[str, list[str]] = {choices.PHOTO_EXPECTED: [], choices.PHOTO_UNREADABLE: []}
+    for photo_id, status in db.session.execute(_PHOTOS_TO_SEND, {"user_id": user.id, "limit": limit}):
+        out[status].append(photo_id)
+    return out[choices.PHOTO_EXPECTED], out[choices.PHOTO_UNREADABLE]
+
+
+def _photos_to_send_statement():
+    # Built once: every push runs it, and a statement object keeps its cache key.
     kinds = [
-        select(Photo.id, Photo.status, Photo.created_at).where(Photo.uploaded_by == user.id, Photo.status == status)
-        .order_by(Photo.created_at, Photo.id).limit(limit).subquery()
+        select(Photo.id, Photo.status, Photo.created_at).where(Photo.uploaded_by == bindparam("user_id"), Photo.status == status)
+        .order_by(Photo.created_at, Photo.id).limit(bindparam("limit")).subquery()
         for status in (choices.PHOTO_EXPECTED, choices.PHOTO_UNREADABLE)
     ]
     both = union_all(*(select(k.c.id, k.c.status, k.c.created_at) for k in kinds)).subquery()
-    out: dict[str, list[str]] = {choices.PHOTO_EXPECTED: [], choices.PHOTO_UNREADABLE: []}
-    for photo_id, status in db.session.execute(select(both.c.id, both.c.status).order_by(both.c.created_at, both.c.id)):
-        out[status].append(photo_id)
-    return out[choices.PHOTO_EXPECTED], out[choices.PHOTO_UNREADABLE]
+    return select(both.c.id, both.c.status).order_by(both.c.created_at, both.c.id)
+
+
+_PHOTOS_TO_SEND = _photos_to_send_statement()
 
 
 def expected_photos(user: User, limit: int = 1000, status: str = choices.PHOTO_EXPECTED) -> list[str]:
