@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from . import choices, policy, webhooks
 from .extensions import db, insert_tuples
@@ -19,15 +19,17 @@ from .timeutil import local_minute
 
 def site_recipients(site_id: int, action: str = "notice.receive_major") -> list[int]:
     """Active users whose role at the site the policy gives `action` (by default: told of major problems)."""
-    roles = policy.roles_for(action)
-    return sorted(
-        db.session.execute(
-            select(Membership.user_id)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.site_id == site_id, Membership.role.in_(roles), User.active.is_(True))
-            .distinct()
-        ).scalars()
-    )
+    roles = sorted(policy.roles_for(action))
+    return sorted(db.session.execute(_RECIPIENTS, {"site_id": site_id, "roles": roles}).scalars())
+
+
+# Built once (a sync push asks twice: majors, then new tasks): a statement object keeps its cache key.
+_RECIPIENTS = (
+    select(Membership.user_id)
+    .join(User, User.id == Membership.user_id)
+    .where(Membership.site_id == bindparam("site_id"), Membership.role.in_(bindparam("roles", expanding=True)), User.active.is_(True))
+    .distinct()
+)
 
 
 def notify(user_ids, *, site_id: int, kind: str, dedupe_key: str, task_id: int | None = None, data: dict | None = None) -> int:

@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from . import choices
 from .extensions import db, dialect_insert
@@ -54,6 +54,11 @@ def queue(site_id: int, dedupe_key: str, event: dict) -> int:
     return queue_all([(site_id, dedupe_key, event)])
 
 
+# Built once (every sync push with a major finding asks): a statement object keeps its cache key.
+_ACTIVE_HOOKS = (select(Webhook.id, Webhook.site_id)
+                 .where(Webhook.site_id.in_(bindparam("site_ids", expanding=True)), Webhook.active.is_(True)).order_by(Webhook.id))
+
+
 def queue_all(events: list[tuple[int, str, dict]]) -> int:
     """Queue each (site id, dedupe key, event) for every active webhook of its site, once per key:
     one query for the hooks and one INSERT … ON CONFLICT DO NOTHING for all deliveries (a
@@ -61,9 +66,7 @@ def queue_all(events: list[tuple[int, str, dict]]) -> int:
     if not events:
         return 0
     hooks: dict[int, list[int]] = {}
-    for hook_id, site_id in db.session.execute(
-        select(Webhook.id, Webhook.site_id).where(Webhook.site_id.in_({e[0] for e in events}), Webhook.active.is_(True)).order_by(Webhook.id)
-    ):
+    for hook_id, site_id in db.session.execute(_ACTIVE_HOOKS, {"site_ids": sorted({e[0] for e in events})}):
         hooks.setdefault(site_id, []).append(hook_id)
     now = utcnow()
     rows = [
