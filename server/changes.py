@@ -21,15 +21,15 @@ CURSOR = "change_cursor"
 
 def take(name: str, count: int = 1) -> int:
     """Take `count` values of a named counter; returns the last. The row stays locked until commit."""
-    stmt = _TAKE
-    result = db.session.execute(stmt, {"counter": name, "count": count}).scalar()
+    params = {"counter": name, "count": count}
+    result = db.session.execute(_TAKE, params).scalar()
     if result is None:
         # The counter's first use. Another transaction may be creating it at this moment:
         # ON CONFLICT DO NOTHING waits for that one and leaves its row, which the UPDATE
         # then takes in turn (a plain INSERT failed the whole push with a unique violation).
         dialect_insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         db.session.execute(dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
-        result = db.session.execute(stmt, {"counter": name, "count": count}).scalar()
+        result = db.session.execute(_TAKE, params).scalar()
     return int(result)
 
 

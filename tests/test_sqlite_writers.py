@@ -10,8 +10,6 @@ nothing takes no lock at all.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-import threading
 
 import pytest
 
@@ -22,6 +20,7 @@ from .support.api import error_of
 from .support.ids import new_id
 from .support.phone import Phone
 from .support.records import jpeg
+from .support.sqlite_lock import answered_while_locked, waits_for_the_lock
 
 
 @pytest.fixture(autouse=True)
@@ -30,39 +29,13 @@ def _sqlite_only(app):
         pytest.skip("SQLite's one write lock")
 
 
-def _database(app) -> str:
-    return app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-
-
-def _held_write_lock(app):
-    """Another process's writer, as at a shift change: SQLite's write lock held on a second connection."""
-    other = sqlite3.connect(_database(app), isolation_level=None, timeout=30)
-    other.execute("BEGIN IMMEDIATE")
-    return other
-
-
-def _in_thread(fn, seconds: float = 5.0):
-    out = {}
-    t = threading.Thread(target=lambda: out.setdefault("r", fn()), daemon=True)
-    t.start()
-    t.join(seconds)
-    return t, out
-
-
 def test_a_bad_push_is_answered_while_another_writer_holds_the_lock(app, as_role, demo):
     """Validation comes before the write lock: a malformed push does not queue behind the crowd."""
     api = as_role("patroller")
     db.session.rollback()
-    other = _held_write_lock(app)
-    try:
-        t, out = _in_thread(lambda: api.post("/api/sync/push", json={"device_id": "phone-0001", "mutations": "nope"}))
-        assert not t.is_alive(), "the bad push waited for the write lock"
-        assert out["r"].status_code == 422
-        assert error_of(out["r"])["code"] == "validation_error"
-    finally:
-        other.rollback()
-        other.close()
-        t.join()
+    r = answered_while_locked(app, lambda: api.post("/api/sync/push", json={"device_id": "phone-0001", "mutations": "nope"}))
+    assert r.status_code == 422
+    assert error_of(r)["code"] == "validation_error"
 
 
 def test_a_push_waits_for_the_lock_then_applies(app, as_role, demo):
@@ -70,15 +43,7 @@ def test_a_push_waits_for_the_lock_then_applies(app, as_role, demo):
     phone = Phone(api, demo.id)
     visit = phone.visit("F01", fail=(0,))
     db.session.rollback()
-    other = _held_write_lock(app)
-    try:
-        t, out = _in_thread(lambda: phone.push([visit]), 0.5)
-        assert t.is_alive(), "the push wrote while another writer held the lock"
-    finally:
-        other.rollback()
-        other.close()
-    t.join(30)
-    r = out["r"]
+    r = waits_for_the_lock(app, lambda: phone.push([visit]))
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["results"][0]["status"] == "applied" and r.get_json()["results"][0]["result"]["task_ids"]
 
@@ -96,29 +61,15 @@ def test_a_photo_sent_again_is_answered_while_another_writer_holds_the_lock(app,
     pid, data, headers = _photo(api, Phone(api, demo.id), "F01")
     assert api.put(f"/api/photos/{pid}", data=data, headers=headers).status_code == 201
     db.session.rollback()
-    other = _held_write_lock(app)
-    try:
-        t, out = _in_thread(lambda: api.put(f"/api/photos/{pid}", data=data, headers=headers))
-        assert not t.is_alive(), "the resent photo waited for the write lock"
-        assert out["r"].status_code == 200
-    finally:
-        other.rollback()
-        other.close()
-        t.join()
+    r = answered_while_locked(app, lambda: api.put(f"/api/photos/{pid}", data=data, headers=headers))
+    assert r.status_code == 200
 
 
 def test_a_new_photo_waits_for_the_lock_then_is_stored(app, as_role, demo):
     api = as_role("patroller")
     pid, data, headers = _photo(api, Phone(api, demo.id), "F02")
     db.session.rollback()
-    other = _held_write_lock(app)
-    try:
-        t, out = _in_thread(lambda: api.put(f"/api/photos/{pid}", data=data, headers=headers), 0.5)
-        assert t.is_alive(), "a new photo was stored while another writer held the lock"
-    finally:
-        other.rollback()
-        other.close()
-    t.join(30)
-    assert out["r"].status_code == 201, out["r"].get_json()
+    r = waits_for_the_lock(app, lambda: api.put(f"/api/photos/{pid}", data=data, headers=headers))
+    assert r.status_code == 201, r.get_json()
     db.session.expire_all()
     assert db.session.get(Photo, pid).status == "received"

@@ -15,6 +15,7 @@ from server.sites import create_checkpoint, update_checkpoint
 
 from .support.api import error_of
 from .support.phone import Phone
+from .support.sqlite_lock import answered_while_locked, held_write_lock, in_thread
 
 
 def pull_all(api, cursor: int = 0, limit: int = 1000) -> tuple[dict, int, int]:
@@ -196,26 +197,6 @@ def test_pull_arguments_are_checked(as_role, demo):
 # --- pulls read beside the writers (server/db_sqlite.py `reads_first`) ---------------------
 
 
-def _held_write_lock(app):
-    """Another process's writer, as at a shift change: SQLite's write lock held on a second connection."""
-    import sqlite3
-
-    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    other = sqlite3.connect(path, isolation_level=None, timeout=30)
-    other.execute("BEGIN IMMEDIATE")
-    return other
-
-
-def _in_thread(fn, seconds: float = 5.0):
-    import threading
-
-    out = {}
-    t = threading.Thread(target=lambda: out.setdefault("r", fn()), daemon=True)
-    t.start()
-    t.join(seconds)
-    return t, out
-
-
 def test_a_pull_reads_while_another_writer_holds_sqlite_write_lock(app, as_role, demo):
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         import pytest
@@ -224,15 +205,8 @@ def test_a_pull_reads_while_another_writer_holds_sqlite_write_lock(app, as_role,
     api = as_role("patroller")
     pull_all(api)  # checklist versions made: the pull below only reads
     db.session.rollback()  # the tests' requests share this session: end its transaction
-    other = _held_write_lock(app)
-    try:
-        t, out = _in_thread(lambda: api.get("/api/sync/pull", query_string={"cursor": 0, "limit": 1000}))
-        assert not t.is_alive(), "the pull queued behind the writer"
-        assert out["r"].status_code == 200 and out["r"].get_json()["changes"]
-    finally:
-        other.rollback()
-        other.close()
-        t.join()
+    r = answered_while_locked(app, lambda: api.get("/api/sync/pull", query_string={"cursor": 0, "limit": 1000}))
+    assert r.status_code == 200 and r.get_json()["changes"]
 
 
 def test_a_pull_that_must_write_still_writes_and_slides_the_session(app, as_role, demo):
@@ -246,8 +220,8 @@ def test_a_pull_that_must_write_still_writes_and_slides_the_session(app, as_role
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A writer commits while the pull's read snapshot is open: turning that snapshot into a
         # write would fail at once ("database is locked"); a fresh write transaction waits its turn.
-        other = _held_write_lock(app)
-        t, out = _in_thread(lambda: api.get("/api/sync/pull", query_string={"cursor": 0, "limit": 1000}), 0.5)
+        other = held_write_lock(app)
+        t, out = in_thread(lambda: api.get("/api/sync/pull", query_string={"cursor": 0, "limit": 1000}), 0.5)
         other.execute("INSERT INTO login_attempts (username, remote_addr, success, at) VALUES ('x', 'y', 0, '2026-01-01 00:00:00')")
         other.commit()
         other.close()

@@ -6,7 +6,7 @@ from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from .. import choices, sync
+from .. import sync
 from ..auth import current_user, requires
 from ..db_sqlite import reads_first, start_writing
 from ..extensions import db
@@ -193,5 +193,5 @@ def held(body):
 @blp.response(200, ExpectedSchema)
 def expected():
     """Photos my records name whose bytes the server has not received yet."""
-    user = current_user()
-    return {"photo_ids": sync.expected_photos(user), "unreadable": sync.expected_photos(user, status=choices.PHOTO_UNREADABLE)}
+    expected, unreadable = sync.photos_to_send(current_user())
+    return {"photo_ids": expected, "unreadable": unreadable}

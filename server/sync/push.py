@@ -327,7 +327,9 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
 
 
 def photos_to_send(user: User, limit: int = 1000) -> tuple[list[str], list[str]]:
-    """`expected_photos` of both kinds in one query (a push answers both): (expected, unreadable)."""
+    """(expected, unreadable), oldest first, at most `limit` of each, in one query: the photos
+    this user's records name whose bytes have not arrived yet (G6), and those whose upload
+    could not be read, to be taken again."""
     out: dict[str, list[str]] = {choices.PHOTO_EXPECTED: [], choices.PHOTO_UNREADABLE: []}
     for photo_id, status in db.session.execute(_PHOTOS_TO_SEND, {"user_id": user.id, "limit": limit}):
         out[status].append(photo_id)
@@ -346,16 +348,3 @@ def _photos_to_send_statement():
 
 
 _PHOTOS_TO_SEND = _photos_to_send_statement()
-
-
-def expected_photos(user: User, limit: int = 1000, status: str = choices.PHOTO_EXPECTED) -> list[str]:
-    """Photos this user's records name whose bytes have not arrived yet (G6); or, given
-    PHOTO_UNREADABLE, those whose upload could not be read: to be taken again."""
-    return list(
-        db.session.execute(
-            select(Photo.id)
-            .where(Photo.uploaded_by == user.id, Photo.status == status)
-            .order_by(Photo.created_at, Photo.id)
-            .limit(limit)
-        ).scalars()
-    )
