@@ -176,6 +176,11 @@ VISIBLE_JS = """(css) => { const el = document.querySelector(css);
 
 
 _SHOTS = itertools.count(1)
+# Scroll an element into view once it is there: a screen may be drawn again between a wait
+# for the element and the next script (the outbox when a sync ends), leaving no element for
+# a moment; the wait then tries again instead of failing on null.
+SCROLL_JS = "(css) => { const el = document.querySelector(css); if (!el) return false; el.scrollIntoView({block: 'center'}); return true; }"
+
 STABLE_JS = """async (css) => {
   const box = () => { const el = document.querySelector(css); if (!el) return null; const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height].join(); };
   const frame = () => new Promise((ok) => { requestAnimationFrame(() => ok()); setTimeout(ok, 250); });
@@ -243,7 +248,7 @@ class NeutralPage:
         return self.evaluate("(css) => document.querySelector(css).value", css)
 
     def box(self, css: str) -> dict:
-        self.evaluate("(css) => document.querySelector(css).scrollIntoView({block: 'center'})", css)
+        self.wait_for_function(SCROLL_JS, css, 5000)
         return self.evaluate("(css) => { const r = document.querySelector(css).getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; }", css)
 
     def _files(self, files: list[dict]) -> list[str]:
@@ -378,7 +383,7 @@ class FirefoxPage(NeutralPage):
 
     def _scroll(self, css: str) -> None:
         self.wait_for_selector(css)
-        self.evaluate("(css) => document.querySelector(css).scrollIntoView({block: 'center'})", css)
+        self.wait_for_function(SCROLL_JS, css, 5000)
         self.wait_for_function(STABLE_JS, css, 5000)
 
     def click(self, css: str) -> None:
