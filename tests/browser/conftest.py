@@ -41,6 +41,19 @@ LAUNCH_ARGS = [
 PHONE = {"width": 390, "height": 844}
 
 
+def pytest_collection_modifyitems(config, items):
+    """WebKit and Firefox (Debian's packages, driven over WebDriver): a test whose browser
+    process died under it (engines.EngineGone, or Selenium's invalid session id) runs once
+    more in a new browser. Nothing else is retried: an assertion, a timeout on the app or a
+    JavaScript error fails the first time, and a second crash fails with the driver's log."""
+    here = Path(__file__).parent
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if spec is None or spec.params.get("engine") not in ("webkit", "firefox") or here not in Path(item.fspath).parents:
+            continue
+        item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=[engines.EngineGone, "InvalidSessionIdException"]))
+
+
 def _need(why: str | None) -> None:
     """Fail in CI, skip elsewhere, when a browser this test needs is not installed."""
     if not why:

@@ -189,6 +189,14 @@ STABLE_JS = """async (css) => {
 }"""
 
 
+class EngineGone(RuntimeError):
+    """The browser process itself went away mid-test (WebDriver: invalid session id).
+
+    Not an app outcome: a page cannot end its browser's session. The test is run once more
+    (tests/browser/conftest.py, pytest-rerunfailures limited to this error) and the report
+    keeps the driver's log tail, so a repeated crash still fails and says why."""
+
+
 class NeutralPage:
     """What every engine's page has, built on evaluate(); subclasses do input and navigation."""
 
@@ -209,10 +217,16 @@ class NeutralPage:
                 if value:
                     return value
             except Exception as e:  # a navigation in between: try again
+                if type(e).__name__ == "InvalidSessionIdException":
+                    raise EngineGone(f"{self.engine}: the browser's session ended while waiting for {js[:120]}{self._gone()}") from e
                 last = e
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.engine}: never true: {js[:120]} ({last}){self._evidence()}")
             time.sleep(0.1)
+
+    def _gone(self) -> str:
+        """The engine's own last words (its driver's log), when it has them."""
+        return ""
 
     def _evidence(self) -> str:
         """What the page showed when a wait failed: its URL, its text and a screenshot, so a
@@ -281,6 +295,9 @@ class WebKitPage(NeutralPage):
 
     def reload(self) -> None:
         self.driver.refresh()
+
+    def _gone(self) -> str:
+        return self.device.log_tail()
 
     def evaluate(self, js: str, arg=None):
         script = (
@@ -472,8 +489,11 @@ class WebKitDevice(Device):
         for a in ["--automation", "--full-screen", *WEBKIT_CAMERA, *extra_args]:
             options.add_argument(a)
         env = {**os.environ, "DISPLAY": display}
+        # WebKitWebDriver's log, with MiniBrowser's and its web process's stderr: what a crash left.
+        self.log = Path(tempfile.mkdtemp(prefix="webkit-log-")) / "webkitdriver.log"
         try:
-            self.driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=WEBKITDRIVER, env=env))
+            self.driver = webdriver.WebKitGTK(options=options, service=Service(executable_path=WEBKITDRIVER, env=env,
+                                                                                log_output=str(self.log)))
         except Exception:
             self._lock.close()  # closing the file lets the next session have the lock
             raise
@@ -491,6 +511,13 @@ class WebKitDevice(Device):
             time.sleep(0.1)
         self.pages: list[WebKitPage] = []
         self._fresh = True  # the first window is there already, blank
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            tail = self.log.read_text(errors="replace").splitlines()[-lines:]
+        except OSError as e:
+            return f"\n  no driver log: {e}"
+        return "\n  WebKitWebDriver log (last lines):\n    " + "\n    ".join(tail) if tail else "\n  WebKitWebDriver log: empty"
 
     def new_page(self) -> WebKitPage:
         if self._fresh:
