@@ -85,10 +85,16 @@ def start_writing(session) -> bool:
     SQLite cannot safely turn a read transaction into a write one (another writer's commit
     since the snapshot makes it fail at once, without the busy timeout), so the next
     statement begins a new transaction that takes the write lock first. Objects already
-    loaded are expired and read again. True when a read transaction was ended.
+    loaded are expired and read again. True when a read transaction was ended (never on
+    PostgreSQL, whose open transaction simply goes on to write).
     """
     if not reading():
         return False
     g.pop(READS_KEY, None)
+    if session.get_bind().dialect.name != "sqlite":
+        # PostgreSQL's transactions take no lock at BEGIN: the one already open writes as it
+        # is. Ending it would cost a ROLLBACK, a BEGIN and a reload of every object loaded
+        # (the logged-in user), three round trips a push at a shift change.
+        return False
     session.rollback()  # nothing to undo: it only read
     return True

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from . import audit, choices, sealing, webhooks
 from .extensions import db, insert_rows
 from .models import Checkpoint, Finding, Site, utcnow
-from .notifications import add_notices, major_notices, new_task_notices
+from .notifications import Recipients, add_notices, major_notices, new_task_notices
 from .problems import Conflict, Invalid
 from .tasks import apply_repeats, claim_photos, due_date, open_tasks_for, plan_repeats
 from .timeutil import month_of
@@ -106,9 +106,10 @@ def record_findings(new: list[NewFinding], *, sealed: Callable[[int, str], bool]
     # The notices, as sets: a major finding to its site's people and webhooks at once, every
     # other new task to its site's supervisors; one INSERT for all of the push's notices.
     majors = [(row, _opened(task_of.get(row["id"]), row, x.site), x.site) for x, row in zip(new, rows) if x.severity == choices.SEVERITY_MAJOR]
-    notices, events = major_notices(majors)
+    people = Recipients()  # each site's members read once for both kinds of notice
+    notices, events = major_notices(majors, people=people)
     notices += new_task_notices([(task_of[x.finding_id], x.site.id) for x in new if task_of.get(x.finding_id)],
-                                {task_of.get(x.finding_id) for x in new if x.severity == choices.SEVERITY_MAJOR})
+                                {task_of.get(x.finding_id) for x in new if x.severity == choices.SEVERITY_MAJOR}, people)
     add_notices(notices)
     webhooks.queue_all(events)
     return {x.finding_id: task_of.get(x.finding_id) for x in new}

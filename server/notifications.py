@@ -19,16 +19,28 @@ from .timeutil import local_minute
 
 def site_recipients(site_id: int, action: str = "notice.receive_major") -> list[int]:
     """Active users whose role at the site the policy gives `action` (by default: told of major problems)."""
-    roles = sorted(policy.roles_for(action))
-    return sorted(db.session.execute(_RECIPIENTS, {"site_id": site_id, "roles": roles}).scalars())
+    return Recipients()(site_id, action)
 
 
-# Built once (a sync push asks twice: majors, then new tasks): a statement object keeps its cache key.
-_RECIPIENTS = (
-    select(Membership.user_id)
+class Recipients:
+    """`site_recipients` for several actions and sites, each site's active members read once:
+    a sync push asks for majors' and new tasks' recipients, one query instead of two."""
+
+    def __init__(self):
+        self._members: dict[int, list[tuple[int, str]]] = {}
+
+    def __call__(self, site_id: int, action: str = "notice.receive_major") -> list[int]:
+        if site_id not in self._members:
+            self._members[site_id] = [tuple(r) for r in db.session.execute(_MEMBERS, {"site_id": site_id})]
+        roles = policy.roles_for(action)
+        return sorted({user_id for user_id, role in self._members[site_id] if role in roles})
+
+
+# Built once (every push with a finding asks): a statement object keeps its cache key.
+_MEMBERS = (
+    select(Membership.user_id, Membership.role)
     .join(User, User.id == Membership.user_id)
-    .where(Membership.site_id == bindparam("site_id"), Membership.role.in_(bindparam("roles", expanding=True)), User.active.is_(True))
-    .distinct()
+    .where(Membership.site_id == bindparam("site_id"), User.active.is_(True))
 )
 
 
@@ -103,7 +115,8 @@ def escalate_major(finding: Finding, task: Task | None, site: Site) -> int:
     return escalate_majors([(_finding_values(finding), _task_values(task), site)], {cp.id: cp.name_zh} if cp else {})
 
 
-def major_notices(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, str] | None = None) -> tuple[list[dict], list[tuple]]:
+def major_notices(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, str] | None = None,
+                  people: Recipients | None = None) -> tuple[list[dict], list[tuple]]:
     """The notices and webhook events of major findings (finding row, its task row or None, site):
     each to every supervisor and manager of its site. Recipients are looked up once per site and
     checkpoint names in one query; nothing is written here."""
@@ -112,11 +125,12 @@ def major_notices(majors: list[tuple[dict, dict | None, Site]], checkpoint_names
     if checkpoint_names is None:
         ids = {f["checkpoint_id"] for f, _t, _s in majors}
         checkpoint_names = dict(db.session.execute(select(Checkpoint.id, Checkpoint.name_zh).where(Checkpoint.id.in_(ids))).all())
+    people = people or Recipients()
     recipients: dict[int, list[int]] = {}
     notices, events = [], []
     for finding, task, site in majors:
         if site.id not in recipients:
-            recipients[site.id] = site_recipients(site.id)
+            recipients[site.id] = people(site.id)
         key = f"major:{finding['id']}"
         data = summary(site, finding, checkpoint_names.get(finding["checkpoint_id"], ""), task)
         notices += [{"user_id": u, "site_id": site.id, "kind": choices.NOTIFY_MAJOR_FINDING, "task_id": task["id"] if task else None,
@@ -132,7 +146,7 @@ def escalate_majors(majors: list[tuple[dict, dict | None, Site]], checkpoint_nam
     return add_notices(notices)
 
 
-def new_task_notices(opened: list[tuple[int, int]], majors: set[int] = frozenset()) -> list[dict]:
+def new_task_notices(opened: list[tuple[int, int]], majors: set[int] = frozenset(), people: Recipients | None = None) -> list[dict]:
     """Each new task, as it is opened, goes to its site's supervisors' feeds, to be routed and assigned.
 
     One notice per task, not a daily digest: each is a thing to do now (the week to fix it
@@ -141,12 +155,13 @@ def new_task_notices(opened: list[tuple[int, int]], majors: set[int] = frozenset
     to the same people at once. Returns the rows; `add_notices` writes them.
     """
     rows = []
+    people = people or Recipients()
     recipients: dict[int, list[int]] = {}  # one lookup per site, not per task (a push opens many)
     for task_id, site_id in opened:
         if task_id in majors:
             continue
         if site_id not in recipients:
-            recipients[site_id] = site_recipients(site_id, "notice.receive_new_task")
+            recipients[site_id] = people(site_id, "notice.receive_new_task")
         rows += [{"user_id": u, "site_id": site_id, "kind": choices.NOTIFY_TASK_OPENED, "task_id": task_id, "data": {},
                   "dedupe_key": f"opened:{task_id}"} for u in recipients[site_id]]
     return rows
