@@ -11,8 +11,9 @@ view that has committed its writes and only reads its answer says so too (`readi
 """
 
 import functools
+from contextlib import contextmanager
 
-from flask import g, has_request_context
+from flask import g, has_app_context, has_request_context
 from sqlalchemy import event
 
 # Set on every new connection. synchronous=FULL makes each commit wait until the WAL is on
@@ -47,8 +48,9 @@ def tune_sqlite(engine) -> None:
 
 
 def reading() -> bool:
-    """Whether this request's transactions only read for now (a `reads_first` view before `start_writing`)."""
-    return has_request_context() and bool(g.get(READS_KEY))
+    """Whether this request's transactions only read for now (a `reads_first` view before
+    `start_writing`), or those of a `lock_free` block outside a request."""
+    return has_app_context() and bool(g.get(READS_KEY))
 
 
 def reads_first(view):
@@ -67,6 +69,21 @@ def reads_first(view):
             g.pop(READS_KEY, None)
 
     return wrapper
+
+
+@contextmanager
+def lock_free():
+    """Outside a request (the photo worker): the transactions begun in this block only read,
+    beside the writers, without SQLite's write lock. End them (commit) inside the block."""
+    before = g.get(READS_KEY)
+    setattr(g, READS_KEY, True)
+    try:
+        yield
+    finally:
+        if before is None:
+            g.pop(READS_KEY, None)
+        else:
+            setattr(g, READS_KEY, before)
 
 
 def reading_again() -> None:

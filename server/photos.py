@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import choices, sounds
-from .db_sqlite import start_writing
+from .db_sqlite import lock_free, start_writing
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
 from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, Problem, TooLarge, Unsupported
@@ -231,27 +231,34 @@ def make_copies_where(*conditions) -> int:
     return len(pending)
 
 
-def make_pending_copies(limit: int = 50) -> int:
-    """One pass of the worker: make the copies of up to `limit` photos, oldest first, each committed on its own.
+def make_pending_copies(limit: int = 50, batch: int = 8) -> int:
+    """One pass of the worker: make the copies of up to `limit` photos, oldest first, `batch` at a time.
 
-    The rendering is done with no transaction open: the worker takes the next pending
-    photo, ends that transaction, renders and stores the two files, and only then locks
-    the row again to record them (`_record_copies`). On SQLite a transaction holds the one
-    write lock, and this worker runs at a lower priority: rendering a 12 MP photo inside it
-    stopped every push for its whole length. A photo another worker has locked is skipped
-    (SKIP LOCKED on PostgreSQL); two workers rendering the same photo write the same files.
+    The rendering is done with no transaction open: the worker reads the next pending
+    photos (on SQLite without its write lock: `lock_free`), ends that transaction, renders
+    and stores their files, and only then locks their rows to record them all in one
+    transaction (`_record_copies`). On SQLite a transaction that writes holds the one write
+    lock, and this worker runs at a lower priority: rendering a 12 MP photo inside it
+    stopped every push for its whole length, and at a shift change a write transaction per
+    look and per photo (862 in one burst of 400 photos, bench/load.py) kept the pushes
+    queueing behind it. Two workers may render the same photo; they write the same files.
     """
     done = 0
-    for _ in range(limit):
-        row = db.session.execute(
-            select(Photo.id, Photo.sha256).where(Photo.copies_pending.is_(True)).order_by(Photo.received_at, Photo.id).limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
-        db.session.commit()  # nothing written: the lock is let go before the rendering
-        if row is None:
+    while done < limit:
+        with lock_free():
+            rows = db.session.execute(
+                select(Photo.id, Photo.sha256).where(Photo.copies_pending.is_(True)).order_by(Photo.received_at, Photo.id)
+                .limit(min(batch, limit - done))
+            ).all()
+            db.session.commit()  # nothing written: no lock is held during the rendering
+        if not rows:
             break
-        _record_copies(row.id, row.sha256, _render_original(row.id))
-        done += 1
+        made = [(row.id, row.sha256, _render_original(row.id)) for row in rows]
+        orphans = _record_copies(made)
+        db.session.commit()
+        for photo_id in orphans:
+            delete_files(photo_id)
+        done += len(rows)
     return done
 
 
@@ -269,21 +276,24 @@ def _render_original(photo_id: str) -> Rendered | Problem:
     return rendered
 
 
-def _record_copies(photo_id: str, sha256: str | None, made: Rendered | Problem) -> None:
-    """Record copies made outside the transaction, if the photo is still the one they were made from."""
-    photo = db.session.execute(select(Photo).where(Photo.id == photo_id).with_for_update()).scalar_one_or_none()
-    if photo is None:
-        # Deleted while its copies were being made: nothing may be left of it.
-        db.session.commit()
-        if isinstance(made, Rendered):
-            delete_files(photo_id)
-        return
-    if not photo.copies_pending or photo.sha256 != sha256:
-        # Made meanwhile at a first read (the same files), or other bytes now: the next pass sees them.
-        db.session.commit()
-        return
-    _set_copies(photo, made)
-    db.session.commit()
+def _record_copies(made: list[tuple[str, str | None, Rendered | Problem]]) -> list[str]:
+    """Record copies made outside the transaction (photo id, the hash they were made from, the
+    outcome), in the caller's transaction, for each photo that is still the one they were made
+    from. Returns the photos deleted meanwhile whose new files the caller deletes after its
+    commit: nothing may be left of them."""
+    photos = {p.id: p for p in db.session.execute(
+        select(Photo).where(Photo.id.in_([photo_id for photo_id, _sha, _m in made])).order_by(Photo.id).with_for_update()
+    ).scalars()}
+    orphans = []
+    for photo_id, sha256, outcome in made:
+        photo = photos.get(photo_id)
+        if photo is None:
+            if isinstance(outcome, Rendered):
+                orphans.append(photo_id)
+        elif photo.copies_pending and photo.sha256 == sha256:
+            _set_copies(photo, outcome)
+        # else: made meanwhile at a first read (the same files), or other bytes now: the next pass sees them.
+    return orphans
 
 
 def _set_copies(photo: Photo, made: Rendered | Problem) -> None:

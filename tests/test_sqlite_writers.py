@@ -73,3 +73,44 @@ def test_a_new_photo_waits_for_the_lock_then_is_stored(app, as_role, demo):
     assert r.status_code == 201, r.get_json()
     db.session.expire_all()
     assert db.session.get(Photo, pid).status == "received"
+
+
+def test_the_photo_worker_looks_for_work_while_another_writer_holds_the_lock(app, as_role, demo):
+    """The worker looks every half second: with nothing to do it takes no write lock, so the
+    pushes of a shift change never queue behind its looking."""
+    from server import photos
+
+    db.session.rollback()
+    assert answered_while_locked(app, lambda: _as_the_worker(app, photos.make_pending_copies)) == 0
+
+
+def test_the_photo_worker_renders_while_another_writer_holds_the_lock_then_records_after(app, as_role, demo, monkeypatch):
+    """It reads the pending photos and renders them without the lock; only recording their
+    copies waits for it, all of a batch in one transaction."""
+    from server import photos
+
+    api = as_role("patroller")
+    phone = Phone(api, demo.id)
+    pids = []
+    for code in ("F01", "F02", "F03"):
+        pid, data, headers = _photo(api, phone, code)
+        assert api.put(f"/api/photos/{pid}", data=data, headers=headers).status_code == 201
+        pids.append(pid)
+    rendered = []
+    real = photos.render
+    monkeypatch.setattr(photos, "render", lambda data, max_pixels: rendered.append(1) or real(data, max_pixels))
+    db.session.rollback()
+    done = waits_for_the_lock(app, lambda: _as_the_worker(app, photos.make_pending_copies))
+    # All three were rendered while the other writer still held the lock; recorded after it let go.
+    assert done == 3 and len(rendered) == 3
+    db.session.expire_all()
+    assert [db.session.get(Photo, pid).copies_pending for pid in pids] == [False, False, False]
+
+
+def _as_the_worker(app, fn):
+    """`fn` as the photo worker runs it: in its own app context, outside any request."""
+    with app.app_context():
+        try:
+            return fn()
+        finally:
+            db.session.remove()
