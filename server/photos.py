@@ -456,37 +456,44 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     photo, same = _uploaded_yet(user, photo_id, digest)
     if same:
         return photo, False
-    # The image is read before the write lock is taken (SQLite's: a `reads_first` request
-    # reads lock-free until here), then the row is looked at again under it.
+    # The image is read, and its bytes written to a synced temporary file, before the write
+    # lock is taken (SQLite's: a `reads_first` request reads lock-free until here); the row is
+    # then looked at again under it, and the file named only if the upload stands.
     display_size = check(data, current_app.config["MAX_IMAGE_PIXELS"]) if clip is None else (0, 0)
-    if start_writing(db.session):
-        photo, same = _uploaded_yet(user, photo_id, digest)
-        if same:
-            return photo, False
-    if photo is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(Photo(id=photo_id, site_id=None, uploaded_by=user.id, purpose=choices.PHOTO_FINDING, created_at=utcnow()))
-        except IntegrityError:
-            # The same id arrived on another connection a moment ago: answer as a re-upload.
-            db.session.rollback()
-            return upload(user, photo_id, data, content_type, sha256_header)
-        photo = db.session.get(Photo, photo_id)
-    photo.status = choices.PHOTO_RECEIVED
-    photo.sha256 = digest
-    photo.content_type = clip.mime if clip else mime
-    photo.size_bytes = len(data)
-    photo.width, photo.height = display_size  # the display copy's, as render will make it
-    photo.copies_pending = clip is None
-    photo.received_at = utcnow()
-    db.session.flush()
-    # File first, then the caller's commit: a crash in between leaves a complete file that
-    # the retried upload (same id) overwrites; never a row saying "received" without it.
-    if clip:
-        sounds.store(photo_id, data, clip)
-    else:
-        get_store("photos").put(original_key(photo_id), data, mime)
-    return photo, True
+    staged = get_store("photos").stage(original_key(photo_id), data, mime) if clip is None else None
+    try:
+        if start_writing(db.session):
+            photo, same = _uploaded_yet(user, photo_id, digest)
+            if same:
+                return photo, False
+        if photo is None:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(Photo(id=photo_id, site_id=None, uploaded_by=user.id, purpose=choices.PHOTO_FINDING, created_at=utcnow()))
+            except IntegrityError:
+                # The same id arrived on another connection a moment ago: answer as a re-upload.
+                db.session.rollback()
+                return upload(user, photo_id, data, content_type, sha256_header)
+            photo = db.session.get(Photo, photo_id)
+        photo.status = choices.PHOTO_RECEIVED
+        photo.sha256 = digest
+        photo.content_type = clip.mime if clip else mime
+        photo.size_bytes = len(data)
+        photo.width, photo.height = display_size  # the display copy's, as render will make it
+        photo.copies_pending = clip is None
+        photo.received_at = utcnow()
+        db.session.flush()
+        # File first, then the caller's commit: a crash in between leaves a complete file that
+        # the retried upload (same id) overwrites; never a row saying "received" without it.
+        if clip:
+            sounds.store(photo_id, data, clip)
+        else:
+            staged.publish()
+            staged = None
+        return photo, True
+    finally:
+        if staged is not None:  # refused or answered otherwise under the lock: nothing is named
+            staged.discard()
 
 
 def _uploaded_yet(user: User, photo_id: str, digest: str) -> tuple[Photo | None, bool]:

@@ -114,3 +114,39 @@ def _as_the_worker(app, fn):
             return fn()
         finally:
             db.session.remove()
+
+
+def test_a_photo_refused_under_the_lock_leaves_no_file_behind(app, as_role, demo):
+    """The bytes are written before the lock and named only if the upload stands: when other
+    bytes for the same id were received while this upload waited, it is refused (409) and
+    neither its file nor a temporary is left; the stored photo keeps the first bytes."""
+    import sqlite3
+    import threading
+    from pathlib import Path
+
+    from server.photos import original_key
+    from server.storage import get_store
+
+    api = as_role("patroller")
+    pid, data, headers = _photo(api, Phone(api, demo.id), "F04")
+    first = jpeg((20, 120, 40))
+    first_sha = hashlib.sha256(first).hexdigest()
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    db.session.rollback()
+    other = sqlite3.connect(path, isolation_level=None, timeout=30)
+    other.execute("BEGIN IMMEDIATE")
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", api.put(f"/api/photos/{pid}", data=data, headers=headers)), daemon=True)
+    t.start()
+    t.join(0.5)
+    assert t.is_alive(), "it wrote while another writer held the lock"
+    # Meanwhile the other writer receives different bytes under the same id, file first.
+    get_store("photos").put(original_key(pid), first, "image/jpeg")
+    other.execute("UPDATE photos SET status = 'received', sha256 = ?, copies_pending = 1 WHERE id = ?", (first_sha, pid))
+    other.execute("COMMIT")
+    other.close()
+    t.join(30)
+    assert out["r"].status_code == 409 and error_of(out["r"])["code"] == "photo_conflict"
+    root = Path(app.config["PHOTO_DIR"])
+    assert [p.name for p in root.rglob("*") if p.is_file() and p.name.startswith(".upload-")] == []
+    assert get_store("photos").read(original_key(pid)) == first

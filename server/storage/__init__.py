@@ -22,7 +22,7 @@ import hashlib
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator, NamedTuple
 
 from flask import current_app
 
@@ -50,10 +50,24 @@ def sha256_file(path) -> str:
         return sha256_stream(fh)
 
 
+class Staged(NamedTuple):
+    """Bytes on their way to a key (`Store.stage`): `publish()` makes them appear under it and
+    returns their SHA-256; `discard()` drops them. Exactly one of the two is called."""
+
+    publish: Callable[[], str]
+    discard: Callable[[], None]
+
+
 class Store:
     """One area of the file store. Keys are relative paths with forward slashes."""
 
     backend = "?"
+
+    def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
+        """`put` in two steps, for a caller that writes the bytes before it takes a lock and
+        names them under it. Here (an object store) the whole `put` happens at publish; the
+        local disk writes, syncs and checks the temporary file now."""
+        return Staged(lambda: self.put(key, data, content_type), lambda: None)
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         """Store `data` under `key`, all or nothing, verified by SHA-256; returns the hash."""

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Iterator
 
-from . import MissingObject, StorageError, Store, _check_key, sha256_file
+from . import MissingObject, Staged, StorageError, Store, _check_key, sha256_file
 
 TEMP_PREFIX = ".upload-"
 TEMP_SUFFIX = ".tmp"
@@ -54,6 +54,27 @@ class LocalStore(Store):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
+        final = self._path(key)
+        expected = hashlib.sha256(data).hexdigest()
+        fd, tmp = self._temp_beside(final)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if sha256_file(tmp) != expected:  # what the disk holds, as put checks it
+                raise StorageError(f"{final.name}: the written file does not match its SHA-256")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+        def publish() -> str:
+            os.replace(tmp, final)  # the name appears at once, on a file already synced and checked
+            return expected
+
+        return Staged(publish, lambda: tmp.unlink(missing_ok=True))
 
     def put_file(self, key: str, path: Path, sha256: str | None = None, content_type: str = "application/octet-stream") -> str:
         final = self._path(key)
