@@ -60,19 +60,24 @@ def ensure_checklists(user: User) -> bool:
     return bool(missing)
 
 
+# What a page reads of each change row, as plain rows: a page of 500 changes loaded as ORM
+# objects spent more time populating them than reading them (a pull at shift change).
+_CHANGE = (Change.cursor, Change.entity, Change.entity_id, Change.op, Change.site_id)
+
+
 def pull(user: User, cursor: int, limit: int) -> dict:
     """One page of the change log for this user's sites, with each entity's current data."""
     check_cursor(cursor)
     sites = _site_ids(user)
     rows = db.session.execute(
-        select(Change)
+        select(*_CHANGE)
         .where(
             Change.cursor > cursor,
             or_(and_(Change.site_id.in_(sites), Change.user_id.is_(None)), Change.user_id == user.id),
         )
         .order_by(Change.cursor)
         .limit(limit + 1)
-    ).scalars().all()
+    ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
     changes = _materialise(rows, set(sites))
@@ -86,7 +91,7 @@ def pull(user: User, cursor: int, limit: int) -> dict:
     }
 
 
-def _with_granted_sites(changes: list[dict], rows: list[Change], cursor: int, sites: set[int]) -> list[dict]:
+def _with_granted_sites(changes: list[dict], rows: list, cursor: int, sites: set[int]) -> list[dict]:
     """A site given to the user after `cursor` arrives whole (WatermelonDB 1264).
 
     Its entities changed at or before `cursor` were not this user's then, so the phone
@@ -104,17 +109,17 @@ def _with_granted_sites(changes: list[dict], rows: list[Change], cursor: int, si
         if site_id is None:
             continue
         missed = db.session.execute(
-            select(Change)
+            select(*_CHANGE)
             .where(Change.site_id == site_id, Change.user_id.is_(None), Change.cursor <= cursor)
             .order_by(Change.cursor)
-        ).scalars().all()
+        ).all()
         for entry in _materialise(missed, sites):
             if entry["op"] == "upsert":
                 out.append({**entry, "cursor": change["cursor"]})
     return out
 
 
-def _materialise(rows: list[Change], sites: set[int]) -> list[dict]:
+def _materialise(rows: list, sites: set[int]) -> list[dict]:
     """Load every entity of the page in bulk and turn each change into upsert or delete."""
     ids: dict[str, set] = {}
     for ch in rows:
