@@ -34,12 +34,12 @@ from typing import Iterable, NamedTuple
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import choices, sounds
-from .db_sqlite import lock_free, start_writing
+from .db_sqlite import lock_free, reading, start_writing
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
 from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, Problem, TooLarge, Unsupported
@@ -242,6 +242,7 @@ def make_pending_copies(limit: int = 50, batch: int = 8) -> int:
     stopped every push for its whole length, and at a shift change a write transaction per
     look and per photo (862 in one burst of 400 photos, bench/load.py) kept the pushes
     queueing behind it. Two workers may render the same photo; they write the same files.
+A batch whose rows a request holds is left for the next pass (no waiting on a push).
     """
     done = 0
     while done < limit:
@@ -254,12 +255,28 @@ def make_pending_copies(limit: int = 50, batch: int = 8) -> int:
         if not rows:
             break
         made = [(row.id, row.sha256, _render_original(row.id)) for row in rows]
-        orphans = _record_copies(made)
-        db.session.commit()
+        try:
+            if db.session.get_bind().dialect.name == "postgresql":
+                # A push links photos one record at a time, locking their rows in no set order,
+                # and this transaction locks up to `batch` of them: the two could wait for each
+                # other. The worker gives up first (well before PostgreSQL's 1 s deadlock check
+                # would pick a victim, perhaps the push); its photos stay pending for the next pass.
+                db.session.execute(text(f"SET LOCAL lock_timeout = '{RECORD_LOCK_TIMEOUT_MS}ms'"))
+            orphans = _record_copies(made)
+            db.session.commit()
+        except OperationalError as exc:
+            db.session.rollback()
+            current_app.logger.info("photo copies: rows busy, left for the next pass (%s)", exc.orig.__class__.__name__)
+            break
         for photo_id in orphans:
             delete_files(photo_id)
         done += len(rows)
     return done
+
+
+# How long the photo worker waits for a row a request holds before it leaves its batch for
+# the next pass (PostgreSQL; SQLite has its one write lock and busy timeout instead).
+RECORD_LOCK_TIMEOUT_MS = 200
 
 
 def _render_original(photo_id: str) -> Rendered | Problem:
@@ -453,7 +470,10 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
         # can decode into JPEG before sending, and iOS hands file inputs JPEG (README, Photos).
         raise Unsupported("HEIC and other formats are not accepted: send a JPEG, PNG or WebP image (Content-Type image/jpeg, image/png or image/webp), or a sound clip (audio/webm, audio/ogg, audio/mp4).")
 
-    photo, same = _uploaded_yet(user, photo_id, digest)
+    # A `reads_first` request looks at the row without locking it (on PostgreSQL a row lock
+    # taken here would be held through the image check and the file write below).
+    first_look = reading()
+    photo, same = _uploaded_yet(user, photo_id, digest, lock=not first_look)
     if same:
         return photo, False
     # The image is read, and its bytes written to a synced temporary file, before the write
@@ -462,7 +482,8 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
     display_size = check(data, current_app.config["MAX_IMAGE_PIXELS"]) if clip is None else (0, 0)
     staged = get_store("photos").stage(original_key(photo_id), data, mime) if clip is None else None
     try:
-        if start_writing(db.session):
+        start_writing(db.session)
+        if first_look:
             photo, same = _uploaded_yet(user, photo_id, digest)
             if same:
                 return photo, False
@@ -496,10 +517,13 @@ def upload(user: User, photo_id: str, data: bytes, content_type: str, sha256_hea
             staged.discard()
 
 
-def _uploaded_yet(user: User, photo_id: str, digest: str) -> tuple[Photo | None, bool]:
-    """The photo's row, if any, and whether these very bytes were received already; refuses
-    an upload that must not replace what is there."""
-    photo = db.session.get(Photo, photo_id, with_for_update=True)
+def _uploaded_yet(user: User, photo_id: str, digest: str, lock: bool = True) -> tuple[Photo | None, bool]:
+    """The photo's row, if any (locked unless `lock` is off), and whether these very bytes were
+    received already; refuses an upload that must not replace what is there."""
+    if lock:
+        photo = db.session.get(Photo, photo_id, with_for_update=True, populate_existing=True)
+    else:
+        photo = db.session.get(Photo, photo_id)
     if photo is not None and not can_see(user, photo):
         raise NotFound("Not found.")
     if photo is not None and photo.status == choices.PHOTO_RECEIVED:

@@ -160,3 +160,32 @@ def test_a_damaged_upload_is_still_refused_in_the_request_and_nothing_is_kept(ap
     good = jpeg(1600, 1200)
     assert put(patroller, pid, good).status_code == 201
     assert photo(pid).sha256 == hashlib.sha256(good).hexdigest()
+
+
+def test_the_photo_worker_leaves_a_photo_a_request_holds_for_the_next_pass(app, patroller):
+    """PostgreSQL: a push links photos one record at a time, locking their rows in no set
+    order, while the worker records a batch. The worker does not wait on a row a request
+    holds (a deadlock could abort the push): it leaves its batch pending, and the next pass
+    records it."""
+    import time
+
+    from sqlalchemy import text
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL (SQLite has one write lock)")
+    pid = new_id()
+    assert put(patroller, pid, jpeg(640, 480)).status_code == 201
+    db.session.rollback()
+    other = db.engine.connect()
+    held = other.begin()
+    other.execute(text("SELECT id FROM photos WHERE id = :id FOR UPDATE"), {"id": pid})
+    try:
+        started = time.monotonic()
+        assert photos.make_pending_copies() == 0
+        assert time.monotonic() - started < 5  # gave up, not the 1 s deadlock check or longer
+        assert photo(pid).copies_pending
+    finally:
+        held.rollback()
+        other.close()
+    assert photos.make_pending_copies() == 1
+    assert not photo(pid).copies_pending and photo(pid).status == choices.PHOTO_RECEIVED
