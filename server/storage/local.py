@@ -42,18 +42,7 @@ class LocalStore(Store):
         return got
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
-        final = self._path(key)
-        expected = hashlib.sha256(data).hexdigest()
-        fd, tmp = self._temp_beside(final)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            return self._commit(tmp, final, expected)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        return self.stage(key, data, content_type).publish()
 
     def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
         final = self._path(key)
