@@ -43,7 +43,7 @@ from .db_sqlite import lock_free, reading, start_writing
 from .extensions import db
 from .models import Membership, Photo, User, utcnow
 from .problems import Conflict, Forbidden, Invalid, Malformed, NotFound, Problem, TooLarge, Unsupported
-from .storage import MissingObject, get_store
+from .storage import MissingObject, Staged, get_store
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 CONTENT_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -178,11 +178,32 @@ def check(data: bytes, max_pixels: int) -> tuple[int, int]:
     return size
 
 
-def _store(photo_id: str, rendered: Rendered) -> None:
-    """Each file all or nothing (server/storage); a crash between the two leaves the row uncommitted, and the retry rewrites both."""
-    store = get_store("photos")
-    for size, data in (("display", rendered.display), ("thumb", rendered.thumb)):
-        store.put(photo_key(photo_id, size), data, "image/jpeg")
+def _stage(photo_id: str, rendered: Rendered) -> list[Staged]:
+    """The two copies written (each checked, all or nothing: server/storage) but not yet named."""
+    store, staged = get_store("photos"), []
+    try:
+        for size, data in (("display", rendered.display), ("thumb", rendered.thumb)):
+            staged.append(store.stage(photo_key(photo_id, size), data, "image/jpeg"))
+    except BaseException:
+        _discard(staged)
+        raise
+    return staged
+
+
+def _publish(staged: list[Staged]) -> None:
+    """Name the copies, before the row says they exist; a crash between the two leaves the row
+    pending, and the next pass writes both again."""
+    for n, item in enumerate(staged):
+        try:
+            item.publish()
+        except BaseException:
+            _discard(staged[n + 1 :])
+            raise
+
+
+def _discard(staged: list[Staged]) -> None:
+    for item in staged:
+        item.discard()
 
 
 def delete_files(photo_id: str) -> int:
@@ -206,7 +227,8 @@ def make_copies(photo: Photo) -> bool:
     """
     if not photo.copies_pending:
         return photo.status == choices.PHOTO_RECEIVED
-    made = _render_original(photo.id)
+    made, staged = _render_original(photo.id)
+    _publish(staged)
     _set_copies(photo, made)
     return isinstance(made, Rendered)
 
@@ -254,7 +276,7 @@ A batch whose rows a request holds is left for the next pass (no waiting on a pu
             db.session.commit()  # nothing written: no lock is held during the rendering
         if not rows:
             break
-        made = [(row.id, row.sha256, _render_original(row.id)) for row in rows]
+        made = [(row.id, row.sha256, *_render_original(row.id)) for row in rows]
         try:
             if db.session.get_bind().dialect.name == "postgresql":
                 # A push links photos one record at a time, locking their rows in no set order,
@@ -262,14 +284,15 @@ A batch whose rows a request holds is left for the next pass (no waiting on a pu
                 # other. The worker gives up first (well before PostgreSQL's 1 s deadlock check
                 # would pick a victim, perhaps the push); its photos stay pending for the next pass.
                 db.session.execute(text(f"SET LOCAL lock_timeout = '{RECORD_LOCK_TIMEOUT_MS}ms'"))
-            orphans = _record_copies(made)
+            _record_copies(made)
             db.session.commit()
-        except OperationalError as exc:
+        except BaseException as exc:
             db.session.rollback()
+            _discard([item for *_head, staged in made for item in staged])  # named ones are gone from their temporaries already
+            if not isinstance(exc, OperationalError):
+                raise
             current_app.logger.info("photo copies: rows busy, left for the next pass (%s)", exc.orig.__class__.__name__)
             break
-        for photo_id in orphans:
-            delete_files(photo_id)
         done += len(rows)
     return done
 
@@ -279,38 +302,37 @@ A batch whose rows a request holds is left for the next pass (no waiting on a pu
 RECORD_LOCK_TIMEOUT_MS = 200
 
 
-def _render_original(photo_id: str) -> Rendered | Problem:
-    """The copies of a kept original, written to the store; or why they cannot be made. Outside any transaction."""
+def _render_original(photo_id: str) -> tuple[Rendered | Problem, list[Staged]]:
+    """The copies of a kept original, written to the store but not yet named (`_publish` names
+    them, `_discard` drops them); or why they cannot be made. Outside any transaction."""
     try:
         data = get_store("photos").read(original_key(photo_id))
     except MissingObject:
-        return Invalid("The photo's original is missing on the server.", "not_an_image")
+        return Invalid("The photo's original is missing on the server.", "not_an_image"), []
     try:
         rendered = render(data, current_app.config["MAX_IMAGE_PIXELS"])
     except (Invalid, TooLarge) as exc:
-        return exc
-    _store(photo_id, rendered)  # each file all or nothing, before the row says they exist
-    return rendered
+        return exc, []
+    return rendered, _stage(photo_id, rendered)
 
 
-def _record_copies(made: list[tuple[str, str | None, Rendered | Problem]]) -> list[str]:
+def _record_copies(made: list[tuple[str, str | None, Rendered | Problem, list[Staged]]]) -> None:
     """Record copies made outside the transaction (photo id, the hash they were made from, the
-    outcome), in the caller's transaction, for each photo that is still the one they were made
-    from. Returns the photos deleted meanwhile whose new files the caller deletes after its
-    commit: nothing may be left of them."""
+    outcome, its unnamed files), in the caller's transaction: for each photo that is still the
+    one they were made from, the files are named and the row updated; for any other (deleted
+    meanwhile, given its copies at a first read, or other bytes uploaded under its id since)
+    they are dropped, so nothing is left of a deleted photo and a newer photo's copies are
+    never replaced by an older picture's."""
     photos = {p.id: p for p in db.session.execute(
-        select(Photo).where(Photo.id.in_([photo_id for photo_id, _sha, _m in made])).order_by(Photo.id).with_for_update()
+        select(Photo).where(Photo.id.in_([photo_id for photo_id, *_rest in made])).order_by(Photo.id).with_for_update()
     ).scalars()}
-    orphans = []
-    for photo_id, sha256, outcome in made:
+    for photo_id, sha256, outcome, staged in made:
         photo = photos.get(photo_id)
-        if photo is None:
-            if isinstance(outcome, Rendered):
-                orphans.append(photo_id)
-        elif photo.copies_pending and photo.sha256 == sha256:
+        if photo is not None and photo.copies_pending and photo.sha256 == sha256:
+            _publish(staged)
             _set_copies(photo, outcome)
-        # else: made meanwhile at a first read (the same files), or other bytes now: the next pass sees them.
-    return orphans
+        else:
+            _discard(staged)
 
 
 def _set_copies(photo: Photo, made: Rendered | Problem) -> None:

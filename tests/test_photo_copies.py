@@ -189,3 +189,26 @@ def test_the_photo_worker_leaves_a_photo_a_request_holds_for_the_next_pass(app, 
         other.close()
     assert photos.make_pending_copies() == 1
     assert not photo(pid).copies_pending and photo(pid).status == choices.PHOTO_RECEIVED
+
+
+def test_a_photo_uploaded_again_while_the_worker_renders_the_old_bytes_keeps_its_own_copies(app, patroller, monkeypatch):
+    """The worker writes its copies under temporary names and names them only if the row is
+    still the one it rendered: a photo deleted and uploaded again under the same id (other
+    bytes, copies made at its first read) meanwhile keeps the new picture's copies."""
+    pid = new_id()
+    assert put(patroller, pid, jpeg(640, 480)).status_code == 201
+
+    def replaced():
+        photos.delete_files(pid)
+        db.session.delete(db.session.get(Photo, pid))
+        db.session.commit()
+        assert put(patroller, pid, jpeg(480, 640)).status_code == 201  # portrait now
+        r = patroller.get(f"/api/photos/{pid}?size=display")  # its copies made at this first read
+        assert r.status_code == 200 and Image.open(io.BytesIO(r.data)).size[0] < Image.open(io.BytesIO(r.data)).size[1]
+
+    _while_rendering(monkeypatch, replaced)
+    photos.make_pending_copies()
+    served = patroller.get(f"/api/photos/{pid}?size=display")
+    width, height = Image.open(io.BytesIO(served.data)).size
+    assert served.status_code == 200 and width < height, "the old landscape picture replaced the new one's copy"
+    assert [k for k in keys(app) if ".upload-" in k] == []  # no temporary left behind

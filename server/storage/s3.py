@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import MissingObject, StorageError, Store, _check_key, sha256_file, sha256_stream
+from . import MissingObject, Staged, StorageError, Store, _check_key, sha256_file, sha256_stream
 
 NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -106,12 +106,23 @@ class S3Store(Store):
                 pass  # the sweeper removes it later
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        return self.stage(key, data, content_type).publish()
+
+    def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
+        """The upload to a temporary key now; publish() checks it and copies it under `key`."""
         _check_key(key)
         expected = hashlib.sha256(data).hexdigest()
         tmp = self.tmp_prefix + uuid.uuid4().hex
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 (transport check the S3 API defines)
         self._call(self.client.put_object, key, Key=tmp, Body=data, ContentMD5=md5, ContentType=content_type, Metadata={"sha256": expected})
-        return self._publish(key, tmp, expected)
+
+        def discard() -> None:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=tmp)
+            except (ClientError, BotoCoreError):
+                pass  # the sweeper removes it later
+
+        return Staged(lambda: self._publish(key, tmp, expected), discard)
 
     def put_file(self, key: str, path: Path, sha256: str | None = None, content_type: str = "application/octet-stream") -> str:
         _check_key(key)
