@@ -264,7 +264,7 @@ def make_pending_copies(limit: int = 50, batch: int = 8) -> int:
     stopped every push for its whole length, and at a shift change a write transaction per
     look and per photo (862 in one burst of 400 photos, bench/load.py) kept the pushes
     queueing behind it. Two workers may render the same photo; they write the same files.
-A batch whose rows a request holds is left for the next pass (no waiting on a push).
+    A batch whose rows a request holds is left for the next pass (no waiting on a push).
     """
     done = 0
     while done < limit:

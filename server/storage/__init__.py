@@ -65,13 +65,12 @@ class Store:
 
     def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
         """`put` in two steps, for a caller that writes the bytes before it takes a lock and
-        names them under it. Here (an object store) the whole `put` happens at publish; the
-        local disk writes, syncs and checks the temporary file now."""
-        return Staged(lambda: self.put(key, data, content_type), lambda: None)
+        names them under it: the bytes are written and checked under a temporary name now."""
+        raise NotImplementedError
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         """Store `data` under `key`, all or nothing, verified by SHA-256; returns the hash."""
-        raise NotImplementedError
+        return self.stage(key, data, content_type).publish()
 
     def put_file(self, key: str, path: Path, sha256: str | None = None, content_type: str = "application/octet-stream") -> str:
         """Store a local file's bytes under `key`, as `put` does; returns the hash."""

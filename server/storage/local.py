@@ -41,9 +41,6 @@ class LocalStore(Store):
         os.replace(tmp, final)
         return got
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
-        return self.stage(key, data, content_type).publish()
-
     def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
         final = self._path(key)
         expected = hashlib.sha256(data).hexdigest()

@@ -105,9 +105,6 @@ class S3Store(Store):
             except (ClientError, BotoCoreError):
                 pass  # the sweeper removes it later
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
-        return self.stage(key, data, content_type).publish()
-
     def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
         """The upload to a temporary key now; publish() checks it and copies it under `key`."""
         _check_key(key)
