@@ -249,3 +249,38 @@ def test_an_upload_while_the_bucket_is_unreachable_is_a_503_and_leaves_the_photo
     assert db.session.get(Photo, pid).status == "expected"
     app.config["S3_BUCKET"] = bucket
     assert put(patroller, pid, jpeg()).status_code == 201
+
+
+@pytest.mark.parametrize("how", ["put", "stage"])
+def test_a_local_file_s_name_is_on_disk_before_the_store_returns(tmp_path, monkeypatch, how):
+    """The bytes are synced, then renamed to the key, then the directory holding the new name
+    is synced: only then is the write acknowledged (a power cut after the answer keeps it)."""
+    import stat
+
+    from server.storage.local import LocalStore
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        st = os.fstat(fd)
+        events.append(("sync " + ("directory" if stat.S_ISDIR(st.st_mode) else "file"), st.st_ino))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        events.append(("rename", Path(dst).parent.stat().st_ino))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    store = LocalStore(tmp_path / "photos")
+    if how == "put":
+        store.put("ab/abcd.original", b"the bytes")
+    else:
+        staged = store.stage("ab/abcd.original", b"the bytes")
+        assert [e for e, _ in events] == ["sync file"]  # staged: synced, not yet named
+        staged.publish()
+    folder = (tmp_path / "photos" / "ab").stat().st_ino
+    assert [e for e, _ in events] == ["sync file", "rename", "sync directory"]
+    assert events[1][1] == events[2][1] == folder
+    assert (tmp_path / "photos" / "ab" / "abcd.original").read_bytes() == b"the bytes"

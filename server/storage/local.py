@@ -18,6 +18,18 @@ TEMP_PREFIX = ".upload-"
 TEMP_SUFFIX = ".tmp"
 
 
+def sync_dir(directory: Path) -> None:
+    """Make a rename into `directory` durable. A file's name lives in its directory, not in the
+    file: fsync of the file keeps its bytes, and only fsync of the directory keeps the name a
+    rename gave it. Without it a power cut after the answer could leave a synced file under
+    its temporary name and none under its key, which the database already says is there."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalStore(Store):
     backend = "local"
 
@@ -39,6 +51,7 @@ class LocalStore(Store):
             tmp.unlink(missing_ok=True)
             raise StorageError(f"{final.name}: the written file does not match its SHA-256")
         os.replace(tmp, final)
+        sync_dir(final.parent)
         return got
 
     def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
@@ -58,6 +71,7 @@ class LocalStore(Store):
 
         def publish() -> str:
             os.replace(tmp, final)  # the name appears at once, on a file already synced and checked
+            sync_dir(final.parent)
             return expected
 
         return Staged(publish, lambda: tmp.unlink(missing_ok=True))
