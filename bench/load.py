@@ -372,6 +372,37 @@ def count_in_db(url: str, photo_dir: Path, sent: dict) -> dict:
     return {"lost": dict(lost), "duplicated": {k: max(0, v) for k, v in duplicated.items()}, "copies_pending": copies_pending}
 
 
+def cpu_by_role(server: "Server") -> dict[str, float]:
+    """CPU seconds used so far (user + system) by the bench's phones (this process), the gunicorn
+    workers, the photo worker and PostgreSQL's processes, read from /proc (Linux; empty elsewhere).
+    Their difference over the shift change says who the two cores were busy for."""
+    import resource
+
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"phones": own.ru_utime + own.ru_stime, "gunicorn": 0.0, "photo_worker": 0.0, "postgres": 0.0}
+    roots = {server.proc.pid: "gunicorn", server.worker.pid: "photo_worker"}
+    try:
+        pids = [int(x) for x in os.listdir("/proc") if x.isdigit()]
+    except OSError:
+        return {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        seconds = (int(stat[11]) + int(stat[12])) / tick
+        # The process group: gunicorn's master and workers share one (start_new_session), as do
+        # `nice` and the worker it runs.
+        role = roots.get(int(stat[2])) or roots.get(int(stat[1])) or roots.get(pid)
+        if role is None and comm.startswith("postgres"):
+            role = "postgres"
+        if role:
+            out[role] += seconds
+    return out
+
+
 def arrivals(phones: int, spread: float, seed: int = 8) -> list[float]:
     """When each phone comes back online: evenly over `spread` seconds with jitter (0: all at once)."""
     if spread <= 0:
@@ -407,10 +438,12 @@ def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path
             except threading.BrokenBarrierError:
                 pass  # a phone crashed before shift change: its error is counted below
             start_s = time.perf_counter() - t_start
+            cpu_before = cpu_by_role(server)
             t0 = time.perf_counter()
             for p in crowd:
                 p.join(timeout=max(1, TIME_LIMIT_S - (time.perf_counter() - t0)))
             wall = time.perf_counter() - t0
+            cpu_after = cpu_by_role(server)
             stuck = sum(p.is_alive() for p in crowd)
         inside = server_times(server.access_log)
         server_log = (photo_dir.parent / f"gunicorn-{server.port}.log").read_text(errors="replace")
@@ -433,6 +466,9 @@ def run_backend(backend, phones: int, rounds: int, jpegs: list[bytes], tmp: Path
         "shift_change_requests": requests_total,
         "shift_change_requests_per_s": round(requests_total / wall, 1),
         "pushes_per_s": round(len(latencies["push_20_visits"]) / wall, 1),
+        # CPU seconds each part used during the shift change (of 2 cores x the wall time):
+        # "phones" is the bench's own client threads, which share the cores with the server.
+        "shift_change_cpu_s": {k: round(cpu_after[k] - v, 2) for k, v in cpu_before.items()},
         "ops": ops,
         # Inside the server (no queueing): the difference to "ops" is time spent waiting for a worker.
         "server_ms": inside,
