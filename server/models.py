@@ -386,7 +386,8 @@ class Finding(db.Model):
     id: Mapped[str] = mapped_column(UUID, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     visit_id: Mapped[Optional[str]] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
-    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"), index=True)
+    # Looked up by ix_findings_checkpoint_item_observed, whose first column it is.
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     item_id: Mapped[Optional[str]] = mapped_column(String(80))
     category: Mapped[str] = mapped_column(String(32))
     route: Mapped[str] = mapped_column(String(32))
