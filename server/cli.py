@@ -213,18 +213,14 @@ def photos_copies(watch, interval, limit):
     import time
 
     total = 0
-    renderer = photos.IdleRenderer(current_app._get_current_object())
-    try:
-        while True:
-            done = photos.make_pending_copies(limit, render=renderer)
-            total += done
-            if not watch:
-                break
-            db.session.remove()  # no connection held while idle
-            if done < limit:
-                time.sleep(interval)
-    finally:
-        renderer.close()
+    while True:
+        done = photos.make_pending_copies(limit)
+        total += done
+        if not watch:
+            break
+        db.session.remove()  # no connection held while idle
+        if done < limit:
+            time.sleep(interval)
     click.echo(f"made the copies of {total} photo(s)")
 
 

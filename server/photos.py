@@ -253,7 +253,7 @@ def make_copies_where(*conditions) -> int:
     return len(pending)
 
 
-def make_pending_copies(limit: int = 50, batch: int = 8, render=None) -> int:
+def make_pending_copies(limit: int = 50, batch: int = 8) -> int:
     """One pass of the worker: make the copies of up to `limit` photos, oldest first, `batch` at a time.
 
     The rendering is done with no transaction open: the worker reads the next pending
@@ -265,11 +265,7 @@ def make_pending_copies(limit: int = 50, batch: int = 8, render=None) -> int:
     look and per photo (862 in one burst of 400 photos, bench/load.py) kept the pushes
     queueing behind it. Two workers may render the same photo; they write the same files.
     A batch whose rows a request holds is left for the next pass (no waiting on a push).
-
-    `render` makes one photo's copies (default: `_render_original` in this thread); the
-    worker process passes an `IdleRenderer`, which renders at the idle CPU priority.
     """
-    render = render or _render_original
     done = 0
     while done < limit:
         with lock_free():
@@ -280,7 +276,7 @@ def make_pending_copies(limit: int = 50, batch: int = 8, render=None) -> int:
             db.session.commit()  # nothing written: no lock is held during the rendering
         if not rows:
             break
-        made = [(row.id, row.sha256, *render(row.id)) for row in rows]
+        made = [(row.id, row.sha256, *_render_original(row.id)) for row in rows]
         try:
             if db.session.get_bind().dialect.name == "postgresql":
                 # A push links photos one record at a time, locking their rows in no set order,
@@ -318,55 +314,6 @@ def _render_original(photo_id: str) -> tuple[Rendered | Problem, list[Staged]]:
     except (Invalid, TooLarge) as exc:
         return exc, []
     return rendered, _stage(photo_id, rendered)
-
-
-class IdleRenderer:
-    """The photo worker's rendering, on a thread of its own that runs only when a CPU is idle.
-
-    Rendering is the worker's CPU work: at a shift change a hundred phones upload their
-    photos while they push, and every moment a core spends on display copies is one the
-    web workers wait for (bench/load.py burst). `nice -n 10` still took about a tenth of a
-    core from them. Linux's SCHED_IDLE policy lets the thread run only on a core nothing
-    else wants; where it is missing the thread takes the lowest nice value instead.
-
-    Only the rendering runs at that priority: it holds no lock and no transaction. The
-    calling thread records the copies at the process's own priority, so a lock it takes
-    is never held by a thread the scheduler has parked behind the very requests that wait
-    for it (and an unprivileged thread cannot leave SCHED_IDLE again). A server busy for a
-    long time only delays the copies: the first read of a photo makes them (`copies_for`).
-    """
-
-    def __init__(self, app):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.app = app
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="photo-render", initializer=lowest_cpu_priority)
-
-    def __call__(self, photo_id: str) -> tuple[Rendered | Problem, list[Staged]]:
-        return self.pool.submit(self._render, photo_id).result()
-
-    def _render(self, photo_id: str):
-        with self.app.app_context():
-            return _render_original(photo_id)
-
-    def close(self) -> None:
-        self.pool.shutdown()
-
-
-def lowest_cpu_priority() -> str:
-    """Put the calling thread at the idle CPU priority (SCHED_IDLE), else at nice 19; says which."""
-    import os
-    import threading
-
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
-        return "idle"
-    except (AttributeError, OSError):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-            return "nice 19"
-        except (AttributeError, OSError):
-            return "unchanged"
 
 
 def _record_copies(made: list[tuple[str, str | None, Rendered | Problem, list[Staged]]]) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -214,34 +212,3 @@ def test_a_photo_uploaded_again_while_the_worker_renders_the_old_bytes_keeps_its
     width, height = Image.open(io.BytesIO(served.data)).size
     assert served.status_code == 200 and width < height, "the old landscape picture replaced the new one's copy"
     assert [k for k in keys(app) if ".upload-" in k] == []  # no temporary left behind
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
-def test_the_worker_process_renders_only_on_idle_cores_and_records_at_its_own_priority(app, patroller, runner, monkeypatch):
-    """At a shift change the web workers need both cores: `flask photos copies` renders on a
-    thread at the idle CPU priority, and records the copies (taking the write lock, or row
-    locks) on its own thread at the process's priority, so no lock waits on a parked thread."""
-    ids = [new_id() for _ in range(2)]
-    for pid in ids:
-        assert put(patroller, pid, jpeg(640, 480)).status_code == 201
-    seen = []
-    real_render, real_record = photos.render, photos._record_copies
-
-    def render(data, max_pixels):
-        seen.append(("render", threading.get_native_id(), os.sched_getscheduler(0)))
-        return real_render(data, max_pixels)
-
-    def record(made):
-        seen.append(("record", threading.get_native_id(), os.sched_getscheduler(0)))
-        return real_record(made)
-
-    monkeypatch.setattr(photos, "render", render)
-    monkeypatch.setattr(photos, "_record_copies", record)
-    result = runner.invoke(args=["photos", "copies"])
-    assert result.exit_code == 0 and "made the copies of 2 photo(s)" in result.output, result.output
-    renders = [s for s in seen if s[0] == "render"]
-    records = [s for s in seen if s[0] == "record"]
-    assert len(renders) == 2 and {policy for _, _, policy in renders} == {os.SCHED_IDLE}
-    assert records == [("record", threading.get_native_id(), os.sched_getscheduler(0))]
-    assert os.sched_getscheduler(0) != os.SCHED_IDLE and renders[0][1] != threading.get_native_id()
-    assert not any(photo(pid).copies_pending for pid in ids)
