@@ -19,7 +19,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, request, session
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from . import choices, policy
 from .accounts import check_password
@@ -130,6 +130,13 @@ def logout() -> None:
     session.clear()
 
 
+# Built once: every request that needs a login runs it, and a statement object keeps its
+# cache key (two `Session.get` calls built and keyed a new statement each, on every request).
+_SESSION_AND_USER = (
+    select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(AuthSession.id == bindparam("key"))
+)
+
+
 def load_user() -> User | None:
     """The logged-in user of this request, or None; slides the session's expiry."""
     if "user" in g:
@@ -138,12 +145,12 @@ def load_user() -> User | None:
     token = session.get("sid")
     if not token:
         return None
-    row = db.session.get(AuthSession, _token_key(token))
+    found = db.session.execute(_SESSION_AND_USER, {"key": _token_key(token)}).first()
     now = utcnow()
-    if row is None or row.expires_at <= now:
+    if found is None:  # no such session, or its user is gone
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if row.expires_at <= now or not user.active:
         return None
     if (now - row.last_seen_at) > timedelta(minutes=5):
         if start_writing(db.session):
