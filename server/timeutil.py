@@ -10,6 +10,8 @@ def iso(dt: datetime | None) -> str | None:
     """Naive UTC from the database → ISO 8601 with Z, the one form the API sends."""
     if dt is None:
         return None
+    if dt.tzinfo is None:
+        return dt.isoformat() + "Z"  # the same text, without two copies (a pull writes hundreds)
     return dt.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, delete, func, insert, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, delete, func, insert, or_, select, update
 
 from .. import choices
 from ..changes import current_cursor
@@ -129,25 +129,25 @@ def _materialise(rows: list, sites: set[int]) -> list[dict]:
             ids.setdefault(ch.entity, set()).add(ch.entity_id)
     data: dict[str, dict] = {name: LOADERS[name](keys) for name, keys in ids.items() if name in LOADERS}
     out = []
-    for ch in rows:
-        if ch.entity == "access":
-            if ch.op == "revoke" or ch.site_id not in sites:
-                out.append({"cursor": ch.cursor, "entity": "site", "id": str(ch.site_id), "op": "delete"})
-            elif ch.site_id in data.get("site", {}):
-                out.append({"cursor": ch.cursor, "entity": "site", "id": str(ch.site_id), "op": "upsert", "data": data["site"][ch.site_id]})
+    for cursor, entity, entity_id, op, site_id in rows:  # the columns of _CHANGE
+        if entity == "access":
+            if op == "revoke" or site_id not in sites:
+                out.append({"cursor": cursor, "entity": "site", "id": str(site_id), "op": "delete"})
+            elif site_id in data.get("site", {}):
+                out.append({"cursor": cursor, "entity": "site", "id": str(site_id), "op": "upsert", "data": data["site"][site_id]})
             continue
-        if ch.entity not in LOADERS:
+        loaded = data.get(entity)
+        if loaded is None:
             continue  # not kept offline; the cursor still moves past it
-        key = ch.entity_id if ch.entity in ("checklist",) else _int_or(ch.entity_id)
-        current = data[ch.entity].get(key)
-        if ch.op == "delete" or current is None or current.get("closed"):
-            gone = {"cursor": ch.cursor, "entity": ch.entity, "id": ch.entity_id, "op": "delete"}
+        current = loaded.get(entity_id if entity == "checklist" else _int_or(entity_id))
+        if op == "delete" or current is None or current.get("closed"):
+            gone = {"cursor": cursor, "entity": entity, "id": entity_id, "op": "delete"}
             if current is not None and current.get("closed"):
                 # A closed task leaves the phone, saying how it ended (a screen showing it says so).
                 gone["data"] = {"id": current["id"], "state": current["state"]}
             out.append(gone)
         else:
-            out.append({"cursor": ch.cursor, "entity": ch.entity, "id": ch.entity_id, "op": "upsert", "data": current})
+            out.append({"cursor": cursor, "entity": entity, "id": entity_id, "op": "upsert", "data": current})
     return out
 
 
@@ -221,41 +221,57 @@ def load_plans(keys) -> dict:
     return plan_payloads(rows)
 
 
+# Built once, with the ids as one expanding parameter: a page of 500 tasks named each id as
+# a literal that SQLAlchemy coerced one by one, twice a pull (open and closed tasks), and
+# every phone pulls the same tasks at a shift change. A task always has its finding.
+_TASKS = (
+    select(
+        Task.id, Task.site_id, Task.checkpoint_id, Task.state, Task.due_at, Task.assignee_id, User.display_name,
+        Task.severity, Task.route, Task.department_id, Finding.id.label("finding_id"), Finding.item_id, Finding.category,
+        Finding.description, Finding.observed_at, Finding.reported_by,
+    )
+    .join(Finding, Finding.id == Task.finding_id)
+    .outerjoin(User, User.id == Task.assignee_id)
+    .where(Task.id.in_(bindparam("ids", expanding=True)))
+)
+_FINDING_PHOTOS = (
+    select(Photo.id, Photo.finding_id)
+    .where(Photo.finding_id.in_(bindparam("finding_ids", expanding=True)), Photo.status == choices.PHOTO_RECEIVED,
+           ~Photo.content_type.like("audio/%"))
+    .order_by(Photo.created_at)
+)
+
+
 def load_tasks(keys) -> dict:
     """Open tasks with what the phone shows; a closed task becomes a delete tombstone carrying its final state."""
-    rows = db.session.execute(
-        select(
-            Task.id, Task.site_id, Task.checkpoint_id, Task.state, Task.due_at, Task.assignee_id, User.display_name,
-            Task.severity, Task.route, Task.department_id, Finding.id.label("finding_id"), Finding.item_id, Finding.category,
-            Finding.description, Finding.observed_at, Finding.reported_by,
-        )
-        .join(Finding, Finding.id == Task.finding_id)
-        .outerjoin(User, User.id == Task.assignee_id)
-        .where(Task.id.in_(_ints(keys)), Task.state.not_in(choices.TASK_CLOSED_STATES))
-    ).all()
-    finding_ids = [r.finding_id for r in rows]
+    ids = _ints(keys)
+    if not ids:
+        return {}
+    closed = choices.TASK_CLOSED_STATES
+    rows = db.session.execute(_TASKS, {"ids": ids}).all()
+    finding_ids = [r.finding_id for r in rows if r.state not in closed]
     photos: dict[str, list] = {}
     if finding_ids:
-        for pid, fid in db.session.execute(
-            select(Photo.id, Photo.finding_id).where(
-                Photo.finding_id.in_(finding_ids), Photo.status == choices.PHOTO_RECEIVED, ~Photo.content_type.like("audio/%")
-            ).order_by(Photo.created_at)
-        ):
+        for pid, fid in db.session.execute(_FINDING_PHOTOS, {"finding_ids": finding_ids}):
             photos.setdefault(fid, []).append(pid)
     out = {}
-    for r in rows:
-        out[r.id] = {
-            "id": r.id, "site_id": r.site_id, "checkpoint_id": r.checkpoint_id, "state": r.state,
-            "due_at": iso(r.due_at), "assignee_id": r.assignee_id, "assignee_name": r.display_name,
-            "severity": r.severity, "route": r.route, "department_id": r.department_id,
+    # Unpacked: a pull at shift change builds hundreds of these, and a Row's attributes are
+    # looked up by name.
+    for (tid, site_id, checkpoint_id, state, due_at, assignee_id, assignee_name, severity, route, department_id,
+         finding_id, item_id, category, description, observed_at, reported_by) in rows:
+        if state in closed:
+            out[tid] = {"id": tid, "state": state, "closed": True}
+            continue
+        out[tid] = {
+            "id": tid, "site_id": site_id, "checkpoint_id": checkpoint_id, "state": state,
+            "due_at": iso(due_at), "assignee_id": assignee_id, "assignee_name": assignee_name,
+            "severity": severity, "route": route, "department_id": department_id,
             "finding": {
-                "id": r.finding_id, "item_id": r.item_id, "category": r.category, "description": r.description,
-                "observed_at": iso(r.observed_at), "reported_by": r.reported_by,
+                "id": finding_id, "item_id": item_id, "category": category, "description": description,
+                "observed_at": iso(observed_at), "reported_by": reported_by,
             },
-            "photos": photos.get(r.finding_id, []),
+            "photos": photos.get(finding_id, []),
         }
-    for tid, state in db.session.execute(select(Task.id, Task.state).where(Task.id.in_(_ints(keys)), Task.state.in_(choices.TASK_CLOSED_STATES))):
-        out[tid] = {"id": tid, "state": state, "closed": True}
     return out
 
 
