@@ -110,9 +110,10 @@ class Known:
             _collect(m.get("payload") or {}, visit_ids, round_ids, finding_ids, photo_ids)
         self.visits, self.findings = _existing_keys((Visit.id, visit_ids), (Finding.id, finding_ids))
         self.rounds: dict[str, RoundInfo] = {
-            r.id: RoundInfo(r.user_id, r.site_id, r.status) for r in _existing((Round.id, Round.user_id, Round.site_id, Round.status), round_ids)
+            r.id: RoundInfo(r.user_id, r.site_id, r.status)
+            for r in _existing("known.rounds", (Round.id, Round.user_id, Round.site_id, Round.status), round_ids)
         }
-        self.photos: dict[str, Held] = {r[0]: Held(*r[1:]) for r in _existing((Photo.id, *HELD_COLUMNS), photo_ids)}
+        self.photos: dict[str, Held] = {r[0]: Held(*r[1:]) for r in _existing("known.photos", (Photo.id, *HELD_COLUMNS), photo_ids)}
 
     def learn(self, plan: Plan, user_id: int) -> None:
         """What an accepted plan creates or changes, for the mutations after it."""
@@ -126,17 +127,43 @@ class Known:
             self.photos[claim.photo_id] = claim.link.held_by(user_id)
 
 
-def _existing(columns: tuple, ids: set, chunk: int = 900) -> list:
-    """Rows whose key (the first column) is in `ids`: one query (in chunks on SQLite, which caps bound parameters)."""
+def _existing(name: str, columns: tuple, ids: set, chunk: int = 900) -> list:
+    """Rows whose key (the first column) is in `ids`: one query (in chunks on SQLite, which caps
+    bound parameters), by a statement built once under `name`."""
     if not ids:
         return []
     ids = sorted(ids)
+    stmt = built(name, lambda postgresql: select(*columns).where(ids_in(columns[0], "ids", postgresql)))
     if db.session.get_bind().dialect.name == "postgresql":
-        return db.session.execute(select(*columns).where(key_in(columns[0], ids))).all()
+        return db.session.execute(stmt, {"ids": ids}).all()
     out = []
     for start in range(0, len(ids), chunk):
-        out.extend(db.session.execute(select(*columns).where(columns[0].in_(ids[start:start + chunk]))).all())
+        out.extend(db.session.execute(stmt, {"ids": ids[start:start + chunk]}).all())
     return out
+
+
+def ids_in(column, name: str, postgresql: bool):
+    """`column IN :name` for a statement built once, the list given when it runs: on PostgreSQL
+    `= ANY(:name)` (one array parameter, as `key_in`), elsewhere an expanding parameter."""
+    if postgresql:
+        element = String() if isinstance(column.type, String) else column.type
+        return column == any_(bindparam(name, type_=ARRAY(element)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+_BUILT: dict[tuple[str, bool], object] = {}
+
+
+def built(name: str, make):
+    """The statement `make(postgresql)` builds, built once per kind of database and kept under
+    `name`. Every push runs these: building a statement and computing its cache key cost more
+    than running it, and a statement object keeps its key; a list of ids named as literals
+    was coerced value by value as well."""
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    stmt = _BUILT.get((name, postgresql))
+    if stmt is None:
+        stmt = _BUILT[(name, postgresql)] = make(postgresql)
+    return stmt
 
 
 def _existing_keys(*pairs) -> list[set]:
@@ -217,6 +244,11 @@ def _collect(p, visit_ids, round_ids, finding_ids, photo_ids) -> None:
             photo_ids.update(v.lower() for v in values[:50] if isinstance(v, str))
 
 
+# Built once (a statement object keeps its cache key): every push runs them.
+_ROLES = select(Membership.site_id, Membership.role).where(Membership.user_id == bindparam("user_id"))
+_CHECKPOINTS = select(Checkpoint.id, Checkpoint.kind, Checkpoint.short_code).where(Checkpoint.site_id == bindparam("site_id"))
+
+
 class Context:
     """What a handler may read: who pushes, their roles per site, the push's clock and device, and
     look-ups cached for the whole push. Nothing here writes."""
@@ -227,7 +259,7 @@ class Context:
         self._clock = clock
         self._known = known
         self._roles: dict[int, set[str]] = {}
-        for site_id, role in db.session.execute(select(Membership.site_id, Membership.role).where(Membership.user_id == user.id)):
+        for site_id, role in db.session.execute(_ROLES, {"user_id": user.id}):
             self._roles.setdefault(site_id, set()).add(role)
         self._sites: dict[int, Site] = {}
         self._checkpoints: dict[int, dict] = {}
@@ -260,9 +292,7 @@ class Context:
     def checkpoint(self, site_id: int, f: Fields):
         """The checkpoint a payload names by `checkpoint_id`, or by `checkpoint_code` as typed."""
         if site_id not in self._checkpoints:
-            rows = db.session.execute(
-                select(Checkpoint.id, Checkpoint.kind, Checkpoint.short_code).where(Checkpoint.site_id == site_id)
-            ).all()
+            rows = db.session.execute(_CHECKPOINTS, {"site_id": site_id}).all()
             self._checkpoints[site_id] = {"id": {r.id: r for r in rows}, "code": {r.short_code: r for r in rows}}
         cps = self._checkpoints[site_id]
         if f.has("checkpoint_code") and not f.has("checkpoint_id"):

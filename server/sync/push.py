@@ -31,7 +31,7 @@ from ..extensions import db, insert_rows, insert_tuples
 from ..findings import record_findings
 from ..models import ItemResult, Mutation, Photo, Round, User, Visit, utcnow
 from ..problems import Invalid, Problem, TooLarge
-from .context import Context, Known, Observed, Plan, key_in
+from .context import Context, Known, Observed, Plan, built, ids_in
 from .devices import Clock, note_push, refuse_if_owned_by_another, register_device
 from .fields import ID_CONFLICT, INVALID_PAYLOAD, PHOTO_CONFLICT, RECORD_EXISTS, SEQ_CONFLICT, UNKNOWN_KIND, Rejection, parse_time
 from .handlers import HANDLERS
@@ -41,6 +41,15 @@ from .handlers import HANDLERS
 REFUSALS = (Problem,)
 
 ROUNDS, VISITS, ITEM_RESULTS, PHOTOS, MUTATIONS = (m.__table__ for m in (Round, Visit, ItemResult, Photo, Mutation))
+
+
+def _stored_statement(postgresql: bool):
+    """The stored copies of a batch's mutation ids, and which mutations of this device hold its sequence numbers."""
+    return (
+        select(Mutation.id, Mutation.device_id, Mutation.seq, Mutation.user_id, Mutation.payload_hash, Mutation.status, Mutation.result)
+        .where(or_(ids_in(Mutation.id, "ids", postgresql),
+                   and_(Mutation.device_id == bindparam("device_id"), ids_in(Mutation.seq, "seqs", postgresql))))
+    )
 
 
 def content_hash(mutation: dict) -> str:
@@ -81,10 +90,7 @@ class Push:
         ids, seqs = {m["mutation_id"] for m in mutations}, {m["seq"] for m in mutations}
         self.stored: dict[str, tuple] = {}
         self.seq_owner: dict[int, str] = {}
-        for row in db.session.execute(
-            select(Mutation.id, Mutation.device_id, Mutation.seq, Mutation.user_id, Mutation.payload_hash, Mutation.status, Mutation.result)
-            .where(or_(key_in(Mutation.id, ids), and_(Mutation.device_id == device_id, key_in(Mutation.seq, seqs))))
-        ):
+        for row in db.session.execute(built("push.stored", _stored_statement), {"ids": sorted(ids), "device_id": device_id, "seqs": sorted(seqs)}):
             if row.id in ids:
                 self.stored[row.id] = (row.user_id, row.payload_hash, row.status, row.result)
             if row.device_id == device_id and row.seq in seqs:
