@@ -6,8 +6,7 @@ transactions begin DEFERRED, read a WAL snapshot without the lock, and run besid
 writers; before it writes anything it calls `start_writing`. A phone's pull is such a view:
 at a shift change 100 pulls held the write lock one after another between the pushes. So
 are a push (its login check and the validation of its body come first) and a photo upload
-(the image is read first; bytes already received write nothing and take no lock). A
-view that has committed its writes and only reads its answer says so too (`reading_again`).
+(the image is read first; bytes already received write nothing and take no lock).
 """
 
 import functools
@@ -86,16 +85,6 @@ def lock_free():
             setattr(g, READS_KEY, before)
 
 
-def reading_again() -> None:
-    """This request's writes are committed: what it still reads (its answer) begins without the write lock.
-
-    The answer of a write is often dumped from rows the commit expired; on SQLite, reading
-    them again in a transaction that begins IMMEDIATE queued once more behind every writer.
-    """
-    if has_request_context():
-        setattr(g, READS_KEY, True)
-
-
 def start_writing(session) -> bool:
     """A `reads_first` request is about to write: end its read transaction (nothing of it is lost).
 
@@ -113,5 +102,14 @@ def start_writing(session) -> bool:
         # is. Ending it would cost a ROLLBACK, a BEGIN and a reload of every object loaded
         # (the logged-in user), three round trips a push at a shift change.
         return False
+    # The logged-in user stays as read a moment ago, as PostgreSQL's transaction goes on with
+    # it: a rollback expires every object, and the next `user.id` (every push, every photo
+    # upload) read the user's row again inside the write lock.
+    user = g.get("user")
+    kept = user is not None and user in session
+    if kept:
+        session.expunge(user)
     session.rollback()  # nothing to undo: it only read
+    if kept:
+        session.add(user)
     return True

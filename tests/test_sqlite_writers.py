@@ -150,3 +150,59 @@ def test_a_photo_refused_under_the_lock_leaves_no_file_behind(app, as_role, demo
     root = Path(app.config["PHOTO_DIR"])
     assert [p.name for p in root.rglob("*") if p.is_file() and p.name.startswith(".upload-")] == []
     assert get_store("photos").read(original_key(pid)) == first
+
+
+def _statements_by_phase(app):
+    """Every statement the app sends, with where it falls: before the write lock, inside it, or after the commit."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[tuple[str, str]] = []
+    phase = {"now": "before"}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("BEGIN IMMEDIATE"):
+            phase["now"] = "locked"
+        seen.append((phase["now"], statement))
+
+    def after_commit(conn):
+        if phase["now"] == "locked":
+            phase["now"] = "after"
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "commit", after_commit)
+    return seen, phase, lambda: (event.remove(engine, "before_cursor_execute", before), event.remove(engine, "commit", after_commit))
+
+
+def test_inside_the_write_lock_a_push_and_an_upload_do_not_read_the_user_again(app, as_role, demo):
+    """The write lock is held only for what needs it: the logged-in user read before it (by the
+    login check) is not read again inside it, and an upload's answer reads nothing after its commit."""
+    import re
+
+    api = as_role("patroller")
+    phone = Phone(api, demo.id)
+    pid = new_id()
+    visit = phone.visit("F01", fail=(0,), photo_ids=[pid])
+    db.session.rollback()
+    seen, phase, stop = _statements_by_phase(app)
+    try:
+        r = phone.push([visit])
+        assert r.status_code == 200 and r.get_json()["results"][0]["status"] == "applied", r.get_json()
+        pushed = list(seen)
+        seen.clear()
+        phase["now"] = "before"
+        data = jpeg()
+        r = api.put(f"/api/photos/{pid}", data=data, headers={"Content-Type": "image/jpeg", "X-Content-SHA256": hashlib.sha256(data).hexdigest()})
+        uploaded = list(seen)
+    finally:
+        stop()
+    assert r.status_code == 201 and r.get_json()["id"] == pid and r.get_json()["status"] == "received", r.get_json()
+    user_row = re.compile(r"FROM users\s+WHERE users\.id = \?")
+    for name, statements in (("push", pushed), ("upload", uploaded)):
+        assert any(phase == "locked" for phase, _ in statements), name  # it did write under the lock
+        assert any(phase == "before" and "JOIN users" in s for phase, s in statements), name  # the login check read the user
+        assert not [s for phase, s in statements if phase == "locked" and user_row.search(s)], name
+    assert [s for phase, s in uploaded if phase == "after"] == []
+    with app.app_context():
+        assert db.session.get(Photo, pid).status == "received"

@@ -2,14 +2,14 @@
 
 import re
 
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
 from .. import choices, drawings, photos, sounds
 from ..auth import authorize, current_user, requires, site_ids
-from ..db_sqlite import reading_again, reads_first, start_writing
+from ..db_sqlite import reads_first, start_writing
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Photo
@@ -105,9 +105,11 @@ def put_photo(photo_id):
         if photos.mark_unreadable(user, photo_id) is not None:
             db.session.commit()
         raise
+    # The answer is the row as flushed, read before the commit expires it (it would be read
+    # again after): the same values the commit makes durable.
+    answer = jsonify(PhotoSchema().dump(photo))
     db.session.commit()
-    reading_again()  # the answer reads the committed row: no second wait for SQLite's write lock
-    return photo, 201 if created else 200
+    return answer, 201 if created else 200
 
 
 @blp.route("/<photo_id>/annotation", methods=["PUT"])
