@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from . import deferred
 from .changes import take
@@ -73,7 +73,7 @@ def _write_events(session, items: list[dict]) -> list[dict]:
         return []
     last = take("audit", len(items))
     first = last - len(items) + 1
-    prev = session.execute(select(AuditEvent.hash).where(AuditEvent.id == first - 1)).scalar() or GENESIS
+    prev = session.execute(_HASH_OF, {"id": first - 1}).scalar() or GENESIS
     rows = []
     for n, item in enumerate(items):
         row = dict(item, id=first + n, prev_hash=prev)
@@ -84,6 +84,7 @@ def _write_events(session, items: list[dict]) -> list[dict]:
     return rows
 
 
+_HASH_OF = select(AuditEvent.hash).where(AuditEvent.id == bindparam("id"))  # built once: every commit that audits runs it
 _COLUMNS = ("id", "site_id", "entity", "entity_id", "action", "actor_id", "at", "data", "prev_hash", "hash")
 _KEYS = tuple("data_text" if c == "data" else c for c in _COLUMNS)
 

@@ -52,6 +52,11 @@ def record_changes(changes) -> None:
     ])
 
 
+# Built once, the ids one expanding parameter: every commit that logs a change runs it, and a
+# list of ids named as literals was coerced value by value.
+_DELETE_PREVIOUS = delete(Change).where(Change.entity == bindparam("entity"), Change.entity_id.in_(bindparam("ids", expanding=True)))
+
+
 @deferred.writer("change")
 def _write_changes(session, items: list[dict]) -> None:
     latest: dict[tuple[str, str], dict] = {}
@@ -66,7 +71,7 @@ def _write_changes(session, items: list[dict]) -> None:
         ids_of.setdefault(entity, []).append(entity_id)
     for entity, ids in sorted(ids_of.items()):
         for i in range(0, len(ids), 500):
-            session.execute(delete(Change).where(Change.entity == entity, Change.entity_id.in_(ids[i : i + 500])))
+            session.execute(_DELETE_PREVIOUS, {"entity": entity, "ids": ids[i : i + 500]})
     last = take(CURSOR, len(latest))
     now = utcnow()
     rows = [dict(item, cursor=last - len(latest) + 1 + n, at=now) for n, item in enumerate(latest.values())]

@@ -8,7 +8,7 @@ tasks, findings, sync and archive, which all obey it.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from . import choices
 from .extensions import db
@@ -18,10 +18,12 @@ from .problems import Conflict
 SEALED_STATES = (choices.MONTH_SEALED, choices.MONTH_ARCHIVED, choices.MONTH_PURGED)
 
 
+# Built once (a statement object keeps its cache key): every push with a visit runs it.
+_STATE = select(MonthArchive.state).where(MonthArchive.site_id == bindparam("site_id"), MonthArchive.month == bindparam("month"))
+
+
 def state_of(site_id: int, month: str) -> str:
-    state = db.session.execute(
-        select(MonthArchive.state).where(MonthArchive.site_id == site_id, MonthArchive.month == month)
-    ).scalar()
+    state = db.session.execute(_STATE, {"site_id": site_id, "month": month}).scalar()
     return state or choices.MONTH_OPEN
 
 

@@ -74,6 +74,10 @@ class VersionInfo:
 
 
 _VERSION_ITEMS: dict[tuple, dict] = {}
+_VERSION = select(ChecklistVersion.site_id, ChecklistVersion.kind, ChecklistVersion.version, ChecklistVersion.content_hash).where(
+    ChecklistVersion.id == bindparam("id"))
+_VERSION_BODY = select(ChecklistVersion.body).where(ChecklistVersion.id == bindparam("id"))
+_SITE = select(Site).where(Site.id == bindparam("id"))
 
 
 def version_info(version_id: int) -> VersionInfo | None:
@@ -83,16 +87,13 @@ def version_info(version_id: int) -> VersionInfo | None:
     keyed by everything that identifies the row's content (so a test database reusing an
     id with other content, or a restored backup, cannot be served stale items).
     """
-    row = db.session.execute(
-        select(ChecklistVersion.site_id, ChecklistVersion.kind, ChecklistVersion.version, ChecklistVersion.content_hash)
-        .where(ChecklistVersion.id == version_id)
-    ).first()
+    row = db.session.execute(_VERSION, {"id": version_id}).first()
     if row is None:
         return None
     key = (version_id, *row)
     items = _VERSION_ITEMS.get(key)
     if items is None:
-        body = db.session.execute(select(ChecklistVersion.body).where(ChecklistVersion.id == version_id)).scalar()
+        body = db.session.execute(_VERSION_BODY, {"id": version_id}).scalar()
         items = {item["id"]: item for item in body["items"]}
         if len(_VERSION_ITEMS) >= 1000:
             _VERSION_ITEMS.clear()
@@ -280,7 +281,7 @@ class Context:
 
     def site(self, site_id: int) -> Site:
         if site_id not in self._sites:
-            self._sites[site_id] = db.session.get(Site, site_id)
+            self._sites[site_id] = db.session.execute(_SITE, {"id": site_id}).scalar()
         return self._sites[site_id]
 
     def recording_site(self, site_id) -> Site:

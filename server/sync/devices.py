@@ -50,9 +50,13 @@ def refuse_if_owned_by_another(user: User, device_id: str) -> None:
         raise _owned_by_another()
 
 
+# Built once: every push runs it (a statement object keeps its cache key).
+_DEVICE_FOR_UPDATE = select(Device).where(Device.id == bindparam("device_id")).with_for_update()
+
+
 def register_device(user: User, device_id: str, user_agent: str) -> Device:
     """The device row, locked for this push; created on first sight, 409 if another user owns it."""
-    device = db.session.execute(select(Device).where(Device.id == device_id).with_for_update()).scalar_one_or_none()
+    device = db.session.execute(_DEVICE_FOR_UPDATE, {"device_id": device_id}).scalar_one_or_none()
     if device is None:
         now = utcnow()
         try:
@@ -65,7 +69,7 @@ def register_device(user: User, device_id: str, user_agent: str) -> Device:
                 )
         except IntegrityError:
             pass  # registered by a concurrent push a moment ago
-        device = db.session.execute(select(Device).where(Device.id == device_id).with_for_update()).scalar_one()
+        device = db.session.execute(_DEVICE_FOR_UPDATE, {"device_id": device_id}).scalar_one()
     if device.user_id != user.id:
         raise _owned_by_another()
     return device
