@@ -100,10 +100,13 @@ class S3Store(Store):
                 raise StorageError(f"{self.bucket}/{key}: {exc}") from exc
             return got
         finally:
-            try:
-                self.client.delete_object(Bucket=self.bucket, Key=tmp)
-            except (ClientError, BotoCoreError):
-                pass  # the sweeper removes it later
+            self._drop_temp(tmp)
+
+    def _drop_temp(self, tmp: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=tmp)
+        except (ClientError, BotoCoreError):
+            pass  # the sweeper removes it later
 
     def stage(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> Staged:
         """The upload to a temporary key now; publish() checks it and copies it under `key`."""
@@ -112,14 +115,7 @@ class S3Store(Store):
         tmp = self.tmp_prefix + uuid.uuid4().hex
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 (transport check the S3 API defines)
         self._call(self.client.put_object, key, Key=tmp, Body=data, ContentMD5=md5, ContentType=content_type, Metadata={"sha256": expected})
-
-        def discard() -> None:
-            try:
-                self.client.delete_object(Bucket=self.bucket, Key=tmp)
-            except (ClientError, BotoCoreError):
-                pass  # the sweeper removes it later
-
-        return Staged(lambda: self._publish(key, tmp, expected), discard)
+        return Staged(lambda: self._publish(key, tmp, expected), lambda: self._drop_temp(tmp))
 
     def put_file(self, key: str, path: Path, sha256: str | None = None, content_type: str = "application/octet-stream") -> str:
         _check_key(key)

@@ -147,9 +147,14 @@ def ids_in(column, name: str, postgresql: bool):
     """`column IN :name` for a statement built once, the list given when it runs: on PostgreSQL
     `= ANY(:name)` (one array parameter, as `key_in`), elsewhere an expanding parameter."""
     if postgresql:
-        element = String() if isinstance(column.type, String) else column.type
-        return column == any_(bindparam(name, type_=ARRAY(element)))
+        return column == any_(bindparam(name, type_=_array_of(column)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def _array_of(column) -> ARRAY:
+    # Text without the column's length: a cast to VARCHAR(36)[] would cut a longer value from
+    # a payload down to one that may exist.
+    return ARRAY(String() if isinstance(column.type, String) else column.type)
 
 
 _BUILT: dict[tuple[str, bool], object] = {}
@@ -200,10 +205,7 @@ def key_in(column, values: list):
     uses the same index.
     """
     if db.session.get_bind().dialect.name == "postgresql":
-        # Text without the column's length: a cast to VARCHAR(36)[] would cut a longer value
-        # from a payload down to one that may exist.
-        element = String() if isinstance(column.type, String) else column.type
-        return column == any_(bindparam(None, list(values), type_=ARRAY(element)))
+        return column == any_(bindparam(None, list(values), type_=_array_of(column)))
     return column.in_(list(values))
 
 
