@@ -54,6 +54,8 @@ VISITS_PER_PUSH = 20
 FAILS_PER_PUSH = 2  # failed items per push, each a finding and a repair task
 PHOTOS_PER_PUSH = 2
 PASSWORD = "bench-password-1"
+DEVICE_TIME = b"@device-time@"  # replaced by the phone's clock as it sends
+JSON = {"Content-Type": "application/json"}
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TIME_LIMIT_S = 600
 
@@ -213,6 +215,7 @@ class Phone(threading.Thread):
         self.n, self.base, self.site_id, self.rounds, self.jpegs, self.start_line, self.log = n, base, site_id, rounds, jpegs, start, log
         self.shift_change, self.arrive_after = shift_change, arrive_after
         self.http = requests.Session()
+        self.http.trust_env = False  # 127.0.0.1 only: no proxy or .netrc look-ups per request
         self.device_id = str(uuid.uuid4())
         self.seq = 0
         self.sent = {"visits": set(), "findings": set(), "photos": set(), "mutations": set(), "rounds": set()}
@@ -246,18 +249,51 @@ class Phone(threading.Thread):
 
     def _run(self):
         self.start_line.wait()
-        # Start of the shift: log in and take everything offline.
-        r = self.call("login", "POST", "/api/auth/login", json={"username": f"load{self.n:03d}", "password": PASSWORD})
-        if r is not None:
-            self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-            checkpoints, checklists, cursor = self.pull(0, op="pull_start")
+        started = self.start_of_shift()
         self.shift_change.wait()
-        if r is None:
+        if not started:
             return
         # Shift change: this phone comes back into signal `arrive_after` seconds in.
         time.sleep(self.arrive_after)
+        self.sync_after_shift()
+
+    def start_of_shift(self) -> bool:
+        """Log in and take everything offline, then walk the rounds offline: the outbox (each
+        push's body, each photo with its hash) is ready before the phone reaches signal, as on
+        a real phone, so the clock times the sync, not the bench building its requests."""
+        r = self.call("login", "POST", "/api/auth/login", json={"username": f"load{self.n:03d}", "password": PASSWORD})
+        if r is None:
+            return False
+        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        checkpoints, checklists, self.cursor = self.pull(0, op="pull_start")
+        self.outbox = self.walk(checkpoints, checklists)
+        return True
+
+    def sync_after_shift(self) -> None:
+        for body, photos in self.outbox:
+            # device_time is the phone's clock when it sends (the server corrects times by it).
+            data = body.replace(DEVICE_TIME, iso_now().encode(), 1)
+            r = self.call("push_20_visits", "POST", "/api/sync/push", data=data, headers=JSON)
+            if r is not None:
+                bad = [x for x in r.json()["results"] if x["status"] != "applied"]
+                self.errors += [f"push: {x['status']} {x.get('code')}" for x in bad]
+            for photo_id, jpeg, digest in photos:
+                if self.call("photo_put", "PUT", f"/api/photos/{photo_id}", ok=(201,), data=jpeg,
+                             headers={"Content-Type": "image/jpeg", "X-Content-SHA256": digest}):
+                    self.sent["photos"].add(photo_id)
+            # The answer to this push was "lost": the phone sends it again, all duplicates.
+            r = self.call("push_replay", "POST", "/api/sync/push", data=data, headers=JSON)
+            if r is not None:
+                bad = [x for x in r.json()["results"] if x["status"] != "duplicate"]
+                self.errors += [f"replay: {x['status']} {x.get('code')}" for x in bad]
+        self.pull(self.cursor)
+
+    def walk(self, checkpoints: dict, checklists: dict) -> list[tuple[bytes, list]]:
+        """The rounds this phone records offline: per round, the push's JSON body (with a
+        placeholder for device_time) and its photos as (id, bytes, SHA-256)."""
         floors = sorted(cid for cid, cp in checkpoints.items() if cp["kind"] in checklists)
         rng = random.Random(self.n)
+        outbox = []
         for _ in range(self.rounds):
             round_id = str(uuid.uuid4())
             self.sent["rounds"].add(round_id)
@@ -280,25 +316,14 @@ class Phone(threading.Thread):
                 if v < PHOTOS_PER_PUSH:
                     photo_id = str(uuid.uuid4())
                     payload["photo_ids"] = [photo_id]
-                    photos.append((photo_id, self.jpegs[rng.randrange(len(self.jpegs))]))
+                    jpeg = self.jpegs[rng.randrange(len(self.jpegs))]
+                    photos.append((photo_id, jpeg, hashlib.sha256(jpeg).hexdigest()))
                 self.sent["visits"].add(visit_id)
                 batch.append(self.mutation("visit.record", payload))
             batch.append(self.mutation("round.end", {"round_id": round_id}))
-            body = {"device_id": self.device_id, "device_time": iso_now(), "app_version": "load", "mutations": batch}
-            r = self.call("push_20_visits", "POST", "/api/sync/push", json=body)
-            if r is not None:
-                bad = [x for x in r.json()["results"] if x["status"] != "applied"]
-                self.errors += [f"push: {x['status']} {x.get('code')}" for x in bad]
-            for photo_id, data in photos:
-                if self.call("photo_put", "PUT", f"/api/photos/{photo_id}", ok=(201,), data=data,
-                             headers={"Content-Type": "image/jpeg", "X-Content-SHA256": hashlib.sha256(data).hexdigest()}):
-                    self.sent["photos"].add(photo_id)
-            # The answer to this push was "lost": the phone sends it again, all duplicates.
-            r = self.call("push_replay", "POST", "/api/sync/push", json=body)
-            if r is not None:
-                bad = [x for x in r.json()["results"] if x["status"] != "duplicate"]
-                self.errors += [f"replay: {x['status']} {x.get('code')}" for x in bad]
-        self.pull(cursor)
+            body = {"device_id": self.device_id, "device_time": DEVICE_TIME.decode(), "app_version": "load", "mutations": batch}
+            outbox.append((json.dumps(body).encode(), photos))
+        return outbox
 
     def pull(self, cursor: int, op: str = "pull"):
         checkpoints, checklists = {}, {}
