@@ -11,6 +11,7 @@ from . import auth, checklists, cli, config, errors, security, web
 from .api import MODULES, api, statuses
 from .db_sqlite import tune_sqlite
 from .extensions import db, migrate
+from .jsonio import OrjsonProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, errors, commands."""
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.json = OrjsonProvider(app)
     app.config.from_mapping(config.from_env(ROOT))
     if test_config:
         app.config.update(test_config)
