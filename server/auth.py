@@ -32,6 +32,9 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def init_app(app) -> None:
+    # The cookie lasts as long as the login it names (both slide together in load_user).
+    app.permanent_session_lifetime = timedelta(hours=app.config["SESSION_HOURS"])
+
     @app.before_request
     def _forget_previous_user():
         # `g` can outlive a request (an app context pushed around several requests, as
@@ -163,6 +166,7 @@ def load_user() -> User | None:
         row.last_seen_at = now
         row.expires_at = now + timedelta(hours=current_app.config["SESSION_HOURS"])
         db.session.commit()
+        session.modified = True  # the cookie's expiry slides with the login's (SESSION_REFRESH_EACH_REQUEST is off)
     g.auth_session = row
     g.user = user
     return user

@@ -152,6 +152,10 @@ def from_env(root: Path) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
+        # The cookie (it holds only the login's token) is sent again when the login's expiry
+        # slides (server/auth.py load_user, at most every 5 minutes), not with every answer;
+        # it lasts as long as the login does.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         # flask-smorest / OpenAPI.
         "API_TITLE": "Patrol API",
         "API_VERSION": "1",

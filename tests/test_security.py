@@ -199,6 +199,33 @@ def test_session_cookie_cannot_be_read_by_script_or_sent_cross_site(client, demo
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_session_cookie_lasts_as_long_as_the_login_and_slides_with_it(app, client, demo):
+    """The cookie is not re-sent with every answer; it is when the login's expiry slides (every 5 minutes of use)."""
+    from datetime import timedelta
+    from email.utils import parsedate_to_datetime
+
+    from server.models import AuthSession, utcnow
+
+    def expires(resp):
+        cookie = resp.headers["Set-Cookie"]
+        return parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1)).replace(tzinfo=None)
+
+    hours = app.config["SESSION_HOURS"]
+    login = client.post("/api/auth/login", json={"username": "patroller", "password": "patrol-demo"})
+    assert abs(expires(login) - (utcnow() + timedelta(hours=hours))) < timedelta(minutes=1)
+    assert client.get("/api/auth/me").headers.get("Set-Cookie") is None  # a plain answer: no cookie again
+    # Ten minutes later (the login's last use moved back): the login slides, and so does the cookie.
+    row = db.session.query(AuthSession).one()
+    row.last_seen_at -= timedelta(minutes=10)
+    row.expires_at -= timedelta(minutes=10)
+    db.session.commit()
+    slid = client.get("/api/auth/me")
+    assert slid.status_code == 200
+    assert abs(expires(slid) - (utcnow() + timedelta(hours=hours))) < timedelta(minutes=1)
+    db.session.expire_all()
+    assert db.session.query(AuthSession).one().expires_at > utcnow() + timedelta(hours=hours) - timedelta(minutes=1)
+
+
 # --- uploads can never be served as HTML or script ------------------------------------------
 
 
