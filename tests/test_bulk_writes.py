@@ -122,3 +122,33 @@ def test_notices_written_in_bulk_skip_the_ones_already_there(app, demo):
                                 .where(Notification.dedupe_key.like("bulk:%")).order_by(Notification.dedupe_key)).all()
     assert [(u, k) for u, k, _d in stored] == [(users[0], "bulk:0"), (users[1], "bulk:1"), (users[0], "bulk:new")]
     assert stored[0][2] == typed and stored[2][2] == {}
+
+
+def _tables_read(statements) -> list[str]:
+    out = []
+    for statement, _ in statements:
+        words = " ".join(statement.split()).upper()
+        if words.startswith("SELECT") and " FROM " in words:
+            out.append(words.split(" FROM ", 1)[1].split()[0].strip('"'))
+    return out
+
+
+def test_a_push_reads_all_its_checklist_versions_at_once_and_a_resend_reads_none_of_its_records(as_role, demo):
+    """Visits of five kinds of checkpoint: the versions they name are read in one query (their
+    bodies once per process); the same push sent again (its answer was lost) is answered from
+    the stored mutations alone, without looking up visits, rounds, photos, roles or checklists."""
+    from .support.phone import Phone
+
+    phone = Phone(as_role("patroller"), demo.id)
+    batch = [phone.visit(code, fail=(0,) if code == "F01" else ()) for code in ("LOBBY", "PB1", "F01", "EL1", "PLAZA", "U0801")]
+    pushed = _statements_of(lambda: phone.push_ok(batch))
+    assert _tables_read(pushed).count("CHECKLIST_VERSIONS") <= 2, _tables_read(pushed)
+    results = phone.push_ok(batch)  # warm: the bodies are cached now
+    assert [r["status"] for r in results] == ["duplicate"] * len(batch)
+    fresh = [phone.visit(code) for code in ("LOBBY", "PB1", "F02", "EL2", "PLAZA", "U1003")]
+    again = _statements_of(lambda: phone.push_ok(fresh))
+    assert _tables_read(again).count("CHECKLIST_VERSIONS") == 1, _tables_read(again)
+    resent = _statements_of(lambda: [r["status"] for r in phone.push_ok(fresh)] == ["duplicate"] * len(fresh) or pytest.fail("not duplicates"))
+    read = set(_tables_read(resent))
+    assert read & {"VISITS", "ROUNDS", "PHOTOS", "MEMBERSHIPS", "CHECKPOINTS", "CHECKLIST_VERSIONS", "SITES"} == set(), read
+    assert "MUTATIONS" in read

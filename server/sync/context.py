@@ -74,31 +74,36 @@ class VersionInfo:
 
 
 _VERSION_ITEMS: dict[tuple, dict] = {}
-_VERSION = select(ChecklistVersion.site_id, ChecklistVersion.kind, ChecklistVersion.version, ChecklistVersion.content_hash).where(
-    ChecklistVersion.id == bindparam("id"))
-_VERSION_BODY = select(ChecklistVersion.body).where(ChecklistVersion.id == bindparam("id"))
+_VERSION_BODIES = select(ChecklistVersion.id, ChecklistVersion.body).where(ChecklistVersion.id.in_(bindparam("ids", expanding=True)))
 _SITE = select(Site).where(Site.id == bindparam("id"))
 
 
-def version_info(version_id: int) -> VersionInfo | None:
-    """A checklist version without loading and parsing its body on every push.
+def _version_rows(postgresql: bool):
+    return select(ChecklistVersion.id, ChecklistVersion.site_id, ChecklistVersion.kind, ChecklistVersion.version,
+                  ChecklistVersion.content_hash).where(ids_in(ChecklistVersion.id, "ids", postgresql))
+
+
+def version_infos(version_ids) -> dict[int, VersionInfo]:
+    """Checklist versions by id (those that exist), without loading and parsing their bodies on
+    every push: one query for all the versions a push names, and one for the bodies not seen yet.
 
     Versions are written once and never changed; the parsed items are kept per process,
     keyed by everything that identifies the row's content (so a test database reusing an
     id with other content, or a restored backup, cannot be served stale items).
     """
-    row = db.session.execute(_VERSION, {"id": version_id}).first()
-    if row is None:
-        return None
-    key = (version_id, *row)
-    items = _VERSION_ITEMS.get(key)
-    if items is None:
-        body = db.session.execute(_VERSION_BODY, {"id": version_id}).scalar()
-        items = {item["id"]: item for item in body["items"]}
+    ids = sorted({v for v in version_ids if type(v) is int and 0 < v < 2**31})
+    if not ids:
+        return {}
+    rows = db.session.execute(built("context.versions", _version_rows), {"ids": ids}).all()
+    missing = [row.id for row in rows if tuple(row) not in _VERSION_ITEMS]
+    if missing:
         if len(_VERSION_ITEMS) >= 1000:
             _VERSION_ITEMS.clear()
-        _VERSION_ITEMS[key] = items
-    return VersionInfo(version_id, row.site_id, row.kind, row.version, items)
+        bodies = dict(db.session.execute(_VERSION_BODIES, {"ids": missing}).all())
+        for row in rows:
+            if row.id in bodies:
+                _VERSION_ITEMS[tuple(row)] = {item["id"]: item for item in bodies[row.id]["items"]}
+    return {row.id: VersionInfo(row.id, row.site_id, row.kind, row.version, _VERSION_ITEMS[tuple(row)]) for row in rows}
 
 
 class Known:
@@ -107,8 +112,9 @@ class Known:
 
     def __init__(self, mutations: list[dict]):
         visit_ids, round_ids, finding_ids, photo_ids = set(), set(), set(), set()
+        self.version_ids: set = set()
         for m in mutations:
-            _collect(m.get("payload") or {}, visit_ids, round_ids, finding_ids, photo_ids)
+            _collect(m.get("payload") or {}, visit_ids, round_ids, finding_ids, photo_ids, self.version_ids)
         self.visits, self.findings = _existing_keys((Visit.id, visit_ids), (Finding.id, finding_ids))
         self.rounds: dict[str, RoundInfo] = {
             r.id: RoundInfo(r.user_id, r.site_id, r.status)
@@ -209,7 +215,7 @@ def key_in(column, values: list):
     return column.in_(list(values))
 
 
-def _collect(p, visit_ids, round_ids, finding_ids, photo_ids) -> None:
+def _collect(p, visit_ids, round_ids, finding_ids, photo_ids, version_ids) -> None:
     """Every id a payload names, for the batch look-ups (bad values are simply skipped).
 
     Runs for every mutation of a push (100 visits of 8 items each): plain loops, no helpers.
@@ -217,6 +223,7 @@ def _collect(p, visit_ids, round_ids, finding_ids, photo_ids) -> None:
     if not isinstance(p, dict):
         return
     get = p.get
+    version_ids.add(get("checklist_version_id"))
     for target, value in ((visit_ids, get("visit_id")), (round_ids, get("round_id"))):
         if isinstance(value, str):
             target.add(value.lower())
@@ -266,7 +273,7 @@ class Context:
             self._roles.setdefault(site_id, set()).add(role)
         self._sites: dict[int, Site] = {}
         self._checkpoints: dict[int, dict] = {}
-        self._versions: dict[int | None, VersionInfo | None] = {}
+        self._versions: dict[int, VersionInfo] | None = None
         self._sealed: dict[tuple[int, str], bool] = {}
 
     @property
@@ -280,6 +287,10 @@ class Context:
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def known(self) -> Known:
+        return self._known
 
     def site(self, site_id: int) -> Site:
         if site_id not in self._sites:
@@ -308,9 +319,12 @@ class Context:
         return cp
 
     def version(self, version_id: int | None) -> VersionInfo | None:
-        if version_id not in self._versions:
-            self._versions[version_id] = version_info(version_id) if version_id else None
-        return self._versions[version_id]
+        if self._versions is None:
+            # Every version the push names, in one look-up at the first visit that needs one.
+            self._versions = version_infos(self._known.version_ids)
+        if version_id not in self._versions and version_id not in self._known.version_ids:
+            self._versions.update(version_infos([version_id]))  # named somewhere _collect does not look
+        return self._versions.get(version_id)
 
     def addendum(self, site_id: int, month: str) -> bool:
         """A record of a sealed month is still accepted, filed as that month's addendum."""

@@ -83,8 +83,8 @@ class Push:
         self.mutations = mutations
         self.results: list[dict | None] = [None] * len(mutations)
         self.pending: list[Pending] = []
-        self.known = Known(mutations)
-        self.ctx = Context(user, device_id, clock, self.known)
+        self.clock = clock
+        self._ctx: Context | None = None
         # Idempotency look-ups in one query for the whole batch: the stored copies of its
         # mutation ids, and which mutations of this device hold its sequence numbers.
         ids, seqs = {m["mutation_id"] for m in mutations}, {m["seq"] for m in mutations}
@@ -95,6 +95,19 @@ class Push:
                 self.stored[row.id] = (row.user_id, row.payload_hash, row.status, row.result)
             if row.device_id == device_id and row.seq in seqs:
                 self.seq_owner[row.seq] = row.id
+
+    @property
+    def ctx(self) -> Context:
+        """What the handlers read (the records the batch names, roles, sites, checklists), looked
+        up at the first record this push applies: a resend of records already stored, the most
+        common push after a lost answer, needs none of it."""
+        if self._ctx is None:
+            self._ctx = Context(self.user, self.device_id, self.clock, Known(self.mutations))
+        return self._ctx
+
+    @property
+    def known(self) -> Known:
+        return self.ctx.known
 
     # --- the loop ---
 
@@ -139,7 +152,7 @@ class Push:
         return {
             "id": m["mutation_id"], "device_id": self.device_id, "user_id": self.user.id, "seq": m["seq"], "kind": m["kind"],
             "payload_hash": digest, "status": status, "result": result, "observed_at": observed_at,
-            "received_at": self.ctx.clock.received_at,
+            "received_at": self.clock.received_at,
         }
 
     def _apply(self, i: int, m: dict, digest: str) -> None:
@@ -190,7 +203,7 @@ class Push:
             if not photos.may_link(held, self.user.id, claim.link):
                 raise Rejection(PHOTO_CONFLICT, photos.taken(claim.photo_id).message)
             if held is None:
-                pending.new_photos.append(photos.expected_row(claim.photo_id, self.user.id, claim.link, self.ctx.clock.received_at))
+                pending.new_photos.append(photos.expected_row(claim.photo_id, self.user.id, claim.link, self.clock.received_at))
             else:
                 pending.photo_links.append({"photo_id": claim.photo_id, **claim.link.columns()})
 
