@@ -140,14 +140,13 @@ def test_a_push_reads_all_its_checklist_versions_at_once_and_a_resend_reads_none
     from .support.phone import Phone
 
     phone = Phone(as_role("patroller"), demo.id)
-    batch = [phone.visit(code, fail=(0,) if code == "F01" else ()) for code in ("LOBBY", "PB1", "F01", "EL1", "PLAZA", "U0801")]
-    pushed = _statements_of(lambda: phone.push_ok(batch))
-    assert _tables_read(pushed).count("CHECKLIST_VERSIONS") <= 2, _tables_read(pushed)
-    results = phone.push_ok(batch)  # warm: the bodies are cached now
-    assert [r["status"] for r in results] == ["duplicate"] * len(batch)
-    fresh = [phone.visit(code) for code in ("LOBBY", "PB1", "F02", "EL2", "PLAZA", "U1003")]
-    again = _statements_of(lambda: phone.push_ok(fresh))
-    assert _tables_read(again).count("CHECKLIST_VERSIONS") == 1, _tables_read(again)
+    kinds = ("LOBBY", "PB1", "F01", "EL1", "PLAZA", "U0801")
+    phone.push_ok([phone.visit(code) for code in kinds])  # the bodies are cached from here on
+    six_kinds = _statements_of(lambda: phone.push_ok([phone.visit(code, fail=(0,) if code == "F01" else ()) for code in kinds]))
+    one_kind = _statements_of(lambda: phone.push_ok([phone.visit("F02") for _ in kinds]))
+    assert _tables_read(six_kinds).count("CHECKLIST_VERSIONS") == _tables_read(one_kind).count("CHECKLIST_VERSIONS") > 0
+    fresh = [phone.visit(code) for code in ("LOBBY", "PB2", "F03", "EL2", "PLAZA", "U1003")]
+    phone.push_ok(fresh)
     resent = _statements_of(lambda: [r["status"] for r in phone.push_ok(fresh)] == ["duplicate"] * len(fresh) or pytest.fail("not duplicates"))
     read = set(_tables_read(resent))
     assert read & {"VISITS", "ROUNDS", "PHOTOS", "MEMBERSHIPS", "CHECKPOINTS", "CHECKLIST_VERSIONS", "SITES"} == set(), read

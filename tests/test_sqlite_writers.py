@@ -20,7 +20,7 @@ from .support.api import error_of
 from .support.ids import new_id
 from .support.phone import Phone
 from .support.records import jpeg
-from .support.sqlite_lock import answered_while_locked, waits_for_the_lock
+from .support.sqlite_lock import answered_while_locked, held_write_lock, in_thread, waits_for_the_lock
 
 
 @pytest.fixture(autouse=True)
@@ -206,3 +206,108 @@ def test_inside_the_write_lock_a_push_and_an_upload_do_not_read_the_user_again(a
     assert [s for phase, s in uploaded if phase == "after"] == []
     with app.app_context():
         assert db.session.get(Photo, pid).status == "received"
+
+
+# --- a push planned before the lock (server/sync/push.py Push.draft) ---------------------------
+
+
+def _between_draft_and_lock(monkeypatch, change):
+    """Run `change` (on a connection of its own, committed) after the push has planned its
+    records in its read snapshot and before it takes the write lock; count the drafts kept."""
+    import importlib
+
+    push_module = importlib.import_module("server.sync.push")  # `server.sync.push` is also the function
+    real_start, real_holds = push_module.start_writing, push_module.Push.holds
+    kept = []
+
+    def start_writing(session):
+        change()
+        return real_start(session)
+
+    def holds(self):
+        answer = real_holds(self)
+        kept.append(answer)
+        return answer
+
+    monkeypatch.setattr(push_module, "start_writing", start_writing)
+    monkeypatch.setattr(push_module.Push, "holds", holds)
+    return kept
+
+
+def test_a_role_taken_away_between_the_draft_and_the_lock_rejects_the_visit(app, as_role, demo, monkeypatch):
+    """The draft read the patroller's role; under the lock it reads again, sees it gone, and plans
+    anew: the visit is refused as if it had arrived after the change (nothing recorded)."""
+    from server.models import Membership, User, Visit
+
+    api = as_role("patroller")
+    phone = Phone(api, demo.id)
+    visit = phone.visit("F01", fail=(0,))
+    user_id = db.session.query(User.id).filter_by(username="patroller").scalar()
+    site_id = demo.id
+    db.session.rollback()
+
+    def revoke():
+        other = held_write_lock(app)
+        other.execute("DELETE FROM memberships WHERE user_id = ? AND site_id = ?", (user_id, site_id))
+        other.commit()
+        other.close()
+
+    kept = _between_draft_and_lock(monkeypatch, revoke)
+    result = phone.push_ok([visit])[0]
+    assert kept == [False]
+    assert result["status"] == "rejected" and result["code"] == "forbidden_site", result
+    with app.app_context():
+        assert db.session.get(Visit, visit["payload"]["visit_id"]) is None
+        assert db.session.query(Membership).filter_by(user_id=user_id, site_id=site_id).count() == 0
+
+
+def test_the_same_push_landing_between_the_draft_and_the_lock_is_answered_duplicate(app, as_role, demo, monkeypatch):
+    """Another request stores the very same records while this one was planning: under the lock
+    the stored mutations read differently, so it plans again and answers duplicate; one copy kept."""
+    from server.models import Finding, Mutation, Task, Visit
+
+    api = as_role("patroller")
+    phone = Phone(api, demo.id)
+    batch = [phone.visit("F01", fail=(0,)), phone.visit("F02")]
+    db.session.rollback()
+    first = {}
+
+    def same_push_elsewhere():
+        if not first:  # the nested push must not trigger itself again
+            first["r"] = "running"
+            t, out = in_thread(lambda: phone.push(batch), 30)
+            first["r"] = out["r"]
+
+    kept = _between_draft_and_lock(monkeypatch, same_push_elsewhere)
+    r = phone.push(batch)
+    assert r.status_code == 200, r.get_json()
+    assert first["r"].status_code == 200 and [x["status"] for x in first["r"].get_json()["results"]] == ["applied", "applied"]
+    assert [x["status"] for x in r.get_json()["results"]] == ["duplicate", "duplicate"]
+    assert kept[-1] is False  # this push's draft, checked after the other push had landed
+    with app.app_context():
+        ids = [m["mutation_id"] for m in batch]
+        assert db.session.query(Mutation).filter(Mutation.id.in_(ids)).count() == 2
+        assert db.session.query(Visit).filter(Visit.id.in_([m["payload"]["visit_id"] for m in batch])).count() == 2
+        finding_id = batch[0]["payload"]["results"][0]["finding"]["finding_id"]
+        assert db.session.query(Finding).filter_by(id=finding_id).count() == 1
+        assert db.session.query(Task).filter_by(finding_id=finding_id).count() == 1
+
+
+def test_a_draft_that_still_holds_is_written_as_planned(app, as_role, demo, monkeypatch):
+    """Nothing it read changed (another site's data did): the draft is kept and written."""
+    phone = Phone(as_role("patroller"), demo.id)
+    visit = phone.visit("F01", fail=(0,))
+    site_id = demo.id
+    db.session.rollback()
+
+    def unrelated():
+        other = held_write_lock(app)
+        other.execute("UPDATE sites SET name_en = name_en || ' (renamed)' WHERE id <> ?", (site_id,))
+        other.commit()
+        other.close()
+
+    kept = _between_draft_and_lock(monkeypatch, unrelated)
+    result = phone.push_ok([visit])[0]
+    assert kept == [True]
+    assert result["status"] == "applied" and result["result"]["task_ids"], result
+

@@ -76,6 +76,7 @@ class VersionInfo:
 _VERSION_ITEMS: dict[tuple, dict] = {}
 _VERSION_BODIES = select(ChecklistVersion.id, ChecklistVersion.body).where(ChecklistVersion.id.in_(bindparam("ids", expanding=True)))
 _SITE = select(Site).where(Site.id == bindparam("id"))
+_SITE_COLUMNS = tuple(Site.__mapper__.column_attrs)
 
 
 def _version_rows(postgresql: bool):
@@ -111,6 +112,7 @@ class Known:
     up to date by the engine as it accepts each plan, so a later mutation sees an earlier one."""
 
     def __init__(self, mutations: list[dict]):
+        self.mutations = mutations
         visit_ids, round_ids, finding_ids, photo_ids = set(), set(), set(), set()
         self.version_ids: set = set()
         for m in mutations:
@@ -121,6 +123,8 @@ class Known:
             for r in _existing("known.rounds", (Round.id, Round.user_id, Round.site_id, Round.status), round_ids)
         }
         self.photos: dict[str, Held] = {r[0]: Held(*r[1:]) for r in _existing("known.photos", (Photo.id, *HELD_COLUMNS), photo_ids)}
+        # As read, before `learn` adds what the push itself makes (Context.reads_again compares it).
+        self.as_read = (frozenset(self.visits), frozenset(self.findings), dict(self.rounds), dict(self.photos))
 
     def learn(self, plan: Plan, user_id: int) -> None:
         """What an accepted plan creates or changes, for the mutations after it."""
@@ -272,9 +276,12 @@ class Context:
         for site_id, role in db.session.execute(_ROLES, {"user_id": user.id}):
             self._roles.setdefault(site_id, set()).add(role)
         self._sites: dict[int, Site] = {}
+        self._site_rows: dict[int, tuple | None] = {}  # each site's columns as read (an ORM object is refreshed later)
         self._checkpoints: dict[int, dict] = {}
+        self._checkpoint_rows: dict[int, tuple] = {}
         self._versions: dict[int, VersionInfo] | None = None
         self._sealed: dict[tuple[int, str], bool] = {}
+        self._plan_sites: dict[int, int | None] = {}
 
     @property
     def user(self) -> User:
@@ -294,7 +301,8 @@ class Context:
 
     def site(self, site_id: int) -> Site:
         if site_id not in self._sites:
-            self._sites[site_id] = db.session.execute(_SITE, {"id": site_id}).scalar()
+            site = self._sites[site_id] = db.session.execute(_SITE, {"id": site_id}).scalar()
+            self._site_rows[site_id] = None if site is None else tuple(getattr(site, c.key) for c in _SITE_COLUMNS)
         return self._sites[site_id]
 
     def recording_site(self, site_id) -> Site:
@@ -305,10 +313,7 @@ class Context:
 
     def checkpoint(self, site_id: int, f: Fields):
         """The checkpoint a payload names by `checkpoint_id`, or by `checkpoint_code` as typed."""
-        if site_id not in self._checkpoints:
-            rows = db.session.execute(_CHECKPOINTS, {"site_id": site_id}).all()
-            self._checkpoints[site_id] = {"id": {r.id: r for r in rows}, "code": {r.short_code: r for r in rows}}
-        cps = self._checkpoints[site_id]
+        cps = self._site_checkpoints(site_id)
         if f.has("checkpoint_code") and not f.has("checkpoint_id"):
             cp = cps["code"].get(sites.normalise_code(f.text("checkpoint_code", max_len=16)))
         else:
@@ -317,6 +322,13 @@ class Context:
         if cp is None:
             raise Rejection(UNKNOWN_CHECKPOINT, "This checkpoint does not exist at this site.")
         return cp
+
+    def _site_checkpoints(self, site_id: int) -> dict:
+        if site_id not in self._checkpoints:
+            rows = db.session.execute(_CHECKPOINTS, {"site_id": site_id}).all()
+            self._checkpoint_rows[site_id] = tuple(sorted(tuple(r) for r in rows))
+            self._checkpoints[site_id] = {"id": {r.id: r for r in rows}, "code": {r.short_code: r for r in rows}}
+        return self._checkpoints[site_id]
 
     def version(self, version_id: int | None) -> VersionInfo | None:
         if self._versions is None:
@@ -334,7 +346,28 @@ class Context:
         return self._sealed[key]
 
     def plan_site(self, plan_id: int) -> int | None:
-        return db.session.execute(select(PatrolPlan.site_id).where(PatrolPlan.id == plan_id)).scalar()
+        if plan_id not in self._plan_sites:
+            self._plan_sites[plan_id] = db.session.execute(select(PatrolPlan.site_id).where(PatrolPlan.id == plan_id)).scalar()
+        return self._plan_sites[plan_id]
+
+    def _reads(self) -> tuple:
+        return (self._roles, self._known.as_read, self._site_rows, self._checkpoint_rows, self._versions, self._sealed, self._plan_sites)
+
+    def reads_again(self) -> bool:
+        """Whether reading now everything this context read gives the same: then what the
+        handlers planned from it is what they would plan now (Push.draft)."""
+        fresh = Context(self._user, self._device_id, self._clock, Known(self._known.mutations))
+        for site_id in self._site_rows:
+            fresh.site(site_id)
+        for site_id in self._checkpoint_rows:
+            fresh._site_checkpoints(site_id)
+        if self._versions is not None:
+            fresh._versions = version_infos(set(self._known.version_ids) | set(self._versions))
+        for site_id, month in self._sealed:
+            fresh.addendum(site_id, month)
+        for plan_id in self._plan_sites:
+            fresh.plan_site(plan_id)
+        return fresh._reads() == self._reads()
 
     def task(self, task_id) -> Task:
         """A task at a site where this user may see tasks; what they may do with it is the task domain's to say."""

@@ -27,6 +27,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import choices, photos
+from ..db_sqlite import reading, start_writing
 from ..extensions import db, insert_rows, insert_tuples
 from ..findings import record_findings
 from ..models import ItemResult, Mutation, Photo, Round, User, Visit, utcnow
@@ -63,6 +64,14 @@ def content_hash(mutation: dict) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
+# The kinds a draft plans without writing (the bulk of a patroller's outbox).
+DRAFTABLE = frozenset(("round.start", "visit.record", "round.end"))
+
+
+class _WritesFirst(Exception):
+    """A draft met a record that needs earlier ones written first: plan it all under the lock."""
+
+
 @dataclass
 class Pending:
     """A mutation waiting in the buffer: its idempotency record and, unless it was rejected, its plan."""
@@ -85,16 +94,59 @@ class Push:
         self.pending: list[Pending] = []
         self.clock = clock
         self._ctx: Context | None = None
-        # Idempotency look-ups in one query for the whole batch: the stored copies of its
-        # mutation ids, and which mutations of this device hold its sequence numbers.
-        ids, seqs = {m["mutation_id"] for m in mutations}, {m["seq"] for m in mutations}
-        self.stored: dict[str, tuple] = {}
-        self.seq_owner: dict[int, str] = {}
-        for row in db.session.execute(built("push.stored", _stored_statement), {"ids": sorted(ids), "device_id": device_id, "seqs": sorted(seqs)}):
+        self._drafting = False
+        self.stored, self.seq_owner = self._read_stored()
+
+    def _read_stored(self) -> tuple[dict[str, tuple], dict[int, str]]:
+        """Idempotency look-ups in one query for the whole batch: the stored copies of its
+        mutation ids, and which mutations of this device hold its sequence numbers."""
+        ids, seqs = {m["mutation_id"] for m in self.mutations}, {m["seq"] for m in self.mutations}
+        stored: dict[str, tuple] = {}
+        seq_owner: dict[int, str] = {}
+        params = {"ids": sorted(ids), "device_id": self.device_id, "seqs": sorted(seqs)}
+        for row in db.session.execute(built("push.stored", _stored_statement), params):
             if row.id in ids:
-                self.stored[row.id] = (row.user_id, row.payload_hash, row.status, row.result)
-            if row.device_id == device_id and row.seq in seqs:
-                self.seq_owner[row.seq] = row.id
+                stored[row.id] = (row.user_id, row.payload_hash, row.status, row.result)
+            if row.device_id == self.device_id and row.seq in seqs:
+                seq_owner[row.seq] = row.id
+        return stored, seq_owner
+
+    # --- planning before the write lock (SQLite) ---
+
+    def draft(self) -> "Push | None":
+        """Plan every record from the read snapshot, before the write lock; None if this push
+        cannot be planned ahead. Nothing is written: `holds` then checks under the lock that
+        what the plans were made from still reads the same, and `finish` writes them.
+
+        On SQLite writers take one lock in turn, and a push's planning (checking each visit
+        against its checklist, building its rows) was most of the time it held it. Only the
+        patroller's records (round.start, visit.record, round.end) are planned ahead: the
+        others are applied one by one in their own savepoints, under the lock. A mutation id
+        sent twice in one batch needs its first copy written first: planned under the lock.
+        """
+        if any(m["kind"] not in DRAFTABLE for m in self.mutations):
+            return None
+        self._drafting = True
+        try:
+            self._plan_all()
+        except _WritesFirst:
+            return None
+        finally:
+            self._drafting = False
+        return self
+
+    def holds(self) -> bool:
+        """Under the write lock: the stored mutations, and every look-up the plans were made
+        from (the records they name, roles, sites, checkpoints, checklists, sealed months),
+        read again, are the same as in the draft."""
+        if self._read_stored() != (self.stored, self.seq_owner):
+            return False
+        return self._ctx is None or self._ctx.reads_again()
+
+    def finish(self) -> list[dict]:
+        """Write what the draft planned (the same as the end of `run`)."""
+        self.flush()
+        return self.results  # type: ignore[return-value]
 
     @property
     def ctx(self) -> Context:
@@ -112,6 +164,10 @@ class Push:
     # --- the loop ---
 
     def run(self) -> list[dict]:
+        self._plan_all()
+        return self.finish()
+
+    def _plan_all(self) -> None:
         seen: dict[str, tuple] = {}  # mutation id → (hash, index) within this batch
         seqs_here: dict[int, str] = {}
         for i, m in enumerate(self.mutations):
@@ -119,6 +175,8 @@ class Push:
             digest = content_hash(m)
             base = {"mutation_id": mid, "seq": seq}
             if mid in seen:
+                if self._drafting:
+                    raise _WritesFirst
                 first_hash, first = seen[mid]
                 self.flush()  # the first copy's final answer must be known
                 if first_hash == digest:
@@ -137,8 +195,6 @@ class Push:
             seqs_here[seq] = mid
             self.results[i] = base
             self._apply(i, m, digest)
-        self.flush()
-        return self.results  # type: ignore[return-value]
 
     def _answer_stored(self, mid: str, digest: str) -> dict:
         user_id, stored_hash, status, result = self.stored[mid]
@@ -175,6 +231,8 @@ class Push:
         except REFUSALS as exc:
             self._reject(i, m, digest, Rejection(exc.code, exc.message, exc.details), observed_at)
             return
+        if self._drafting and plan.call is not None:
+            raise _WritesFirst
         if plan.call is None:
             # The usual case: buffered, written with the run it belongs to.
             self.pending.append(pending)
@@ -307,6 +365,10 @@ def _as_duplicate(first: dict) -> dict:
     return {"status": choices.SYNC_DUPLICATE, "result": first.get("result", {})}
 
 
+def _sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
 def push(user: User, body: dict, user_agent: str = "") -> dict:
     """Apply one push; the answer has one result per mutation, in order. The caller commits."""
     received_at = utcnow()
@@ -326,8 +388,14 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
         expected, unreadable = photos_to_send(user)
         return {"server_time": received_at, "clock_offset_ms": clock.offset_ms, "results": [], "expected_photos": expected,
                 "unreadable_photos": unreadable}
+    # A `reads_first` push on SQLite plans in its read snapshot, then takes the write lock.
+    draft = Push(user, body["device_id"], clock, mutations).draft() if reading() and _sqlite() else None
+    start_writing(db.session)
     device = register_device(user, body["device_id"], user_agent)
-    results = Push(user, device.id, clock, mutations).run()
+    if draft is not None and draft.holds():
+        results = draft.finish()
+    else:
+        results = Push(user, device.id, clock, mutations).run()
     statuses = [r["status"] for r in results]
     note_push(
         device, user, clock, user_agent,
