@@ -9,7 +9,7 @@ from flask import Flask
 
 from . import auth, checklists, cli, config, errors, security, web
 from .api import MODULES, api, statuses
-from .db_sqlite import tune_sqlite
+from .db_sqlite import engine_options, tune_sqlite
 from .extensions import db, migrate
 from .jsonio import OrjsonProvider
 
@@ -34,6 +34,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, the API, and load the checklists."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

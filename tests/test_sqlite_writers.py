@@ -311,3 +311,89 @@ def test_a_draft_that_still_holds_is_written_as_planned(app, as_role, demo, monk
     assert kept == [True]
     assert result["status"] == "applied" and result["result"]["task_ids"], result
 
+
+# --- the writers' gate (server/db_sqlite.py GatedConnection) ---------------------------------
+
+
+def _gate_taken(app) -> bool:
+    """Whether some writer holds the gate now (tried on a descriptor of our own)."""
+    import fcntl
+    import os
+
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///") + "-writers"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing lets go of a lock this probe took
+
+
+def _hold_gate(app):
+    """Another writer in the gate, as another gunicorn worker: the open descriptor holding it."""
+    import fcntl
+    import os
+
+    fd = os.open(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///") + "-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_write_transaction_holds_the_gate_until_it_commits_or_rolls_back_and_a_read_never_takes_it(app, demo):
+    from sqlalchemy import text
+
+    from server.db_sqlite import lock_free
+
+    db.session.rollback()
+    assert not _gate_taken(app)
+    db.session.execute(text("UPDATE sites SET name_en = name_en"))
+    assert _gate_taken(app)
+    db.session.commit()
+    assert not _gate_taken(app)
+    db.session.execute(text("UPDATE sites SET name_en = name_en"))
+    assert _gate_taken(app)
+    db.session.rollback()
+    assert not _gate_taken(app)
+    with lock_free():
+        db.session.execute(text("SELECT count(*) FROM sites")).scalar()
+        assert not _gate_taken(app)
+        db.session.commit()
+
+
+def test_a_push_waits_at_the_gate_while_another_writer_is_in_it_then_applies(app, as_role, demo):
+    import os
+
+    phone = Phone(as_role("patroller"), demo.id)
+    visit = phone.visit("F01", fail=(0,))
+    db.session.rollback()
+    fd = _hold_gate(app)
+    try:
+        t, out = in_thread(lambda: phone.push([visit]), 0.5)
+        assert t.is_alive(), "it wrote while another writer was in the gate"
+    finally:
+        os.close(fd)
+    t.join(30)
+    r = out["r"]
+    assert r.status_code == 200 and r.get_json()["results"][0]["status"] == "applied", r.get_json()
+
+
+def test_a_gate_held_past_the_busy_timeout_is_passed_by_and_sqlites_own_lock_decides(app, demo, monkeypatch):
+    """A writer stuck in the gate (a hung process) holds up the others no longer than the busy
+    timeout: then they go on to SQLite's own lock, which here is free."""
+    import os
+
+    from sqlalchemy import text
+
+    import server.db_sqlite as db_sqlite
+
+    monkeypatch.setattr(db_sqlite, "BUSY_TIMEOUT_MS", 200)
+    db.session.rollback()
+    fd = _hold_gate(app)
+    try:
+        db.session.execute(text("UPDATE sites SET name_en = name_en || '!' WHERE id = :id"), {"id": demo.id})
+        db.session.commit()
+    finally:
+        os.close(fd)
+    assert db.session.execute(text("SELECT name_en FROM sites WHERE id = :id"), {"id": demo.id}).scalar().endswith("!")
