@@ -293,6 +293,36 @@ def test_the_same_push_landing_between_the_draft_and_the_lock_is_answered_duplic
         assert db.session.query(Task).filter_by(finding_id=finding_id).count() == 1
 
 
+def test_a_draft_with_no_commit_since_its_snapshot_is_written_without_reading_again(app, as_role, demo, monkeypatch):
+    """Nobody wrote between the draft and the lock: the plans are written without a second look-up."""
+    from sqlalchemy import event
+
+    phone = Phone(as_role("patroller"), demo.id)
+    visit = phone.visit("F01", fail=(0,))
+    db.session.rollback()
+    phase = {"now": "draft"}
+    reads_under_lock = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if phase["now"] == "locked" and statement.lstrip().upper().startswith("SELECT"):
+            reads_under_lock.append(statement)
+
+    def lock_taken():
+        phase["now"] = "locked"
+
+    kept = _between_draft_and_lock(monkeypatch, lock_taken)
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        result = phone.push_ok([visit])[0]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert kept == [True]
+    assert result["status"] == "applied" and result["result"]["task_ids"], result
+    # Not read again: the stored mutations, the user's roles, the site's checkpoints.
+    again = [s for s in reads_under_lock if "FROM mutations" in s or "SELECT memberships.site_id, memberships.role" in s or "FROM checkpoints" in s]
+    assert not again, again
+
+
 def test_a_draft_that_still_holds_is_written_as_planned(app, as_role, demo, monkeypatch):
     """Nothing it read changed (another site's data did): the draft is kept and written."""
     phone = Phone(as_role("patroller"), demo.id)
