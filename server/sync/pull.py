@@ -20,6 +20,7 @@ from ..models import Change, ChecklistVersion, Checkpoint, Counter, Department, 
 from ..plans import plan_payloads
 from ..problems import Gone
 from ..timeutil import iso
+from .context import built, ids_in
 
 # Below this cursor the change log was pruned (tombstones dropped): such a phone starts again.
 HORIZON = "change_horizon"
@@ -221,25 +222,32 @@ def load_plans(keys) -> dict:
     return plan_payloads(rows)
 
 
-# Built once, with the ids as one expanding parameter: a page of 500 tasks named each id as
-# a literal that SQLAlchemy coerced one by one, twice a pull (open and closed tasks), and
-# every phone pulls the same tasks at a shift change. A task always has its finding.
-_TASKS = (
-    select(
-        Task.id, Task.site_id, Task.checkpoint_id, Task.state, Task.due_at, Task.assignee_id, User.display_name,
-        Task.severity, Task.route, Task.department_id, Finding.id.label("finding_id"), Finding.item_id, Finding.category,
-        Finding.description, Finding.observed_at, Finding.reported_by,
+# Built once per kind of database, with the ids as one parameter (an array on PostgreSQL, an
+# expanding list elsewhere): a page of 500 tasks named each id as a literal that SQLAlchemy
+# coerced one by one, twice a pull (open and closed tasks), and every phone pulls the same
+# tasks at a shift change; on PostgreSQL an expanding list was still 400 placeholders
+# written into the statement's text and split by psycopg on every pull. A task always has
+# its finding.
+def _tasks_statement(postgresql: bool):
+    return (
+        select(
+            Task.id, Task.site_id, Task.checkpoint_id, Task.state, Task.due_at, Task.assignee_id, User.display_name,
+            Task.severity, Task.route, Task.department_id, Finding.id.label("finding_id"), Finding.item_id, Finding.category,
+            Finding.description, Finding.observed_at, Finding.reported_by,
+        )
+        .join(Finding, Finding.id == Task.finding_id)
+        .outerjoin(User, User.id == Task.assignee_id)
+        .where(ids_in(Task.id, "ids", postgresql))
     )
-    .join(Finding, Finding.id == Task.finding_id)
-    .outerjoin(User, User.id == Task.assignee_id)
-    .where(Task.id.in_(bindparam("ids", expanding=True)))
-)
-_FINDING_PHOTOS = (
-    select(Photo.id, Photo.finding_id)
-    .where(Photo.finding_id.in_(bindparam("finding_ids", expanding=True)), Photo.status == choices.PHOTO_RECEIVED,
-           ~Photo.content_type.like("audio/%"))
-    .order_by(Photo.created_at)
-)
+
+
+def _finding_photos_statement(postgresql: bool):
+    return (
+        select(Photo.id, Photo.finding_id)
+        .where(ids_in(Photo.finding_id, "finding_ids", postgresql), Photo.status == choices.PHOTO_RECEIVED,
+               ~Photo.content_type.like("audio/%"))
+        .order_by(Photo.created_at)
+    )
 
 
 def load_tasks(keys) -> dict:
@@ -248,11 +256,11 @@ def load_tasks(keys) -> dict:
     if not ids:
         return {}
     closed = choices.TASK_CLOSED_STATES
-    rows = db.session.execute(_TASKS, {"ids": ids}).all()
+    rows = db.session.execute(built("pull.tasks", _tasks_statement), {"ids": ids}).all()
     finding_ids = [r.finding_id for r in rows if r.state not in closed]
     photos: dict[str, list] = {}
     if finding_ids:
-        for pid, fid in db.session.execute(_FINDING_PHOTOS, {"finding_ids": finding_ids}):
+        for pid, fid in db.session.execute(built("pull.finding_photos", _finding_photos_statement), {"finding_ids": finding_ids}):
             photos.setdefault(fid, []).append(pid)
     out = {}
     # Unpacked: a pull at shift change builds hundreds of these, and a Row's attributes are
