@@ -141,7 +141,7 @@ def main(url: str | None) -> None:
                 db.engine.dispose()
     if os.environ.get("CPU_SQL"):
         print("\n".join(STATEMENTS))
-    print(f"{'request':16s} {'n':>4s} {'app ms':>8s} {'db ms':>8s} {'sum ms':>8s}  (medians of CPU time, {phones} phones)")
+    print(f"{'request':16s} {'n':>4s} {'app ms':>8s} {'db ms':>8s} {'sum ms':>8s}  (CPU time: app median, database mean, {phones} phones)")
     for op, v in sorted(cpu.items()):
         a = statistics.median(x[0] for x in v) * 1000
         b = statistics.mean(x[1] for x in v) * 1000  # clock ticks of 10 ms: a mean, not a median
