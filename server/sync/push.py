@@ -369,12 +369,24 @@ def _as_duplicate(first: dict) -> dict:
     return {"status": choices.SYNC_DUPLICATE, "result": first.get("result", {})}
 
 
-def _data_version() -> tuple[int, int]:
+class _Version(tuple):
+    """(driver connection, SQLite's data_version on it): equal only on the very same connection."""
+
+    def __eq__(self, other):
+        return isinstance(other, _Version) and self[0] is other[0] and self[1] == other[1]
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+
+def _data_version() -> _Version:
     """SQLite's data_version on this connection: it moves when another connection commits, and
     within a read transaction it stays that of the transaction's snapshot (so two equal
     readings on one connection, the first in the snapshot, mean nobody wrote in between)."""
     conn = db.session.connection()
-    return id(conn.connection.dbapi_connection), conn.exec_driver_sql("PRAGMA data_version").scalar()
+    return _Version((conn.connection.dbapi_connection, conn.exec_driver_sql("PRAGMA data_version").scalar()))
 
 
 def _sqlite() -> bool:
