@@ -222,6 +222,11 @@ def test_task_screens_after_sync_and_verification_with_a_signature(engine, phone
     shot(page, f"{engine}_tasks")
     page.click(f"a[data-task='{task_id}']")
     page.click("#task-start")
+    # As a person does, the next tap comes once the task shows the first move made: sent, and
+    # the server's copy pulled. (Tapped at once, "done" raced the redraws of that sync: in one
+    # WebKit run of 2026-12-05 its click reached no button and only "start" was ever queued.)
+    wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
+    page.wait_for_selector("#task-state [data-state='in_progress']")
     page.click("#task-done")
     wait_outbox(page, lambda r: len(r) == 2 and all(x["status"] == "sent" for x in r))
     page.goto("/#/outbox")
