@@ -86,7 +86,8 @@ class Pending:
 class Push:
     """Applies one push: caches what the batch refers to, then each mutation in order."""
 
-    def __init__(self, user: User, device_id: str, clock: Clock, mutations: list[dict]):
+    def __init__(self, user: User, device_id: str, clock: Clock, mutations: list[dict],
+                 stored: tuple[dict[str, tuple], dict[int, str]] | None = None):
         self.user = user
         self.device_id = device_id
         self.mutations = mutations
@@ -95,7 +96,9 @@ class Push:
         self.clock = clock
         self._ctx: Context | None = None
         self._drafting = False
-        self.stored, self.seq_owner = self._read_stored()
+        # `stored`: the idempotency look-up already made under the write lock (a draft that did not hold).
+        self.stored, self.seq_owner = stored if stored is not None else self._read_stored()
+        self.stored_now: tuple[dict[str, tuple], dict[int, str]] | None = None
 
     def _read_stored(self) -> tuple[dict[str, tuple], dict[int, str]]:
         """Idempotency look-ups in one query for the whole batch: the stored copies of its
@@ -141,9 +144,10 @@ class Push:
         from (the records they name, roles, sites, checkpoints, checklists, sealed months),
         read again, are the same as in the draft. Nothing needs reading again if no other
         connection has committed since the draft's snapshot (a push alone on the server)."""
-        if _data_version() == self._snapshot:
+        if _data_version().same_as(self._snapshot):
             return True
-        if self._read_stored() != (self.stored, self.seq_owner):
+        self.stored_now = self._read_stored()
+        if self.stored_now != (self.stored, self.seq_owner):
             return False
         return self._ctx is None or self._ctx.reads_again()
 
@@ -369,16 +373,16 @@ def _as_duplicate(first: dict) -> dict:
     return {"status": choices.SYNC_DUPLICATE, "result": first.get("result", {})}
 
 
-class _Version(tuple):
-    """(driver connection, SQLite's data_version on it): equal only on the very same connection."""
+@dataclass(frozen=True, eq=False)
+class _Version:
+    """SQLite's data_version as read on one driver connection: two readings match only if they
+    were taken on the very same connection (data_version is per connection) and are equal."""
 
-    def __eq__(self, other):
-        return isinstance(other, _Version) and self[0] is other[0] and self[1] == other[1]
+    connection: object
+    value: int
 
-    def __ne__(self, other):
-        return not self == other
-
-    __hash__ = tuple.__hash__
+    def same_as(self, other: "_Version") -> bool:
+        return self.connection is other.connection and self.value == other.value
 
 
 def _data_version() -> _Version:
@@ -386,7 +390,7 @@ def _data_version() -> _Version:
     within a read transaction it stays that of the transaction's snapshot (so two equal
     readings on one connection, the first in the snapshot, mean nobody wrote in between)."""
     conn = db.session.connection()
-    return _Version((conn.connection.dbapi_connection, conn.exec_driver_sql("PRAGMA data_version").scalar()))
+    return _Version(conn.connection.dbapi_connection, conn.exec_driver_sql("PRAGMA data_version").scalar())
 
 
 def _sqlite() -> bool:
@@ -419,7 +423,8 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
     if draft is not None and draft.holds():
         results = draft.finish()
     else:
-        results = Push(user, device.id, clock, mutations).run()
+        # Planned again under the lock; the stored mutations `holds` read under it are reused.
+        results = Push(user, device.id, clock, mutations, stored=draft.stored_now if draft is not None else None).run()
     statuses = [r["status"] for r in results]
     note_push(
         device, user, clock, user_agent,
