@@ -353,3 +353,36 @@ def shot_path(name: str):
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
+
+
+NAV_GEOMETRY = """() => {
+  const nav = document.querySelector('.screen-manage .sub-nav') || document.querySelector('.sub-nav');
+  const links = [...nav.querySelectorAll('a')].map((a) => a.getBoundingClientRect());
+  const box = nav.getBoundingClientRect();
+  const active = nav.querySelector('a.active').getBoundingClientRect();
+  return { navHeight: box.height, linkHeight: links[0].height, navLeft: box.left, navRight: box.right,
+           activeLeft: active.left, activeRight: active.right, widest: Math.max(...links.map((r) => r.width)),
+           rows: new Set(links.map((r) => Math.round(r.top))).size, count: links.length };
+}"""
+
+
+def test_desk_links_take_one_row_on_a_phone_with_the_current_one_in_view(live_server, browser):
+    """Ten desk links wrapped into four rows pushed every desk screen's content 220 px down on a
+    phone: they are one row that scrolls sideways, with the current screen's link brought into view."""
+    page = open_as(browser, live_server, "manager")
+    page.goto("/#/manage/coverage")  # near the end of the row: off screen unless scrolled to
+    page.wait_for_selector(".sub-nav a.active[href='#/manage/coverage']")
+    until(page, f"() => {{ const g = ({NAV_GEOMETRY})(); return g.activeLeft >= g.navLeft - 1 && g.activeRight <= g.navRight + 1; }}",
+          "the current link scrolled into view")
+    g = page.evaluate(NAV_GEOMETRY)
+    assert g["count"] >= 8 and g["rows"] == 1
+    assert g["navHeight"] < 2 * g["linkHeight"]
+    shot(page, "manage-nav-phone")
+    # At a desk the row wraps, and no link is stretched across the screen on a row of its own.
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto("/#/manage/tasks")
+    page.wait_for_selector(".sub-nav a.active[href='#/manage/tasks']")
+    g = page.evaluate(NAV_GEOMETRY)
+    assert g["widest"] < 200, g
+    shot(page, "manage-nav-desk")
+    clean(page)

@@ -40,6 +40,13 @@ export function tabs(links, active, labelKey) {
     if (action && !policy.anywhere(action)) continue;
     nav.append(h('a', { href: `#/${target}`, class: target === active ? 'active' : '', 'aria-current': target === active ? 'page' : null }, t(key)));
   }
+  // On a phone the row scrolls sideways: once on screen, the current screen's link is brought into it.
+  requestAnimationFrame(() => {
+    const current = nav.querySelector('a.active');
+    if (!current || nav.scrollWidth <= nav.clientWidth) return;
+    const at = current.getBoundingClientRect().left - nav.getBoundingClientRect().left + nav.scrollLeft;
+    nav.scrollLeft = at - (nav.clientWidth - current.offsetWidth) / 2;
+  });
   return nav;
 }
 
