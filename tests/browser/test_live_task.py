@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from server.models import Checkpoint, Task
 
-from .app_driver import installed_app, open_by_code, shot, wait_outbox
+from .app_driver import installed_app, open_by_code, rows, shot, until, wait_outbox, wait_ready
 from .conftest import api_session
 
 pytestmark = pytest.mark.browser
@@ -114,3 +114,115 @@ def test_my_tasks_drop_a_task_verified_on_this_phone_before_it_is_sent(live_serv
     )
     # The list redraws where it is (no navigation) and no longer offers the task.
     page.wait_for_function(f"() => !document.querySelector(\"a[data-task='{task_id}']\")")
+
+
+def test_a_move_sent_shows_on_the_task_page_until_the_pull_brings_the_server_copy(live_server, launch, query):
+    """The push answered the move, the pull has not come (held back, then failing): the task
+    page, drawn anew, shows the move made and offers the next one, never the state before it."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
+    page.click("#save-visit")
+    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    task_id = out[0]["result"]["task_ids"][0]
+    supervisor = api_session(live_server, "supervisor")
+    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
+    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
+    page.evaluate(SYNC)
+    page.goto("/#/tasks")
+    page.click(f"a[data-task='{task_id}']")
+    page.wait_for_selector("#task-start")
+
+    # Every pull from here on is held back unanswered, and later fails.
+    pulls = {"fail": False, "held": []}
+
+    def pull(route):
+        if pulls["fail"]:
+            route.abort("connectionreset")
+        else:
+            pulls["held"].append(route)
+
+    context.route("**/api/sync/pull*", pull)
+    page.click("#task-start")
+    wait_outbox(page, lambda r: len(r) == 2 and r[1]["kind"] == "task.transition" and r[1]["status"] == "sent")
+    until(page, lambda: pulls["held"], "the sync after the push asked for a pull")
+    assert query(lambda s: s.get(Task, task_id).state) == "in_progress"
+
+    def reopen():
+        page.goto("/#/tasks")
+        page.click(f"a[data-task='{task_id}']")
+        wait_ready(page, "task")
+
+    # Sent, the server's copy not pulled: the page opened anew shows it in progress and offers "done".
+    reopen()
+    page.wait_for_selector("#task-state [data-state='in_progress']")
+    assert page.locator("#task-start").count() == 0
+    assert page.locator("#task-pending").count() == 0  # sent: nothing waits on the phone
+    page.wait_for_selector("#task-done")
+
+    # The pull fails (the connection lost after the push): the page stays where the move put it,
+    # and "done" tapped now is queued and sent.
+    pulls["fail"] = True
+    for route in pulls["held"]:
+        route.abort("connectionreset")
+    page.click("#task-done")
+    wait_outbox(page, lambda r: len(r) == 3 and r[2]["payload"]["to"] == "done" and r[2]["status"] == "sent")
+    assert query(lambda s: s.get(Task, task_id).state) == "done"
+    reopen()
+    page.wait_for_selector("#task-state [data-state='done']")
+    assert page.locator("#task-start, #task-done, #task-pending").count() == 0
+    page.wait_for_selector("#task-verify")  # the server has seen it done
+    shot(page, "task_sent_not_pulled")
+
+    # The pull comes back: the server's copy says the same.
+    context.unroute("**/api/sync/pull*")
+    page.evaluate(SYNC)
+    until(page, "async () => !(await import('/static/pwa/store.js')).get().syncError", "a sync with its pull")
+    page.wait_for_selector("#task-state [data-state='done']")
+    assert [x["status"] for x in rows(page, "outbox")] == ["sent"] * 3
+
+
+def test_a_move_the_server_rejects_leaves_the_task_as_the_server_has_it(live_server, launch, query):
+    """A supervisor cancelled the task before the patroller's "start" reached the server: the move
+    is set aside with its reason, and the task page shows the server's state, not the move."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
+    page.click("#save-visit")
+    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    task_id = out[0]["result"]["task_ids"][0]
+    supervisor = api_session(live_server, "supervisor")
+    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
+    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
+    page.evaluate(SYNC)
+    page.goto("/#/tasks")
+    page.click(f"a[data-task='{task_id}']")
+    page.wait_for_selector("#task-start")
+    r = supervisor.post(f"{live_server.url}/api/tasks/{task_id}/cancel", json={"reason": "重复报修"})
+    assert r.status_code == 200, r.text
+
+    held = []
+    context.route("**/api/sync/pull*", lambda route: held.append(route))
+    page.click("#task-start")
+    out = wait_outbox(page, lambda r: len(r) == 2 and r[1]["status"] == "rejected")
+    assert out[1]["code"]
+    until(page, lambda: held, "the sync after the push asked for a pull")
+    # Before the pull: the phone's copy as the server last gave it (the move is not on it).
+    page.goto("/#/tasks")
+    page.click(f"a[data-task='{task_id}']")
+    wait_ready(page, "task")
+    page.wait_for_selector("#task-state [data-state='assigned']")
+    assert page.locator("#task-pending, #task-done").count() == 0
+
+    # The pull brings the cancellation: the page says so, with no move to make, and the bar
+    # asks for attention to the move set aside.
+    for route in held:
+        route.continue_()
+    context.unroute("**/api/sync/pull*")
+    page.wait_for_selector("#task-state [data-state='cancelled']", timeout=20000)
+    assert page.locator("#task-start, #task-done, #task-verify").count() == 0
+    page.wait_for_selector("#unsent.attention")

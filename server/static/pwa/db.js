@@ -572,11 +572,22 @@ export async function clearReference() {
   await tx.done;
 }
 
-export async function updateOutbox(seq, changes) {
+/**
+ * Change an outbox row (its status as the server answered it). `task` ({id, state}): a task
+ * move the server applied, and the state it answered; the phone's copy of the task takes
+ * that state in the same transaction, so no reader sees the row sent and the task as it was
+ * before the move. The next pull's copy of the task replaces it whole.
+ */
+export async function updateOutbox(seq, changes, task = null) {
   const d = await db();
-  const tx = d.transaction('outbox', 'readwrite');
-  const row = await tx.store.get(seq);
-  if (row) await tx.store.put({ ...row, ...changes });
+  const tx = d.transaction(task ? ['outbox', 'tasks'] : ['outbox'], 'readwrite');
+  const outbox = tx.objectStore('outbox');
+  const row = await outbox.get(seq);
+  if (row) await outbox.put({ ...row, ...changes });
+  if (row && task) {
+    const copy = await tx.objectStore('tasks').get(task.id);
+    if (copy && copy.state !== task.state) await tx.objectStore('tasks').put({ ...copy, state: task.state });
+  }
   await tx.done;
 }
 

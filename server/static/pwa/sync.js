@@ -142,12 +142,25 @@ async function applyResults(rows, results) {
     if (!row) continue;
     if (res.status === SYNC.APPLIED || res.status === SYNC.DUPLICATE) {
       // A duplicate is the answer to a resend after a lost response: it was applied once.
-      await db.updateOutbox(row.seq, { status: 'sent', result: res.result || {}, sent_at: new Date().toISOString() });
+      await db.updateOutbox(row.seq, { status: 'sent', result: res.result || {}, sent_at: new Date().toISOString() }, movedTask(row, res.result));
     } else if (res.status === SYNC.REJECTED) {
       // Set aside with the server's reason; never blocks the items behind it.
       await db.updateOutbox(row.seq, { status: 'rejected', code: res.code || '', message: res.message || '' });
     }
   }
+}
+
+/**
+ * A task move the server applied, as {id, state} from its answer ({task_id, state}), else null.
+ * Until it is sent, the pending row shows the move (patrol.shownState); once it is sent the
+ * phone's copy of the task holds the answered state until a pull brings the server's copy,
+ * so the task screen never goes back to the state before the move. A rejected move leaves
+ * the copy as the server last gave it.
+ */
+function movedTask(row, result) {
+  if (row.kind !== 'task.transition' && row.kind !== 'task.verify') return null;
+  if (!result || typeof result.state !== 'string' || result.task_id !== row.payload?.task_id) return null;
+  return { id: result.task_id, state: result.state };
 }
 
 // Whole-push refusals that say nothing about the records themselves: keep them all.

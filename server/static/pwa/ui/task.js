@@ -39,6 +39,9 @@ export async function render(container, { params }, ctx) {
 }
 
 async function draw(id, ctx, redraw, seen, urls) {
+  // My moves not sent yet are read before the task: a move sent meanwhile has already moved
+  // the phone's copy of the task (sync.js), so the state drawn is never the one before it.
+  const pending = await patrol.pendingFor(id);
   let task = await db.get('tasks', id);
   if (!task) {
     // Closed on the server (verified, cancelled): the phone keeps only how it ended.
@@ -56,7 +59,6 @@ async function draw(id, ctx, redraw, seen, urls) {
   }
   seen.task = task;
   const cp = await db.get('checkpoints', task.checkpoint_id);
-  const pending = await patrol.pendingFor(id);
   // What the phone already decided but has not sent: shown as the task's state.
   const state = patrol.shownState(task, pending);
   const stateBadge = (s) => h('span', { class: `badge state-${s}`, 'data-state': s }, vocab.label('task_states', s));
