@@ -226,3 +226,37 @@ def test_a_move_the_server_rejects_leaves_the_task_as_the_server_has_it(live_ser
     page.wait_for_selector("#task-state [data-state='cancelled']", timeout=20000)
     assert page.locator("#task-start, #task-done, #task-verify").count() == 0
     page.wait_for_selector("#unsent.attention")
+
+
+def test_the_next_move_does_not_jump_when_the_one_before_is_sent(live_server, launch, query):
+    """A move made offline says "not sent yet"; when it is sent that hint goes, and the buttons
+    must not move under the patroller's finger (a tap on "done" landed on no button in WebKit)."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
+    page.click("#save-visit")
+    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    task_id = out[0]["result"]["task_ids"][0]
+    supervisor = api_session(live_server, "supervisor")
+    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
+    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
+    page.evaluate(SYNC)
+    page.goto("/#/tasks")
+    page.click(f"a[data-task='{task_id}']")
+    page.wait_for_selector("#task-start")
+
+    context.set_offline(True)
+    page.click("#task-start")
+    page.wait_for_selector("#task-pending")
+    page.wait_for_selector("#task-done")
+    before = page.locator("#task-done").bounding_box()
+    context.set_offline(False)
+    page.evaluate(SYNC)
+    wait_outbox(page, lambda r: len(r) == 2 and r[1]["status"] == "sent")
+    page.wait_for_selector("#task-pending", state="detached")
+    page.wait_for_selector("#task-done")
+    after = page.locator("#task-done").bounding_box()
+    assert after is not None and abs(after["y"] - before["y"]) < 1, (before, after)
+    assert query(lambda s: s.get(Task, task_id).state) == "in_progress"

@@ -74,7 +74,6 @@ async function draw(id, ctx, redraw, seen, urls) {
       h('dd', { id: 'task-state' }, stateBadge(state))),
   ];
   if (task.closed) out.push(h('p', { class: 'hint', id: 'task-closed' }, t('task_closed')));
-  if (pending.length) out.push(h('p', { class: 'hint', id: 'task-pending' }, t('task_pending_change', { s: vocab.label('task_states', state) })));
   // The finding's photos and sound clips: from this phone or the copies fetched ahead, so
   // offline too; from the server online.
   // The clips' ids are asked once per visit to the page (online, the server), not on every redraw.
@@ -100,5 +99,7 @@ async function draw(id, ctx, redraw, seen, urls) {
   }
   actions.append(h('a', { class: 'btn big', href: '#/tasks' }, t('back')));
   out.push(actions);
+  // Below the buttons: when the move is sent the hint goes, and nothing under the finger moves.
+  if (pending.length) out.push(h('p', { class: 'hint', id: 'task-pending' }, t('task_pending_change', { s: vocab.label('task_states', state) })));
   return out;
 }
