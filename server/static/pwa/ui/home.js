@@ -30,7 +30,7 @@ export async function render(container, _route, ctx) {
   if (!checkpoints.length) container.append(h('p', { class: 'hint' }, t('no_sites')));
 
   // A checkpoint left open (the app was closed, or the person went elsewhere mid-form): take it
-  // up again. A new scan would replace it, so it is offered first.
+  // up again. Scanning another checkpoint asks before it would replace it; it is offered first.
   const open = await db.getDraft('visit');
   if (open?.checkpoint_id) {
     const cp = await db.get('checkpoints', open.checkpoint_id);
