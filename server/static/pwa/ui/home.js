@@ -7,7 +7,7 @@ import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import { h } from './dom.js';
 import { myTasks, taskCard } from './tasks.js';
-import { todayCard } from './today.js';
+import { endRoundButton, todayCard } from './today.js';
 
 export async function render(container, _route, ctx) {
   const s = store.get();
@@ -53,10 +53,7 @@ export async function render(container, _route, ctx) {
     card.append(
       h('p', { class: 'round-state' }, t('round_open', { n: round.visits.length })),
       h('button', { type: 'button', class: 'btn primary big', id: 'scan-next', onclick: () => ctx.go('scan') }, t('continue_round')),
-      h('button', {
-        type: 'button', class: 'btn big', id: 'end-round',
-        onclick: async () => { await patrol.endRound(); ctx.go('round/summary'); },
-      }, t('end_round')),
+      endRoundButton(ctx),
     );
   } else if (policy.can('patrol.record', { siteId })) {
     const plans = (await db.all('plans')).filter((p) => p.site_id === siteId && p.active !== false);
