@@ -198,3 +198,90 @@ def test_home_offers_the_checkpoint_left_open_and_it_comes_back_as_it_was(live_s
     page.wait_for_selector(".screen-home")
     page.wait_for_selector("#app[data-ready='home']")
     assert page.query_selector("#open-visit") is None
+
+
+def _draft_photos(page) -> int:
+    return page.evaluate("async () => (await (await import('/static/pwa/db.js')).all('photos')).filter((p) => p.status === 'draft').length")
+
+
+def test_scanning_another_checkpoint_never_silently_throws_away_a_marked_unsaved_one(live_server, launch):
+    """A problem marked with a note and a photo at F07, then F05 scanned before saving: the app
+    asks. Continuing takes F07 up as it was; scanning F07 again resumes it too; only an explicit
+    discard, which says what goes, opens F05 and deletes F07's draft photo."""
+    browser = launch()
+    _context, page = installed_app(browser, live_server)
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "灯不亮")
+    page.set_input_files("#photo-floor-lights_doors_windows", files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes((800, 600))}])
+    page.wait_for_selector(".thumbs img")
+    page.wait_for_function("async () => (await (await import('/static/pwa/db.js')).getDraft('visit'))?.results?.['floor.lights_doors_windows']?.note === '灯不亮'")
+    assert _draft_photos(page) == 1
+
+    # Another checkpoint: a question, not a silent replacement.
+    page.goto("/#/scan")
+    page.fill("#code", "F05")
+    page.click("#code-open")
+    page.wait_for_selector("#open-visit-ask")
+    text = page.inner_text("#open-visit-ask")
+    assert "F07" in text and "已标记 1 项" in text and "照片或录音 1 个" in text
+    assert "F05" in page.inner_text("#open-visit-discard")
+    shot(page, "open_visit_ask_zh")
+    page.click("button.lang")
+    page.wait_for_selector("#code")  # the language change redraws the scan screen: ask again
+    page.fill("#code", "F05")
+    page.click("#code-open")
+    page.wait_for_selector("#open-visit-ask")
+    assert "not saved" in page.inner_text("#open-visit-ask")
+    shot(page, "open_visit_ask_en")
+    page.click("button.lang")
+    page.wait_for_selector("#code")
+    page.fill("#code", "F05")
+    page.click("#code-open")
+    page.wait_for_selector("#open-visit-ask")
+    assert _draft_photos(page) == 1
+
+    # Continue: F07 as it was.
+    page.click("#open-visit-continue")
+    page.wait_for_selector("#app[data-ready='checkpoint']")
+    assert "F07" in page.inner_text("#app")
+    assert page.input_value("#note-floor-lights_doors_windows") == "灯不亮"
+    assert page.locator(".thumbs img").count() == 1
+
+    # The same checkpoint scanned again resumes its draft.
+    page.goto("/#/scan")
+    page.fill("#code", "F07")
+    page.click("#code-open")
+    page.wait_for_selector("#app[data-ready='checkpoint']")
+    assert page.query_selector("#open-visit-ask") is None
+    assert page.input_value("#note-floor-lights_doors_windows") == "灯不亮"
+    assert _draft_photos(page) == 1
+
+    # Cancel on the question leaves everything as it was.
+    page.goto("/#/scan")
+    page.fill("#code", "F05")
+    page.click("#code-open")
+    page.click("#open-visit-back")
+    page.wait_for_selector("#code")
+    assert page.query_selector("#open-visit-ask") is None
+    assert _draft_photos(page) == 1
+
+    # Discard, chosen: F05 opens, F07's draft and its photo are gone.
+    page.fill("#code", "F05")
+    page.click("#code-open")
+    page.click("#open-visit-discard")
+    page.wait_for_selector("#app[data-ready='checkpoint']")
+    assert "F05" in page.inner_text("#app")
+    assert _draft_photos(page) == 0
+    assert page.evaluate("async () => (await (await import('/static/pwa/db.js')).getDraft('visit')).checkpoint_id") != page.evaluate(
+        "async () => (await (await import('/static/pwa/db.js')).all('checkpoints')).find((c) => c.short_code === 'F07').id")
+
+
+def test_scanning_another_checkpoint_replaces_an_untouched_one_without_asking(live_server, launch):
+    """Nothing marked, nothing written: nothing to lose, so no question."""
+    browser = launch()
+    _context, page = installed_app(browser, live_server)
+    open_by_code(page, "F07")
+    open_by_code(page, "F05")
+    assert page.query_selector("#open-visit-ask") is None
+    assert "F05" in page.inner_text("#app")

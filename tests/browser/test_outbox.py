@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import delete, func, select
@@ -34,6 +36,46 @@ def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(l
     assert "没有这个任务" in page.inner_text(".out-row[data-status='rejected'] .reason")
     assert "attention" in page.get_attribute("#unsent", "class")
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 1
+
+
+def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for_attention(live_server, launch):
+    """The outbox's headline does not say "all sent" alone while a record was refused; "got it"
+    on the refused record clears "needs attention" from the bar, and the record stays listed
+    among the refused ones (after a reload too)."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    context.set_offline(True)
+    page.evaluate(ENQUEUE_BAD_TRANSITION)
+    context.set_offline(False)
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    out = wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "rejected")
+    seq = out[0]["seq"]
+    page.wait_for_selector(f"#seen-{seq}")
+    expect(page.locator("#unsent-summary")).to_have_text("全部已发送，其中 1 条被服务器拒收，请看下方。")
+    expect(page.locator("#unsent")).to_have_class(re.compile(r"\battention\b"))
+    shot(page, "outbox_refused_unseen_zh")
+    page.click("button.lang")
+    page.wait_for_selector(f"#seen-{seq}")
+    assert "refused 1" in page.inner_text("#unsent-summary")
+    shot(page, "outbox_refused_unseen_en")
+    page.click("button.lang")
+
+    page.click(f"#seen-{seq}")
+    expect(page.locator("#unsent-summary")).to_have_text("全部已发送。")
+    expect(page.locator("#unsent")).not_to_have_class(re.compile(r"\battention\b"))
+    row = page.locator(f"#outbox-refused .out-row[data-seq='{seq}']")
+    expect(row).to_have_attribute("data-seen", "true")
+    assert "没有这个任务" in row.inner_text() and "已拒收" in row.inner_text()
+    assert page.query_selector(f"#seen-{seq}") is None
+    assert wait_outbox(page, lambda r: r[0].get("seen_at"))[0]["status"] == "rejected"  # kept as it was
+    shot(page, "outbox_refused_seen_zh")
+    page.reload()
+    page.wait_for_selector(f"#outbox-refused .out-row[data-seq='{seq}']")
+    expect(page.locator("#unsent")).not_to_have_class(re.compile(r"\battention\b"))
+    page.click("button.lang")
+    page.wait_for_selector("#outbox-refused")
+    shot(page, "outbox_refused_seen_en")
 
 
 def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password_once(live_server, launch, query):

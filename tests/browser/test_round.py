@@ -135,8 +135,9 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     assert serious_violations(page) == []
     _looks(page, "round_today_progress")
 
-    # The end lists what was missed and asks why.
+    # The end lists what was missed and asks why (once the patroller confirms ending early).
     page.click("#end-round")
+    page.click("#end-round-confirm")
     page.wait_for_selector("#missed-form")
     assert page.inner_text("#sum-visited") == "2"
     missed = page.inner_text("#sum-missed")
@@ -327,6 +328,7 @@ def test_after_the_window_home_says_what_was_missed_and_what_came_late(live_serv
     page.wait_for_selector("#code")
     _save_all_fine(page, "F01")
     page.click("#end-round")
+    page.click("#end-round-confirm")
     page.wait_for_selector("#missed-form")
     # Later on the phone's clock: the window ended as long ago as it had still to run.
     context.add_init_script(f"({CLOCK_AHEAD})({int(2 * after.total_seconds() * 1000) + 60_000})")
@@ -360,3 +362,67 @@ def test_after_the_window_home_says_what_was_missed_and_what_came_late(live_serv
     page.goto("/#/round/summary")
     wait_ready(page, "summary")
     assert page.query_selector("#missed-form") is None and page.query_selector("#sum-visited") is None
+
+
+def test_ending_a_round_early_asks_first_and_home_then_says_the_round_ended(live_server, launch, query):
+    """One checkpoint of four visited, hours of the window left: "end round" asks first, saying
+    how many are not visited and how long the window still runs; cancel keeps the round. Ended,
+    home says the round ended (the window still runs: another round may start by the plan),
+    with nothing "next" and no "in progress"."""
+    _plan_now(live_server, query)
+    browser = launch()
+    context = new_context(browser, live_server, bypass_csp=True)  # axe is injected below
+    page = context.new_page()
+    page.goto("/")
+    login(page)
+    wait_installed(page)
+    wait_count(page, "plans", lambda n: n == 1)
+    page.goto("/")
+    page.click("#start-round")
+    page.wait_for_selector("#code")
+    _save_all_fine(page, "F01")
+
+    page.click("#end-round")
+    page.wait_for_selector("#end-round-ask")
+    text = page.inner_text("#end-round-ask")
+    assert "计划的 4 个点位中还有 3 个没巡：F02、F03、F04" in text
+    assert "巡查时段到" in text and "小时" in text
+    assert page.evaluate("() => document.activeElement.id") == "end-round-cancel"
+    assert serious_violations(page) == []
+    page.wait_for_function("() => { const t = document.getElementById('toast'); return !t || getComputedStyle(t).opacity === '0'; }")
+    shot(page, "round_end_ask_zh")
+    page.click("#end-round-cancel")
+    page.wait_for_selector("#end-round")
+    assert page.query_selector("#end-round-ask") is None
+    assert page.evaluate("async () => (await import('/static/pwa/store.js')).get().round !== null")
+    assert "round.end" not in [x["kind"] for x in wait_outbox(page, lambda r: len(r) == 2)]
+
+    page.click("button.lang")
+    wait_ready(page, "home")
+    page.click("#end-round")
+    page.wait_for_selector("#end-round-ask")
+    assert "3 of the plan's 4 checkpoints are not visited yet" in page.inner_text("#end-round-ask")
+    page.wait_for_function("() => { const t = document.getElementById('toast'); return !t || getComputedStyle(t).opacity === '0'; }")
+    shot(page, "round_end_ask_en")
+    page.click("#end-round-cancel")
+    page.click("button.lang")
+    wait_ready(page, "home")
+
+    page.click("#end-round")
+    page.click("#end-round-confirm")
+    page.wait_for_selector("#missed-form")
+    page.goto("/")
+    wait_ready(page, "home")
+    page.wait_for_selector("#today-round[data-ended='true']")
+    assert page.inner_text("#round-status").startswith("本轮已于")
+    assert page.query_selector("#round-next") is None and page.query_selector("#round-again") is not None
+    assert page.inner_text("#start-round") == "再按计划开始一轮"
+    assert "next" not in _states(page).values()
+    assert _states(page)["F01"] == "visited"
+    page.evaluate("() => window.scrollTo(0, 0)")
+    shot(page, "round_home_after_end_zh")
+    page.click("button.lang")
+    wait_ready(page, "home")
+    page.wait_for_selector("#today-round[data-ended='true']")
+    assert page.inner_text("#round-status").startswith("Round ended")
+    shot(page, "round_home_after_end_en")

@@ -470,9 +470,33 @@ export async function unparkUser(user) {
   return round;
 }
 
+/** Refused records and photos the person has not yet marked as seen (`seen_at`): the bar's "needs attention". */
 export async function attentionCount() {
-  const d = await db();
-  return (await d.countFromIndex('outbox', 'status', 'rejected')) + (await d.countFromIndex('photos', 'status', 'rejected'));
+  const tx = (await db()).transaction(['outbox', 'photos']);
+  const unseen = async (store) => (await tx.objectStore(store).index('status').getAll('rejected')).filter((x) => !x.seen_at).length;
+  const n = (await unseen('outbox')) + (await unseen('photos'));
+  await tx.done;
+  return n;
+}
+
+/**
+ * The person has read why a record (and any photo of it) was refused: mark them seen. They stay
+ * on the phone as they were (the server keeps the refusal for the audit); they no longer count.
+ */
+export async function markRefusalSeen(seq) {
+  const tx = (await db()).transaction(['outbox', 'photos'], 'readwrite');
+  const outbox = tx.objectStore('outbox');
+  const photos = tx.objectStore('photos');
+  const row = await outbox.get(seq);
+  if (row) {
+    const at = nowIso();
+    if (row.status === 'rejected' && !row.seen_at) await outbox.put({ ...row, seen_at: at });
+    for (const id of row.photo_ids || []) {
+      const p = await photos.get(id);
+      if (p && p.status === 'rejected' && !p.seen_at) await photos.put({ ...p, seen_at: at });
+    }
+  }
+  await tx.done;
 }
 
 export async function savePhoto({ id, mime, bytes, sha256, purpose, status = 'draft' }) {

@@ -82,9 +82,23 @@ export async function beginVisit(checkpoint, scanMethod) {
     resident_note: '',
     residents: [], // what residents said here ("ask"): see newResidentNote()
   };
-  // A new scan replaces an unsaved visit: its draft photos go with it.
+  // One unsaved visit at a time: a new scan replaces the one before and its draft photos.
+  // The scan screen asks first when that one holds any work (see draftWork).
   await db.replaceDraft('visit', draft);
   return draft;
+}
+
+/**
+ * What an unsaved visit draft holds that a person did: items marked, other problems, notes,
+ * resident notes, a complaint, photos and sound clips. {marks, photos, any}; `any` false: nothing would be lost.
+ */
+export function draftWork(draft) {
+  if (!draft) return { marks: 0, photos: 0, any: false };
+  const marks = Object.keys(draft.results || {}).length + (draft.extra || []).length;
+  const photos = [...Object.values(draft.results || {}), ...(draft.extra || [])].reduce((n, x) => n + (x?.photo_ids || []).length, 0);
+  const words = [draft.note, draft.resident_note, draft.complaint?.complainant, draft.complaint?.unit, ...(draft.residents || []).map((n) => n.said)]
+    .some((x) => (x || '').trim());
+  return { marks, photos, any: !!(marks || photos || words) };
 }
 
 /** Throw away the unsaved visit and its photos (Cancel on the checkpoint screen). */

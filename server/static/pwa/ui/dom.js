@@ -33,6 +33,23 @@ export function toast(message) {
   toast.timer = setTimeout(() => el.classList.remove('show'), 3000);
 }
 
+/**
+ * A question on the screen with its answers as buttons (never the browser's confirm box):
+ * ask({id, title, lines, choices: [{id, label, kind: 'primary'|'danger'|'', onclick}]}).
+ * Focus goes to the first choice.
+ */
+export function ask({ id, title, lines = [], choices }) {
+  const titleId = `${id}-title`;
+  const box = h('section', { class: 'card ask', id, role: 'alertdialog', 'aria-labelledby': titleId },
+    h('h2', { id: titleId }, title),
+    lines.filter(Boolean).map((line) => h('p', {}, line)),
+    h('div', { class: 'actions ask-actions' }, choices.map((c) => h('button', {
+      type: 'button', class: `btn big ${c.kind || ''}`, id: c.id, onclick: c.onclick,
+    }, c.label))));
+  queueMicrotask(() => box.querySelector('button')?.focus());
+  return box;
+}
+
 const sheets = new Map();
 
 /** Add a stylesheet to the page once; resolves when it has loaded, or failed (the screen then works unstyled). */

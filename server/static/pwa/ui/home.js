@@ -7,7 +7,7 @@ import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import { h } from './dom.js';
 import { myTasks, taskCard } from './tasks.js';
-import { todayCard } from './today.js';
+import { endRoundButton, todayCard } from './today.js';
 
 export async function render(container, _route, ctx) {
   const s = store.get();
@@ -30,7 +30,7 @@ export async function render(container, _route, ctx) {
   if (!checkpoints.length) container.append(h('p', { class: 'hint' }, t('no_sites')));
 
   // A checkpoint left open (the app was closed, or the person went elsewhere mid-form): take it
-  // up again. A new scan would replace it, so it is offered first.
+  // up again. Scanning another checkpoint asks before it would replace it; it is offered first.
   const open = await db.getDraft('visit');
   if (open?.checkpoint_id) {
     const cp = await db.get('checkpoints', open.checkpoint_id);
@@ -53,10 +53,7 @@ export async function render(container, _route, ctx) {
     card.append(
       h('p', { class: 'round-state' }, t('round_open', { n: round.visits.length })),
       h('button', { type: 'button', class: 'btn primary big', id: 'scan-next', onclick: () => ctx.go('scan') }, t('continue_round')),
-      h('button', {
-        type: 'button', class: 'btn big', id: 'end-round',
-        onclick: async () => { await patrol.endRound(); ctx.go('round/summary'); },
-      }, t('end_round')),
+      endRoundButton(ctx),
     );
   } else if (policy.can('patrol.record', { siteId })) {
     const plans = (await db.all('plans')).filter((p) => p.site_id === siteId && p.active !== false);

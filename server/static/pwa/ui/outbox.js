@@ -4,7 +4,7 @@
 import * as db from '../db.js';
 import { fmtTime, pick, reason, t, unsentText } from '../i18n.js';
 import * as store from '../store.js';
-import { syncNow } from '../sync.js';
+import { refreshCounts, syncNow } from '../sync.js';
 import * as vocab from '../vocab.js';
 import { RESULT } from '../vocab.js';
 import { h } from './dom.js';
@@ -42,15 +42,27 @@ const sameLocalDay = (iso, now = new Date()) => {
   return d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
 };
 
-async function item(row) {
+/** The row's photos kept on the phone. */
+async function photosOf(row) {
   const photos = [];
   for (const id of row.photo_ids || []) photos.push(await db.getPhoto(id));
-  const known = photos.filter(Boolean);
+  return photos.filter(Boolean);
+}
+
+/** A refusal (of the record, or of one of its photos) the person has not marked as seen. */
+async function unseenRefusal(row) {
+  if (row.status === 'rejected' && !row.seen_at) return true;
+  return (await photosOf(row)).some((p) => p.status === 'rejected' && !p.seen_at);
+}
+
+async function item(row, { onSeen = null } = {}) {
+  const known = await photosOf(row);
   const up = known.filter((p) => p.status === 'uploaded').length;
-  return h('li', { class: `out-row st-${row.status}`, 'data-kind': row.kind, 'data-status': row.status },
+  const seen = row.status === 'rejected' && row.seen_at;
+  return h('li', { class: `out-row st-${row.status}`, 'data-kind': row.kind, 'data-status': row.status, 'data-seq': row.seq, 'data-seen': seen ? 'true' : null },
     h('div', { class: 'out-head' },
       h('strong', {}, t(`kind_${row.kind.replace('.', '_')}`)),
-      h('span', { class: `badge st-${row.status}` }, t(`st_${row.status}`))),
+      h('span', { class: `badge st-${row.status}${seen ? ' seen' : ''}` }, t(seen ? 'st_rejected_seen' : `st_${row.status}`))),
     h('p', {}, await describe(row)),
     h('p', { class: 'hint' }, fmtTime(row.observed_at)),
     known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
@@ -58,7 +70,10 @@ async function item(row) {
     // Which photo to take again, by its place in the record (the server marks it unreadable too).
     ...known.map((p, i) => (p.status === 'rejected'
       ? h('p', { class: 'error reason retake' }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
-      : null)));
+      : null)),
+    // Refused for good (it is not sent again): once read, the person says so and it stops counting.
+    onSeen ? h('p', { class: 'hint' }, t('refused_final')) : null,
+    onSeen ? h('button', { type: 'button', class: 'btn small', id: `seen-${row.seq}`, onclick: onSeen }, t('refused_seen')) : null);
 }
 
 export async function render(container, _route, ctx) {
@@ -67,9 +82,15 @@ export async function render(container, _route, ctx) {
   const mine = (x) => me && db.ownedBy(x, me.id);
   const { records, photos } = await db.unsent(me?.id ?? null);
   const unsent = records + photos;
+  const rows = (await db.outboxAll()).filter(mine).sort((a, b) => b.seq - a.seq);
+  // Refused records (and sent ones with a refused photo) the person has not marked as seen.
+  const refused = [];
+  for (const r of rows) if (await unseenRefusal(r)) refused.push(r);
   container.append(
     h('h1', {}, t('outbox_title')),
-    h('p', { class: `out-summary ${unsent ? 'has' : ''}`, id: 'unsent-summary' }, unsent ? t('unsent_named', { what: unsentText(records, photos) }) : t('all_sent')),
+    h('p', { class: `out-summary ${unsent || refused.length ? 'has' : ''}`, id: 'unsent-summary', 'data-refused': refused.length },
+      unsent ? t('unsent_named', { what: unsentText(records, photos) }) : t(refused.length ? 'all_sent_but_refused' : 'all_sent', { n: refused.length }),
+      unsent && refused.length ? ` ${t('and_refused', { n: refused.length })}` : ''),
     h('div', { class: 'row' },
       h('button', { type: 'button', class: 'btn primary', id: 'sync-now', onclick: async () => { await syncNow(); ctx.rerender(); } }, t('sync_now')),
       h('span', { class: 'hint', id: 'last-sync' }, s.lastSync ? t('last_sync', { t: fmtTime(s.lastSync) }) : t('never_synced'))),
@@ -82,18 +103,22 @@ export async function render(container, _route, ctx) {
     navigator.storage.persisted().then((ok) => { note.hidden = ok; });
   }
 
-  const rows = (await db.outboxAll()).filter(mine).sort((a, b) => b.seq - a.seq);
-  const waiting = rows.filter((r) => r.status !== 'sent');
+  const waiting = rows.filter((r) => r.status !== 'sent' && !(r.status === 'rejected' && r.seen_at));
   const sentToday = rows.filter((r) => r.status === 'sent' && sameLocalDay(r.sent_at || r.created_at));
   // Photos whose record went but whose bytes did not (yet): counted above, listed with their record below.
   const list = h('ul', { class: 'list outbox', id: 'outbox-unsent' });
-  for (const row of waiting) list.append(await item(row));
+  const seen = (row) => async () => {
+    await db.markRefusalSeen(row.seq);
+    await refreshCounts();
+    ctx.rerender();
+  };
+  for (const row of waiting) list.append(await item(row, { onSeen: refused.includes(row) ? seen(row) : null }));
   const stragglers = rows.filter((r) => r.status === 'sent' && !sentToday.includes(r));
   for (const row of stragglers) {
     const ids = row.photo_ids || [];
     for (const id of ids) {
       const p = await db.getPhoto(id);
-      if (p && p.status !== 'uploaded') { list.append(await item(row)); break; }
+      if (p && p.status !== 'uploaded' && !(p.status === 'rejected' && p.seen_at)) { list.append(await item(row, { onSeen: refused.includes(row) ? seen(row) : null })); break; }
     }
   }
   container.append(list.childElementCount ? list : h('p', { class: 'hint', id: 'outbox-empty' }, t('outbox_nothing_waiting')));
@@ -101,6 +126,13 @@ export async function render(container, _route, ctx) {
   const sent = h('ul', { class: 'list outbox sent', id: 'outbox-sent' });
   for (const row of sentToday) sent.append(await item(row));
   container.append(sentToday.length ? sent : h('p', { class: 'hint' }, t('sent_today_none')));
+  // Refusals already seen stay listed, newest first: what the phone did not get through.
+  const seenRows = rows.filter((r) => r.status === 'rejected' && r.seen_at);
+  if (seenRows.length) {
+    const old = h('ul', { class: 'list outbox refused', id: 'outbox-refused' });
+    for (const row of seenRows) old.append(await item(row));
+    container.append(h('h2', {}, t('refused_seen_title')), old);
+  }
   container.append(h('p', {}, h('a', { href: '#/about', id: 'about-link' }, t('about'))));
   const unsub = store.subscribe((_s, changes) => {
     if ('syncing' in changes && !changes.syncing) ctx.rerender();

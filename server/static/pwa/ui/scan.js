@@ -8,7 +8,7 @@ import * as scan from '../scan.js';
 import * as store from '../store.js';
 import { syncNow } from '../sync.js';
 import { SCAN } from '../vocab.js';
-import { h } from './dom.js';
+import { ask, clear, h } from './dom.js';
 
 export async function render(container, { params, query }, ctx) {
   const taskId = query.task ? Number(query.task) : null;
@@ -52,9 +52,46 @@ export async function render(container, { params, query }, ctx) {
       return true;
     }
     done = true;
+    // One unsaved visit at a time. The same checkpoint scanned again takes it up where it was;
+    // another one never throws away marked work without the patroller saying so.
+    const open = await db.getDraft('visit');
+    if (open?.checkpoint_id === checkpoint.id) {
+      ctx.go(`checkpoint/${checkpoint.id}`);
+      return false;
+    }
+    if (open?.checkpoint_id && patrol.draftWork(open).any) {
+      stop?.();
+      await askAboutOpen(open, checkpoint, method);
+      return false;
+    }
     await patrol.beginVisit(checkpoint, method);
     ctx.go(`checkpoint/${checkpoint.id}`);
     return false;
+  }
+
+  // Continue the unsaved visit, or discard it (saying what goes) and open the new checkpoint.
+  // Saving it half done is not offered: a saved visit counts its unmarked items as fine.
+  async function askAboutOpen(open, checkpoint, method) {
+    const was = await db.get('checkpoints', open.checkpoint_id);
+    const oldName = was ? `${pick(was)} (${was.short_code})` : `#${open.checkpoint_id}`;
+    const newName = `${pick(checkpoint)} (${checkpoint.short_code})`;
+    const work = patrol.draftWork(open);
+    clear(container).append(ask({
+      id: 'open-visit-ask',
+      title: t('open_visit_ask_title', { name: oldName }),
+      lines: [t('open_visit_ask_what', { n: work.marks, p: work.photos }), t('open_visit_ask_why')],
+      choices: [
+        { id: 'open-visit-continue', kind: 'primary', label: t('open_visit_continue', { name: oldName }), onclick: () => ctx.go(`checkpoint/${open.checkpoint_id}`) },
+        {
+          id: 'open-visit-discard', kind: 'danger', label: t('open_visit_discard', { name: oldName, next: newName }),
+          onclick: async () => {
+            await patrol.beginVisit(checkpoint, method);
+            ctx.go(`checkpoint/${checkpoint.id}`);
+          },
+        },
+        { id: 'open-visit-back', label: t('cancel'), onclick: () => ctx.rerender() },
+      ],
+    }));
   }
 
   async function handle(found, method) {
