@@ -70,6 +70,15 @@ def test_a_patroller_finds_the_complaints_assigned_to_them_from_the_navigation(l
     shot(page, "complaint-handler-list-390")
     page.click(f"#complaint-list a[data-complaint='{mine[0]}']")
     page.wait_for_selector("#cmp-state")
+    # Five entries in the bottom navigation still fit a 320 px phone in English.
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.click("button.lang")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    page.wait_for_selector("#nav a[href='#/complaints']:text('Complaints')")
+    assert page.locator("#nav a").count() == 5
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.evaluate("() => [...document.querySelectorAll('#nav a')].every((a) => a.getBoundingClientRect().right <= innerWidth + 1)")
+    shot(page, "complaint-handler-nav-en-320")
     page.context.close()
 
 
