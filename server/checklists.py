@@ -221,3 +221,21 @@ def current_version(site_id: int, kind: str):
 
 def items_by_id(version) -> dict[str, dict]:
     return {item["id"]: item for item in version.body["items"]}
+
+
+def item_texts(site_id: int, item_ids) -> dict[str, dict]:
+    """Each named item's text ({"zh", "en"}) by id: a shipped item of any kind, else one of the
+    site's own (retired ones too: a record may name an item no longer checked). Unknown ids are left out."""
+    wanted = {i for i in item_ids if i}
+    out: dict[str, dict] = {}
+    for checklist in current_app.extensions["checklists"].values():
+        for item in checklist.items:
+            if item["id"] in wanted:
+                out[item["id"]] = dict(item["text"])
+    rest = wanted - set(out)
+    if rest:
+        for row in db.session.execute(
+            select(SiteChecklistItem).where(SiteChecklistItem.site_id == site_id, SiteChecklistItem.item_id.in_(rest))
+        ).scalars():
+            out[row.item_id] = {"zh": row.text_zh, "en": row.text_en or row.text_zh}
+    return out

@@ -105,6 +105,8 @@ def summary_for_notice(complaint: Complaint, site: Site) -> dict:
         "state": complaint.state,
         "level": complaint.level,
         "due_at_local": local_minute(complaint.due_at, site.timezone),
+        # The site-local day the deadline is the end of: screens show it as that day's end.
+        "due_day": rules.day_ending_at(complaint.due_at, site.timezone),
     }
 
 

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
+from .. import checklists
 from .. import choices as C
 from ..extensions import db
 from ..models import AuditEvent, Checkpoint, Complaint, Department, Finding, ItemResult, Photo, ReturnVisit, Site, User, Visit, utcnow
 from ..timeutil import local_minute, to_local
 from .process import open_duplicates
+from .rules import day_ending_at
 
 
 def _names(ids) -> dict[int, str]:
@@ -35,22 +37,11 @@ def deadline_met(complaint: Complaint) -> bool | None:
     return done_at <= complaint.due_at
 
 
-def day_ending_at(utc_naive: datetime | None, tz: str) -> str | None:
-    """The site-local day a deadline is the end of ("2026-12-03" for midnight starting the 4th), or None if not a day's end.
-
-    Deadlines are the end of a day (rules.deadline), stored as the next midnight; screens
-    show them as that day's end, not as the next day's 00:00.
-    """
-    if utc_naive is None:
-        return None
-    local = to_local(utc_naive, tz)
-    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
-        return None
-    return (local.date() - timedelta(days=1)).isoformat()
-
-
-def complaint_summary(c: Complaint, site: Site | None = None, names: dict | None = None, checkpoint: Checkpoint | None = None) -> dict:
+def complaint_summary(c: Complaint, site: Site | None = None, names: dict | None = None, checkpoint: Checkpoint | None = None,
+                      items: dict | None = None) -> dict:
     site = site or db.session.get(Site, c.site_id)
+    items = items if items is not None else checklists.item_texts(c.site_id, [c.item_id])
+    item = items.get(c.item_id) or {}
     if checkpoint is None and c.checkpoint_id:
         checkpoint = db.session.get(Checkpoint, c.checkpoint_id)
     names = names if names is not None else _names((c.received_by, c.handler_id))
@@ -59,7 +50,8 @@ def complaint_summary(c: Complaint, site: Site | None = None, names: dict | None
         "id": c.id, "site_id": c.site_id, "channel": c.channel, "reply_channel": c.reply_channel, "complainant": c.complainant,
         "contact": c.contact, "contact_consent": c.contact_consent, "unit": c.unit,
         "checkpoint_id": c.checkpoint_id, "checkpoint_name_zh": checkpoint.name_zh if checkpoint else "",
-        "checkpoint_name_en": checkpoint.name_en if checkpoint else "", "item_id": c.item_id, "finding_id": c.finding_id,
+        "checkpoint_name_en": checkpoint.name_en if checkpoint else "", "item_id": c.item_id,
+        "item_text_zh": item.get("zh", ""), "item_text_en": item.get("en", ""), "finding_id": c.finding_id,
         "visit_id": c.visit_id, "task_id": c.task_id, "category": c.category, "content": c.content, "photo_ids": list(c.photo_ids or []),
         "received_at": c.received_at, "received_local": local_minute(c.received_at, tz), "received_by": c.received_by,
         "received_by_name": names.get(c.received_by, ""), "kind": c.kind, "valid": c.valid, "validity_reason": c.validity_reason,
@@ -105,10 +97,14 @@ def return_visit_dict(v: ReturnVisit, names: dict) -> dict:
             "result": v.result, "improve": v.improve, "notes": v.notes, "visited_at": v.visited_at, "on_time": v.on_time}
 
 
-def complaint_list(site_ids: list[int], filters: dict):
-    """Complaints of these sites: overdue and still being handled first, then by deadline."""
+def complaint_list(site_ids: list[int], filters: dict, handled_at: list[int] = (), handler_id: int | None = None):
+    """Complaints of these sites, and at the sites `handled_at` only those `handler_id` handles:
+    overdue and still being handled first, then by deadline."""
     now = utcnow()
-    stmt = select(Complaint).where(Complaint.site_id.in_(site_ids))
+    scope = Complaint.site_id.in_(site_ids)
+    if handled_at and handler_id is not None:
+        scope = or_(scope, and_(Complaint.site_id.in_(handled_at), Complaint.handler_id == handler_id))
+    stmt = select(Complaint).where(scope)
     if filters.get("state"):
         stmt = stmt.where(Complaint.state.in_(filters["state"]))
     if filters.get("open") is True:
@@ -130,7 +126,8 @@ def summaries(rows: list[Complaint]) -> list[dict]:
     sites = {s.id: s for s in db.session.execute(select(Site).where(Site.id.in_({c.site_id for c in rows}))).scalars()} if rows else {}
     cps = {cp.id: cp for cp in db.session.execute(select(Checkpoint).where(Checkpoint.id.in_({c.checkpoint_id for c in rows if c.checkpoint_id}))).scalars()} if rows else {}
     names = _names([c.received_by for c in rows] + [c.handler_id for c in rows])
-    return [complaint_summary(c, sites[c.site_id], names, cps.get(c.checkpoint_id)) for c in rows]
+    items = {sid: checklists.item_texts(sid, [c.item_id for c in rows if c.site_id == sid]) for sid in sites}
+    return [complaint_summary(c, sites[c.site_id], names, cps.get(c.checkpoint_id), items[c.site_id]) for c in rows]
 
 
 def return_visit_queue(site_ids: list[int], visitor_id: int | None = None):
@@ -225,10 +222,13 @@ def month_stats(site: Site, month: str) -> dict:
         per_cp.setdefault(cp_id, {"complaints": 0, "findings": 0})["findings"] = n
     cps = {cp.id: cp for cp in db.session.execute(select(Checkpoint).where(Checkpoint.id.in_(per_cp))).scalars()} if per_cp else {}
     signals = []
+    texts = checklists.item_texts(site.id, [c.item_id for c in rows])
     for c in rows:
         sig = patrolled_as_fine(c)
         if sig:
-            signals.append({"complaint_id": c.id, "checkpoint_id": c.checkpoint_id, "item_id": c.item_id, **sig})
+            text = texts.get(c.item_id) or {}
+            signals.append({"complaint_id": c.id, "checkpoint_id": c.checkpoint_id, "item_id": c.item_id,
+                            "item_text_zh": text.get("zh", ""), "item_text_en": text.get("en", ""), **sig})
     return {
         "site_id": site.id,
         "month": month,

@@ -98,3 +98,17 @@ def rank(level: str) -> int:
 def return_visit_due(replied_at: datetime, tz: str) -> datetime:
     """Every complaint gets its return visit within three days of closing (回访规范): end of the third site-local day."""
     return end_of_local_day(replied_at, tz, C.RETURN_VISIT_DUE_DAYS)
+
+
+def day_ending_at(utc_naive: datetime | None, tz: str) -> str | None:
+    """The site-local day a deadline is the end of ("2026-12-03" for midnight starting the 4th), or None if not a day's end.
+
+    Deadlines are the end of a day (rules.deadline), stored as the next midnight; screens
+    show them as that day's end, not as the next day's 00:00.
+    """
+    if utc_naive is None:
+        return None
+    local = to_local(utc_naive, tz)
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        return None
+    return (local.date() - timedelta(days=1)).isoformat()

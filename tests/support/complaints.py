@@ -46,7 +46,8 @@ C = "/api/complaints"
 H = ("patroller",)  # the handler, allowed by their relation whatever their role
 
 COMPLAINT_SAMPLES = {
-    ("GET", f"{C}/"): lambda c: {"url": f"{C}/?site_id={c.site_id}"},
+    # The list: a role reads the site's complaints; the handler relation, only those one handles.
+    ("GET", f"{C}/"): lambda c: {"url": f"{C}/?site_id={c.site_id}", "related": H},
     ("POST", f"{C}/"): lambda c: {"url": f"{C}/", "json": {"site_id": c.site_id, "channel": "phone", "complainant": "住户", "content": "噪音"}},
     ("GET", f"{C}/duplicates"): lambda c: {"url": f"{C}/duplicates?site_id={c.site_id}&unit=8-01"},
     ("GET", f"{C}/<int:complaint_id>"): lambda c: {"url": f"{C}/{complaint_in(c, 'assigned')}", "related": H},

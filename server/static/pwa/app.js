@@ -269,7 +269,8 @@ function renderNav() {
   nav.setAttribute('aria-label', t('main_nav'));
   const { path } = parseHash();
   const top = path.split('/')[0];
-  const may = (actions) => actions.some((a) => policy.anywhere(a));
+  // By a role, or by a relation to some of the action's objects (a complaint's handler finds it here).
+  const may = (actions) => actions.some((a) => policy.reachable(a));
   const shown = NAV.filter(({ actions, within }) => (!actions || may(actions)) && !(within && may(within.actions)));
   // A screen reached through another entry's own links (the archive, from the desk) marks that entry.
   const here = shown.find((x) => x.route === top) || shown.find((x) => NAV.some((y) => y.route === top && y.within?.route === x.route));
@@ -298,7 +299,7 @@ function warmOnlineScreens() {
   const me = store.get().me;
   if (!me || warmedFor === me.id || !navigator.serviceWorker?.controller) return;
   warmedFor = me.id;
-  const mine = SCREENS.filter((x) => x.warm && policy.anywhere(x.action));
+  const mine = SCREENS.filter((x) => x.warm && policy.reachable(x.action));
   if (!mine.length) return;
   Promise.all([...mine.map((x) => x.warm()), fetch(ONLINE_CSS)]).catch((e) => console.warn('online screens not fetched ahead', e));
 }

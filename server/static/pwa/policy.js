@@ -48,6 +48,20 @@ export function sitesWhere(action) {
 /** May I do `action` at some site? */
 export const anywhere = (action) => sitesWhere(action).length > 0;
 
+/**
+ * The sites where I may do `action` by my roles, or where a relation the rule names (a
+ * complaint's handler, whatever their role) may allow it on some of its objects: a screen
+ * listing them shows me those there (the server's list holds just the ones I am related to).
+ */
+export function sitesReaching(action) {
+  const rule = vocab.rules()[action];
+  if (rule?.relations?.length) return me()?.sites || [];
+  return sitesWhere(action);
+}
+
+/** May I reach some of `action`'s objects somewhere, by a role or by a relation? */
+export const reachable = (action) => sitesReaching(action).length > 0;
+
 /** The moves of a task's state machine that I may make from its state. */
 export function movesFor(task) {
   return vocab.movesFrom(task.state).filter((m) => can(m.action, { task }));

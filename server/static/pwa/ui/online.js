@@ -32,12 +32,13 @@ export function sitePicker(siteId, sites, onchange) {
 
 /**
  * A row of links between the screens of one area, the current one marked. links: [[route, i18n
- * key, policy action?], …]; a link with an action is shown to people who may do it somewhere.
+ * key, policy action?], …]; a link with an action is shown to people who may do it somewhere
+ * (by a role, or by a relation to its objects: a complaint's handler).
  */
 export function tabs(links, active, labelKey) {
   const nav = h('nav', { class: 'sub-nav', 'aria-label': t(labelKey) });
   for (const [target, key, action] of links) {
-    if (action && !policy.anywhere(action)) continue;
+    if (action && !policy.reachable(action)) continue;
     nav.append(h('a', { href: `#/${target}`, class: target === active ? 'active' : '', 'aria-current': target === active ? 'page' : null }, t(key)));
   }
   // On a phone the row scrolls sideways: once on screen, the current screen's link is brought into it.
@@ -52,12 +53,13 @@ export function tabs(links, active, labelKey) {
 
 /**
  * A screen about one site: its navigation, title (and `intro`), the site (?site=, a picker for
- * people with several) among those where the policy allows `action`, then the body, built by
+ * people with several) among those where the policy allows `action` (by a role, or by a
+ * relation to some of its objects: policy.sitesReaching), then the body, built by
  * `build(box, siteId)` under guarded(). People with no such site read `noRole`.
  */
 export async function siteScreen(container, { nav, path, title, intro = null, action, noRole }, { query, ctx }, build) {
   container.append(nav, h('h1', {}, title), intro || '');
-  const sites = policy.sitesWhere(action);
+  const sites = policy.sitesReaching(action);
   const siteId = chosenSite(query, sites);
   if (siteId == null) {
     container.append(h('p', { class: 'hint', id: 'no-role' }, t(noRole)));

@@ -1,7 +1,7 @@
 // One complaint: what the resident said, its deadline and level, the step that is next (shown only to
 // the people the policy allows it), the return visit with the script as a prompt, the place's patrols.
 import * as api from '../../api.js';
-import { fmtTime as fmtWhen, pick, t } from '../../i18n.js';
+import { fmtLocal, fmtTime as fmtWhen, pick, t } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
@@ -49,9 +49,9 @@ export async function render(container, { params }, ctx) {
         h('dt', {}, t('cmp_content')), h('dd', { id: 'cmp-content' }, c.content),
         h('dt', {}, t('cmp_complainant')), h('dd', {}, c.complainant, c.unit ? ` · ${c.unit}` : ''),
         c.contact ? [h('dt', {}, t('cmp_contact')), h('dd', { id: 'cmp-contact' }, c.contact)] : null,
-        h('dt', {}, t('checkpoint')), h('dd', {}, pick(c, 'checkpoint_name') || '—', c.item_id ? ` · ${c.item_id}` : ''),
+        h('dt', {}, t('checkpoint')), h('dd', { id: 'cmp-place' }, pick(c, 'checkpoint_name') || '—', c.item_id ? ` · ${pick(c, 'item_text') || c.item_id}` : ''),
         h('dt', {}, t('cmp_channel')), h('dd', {}, vocab.label('complaint_channels', c.channel), ' → ', t('cmp_reply_by'), ' ', h('strong', { id: 'cmp-reply-channel' }, vocab.label('complaint_channels', c.reply_channel))),
-        h('dt', {}, t('cmp_received')), h('dd', {}, `${c.received_local} · ${c.received_by_name}`),
+        h('dt', {}, t('cmp_received')), h('dd', { id: 'cmp-received', title: c.received_local }, `${fmtTime(c.received_at)} · ${c.received_by_name}`),
         h('dt', {}, t('due_label')), h('dd', { id: 'cmp-due', title: c.due_local }, dueText(c.due_day, c.due_local, c.timezone)),
         c.department_id ? [h('dt', {}, t('desk_department')), h('dd', {}, deptName(c.department_id))] : null,
         c.handler_id ? [h('dt', {}, t('cmp_handler')), h('dd', { id: 'cmp-handler' }, c.handler_name)] : null,
@@ -104,7 +104,7 @@ function nextStep(c, may, depts, people, reload) {
         writeButton({ class: 'btn danger', id: 'cmp-invalid' }, t('cmp_invalid'), err,
           () => api.post(url('judge'), { valid: false, reason: v('cmp-judge-reason') }), reload)));
   }
-  if ((s === 'valid' || s === 'assigned') && may('complaint.assign')) {
+  const assignCard = () => {
     const err = errorBox('cmp-assign-error');
     return card('cmp-assign', t('cmp_assign'),
       select('cmp-assign-handler', t('cmp_handler'), [['', '—'], ...people.map((p) => [p.id, p.display_name || p.username])], c.handler_id || ''),
@@ -114,10 +114,18 @@ function nextStep(c, may, depts, people, reload) {
         if (!handler) throw new Error(t('cmp_pick_handler'));
         return api.post(url('assign'), { handler_id: handler });
       }, reload));
-  }
-  if (s === 'assigned' && may('complaint.handle')) {
-    const err = errorBox('cmp-start-error');
-    return card('cmp-start', t('cmp_start'), err, writeButton({ class: 'btn primary', id: 'cmp-start-save' }, t('cmp_start'), err, () => api.post(url('start')), reload));
+  };
+  if (s === 'valid' && may('complaint.assign')) return assignCard();
+  if (s === 'assigned') {
+    // Whoever may handle it (its handler, or a supervisor or manager) starts it; one who may
+    // assign can still give it to someone else, below.
+    const steps = [];
+    if (may('complaint.handle')) {
+      const err = errorBox('cmp-start-error');
+      steps.push(card('cmp-start', t('cmp_start'), err, writeButton({ class: 'btn primary', id: 'cmp-start-save' }, t('cmp_start'), err, () => api.post(url('start')), reload)));
+    }
+    if (may('complaint.assign')) steps.push(assignCard());
+    if (steps.length) return steps;
   }
   if (s === 'in_progress' && may('complaint.handle')) {
     const err = errorBox('cmp-propose-error');
@@ -202,12 +210,12 @@ function patrols(c) {
   return card('cmp-patrols', t('cmp_patrols', { place: pick(c, 'checkpoint_name') }),
     visits.length
       ? h('ul', { class: 'list', id: 'cmp-patrol-visits' }, visits.map((v) => h('li', {},
-        `${v.scanned_local} · ${v.user_name} · ${t('cmp_ok_fail', { ok: v.ok, fail: v.fail })}`,
+        `${fmtLocal(v.scanned_local)} · ${v.user_name} · ${t('cmp_ok_fail', { ok: v.ok, fail: v.fail })}`,
         v.resident_note ? h('div', { class: 'hint' }, `${t('cmp_resident_note')}：${v.resident_note}`) : null)))
       : h('p', { class: 'hint' }, t('cmp_no_patrols')),
     findings.length
       ? h('ul', { class: 'list', id: 'cmp-patrol-findings' }, findings.map((f) => h('li', {},
-        `${f.observed_local} · ${vocab.label('categories', f.category)} · ${f.description || ''}`)))
+        `${fmtLocal(f.observed_local)} · ${vocab.label('categories', f.category)} · ${f.description || ''}`)))
       : null);
 }
 

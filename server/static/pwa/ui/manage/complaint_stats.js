@@ -1,7 +1,7 @@
 // The month's complaint classification statistics (《顾客投诉分类统计表》) with charts, complaints beside
 // patrol findings per place, and the "complained about though patrolled as fine" signals.
 import * as api from '../../api.js';
-import { t } from '../../i18n.js';
+import { pick, t } from '../../i18n.js';
 import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
 import { qs, siteScreen } from '../online.js';
@@ -34,13 +34,13 @@ export function render(container, route, ctx) {
       s.by_checkpoint.length
         ? h('table', { class: 'table', id: 'cmp-stats-places' },
           h('thead', {}, h('tr', {}, h('th', {}, t('checkpoint')), h('th', {}, t('cmp_complaints')), h('th', {}, t('cmp_findings')))),
-          h('tbody', {}, s.by_checkpoint.map((r) => h('tr', {}, h('td', {}, r.name_zh), h('td', {}, String(r.complaints)), h('td', {}, String(r.findings))))))
+          h('tbody', {}, s.by_checkpoint.map((r) => h('tr', {}, h('td', {}, pick(r)), h('td', {}, String(r.complaints)), h('td', {}, String(r.findings))))))
         : h('p', { class: 'hint' }, t('desk_no_match')),
       h('h2', {}, t('cmp_fine_title')),
       h('p', { class: 'hint' }, t('cmp_fine_hint')),
       s.patrolled_as_fine.length
         ? h('ul', { class: 'list', id: 'cmp-stats-fine' }, s.patrolled_as_fine.map((f) => h('li', {},
-          h('a', { href: `#/complaints/${f.complaint_id}` }, `#${f.complaint_id}`), ` · ${f.item_id} · ${f.user_name} · ${t('cmp_days_before', { d: f.days_before })}`)))
+          h('a', { href: `#/complaints/${f.complaint_id}` }, `#${f.complaint_id}`), ` · ${pick(f, 'item_text') || f.item_id} · ${f.user_name} · ${t('cmp_days_before', { d: f.days_before })}`)))
         : h('p', { class: 'hint', id: 'cmp-stats-fine-none' }, t('cmp_fine_none')));
   });
 }

@@ -1,6 +1,7 @@
 // Residents' complaints of a site: overdue first, with filters; each opens its detail.
 import * as api from '../../api.js';
-import { t } from '../../i18n.js';
+import { fmtTime, pick, t } from '../../i18n.js';
+import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
 import { filterBox, pagedList, qs, select, siteScreen } from '../online.js';
@@ -13,6 +14,8 @@ const CLOSED = 'closed';
 export function render(container, route, ctx) {
   const { query } = route;
   return siteScreen(container, { ...AREA('complaint.read'), nav: cmpnav('complaints'), path: 'complaints', title: t('cmp_list_title') }, { ...route, ctx }, async (box, siteId) => {
+    // Where no role of mine reads the site's complaints, the list holds those I handle (the server's rule).
+    if (!policy.can('complaint.read', { siteId })) box.append(h('p', { class: 'hint', id: 'cmp-mine-only' }, t('cmp_mine_only')));
     box.append(filters(query, siteId, ctx));
     const args = {
       site_id: siteId,
@@ -38,14 +41,14 @@ export function render(container, route, ctx) {
 export function row(c) {
   return h('a', { class: 'task-card', href: `#/complaints/${c.id}`, 'data-complaint': c.id },
     h('span', { class: 'task-line' },
-      h('strong', {}, `#${c.id} ${c.unit || c.checkpoint_name_zh || ''}`),
+      h('strong', {}, `#${c.id} ${c.unit || pick(c, 'checkpoint_name')}`),
       h('span', { class: `badge cmp-state-${c.state}` }, vocab.label('complaint_states', c.state)),
       c.kind !== 'ordinary' ? h('span', { class: `badge ${c.kind === 'special' ? 'major' : ''}` }, vocab.label('complaint_kinds', c.kind)) : null,
       c.overdue ? h('span', { class: 'badge major' }, t('overdue')) : null,
       c.level !== 'receiver' ? h('span', { class: 'badge repeat' }, vocab.label('escalation_levels', c.level)) : null),
     h('span', { class: 'task-desc' }, c.content),
     h('span', { class: 'hint' },
-      `${vocab.label('complaint_channels', c.channel)} · ${c.complainant} · ${t('cmp_received')} ${c.received_local} · ${t('due_label')} ${dueText(c.due_day, c.due_local, c.timezone)}`));
+      `${vocab.label('complaint_channels', c.channel)} · ${c.complainant} · ${t('cmp_received')} ${fmtTime(c.received_at, { zone: c.timezone || undefined })} · ${t('due_label')} ${dueText(c.due_day, c.due_local, c.timezone)}`));
 }
 
 function filters(q, siteId, ctx) {

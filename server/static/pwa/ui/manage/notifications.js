@@ -4,7 +4,8 @@ import * as db from '../../db.js';
 import { fmtLocal, fmtTime, pick, t } from '../../i18n.js';
 import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
-import { act, guarded, qs } from '../online.js';
+import { act, guarded, qs, siteZone } from '../online.js';
+import { dueText, dueDayOf } from './complaints_nav.js';
 import { setUnread, subnav } from './nav.js';
 
 const PER_PAGE = 30;
@@ -33,8 +34,14 @@ function text(n, cps) {
   if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
   if (x.due_local && n.kind !== 'extension_requested') parts.push(t('due', { d: fmtLocal(x.due_local) }));
   if (n.task_id) parts.push(t('task_title', { id: n.task_id }));
-  if (n.kind === 'complaint_escalated') parts.push(d.unit || '', d.content || '', vocab.label('escalation_levels', d.level), t('due', { d: d.due_at_local }));
+  if (n.kind === 'complaint_escalated') parts.push(d.unit || '', d.content || '', vocab.label('escalation_levels', d.level), t('due', { d: complaintDue(n) }));
   return parts.filter(Boolean).join(' · ');
+}
+
+/** A complaint's deadline as the complaint's page shows it: the end of its site-local day. */
+function complaintDue(n) {
+  const d = n.data || {};
+  return dueText(d.due_day || dueDayOf(d.due_at_local), d.due_at_local, siteZone(n.site_id));
 }
 
 export async function render(container, _route, ctx) {
