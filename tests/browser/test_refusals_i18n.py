@@ -59,9 +59,12 @@ def test_a_sync_rejection_and_a_refusal_with_states_read_in_the_users_words(live
         i18n.reason('due_too_far', 'An extension can move the due date by a year at most.'),
         i18n.reason('no_such_code_yet', 'The English sentence.'),
         i18n.fieldReason({code: 'field_too_long', message: 'Longer than maximum length 64.', params: {max: '64'}}),
+        i18n.reason('transition_not_allowed', 'A task that is cancelled cannot become done.'),
       ];
     }""")
     assert said[0] == "“已取消”的任务不能改为“待验收”。"
     assert said[1] == "延期最多只能把截止日期推后一年。"
     assert said[2] == "The English sentence."  # an unknown code: the server's words
     assert said[3] == "最多 64 个字。"
+    # What the outbox keeps today (code and message, no details): still Chinese, without the states.
+    assert said[4] == "当前状态下不能进行这个操作，请刷新后查看最新状态。"

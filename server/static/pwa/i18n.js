@@ -61,8 +61,10 @@ export function reason(code, message, details = {}) {
     if (v === null || typeof v === 'object') continue;
     vars[k] = k === 'state' || k === 'to' ? stateWord(details.vocabulary, v) : v;
   }
-  // A more precise sentence when the details allow it (err_transition_not_allowed_to).
-  const keys = [`err_${code}`];
+  // A more precise sentence when the details allow it (err_transition_not_allowed_to); the
+  // sentence without parameters (err_<code>_any) when they are missing (an outbox row keeps
+  // only the code and the message).
+  const keys = [`err_${code}`, `err_${code}_any`];
   if (vars.to !== undefined) keys.unshift(`err_${code}_to`);
   for (const key of keys) {
     if (!T[key]) continue;
