@@ -68,3 +68,28 @@ def test_a_sync_rejection_and_a_refusal_with_states_read_in_the_users_words(live
     assert said[3] == "最多 64 个字。"
     # What the outbox keeps today (code and message, no details): still Chinese, without the states.
     assert said[4] == "当前状态下不能进行这个操作，请刷新后查看最新状态。"
+
+
+def test_an_extension_too_far_is_refused_in_chinese_on_the_task_screen(live_server, launch, query):
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from server.models import Checkpoint
+
+    from .desk_driver import Api
+
+    cp = query(lambda s: s.execute(select(Checkpoint.id).where(Checkpoint.short_code == "F04")).scalar_one())
+    task_id = Api(live_server, "patroller").post("/api/findings/", {"checkpoint_id": cp, "item_id": "floor.lights_doors_windows",
+                                                                     "description": "走廊灯坏了", "severity": "normal"})["task_id"]
+    page = open_page(launch, live_server)
+    login(page, "supervisor")
+    page.goto(f"/#/manage/tasks/{task_id}")
+    page.wait_for_selector("#ext-request")
+    due_day = date.fromisoformat(page.get_attribute("#ext-date", "min"))
+    page.fill("#ext-date", (due_day + timedelta(days=400)).isoformat())
+    page.fill("#ext-reason", "等配件")
+    page.click("#ext-request")
+    expect(page.locator("#ext-error")).to_have_text("延期最多只能把截止日期推后一年。")
+    page.locator("#ext-error").scroll_into_view_if_needed()
+    shot(page, "task-extension-too-far-zh")
