@@ -247,9 +247,11 @@ export async function fetchAll(url) {
 export function showFieldErrors(form, errorBox, e) {
   for (const el of form.querySelectorAll('[data-error-for]')) el.textContent = '';
   errorBox.textContent = refusal(e);
-  // details.field_errors (code, message, params per problem) says each in the reader's
-  // language; details.fields (messages only) is what an older server sends.
-  const fields = e.details?.field_errors || e.details?.fields || {};
+  const fields = e.details?.fields || {};
+  // details.field_errors mirrors details.fields with each problem's code and parameters, to say
+  // it in the reader's language; a message a screen has already put in its own words (or an
+  // older server's, without codes) is shown as it is.
+  const described = e.details?.field_errors || {};
   if (e.code === 'short_code_taken') fields.short_code = [t('err_short_code_taken')];
   const flat = (problems) => (Array.isArray(problems) ? problems.flatMap(flat)
     : problems && typeof problems === 'object' && !('message' in problems) ? Object.values(problems).flatMap(flat) : [problems]);
@@ -257,7 +259,8 @@ export function showFieldErrors(form, errorBox, e) {
   for (const [name, problems] of Object.entries(fields)) {
     const slot = form.querySelector(`[data-error-for="${name}"]`);
     if (!slot) continue;
-    slot.append(h('ul', {}, flat(problems).map((m) => h('li', {}, fieldReason(m)))));
+    const codes = flat(described[name] ?? []);
+    slot.append(h('ul', {}, flat(problems).map((m, i) => h('li', {}, codes[i]?.message === m ? fieldReason(codes[i]) : String(m)))));
     placed += 1;
   }
   // Every problem sits at its field: the top line only says where to look, in the reader's language.
