@@ -32,7 +32,9 @@ def check_password(user: User | None, password: str) -> bool:
 
 def check_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise Invalid.field("password", "too short", f"The password must have at least {MIN_PASSWORD} characters.", "weak_password")
+        exc = Invalid.field("password", "too short", f"The password must have at least {MIN_PASSWORD} characters.", "weak_password")
+        exc.details["min"] = MIN_PASSWORD
+        raise exc
 
 
 def create_user(username: str, password: str, display_name: str = "", locale: str = "zh") -> User:

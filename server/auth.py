@@ -89,7 +89,8 @@ def login(username: str, password: str) -> User | None:
     remote = request.remote_addr or ""
     wait = login_locked(username, remote)
     if wait:
-        raise Throttled(f"Too many failed logins. Try again in {(wait + 59) // 60} minute(s).", "login_locked", retry_after=wait)
+        raise Throttled(f"Too many failed logins. Try again in {(wait + 59) // 60} minute(s).", "login_locked",
+                        {"minutes": (wait + 59) // 60}, retry_after=wait)
     user = db.session.execute(select(User).where(func.lower(User.username) == username.lower())).scalar_one_or_none()
     ok = check_password(user, password) and user is not None and user.active
     record_attempt(username, remote, ok)

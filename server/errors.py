@@ -2,7 +2,9 @@
 
     {"error": {"status": 404, "code": "not_found", "message": "…", "details": {…}}}
 
-Validation errors carry `details.fields`: field name → list of messages. The domain raises
+Validation errors carry `details.fields`: field name → list of messages, and beside it
+`details.field_errors`, the same structure with each message as `{"code", "message", "params"}`
+so a client can word it in its reader's language (server/field_errors.py). The domain raises
 `server.problems` (no HTTP in them); this module gives each kind its status. Views may
 raise `ApiError`, a problem with an explicit status.
 """
@@ -15,7 +17,7 @@ from flask import Flask, jsonify, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from . import problems
+from . import field_errors, problems
 from .extensions import db
 from .storage import StorageError
 
@@ -91,8 +93,16 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
-def error_response(status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None):
+def error_response(status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None,
+                   field_codes: dict | None = None):
     body = {"status": status, "code": code or CODES.get(status, "error"), "message": message}
+    if details and isinstance(details.get("fields"), dict) and "field_errors" not in details:
+        described = field_errors.annotate(details["fields"])
+        for name, field_code in (field_codes or {}).items():
+            for entry in described.get(name) or []:
+                if isinstance(entry, dict) and entry.get("code") is None:
+                    entry["code"] = field_code
+        details = {**details, "field_errors": described}
     if details:
         body["details"] = details
     resp = jsonify({"error": body})
@@ -141,7 +151,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(problems.Problem)
     def _problem(exc: problems.Problem):
-        return error_response(problem_status(exc), exc.message, exc.code, exc.details, problem_headers(exc))
+        return error_response(problem_status(exc), exc.message, exc.code, exc.details, problem_headers(exc),
+                              getattr(exc, "field_codes", None))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -27,7 +27,11 @@ class Invalid(Problem):
 
     @classmethod
     def field(cls, name: str, message: str, summary: str | None = None, code: str | None = None) -> "Invalid":
-        return cls(summary or f"{name}: {message}", code, {"fields": {name: [message]}})
+        exc = cls(summary or f"{name}: {message}", code, {"fields": {name: [message]}})
+        # The field's message is the domain's own sentence: its code is the problem's
+        # (the API's details.field_errors, server/field_errors.py).
+        exc.field_codes = {name: code} if code else {}
+        return exc
 
 
 class Malformed(Problem):

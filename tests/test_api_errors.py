@@ -102,3 +102,15 @@ def test_server_errors_use_the_shape_and_save_nothing(app, admin, demo, monkeypa
     assert error_of(r)["code"] == "server_error"
     assert "disk on fire" not in r.get_data(as_text=True)
     assert _count() == before
+
+
+def test_field_problems_carry_a_code_and_parameters_beside_the_message(admin, demo):
+    # details.fields (messages) stays as it was; details.field_errors says the same with codes.
+    r = admin.post("/api/checkpoints/", json={"site_id": demo.id, "kind": "floor", "name_zh": "", "colour": "red"})
+    assert r.status_code == 422
+    details = error_of(r)["details"]
+    assert details["fields"]["colour"] == ["Unknown field."]
+    assert details["field_errors"]["colour"] == [{"code": "field_unknown", "message": "Unknown field.", "params": {}}]
+    [name] = details["field_errors"]["name_zh"]
+    assert name["code"] == "field_length_between" and name["message"] == details["fields"]["name_zh"][0]
+    assert set(name["params"]) == {"min", "max"}

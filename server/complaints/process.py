@@ -51,7 +51,8 @@ def ensure_writable(complaint: Complaint) -> None:
 
 def _from(complaint: Complaint, states: tuple[str, ...], what: str) -> None:
     if complaint.state not in states:
-        raise Conflict(f"A complaint that is {complaint.state} cannot be {what}.", "transition_not_allowed", {"state": complaint.state})
+        raise Conflict(f"A complaint that is {complaint.state} cannot be {what}.", "transition_not_allowed",
+                       {"state": complaint.state, "vocabulary": "complaint_states"})
 
 
 def _done(complaint: Complaint, action: str, actor: User | None, data: dict) -> Complaint:

@@ -46,7 +46,8 @@ def assign(task: Task, *, actor: User, assignee_id: int, department_id: int | No
     require(actor, task, "task.assign")
     lock(task)
     if task.state not in (C.TASK_OPEN, C.TASK_ASSIGNED, C.TASK_IN_PROGRESS):
-        raise Conflict(f"Task {task.id} is {task.state}; only open, assigned or in-progress tasks can be (re)assigned.", "task_not_assignable")
+        raise Conflict(f"Task {task.id} is {task.state}; only open, assigned or in-progress tasks can be (re)assigned.", "task_not_assignable",
+                       {"state": task.state, "vocabulary": "task_states"})
     works_here = db.session.execute(
         select(Membership.id).join(User, User.id == Membership.user_id).where(Membership.user_id == assignee_id, Membership.site_id == task.site_id, User.active.is_(True))
     ).first()

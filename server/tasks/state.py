@@ -50,7 +50,8 @@ def require(actor: User, task: Task, action: str) -> None:
 
 def require_open(task: Task, what: str) -> None:
     if task.state in C.TASK_CLOSED_STATES:
-        raise Conflict(f"Task {task.id} is {task.state}; it is closed, so you cannot {what}.", "task_closed")
+        raise Conflict(f"Task {task.id} is {task.state}; it is closed, so you cannot {what}.", "task_closed",
+                       {"state": task.state, "vocabulary": "task_states"})
 
 
 def lock(task: Task) -> Task:
@@ -98,7 +99,8 @@ def check_move(task: Task, actor: User, to_state: str) -> None:
         raise Invalid.field("to", "unknown state", f"Unknown task state {to_state!r}.")
     action = MOVES.get((task.state, to_state))
     if action is None:
-        raise Conflict(f"A task that is {task.state} cannot become {to_state}.", "transition_not_allowed")
+        raise Conflict(f"A task that is {task.state} cannot become {to_state}.", "transition_not_allowed",
+                       {"state": task.state, "to": to_state, "vocabulary": "task_states"})
     require(actor, task, action)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import uuid
 import zipfile
 from datetime import datetime, timedelta
@@ -105,9 +106,24 @@ def test_archivist_seals_last_month_downloads_the_bundle_and_an_addendum_exports
     no_sideways_scroll(page)
     shot(page, "archive-months-zh")
 
-    # Seal: the month is filed, its bundle listed with its hash, and downloads as those bytes.
+    # Seal asks first, saying what sealing does; cancel leaves the month open.
     page.click(f"#seal-{month}")
+    confirm = page.locator(f"#seal-box-{month}")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text("只读")
+    expect(confirm).to_contain_text("补录")
+    shot(page, "archive-seal-confirm-zh")
+    page.click(f"#seal-cancel-{month}")
+    expect(confirm).to_be_hidden()
+    page.reload()
+    expect(page.locator(f"#month-{month}")).to_have_attribute("data-state", "open")
+    # Seal, confirmed: the month is filed, its bundle listed with its hash, and downloads as those bytes.
+    page.click(f"#seal-{month}")
+    page.click(f"#seal-confirm-{month}")
     expect(card).to_have_attribute("data-state", "archived", timeout=30000)
+    # When it was sealed, in the app's way of writing a time (12月6日 05:45), not a table's 2026-12-06.
+    sealed_at = card.locator(".hint").first.inner_text()
+    assert re.search(r"封存于 (\d{4}年)?\d{1,2}月\d{1,2}日 \d{2}:\d{2}", sealed_at), sealed_at
     expect(page.locator("#toast")).to_contain_text(f"{month} 已封存归档")
     bundle = card.locator(".month-file[data-kind='bundle']")
     recorded = bundle.locator(".sha").get_attribute("title").removeprefix("SHA-256 ")

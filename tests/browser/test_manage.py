@@ -214,7 +214,7 @@ def test_manager_lists_the_extensions_to_decide_and_reads_what_each_notice_is_ab
     page.wait_for_selector("#notif-list .notif[data-kind='extension_requested']")
     notice = page.inner_text("#notif-list .notif[data-kind='extension_requested']")
     assert "4楼 (F04)" in notice and "走廊灯坏了" in notice and "配件需要订货" in notice
-    assert "演示主管 Demo supervisor申请把期限从" in notice
+    assert "演示主管 Demo supervisor 申请把期限从" in notice
     local = new_due.astimezone(ZoneInfo("Asia/Shanghai"))
     assert f"延到 {local.month}月{local.day}日 {local:%H:%M}" in notice
     clean(page)

@@ -1,6 +1,7 @@
 // The one translation table (strings.json: key → [Chinese, English], shared with the server's
 // files), in the user's language. Chinese is the default, English beside it.
 import * as store from './store.js';
+import * as vocab from './vocab.js';
 
 let T = {};
 
@@ -36,9 +37,47 @@ export function loadDesk() {
   return desk;
 }
 
-/** The server's reason for refusing something, in the user's language when the code is known. */
-export function reason(code, message) {
-  return T[`err_${code}`] ? t(`err_${code}`) : message || code || '';
+// A parameter of a refusal that is a domain value (a state), in the reader's words: the
+// refusal's details name its vocabulary list (details.vocabulary, e.g. 'task_states').
+function stateWord(list, value) {
+  if (!list) return value;
+  try {
+    const word = vocab.label(list, value);
+    return word && !word.endsWith(String(value)) ? word : value;
+  } catch {
+    return value; // the vocabulary has not loaded: the value itself
+  }
+}
+
+/**
+ * The server's reason for refusing something (an API error's code, a sync rejection's code,
+ * a field problem's code), in the user's language when the code is known, with its
+ * parameters (details: limits, states) filled in; else the server's English message.
+ * For a sync rejection call reason(row.code, row.message, row.details).
+ */
+export function reason(code, message, details = {}) {
+  const vars = {};
+  for (const [k, v] of Object.entries(details || {})) {
+    if (v === null || typeof v === 'object') continue;
+    vars[k] = k === 'state' || k === 'to' ? stateWord(details.vocabulary, v) : v;
+  }
+  // A more precise sentence when the details allow it (err_transition_not_allowed_to); the
+  // sentence without parameters (err_<code>_any) when they are missing (an outbox row keeps
+  // only the code and the message).
+  const keys = [`err_${code}`, `err_${code}_any`];
+  if (vars.to !== undefined) keys.unshift(`err_${code}_to`);
+  for (const key of keys) {
+    if (!T[key]) continue;
+    const text = t(key, vars);
+    if (!/\{[a-z_]+\}/.test(text)) return text; // every parameter it names was given
+  }
+  return message || code || '';
+}
+
+/** A field problem of an error's details.field_errors ({code, message, params}), in the user's language. */
+export function fieldReason(entry) {
+  if (entry === null || typeof entry !== 'object') return String(entry ?? '');
+  return entry.code ? reason(entry.code, entry.message, entry.params) : String(entry.message ?? '');
 }
 
 /** Does the table have `key`? (Names from the server that may be new fall back to themselves.) */

@@ -1,7 +1,7 @@
 // Login: once; after an expiry the known user logs in again and the queue is sent.
 import * as api from '../api.js';
 import * as db from '../db.js';
-import { t } from '../i18n.js';
+import { reason, t } from '../i18n.js';
 import * as store from '../store.js';
 import * as sync from '../sync.js';
 import { h } from './dom.js';
@@ -42,7 +42,7 @@ export function render(container, _route, ctx) {
       sync.start();
       ctx.afterLogin();
     } catch (e) {
-      msg.textContent = e.offline ? t('login_offline') : t('login_failed', { m: e.message });
+      msg.textContent = e.offline ? t('login_offline') : t('login_failed', { m: reason(e.code, e.message, e.details) });
     }
   }
 }

@@ -1,7 +1,7 @@
 // Shared pieces of the screens that work against the server (the desk and the archive): which
 // site, the screen frame, online-only loading with its messages, forms, filters, paged lists.
 import * as api from '../api.js';
-import { pick, t } from '../i18n.js';
+import { fieldReason, pick, reason, t } from '../i18n.js';
 import * as policy from '../policy.js';
 import * as store from '../store.js';
 import { clear, h } from './dom.js';
@@ -98,13 +98,19 @@ export function problem(e, ctx) {
     h('button', { type: 'button', class: 'btn', id: 'desk-retry', onclick: () => ctx.rerender() }, t('desk_retry')));
 }
 
+/** Why a write failed, in the reader's language: offline, the server's refusal by its code, else the message. */
+function refusal(e) {
+  if (e instanceof api.ApiError) return e.offline ? t('desk_offline') : reason(e.code, e.message, e.details);
+  return e?.message || String(e);
+}
+
 /** Do a write; on failure put the reason into `errorBox` and return null. */
 export async function act(errorBox, fn) {
   errorBox.textContent = '';
   try {
     return await fn();
   } catch (e) {
-    errorBox.textContent = e instanceof api.ApiError && e.offline ? t('desk_offline') : e.message || String(e);
+    errorBox.textContent = refusal(e);
     return null;
   }
 }
@@ -249,15 +255,21 @@ export async function fetchAll(url) {
  */
 export function showFieldErrors(form, errorBox, e) {
   for (const el of form.querySelectorAll('[data-error-for]')) el.textContent = '';
-  errorBox.textContent = e instanceof api.ApiError && e.offline ? t('desk_offline') : e.message || String(e);
+  errorBox.textContent = refusal(e);
   const fields = e.details?.fields || {};
+  // details.field_errors mirrors details.fields with each problem's code and parameters, to say
+  // it in the reader's language; a message a screen has already put in its own words (or an
+  // older server's, without codes) is shown as it is.
+  const described = e.details?.field_errors || {};
   if (e.code === 'short_code_taken') fields.short_code = [t('err_short_code_taken')];
+  const flat = (problems) => (Array.isArray(problems) ? problems.flatMap(flat)
+    : problems && typeof problems === 'object' && !('message' in problems) ? Object.values(problems).flatMap(flat) : [problems]);
   let placed = 0;
   for (const [name, problems] of Object.entries(fields)) {
     const slot = form.querySelector(`[data-error-for="${name}"]`);
     if (!slot) continue;
-    const list = Array.isArray(problems) ? problems : typeof problems === 'object' ? Object.values(problems).flat() : [problems];
-    slot.append(h('ul', {}, list.map((m) => h('li', {}, String(m)))));
+    const codes = flat(described[name] ?? []);
+    slot.append(h('ul', {}, flat(problems).map((m, i) => h('li', {}, codes[i]?.message === m ? fieldReason(codes[i]) : String(m)))));
     placed += 1;
   }
   // Every problem sits at its field: the top line only says where to look, in the reader's language.

@@ -1,13 +1,13 @@
 // The archivist's months: each month's filing state and counts, its filed files to download,
 // and sealing a month that has ended or checking a sealed one for an addendum (docs/archive.md).
 import * as api from '../../api.js';
-import { t } from '../../i18n.js';
+import { fmtTime, t } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { MONTH } from '../../vocab.js';
 import { h, toast } from '../dom.js';
 import { siteScreen, siteZone, writeButton } from '../online.js';
-import { frame, size, when } from './nav.js';
+import { frame, size } from './nav.js';
 
 export function render(container, route, ctx) {
   return siteScreen(container, frame('archive', 'arc_title', h('p', { class: 'hint' }, t('arc_months_hint'))), { ...route, ctx }, async (box, siteId) => {
@@ -27,14 +27,36 @@ function monthCard(m, { base, filer, zone, err }, ctx) {
     ctx.rerender();
   });
   const actions = h('div', { class: 'row month-actions' });
+  let sealBox = null;
   if (filer && m.state === MONTH.OPEN && m.ended) {
-    actions.append(post('seal', { class: 'btn primary', id: `seal-${m.month}`, 'aria-label': t('arc_seal_of', { m: m.month }) }, t('arc_seal'), 'arc_sealed_toast'));
+    // Sealing cannot be undone: the first tap says what it does, the second (confirm) seals.
+    const seal = h('button', {
+      type: 'button', class: 'btn primary', id: `seal-${m.month}`, 'aria-label': t('arc_seal_of', { m: m.month }), 'aria-expanded': 'false',
+      onclick: () => {
+        sealBox.hidden = false;
+        seal.setAttribute('aria-expanded', 'true');
+        sealBox.querySelector('.seal-confirm').focus();
+      },
+    }, t('arc_seal'));
+    actions.append(seal);
+    sealBox = h('div', { class: 'banner warn month-seal-confirm', id: `seal-box-${m.month}`, role: 'group', 'aria-label': t('arc_seal_of', { m: m.month }), hidden: true },
+      h('p', {}, t('arc_seal_confirm_hint', { m: m.month })),
+      h('div', { class: 'row' },
+        post('seal', { class: 'btn primary seal-confirm', id: `seal-confirm-${m.month}` }, t('arc_seal_confirm', { m: m.month }), 'arc_sealed_toast'),
+        h('button', {
+          type: 'button', class: 'btn', id: `seal-cancel-${m.month}`,
+          onclick: () => {
+            sealBox.hidden = true;
+            seal.setAttribute('aria-expanded', 'false');
+            seal.focus();
+          },
+        }, t('cancel'))));
   }
   if (filer && (m.state === MONTH.SEALED || m.state === MONTH.ARCHIVED)) {
     actions.append(post('build', { class: 'btn', id: `build-${m.month}`, 'aria-label': t('arc_build_of', { m: m.month }) }, t('arc_build'), 'arc_built_toast'));
   }
   const facts = [t('arc_visits_n', { n: m.visits }), t('arc_findings_n', { n: m.findings })];
-  if (m.sealed_at) facts.push(t('arc_sealed_at', { t: when(m.sealed_at, zone) }));
+  if (m.sealed_at) facts.push(t('arc_sealed_at', { t: fmtTime(m.sealed_at, { zone }) }));
   else if (!m.ended) facts.push(t('arc_not_ended'));
   if (m.addendum_count) facts.push(t('arc_addenda_n', { n: m.addendum_count }));
   return h('article', { class: `card month st-${m.state}`, id: `month-${m.month}`, 'data-month': m.month, 'data-state': m.state, 'aria-labelledby': `month-${m.month}-title` },
@@ -43,7 +65,8 @@ function monthCard(m, { base, filer, zone, err }, ctx) {
       h('span', { class: `badge month-state st-${m.state}` }, vocab.label('month_states', m.state))),
     h('p', { class: 'hint' }, facts.join(' · ')),
     m.files.length ? files(m, base) : null,
-    actions.childElementCount ? actions : null);
+    actions.childElementCount ? actions : null,
+    sealBox);
 }
 
 function files(m, base) {
