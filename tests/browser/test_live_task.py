@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from server.models import Checkpoint, Task
@@ -226,6 +227,11 @@ def test_a_move_the_server_rejects_leaves_the_task_as_the_server_has_it(live_ser
     page.wait_for_selector("#task-state [data-state='cancelled']", timeout=20000)
     assert page.locator("#task-start, #task-done, #task-verify").count() == 0
     page.wait_for_selector("#unsent.attention")
+    # The outbox says why in the reader's words, with both states (the rejection's details kept).
+    assert out[1]["details"] == {"state": "cancelled", "to": "in_progress", "vocabulary": "task_states"}
+    page.goto("/#/outbox")
+    row = page.locator(f"#outbox-refused .out-row[data-seq='{out[1]['seq']}'], .out-row[data-seq='{out[1]['seq']}']").first
+    expect(row).to_contain_text("原因：“已取消”的任务不能改为“处理中”。")
 
 
 def test_the_next_move_does_not_jump_when_the_one_before_is_sent(live_server, launch, query):

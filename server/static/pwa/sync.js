@@ -145,7 +145,7 @@ async function applyResults(rows, results) {
       await db.updateOutbox(row.seq, { status: 'sent', result: res.result || {}, sent_at: new Date().toISOString() }, movedTask(row, res.result));
     } else if (res.status === SYNC.REJECTED) {
       // Set aside with the server's reason; never blocks the items behind it.
-      await db.updateOutbox(row.seq, { status: 'rejected', code: res.code || '', message: res.message || '' });
+      await db.updateOutbox(row.seq, { status: 'rejected', code: res.code || '', message: res.message || '', details: res.details || {} });
     }
   }
 }
@@ -296,7 +296,7 @@ async function pushOneByOne(rows) {
       await applyResults([row], resp.results);
     } catch (e) {
       if (retryable(e)) throw e;
-      await db.updateOutbox(row.seq, { status: 'rejected', code: e.code, message: e.message });
+      await db.updateOutbox(row.seq, { status: 'rejected', code: e.code, message: e.message, details: e.details || {} });
     }
   }
 }

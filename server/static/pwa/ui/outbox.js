@@ -66,7 +66,7 @@ async function item(row, { onSeen = null } = {}) {
     h('p', {}, await describe(row)),
     h('p', { class: 'hint' }, fmtTime(row.observed_at)),
     known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
-    row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message) })) : null,
+    row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message, row.details) })) : null,
     // Which photo to take again, by its place in the record (the server marks it unreadable too).
     ...known.map((p, i) => (p.status === 'rejected'
       ? h('p', { class: 'error reason retake' }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
