@@ -23,6 +23,25 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
+def my_task_open(page, live_server) -> tuple[int, object]:
+    """The patroller reports a broken light at F07 and the supervisor assigns its task back to
+    them; the phone has synced and shows the task's page with "start". (task id, supervisor)"""
+    open_by_code(page, "F07")
+    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
+    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
+    page.click("#save-visit")
+    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
+    task_id = out[0]["result"]["task_ids"][0]
+    supervisor = api_session(live_server, "supervisor")
+    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
+    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
+    page.evaluate(SYNC)
+    page.goto("/#/tasks")
+    page.click(f"a[data-task='{task_id}']")
+    page.wait_for_selector("#task-start")
+    return task_id, supervisor
+
+
 def test_task_page_follows_the_server_from_in_progress_to_awaiting_verification_to_verified(live_server, launch, query):
     browser = launch()
     context, page = installed_app(browser, live_server)
@@ -122,19 +141,7 @@ def test_a_move_sent_shows_on_the_task_page_until_the_pull_brings_the_server_cop
     page, drawn anew, shows the move made and offers the next one, never the state before it."""
     browser = launch()
     context, page = installed_app(browser, live_server)
-    open_by_code(page, "F07")
-    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
-    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
-    page.click("#save-visit")
-    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
-    task_id = out[0]["result"]["task_ids"][0]
-    supervisor = api_session(live_server, "supervisor")
-    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
-    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
-    page.evaluate(SYNC)
-    page.goto("/#/tasks")
-    page.click(f"a[data-task='{task_id}']")
-    page.wait_for_selector("#task-start")
+    task_id, _ = my_task_open(page, live_server)
 
     # Every pull from here on is held back unanswered, and later fails.
     pulls = {"fail": False, "held": []}
@@ -190,19 +197,7 @@ def test_a_move_the_server_rejects_leaves_the_task_as_the_server_has_it(live_ser
     is set aside with its reason, and the task page shows the server's state, not the move."""
     browser = launch()
     context, page = installed_app(browser, live_server)
-    open_by_code(page, "F07")
-    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
-    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
-    page.click("#save-visit")
-    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
-    task_id = out[0]["result"]["task_ids"][0]
-    supervisor = api_session(live_server, "supervisor")
-    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
-    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
-    page.evaluate(SYNC)
-    page.goto("/#/tasks")
-    page.click(f"a[data-task='{task_id}']")
-    page.wait_for_selector("#task-start")
+    task_id, supervisor = my_task_open(page, live_server)
     r = supervisor.post(f"{live_server.url}/api/tasks/{task_id}/cancel", json={"reason": "重复报修"})
     assert r.status_code == 200, r.text
 
@@ -239,19 +234,7 @@ def test_the_next_move_does_not_jump_when_the_one_before_is_sent(live_server, la
     must not move under the patroller's finger (a tap on "done" landed on no button in WebKit)."""
     browser = launch()
     context, page = installed_app(browser, live_server)
-    open_by_code(page, "F07")
-    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
-    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
-    page.click("#save-visit")
-    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
-    task_id = out[0]["result"]["task_ids"][0]
-    supervisor = api_session(live_server, "supervisor")
-    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
-    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
-    page.evaluate(SYNC)
-    page.goto("/#/tasks")
-    page.click(f"a[data-task='{task_id}']")
-    page.wait_for_selector("#task-start")
+    task_id, _ = my_task_open(page, live_server)
 
     context.set_offline(True)
     page.click("#task-start")
