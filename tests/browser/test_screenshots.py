@@ -232,7 +232,7 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\
 LEAKED = re.compile(r"\bnull\b|\bundefined\b|\bNaN\b|\[object |\{[a-z_]+\}|^[a-z]+(_[a-z]+)+$")
 
 OVERFLOW_JS = """() => ({ width: document.scrollingElement.scrollWidth,
-  wide: [...document.querySelectorAll('#app *, #bar *, #nav *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5 && e.checkVisibility())
+  wide: [...document.querySelectorAll('#app *, #bar *, #nav *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5 && e.checkVisibility() && !e.closest('.sub-nav'))
     .slice(0, 5).map((e) => e.id ? `#${e.id}` : `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`) })"""
 
 # The app bar at the narrowest phone: every control whole (only the app's name may give way).
