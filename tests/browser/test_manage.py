@@ -386,3 +386,14 @@ def test_desk_links_take_one_row_on_a_phone_with_the_current_one_in_view(live_se
     assert g["widest"] < 200, g
     shot(page, "manage-nav-desk")
     clean(page)
+
+
+def test_a_desk_screen_that_cannot_load_says_why_in_the_readers_language(live_server, browser):
+    """A task that is not there (a stale link): the desk's problem banner gives the server's
+    refusal in Chinese, not its English message."""
+    page = open_as(browser, live_server, "supervisor")
+    page.goto("/#/manage/tasks/999999")
+    page.wait_for_selector(".desk-problem")
+    text = page.inner_text(".desk-problem")
+    assert "找不到该内容" in text and "Not found" not in text, text
+    clean(page)

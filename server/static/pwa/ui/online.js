@@ -92,7 +92,7 @@ export async function guarded(box, ctx, fn) {
 
 export function problem(e, ctx) {
   const offline = e instanceof api.ApiError && e.offline;
-  const text = offline ? t('desk_offline') : e.status === 403 ? t('desk_forbidden') : t('desk_error', { m: e.message || String(e) });
+  const text = offline ? t('desk_offline') : e.status === 403 ? t('desk_forbidden') : t('desk_error', { m: refusal(e) });
   return h('div', { class: 'banner warn desk-problem', role: 'alert' },
     h('p', {}, text),
     h('button', { type: 'button', class: 'btn', id: 'desk-retry', onclick: () => ctx.rerender() }, t('desk_retry')));
