@@ -147,6 +147,22 @@ def seeded(db_url, tmp_path):
 
 
 @pytest.fixture
+def browser(launch):
+    """One Chromium for the test (files that need other options call `launch` themselves)."""
+    return launch()
+
+
+@pytest.fixture
+def dispose_db_connections(seeded):
+    """For files that read through the shared `query` fixture: its pooled connections closed after
+    each test (on PostgreSQL an open one is a ResourceWarning, an error here). Use with
+    `pytest.mark.usefixtures("dispose_db_connections")`."""
+    yield
+    with seeded.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def live_server(seeded, db_url, tmp_path):
     server = LiveServer(db_url, tmp_path)
     server.start()

@@ -15,24 +15,10 @@ from server.models import Complaint
 from .app_driver import shot
 from .test_complaint_screens import Api, open_as
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("dispose_db_connections")]
 
 PHONE = {"width": 390, "height": 844}
 RAW_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
-
-
-@pytest.fixture
-def browser(launch):
-    return launch()
-
-
-@pytest.fixture(autouse=True)
-def _close_db_connections(seeded):
-    yield
-    from server.extensions import db
-
-    with seeded.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from server.models import Complaint
 from .app_driver import installed_app, login, open_by_code, rows, serious_violations, shot, wait_outbox, wait_ready
 from .conftest import SCREENSHOTS, guard_origin, new_context
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("dispose_db_connections")]
 
 PASSWORD = "patrol-demo"
 DESK_SIZE = {"width": 1280, "height": 800}
@@ -29,20 +29,6 @@ class Api:
         resp = self.s.post(self.base + path, json=body or {}, timeout=10)
         assert resp.status_code in (200, 201), resp.text
         return resp.json()
-
-
-@pytest.fixture
-def browser(launch):
-    return launch()
-
-
-@pytest.fixture(autouse=True)
-def _close_db_connections(seeded):
-    yield
-    from server.extensions import db
-
-    with seeded.app_context():
-        db.engine.dispose()
 
 
 def open_as(browser, server, username: str, viewport=None, bypass_csp: bool = False):

@@ -23,9 +23,9 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
-def my_task_open(page, live_server) -> tuple[int, object]:
+def my_task(page, live_server) -> tuple[int, object]:
     """The patroller reports a broken light at F07 and the supervisor assigns its task back to
-    them; the phone has synced and shows the task's page with "start". (task id, supervisor)"""
+    them; the phone has synced. Returns (task id, the supervisor's API session)."""
     open_by_code(page, "F07")
     page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
     page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
@@ -34,8 +34,15 @@ def my_task_open(page, live_server) -> tuple[int, object]:
     task_id = out[0]["result"]["task_ids"][0]
     supervisor = api_session(live_server, "supervisor")
     me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
-    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
+    r = supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me})
+    assert r.status_code == 200, r.text
     page.evaluate(SYNC)
+    return task_id, supervisor
+
+
+def my_task_open(page, live_server) -> tuple[int, object]:
+    """`my_task`, then its page on the phone, offering "start"."""
+    task_id, supervisor = my_task(page, live_server)
     page.goto("/#/tasks")
     page.click(f"a[data-task='{task_id}']")
     page.wait_for_selector("#task-start")
@@ -47,19 +54,7 @@ def test_task_page_follows_the_server_from_in_progress_to_awaiting_verification_
     context, page = installed_app(browser, live_server)
 
     # The patroller reports a broken light at F07; the supervisor assigns the task back to them.
-    open_by_code(page, "F07")
-    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
-    page.fill("#note-floor-lights_doors_windows", "7楼走廊灯不亮")
-    page.click("#save-visit")
-    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
-    task_id = out[0]["result"]["task_ids"][0]
-    supervisor = api_session(live_server, "supervisor")
-    r = supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")})
-    assert r.status_code == 200, r.text
-    page.evaluate(SYNC)
-    page.goto("/#/tasks")
-    page.click(f"a[data-task='{task_id}']")
-    page.wait_for_selector("#task-start")
+    task_id, supervisor = my_task_open(page, live_server)
 
     # From here on the page is never left: a marker on the window and the address stay.
     page.evaluate("() => { window.__stayed = true; }")
@@ -110,16 +105,7 @@ def test_my_tasks_drop_a_task_verified_on_this_phone_before_it_is_sent(live_serv
     """A pending verification (pass) moves the task out of 我的任务 at once, online or not."""
     browser = launch()
     context, page = installed_app(browser, live_server)
-    open_by_code(page, "F07")
-    page.click("button[data-item='floor.lights_doors_windows'][data-result='fail']")
-    page.fill("#note-floor-lights_doors_windows", "灯不亮")
-    page.click("#save-visit")
-    out = wait_outbox(page, lambda r: r and all(x["status"] == "sent" for x in r))
-    task_id = out[0]["result"]["task_ids"][0]
-    supervisor = api_session(live_server, "supervisor")
-    me = page.evaluate("async () => (await import('/static/pwa/store.js')).get().me.id")
-    assert supervisor.post(f"{live_server.url}/api/tasks/{task_id}/assign", json={"assignee_id": me}).status_code == 200
-    page.evaluate(SYNC)
+    task_id, _ = my_task(page, live_server)
     page.goto("/#/tasks")
     page.wait_for_selector(f"a[data-task='{task_id}']")
     context.set_offline(True)

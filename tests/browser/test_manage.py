@@ -17,22 +17,12 @@ from .app_driver import shot, until, wait_ready
 from .conftest import AXE, jpeg_bytes
 from .desk_driver import Api, clean, open_as
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("dispose_db_connections")]
 
 SCREENS = ["manage", "manage/tasks", "manage/findings", "manage/notifications", "manage/repeats", "manage/checkpoints", "manage/plans", "manage/plans/new", "manage/coverage"]
 
 
 # --- set-up through the API, as the people themselves would -------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _close_db_connections(seeded):
-    """The shared `query` fixture leaves pooled connections open; on PostgreSQL that is a ResourceWarning (an error here)."""
-    yield
-    from server.extensions import db
-
-    with seeded.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -60,11 +50,6 @@ def report(live_server, checkpoints):
         return patroller.post("/api/findings/", body)
 
     return make
-
-
-@pytest.fixture
-def browser(launch):
-    return launch()
 
 
 # The images in the viewport are loaded (lazy ones below it load when scrolled to).

@@ -17,25 +17,10 @@ from server.timeutil import month_of
 from .app_driver import shot, until
 from .desk_driver import Api, clean, open_as
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("dispose_db_connections")]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HEADER = "kind,name_zh,name_en,building,floor,unit,short_code,position,active\n"
-
-
-@pytest.fixture(autouse=True)
-def _close_db_connections(seeded):
-    """The shared `query` fixture leaves pooled connections open; on PostgreSQL that is a ResourceWarning (an error here)."""
-    yield
-    from server.extensions import db
-
-    with seeded.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def browser(launch):
-    return launch()
 
 
 @pytest.fixture

@@ -89,15 +89,21 @@ def _looks(page, name: str) -> None:
         wait_ready(page)
 
 
-def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons_reach_coverage(live_server, launch, query):
-    plan_id, cps, site_id = _plan_now(live_server, query)
-    browser = launch()
-    context = new_context(browser, live_server, bypass_csp=True)  # axe is injected below
+def _phone_with_the_plan(launch, live_server):
+    """The patroller's installed phone (axe may be injected: CSP bypassed), holding the plan."""
+    context = new_context(launch(), live_server, bypass_csp=True)
     page = context.new_page()
     page.goto("/")
     login(page)
     wait_installed(page)
     wait_count(page, "plans", lambda n: n == 1)
+    return page
+
+
+def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons_reach_coverage(live_server, launch, query):
+    plan_id, cps, site_id = _plan_now(live_server, query)
+    page = _phone_with_the_plan(launch, live_server)
+    context = page.context
     wait_count(page, "sites", lambda n: n >= 1)
     context.set_offline(True)
     page.goto("/")
@@ -197,7 +203,7 @@ def test_plan_guided_round_offline_progress_next_out_of_order_and_missed_reasons
     assert sorted((r["checkpoint_id"], r["reason"], r["note"]) for r in running[0]["reasons"]) == sorted(
         [(cps["F02"][0], "locked", ""), (cps["F04"][0], "other", "<b>业主装修</b>，楼道封闭")])
     # And on the desk's coverage screen, beside each checkpoint, the patroller's words as text.
-    _desk, desk = installed_app(browser, live_server, "supervisor")
+    _desk, desk = installed_app(page.context.browser, live_server, "supervisor")
     desk.goto(f"/#/manage/coverage?site={site_id}&plan={plan_id}")
     desk.wait_for_selector("#cov-open .cov-reason")
     reasons = {int(li.get_attribute("data-checkpoint")): li.inner_text() for li in desk.query_selector_all("#cov-open .cov-missed")}
@@ -370,13 +376,7 @@ def test_ending_a_round_early_asks_first_and_home_then_says_the_round_ended(live
     home says the round ended (the window still runs: another round may start by the plan),
     with nothing "next" and no "in progress"."""
     _plan_now(live_server, query)
-    browser = launch()
-    context = new_context(browser, live_server, bypass_csp=True)  # axe is injected below
-    page = context.new_page()
-    page.goto("/")
-    login(page)
-    wait_installed(page)
-    wait_count(page, "plans", lambda n: n == 1)
+    page = _phone_with_the_plan(launch, live_server)
     page.goto("/")
     page.click("#start-round")
     page.wait_for_selector("#code")
