@@ -27,6 +27,22 @@ ROWS_JS = """async (store) => {
 }"""
 
 
+# What the phone knew when a checkpoint did not open: the screen, its storage and its errors.
+SEEN_JS = """async (code) => {
+  const out = { at: location.href, screen: document.getElementById('app')?.innerText, typed: document.getElementById('code')?.value,
+    banners: document.getElementById('banners')?.innerText, errors: window.__page_errors || null };
+  try {
+    const db = await import('/static/pwa/db.js');
+    const { get } = await import('/static/pwa/store.js');
+    out.found = (await db.checkpointsByCode(code)).map((c) => [c.id, c.site_id]);
+    out.draft = (await db.getDraft('visit'))?.checkpoint_id ?? null;
+    out.syncing = get().syncing;
+    out.site = (await import('/static/pwa/patrol.js')).siteId();
+  } catch (e) { out.storage = String(e); }
+  return out;
+}"""
+
+
 def login(page, username: str = "patroller", password: str = "patrol-demo") -> None:
     page.fill("#username", username)
     page.fill("#password", password)
@@ -42,8 +58,8 @@ def open_by_code(page, code: str) -> None:
     try:
         page.wait_for_selector("#all-fine")
     except Exception as e:  # say what the person saw instead of the checkpoint
-        seen = page.evaluate("() => [location.href, document.getElementById('app')?.innerText, document.getElementById('code')?.value]")
-        raise AssertionError(f"checkpoint {code} never opened: at {seen[0]}, code field {seen[2]!r}, screen {seen[1]!r}") from e
+        seen = page.evaluate(SEEN_JS, code)
+        raise AssertionError(f"checkpoint {code} never opened: {seen}") from e
 
 
 def record_all_fine(page, code: str) -> None:

@@ -213,9 +213,19 @@ def launch(playwright, tmp_path):
         b.close()
 
 
+# Every page keeps what went wrong in it, so a failing test can say (window.__page_errors).
+RECORD_ERRORS_JS = """(() => {
+  const seen = [];
+  Object.defineProperty(window, '__page_errors', { value: seen });
+  addEventListener('error', (e) => seen.push(`error: ${e.message} at ${e.filename}:${e.lineno}`));
+  addEventListener('unhandledrejection', (e) => seen.push(`unhandled: ${e.reason && (e.reason.stack || e.reason)}`));
+})()"""
+
+
 def new_context(browser, server: LiveServer, **kw):
     ctx = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=False, has_touch=True, base_url=server.url, **kw)
     ctx.grant_permissions(["camera"], origin=server.url)
+    ctx.add_init_script(RECORD_ERRORS_JS)
     return ctx
 
 

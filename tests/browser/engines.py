@@ -458,6 +458,9 @@ class ChromiumDevice(Device):
             viewport={"width": PHONE[0], "height": PHONE[1]}, device_scale_factor=1, has_touch=True, base_url=proxy.url, **context_kw
         )
         self.context.grant_permissions(["camera"], origin=proxy.url)
+        from .conftest import RECORD_ERRORS_JS
+
+        self.context.add_init_script(RECORD_ERRORS_JS)
 
     def new_page(self):
         return self.context.new_page()

@@ -107,6 +107,27 @@ def test_a_transaction_held_open_is_aborted_the_app_reconnects_says_so_and_loses
     assert query(lambda s: sorted(m.seq for m in s.scalars(select(Mutation)))) == [1, 2]
 
 
+@pytest.mark.parametrize("engine", ["chromium"], indirect=True)
+def test_a_checkpoint_that_cannot_open_says_why_and_the_next_tap_opens_it(engine, phone):
+    device = phone()
+    page = install(device)
+    page.goto("/#/scan")
+    page.wait_for_selector("#code")
+    # The storage holds the drafts and does not answer: the scan screen cannot look for an
+    # unsaved visit, and must not sit there silently (a patroller would think the label is broken).
+    assert page.evaluate(HOLD_TRANSACTION_JS) is True
+    page.fill("#code", "F03")
+    page.click("#code-open")
+    page.wait_for_function("() => document.querySelector('#scan-error').textContent !== ''", timeout=30000)
+    assert "点位没有打开" in page.inner_text("#scan-error")
+    shot(page, f"{engine}_scan_storage_stuck")
+    assert page.evaluate("() => window.held") in ("AbortError", "TransactionInactiveError")
+    # Nothing was started, and the next tap works.
+    assert [r for r in rows(page, "drafts") if r["key"] == "visit"] == []
+    page.click("#code-open")
+    page.wait_for_selector("#all-fine")
+
+
 FRESH_INSTALLS = 20
 
 

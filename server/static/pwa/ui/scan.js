@@ -21,12 +21,21 @@ export async function render(container, { params, query }, ctx) {
     try {
       return await begin(checkpoint, method);
     } catch (e) {
-      if (!db.isStorageFull(e)) throw e;
-      // Nothing was started: say why, and keep the camera looking.
+      // Nothing was started: say why, and keep the camera looking and the form usable.
       done = false;
-      msg.textContent = t('storage_full_start');
+      failed(e);
       return true;
     }
+  }
+
+  // Whatever goes wrong between a scan and the checkpoint's screen is said on this screen:
+  // a patroller whose tap does nothing would think the label or the phone is broken.
+  function failed(e) {
+    console.error(e);
+    if (db.isStorageFull(e)) msg.textContent = t('storage_full_start');
+    // A request the storage deadline aborted (db.js) ends as a timeout or as an AbortError.
+    else if (e instanceof db.StorageTimeout || e?.name === 'AbortError') msg.textContent = t('scan_storage_slow');
+    else msg.textContent = t('scan_open_failed', { m: e?.message || String(e) });
   }
 
   async function begin(checkpoint, method) {
@@ -95,10 +104,16 @@ export async function render(container, { params, query }, ctx) {
   }
 
   async function handle(found, method) {
-    let cp = await scan.resolve(found, patrol.siteId());
-    if (!cp && navigator.onLine) {
-      await syncNow(); // a label printed since the last pull
+    let cp;
+    try {
       cp = await scan.resolve(found, patrol.siteId());
+      if (!cp && navigator.onLine) {
+        await syncNow(); // a label printed since the last pull
+        cp = await scan.resolve(found, patrol.siteId());
+      }
+    } catch (e) {
+      failed(e);
+      return true;
     }
     if (!cp) {
       msg.textContent = found?.code ? t('unknown_code', { c: found.code }) : t('unknown_qr');
