@@ -329,3 +329,26 @@ def test_a_late_finding_of_a_sealed_month_is_flagged_as_an_addendum(app, demo):
     v = add_visit(demo, "F03", SEPT, results=("fail",))
     f = add_finding(demo, v)
     assert f.month == "2026-09" and f.addendum is True
+
+
+def test_escalating_an_overdue_task_of_a_sealed_month_files_no_addendum_a_real_change_does(app, demo, as_role):
+    # The nightly overdue run only notes that it told people (`last_escalated_on`): that is
+    # not a change to the month's record, so it must not make an addendum night after night.
+    from server.tasks.escalation import escalate_overdue
+
+    v = add_visit(demo, "F03", SEPT, results=("fail",))
+    f = add_finding(demo, v)
+    task = db.session.execute(select(Task).where(Task.finding_id == f.id)).scalar_one()
+    arch = as_role("archivist")
+    assert arch.post(f"/api/archive/sites/{demo.id}/months/2026-09/seal").status_code == 200
+    for days in (1, 2):
+        assert escalate_overdue(task.due_at + timedelta(days=days)) == 1
+        db.session.commit()
+        body = arch.post(f"/api/archive/sites/{demo.id}/months/2026-09/build").get_json()
+        assert body["addendum_count"] == 0, body["files"]
+
+    # A real change to that task since the bundle (it is assigned) is filed as an addendum.
+    sup = as_role("supervisor")
+    assert sup.post(f"/api/tasks/{task.id}/assign", json={"assignee_id": user("patroller").id}).status_code == 200
+    body = arch.post(f"/api/archive/sites/{demo.id}/months/2026-09/build").get_json()
+    assert body["addendum_count"] == 1 and body["files"][1]["records"]["tasks"] == 1

@@ -36,7 +36,9 @@ def escalate_overdue(now: datetime | None = None) -> int:
         claimed = db.session.execute(
             update(Task)
             .where(Task.id == task.id, or_(Task.last_escalated_on.is_(None), Task.last_escalated_on != today))
-            .values(last_escalated_on=today)
+            # Bookkeeping, not a change to the task: `updated_at` stays (its onupdate would
+            # move it, and a sealed month's addendum picks tasks changed since its bundle).
+            .values(last_escalated_on=today, updated_at=Task.updated_at)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not claimed:
