@@ -1,4 +1,9 @@
-"""The one rule for a cell of any CSV or XLSX the server writes: text people typed never becomes a formula."""
+"""The one rule for a cell of any CSV or XLSX the server writes: text people typed never becomes a formula.
+
+CSV has no cell types, so text that a spreadsheet would run gets an apostrophe in front
+(`export_cell`). XLSX has them: such text is written exactly as typed, as a string cell
+marked `quotePrefix` (`exports._typed_text_cell`), which no spreadsheet runs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_cell(value):
-    """A value as every CSV and XLSX writer writes it.
+    """A value as every CSV writer writes it.
 
     Text starting with = + - @ tab or CR gets a leading apostrophe, as OWASP recommends:
     LibreOffice and Excel then keep it as text, and people still read exactly what was

@@ -27,7 +27,7 @@ from . import choices, i18n
 from .extensions import db
 from .models import Checkpoint, Extension, Finding, ItemResult, ResidentNote, Site, Task, User, Verification, Visit
 from .months import day_range
-from .cells import export_cell
+from .cells import FORMULA_START, export_cell
 from .problems import Invalid
 from .timeutil import elapsed_days
 
@@ -394,6 +394,18 @@ def write_csv(path, kind: str, rows: Iterable[list]) -> int:
     return os.path.getsize(path)
 
 
+def _typed_text_cell(ws, value: str):
+    """Text that starts like a formula, kept exactly as typed: a string cell is never run,
+    and `quotePrefix` is what Excel itself stores for text typed after an apostrophe (so
+    editing the cell keeps it text). CSV has no cell types and keeps its apostrophe guard."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
+
+
 def write_xlsx(path, sheets: list[tuple[str, str, Iterable[list]]]) -> None:
     """A write-only workbook (memory stays flat): each (title, kind, rows) becomes a sheet.
 
@@ -429,8 +441,10 @@ def write_xlsx(path, sheets: list[tuple[str, str, Iterable[list]]]) -> None:
                     cell = WriteOnlyCell(ws, value=value)
                     cell.number_format = XLSX_TIME_FORMAT
                     out.append(cell)
+                elif isinstance(value, str) and value.startswith(FORMULA_START):
+                    out.append(_typed_text_cell(ws, value))
                 else:
-                    out.append(export_cell(value))
+                    out.append(value)
             ws.append(out)
             count += 1
         ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{count + 1}"

@@ -66,9 +66,11 @@ def lo_text_of_xlsx(office, path, sheet: int = 1) -> str:
     return office(path, f"{CSV_OUT},1,,0,false,true,false,false,false,{sheet}").read_text(encoding="utf-8")
 
 
-def assert_typed_text_survives(cells_text: str) -> None:
+def assert_typed_text_survives(cells_text: str, exact: bool = False) -> None:
+    """Each typed text is in the cells: as typed (an XLSX, `exact`), or with the CSV guard's apostrophe."""
     for typed in TYPED:
-        assert export_cell(typed) in cells_text or export_cell(typed).replace('"', '""') in cells_text, typed
+        shown = typed if exact else export_cell(typed)
+        assert shown in cells_text or shown.replace('"', '""') in cells_text, typed
     # An evaluated HYPERLINK would show only its label, and =1+2 would show 3.
     assert "点击查看" not in cells_text.replace(HYPERLINK, "").replace(HYPERLINK.replace('"', '""'), "")
 
@@ -110,7 +112,18 @@ def test_exports_typed_formulas_come_back_as_text_from_libreoffice(app, demo, as
     assert r.status_code == 200
     src = tmp_path / "findings.xlsx"
     src.write_bytes(r.get_data())
-    assert_typed_text_survives(lo_text_of_xlsx(office, src))
+    assert_xlsx_keeps_typed_text_exactly(src)
+    assert_typed_text_survives(lo_text_of_xlsx(office, src), exact=True)
+
+
+def assert_xlsx_keeps_typed_text_exactly(path, sheet: int = 0) -> None:
+    """No formula cell, and each typed text is a string cell holding exactly what was typed."""
+    ws = load_workbook(path).worksheets[sheet]
+    cells = [c for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    for typed in TYPED:
+        found = [c for c in cells if c.value == typed]
+        assert found and all(c.data_type == "s" and c.quotePrefix for c in found), typed
 
 
 @needs_soffice
@@ -127,8 +140,11 @@ def test_the_month_bundles_xlsx_and_csv_keep_typed_formulas_as_text_in_libreoffi
         src.write_bytes(zf.read(prefix + name))
         if name.endswith(".csv"):
             src = office(src, "xlsx", infilter=CSV_IN)
-        # record.xlsx: visits, findings, tasks, verifications; the findings are the second sheet.
-        assert_typed_text_survives(lo_text_of_xlsx(office, src, 2 if name == "record.xlsx" else 1))
+            assert_typed_text_survives(lo_text_of_xlsx(office, src, 1))
+        else:
+            # record.xlsx: visits, findings, tasks, verifications; the findings are the second sheet.
+            assert_xlsx_keeps_typed_text_exactly(src, 1)
+            assert_typed_text_survives(lo_text_of_xlsx(office, src, 2), exact=True)
 
 
 @needs_soffice
