@@ -91,6 +91,11 @@ def test_storage_cleared_by_the_browser_the_app_recovers_and_the_server_keeps_ev
     page.goto("/")
     login(page)
     wait_installed(page)  # installed and pulled again from nothing, as on a new phone
+    # Logging in on an empty phone may as well be a new phone: what the server has is said,
+    # without claiming that the browser cleared anything.
+    page.wait_for_selector("#lost-banner")
+    text = page.inner_text("#lost-banner")
+    assert "服务器已收到你的 1 条记录" in text and "新手机，或浏览器清除过数据" in text and "已被浏览器清除" not in text
     record_all_fine(page, "f06")
     wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "sent")
     assert query(lambda s: s.scalar(select(func.count()).select_from(Visit))) == 2

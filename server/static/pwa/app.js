@@ -235,7 +235,7 @@ export function iosBrowserTab() {
  * new phone. What was sent is on the server; what was saved on the phone and not sent is
  * gone. Ask the server what it received from this person's phones, and say it.
  */
-async function checkLostRecords() {
+async function checkLostRecords(how) {
   let devices;
   try {
     devices = await api.get('/api/devices/mine');
@@ -248,6 +248,7 @@ async function checkLostRecords() {
   const last = sent.reduce((a, b) => (a.last_seen_at > b.last_seen_at ? a : b));
   const gaps = sent.flatMap((d) => d.seq_gaps);
   const lostRecords = {
+    how,
     last_seen_at: last.last_seen_at,
     received: sent.reduce((n, d) => n + d.max_seq - d.seq_gaps.reduce((m, [a, b]) => m + b - a + 1, 0), 0),
     gaps,
@@ -257,7 +258,9 @@ async function checkLostRecords() {
 }
 
 function lostText(x) {
-  const parts = [t('storage_cleared', { t: fmtTime(x.last_seen_at), n: x.received })];
+  // Kept session, no data: the browser cleared it. A login on an empty phone may as well be a
+  // new phone, so that is said without claiming a loss (rows from before had no `how`).
+  const parts = [t(x.how === 'login' ? 'storage_empty_at_login' : 'storage_cleared', { t: fmtTime(x.last_seen_at), n: x.received })];
   if (x.gaps.length) parts.push(t('records_never_arrived', { r: x.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ') }));
   return parts.join(' ');
 }
@@ -492,13 +495,16 @@ async function boot() {
     const unsubscribe = store.subscribe((st, changes) => {
       if (!('me' in changes) || !st.me) return;
       unsubscribe();
-      checkLostRecords();
+      checkLostRecords(adopted ? 'cleared' : 'login');
     });
     await adoptServerSession();
   }
 }
 
 /** The server still has a session for this browser: carry on as that user, as after a login. */
+// Whether this page took over a session the server kept while the phone had no data.
+let adopted = false;
+
 async function adoptServerSession() {
   if (localStorage.getItem(LOGGED_OUT)) return; // someone logged out here: the next person logs in
   let user;
@@ -508,6 +514,7 @@ async function adoptServerSession() {
     return; // logged out or offline: the login screen it is
   }
   const round = await db.unparkUser(user);
+  adopted = true;
   store.set({ me: user, needLogin: false, round });
   navigator.storage?.persist?.().catch(() => {});
   sync.start();
