@@ -475,6 +475,16 @@ def test_the_sealed_months_record_shows_the_complaint_statistics_with_charts(dem
     (tmp_path / "record.pdf").write_bytes(pdf)
     text = subprocess.run(["pdftotext", str(tmp_path / "record.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     assert "业主投诉分类统计" in text and "本月受理投诉 2 件" in text and "按投诉方式" in text
+    # The per-place table has its own heading (it may start on a new page).
+    assert "按点位：投诉与巡查发现问题" in text
+
+    # A month without complaints says so in one line: no empty charts, no table of zeros.
+    row = archive.seal(demo, "2026-04", actor_id=None)
+    db.session.commit()
+    with zipfile.ZipFile(row.bundle_path) as zf:
+        (tmp_path / "april.pdf").write_bytes(zf.read(next(n for n in zf.namelist() if n.endswith("record.pdf"))))
+    text = subprocess.run(["pdftotext", str(tmp_path / "april.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    assert "本月受理投诉 0 件" in text and "按投诉方式" not in text and "按点位" not in text
 
 
 def test_the_sealed_months_bundle_has_the_complaint_statistics_as_a_csv_file_and_an_xlsx_sheet(demo):

@@ -67,6 +67,7 @@ def _styles(font: str) -> dict:
         "title": ParagraphStyle("title", parent=base, fontSize=17, leading=22, spaceAfter=4),
         "h2": ParagraphStyle("h2", parent=base, fontSize=12.5, leading=16, spaceBefore=8, spaceAfter=4, keepWithNext=1),
         "body": base,
+        "h3": ParagraphStyle("h3", parent=base, fontSize=10, leading=13, spaceBefore=6, spaceAfter=3, keepWithNext=1),
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
         "note": ParagraphStyle("note", parent=base, fontSize=8, leading=10, textColor="#555555"),
         # Dates and times: lines break at spaces only, never inside a number.
@@ -339,6 +340,9 @@ def _complaints_story(cf: dict, font: str, st: dict, width: float) -> list:
     """附：业主投诉分类统计 — counts by channel, kind, validity, deadline and satisfaction, with charts, and complaints beside findings per place."""
     story = [_p("附、业主投诉分类统计", st["h2"]),
              _p(f"本月受理投诉 {cf['total']} 件；\u201c巡查合格却被投诉\u201d信号 {cf['patrolled_as_fine']} 件。", st["body"]), Spacer(1, 4)]
+    if not cf["total"]:
+        # Six empty charts and a table of zeros say nothing the sentence above does not.
+        return story
     half = (width - 12) / 2
     charts = [
         ("按投诉方式", cf["by_channel"]), ("按投诉性质", cf["by_kind"]), ("按有效性", cf["by_validity"]),
@@ -350,7 +354,7 @@ def _complaints_story(cf: dict, font: str, st: dict, width: float) -> list:
     story.append(grid)
     if cf["by_checkpoint"]:
         rows = [["点位", "投诉", "巡查发现问题"]] + [[_p(r["name_zh"], st["small"]), r["complaints"], r["findings"]] for r in cf["by_checkpoint"]]
-        story += [Spacer(1, 4), _table(rows, [width * 0.4, width * 0.15, width * 0.2], font)]
+        story += [_p("按点位：投诉与巡查发现问题", st["h3"]), _table(rows, [width * 0.4, width * 0.15, width * 0.2], font)]
     return story
 
 
