@@ -661,6 +661,8 @@ def test_dashboard_summary_counts(demo, as_role):
     assert s["findings_by_category"]["facilities"] == 2 and s["findings_by_category"]["cleanliness"] == 1
     assert sum(d["open"] for d in s["by_department"]) == 3
     assert sum(s["by_age"].values()) == 3
+    # Ages count from when the problem was seen (as due dates do), not from its arrival.
+    assert s["by_age"]["7-14d"] == 1 and s["by_age"]["0-3d"] == 2
 
 
 def test_task_detail_has_finding_history_and_photos(demo, as_role):

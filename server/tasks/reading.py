@@ -185,11 +185,14 @@ def dashboard(site_ids: list[int], now: datetime | None = None) -> dict:
 
     by_dept = db.session.execute(select(Task.department_id, func.count()).where(open_).group_by(Task.department_id).order_by(Task.department_id)).all()
     dept_codes = dict(db.session.execute(select(Department.id, Department.code)).all()) if by_dept else {}
+    # A task is as old as the problem it repairs: counted from when it was seen (as its due
+    # date is), not from when a phone that was offline for days delivered it.
+    seen = select(Finding.observed_at).where(Finding.id == Task.finding_id).scalar_subquery()
     ages = {}
     for low, high, label in AGE_BUCKETS:
-        cond = [Task.created_at <= now - timedelta(days=low)]
+        cond = [seen <= now - timedelta(days=low)]
         if high is not None:
-            cond.append(Task.created_at > now - timedelta(days=high))
+            cond.append(seen > now - timedelta(days=high))
         ages[label] = count(*cond)
     since = now - timedelta(days=CATEGORY_DAYS)
     by_category = dict(
