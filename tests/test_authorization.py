@@ -82,6 +82,7 @@ CORE_SAMPLES = {
     # Ends each client's session, so the matrix runs it last.
     ("POST", "/api/auth/logout"): lambda c: {"url": "/api/auth/logout", "unscoped": True, "last": True},
     ("GET", "/api/auth/me"): lambda c: {"url": "/api/auth/me", "unscoped": True},
+    ("POST", "/api/client-errors/"): lambda c: {"url": "/api/client-errors/", "unscoped": True, "json": {"errors": [{"message": "TypeError"}]}},
     ("GET", "/api/users/"): lambda c: {"url": f"/api/users/?site_id={c.site_id}"},
     ("POST", "/api/users/"): lambda c: {"url": "/api/users/", "json": {"username": "newbie", "password": "long-password", "roles": [{"site_id": c.site_id, "role": "patroller"}]}},
     ("GET", "/api/users/<int:user_id>"): lambda c: {"url": f"/api/users/{c.user_id}"},

@@ -82,6 +82,7 @@ BARE = {
     ("GET", "/api/sync/expected"),  # the photos one's own records name
     ("POST", "/api/sync/held"),  # one's own device's records and one's own photos, read only
     ("GET", "/api/devices/mine"),  # one's own phones
+    ("POST", "/api/client-errors/"),  # what one's own page met, to the server's log
 }
 
 

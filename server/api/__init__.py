@@ -4,9 +4,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask_smorest import Api
 
 from ..errors import ErrorSchema
-from . import archive, auth, checklists, checkpoints, complaints, coverage, devices, findings, meta, notifications, photos, plans, residents, sites, sync, tasks, users, webhooks
+from . import archive, auth, checklists, checkpoints, client_errors, complaints, coverage, devices, findings, meta, notifications, photos, plans, residents, sites, sync, tasks, users, webhooks
 
-MODULES = [meta, auth, users, sites, checkpoints, checklists, plans, coverage, sync, photos, devices, findings, tasks, notifications, webhooks, archive, complaints, residents]
+MODULES = [meta, auth, users, sites, checkpoints, checklists, plans, coverage, sync, photos, devices, findings, tasks, notifications, webhooks, archive, complaints, residents, client_errors]
 
 
 def schema_name(schema) -> str:
