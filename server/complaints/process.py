@@ -235,7 +235,7 @@ def judge(complaint: Complaint, *, actor: User, valid: bool, reason: str = "", k
     policy.require(actor, "complaint.judge", complaint.site_id, complaint)
     _from(complaint, JUDGEABLE, "judged")
     if not valid and not reason.strip():
-        raise Invalid.field("reason", "a reason is required", "Give the reason a complaint is not valid; it is the answer the resident gets.", "reason_required")
+        raise Invalid.field("reason", "a reason is required", "Give the reason a complaint is not valid; it is the answer the resident gets.", "invalid_reason_required")
     now = utcnow()
     complaint.valid = valid
     complaint.validity_reason = reason
@@ -318,7 +318,7 @@ def approve(complaint: Complaint, *, actor: User, approve: bool, note: str = "")
     policy.require(actor, "complaint.approve", complaint.site_id, complaint)
     _from(complaint, APPROVABLE, "approved")
     if not approve and not note.strip():
-        raise Invalid.field("note", "say why the solution goes back", code="reason_required")
+        raise Invalid.field("note", "say why the solution goes back", "Say why the solution goes back to the handler.", "return_reason_required")
     if approve:
         complaint.state = C.COMPLAINT_APPROVED
         complaint.approved_by = actor.id
