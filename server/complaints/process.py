@@ -91,17 +91,20 @@ def _set_deadline(complaint: Complaint, start: datetime) -> None:
 
 
 def summary_for_notice(complaint: Complaint, site: Site) -> dict:
-    """What an escalation notice and its webhook say (no contact details: they leave the site)."""
+    """What an escalation notice and its webhook say (no contact details: they leave the site; the
+    place's names in both languages, as `notifications.summary` keeps them)."""
     cp = db.session.get(Checkpoint, complaint.checkpoint_id) if complaint.checkpoint_id else None
     return {
         "site_id": site.id,
         "site_code": site.code,
         "site_name": site.name_zh,
+        "site_name_en": site.name_en or "",
         "complaint_id": complaint.id,
         "kind": complaint.kind,
         "channel": complaint.channel,
         "unit": complaint.unit,
         "checkpoint_name": cp.name_zh if cp else "",
+        "checkpoint_name_en": (cp.name_en or "") if cp else "",
         "content": complaint.content,
         "state": complaint.state,
         "level": complaint.level,
