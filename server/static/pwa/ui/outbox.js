@@ -58,18 +58,19 @@ async function unseenRefusal(row) {
 async function item(row, { onSeen = null } = {}) {
   const known = await photosOf(row);
   const up = known.filter((p) => p.status === 'uploaded').length;
+  // A refusal the person has marked as seen is settled: still listed and still said, no longer red.
   const seen = row.status === 'rejected' && row.seen_at;
-  return h('li', { class: `out-row st-${row.status}`, 'data-kind': row.kind, 'data-status': row.status, 'data-seq': row.seq, 'data-seen': seen ? 'true' : null },
+  return h('li', { class: `out-row st-${row.status}${seen ? ' seen' : ''}`, 'data-kind': row.kind, 'data-status': row.status, 'data-seq': row.seq, 'data-seen': seen ? 'true' : null },
     h('div', { class: 'out-head' },
       h('strong', {}, t(`kind_${row.kind.replace('.', '_')}`)),
       h('span', { class: `badge st-${row.status}${seen ? ' seen' : ''}` }, t(seen ? 'st_rejected_seen' : `st_${row.status}`))),
     h('p', {}, await describe(row)),
     h('p', { class: 'hint' }, fmtTime(row.observed_at)),
     known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
-    row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message, row.details) })) : null,
+    row.status === 'rejected' ? h('p', { class: `${seen ? 'hint' : 'error'} reason` }, t('reason', { m: reason(row.code, row.message, row.details) })) : null,
     // Which photo to take again, by its place in the record (the server marks it unreadable too).
     ...known.map((p, i) => (p.status === 'rejected'
-      ? h('p', { class: 'error reason retake' }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
+      ? h('p', { class: `${p.seen_at ? 'hint' : 'error'} reason retake` }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
       : null)),
     // Refused for good (it is not sent again): once read, the person says so and it stops counting.
     onSeen ? h('p', { class: 'hint' }, t('refused_final')) : null,
