@@ -17,11 +17,10 @@ from server.problems import Conflict
 
 from .support.error_codes import collect
 
-# Calls that pass on a code they were given (a problem re-raised as the API's error, a
-# rejection turned into a push result): nothing new to translate.
+# Calls that pass on a code they were given (a problem re-raised as the API's error; a problem
+# refusing a sync mutation is passed on by sync's Rejection.of): nothing new to translate.
 PASSED_ON = {
     "server/errors.py": {"CODES.get(status)", "exc.code"},
-    "server/sync/push.py": {"exc.code"},
 }
 
 
@@ -94,6 +93,13 @@ def test_marshmallow_messages_get_a_code_and_their_parameters(data, field, code,
     described = field_errors.annotate(exc.value.messages)[field][0]
     assert (described["code"], described["params"]) == (code, params)
     assert described["message"] == exc.value.messages[field][0]
+
+
+def test_the_apis_own_text_rule_has_a_code_too():
+    # server/api/common.py Str refuses a NUL character; a sync payload's text check says the same.
+    from server.api.common import Str
+
+    assert field_errors.describe(Str.default_error_messages["nul"])["code"] == "field_nul"
 
 
 def test_an_unknown_message_has_no_code():

@@ -97,6 +97,32 @@ def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for
     shot(page, "outbox_refused_seen_en")
 
 
+def test_a_record_refused_for_its_fields_names_each_problem_in_the_readers_language(live_server, launch):
+    """A push's invalid_payload names its fields with the API's codes (details.field_errors): the
+    outbox says each problem in Chinese or English, not the server's English."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    context.set_offline(True)
+    page.evaluate("""async () => {
+      const db = await import('/static/pwa/db.js');
+      await db.enqueue('task.transition', { task_id: 'seven', to: 'finished' }, { label: 'task.transition' });
+    }""")
+    context.set_offline(False)
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    seq = wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "rejected")[0]["seq"]
+    problems = page.locator(f".out-row[data-seq='{seq}'] .field-problems li")
+    expect(problems).to_have_text(["task_id：格式不正确。", "to：请从可选项中选择。"])
+    assert page.inner_text(f".out-row[data-seq='{seq}'] .reason") == "原因：记录内容不完整或有误。"
+    shot(page, "outbox_refused_fields_zh")
+    page.click("button.lang")
+    expect(problems).to_have_text(["task_id: Not a valid value.", "to: Choose one of the options."])
+    shot(page, "outbox_refused_fields_en")
+    page.click(f"#seen-{seq}")
+    expect(page.locator(f"#outbox-refused .out-row[data-seq='{seq}'] .field-problems li")).to_have_count(2)
+    assert page.evaluate(RED_IN, f"#outbox-refused .out-row[data-seq='{seq}']") == []
+
+
 def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password_once(live_server, launch, query):
     browser = launch()
     context, page = installed_app(browser, live_server)
