@@ -21,13 +21,12 @@ ENQUEUE_BAD_TRANSITION = """async () => {
 
 # What inside an element is drawn in the app's alarm red (var(--fail), resolved in the page's
 # colour scheme): 'border' for its own border, else each red element's class.
-RED_IN = """(sel) => {
+RED_IN = """(row) => {
   const probe = document.createElement('span');
   probe.style.color = 'var(--fail)';
   document.body.append(probe);
   const red = getComputedStyle(probe).color;
   probe.remove();
-  const row = document.querySelector(sel);
   const out = getComputedStyle(row).borderTopColor === red ? ['border'] : [];
   for (const el of row.querySelectorAll('*')) {
     if (el.textContent.trim() && getComputedStyle(el).color === red && !out.includes(el.className)) out.push(el.className);
@@ -70,7 +69,7 @@ def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for
     page.wait_for_selector(f"#seen-{seq}")
     expect(page.locator("#unsent-summary")).to_have_text("全部已发送，其中 1 条被服务器拒收，请看下方。")
     expect(page.locator("#unsent")).to_have_class(re.compile(r"\battention\b"))
-    assert page.evaluate(RED_IN, f".out-row[data-seq='{seq}']") == ["border", "badge st-rejected", "error reason"]
+    assert page.locator(f".out-row[data-seq='{seq}']").evaluate(RED_IN) == ["border", "badge st-rejected", "error reason"]
     shot(page, "outbox_refused_unseen_zh")
     page.click("button.lang")
     page.wait_for_selector(f"#seen-{seq}")
@@ -84,7 +83,7 @@ def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for
     row = page.locator(f"#outbox-refused .out-row[data-seq='{seq}']")
     expect(row).to_have_attribute("data-seen", "true")
     assert "没有这个任务" in row.inner_text() and "已拒收" in row.inner_text()
-    assert page.evaluate(RED_IN, f"#outbox-refused .out-row[data-seq='{seq}']") == []  # settled: nothing alarming
+    assert page.locator(f"#outbox-refused .out-row[data-seq='{seq}']").evaluate(RED_IN) == []  # settled: nothing alarming
     assert page.query_selector(f"#seen-{seq}") is None
     assert wait_outbox(page, lambda r: r[0].get("seen_at"))[0]["status"] == "rejected"  # kept as it was
     shot(page, "outbox_refused_seen_zh")
@@ -92,8 +91,8 @@ def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for
     page.wait_for_selector(f"#outbox-refused .out-row[data-seq='{seq}']")
     expect(page.locator("#unsent")).not_to_have_class(re.compile(r"\battention\b"))
     page.click("button.lang")
-    page.wait_for_selector("#outbox-refused")
-    assert page.evaluate(RED_IN, f"#outbox-refused .out-row[data-seq='{seq}']") == []
+    expect(page.locator("#outbox-refused")).to_contain_text("Refused")
+    assert page.locator(f"#outbox-refused .out-row[data-seq='{seq}']").evaluate(RED_IN) == []
     shot(page, "outbox_refused_seen_en")
 
 
@@ -120,7 +119,7 @@ def test_a_record_refused_for_its_fields_names_each_problem_in_the_readers_langu
     shot(page, "outbox_refused_fields_en")
     page.click(f"#seen-{seq}")
     expect(page.locator(f"#outbox-refused .out-row[data-seq='{seq}'] .field-problems li")).to_have_count(2)
-    assert page.evaluate(RED_IN, f"#outbox-refused .out-row[data-seq='{seq}']") == []
+    assert page.locator(f"#outbox-refused .out-row[data-seq='{seq}']").evaluate(RED_IN) == []
 
 
 def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password_once(live_server, launch, query):
