@@ -96,13 +96,7 @@ class ErrorSchema(Schema):
 def error_response(status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None,
                    field_codes: dict | None = None):
     body = {"status": status, "code": code or CODES.get(status, "error"), "message": message}
-    if details and isinstance(details.get("fields"), dict) and "field_errors" not in details:
-        described = field_errors.annotate(details["fields"])
-        for name, field_code in (field_codes or {}).items():
-            for entry in described.get(name) or []:
-                if isinstance(entry, dict) and entry.get("code") is None:
-                    entry["code"] = field_code
-        details = {**details, "field_errors": described}
+    details = field_errors.with_codes(details, field_codes)
     if details:
         body["details"] = details
     resp = jsonify({"error": body})

@@ -1,11 +1,13 @@
-"""Stable codes for field problems, beside the messages (API: `details.field_errors`).
+"""Stable codes for field problems, beside the messages (API: `details.field_errors`; a sync
+push's `invalid_payload` rejection has the same).
 
 `details.fields` keeps field name -> list of English messages (marshmallow's own words, or the
 domain's). `details.field_errors` mirrors it with, for each message, `{"code", "message",
 "params"}` so a client can say it in its reader's language: marshmallow's standard messages are
 recognised here, in one place, from its message templates; a domain rule raised with
-`Invalid.field(..., code=...)` gives its own code. A message with no known code has none
-(`code` is null) and the client shows the message as it is.
+`Invalid.field(..., code=...)` gives its own code, and a sync payload's field checks
+(server/sync/fields.py) give theirs as they find each problem. A message with no known code has
+none (`code` is null) and the client shows the message as it is.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ _TEMPLATES = [
     ("field_below", "Must be less than {max}."),
     ("field_one_of", "Must be one of: {choices}."),
     ("field_pattern", "String does not match expected pattern."),
+    ("field_nul", "Must not contain NUL characters."),  # server/api/common.py Str
     ("field_too_large", "Number too large."),
     ("field_invalid", "Not a valid {type}."),
     ("field_invalid", "Invalid value."),
@@ -47,7 +50,20 @@ def _compile(template: str) -> re.Pattern:
 
 
 PATTERNS = [(code, _compile(t)) for code, t in _TEMPLATES]
-CODES = sorted({code for code, _ in _TEMPLATES})
+
+# The codes a sync payload's field checks give (server/sync/fields.py): the API's where the
+# problem is the same, and a few of their own.
+REQUIRED = "field_required"
+INVALID = "field_invalid"  # params: type (uuid, integer, string, boolean, datetime, list, object)
+TOO_LONG = "field_too_long"  # params: max (characters)
+ONE_OF = "field_one_of"  # params: choices
+NUL = "field_nul"
+TOO_MANY = "field_too_many"  # params: max (entries of a list)
+DUPLICATE = "field_duplicate"  # the same item or checkpoint given twice
+FINDING_NOT_FAILED = "field_finding_not_failed"  # a finding on an item that did not fail
+SYNC_CODES = (REQUIRED, INVALID, TOO_LONG, ONE_OF, NUL, TOO_MANY, DUPLICATE, FINDING_NOT_FAILED)
+
+CODES = sorted({code for code, _ in _TEMPLATES} | set(SYNC_CODES))
 
 
 def describe(message: str) -> dict:
@@ -58,6 +74,26 @@ def describe(message: str) -> dict:
             params = {k: v for k, v in m.groupdict().items() if k != "input"}
             return {"code": code, "message": message, "params": params}
     return {"code": None, "message": message, "params": {}}
+
+
+def entry(code: str | None, message: str, **params) -> dict:
+    """One described message, its parameters as text (as those read from a template are)."""
+    return {"code": code, "message": message, "params": {k: str(v) for k, v in params.items()}}
+
+
+def with_codes(details: dict | None, field_codes: dict | None = None) -> dict:
+    """A problem's details with `field_errors` beside its `fields` (when it has fields and not
+    already their description): each message described, a field with no known code given the
+    problem's own (`Invalid.field(..., code=...)`, passed as `field_codes`)."""
+    details = details or {}
+    if not isinstance(details.get("fields"), dict) or "field_errors" in details:
+        return details
+    described = annotate(details["fields"])
+    for name, field_code in (field_codes or {}).items():
+        for one in described.get(name) or []:
+            if isinstance(one, dict) and one.get("code") is None:
+                one["code"] = field_code
+    return {**details, "field_errors": described}
 
 
 def annotate(fields):

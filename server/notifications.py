@@ -75,7 +75,7 @@ NOTICE_COLUMNS = ("user_id", "site_id", "kind", "task_id", "data", "dedupe_key",
 def event_summary(task: Task | None, finding: Finding, site: Site) -> dict:
     """What a major or overdue notice says, in names and site-local times (the webhooks send the same)."""
     cp = db.session.get(Checkpoint, finding.checkpoint_id)
-    return summary(site, _finding_values(finding), cp.name_zh if cp else "", _task_values(task))
+    return summary(site, _finding_values(finding), (cp.name_zh, cp.name_en) if cp else NO_NAMES, _task_values(task))
 
 
 def _finding_values(finding: Finding) -> dict:
@@ -86,15 +86,25 @@ def _task_values(task: Task | None) -> dict | None:
     return {k: getattr(task, k) for k in ("id", "state", "due_at")} if task is not None else None
 
 
-def summary(site: Site, finding: dict, checkpoint_name: str, task: dict | None) -> dict:
-    """`event_summary` from a finding's and a task's columns (rows a push has just written, or ORM objects' values)."""
+# A checkpoint's (Chinese, English) names, when it cannot be found.
+NO_NAMES = ("", "")
+
+
+def summary(site: Site, finding: dict, checkpoint_names: tuple[str, str], task: dict | None) -> dict:
+    """`event_summary` from a finding's and a task's columns (rows a push has just written, or ORM objects' values).
+
+    A notice keeps what it says, so it keeps the place's names in both languages: `site_name` and
+    `checkpoint_name` are the Chinese ones (as webhooks have always had them), `*_name_en` the
+    English ones (empty where none was given; notices sent before December 2026 lack them)."""
     out = {
         "site_id": site.id,
         "site_code": site.code,
         "site_name": site.name_zh,
+        "site_name_en": site.name_en or "",
         "finding_id": finding["id"],
         "checkpoint_id": finding["checkpoint_id"],
-        "checkpoint_name": checkpoint_name,
+        "checkpoint_name": checkpoint_names[0],
+        "checkpoint_name_en": checkpoint_names[1] or "",
         "category": finding["category"],
         "severity": finding["severity"],
         "description": finding["description"],
@@ -112,19 +122,20 @@ def summary(site: Site, finding: dict, checkpoint_name: str, task: dict | None) 
 def escalate_major(finding: Finding, task: Task | None, site: Site) -> int:
     """A major finding goes at once to each supervisor and manager of its site, and to its webhooks."""
     cp = db.session.get(Checkpoint, finding.checkpoint_id)
-    return escalate_majors([(_finding_values(finding), _task_values(task), site)], {cp.id: cp.name_zh} if cp else {})
+    return escalate_majors([(_finding_values(finding), _task_values(task), site)], {cp.id: (cp.name_zh, cp.name_en)} if cp else {})
 
 
-def major_notices(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, str] | None = None,
+def major_notices(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, tuple[str, str]] | None = None,
                   people: Recipients | None = None) -> tuple[list[dict], list[tuple]]:
     """The notices and webhook events of major findings (finding row, its task row or None, site):
     each to every supervisor and manager of its site. Recipients are looked up once per site and
-    checkpoint names in one query; nothing is written here."""
+    checkpoint names (Chinese, English) in one query; nothing is written here."""
     if not majors:
         return [], []
     if checkpoint_names is None:
         ids = {f["checkpoint_id"] for f, _t, _s in majors}
-        checkpoint_names = dict(db.session.execute(select(Checkpoint.id, Checkpoint.name_zh).where(Checkpoint.id.in_(ids))).all())
+        checkpoint_names = {cp_id: (zh, en) for cp_id, zh, en in
+                            db.session.execute(select(Checkpoint.id, Checkpoint.name_zh, Checkpoint.name_en).where(Checkpoint.id.in_(ids)))}
     people = people or Recipients()
     recipients: dict[int, list[int]] = {}
     notices, events = [], []
@@ -132,14 +143,14 @@ def major_notices(majors: list[tuple[dict, dict | None, Site]], checkpoint_names
         if site.id not in recipients:
             recipients[site.id] = people(site.id)
         key = f"major:{finding['id']}"
-        data = summary(site, finding, checkpoint_names.get(finding["checkpoint_id"], ""), task)
+        data = summary(site, finding, checkpoint_names.get(finding["checkpoint_id"], NO_NAMES), task)
         notices += [{"user_id": u, "site_id": site.id, "kind": choices.NOTIFY_MAJOR_FINDING, "task_id": task["id"] if task else None,
                      "data": data, "dedupe_key": key} for u in recipients[site.id]]
         events.append((site.id, key, {"event": choices.NOTIFY_MAJOR_FINDING, **data}))
     return notices, events
 
 
-def escalate_majors(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, str] | None = None) -> int:
+def escalate_majors(majors: list[tuple[dict, dict | None, Site]], checkpoint_names: dict[int, tuple[str, str]] | None = None) -> int:
     """Major findings (finding row, task row or None, site) to their sites' people and webhooks, in one statement each."""
     notices, events = major_notices(majors, checkpoint_names)
     webhooks.queue_all(events)
@@ -204,11 +215,17 @@ def details(rows: list[Notification], visible_site_ids) -> dict[int, dict]:
     visible = set(visible_site_ids)
     out: dict[int, dict] = {}
     for n in rows:
-        # A major problem dealt with on the spot has no task: its notice stored what it says.
+        # A major problem dealt with on the spot has no task: its notice stored what it says. The
+        # names in both languages as a task's notice has them (`*_name_zh`, `*_name_en`); a notice
+        # stored before it kept the English name has an empty one (readers fall back to Chinese).
         data = n.data or {}
         if n.task_id is None and n.site_id in visible and data.get("finding_id"):
-            out[n.id] = {k: data[k] for k in ("finding_id", "checkpoint_id", "checkpoint_name", "site_name", "description",
-                                               "category", "severity", "observed_at_local") if k in data}
+            d = {k: data[k] for k in ("finding_id", "checkpoint_id", "checkpoint_name", "site_name", "description",
+                                      "category", "severity", "observed_at_local") if k in data}
+            for name in ("checkpoint_name", "site_name"):
+                if name in data:
+                    d[f"{name}_zh"], d[f"{name}_en"] = data[name], data.get(f"{name}_en") or ""
+            out[n.id] = d
     rows = [n for n in rows if n.task_id is not None and n.site_id in visible]
     if not rows:
         return out

@@ -155,7 +155,7 @@ def test_an_invalid_complaint_is_closed_with_its_reason(demo, as_role):
     c = take(demo)
     api = as_role("receptionist")
     r = api.post(f"/api/complaints/{c.id}/judge", json={"valid": False})
-    assert r.status_code == 422 and error_of(r)["code"] == "reason_required"
+    assert r.status_code == 422 and error_of(r)["code"] == "invalid_reason_required"
     r = api.post(f"/api/complaints/{c.id}/judge", json={"valid": False, "reason": "属业主户内私有设施，不在服务合同范围内"})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -208,7 +208,7 @@ def test_the_supervisor_may_send_a_solution_back_with_a_note(demo):
     complaints.propose(c, actor=user("patroller"), cause="c", solution="s")
     with pytest.raises(Exception) as exc:
         complaints.approve(c, actor=user("supervisor"), approve=False)
-    assert getattr(exc.value, "code", "") == "reason_required"
+    assert getattr(exc.value, "code", "") == "return_reason_required"
     complaints.approve(c, actor=user("supervisor"), approve=False, note="方案不完整")
     assert c.state == choices.COMPLAINT_IN_PROGRESS
 

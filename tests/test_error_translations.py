@@ -17,11 +17,10 @@ from server.problems import Conflict
 
 from .support.error_codes import collect
 
-# Calls that pass on a code they were given (a problem re-raised as the API's error, a
-# rejection turned into a push result): nothing new to translate.
+# Calls that pass on a code they were given (a problem re-raised as the API's error; a problem
+# refusing a sync mutation is passed on by sync's Rejection.of): nothing new to translate.
 PASSED_ON = {
     "server/errors.py": {"CODES.get(status)", "exc.code"},
-    "server/sync/push.py": {"exc.code"},
 }
 
 
@@ -33,7 +32,7 @@ def translated(key: str) -> bool:
 def test_the_codes_are_read_from_the_source():
     found = collect()
     # A few codes seen in the reviewer's screenshots, from each kind of call.
-    for code in ("bad_credentials", "due_too_far", "reason_required", "transition_not_allowed", "validation_error",
+    for code in ("bad_credentials", "due_too_far", "cancel_reason_required", "transition_not_allowed", "validation_error",
                  "unknown_task", "month_sealed", "too_many_requests"):
         assert code in found.codes, code
     assert len(found.codes) > 90
@@ -96,6 +95,13 @@ def test_marshmallow_messages_get_a_code_and_their_parameters(data, field, code,
     assert described["message"] == exc.value.messages[field][0]
 
 
+def test_the_apis_own_text_rule_has_a_code_too():
+    # server/api/common.py Str refuses a NUL character; a sync payload's text check says the same.
+    from server.api.common import Str
+
+    assert field_errors.describe(Str.default_error_messages["nul"])["code"] == "field_nul"
+
+
 def test_an_unknown_message_has_no_code():
     assert field_errors.describe("something else") == {"code": None, "message": "something else", "params": {}}
 
@@ -126,3 +132,56 @@ def test_a_domain_rule_on_a_field_gives_the_field_its_code_and_a_state_its_vocab
         tasks.check_move(task, user("supervisor"), "verified")
     assert exc.value.code == "transition_not_allowed"
     assert exc.value.details == {"state": "assigned", "to": "verified", "vocabulary": "task_states"}
+
+
+
+@pytest.mark.parametrize(("kind", "code", "name"), [
+    ("extension", "extension_reason_required", "reason"),
+    ("cancel", "cancel_reason_required", "note"),
+    ("invalid", "invalid_reason_required", "reason"),
+    ("return", "return_reason_required", "note"),
+])
+def test_each_missing_reason_says_which_reason_is_needed_in_both_languages(demo, as_role, kind, code, name):
+    # One generic "give the reason" told nobody whether the manager, the resident or the handler
+    # would read it: each rule has its own code, as the error's code and at its field.
+    from datetime import timedelta
+
+    from server import complaints, tasks
+    from server.extensions import db
+
+    from .support.api import error_of
+    from .support.complaints import take
+    from .support.ids import iso
+    from .support.tasks import finding, user
+
+    if kind in ("extension", "cancel"):
+        _, task = finding(demo)
+        tasks.assign(task, actor=user("supervisor"), assignee_id=user("patroller").id)
+        db.session.commit()
+        if kind == "extension":
+            r = as_role("patroller").post(f"/api/tasks/{task.id}/extensions",
+                                          json={"requested_due_at": iso(task.due_at + timedelta(days=3)), "reason": "  "})
+        else:
+            r = as_role("supervisor").post(f"/api/tasks/{task.id}/transition", json={"to": "cancelled", "note": " "})
+    else:
+        c = take(demo)
+        if kind == "invalid":
+            r = as_role("receptionist").post(f"/api/complaints/{c.id}/judge", json={"valid": False})
+        else:
+            complaints.judge(c, actor=user("receptionist"), valid=True)
+            complaints.assign(c, actor=user("supervisor"), handler_id=user("patroller").id)
+            complaints.start(c, actor=user("patroller"))
+            complaints.propose(c, actor=user("patroller"), cause="c", solution="s")
+            db.session.commit()
+            r = as_role("supervisor").post(f"/api/complaints/{c.id}/approve", json={"approve": False})
+    error = error_of(r)
+    assert (r.status_code, error["code"]) == (422, code)
+    [entry] = error["details"]["field_errors"][name]
+    assert entry == {"code": code, "message": error["details"]["fields"][name][0], "params": {}}
+    assert translated(f"err_{code}")
+
+
+def test_the_four_reasons_read_differently():
+    table = i18n.table()
+    rows = [table[f"err_{k}_reason_required"] for k in ("extension", "cancel", "invalid", "return")]
+    assert len({zh for zh, _ in rows}) == len({en for _, en in rows}) == 4

@@ -16,7 +16,7 @@ from server.tasks import escalate_overdue
 
 from .support.api import PASSWORD
 from .support.phone import Phone
-from .support.tasks import finding, user
+from .support.tasks import checkpoint, finding, user
 
 DAY = timedelta(days=1)
 
@@ -115,6 +115,39 @@ def test_major_finding_dealt_with_on_the_spot_is_still_reported(demo, as_role):
     [note] = as_role("manager").get("/api/notifications/").get_json()["items"]
     assert note["task_id"] is None and note["details"]["finding_id"] == f.id
     assert note["details"]["description"] == f.description and note["details"]["checkpoint_name"]
+
+
+def test_a_notice_that_keeps_its_names_keeps_the_english_ones_too_and_an_older_one_still_reads(demo, as_role):
+    # A major problem dealt with on the spot and an escalated complaint say where in both languages
+    # (English screens showed the Chinese name); a notice kept before that still names the place.
+    from server import complaints
+    from server.notifications import notify
+
+    from .support.complaints import take
+
+    db.session.add(Webhook(site_id=demo.id, url="http://127.0.0.1:9/a", preset="generic"))
+    db.session.commit()
+    finding(demo, "EL1", severity="major", dealt_on_spot=True)
+    c = take(demo, checkpoint_id=checkpoint(demo, "F08").id)
+    complaints.escalate_due(c.due_at + timedelta(days=1, minutes=1))
+    notify([user("manager").id], site_id=demo.id, kind=choices.NOTIFY_MAJOR_FINDING, dedupe_key="before", data={
+        "site_id": demo.id, "site_name": "演示大厦", "finding_id": "f0", "checkpoint_id": checkpoint(demo, "F02").id, "checkpoint_name": "2楼",
+        "description": "old", "severity": "major"})
+    db.session.commit()
+    items = as_role("manager").get("/api/notifications/").get_json()["items"]
+    major = next(n for n in items if n["kind"] == choices.NOTIFY_MAJOR_FINDING and n["data"]["description"] != "old")
+    assert (major["data"]["checkpoint_name"], major["data"]["checkpoint_name_en"]) == ("1号电梯轿厢", "Elevator car 1")
+    assert (major["data"]["site_name"], major["data"]["site_name_en"]) == ("演示大厦", "Demo Tower")
+    names = {k: major["details"][k] for k in ("checkpoint_name_zh", "checkpoint_name_en", "site_name_zh", "site_name_en")}
+    assert names == {"checkpoint_name_zh": "1号电梯轿厢", "checkpoint_name_en": "Elevator car 1", "site_name_zh": "演示大厦", "site_name_en": "Demo Tower"}
+    escalated = next(n for n in items if n["kind"] == choices.NOTIFY_COMPLAINT_ESCALATED)
+    assert (escalated["data"]["checkpoint_name"], escalated["data"]["checkpoint_name_en"]) == ("8楼", "Floor 8")
+    assert escalated["data"]["site_name_en"] == "Demo Tower"
+    older = next(n for n in items if n["data"].get("description") == "old")
+    assert (older["details"]["checkpoint_name_zh"], older["details"]["checkpoint_name_en"]) == ("2楼", "")
+    # The webhooks get the same words.
+    hooks = db.session.execute(select(WebhookDelivery.payload)).scalars().all()
+    assert {p["checkpoint_name_en"] for p in hooks} == {"Elevator car 1", "Floor 8"}
 
 
 def test_overdue_task_escalates_once_a_day(demo, runner):

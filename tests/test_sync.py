@@ -423,6 +423,44 @@ def test_invalid_payload_names_each_bad_field(phone):
     assert set(result["details"]["fields"]) == {"scan_method", "results.2.result"}
 
 
+def test_an_invalid_payloads_field_problems_have_the_apis_codes_to_say_them_in_the_readers_language(phone):
+    """Beside details.fields (path -> English messages, unchanged), details.field_errors has the
+    API's shape and codes ({code, message, params}), in a first answer and in a replay."""
+    from server import field_errors, i18n
+
+    m = phone.visit("F01", fail=(0,), scan_method="telepathy")
+    payload = m["payload"]
+    payload["results"][2]["result"] = "maybe"
+    payload["results"][1]["finding"] = {"finding_id": new_id(), "description": "x", "severity": "normal"}  # on an ok item
+    payload["note"] = "长" * 4001
+    payload["results"][0]["note"] = "门\x00锁"
+    payload["results"][0]["finding"]["finding_id"] = "not-a-uuid"
+    payload["photo_ids"] = [new_id() for _ in range(21)]
+    del payload["results"][3]["item_id"]
+    first = phone.push_ok([m])[0]
+    assert first["code"] == "invalid_payload"
+    details = first["details"]
+    assert set(details["field_errors"]) == set(details["fields"])
+    for path, messages in details["fields"].items():
+        assert [e["message"] for e in details["field_errors"][path]] == messages
+    coded = {path: [(e["code"], e["params"]) for e in entries] for path, entries in details["field_errors"].items()}
+    assert coded == {
+        "scan_method": [("field_one_of", {"choices": "qr, code, url"})],
+        "results.2.result": [("field_one_of", {"choices": "ok, fail, na"})],
+        "results.1.finding": [("field_finding_not_failed", {})],
+        "note": [("field_too_long", {"max": "4000"})],
+        "results.0.note": [("field_nul", {})],
+        "results.0.finding.finding_id": [("field_invalid", {"type": "uuid"})],
+        "photo_ids": [("field_too_many", {"max": "20"})],
+        "results.3.item_id": [("field_required", {})],
+    }
+    # Every code has its sentence in both languages.
+    for entries in details["field_errors"].values():
+        for e in entries:
+            assert e["code"] in field_errors.CODES and len(i18n.table()[f"err_{e['code']}"]) == 2
+    assert phone.push_ok([m])[0] == {**first, "status": "rejected"}  # the replay says the same
+
+
 def test_a_nul_in_typed_text_rejects_that_record_alone_on_either_database(phone):
     """PostgreSQL cannot store a NUL: it used to refuse the whole push there (and SQLite stored
     it). Now the record is rejected alone, naming each field, and its neighbours apply."""

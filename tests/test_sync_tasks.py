@@ -81,6 +81,24 @@ def test_verification_scanned_at_another_checkpoint_is_rejected(open_task):
     assert db.session.get(Task, task.id).state == choices.TASK_DONE
 
 
+def test_a_task_rule_on_a_field_broken_offline_names_the_field_with_its_code(open_task):
+    """A domain rule on a field refusing a mutation (no after photo) says so as the API would:
+    details.field_errors beside details.fields, with the rule's code."""
+    phone, task = open_task
+    verify = verify_mutation(phone, task, offset=timedelta(seconds=1))
+    verify["payload"]["after_photo_ids"] = []
+    results = phone.push_ok([
+        phone.mutation("task.transition", {"task_id": task.id, "to": "in_progress"}),
+        phone.mutation("task.transition", {"task_id": task.id, "to": "done"}),
+        verify,
+    ])
+    assert statuses(results) == ["applied", "applied", "rejected"]
+    rejected = results[2]
+    assert rejected["code"] == "after_photo_required"
+    assert rejected["details"]["fields"] == {"after_photo_ids": ["at least one"]}
+    assert rejected["details"]["field_errors"] == {"after_photo_ids": [{"code": "after_photo_required", "message": "at least one", "params": {}}]}
+
+
 def test_task_rule_broken_offline_is_rejected_with_the_task_rules_code(open_task):
     """G8: a move the task rules forbid comes back rejected with their code; the next record still applies."""
     phone, task = open_task

@@ -267,7 +267,7 @@ def test_supervisor_cancels_with_a_reason(demo, as_role):
     assert as_role("supervisor").post(f"/api/tasks/{task.id}/cancel", json={"reason": ""}).status_code == 422
     with pytest.raises(Invalid) as exc:
         tasks.transition(task, actor=user("supervisor"), to_state="cancelled", note="  ")
-    assert exc.value.code == "reason_required"
+    assert exc.value.code == "cancel_reason_required"
     r = as_role("supervisor").post(f"/api/tasks/{task.id}/cancel", json={"reason": "重复上报 duplicate"})
     assert r.status_code == 200 and r.get_json()["state"] == "cancelled" and r.get_json()["cancel_reason"] == "重复上报 duplicate"
     assert error_of(as_role("supervisor").post(f"/api/tasks/{task.id}/transition", json={"to": "in_progress"}))["status"] == 409

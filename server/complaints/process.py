@@ -91,17 +91,20 @@ def _set_deadline(complaint: Complaint, start: datetime) -> None:
 
 
 def summary_for_notice(complaint: Complaint, site: Site) -> dict:
-    """What an escalation notice and its webhook say (no contact details: they leave the site)."""
+    """What an escalation notice and its webhook say (no contact details: they leave the site; the
+    place's names in both languages, as `notifications.summary` keeps them)."""
     cp = db.session.get(Checkpoint, complaint.checkpoint_id) if complaint.checkpoint_id else None
     return {
         "site_id": site.id,
         "site_code": site.code,
         "site_name": site.name_zh,
+        "site_name_en": site.name_en or "",
         "complaint_id": complaint.id,
         "kind": complaint.kind,
         "channel": complaint.channel,
         "unit": complaint.unit,
         "checkpoint_name": cp.name_zh if cp else "",
+        "checkpoint_name_en": (cp.name_en or "") if cp else "",
         "content": complaint.content,
         "state": complaint.state,
         "level": complaint.level,
@@ -235,7 +238,7 @@ def judge(complaint: Complaint, *, actor: User, valid: bool, reason: str = "", k
     policy.require(actor, "complaint.judge", complaint.site_id, complaint)
     _from(complaint, JUDGEABLE, "judged")
     if not valid and not reason.strip():
-        raise Invalid.field("reason", "a reason is required", "Give the reason a complaint is not valid; it is the answer the resident gets.", "reason_required")
+        raise Invalid.field("reason", "a reason is required", "Give the reason a complaint is not valid; it is the answer the resident gets.", "invalid_reason_required")
     now = utcnow()
     complaint.valid = valid
     complaint.validity_reason = reason
@@ -318,7 +321,7 @@ def approve(complaint: Complaint, *, actor: User, approve: bool, note: str = "")
     policy.require(actor, "complaint.approve", complaint.site_id, complaint)
     _from(complaint, APPROVABLE, "approved")
     if not approve and not note.strip():
-        raise Invalid.field("note", "say why the solution goes back", code="reason_required")
+        raise Invalid.field("note", "say why the solution goes back", "Say why the solution goes back to the handler.", "return_reason_required")
     if approve:
         complaint.state = C.COMPLAINT_APPROVED
         complaint.approved_by = actor.id

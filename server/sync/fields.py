@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from .. import choices
+from .. import choices, field_errors
+from ..field_errors import DUPLICATE, FINDING_NOT_FAILED, INVALID, NUL, ONE_OF, REQUIRED, TOO_LONG, TOO_MANY
 
 # Rejection codes of single mutations (docs/sync.md lists each with an example).
 INVALID_PAYLOAD = "invalid_payload"
@@ -37,6 +38,12 @@ class Rejection(Exception):
         self.message = message
         self.details = details or {}
 
+    @classmethod
+    def of(cls, exc) -> "Rejection":
+        """A domain problem (server.problems) refusing this mutation: its code, message and
+        details, with `field_errors` beside `fields` as the API gives them."""
+        return cls(exc.code, exc.message, field_errors.with_codes(exc.details, getattr(exc, "field_codes", None)))
+
     def as_result(self) -> dict:
         out = {"code": self.code, "message": self.message}
         if self.details:
@@ -60,19 +67,27 @@ def parse_time(value) -> datetime | None:
 class Fields:
     """Reads one payload's fields, collecting every problem before rejecting once.
 
+    Each problem is an English message (`details.fields`) and, beside it, its stable code and
+    parameters (`details.field_errors`, the API's shape and codes: server/field_errors.py), so
+    the phone says it in its reader's language.
+
     Unknown keys are ignored so that a newer app can add fields without its records
     being refused by an older server.
     """
 
-    def __init__(self, data, prefix: str = "", errors: dict | None = None):
+    def __init__(self, data, prefix: str = "", errors: dict | None = None, described: dict | None = None):
         self.data = data if isinstance(data, dict) else {}
         self.prefix = prefix
         self.errors = {} if errors is None else errors
+        self.described = {} if described is None else described
         if not isinstance(data, dict):
-            self.fail("", "must be an object")
+            self.fail("", "must be an object", INVALID, type="object")
 
-    def fail(self, key: str, message: str) -> None:
-        self.errors.setdefault(f"{self.prefix}{key}" or "payload", []).append(message)
+    def fail(self, key: str, message: str, code: str, **params) -> None:
+        """A problem with the field `key`: its message for people, its code (field_errors) and the code's parameters."""
+        path = f"{self.prefix}{key}" or "payload"
+        self.errors.setdefault(path, []).append(message)
+        self.described.setdefault(path, []).append(field_errors.entry(code, message, **params))
 
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
@@ -81,7 +96,7 @@ class Fields:
         """The value, or None when absent (a problem only if the field is required)."""
         value = self.data.get(key)
         if value is None and required:
-            self.fail(key, "required")
+            self.fail(key, "required", REQUIRED)
         return value
 
     def uuid(self, key: str, required: bool = True) -> str | None:
@@ -89,7 +104,7 @@ class Fields:
         if value is None:
             return None
         if not isinstance(value, str) or not UUID_RE.match(value.lower()):
-            self.fail(key, "must be a UUID")
+            self.fail(key, "must be a UUID", INVALID, type="uuid")
             return None
         return value.lower()
 
@@ -98,7 +113,7 @@ class Fields:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not (0 < value < 2**53):
-            self.fail(key, "must be a positive whole number")
+            self.fail(key, "must be a positive whole number", INVALID, type="integer")
             return None
         return value
 
@@ -107,34 +122,34 @@ class Fields:
         if value is None:
             return ""
         if not isinstance(value, str):
-            self.fail(key, "must be text")
+            self.fail(key, "must be text", INVALID, type="string")
             return ""
         if "\x00" in value:
             # PostgreSQL cannot store it (and refused the whole push): refused here, this record alone, on both databases.
-            self.fail(key, "must not contain NUL characters")
+            self.fail(key, "must not contain NUL characters", NUL)
             return ""
         if len(value) > max_len:
-            self.fail(key, f"at most {max_len} characters")
+            self.fail(key, f"at most {max_len} characters", TOO_LONG, max=max_len)
             return ""
         if required and not value.strip():
-            self.fail(key, "must not be empty")
+            self.fail(key, "must not be empty", REQUIRED)
         return value
 
     def choice(self, key: str, options, default=None):
         value = self.data.get(key)
         if value is None:
             if default is None:
-                self.fail(key, "required")
+                self.fail(key, "required", REQUIRED)
             return default
         if value not in options:
-            self.fail(key, f"must be one of {list(options)}")
+            self.fail(key, f"must be one of {list(options)}", ONE_OF, choices=", ".join(map(str, options)))
             return default
         return value
 
     def flag(self, key: str) -> bool:
         value = self.data.get(key, False)
         if not isinstance(value, bool):
-            self.fail(key, "must be true or false")
+            self.fail(key, "must be true or false", INVALID, type="boolean")
             return False
         return value
 
@@ -144,7 +159,7 @@ class Fields:
             return None
         dt = parse_time(value)
         if dt is None:
-            self.fail(key, "must be an ISO 8601 time with an offset, e.g. 2026-05-01T08:30:00Z")
+            self.fail(key, "must be an ISO 8601 time with an offset, e.g. 2026-05-01T08:30:00Z", INVALID, type="datetime")
         return dt
 
     def _list(self, key: str, limit: int, of: str) -> list:
@@ -152,8 +167,11 @@ class Fields:
         value = self.data.get(key)
         if value is None:
             return []
-        if not isinstance(value, list) or len(value) > limit:
-            self.fail(key, f"must be a list of at most {limit} {of}")
+        if not isinstance(value, list):
+            self.fail(key, f"must be a list of at most {limit} {of}", INVALID, type="list")
+            return []
+        if len(value) > limit:
+            self.fail(key, f"must be a list of at most {limit} {of}", TOO_MANY, max=limit)
             return []
         return value
 
@@ -161,7 +179,7 @@ class Fields:
         out = []
         for v in self._list(key, limit, "UUIDs"):
             if not isinstance(v, str) or not UUID_RE.match(v.lower()):
-                self.fail(key, "must be a list of UUIDs")
+                self.fail(key, "must be a list of UUIDs", INVALID, type="uuid")
                 return []
             if v.lower() not in out:
                 out.append(v.lower())
@@ -171,12 +189,13 @@ class Fields:
         return self._list(key, limit, "objects")
 
     def sub(self, data, prefix: str) -> "Fields":
-        return Fields(data, self.prefix + prefix, self.errors)
+        return Fields(data, self.prefix + prefix, self.errors, self.described)
 
     def check(self) -> None:
         if self.errors:
             names = ", ".join(sorted(self.errors))
-            raise Rejection(INVALID_PAYLOAD, f"Some fields of this record are not valid: {names}.", {"fields": self.errors})
+            raise Rejection(INVALID_PAYLOAD, f"Some fields of this record are not valid: {names}.",
+                            {"fields": self.errors, "field_errors": self.described})
 
 
 PLAIN_RESULT_KEYS = frozenset(("item_id", "result", "note", "photo_ids", "finding"))

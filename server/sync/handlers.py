@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .. import choices, tasks
 from ..findings import NewFinding, classify
 from ..extensions import db
+from ..field_errors import DUPLICATE, FINDING_NOT_FAILED, ONE_OF
 from ..models import Visit
 from ..photos import Link
 from ..timeutil import month_of
@@ -181,7 +182,7 @@ def _read_visit(f: Fields, payload) -> tuple:
         finding = None
         if isinstance(raw, dict) and raw.get("finding") is not None:
             if outcome != choices.RESULT_FAIL:
-                r.fail("finding", "only a failed item has a finding")
+                r.fail("finding", "only a failed item has a finding", FINDING_NOT_FAILED)
             else:
                 finding = _read_finding(r.sub(raw["finding"], "finding."), of_item=True)
         parsed.append((n, item_id, outcome, item_note, photos, finding))
@@ -207,7 +208,7 @@ def handle_visit_record(ctx: Context, payload, observed: Observed) -> Plan:
         if item_id not in items:
             raise Rejection(UNKNOWN_ITEM, f"The item {item_id!r} is not on checklist version {version.version} of this checkpoint.")
         if item_id in seen_items:
-            f.sub(raw_results[n], f"results.{n}.").fail("item_id", "each item may have one result only")
+            f.sub(raw_results[n], f"results.{n}.").fail("item_id", "each item may have one result only", DUPLICATE)
             continue
         seen_items.add(item_id)
         results.append({"visit_id": visit_id, "item_id": item_id, "result": outcome, "note": item_note})
@@ -316,7 +317,7 @@ def handle_task_verify(ctx: Context, payload, observed: Observed) -> Plan:
             if sig:
                 signatures[role] = sig
         if isinstance(raw_sigs, dict) and set(raw_sigs) - set(SIGNERS):
-            s.fail("", "only fixer, verifier and supervisor")
+            s.fail("", "only fixer, verifier and supervisor", ONE_OF, choices=", ".join(SIGNERS))
     f.check()
     task = ctx.task(task_id)
     site = ctx.site(task.site_id)

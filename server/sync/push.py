@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, insert, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import choices, photos
+from .. import choices, field_errors, photos
 from ..db_sqlite import reading, start_writing
 from ..extensions import db, insert_rows, insert_tuples
 from ..findings import record_findings
@@ -228,7 +228,8 @@ class Push:
             if handler is None:
                 raise Rejection(UNKNOWN_KIND, f"This server does not know the record kind {m['kind']!r}; update the server or the app.")
             if observed is None:
-                raise Rejection(INVALID_PAYLOAD, "observed_at must be an ISO 8601 time with an offset.", {"fields": {"observed_at": ["invalid"]}})
+                raise Rejection(INVALID_PAYLOAD, "observed_at must be an ISO 8601 time with an offset.",
+                                {"fields": {"observed_at": ["invalid"]}, "field_errors": {"observed_at": [field_errors.entry(field_errors.INVALID, "invalid", type="datetime")]}})
             plan = handler(self.ctx, m.get("payload"), observed)
             pending = Pending(i, self._mutation_row(m, digest, choices.SYNC_APPLIED, plan.result, observed_at), plan)
             if plan.call is None:
@@ -237,7 +238,7 @@ class Push:
             self._reject(i, m, digest, rej, observed_at)
             return
         except REFUSALS as exc:
-            self._reject(i, m, digest, Rejection(exc.code, exc.message, exc.details), observed_at)
+            self._reject(i, m, digest, Rejection.of(exc), observed_at)
             return
         if self._drafting and plan.call is not None:
             raise _WritesFirst
@@ -258,7 +259,7 @@ class Push:
         except Rejection as rej:
             self._reject(i, m, digest, rej, observed_at)
         except REFUSALS as exc:
-            self._reject(i, m, digest, Rejection(exc.code, exc.message, exc.details), observed_at)
+            self._reject(i, m, digest, Rejection.of(exc), observed_at)
         except IntegrityError:
             self.results[i] = {"mutation_id": m["mutation_id"], "seq": m["seq"], **self._after_integrity_error(m, digest, observed_at)}
 
@@ -320,7 +321,7 @@ class Push:
                     }
                 except REFUSALS as exc:
                     self.results[p.index] = {"mutation_id": m["mutation_id"], "seq": m["seq"]}
-                    self._reject(p.index, m, row["payload_hash"], Rejection(exc.code, exc.message, exc.details), row["observed_at"])
+                    self._reject(p.index, m, row["payload_hash"], Rejection.of(exc), row["observed_at"])
 
     def _write(self, pending: list[Pending]) -> None:
         self._effects(pending)

@@ -6,6 +6,7 @@ from sqlalchemy import insert, select
 
 from .. import choices
 from ..extensions import db
+from ..field_errors import DUPLICATE, REQUIRED
 from ..models import MissedReason, Round
 from ..plans import MAX_CHECKPOINTS
 from .context import Context, Observed, Plan
@@ -26,7 +27,7 @@ def handle_round_missed(ctx: Context, payload, observed: Observed) -> Plan:
     round_id = f.uuid("round_id")
     raw = f.objects("reasons", limit=MAX_CHECKPOINTS)
     if f.has("reasons") and not raw and "reasons" not in f.errors:
-        f.fail("reasons", "give at least one reason")
+        f.fail("reasons", "give at least one reason", REQUIRED)
     given: list[tuple[int, int, str, str]] = []
     seen: set[int] = set()
     for n, item in enumerate(raw):
@@ -35,11 +36,11 @@ def handle_round_missed(ctx: Context, payload, observed: Observed) -> Plan:
         reason = r.choice("reason", choices.MISSED_REASONS)
         note = r.text("note", required=reason == choices.MISSED_OTHER, max_len=NOTE_MAX).strip()
         if checkpoint_id in seen:
-            r.fail("checkpoint_id", "each checkpoint has one reason only")
+            r.fail("checkpoint_id", "each checkpoint has one reason only", DUPLICATE)
         seen.add(checkpoint_id)
         given.append((n, checkpoint_id, reason, note))
     if not f.has("reasons"):
-        f.fail("reasons", "required")
+        f.fail("reasons", "required", REQUIRED)
     f.check()
     known = ctx.round(round_id)
     if known is None or known.user_id != ctx.user.id:

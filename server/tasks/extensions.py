@@ -23,7 +23,7 @@ def request_extension(task: Task, *, actor: User, requested_due_at: datetime, re
     lock(task)
     require_open(task, "extend it")
     if not reason.strip():
-        raise Invalid.field("reason", "a reason is required", "Give a reason for the extension.", "reason_required")
+        raise Invalid.field("reason", "a reason is required", "Give a reason for the extension.", "extension_reason_required")
     if requested_due_at <= task.due_at:
         raise Invalid.field("requested_due_at", "must be after the current due date", "The new due date must be later than the current one.", "due_not_later")
     if requested_due_at > task.due_at + MAX_EXTENSION:

@@ -138,7 +138,7 @@ def transition(task: Task, *, actor: User, to_state: str, note: str = "") -> Tas
         raise Conflict("Assign the task to a person first.", "no_assignee")
     if to_state == C.TASK_CANCELLED and not note.strip():
         check_move(task, actor, to_state)
-        raise Invalid.field("note", "a reason is required", "Give a reason for cancelling the task.", "reason_required")
+        raise Invalid.field("note", "a reason is required", "Give a reason for cancelling the task.", "cancel_reason_required")
     return move(task, actor, to_state, note)
 
 

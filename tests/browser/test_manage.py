@@ -382,3 +382,51 @@ def test_a_desk_screen_that_cannot_load_says_why_in_the_readers_language(live_se
     text = page.inner_text(".desk-problem")
     assert "找不到该内容" in text and "Not found" not in text, text
     clean(page)
+
+
+def test_notices_name_their_place_in_the_readers_language(live_server, browser, checkpoints, seeded):
+    """A notice that keeps the names it was sent with (a major problem dealt with on the spot, a
+    complaint escalated) names the place in English on an English screen; an older notice, stored
+    with the Chinese name only, still names it, in Chinese."""
+    from server import complaints
+    from server.extensions import db
+    from server.models import Site
+    from server.notifications import notify
+
+    Api(live_server, "patroller").post("/api/findings/", {
+        "checkpoint_id": checkpoints["LOBBY"], "item_id": "lobby.safety_signs", "description": "安全出口标志不亮 exit sign dark",
+        "severity": "major", "dealt_on_spot": True, "spot_note": "换了灯管 new tube"})
+    with seeded.app_context():
+        site = db.session.execute(select(Site)).scalars().first()
+        manager = db.session.execute(select(User).where(User.username == "manager")).scalar_one()
+        receptionist = db.session.execute(select(User).where(User.username == "receptionist")).scalar_one()
+        c, _ = complaints.receive(site, actor=receptionist, channel="phone", complainant="王女士", unit="8-01",
+                                  content="电梯厅灯不亮 hall light out", checkpoint_id=checkpoints["F08"])
+        complaints.escalate_due(c.due_at + timedelta(days=1, minutes=1))  # the manager's level
+        # Sent before notices kept the English name: the Chinese one only.
+        notify([manager.id], site_id=site.id, kind="complaint_escalated", dedupe_key="old-complaint", data={
+            "site_id": site.id, "site_name": site.name_zh, "complaint_id": c.id, "checkpoint_name": "旧的点位名", "unit": "3-01",
+            "content": "old", "state": "received", "level": "manager", "due_at_local": "2026-12-01 18:00", "due_day": "2026-12-01"})
+        db.session.commit()
+        cid = c.id
+        db.session.remove()
+
+    major = "#notif-list li[data-kind='major_finding']"
+    escalated = f"#notif-list li[data-kind='complaint_escalated']:has(a[href='#/complaints/{cid}']):not(:has-text('old'))"
+    old = "#notif-list li[data-kind='complaint_escalated']:has-text('old')"
+    page = open_as(browser, live_server, "manager", lang="en")
+    page.goto("/#/manage/notifications")
+    page.wait_for_selector(major)
+    assert "Ground-floor lobby" in page.inner_text(major) and "一楼大堂" not in page.inner_text(major)
+    assert "undefined" not in page.inner_text("#notif-list")
+    assert "Floor 8" in page.inner_text(escalated) and "8楼" not in page.inner_text(escalated), page.inner_text(escalated)
+    assert "旧的点位名" in page.inner_text(old)
+    shot(page, "manage-notifications-en-390")
+    clean(page)
+    page.context.close()
+
+    page = open_as(browser, live_server, "manager")
+    page.goto("/#/manage/notifications")
+    page.wait_for_selector(major)
+    assert "一楼大堂" in page.inner_text(major) and "8楼" in page.inner_text(escalated)
+    clean(page)

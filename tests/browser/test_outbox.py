@@ -19,6 +19,21 @@ ENQUEUE_BAD_TRANSITION = """async () => {
   await db.enqueue('task.transition', { task_id: 999999, to: 'done' }, { label: 'task.transition' });
 }"""
 
+# What inside an element is drawn in the app's alarm red (var(--fail), resolved in the page's
+# colour scheme): 'border' for its own border, else each red element's class.
+RED_IN = """(row) => {
+  const probe = document.createElement('span');
+  probe.style.color = 'var(--fail)';
+  document.body.append(probe);
+  const red = getComputedStyle(probe).color;
+  probe.remove();
+  const out = getComputedStyle(row).borderTopColor === red ? ['border'] : [];
+  for (const el of row.querySelectorAll('*')) {
+    if (el.textContent.trim() && getComputedStyle(el).color === red && !out.includes(el.className)) out.push(el.className);
+  }
+  return out;
+}"""
+
 
 def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(live_server, launch, query):
     browser = launch()
@@ -41,7 +56,7 @@ def test_refused_record_is_shown_with_its_reason_and_does_not_block_later_ones(l
 def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for_attention(live_server, launch):
     """The outbox's headline does not say "all sent" alone while a record was refused; "got it"
     on the refused record clears "needs attention" from the bar, and the record stays listed
-    among the refused ones (after a reload too)."""
+    among the refused ones (after a reload too), saying it was refused and why, no longer in red."""
     browser = launch()
     context, page = installed_app(browser, live_server)
     context.set_offline(True)
@@ -54,6 +69,7 @@ def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for
     page.wait_for_selector(f"#seen-{seq}")
     expect(page.locator("#unsent-summary")).to_have_text("全部已发送，其中 1 条被服务器拒收，请看下方。")
     expect(page.locator("#unsent")).to_have_class(re.compile(r"\battention\b"))
+    assert page.locator(f".out-row[data-seq='{seq}']").evaluate(RED_IN) == ["border", "badge st-rejected", "error reason"]
     shot(page, "outbox_refused_unseen_zh")
     page.click("button.lang")
     page.wait_for_selector(f"#seen-{seq}")
@@ -67,6 +83,7 @@ def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for
     row = page.locator(f"#outbox-refused .out-row[data-seq='{seq}']")
     expect(row).to_have_attribute("data-seen", "true")
     assert "没有这个任务" in row.inner_text() and "已拒收" in row.inner_text()
+    assert page.locator(f"#outbox-refused .out-row[data-seq='{seq}']").evaluate(RED_IN) == []  # settled: nothing alarming
     assert page.query_selector(f"#seen-{seq}") is None
     assert wait_outbox(page, lambda r: r[0].get("seen_at"))[0]["status"] == "rejected"  # kept as it was
     shot(page, "outbox_refused_seen_zh")
@@ -74,8 +91,35 @@ def test_a_refused_record_is_said_in_the_headline_and_once_seen_stops_asking_for
     page.wait_for_selector(f"#outbox-refused .out-row[data-seq='{seq}']")
     expect(page.locator("#unsent")).not_to_have_class(re.compile(r"\battention\b"))
     page.click("button.lang")
-    page.wait_for_selector("#outbox-refused")
+    expect(page.locator("#outbox-refused")).to_contain_text("Refused")
+    assert page.locator(f"#outbox-refused .out-row[data-seq='{seq}']").evaluate(RED_IN) == []
     shot(page, "outbox_refused_seen_en")
+
+
+def test_a_record_refused_for_its_fields_names_each_problem_in_the_readers_language(live_server, launch):
+    """A push's invalid_payload names its fields with the API's codes (details.field_errors): the
+    outbox says each problem in Chinese or English, not the server's English."""
+    browser = launch()
+    context, page = installed_app(browser, live_server)
+    context.set_offline(True)
+    page.evaluate("""async () => {
+      const db = await import('/static/pwa/db.js');
+      await db.enqueue('task.transition', { task_id: 'seven', to: 'finished' }, { label: 'task.transition' });
+    }""")
+    context.set_offline(False)
+    page.goto("/#/outbox")
+    page.click("#sync-now")
+    seq = wait_outbox(page, lambda r: len(r) == 1 and r[0]["status"] == "rejected")[0]["seq"]
+    problems = page.locator(f".out-row[data-seq='{seq}'] .field-problems li")
+    expect(problems).to_have_text(["task_id：格式不正确。", "to：请从可选项中选择。"])
+    assert page.inner_text(f".out-row[data-seq='{seq}'] .reason") == "原因：记录内容不完整或有误。"
+    shot(page, "outbox_refused_fields_zh")
+    page.click("button.lang")
+    expect(problems).to_have_text(["task_id: Not a valid value.", "to: Choose one of the options."])
+    shot(page, "outbox_refused_fields_en")
+    page.click(f"#seen-{seq}")
+    expect(page.locator(f"#outbox-refused .out-row[data-seq='{seq}'] .field-problems li")).to_have_count(2)
+    assert page.locator(f"#outbox-refused .out-row[data-seq='{seq}']").evaluate(RED_IN) == []
 
 
 def test_session_expired_while_offline_keeps_the_queue_and_asks_for_the_password_once(live_server, launch, query):

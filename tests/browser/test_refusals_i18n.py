@@ -93,3 +93,34 @@ def test_an_extension_too_far_is_refused_in_chinese_on_the_task_screen(live_serv
     expect(page.locator("#ext-error")).to_have_text("延期最多只能把截止日期推后一年。")
     page.locator("#ext-error").scroll_into_view_if_needed()
     shot(page, "task-extension-too-far-zh")
+
+
+def test_a_complaint_judged_not_valid_without_a_reason_says_which_reason_is_needed(live_server, launch, seeded):
+    """One "give the reason" for every missing reason did not say that this one is the resident's answer."""
+    from sqlalchemy import select
+
+    from server import complaints
+    from server.extensions import db
+    from server.models import Site, User
+
+    with seeded.app_context():
+        site = db.session.execute(select(Site)).scalars().first()
+        receptionist = db.session.execute(select(User).where(User.username == "receptionist")).scalar_one()
+        c, _ = complaints.receive(site, actor=receptionist, channel="phone", complainant="王女士", unit="8-01", content="楼道灯不亮")
+        db.session.commit()
+        cid = c.id
+        db.session.remove()
+    page = open_page(launch, live_server)
+    login(page, "receptionist")
+    page.goto(f"/#/complaints/{cid}")
+    page.wait_for_selector("#cmp-invalid")
+    page.click("#cmp-invalid")
+    expect(page.locator("#cmp-judge-error")).to_have_text("请填写投诉不成立的原因，这就是给住户的答复。")
+    page.locator("#cmp-judge-error").scroll_into_view_if_needed()
+    shot(page, "complaint-invalid-no-reason-zh")
+    page.click("button.lang")
+    page.wait_for_selector("#cmp-invalid")
+    page.click("#cmp-invalid")
+    expect(page.locator("#cmp-judge-error")).to_have_text("Give the reason the complaint is not valid; it is the answer the resident gets.")
+    page.locator("#cmp-judge-error").scroll_into_view_if_needed()
+    shot(page, "complaint-invalid-no-reason-en")

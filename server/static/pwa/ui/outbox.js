@@ -2,7 +2,7 @@
 // attention, and what went today. Only the logged-in person's own (a shared phone keeps the
 // others' for them). Version details are on the "about" screen.
 import * as db from '../db.js';
-import { fmtTime, pick, reason, t, unsentText } from '../i18n.js';
+import { fieldReason, fmtTime, pick, reason, t, unsentText } from '../i18n.js';
 import * as store from '../store.js';
 import { refreshCounts, syncNow } from '../sync.js';
 import * as vocab from '../vocab.js';
@@ -49,6 +49,17 @@ async function photosOf(row) {
   return photos.filter(Boolean);
 }
 
+/**
+ * A refused record's field problems, each in the reader's language: details.field_errors (the
+ * API's shape: path → [{code, message, params}]), or an older answer's details.fields (path →
+ * [English message]) as they are.
+ */
+function fieldProblems(described, path = '') {
+  if (Array.isArray(described)) return described.map((e) => t('outbox_field_problem', { field: path, m: fieldReason(e) }));
+  if (!described || typeof described !== 'object') return [];
+  return Object.entries(described).flatMap(([k, v]) => fieldProblems(v, path ? `${path}.${k}` : k));
+}
+
 /** A refusal (of the record, or of one of its photos) the person has not marked as seen. */
 async function unseenRefusal(row) {
   if (row.status === 'rejected' && !row.seen_at) return true;
@@ -58,18 +69,21 @@ async function unseenRefusal(row) {
 async function item(row, { onSeen = null } = {}) {
   const known = await photosOf(row);
   const up = known.filter((p) => p.status === 'uploaded').length;
+  // A refusal the person has marked as seen is settled: still listed and still said, no longer red.
   const seen = row.status === 'rejected' && row.seen_at;
-  return h('li', { class: `out-row st-${row.status}`, 'data-kind': row.kind, 'data-status': row.status, 'data-seq': row.seq, 'data-seen': seen ? 'true' : null },
+  const problems = row.status === 'rejected' ? fieldProblems(row.details?.field_errors || row.details?.fields) : [];
+  return h('li', { class: `out-row st-${row.status}${seen ? ' seen' : ''}`, 'data-kind': row.kind, 'data-status': row.status, 'data-seq': row.seq, 'data-seen': seen ? 'true' : null },
     h('div', { class: 'out-head' },
       h('strong', {}, t(`kind_${row.kind.replace('.', '_')}`)),
       h('span', { class: `badge st-${row.status}${seen ? ' seen' : ''}` }, t(seen ? 'st_rejected_seen' : `st_${row.status}`))),
     h('p', {}, await describe(row)),
     h('p', { class: 'hint' }, fmtTime(row.observed_at)),
     known.length ? h('p', { class: 'hint photos-state' }, t('photos_state', { done: up, all: known.length })) : null,
-    row.status === 'rejected' ? h('p', { class: 'error reason' }, t('reason', { m: reason(row.code, row.message, row.details) })) : null,
+    row.status === 'rejected' ? h('p', { class: `${seen ? 'hint' : 'error'} reason` }, t('reason', { m: reason(row.code, row.message, row.details) })) : null,
+    problems.length ? h('ul', { class: 'hint field-problems' }, problems.map((x) => h('li', {}, x))) : null,
     // Which photo to take again, by its place in the record (the server marks it unreadable too).
     ...known.map((p, i) => (p.status === 'rejected'
-      ? h('p', { class: 'error reason retake' }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
+      ? h('p', { class: `${p.seen_at ? 'hint' : 'error'} reason retake` }, t('photo_retake', { n: i + 1, m: reason(p.code, p.message) }))
       : null)),
     // Refused for good (it is not sent again): once read, the person says so and it stops counting.
     onSeen ? h('p', { class: 'hint' }, t('refused_final')) : null,

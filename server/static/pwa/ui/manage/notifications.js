@@ -10,14 +10,23 @@ import { setUnread, subnav } from './nav.js';
 
 const PER_PAGE = 30;
 
+/** Where a notice is about, in the reader's language. */
+function place(d, x, cps) {
+  // A task's notice: the checkpoint as it is now, looked up when the feed is read.
+  if (x.checkpoint_short_code) return `${pick(x, 'checkpoint_name')} (${x.checkpoint_short_code})`;
+  // Else the names the notice kept when it was sent (a major problem dealt with on the spot, a
+  // complaint). One kept before notices had the English name has the Chinese one only: then the
+  // phone's own copy of the checkpoint, else the Chinese name.
+  if (d.checkpoint_name_en) return pick({ zh: d.checkpoint_name, en: d.checkpoint_name_en });
+  const cp = cps.get(x.checkpoint_id ?? d.checkpoint_id);
+  return cp ? pick(cp) : d.checkpoint_name;
+}
+
 /** What a notification is about, in words: the server looks up names and dates when the feed is read (`details`). */
 function text(n, cps) {
   const d = n.data || {};
   const x = n.details || {};
-  const parts = [];
-  const cp = cps.get(x.checkpoint_id ?? d.checkpoint_id);
-  const place = x.checkpoint_id ? `${pick(x, 'checkpoint_name')} (${x.checkpoint_short_code})` : cp ? pick(cp) : d.checkpoint_name;
-  if (place) parts.push(place);
+  const parts = [place(d, x, cps)];
   const problem = x.description ?? d.description;
   if (problem) parts.push(problem);
   const ext = x.extension;
