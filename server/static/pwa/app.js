@@ -7,6 +7,7 @@ import * as sync from './sync.js';
 import * as i18n from './i18n.js';
 import { fmtTime, t, unsentText } from './i18n.js';
 import * as policy from './policy.js';
+import * as report from './report.js';
 import * as vocab from './vocab.js';
 import { clear, h, toast } from './ui/dom.js';
 
@@ -70,6 +71,7 @@ async function route() {
   } catch (e) {
     console.error(e);
     if (navigator.onLine) {
+      report.note(e); // a screen that cannot draw itself online is a fault, not the network
       container.append(h('p', { class: 'error', role: 'alert' }, String(e.message || e)));
       return;
     }
@@ -419,6 +421,7 @@ async function loadVocabulary() {
 }
 
 async function boot() {
+  report.start();
   db.onLost(storageLost);
   db.onStuck(() => store.set({ storageStuck: true }));
   addEventListener('pageshow', (ev) => {

@@ -3,6 +3,7 @@ import * as db from '../db.js';
 import { pick, t } from '../i18n.js';
 import * as patrol from '../patrol.js';
 import * as policy from '../policy.js';
+import * as report from '../report.js';
 import * as rounds from '../rounds.js';
 import * as scan from '../scan.js';
 import * as store from '../store.js';
@@ -35,7 +36,10 @@ export async function render(container, { params, query }, ctx) {
     if (db.isStorageFull(e)) msg.textContent = t('storage_full_start');
     // A request the storage deadline aborted (db.js) ends as a timeout or as an AbortError.
     else if (e instanceof db.StorageTimeout || e?.name === 'AbortError') msg.textContent = t('scan_storage_slow');
-    else msg.textContent = t('scan_open_failed', { m: e?.message || String(e) });
+    else {
+      msg.textContent = t('scan_open_failed', { m: e?.message || String(e) });
+      report.note(e); // not the storage: a fault someone should see
+    }
   }
 
   async function begin(checkpoint, method) {
