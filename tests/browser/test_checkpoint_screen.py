@@ -120,6 +120,15 @@ def test_top_bar_stays_one_line_on_a_320_px_phone_offline_with_a_two_digit_count
     bar = page.evaluate(BAR_JS)
     assert bar["height"] <= 60 and bar["inside"] and bar["whole"], bar
     shot(page, "bar_320_en")
+    # The longest English words: syncing, and a refused record to look at. The network state
+    # gives way to a dot (its words in its title); the buttons keep theirs, nothing leaves the screen.
+    page.evaluate("async () => (await import('/static/pwa/store.js')).set({ unsent: 0, unsentRecords: 0, attention: 1, syncing: true })")
+    page.wait_for_function("() => document.querySelector('#unsent').textContent === 'Attention 1'")
+    bar = page.evaluate(BAR_JS)
+    assert bar["height"] <= 60 and bar["inside"] and bar["whole"], bar
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.get_attribute("#net-status", "title") == "Syncing…"
+    shot(page, "bar_320_en_attention")
 
 
 CLEAR_JS = """(css) => {

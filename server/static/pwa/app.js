@@ -112,7 +112,7 @@ function renderBar() {
   const status = s.syncing ? t('syncing') : s.online ? t('online') : t('offline');
   bar.append(
     h('span', { class: 'brand' }, t('app_name')),
-    h('span', { class: `net ${s.online ? 'on' : 'off'}`, id: 'net-status' }, status),
+    h('span', { class: `net ${s.online ? 'on' : 'off'}`, id: 'net-status', title: status }, status),
     h(
       'a',
       {
@@ -146,6 +146,7 @@ function renderBar() {
     // Logged out, no button (append() would write a missing one as the text "null").
     ...(s.me ? [h('button', { class: 'logout', type: 'button', id: 'logout', title: t('logout_label', { u: s.me.display_name || s.me.username }), onclick: () => logout() }, t('logout_short'))] : []),
   );
+  fitBar();
 }
 
 // --- a shared phone: log out, and the next person logs in --------------------------------
@@ -285,6 +286,19 @@ function renderNav() {
   }
 }
 
+/**
+ * The bar keeps one line whatever the language and the counts. When its words do not fit
+ * (English, "Syncing…" and "Attention 1" on a 390 px phone), the network state becomes a
+ * coloured dot (its words stay in its title and for screen readers), then the buttons
+ * narrow; nothing is pushed off the screen.
+ */
+function fitBar() {
+  const bar = document.getElementById('bar');
+  bar.classList.remove('tight', 'tighter');
+  if (bar.scrollWidth > bar.clientWidth) bar.classList.add('tight');
+  if (bar.scrollWidth > bar.clientWidth) bar.classList.add('tighter');
+}
+
 function renderChrome() {
   renderBar();
   renderBanners();
@@ -422,6 +436,7 @@ async function loadVocabulary() {
 
 async function boot() {
   report.start();
+  addEventListener('resize', fitBar); // a phone turned, a window resized
   db.onLost(storageLost);
   db.onStuck(() => store.set({ storageStuck: true }));
   addEventListener('pageshow', (ev) => {
