@@ -64,6 +64,7 @@ export async function render(container, { params }, ctx) {
         c.return_due_local ? [h('dt', {}, t('cmp_return_due')), h('dd', { id: 'cmp-return-due', title: c.return_due_local }, dueText(c.return_due_day, c.return_due_local, c.timezone),
           c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${fmtTime(c.return_scheduled_at)}` : '')] : null),
       photos(c),
+      links(c, may, reload),
       nextStep(c, may, depts, people, reload),
       returnVisits(c),
       patrols(c),
@@ -192,6 +193,59 @@ function returnVisitForm(c, reload) {
       if (!when.value) throw new Error(t('cmp_agree_time'));
       return api.post(`/api/complaints/${c.id}/return-visits/schedule`, { at: new Date(when.value).toISOString() });
     }, reload));
+}
+
+/**
+ * What the complaint is linked to: the patrol finding and the repair task, and, for those who
+ * may (complaint.assign), linking an open repair task of its place (POST …/task). A task comes
+ * from a patrol finding; a complaint does not open one.
+ */
+function links(c, may, reload) {
+  const { task, finding } = c;
+  const rows = [];
+  if (finding) {
+    rows.push(h('dt', {}, t('cmp_linked_finding')), h('dd', { id: 'cmp-link-finding' },
+      [fmtLocal(finding.observed_local), vocab.label('categories', finding.category), pick(finding, 'item_text'), finding.description].filter(Boolean).join(' · ')));
+  }
+  if (task) {
+    const title = t('task_title', { id: task.id });
+    rows.push(h('dt', {}, t('cmp_linked_task')), h('dd', { id: 'cmp-link-task', 'data-task': task.id },
+      policy.can('desk.open', { siteId: c.site_id }) ? h('a', { href: `#/manage/tasks/${task.id}` }, title) : title,
+      ' · ', h('span', { class: `badge state-${task.state}` }, vocab.label('task_states', task.state)),
+      ` · ${t('due', { d: fmtLocal(task.due_local) })}`,
+      task.overdue ? [' ', h('span', { class: 'badge major' }, t('overdue'))] : null));
+  }
+  const linking = may('complaint.assign') && c.checkpoint_id ? linkTask(c, reload) : null;
+  if (!rows.length && !linking) return null;
+  return card('cmp-links', t('cmp_links'),
+    rows.length ? h('dl', { class: 'summary desk-summary' }, rows) : h('p', { class: 'hint', id: 'cmp-no-links' }, t('cmp_no_links')),
+    linking);
+}
+
+/** Link one of the open repair tasks of the complaint's place (the list loads with the card). */
+function linkTask(c, reload) {
+  const err = errorBox('cmp-link-error');
+  const sel = h('select', { id: 'cmp-link-task-pick' }, h('option', { value: '' }, t('loading')));
+  const save = writeButton({ class: 'btn', id: 'cmp-link-task-save' }, t('cmp_link_save'), err, () => {
+    if (!sel.value) throw new Error(t('cmp_pick_task'));
+    return api.post(`/api/complaints/${c.id}/task`, { task_id: Number(sel.value) });
+  }, reload);
+  const box = h('div', { id: 'cmp-link-task-box' },
+    h('div', { class: 'field' }, h('label', { for: 'cmp-link-task-pick' }, t('cmp_link_task')), sel), err, save);
+  const open = ['open', 'assigned', 'in_progress', 'done'];
+  api.get(`/api/tasks/${qs({ site_id: c.site_id, checkpoint_id: c.checkpoint_id, state: open, per_page: 100 })}`).then((res) => {
+    const tasks = (res.items || []).filter((x) => x.id !== c.task_id);
+    box.dataset.loaded = String(tasks.length);
+    if (!tasks.length) {
+      // Already linked, and nothing else to link: the link above says it all.
+      box.replaceChildren(c.task_id ? '' : h('p', { class: 'hint', id: 'cmp-no-open-tasks' }, t('cmp_no_open_tasks')));
+      return;
+    }
+    sel.replaceChildren(h('option', { value: '' }, t('cmp_pick_task')), ...tasks.map((x) => h('option', { value: x.id },
+      [t('task_title', { id: x.id }), vocab.label('task_states', x.state), fmtWhen(x.finding?.observed_at, { zone }),
+        x.finding?.description || vocab.label('categories', x.finding?.category)].filter(Boolean).join(' · '))));
+  }).catch((e) => { err.textContent = e.message; });
+  return box;
 }
 
 function returnVisits(c) {
