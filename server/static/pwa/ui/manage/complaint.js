@@ -1,7 +1,7 @@
 // One complaint: what the resident said, its deadline and level, the step that is next (shown only to
 // the people the policy allows it), the return visit with the script as a prompt, the place's patrols.
 import * as api from '../../api.js';
-import { fmtLocal, fmtTime as fmtWhen, pick, t } from '../../i18n.js';
+import { fmtLocal, fmtTime as fmtWhen, pick, t, zonedInputValue, zonedInstant } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
@@ -172,7 +172,9 @@ function returnVisitForm(c, reload) {
     h('div', { class: 'checks' }, vocab.options('satisfaction').map(([v, label]) => h('label', { class: 'check', for: `cmp-visit-${v}` },
       h('input', { type: 'radio', name: 'cmp-visit-result', value: v, id: `cmp-visit-${v}` }), label))));
   const chosen = () => document.querySelector('input[name="cmp-visit-result"]:checked')?.value;
-  const when = h('input', { type: 'datetime-local', id: 'cmp-visit-at' });
+  // Typed and shown on the site's clock, whatever the browser's own timezone.
+  const when = h('input', { type: 'datetime-local', id: 'cmp-visit-at', min: zonedInputValue(new Date(), zone),
+    value: c.return_scheduled_at ? zonedInputValue(c.return_scheduled_at, zone) : undefined });
   return card('cmp-visit', t('cmp_visit'),
     h('details', { class: 'prompt', id: 'cmp-visit-script', open: true },
       h('summary', {}, t('cmp_script_title')),
@@ -190,8 +192,9 @@ function returnVisitForm(c, reload) {
     }, reload),
     h('div', { class: 'field' }, h('label', { for: 'cmp-visit-at' }, t('cmp_agree_time')), when),
     writeButton({ class: 'btn', id: 'cmp-visit-schedule' }, t('cmp_agree_save'), err, () => {
-      if (!when.value) throw new Error(t('cmp_agree_time'));
-      return api.post(`/api/complaints/${c.id}/return-visits/schedule`, { at: new Date(when.value).toISOString() });
+      const at = zonedInstant(when.value, zone);
+      if (!at) throw new Error(t('cmp_agree_time'));
+      return api.post(`/api/complaints/${c.id}/return-visits/schedule`, { at: at.toISOString() });
     }, reload));
 }
 
