@@ -17,6 +17,8 @@ function card(id, title, ...children) {
 }
 const errorBox = (id) => h('p', { class: 'error', id, role: 'alert' });
 const area = (id, label, attrs = {}) => h('div', { class: 'field' }, h('label', { for: id }, label), h('textarea', { id, rows: 3, maxlength: 5000, ...attrs }));
+// What people typed in a textarea keeps its line breaks: as text, in a block that wraps at them.
+const typed = (id, text) => h('div', { class: 'typed', id }, text);
 const input = (id, label, attrs = {}) => h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { id, type: 'text', ...attrs }));
 
 export async function render(container, { params }, ctx) {
@@ -46,7 +48,7 @@ export async function render(container, { params }, ctx) {
           t('cmp_fine_signal', { when: fmtTime(c.patrolled_as_fine.scanned_at), who: c.patrolled_as_fine.user_name, d: c.patrolled_as_fine.days_before }))
         : null,
       h('dl', { class: 'summary desk-summary' },
-        h('dt', {}, t('cmp_content')), h('dd', { id: 'cmp-content' }, c.content),
+        h('dt', {}, t('cmp_content')), h('dd', {}, typed('cmp-content', c.content)),
         h('dt', {}, t('cmp_complainant')), h('dd', {}, c.complainant, c.unit ? ` · ${c.unit}` : ''),
         c.contact ? [h('dt', {}, t('cmp_contact')), h('dd', { id: 'cmp-contact' }, c.contact)] : null,
         h('dt', {}, t('checkpoint')), h('dd', { id: 'cmp-place' }, pick(c, 'checkpoint_name') || '—', c.item_id ? ` · ${pick(c, 'item_text') || c.item_id}` : ''),
@@ -55,11 +57,11 @@ export async function render(container, { params }, ctx) {
         h('dt', {}, t('due_label')), h('dd', { id: 'cmp-due', title: c.due_local }, dueText(c.due_day, c.due_local, c.timezone)),
         c.department_id ? [h('dt', {}, t('desk_department')), h('dd', {}, deptName(c.department_id))] : null,
         c.handler_id ? [h('dt', {}, t('cmp_handler')), h('dd', { id: 'cmp-handler' }, c.handler_name)] : null,
-        c.validity_reason ? [h('dt', {}, t('cmp_reason')), h('dd', { id: 'cmp-reason' }, c.validity_reason)] : null,
-        c.cause ? [h('dt', {}, t('cmp_cause')), h('dd', {}, c.cause)] : null,
-        c.solution ? [h('dt', {}, t('cmp_solution')), h('dd', { id: 'cmp-solution' }, c.solution)] : null,
+        c.validity_reason ? [h('dt', {}, t('cmp_reason')), h('dd', {}, typed('cmp-reason', c.validity_reason))] : null,
+        c.cause ? [h('dt', {}, t('cmp_cause')), h('dd', {}, typed('cmp-cause-text', c.cause))] : null,
+        c.solution ? [h('dt', {}, t('cmp_solution')), h('dd', {}, typed('cmp-solution', c.solution))] : null,
         c.accepted_by_name ? [h('dt', {}, t('cmp_signed_by')), h('dd', {}, c.accepted_by_name)] : null,
-        c.reply_text ? [h('dt', {}, t('cmp_reply')), h('dd', { id: 'cmp-reply-text' }, c.reply_text,
+        c.reply_text ? [h('dt', {}, t('cmp_reply')), h('dd', {}, typed('cmp-reply-text', c.reply_text),
           c.reply_channel === 'letter' ? h('a', { class: 'btn', id: 'cmp-letter', href: `/api/complaints/${c.id}/letter.pdf`, target: '_blank', rel: 'noopener' }, t('cmp_letter_pdf')) : null)] : null,
         c.return_due_local ? [h('dt', {}, t('cmp_return_due')), h('dd', { id: 'cmp-return-due', title: c.return_due_local }, dueText(c.return_due_day, c.return_due_local, c.timezone),
           c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${fmtTime(c.return_scheduled_at)}` : '')] : null),
