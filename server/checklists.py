@@ -223,6 +223,16 @@ def items_by_id(version) -> dict[str, dict]:
     return {item["id"]: item for item in version.body["items"]}
 
 
+def kind_item_ids(site_id: int, kind: str) -> set[str]:
+    """Every item id a record about a checkpoint of `kind` may name: the shipped file's items and
+    the site's own items of that kind (retired ones too, as `item_texts` names them)."""
+    ids = {item["id"] for item in shipped(kind).items}
+    ids.update(db.session.execute(
+        select(SiteChecklistItem.item_id).where(SiteChecklistItem.site_id == site_id, SiteChecklistItem.kind == kind)
+    ).scalars())
+    return ids
+
+
 def item_texts(site_id: int, item_ids) -> dict[str, dict]:
     """Each named item's text ({"zh", "en"}) by id: a shipped item of any kind, else one of the
     site's own (retired ones too: a record may name an item no longer checked). Unknown ids are left out."""

@@ -41,6 +41,7 @@ TIMEOUT_SECONDS = 10
 _TITLES = {
     choices.NOTIFY_MAJOR_FINDING: ("重大问题", "Major problem"),
     choices.NOTIFY_OVERDUE: ("整改逾期", "Repair overdue"),
+    choices.NOTIFY_COMPLAINT_ESCALATED: ("投诉升级", "Complaint escalated"),
 }
 
 
@@ -85,6 +86,10 @@ def _text(event: dict) -> tuple[str, str]:
     title = f"{zh} {en} · {event.get('site_name', '')}"
     lines = [f"### {title}"]
     for label, key in (
+        ("投诉 Complaint", "complaint_id"),
+        # A unit such as "12-03" reads like a date unless it is called a unit.
+        ("房号 Unit", "unit"),
+        ("投诉内容 Complaint text", "content"),
         ("地点 Checkpoint", "checkpoint_name"),
         ("类别 Category", "category"),
         ("描述 Description", "description"),

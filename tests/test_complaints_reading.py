@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server import complaints
 from server.extensions import db
-from server.models import Notification, SiteChecklistItem
+from server.models import Complaint, Notification, SiteChecklistItem
 
 from .support.complaints import take
-from .support.tasks import checkpoint, user
+from .support.tasks import checkpoint, finding, user
 
 # 2026-03-10 02:00 UTC is 10:00 in Shanghai (UTC+8).
 MORNING = datetime(2026, 3, 10, 2, 0)
@@ -99,3 +99,35 @@ def test_an_escalation_notice_says_which_day_the_deadline_ends(demo):
     data = db.session.execute(select(Notification.data).where(Notification.kind == "complaint_escalated")).scalars().first()
     # Due by the end of 10 March (site-local): stored as the 11th's 00:00, said as the 10th.
     assert data["due_at_local"] == "2026-03-11 00:00" and data["due_day"] == "2026-03-10"
+
+
+# --- what a complaint is linked to (the desk's item picker and task link) ----------------------
+
+
+def test_a_complaint_names_only_an_item_of_its_places_checklist(demo, as_role):
+    api = as_role("receptionist")
+    floor, lift = checkpoint(demo, "F01"), checkpoint(demo, "EL1")
+    base = {"site_id": demo.id, "channel": "phone", "complainant": "王女士", "content": "楼道灯不亮"}
+    ok = api.post("/api/complaints/", json={**base, "checkpoint_id": floor.id, "item_id": ITEM})
+    assert ok.status_code == 201 and ok.get_json()["item_id"] == ITEM
+    # A floor item at an elevator car, an item with no place, an item of no checklist: refused, nothing taken.
+    for extra in ({"checkpoint_id": lift.id, "item_id": ITEM}, {"item_id": ITEM}, {"checkpoint_id": floor.id, "item_id": "floor.no_such_item"}):
+        r = api.post("/api/complaints/", json={**base, **extra})
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == "validation_error", r.get_json()
+        assert "item_id" in r.get_json()["error"]["details"]["fields"]
+    assert db.session.execute(select(func.count(Complaint.id))).scalar() == 1
+
+
+def test_a_linked_task_and_its_finding_show_on_the_complaint(demo, as_role):
+    f, task = finding(demo, "F01", item_id=ITEM)
+    c = take(demo, checkpoint_id=checkpoint(demo, "F01").id)
+    detail = as_role("receptionist").get(f"/api/complaints/{c.id}").get_json()
+    assert (detail["task"], detail["finding"]) == (None, None)
+    r = as_role("supervisor").post(f"/api/complaints/{c.id}/task", json={"task_id": task.id})
+    assert r.status_code == 200
+    detail = as_role("receptionist").get(f"/api/complaints/{c.id}").get_json()
+    assert detail["task"]["id"] == task.id and detail["task"]["state"] == "open" and detail["task"]["overdue"] is False
+    assert detail["finding"]["id"] == f.id and detail["finding"]["description"] == "灯不亮 light out"
+    assert detail["finding"]["item_text_en"].startswith("Corridor, stair and floor lights")
+    # The receptionist takes complaints but does not link tasks (complaint.assign).
+    assert as_role("receptionist").post(f"/api/complaints/{c.id}/task", json={"task_id": task.id}).status_code == 403

@@ -149,3 +149,18 @@ def test_backoff_doubles_and_is_capped():
     assert [webhooks.backoff(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
     assert webhooks.backoff(20) == timedelta(hours=6)
     assert choices.WEBHOOK_FAILED == "failed"
+
+
+def test_a_complaint_escalation_message_calls_the_unit_a_unit(demo, receiver):
+    # "12-03" alone reads like 3 December: the message says it is the unit (房号).
+    from server import complaints
+
+    from .support.complaints import take
+
+    _hook(demo, f"{receiver.url}/cgi-bin/webhook/send?key=abc", preset="wecom")
+    c = take(demo, unit="12-03", content="电梯异响")
+    complaints.escalate_due(c.due_at + timedelta(minutes=1))
+    db.session.commit()
+    webhooks.deliver_pending()
+    text = receiver.requests[0]["body"]["markdown"]["content"]
+    assert "投诉升级 Complaint escalated" in text and "房号 Unit: 12-03" in text and "电梯异响" in text, text

@@ -103,6 +103,9 @@ class ComplaintDetailSchema(ComplaintSchema):
     patrols = fields.Dict(metadata={"description": "the place's recent patrol visits and findings"})
     photos_missing = fields.List(fields.String(), metadata={"description": "photo ids named but not uploaded yet"})
     patrolled_as_fine = fields.Dict(allow_none=True, metadata={"description": "the last patrol within COMPLAINT_FINE_DAYS marked the item OK"})
+    task = fields.Dict(allow_none=True, metadata={"description": "the linked repair task: id, state, due_at, due_local, overdue"})
+    finding = fields.Dict(allow_none=True, metadata={
+        "description": "the patrol finding it is about (named when taken, else the linked task's): id, observed_local, category, severity, description, item_id, item_text_zh/en"})
 
 
 class ComplaintListArgs(PageArgs):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .. import audit, photos, policy, sealing, webhooks
+from .. import audit, checklists, photos, policy, sealing, webhooks
 from .. import choices as C
 from ..changes import record_change
 from ..extensions import db
@@ -153,6 +153,17 @@ def _check_place(site_id: int, checkpoint_id, finding_id, visit_id) -> tuple[int
     return checkpoint_id, task_id
 
 
+def _check_item(site_id: int, checkpoint_id: int | None, item_id: str | None) -> None:
+    """A complaint names a checklist item of its place's own checklist (the patrolled-as-fine signal compares them)."""
+    if not item_id:
+        return
+    if checkpoint_id is None:
+        raise Invalid.field("item_id", "a checklist item needs the checkpoint it belongs to")
+    kind = db.session.get(Checkpoint, checkpoint_id).kind
+    if item_id not in checklists.kind_item_ids(site_id, kind):
+        raise Invalid.field("item_id", "not an item of this checkpoint's checklist")
+
+
 def unit_checkpoint(site_id: int, unit: str) -> int | None:
     """A unit maps to its checkpoint when one has that unit (a vacant unit) — the complaint's place."""
     if not unit:
@@ -189,6 +200,7 @@ def receive(site: Site, *, actor: User, channel: str, complainant: str, content:
         raise Invalid.field("received_at", "is in the future")
     checkpoint_id = checkpoint_id or unit_checkpoint(site.id, unit)
     checkpoint_id, task_id = _check_place(site.id, checkpoint_id, finding_id, visit_id)
+    _check_item(site.id, checkpoint_id, item_id)
     month = month_of(received_at, site.timezone)
     # Refuse a photo that is not this person's to link before anything is written (the claim itself needs the id).
     for pid in dict.fromkeys(photo_ids or ()):

@@ -11,7 +11,8 @@ from sqlalchemy import and_, func, or_, select
 from .. import checklists
 from .. import choices as C
 from ..extensions import db
-from ..models import AuditEvent, Checkpoint, Complaint, Department, Finding, ItemResult, Photo, ReturnVisit, Site, User, Visit, utcnow
+from ..models import AuditEvent, Checkpoint, Complaint, Department, Finding, ItemResult, Photo, ReturnVisit, Site, Task, User, Visit, utcnow
+from ..tasks import is_overdue as task_overdue
 from ..timeutil import local_minute, to_local
 from .process import open_duplicates
 from .rules import day_ending_at
@@ -89,7 +90,24 @@ def complaint_detail(c: Complaint) -> dict:
         select(Photo.id).where(Photo.complaint_id == c.id, Photo.status != C.PHOTO_RECEIVED).order_by(Photo.id)
     ).scalars()) if c.photo_ids else []
     out["patrolled_as_fine"] = patrolled_as_fine(c)
+    out.update(linked_records(c, db.session.get(Site, c.site_id).timezone))
     return out
+
+
+def linked_records(c: Complaint, tz: str) -> dict:
+    """The repair task and the patrol finding the complaint is linked to, as its page shows them
+    (the finding named when it was taken, else the linked task's own)."""
+    task = db.session.get(Task, c.task_id) if c.task_id else None
+    finding_id = c.finding_id or (task.finding_id if task else None)
+    finding = db.session.get(Finding, finding_id) if finding_id else None
+    text = (checklists.item_texts(c.site_id, [finding.item_id]).get(finding.item_id) if finding and finding.item_id else None) or {}
+    return {
+        "task": {"id": task.id, "state": task.state, "due_at": task.due_at, "due_local": local_minute(task.due_at, tz),
+                 "overdue": task_overdue(task)} if task else None,
+        "finding": {"id": finding.id, "observed_at": finding.observed_at, "observed_local": local_minute(finding.observed_at, tz),
+                    "category": finding.category, "severity": finding.severity, "description": finding.description,
+                    "item_id": finding.item_id, "item_text_zh": text.get("zh", ""), "item_text_en": text.get("en", "")} if finding else None,
+    }
 
 
 def return_visit_dict(v: ReturnVisit, names: dict) -> dict:

@@ -136,6 +136,31 @@ export function partsOf(iso, zone = siteZone()) {
   return { y: Number(p.year), m: Number(p.month), d: Number(p.day), hh: p.hour.padStart(2, '0').replace(/^24$/, '00'), mm: p.minute.padStart(2, '0') };
 }
 
+/**
+ * The instant a wall-clock time typed in a datetime-local input ("2026-12-08T10:00") names on a
+ * zone's clock (the site's by default), whatever the browser's own zone; null if not a time.
+ * The offset is read at the guess and read again, so a time near a clock change lands right.
+ */
+export function zonedInstant(text, zone = siteZone()) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(text || '');
+  if (!m) return null;
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+  let at = wall;
+  for (let i = 0; i < 2; i += 1) {
+    const p = partsOf(new Date(at), zone);
+    at += wall - Date.UTC(p.y, p.m - 1, p.d, Number(p.hh), Number(p.mm));
+  }
+  return new Date(at);
+}
+
+/** An instant as a datetime-local input's value on a zone's clock ("2026-12-08T10:00"). */
+export function zonedInputValue(iso, zone = siteZone()) {
+  const p = partsOf(iso, zone);
+  if (!p) return '';
+  const two = (n) => String(n).padStart(2, '0');
+  return `${p.y}-${two(p.m)}-${two(p.d)}T${p.hh}:${p.mm}`;
+}
+
 function dayText(p, withYear) {
   if (lang() === 'en') return `${p.d} ${MONTHS_EN[p.m - 1]}${withYear ? ` ${p.y}` : ''}`;
   return `${withYear ? `${p.y}年` : ''}${p.m}月${p.d}日`;

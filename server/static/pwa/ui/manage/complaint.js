@@ -1,7 +1,7 @@
 // One complaint: what the resident said, its deadline and level, the step that is next (shown only to
 // the people the policy allows it), the return visit with the script as a prompt, the place's patrols.
 import * as api from '../../api.js';
-import { fmtLocal, fmtTime as fmtWhen, pick, t } from '../../i18n.js';
+import { fmtLocal, fmtTime as fmtWhen, pick, t, zonedInputValue, zonedInstant } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
@@ -17,6 +17,8 @@ function card(id, title, ...children) {
 }
 const errorBox = (id) => h('p', { class: 'error', id, role: 'alert' });
 const area = (id, label, attrs = {}) => h('div', { class: 'field' }, h('label', { for: id }, label), h('textarea', { id, rows: 3, maxlength: 5000, ...attrs }));
+// What people typed in a textarea keeps its line breaks: as text, in a block that wraps at them.
+const typed = (id, text) => h('div', { class: 'typed', id }, text);
 const input = (id, label, attrs = {}) => h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { id, type: 'text', ...attrs }));
 
 export async function render(container, { params }, ctx) {
@@ -46,7 +48,7 @@ export async function render(container, { params }, ctx) {
           t('cmp_fine_signal', { when: fmtTime(c.patrolled_as_fine.scanned_at), who: c.patrolled_as_fine.user_name, d: c.patrolled_as_fine.days_before }))
         : null,
       h('dl', { class: 'summary desk-summary' },
-        h('dt', {}, t('cmp_content')), h('dd', { id: 'cmp-content' }, c.content),
+        h('dt', {}, t('cmp_content')), h('dd', {}, typed('cmp-content', c.content)),
         h('dt', {}, t('cmp_complainant')), h('dd', {}, c.complainant, c.unit ? ` · ${c.unit}` : ''),
         c.contact ? [h('dt', {}, t('cmp_contact')), h('dd', { id: 'cmp-contact' }, c.contact)] : null,
         h('dt', {}, t('checkpoint')), h('dd', { id: 'cmp-place' }, pick(c, 'checkpoint_name') || '—', c.item_id ? ` · ${pick(c, 'item_text') || c.item_id}` : ''),
@@ -55,15 +57,16 @@ export async function render(container, { params }, ctx) {
         h('dt', {}, t('due_label')), h('dd', { id: 'cmp-due', title: c.due_local }, dueText(c.due_day, c.due_local, c.timezone)),
         c.department_id ? [h('dt', {}, t('desk_department')), h('dd', {}, deptName(c.department_id))] : null,
         c.handler_id ? [h('dt', {}, t('cmp_handler')), h('dd', { id: 'cmp-handler' }, c.handler_name)] : null,
-        c.validity_reason ? [h('dt', {}, t('cmp_reason')), h('dd', { id: 'cmp-reason' }, c.validity_reason)] : null,
-        c.cause ? [h('dt', {}, t('cmp_cause')), h('dd', {}, c.cause)] : null,
-        c.solution ? [h('dt', {}, t('cmp_solution')), h('dd', { id: 'cmp-solution' }, c.solution)] : null,
+        c.validity_reason ? [h('dt', {}, t('cmp_reason')), h('dd', {}, typed('cmp-reason', c.validity_reason))] : null,
+        c.cause ? [h('dt', {}, t('cmp_cause')), h('dd', {}, typed('cmp-cause-text', c.cause))] : null,
+        c.solution ? [h('dt', {}, t('cmp_solution')), h('dd', {}, typed('cmp-solution', c.solution))] : null,
         c.accepted_by_name ? [h('dt', {}, t('cmp_signed_by')), h('dd', {}, c.accepted_by_name)] : null,
-        c.reply_text ? [h('dt', {}, t('cmp_reply')), h('dd', { id: 'cmp-reply-text' }, c.reply_text,
+        c.reply_text ? [h('dt', {}, t('cmp_reply')), h('dd', {}, typed('cmp-reply-text', c.reply_text),
           c.reply_channel === 'letter' ? h('a', { class: 'btn', id: 'cmp-letter', href: `/api/complaints/${c.id}/letter.pdf`, target: '_blank', rel: 'noopener' }, t('cmp_letter_pdf')) : null)] : null,
         c.return_due_local ? [h('dt', {}, t('cmp_return_due')), h('dd', { id: 'cmp-return-due', title: c.return_due_local }, dueText(c.return_due_day, c.return_due_local, c.timezone),
           c.return_scheduled_at ? ` · ${t('cmp_agreed_time')} ${fmtTime(c.return_scheduled_at)}` : '')] : null),
       photos(c),
+      links(c, may, reload),
       nextStep(c, may, depts, people, reload),
       returnVisits(c),
       patrols(c),
@@ -171,7 +174,9 @@ function returnVisitForm(c, reload) {
     h('div', { class: 'checks' }, vocab.options('satisfaction').map(([v, label]) => h('label', { class: 'check', for: `cmp-visit-${v}` },
       h('input', { type: 'radio', name: 'cmp-visit-result', value: v, id: `cmp-visit-${v}` }), label))));
   const chosen = () => document.querySelector('input[name="cmp-visit-result"]:checked')?.value;
-  const when = h('input', { type: 'datetime-local', id: 'cmp-visit-at' });
+  // Typed and shown on the site's clock, whatever the browser's own timezone.
+  const when = h('input', { type: 'datetime-local', id: 'cmp-visit-at', min: zonedInputValue(new Date(), zone),
+    value: c.return_scheduled_at ? zonedInputValue(c.return_scheduled_at, zone) : undefined });
   return card('cmp-visit', t('cmp_visit'),
     h('details', { class: 'prompt', id: 'cmp-visit-script', open: true },
       h('summary', {}, t('cmp_script_title')),
@@ -189,9 +194,63 @@ function returnVisitForm(c, reload) {
     }, reload),
     h('div', { class: 'field' }, h('label', { for: 'cmp-visit-at' }, t('cmp_agree_time')), when),
     writeButton({ class: 'btn', id: 'cmp-visit-schedule' }, t('cmp_agree_save'), err, () => {
-      if (!when.value) throw new Error(t('cmp_agree_time'));
-      return api.post(`/api/complaints/${c.id}/return-visits/schedule`, { at: new Date(when.value).toISOString() });
+      const at = zonedInstant(when.value, zone);
+      if (!at) throw new Error(t('cmp_agree_time'));
+      return api.post(`/api/complaints/${c.id}/return-visits/schedule`, { at: at.toISOString() });
     }, reload));
+}
+
+/**
+ * What the complaint is linked to: the patrol finding and the repair task, and, for those who
+ * may (complaint.assign), linking an open repair task of its place (POST …/task). A task comes
+ * from a patrol finding; a complaint does not open one.
+ */
+function links(c, may, reload) {
+  const { task, finding } = c;
+  const rows = [];
+  if (finding) {
+    rows.push(h('dt', {}, t('cmp_linked_finding')), h('dd', { id: 'cmp-link-finding' },
+      [fmtLocal(finding.observed_local), vocab.label('categories', finding.category), pick(finding, 'item_text'), finding.description].filter(Boolean).join(' · ')));
+  }
+  if (task) {
+    const title = t('task_title', { id: task.id });
+    rows.push(h('dt', {}, t('cmp_linked_task')), h('dd', { id: 'cmp-link-task', 'data-task': task.id },
+      policy.can('desk.open', { siteId: c.site_id }) ? h('a', { href: `#/manage/tasks/${task.id}` }, title) : title,
+      ' · ', h('span', { class: `badge state-${task.state}` }, vocab.label('task_states', task.state)),
+      ` · ${t('due', { d: fmtLocal(task.due_local) })}`,
+      task.overdue ? [' ', h('span', { class: 'badge major' }, t('overdue'))] : null));
+  }
+  const linking = may('complaint.assign') && c.checkpoint_id ? linkTask(c, reload) : null;
+  if (!rows.length && !linking) return null;
+  return card('cmp-links', t('cmp_links'),
+    rows.length ? h('dl', { class: 'summary desk-summary' }, rows) : h('p', { class: 'hint', id: 'cmp-no-links' }, t('cmp_no_links')),
+    linking);
+}
+
+/** Link one of the open repair tasks of the complaint's place (the list loads with the card). */
+function linkTask(c, reload) {
+  const err = errorBox('cmp-link-error');
+  const sel = h('select', { id: 'cmp-link-task-pick' }, h('option', { value: '' }, t('loading')));
+  const save = writeButton({ class: 'btn', id: 'cmp-link-task-save' }, t('cmp_link_save'), err, () => {
+    if (!sel.value) throw new Error(t('cmp_pick_task'));
+    return api.post(`/api/complaints/${c.id}/task`, { task_id: Number(sel.value) });
+  }, reload);
+  const box = h('div', { id: 'cmp-link-task-box' },
+    h('div', { class: 'field' }, h('label', { for: 'cmp-link-task-pick' }, t('cmp_link_task')), sel), err, save);
+  const open = ['open', 'assigned', 'in_progress', 'done'];
+  api.get(`/api/tasks/${qs({ site_id: c.site_id, checkpoint_id: c.checkpoint_id, state: open, per_page: 100 })}`).then((res) => {
+    const tasks = (res.items || []).filter((x) => x.id !== c.task_id);
+    box.dataset.loaded = String(tasks.length);
+    if (!tasks.length) {
+      // Already linked, and nothing else to link: the link above says it all.
+      box.replaceChildren(c.task_id ? '' : h('p', { class: 'hint', id: 'cmp-no-open-tasks' }, t('cmp_no_open_tasks')));
+      return;
+    }
+    sel.replaceChildren(h('option', { value: '' }, t('cmp_pick_task')), ...tasks.map((x) => h('option', { value: x.id },
+      [t('task_title', { id: x.id }), vocab.label('task_states', x.state), fmtWhen(x.finding?.observed_at, { zone }),
+        x.finding?.description || vocab.label('categories', x.finding?.category)].filter(Boolean).join(' · '))));
+  }).catch((e) => { err.textContent = e.message; });
+  return box;
 }
 
 function returnVisits(c) {

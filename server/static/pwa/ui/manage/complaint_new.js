@@ -13,6 +13,7 @@ import { AREA, cmpnav } from './complaints_nav.js';
 export function render(container, route, ctx) {
   return siteScreen(container, { ...AREA('complaint.receive'), nav: cmpnav('complaints/new'), path: 'complaints/new', title: t('cmp_new_title') }, { ...route, ctx }, async (box, siteId) => {
     const cps = (await fetchAll(`/api/checkpoints/${qs({ site_id: siteId })}`)).filter((c) => c.active !== false);
+    const itemField = itemPicker(siteId, cps);
     // One id per form: pressing Save twice (or again after a lost answer) takes the complaint once.
     const clientId = uuid();
     const err = h('p', { class: 'error', id: 'cmp-error', role: 'alert' });
@@ -29,6 +30,7 @@ export function render(container, route, ctx) {
       h('div', { class: 'filter-grid' },
         textField('cmp-unit', 'unit', t('cmp_unit'), '', { maxlength: 64, placeholder: t('cmp_unit_hint') }),
         select('cmp-checkpoint', t('checkpoint'), [['', t('cmp_no_place')], ...cps.map((c) => [c.id, `${pick(c)} (${c.short_code})`])], '', { name: 'checkpoint_id' })),
+      itemField,
       field('cmp-content', 'content', t('cmp_content'), h('textarea', { id: 'cmp-content', rows: 4, maxlength: 5000, required: true })),
       field('cmp-photo-files', 'photo_ids', t('cmp_photos'), h('input', { type: 'file', id: 'cmp-photo-files', accept: 'image/jpeg,image/png,image/webp', multiple: true })),
       textField('cmp-contact', 'contact', t('cmp_contact'), '', { maxlength: 200, autocomplete: 'off' }),
@@ -51,6 +53,7 @@ export function render(container, route, ctx) {
     };
     form.querySelector('#cmp-unit').addEventListener('change', checkDupes);
     form.querySelector('#cmp-checkpoint').addEventListener('change', checkDupes);
+    form.querySelector('#cmp-checkpoint').addEventListener('change', (e) => itemField.show(e.target.value));
     // Each picked file gets its id once, so a retried save uploads it again under the same id (idempotent).
     let picked = [];
     form.querySelector('#cmp-photo-files').addEventListener('change', (e) => {
@@ -81,6 +84,7 @@ export function render(container, route, ctx) {
       };
       if (val('cmp-reply-channel')) body.reply_channel = val('cmp-reply-channel');
       if (val('cmp-checkpoint')) body.checkpoint_id = Number(val('cmp-checkpoint'));
+      if (val('cmp-checkpoint') && val('cmp-item')) body.item_id = val('cmp-item');
       try {
         body.photo_ids = await uploadPhotos();
         const saved = await api.post('/api/complaints/', body);
@@ -94,4 +98,39 @@ export function render(container, route, ctx) {
     });
     box.append(dupes, form);
   });
+}
+
+/**
+ * The checklist item the complaint is about, from the chosen checkpoint's own checklist in the
+ * reader's language (optional; hidden until a checkpoint is chosen). Naming it lets the complaint
+ * be compared with the last patrol of that item (the patrolled-as-fine signal).
+ * `show(checkpointId, itemId)` fills it for a checkpoint and picks an item.
+ */
+function itemPicker(siteId, cps) {
+  const sel = h('select', { id: 'cmp-item', name: 'item_id', 'aria-describedby': 'cmp-item-hint' });
+  const box = h('div', { class: 'field', id: 'cmp-item-field', hidden: true },
+    h('label', { for: 'cmp-item' }, t('cmp_item')), sel,
+    h('p', { class: 'hint', id: 'cmp-item-hint' }, t('cmp_item_hint')),
+    h('div', { class: 'error field-error', 'data-error-for': 'item_id' }));
+  let lists = null; // the site's checklists, fetched once, when first needed
+  let asked = 0;
+  box.show = async (checkpointId, itemId = '') => {
+    const ask = ++asked;
+    const cp = cps.find((c) => String(c.id) === String(checkpointId));
+    sel.replaceChildren();
+    box.hidden = true;
+    if (!cp) return;
+    try {
+      lists ||= await api.get(`/api/sites/${siteId}/checklists/`);
+    } catch {
+      return; // the item is optional: without the checklist the complaint is still taken
+    }
+    if (ask !== asked) return; // another checkpoint was chosen meanwhile
+    const items = lists.find((v) => v.kind === cp.kind)?.body?.items || [];
+    if (!items.length) return;
+    sel.replaceChildren(...[['', t('cmp_no_item')], ...items.map((i) => [i.id, pick(i.text)])]
+      .map(([v, text]) => h('option', { value: v, selected: v === itemId }, text)));
+    box.hidden = false;
+  };
+  return box;
 }

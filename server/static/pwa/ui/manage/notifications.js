@@ -43,7 +43,8 @@ function text(n, cps) {
   if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
   if (x.due_local && n.kind !== 'extension_requested') parts.push(t('due', { d: fmtLocal(x.due_local) }));
   if (n.task_id) parts.push(t('task_title', { id: n.task_id }));
-  if (n.kind === 'complaint_escalated') parts.push(d.unit || '', d.content || '', vocab.label('escalation_levels', d.level), t('due', { d: complaintDue(n) }));
+  // A unit such as "12-03" reads like a date unless it is called a unit.
+  if (n.kind === 'complaint_escalated') parts.push(d.unit ? t('cp_unit_n', { u: d.unit }) : '', d.content || '', vocab.label('escalation_levels', d.level), t('due', { d: complaintDue(n) }));
   return parts.filter(Boolean).join(' · ');
 }
 
