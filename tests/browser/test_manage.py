@@ -430,3 +430,36 @@ def test_notices_name_their_place_in_the_readers_language(live_server, browser, 
     page.wait_for_selector(major)
     assert "一楼大堂" in page.inner_text(major) and "8楼" in page.inner_text(escalated)
     clean(page)
+
+
+def test_the_desks_date_filters_mean_the_sites_days_whatever_the_browsers_timezone(live_server, browser, report, seeded):
+    from .app_driver import login as log_in
+    from .conftest import new_context
+
+    report("F03", "floor.lights_doors_windows", "走廊灯不亮")
+    now = datetime.now(timezone.utc)
+    site_day = now.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    # A browser whose own day of that date leaves out this moment (it starts after it, or
+    # ends before it): a manager travelling, or a laptop set to another zone.
+    zone = "Pacific/Kiritimati" if 12 <= now.hour < 16 else "Etc/GMT+12"
+    page = new_context(browser, live_server, timezone_id=zone).new_page()
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto("/")
+    log_in(page, "supervisor")
+    site = seeded_site_id(seeded)
+    for screen in ("manage/findings", "manage/tasks"):
+        page.goto(f"/#/{screen}?site={site}&from={site_day}&to={site_day}")
+        wait_ready(page, screen.replace("/", "-"))
+        page.wait_for_function("() => /共 \\d+ 条/.test(document.getElementById('app').innerText)")
+        text = page.inner_text("#app")
+        assert "共 1 条" in text and "走廊灯不亮" in text, (screen, zone, text[:300])
+
+
+def seeded_site_id(seeded) -> int:
+    from server.extensions import db
+    from server.models import Site
+
+    with seeded.app_context():
+        site_id = db.session.execute(select(Site.id)).scalars().first()
+        db.session.remove()
+    return site_id

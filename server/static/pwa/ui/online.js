@@ -1,7 +1,7 @@
 // Shared pieces of the screens that work against the server (the desk and the archive): which
 // site, the screen frame, online-only loading with its messages, forms, filters, paged lists.
 import * as api from '../api.js';
-import { fieldReason, pick, reason, t } from '../i18n.js';
+import { fieldReason, pick, reason, siteZone as chosenSiteZone, t, zonedInstant } from '../i18n.js';
 import * as policy from '../policy.js';
 import * as store from '../store.js';
 import { clear, h } from './dom.js';
@@ -149,10 +149,13 @@ export function qs(params) {
 }
 
 /** A date typed in a date input (the phone's own day) as the ISO instant the API wants. */
-export function dayStart(value, plusDays = 0) {
+export function dayStart(value, plusDays = 0, siteId = null) {
   if (!value) return '';
+  // The site's day, whatever the viewer's own timezone (a manager elsewhere, a laptop on UTC):
+  // "from 1 December" means from midnight at the site, as every date on the desk does.
   const [y, m, d] = value.split('-').map(Number);
-  return new Date(y, m - 1, d + plusDays).toISOString();
+  const day = new Date(Date.UTC(y, m - 1, d + plusDays)).toISOString().slice(0, 10);
+  return zonedInstant(`${day}T00:00`, siteZone(siteId) || chosenSiteZone()).toISOString();
 }
 
 /** Append children, skipping the null and false that conditional parts leave (append() would print them). */

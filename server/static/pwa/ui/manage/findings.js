@@ -23,8 +23,8 @@ export function render(container, route, ctx) {
       category: query.category || '',
       severity: query.severity || '',
       dealt_on_spot: query.spot === YES ? 'true' : query.spot === NO ? 'false' : '',
-      from: dayStart(query.from),
-      to: dayStart(query.to, 1),
+      from: dayStart(query.from, 0, siteId),
+      to: dayStart(query.to, 1, siteId),
     };
     const list = pagedList({
       name: 'finding',

@@ -12,7 +12,7 @@ export function render(container, route, ctx) {
   const { query } = route;
   return siteScreen(container, { ...DESK, nav: subnav('manage/residents'), path: 'manage/residents', title: t('desk_residents_title') }, { ...route, ctx }, async (box, siteId) => {
     box.append(filterForm(query, siteId, ctx));
-    const args = { site_id: siteId, from: dayStart(query.from), to: dayStart(query.to, 1) };
+    const args = { site_id: siteId, from: dayStart(query.from, 0, siteId), to: dayStart(query.to, 1, siteId) };
     const list = pagedList({
       name: 'resident-note',
       perPage: PER_PAGE,

@@ -26,8 +26,8 @@ function apiArgs(siteId, q) {
     assignee_id: q.assignee || '',
     checkpoint_kind: q.kind || '',
     extension: q.extension === EXTENSION.PENDING ? EXTENSION.PENDING : '',
-    from: dayStart(q.from),
-    to: dayStart(q.to, 1),
+    from: dayStart(q.from, 0, siteId),
+    to: dayStart(q.to, 1, siteId),
   };
 }
 
