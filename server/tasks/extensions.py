@@ -36,6 +36,7 @@ def request_extension(task: Task, *, actor: User, requested_due_at: datetime, re
     db.session.flush([ext])
     audit.record("extension", ext.id, "requested", actor_id=actor.id, site_id=task.site_id, data={"task_id": task.id, "requested_due_at": requested_due_at.isoformat(), "previous_due_at": task.due_at.isoformat(), "reason": reason})
     notify(site_recipients(task.site_id, "extension.decide"), site_id=task.site_id, kind=C.NOTIFY_EXTENSION_REQUESTED, dedupe_key=f"extension:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id})
+    changed(task)  # phones show the request on the task (pull: the task's latest extension)
     return ext
 
 
@@ -58,7 +59,7 @@ def decide_extension(ext: Extension, *, actor: User, approve: bool, note: str = 
         task.due_at = ext.requested_due_at
         db.session.flush()
         event(task, "due_changed", actor, {"from": before.isoformat(), "to": task.due_at.isoformat(), "extension_id": ext.id})
-        changed(task)
+    changed(task)  # approved or not, phones show the decision on the task
     db.session.flush()
     notify([ext.requested_by], site_id=task.site_id, kind=C.NOTIFY_EXTENSION_DECIDED, dedupe_key=f"extension-decided:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id, "state": ext.state})
     return ext
