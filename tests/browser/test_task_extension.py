@@ -1,5 +1,5 @@
 """Asking for more time (延期): from the phone's task screen, offline too, and the decision
-coming back."""
+coming back; on the desk, a decided request no longer reads as one waiting for a manager."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from server.models import Extension, Task, User
+from server.models import Checkpoint, Extension, Task, User
 
 from .app_driver import installed_app, rows, shot, until, wait_outbox
-from .desk_driver import Api
+from .desk_driver import Api, clean, open_as
 from .test_live_task import SYNC, my_task_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("dispose_db_connections")]
@@ -137,3 +137,44 @@ def test_a_request_the_server_refuses_says_why_on_the_task_screen(live_server, l
     assert page.get_attribute("#task-ext-state", "data-state") == "pending"
     shot(page, "task_extension_refused_by_server")
 
+
+def test_decided_extension_requests_stop_reading_as_waiting_in_every_managers_feed(live_server, browser, query):
+    """The manager approves one request and rejects another on the desk's task page; the
+    requests' notices are then read and say how they were decided."""
+    supervisor = Api(live_server, "supervisor")
+    patroller = Api(live_server, "patroller")
+    ids = []
+    for code, text in (("F04", "走廊灯坏了"), ("F06", "地砖破损")):
+        cp = query(lambda s, code=code: s.execute(select(Checkpoint.id).where(Checkpoint.short_code == code)).scalar_one())
+        task_id = patroller.post("/api/findings/", {"checkpoint_id": cp, "item_id": "floor.lights_doors_windows", "description": text})["task_id"]
+        due = query(lambda s, t=task_id: s.get(Task, t).due_at)
+        supervisor.post(f"/api/tasks/{task_id}/extensions", {"requested_due_at": (due + timedelta(days=3)).isoformat() + "Z", "reason": "配件需要订货"})
+        ids.append(task_id)
+
+    page = open_as(browser, live_server, "manager")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"/#/manage/tasks/{ids[0]}")
+    page.wait_for_selector("#ext-approve")
+    page.click("#ext-approve")
+    until(page, "() => document.querySelector('li.ext-approved')", "approved on screen")
+    page.goto(f"/#/manage/tasks/{ids[1]}")
+    page.wait_for_selector("#ext-reject")
+    page.fill("#ext-note", "本周内完成")
+    page.click("#ext-reject")
+    until(page, "() => document.querySelector('li.ext-rejected')", "rejected on screen")
+
+    page.goto("/#/manage/notifications")
+    page.wait_for_selector("#notif-list .notif[data-kind='extension_requested']")
+    requests = page.locator("#notif-list .notif[data-kind='extension_requested']")
+    assert requests.count() == 2
+    assert page.locator("#notif-list .notif.unread[data-kind='extension_requested']").count() == 0
+    texts = [requests.nth(i).inner_text() for i in range(2)]
+    assert all("延期申请（已处理）" in x and "延期申请待审批" not in x for x in texts), texts
+    assert any("已批准（演示经理 Demo manager）" in x for x in texts)
+    assert any("已驳回（演示经理 Demo manager）" in x and "本周内完成" in x for x in texts)
+    shot(page, "manage_notifications_extensions_decided")
+    page.click("#bar .lang")
+    page.wait_for_selector("#notif-list .notif[data-decided='true']")
+    assert "Extension request (decided)" in page.inner_text("#notif-list")
+    shot(page, "manage_notifications_extensions_decided_en")
+    clean(page)
