@@ -200,6 +200,17 @@ def mark_read(user_id: int, ids: list[int] | None = None) -> int:
     return db.session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
 
 
+def settle(task_id: int, dedupe_key: str, kind: str) -> int:
+    """Notices of `kind` about a task under `dedupe_key` that asked for something now done (an
+    extension decided): marked read for everyone they went to, so nobody's feed keeps them as
+    a to-do. Returns how many were still unread."""
+    stmt = (update(Notification)
+            .where(Notification.task_id == task_id, Notification.dedupe_key == dedupe_key, Notification.kind == kind,
+                   Notification.read_at.is_(None))
+            .values(read_at=utcnow()).execution_options(synchronize_session=False))
+    return db.session.execute(stmt).rowcount
+
+
 # --- readable details -------------------------------------------------------------------
 
 

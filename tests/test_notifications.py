@@ -260,3 +260,49 @@ def task_due_local(task, site, at=None) -> str:
     from server.timeutil import to_local
 
     return to_local(at or task.due_at, site.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def test_a_decided_extension_is_no_longer_a_to_do_and_its_decision_reaches_the_asker_and_the_assignee(demo, as_role):
+    """One request approved, another rejected, by one of two managers: both requests' notices
+    are read in both managers' feeds and say how they were decided; each decision goes to who
+    asked (the supervisor) and to the assignee (the patroller), and only once to an assignee
+    who asked themselves."""
+    from .support.ids import iso
+
+    _second_supervisor_and_manager(demo)
+    mgr2 = as_role("mgr2")
+    patroller = user("patroller")
+    asked = []
+    for code in ("F01", "F02"):
+        _, task = finding(demo, code)
+        as_role("supervisor").post(f"/api/tasks/{task.id}/assign", json={"assignee_id": patroller.id})
+        r = as_role("supervisor").post(f"/api/tasks/{task.id}/extensions", json={"requested_due_at": iso(task.due_at + 3 * DAY), "reason": "等零件"})
+        assert r.status_code == 201, r.get_json()
+        asked.append(r.get_json())
+    assert mgr2.get("/api/notifications/unread-count").get_json()["unread"] == 2
+    manager = as_role("manager")
+    assert manager.post(f"/api/tasks/extensions/{asked[0]['id']}/decision", json={"approve": True}).status_code == 200
+    assert manager.post(f"/api/tasks/extensions/{asked[1]['id']}/decision", json={"approve": False, "note": "本周完成"}).status_code == 200
+
+    for feed_of in (manager, mgr2):
+        items = [n for n in feed_of.get("/api/notifications/").get_json()["items"] if n["kind"] == choices.NOTIFY_EXTENSION_REQUESTED]
+        assert len(items) == 2 and all(n["read_at"] for n in items), items
+        assert sorted(n["details"]["extension"]["state"] for n in items) == ["approved", "rejected"]
+        assert feed_of.get("/api/notifications/unread-count").get_json()["unread"] == 0
+
+    def decisions(client):
+        return sorted(n["details"]["extension"]["state"] for n in client.get("/api/notifications/").get_json()["items"]
+                      if n["kind"] == choices.NOTIFY_EXTENSION_DECIDED)
+
+    assert decisions(as_role("supervisor")) == ["approved", "rejected"]
+    assert decisions(as_role("patroller")) == ["approved", "rejected"]
+    assert decisions(as_role("sup2")) == []
+
+    # The assignee asks for themselves: one decision notice, not two.
+    _, task = finding(demo, "F03")
+    as_role("supervisor").post(f"/api/tasks/{task.id}/assign", json={"assignee_id": patroller.id})
+    mine = as_role("patroller").post(f"/api/tasks/{task.id}/extensions", json={"requested_due_at": iso(task.due_at + DAY), "reason": "下雨"}).get_json()
+    manager.post(f"/api/tasks/extensions/{mine['id']}/decision", json={"approve": True})
+    about = [n for n in as_role("patroller").get("/api/notifications/").get_json()["items"]
+             if n["kind"] == choices.NOTIFY_EXTENSION_DECIDED and n["task_id"] == task.id]
+    assert len(about) == 1

@@ -129,3 +129,85 @@ def test_failed_verification_reopens_the_task(open_task):
     assert result["status"] == "applied", result
     assert db.session.get(Task, task.id).state == choices.TASK_IN_PROGRESS
     assert db.session.execute(select(func.count()).select_from(Photo).where(Photo.task_id == task.id)).scalar() == 3
+
+
+# --- asking for more time from the phone (task.extend) ---------------------------------------
+
+
+def extend_mutation(phone: Phone, task: Task, days: int = 3, reason: str = "等配件 waiting for parts") -> dict:
+    return phone.mutation("task.extend", {"task_id": task.id, "requested_due_at": iso(task.due_at + timedelta(days=days)), "reason": reason})
+
+
+def test_the_assignee_asks_for_more_time_offline_once_and_the_phone_learns_the_decision(open_task, as_role):
+    """A patroller assigned the task asks from the phone (queued offline, resent after a lost
+    answer): one request, waiting for a manager; the phone's pull carries it on the task, then
+    the manager's refusal with its reason, and the due date stays."""
+    phone, task = open_task
+    due = task.due_at
+    ask = extend_mutation(phone, task)
+    (first,) = phone.push_ok([ask])
+    assert first["status"] == "applied", first
+    assert first["result"]["extension_state"] == "pending"
+    (again,) = phone.push_ok([copy.deepcopy(ask)])  # the answer was lost: sent again
+    assert again["status"] == "duplicate" and again["result"] == first["result"]
+    history = as_role("manager").get(f"/api/tasks/{task.id}/extensions").get_json()
+    assert [(e["state"], e["reason"]) for e in history] == [("pending", "等配件 waiting for parts")]
+    assert history[0]["requested_by"] == user_id("patroller")
+
+    pulled = phone.pull_all(limit=500)[("task", str(task.id))]
+    assert pulled["extension"]["state"] == "pending"
+    assert pulled["extension"]["requested_due_at"] == iso(due + timedelta(days=3))
+    assert pulled["due_at"] == iso(due)
+
+    r = as_role("manager").post(f"/api/tasks/extensions/{first['result']['extension_id']}/decision",
+                                json={"approve": False, "note": "本周内修好 fix it this week"})
+    assert r.status_code == 200, r.get_json()
+    pulled = phone.pull_all(limit=500)[("task", str(task.id))]
+    assert (pulled["extension"]["state"], pulled["extension"]["decision_note"]) == ("rejected", "本周内修好 fix it this week")
+    assert pulled["due_at"] == iso(due)
+
+
+def test_an_approved_extension_reaches_the_phone_with_its_new_due_date(open_task, as_role):
+    phone, task = open_task
+    due = task.due_at
+    (res,) = phone.push_ok([extend_mutation(phone, task, days=10)])
+    as_role("manager").post(f"/api/tasks/extensions/{res['result']['extension_id']}/decision", json={"approve": True})
+    pulled = phone.pull_all(limit=500)[("task", str(task.id))]
+    assert pulled["extension"]["state"] == "approved"
+    assert pulled["due_at"] == pulled["extension"]["requested_due_at"] == iso(due + timedelta(days=10))
+
+
+def test_a_bad_extension_request_is_rejected_alone_and_the_rest_of_the_push_applies(open_task, as_role):
+    """No reason, a date not later, a second request while one waits, someone who is not the
+    assignee: each refused with its own code, the task moves the patroller made still apply."""
+    phone, task = open_task
+    results = phone.push_ok([
+        extend_mutation(phone, task, reason="  "),
+        extend_mutation(phone, task, days=-1),
+        phone.mutation("task.transition", {"task_id": task.id, "to": "in_progress"}),
+        extend_mutation(phone, task),
+        extend_mutation(phone, task, days=5),
+        phone.mutation("task.extend", {"task_id": task.id, "requested_due_at": "next week", "reason": "x"}),
+    ])
+    assert statuses(results) == ["rejected", "rejected", "applied", "applied", "rejected", "rejected"], results
+    assert [results[i]["code"] for i in (0, 1, 4, 5)] == ["extension_reason_required", "due_not_later", "extension_pending", "invalid_payload"]
+    assert "requested_due_at" in results[5]["details"]["fields"]
+    db.session.expire_all()
+    assert db.session.get(Task, task.id).state == choices.TASK_IN_PROGRESS
+    assert len(as_role("manager").get(f"/api/tasks/{task.id}/extensions").get_json()) == 1
+
+    # Another patroller (not the assignee) may not ask for it.
+    from server.accounts import create_user, grant
+
+    from .support.api import PASSWORD
+
+    other = create_user("patroller2", PASSWORD)
+    grant(other, task.site_id, choices.PATROLLER)
+    db.session.commit()
+    stranger = Phone(as_role("patroller2"), task.site_id)
+    (refused,) = stranger.push_ok([extend_mutation(stranger, task, days=20)])
+    assert (refused["status"], refused["code"]) == ("rejected", "forbidden")
+
+
+def user_id(username: str) -> int:
+    return db.session.execute(select(User.id).where(User.username == username)).scalar_one()

@@ -293,6 +293,29 @@ def handle_task_transition(ctx: Context, payload, observed: Observed) -> Plan:
     return Plan(call=move)
 
 
+def handle_task_extend(ctx: Context, payload, observed: Observed) -> Plan:
+    """The assignee (or a supervisor) asks for a later due date from the phone, offline too.
+
+    `requested_due_at` is a date chosen against the task's due date as the server gave it, not
+    something observed on the phone's clock, so it is not corrected by the clock offset. The
+    rules (who may, later than now, one waiting at a time, a reason) are `tasks.request_extension`'s.
+    """
+    f = Fields(payload)
+    task_id = f.int("task_id")
+    requested_due_at = f.time("requested_due_at")
+    # An empty reason is the domain's refusal (extension_reason_required), as on the web.
+    reason = f.text("reason", max_len=2000)
+    f.check()
+    task = ctx.task(task_id)
+
+    def extend() -> dict:
+        ext = tasks.request_extension(task, actor=ctx.user, requested_due_at=requested_due_at, reason=reason)
+        db.session.flush()
+        return {"task_id": task.id, "extension_id": ext.id, "extension_state": ext.state}
+
+    return Plan(call=extend)
+
+
 SIGNERS = ("fixer", "verifier", "supervisor")
 
 
@@ -390,6 +413,7 @@ HANDLERS = {
     "round.missed": handle_round_missed,
     "task.transition": handle_task_transition,
     "task.verify": handle_task_verify,
+    "task.extend": handle_task_extend,
     "complaint.receive": handle_complaint_receive,
     "resident.note": handle_resident_note,
 }

@@ -16,7 +16,7 @@ from ..changes import current_cursor
 from ..checklists import current_version
 from ..db_sqlite import start_writing
 from ..extensions import db
-from ..models import Change, ChecklistVersion, Checkpoint, Counter, Department, Finding, Membership, PatrolPlan, Photo, Site, Task, User, utcnow
+from ..models import Change, ChecklistVersion, Checkpoint, Counter, Department, Extension, Finding, Membership, PatrolPlan, Photo, Site, Task, User, utcnow
 from ..plans import plan_payloads
 from ..problems import Gone
 from ..timeutil import iso
@@ -250,6 +250,29 @@ def _finding_photos_statement(postgresql: bool):
     )
 
 
+# Every extension request of the tasks, oldest first: the phone shows the newest (a task has a
+# handful at most).
+def _extensions_statement(postgresql: bool):
+    return (
+        select(Extension.id, Extension.task_id, Extension.state, Extension.requested_due_at, Extension.previous_due_at,
+               Extension.reason, Extension.requested_by, Extension.decided_at, Extension.decision_note)
+        .where(ids_in(Extension.task_id, "task_ids", postgresql))
+        .order_by(Extension.id)
+    )
+
+
+def _latest_extensions(task_ids: list[int]) -> dict[int, dict]:
+    """The newest extension request of each task that has one, as the phone's task screen shows it."""
+    out = {}
+    for ext_id, task_id, state, due, previous, reason, by, decided_at, note in db.session.execute(
+            built("pull.extensions", _extensions_statement), {"task_ids": task_ids}):
+        out[task_id] = {
+            "id": ext_id, "state": state, "requested_due_at": iso(due), "previous_due_at": iso(previous), "reason": reason,
+            "requested_by": by, "decided_at": iso(decided_at), "decision_note": note,
+        }
+    return out
+
+
 def load_tasks(keys) -> dict:
     """Open tasks with what the phone shows; a closed task becomes a delete tombstone carrying its final state."""
     ids = _ints(keys)
@@ -262,6 +285,8 @@ def load_tasks(keys) -> dict:
     if finding_ids:
         for pid, fid in db.session.execute(built("pull.finding_photos", _finding_photos_statement), {"finding_ids": finding_ids}):
             photos.setdefault(fid, []).append(pid)
+    open_ids = [r.id for r in rows if r.state not in closed]
+    extensions = _latest_extensions(open_ids) if open_ids else {}
     out = {}
     # Unpacked: a pull at shift change builds hundreds of these, and a Row's attributes are
     # looked up by name.
@@ -280,6 +305,8 @@ def load_tasks(keys) -> dict:
             },
             "photos": photos.get(finding_id, []),
         }
+        if tid in extensions:
+            out[tid]["extension"] = extensions[tid]
     return out
 
 

@@ -10,7 +10,7 @@ from .. import audit
 from .. import choices as C
 from ..extensions import db
 from ..models import Extension, Task, User, utcnow
-from ..notifications import notify, site_recipients
+from ..notifications import notify, settle, site_recipients
 from ..problems import Conflict, Invalid
 from .state import changed, event, lock, require, require_open
 
@@ -35,8 +35,14 @@ def request_extension(task: Task, *, actor: User, requested_due_at: datetime, re
     db.session.add(ext)
     db.session.flush([ext])
     audit.record("extension", ext.id, "requested", actor_id=actor.id, site_id=task.site_id, data={"task_id": task.id, "requested_due_at": requested_due_at.isoformat(), "previous_due_at": task.due_at.isoformat(), "reason": reason})
-    notify(site_recipients(task.site_id, "extension.decide"), site_id=task.site_id, kind=C.NOTIFY_EXTENSION_REQUESTED, dedupe_key=f"extension:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id})
+    notify(site_recipients(task.site_id, "extension.decide"), site_id=task.site_id, kind=C.NOTIFY_EXTENSION_REQUESTED, dedupe_key=request_key(ext), task_id=task.id, data={"task_id": task.id, "extension_id": ext.id})
+    changed(task)  # phones show the request on the task (pull: the task's latest extension)
     return ext
+
+
+def request_key(ext: Extension) -> str:
+    """The dedupe key of the notices asking managers to decide `ext`."""
+    return f"extension:{ext.id}"
 
 
 def decide_extension(ext: Extension, *, actor: User, approve: bool, note: str = "") -> Extension:
@@ -58,7 +64,11 @@ def decide_extension(ext: Extension, *, actor: User, approve: bool, note: str = 
         task.due_at = ext.requested_due_at
         db.session.flush()
         event(task, "due_changed", actor, {"from": before.isoformat(), "to": task.due_at.isoformat(), "extension_id": ext.id})
-        changed(task)
+    changed(task)  # approved or not, phones show the decision on the task
     db.session.flush()
-    notify([ext.requested_by], site_id=task.site_id, kind=C.NOTIFY_EXTENSION_DECIDED, dedupe_key=f"extension-decided:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id, "state": ext.state})
+    # The request is no longer something to do: its notices are read for every manager they went to.
+    settle(task.id, request_key(ext), C.NOTIFY_EXTENSION_REQUESTED)
+    # The decision goes to who asked and to who has the deadline (once when that is one person).
+    told = {ext.requested_by} | ({task.assignee_id} if task.assignee_id is not None else set())
+    notify(told, site_id=task.site_id, kind=C.NOTIFY_EXTENSION_DECIDED, dedupe_key=f"extension-decided:{ext.id}", task_id=task.id, data={"task_id": task.id, "extension_id": ext.id, "state": ext.state})
     return ext

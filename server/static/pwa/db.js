@@ -600,7 +600,8 @@ export async function clearReference() {
  * Change an outbox row (its status as the server answered it). `task` ({id, state}): a task
  * move the server applied, and the state it answered; the phone's copy of the task takes
  * that state in the same transaction, so no reader sees the row sent and the task as it was
- * before the move. The next pull's copy of the task replaces it whole.
+ * before the move. ({id, extension}: a request for more time the server took, likewise.)
+ * The next pull's copy of the task replaces it whole.
  */
 export async function updateOutbox(seq, changes, task = null) {
   const d = await db();
@@ -610,7 +611,9 @@ export async function updateOutbox(seq, changes, task = null) {
   if (row) await outbox.put({ ...row, ...changes });
   if (row && task) {
     const copy = await tx.objectStore('tasks').get(task.id);
-    if (copy && copy.state !== task.state) await tx.objectStore('tasks').put({ ...copy, state: task.state });
+    if (copy && task.state !== undefined && copy.state !== task.state) await tx.objectStore('tasks').put({ ...copy, state: task.state });
+    // A request for more time: only when the copy knows none as new (a pull may have brought its decision, or a later one).
+    if (copy && task.extension && !(copy.extension?.id >= task.extension.id)) await tx.objectStore('tasks').put({ ...copy, extension: task.extension });
   }
   await tx.done;
 }

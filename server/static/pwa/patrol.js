@@ -224,6 +224,46 @@ export async function transitionTask(task, to, note = '') {
 }
 
 /**
+ * The due time moved to another day of the site's calendar (`day`, "2026-12-20"): whole days
+ * after `dueAt`, whose site-local day is `dueDay`, so it keeps its time of day there whatever
+ * the phone's own time zone (the desk does the same).
+ */
+export function laterDue(dueAt, dueDay, day) {
+  const days = Math.round((Date.parse(day) - Date.parse(dueDay)) / 86400000);
+  return new Date(Date.parse(dueAt) + days * 86400000).toISOString();
+}
+
+/**
+ * Ask for more time (task.extend): queued like any record, so it waits for signal in a basement
+ * and goes once; a manager decides it on the desk. `requestedDueAt` is on the server's clock (a
+ * day chosen against the task's due date as the server gave it), never corrected.
+ */
+export async function askForMoreTime(task, requestedDueAt, reason) {
+  await db.enqueue('task.extend', { task_id: task.id, requested_due_at: requestedDueAt, reason }, { label: 'task.extend' });
+  syncNow();
+}
+
+/**
+ * My requests for more time on a task that the phone holds: the newest one still unsent
+ * (`waiting`), and the newest one the server refused that I have not marked as seen (`refused`).
+ */
+export async function myExtensionRows(taskId) {
+  const me = store.get().me;
+  let waiting = null;
+  let refused = null;
+  for (const r of (await db.outboxAll()).sort((a, b) => a.seq - b.seq)) {
+    if (r.kind !== 'task.extend' || r.payload?.task_id !== taskId || !me || !db.ownedBy(r, me.id)) continue;
+    if (r.status === 'rejected') {
+      refused = r.seen_at ? null : r;
+    } else {
+      refused = null; // asked again since: the refusal before it is history
+      if (r.status === 'pending') waiting = r;
+    }
+  }
+  return { waiting, refused };
+}
+
+/**
  * Queue the task.verify mutation. `draft.signature_ids` maps signer → photo id of the drawn
  * signature ({verifier, fixer?, supervisor?}); those photos go pending with the record.
  */

@@ -2,7 +2,7 @@
 import * as api from './api.js';
 import * as db from './db.js';
 import * as store from './store.js';
-import { SYNC } from './vocab.js';
+import { EXTENSION, SYNC } from './vocab.js';
 
 const BATCH = 100;
 const PULL_LIMIT = 500;
@@ -151,15 +151,23 @@ async function applyResults(rows, results) {
 }
 
 /**
- * A task move the server applied, as {id, state} from its answer ({task_id, state}), else null.
+ * A task move the server applied, as {id, state} from its answer ({task_id, state}), or a
+ * request for more time it took, as {id, extension}; else null.
  * Until it is sent, the pending row shows the move (patrol.shownState); once it is sent the
  * phone's copy of the task holds the answered state until a pull brings the server's copy,
  * so the task screen never goes back to the state before the move. A rejected move leaves
  * the copy as the server last gave it.
  */
 function movedTask(row, result) {
+  if (!result || result.task_id !== row.payload?.task_id) return null;
+  if (row.kind === 'task.extend' && result.extension_id) {
+    // A request for more time the server took: the task shows it waiting for a manager until
+    // the pull brings the server's copy (which may already say how it was decided).
+    const p = row.payload;
+    return { id: result.task_id, extension: { id: result.extension_id, state: result.extension_state || EXTENSION.PENDING, requested_due_at: p.requested_due_at, reason: p.reason, requested_by: row.user_id ?? null } };
+  }
   if (row.kind !== 'task.transition' && row.kind !== 'task.verify') return null;
-  if (!result || typeof result.state !== 'string' || result.task_id !== row.payload?.task_id) return null;
+  if (typeof result.state !== 'string') return null;
   return { id: result.task_id, state: result.state };
 }
 

@@ -2,7 +2,7 @@
 // attention, and what went today. Only the logged-in person's own (a shared phone keeps the
 // others' for them). Version details are on the "about" screen.
 import * as db from '../db.js';
-import { fieldReason, fmtTime, pick, reason, t, unsentText } from '../i18n.js';
+import { fieldReason, fmtDate, fmtTime, pick, reason, t, unsentText } from '../i18n.js';
 import * as store from '../store.js';
 import { refreshCounts, syncNow } from '../sync.js';
 import * as vocab from '../vocab.js';
@@ -25,6 +25,7 @@ async function describe(row) {
   }
   if (row.kind === 'task.transition') return `${t('task_title', { id: p.task_id })} → ${vocab.label('task_states', p.to)}`;
   if (row.kind === 'task.verify') return `${t('task_title', { id: p.task_id })} · ${vocab.label('verify_results', p.result)}`;
+  if (row.kind === 'task.extend') return `${t('task_title', { id: p.task_id })} → ${fmtDate(p.requested_due_at)} · ${p.reason || ''}`;
   if (row.kind === 'round.missed') {
     const named = await Promise.all((p.reasons || []).map(async (r) => {
       const cp = await db.get('checkpoints', r.checkpoint_id);

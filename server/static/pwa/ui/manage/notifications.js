@@ -3,6 +3,7 @@ import * as api from '../../api.js';
 import * as db from '../../db.js';
 import { fmtLocal, fmtTime, pick, t } from '../../i18n.js';
 import * as vocab from '../../vocab.js';
+import { EXTENSION } from '../../vocab.js';
 import { h } from '../dom.js';
 import { act, guarded, qs, siteZone } from '../online.js';
 import { dueText, dueDayOf } from './complaints_nav.js';
@@ -34,6 +35,11 @@ function text(n, cps) {
   if (n.kind === 'extension_requested' && ext) {
     parts.push(t('desk_ext_asked', { name: ext.requested_by_name, from: fmtLocal(ext.previous_due_local), to: fmtLocal(ext.requested_due_local) }));
     parts.push(t('reason', { m: ext.reason }));
+    // Decided since: how, and by whom (the notice is no longer a request waiting).
+    if (decided(n)) {
+      parts.push(ext.decided_by_name ? t('desk_ext_decided_by', { state: vocab.label('extension_states', ext.state), name: ext.decided_by_name }) : vocab.label('extension_states', ext.state));
+      if (ext.decision_note) parts.push(t('desk_decision_note', { m: ext.decision_note }));
+    }
   }
   if (n.kind === 'extension_decided') {
     const state = ext?.state || d.state;
@@ -46,6 +52,12 @@ function text(n, cps) {
   // A unit such as "12-03" reads like a date unless it is called a unit.
   if (n.kind === 'complaint_escalated') parts.push(d.unit ? t('cp_unit_n', { u: d.unit }) : '', d.content || '', vocab.label('escalation_levels', d.level), t('due', { d: complaintDue(n) }));
   return parts.filter(Boolean).join(' · ');
+}
+
+/** An extension request whose notice is no longer a to-do: a manager has decided it. */
+function decided(n) {
+  const state = n.details?.extension?.state;
+  return n.kind === 'extension_requested' && !!state && state !== EXTENSION.PENDING;
 }
 
 /** A complaint's deadline as the complaint's page shows it: the end of its site-local day. */
@@ -88,8 +100,8 @@ export async function render(container, _route, ctx) {
     readAll.addEventListener('click', () => markRead(null));
     const row = (n) => {
       const unread = !n.read_at;
-      const title = vocab.label('notify_kinds', n.kind);
-      const li = h('li', { class: `notif ${unread ? 'unread' : ''}`, 'data-id': n.id, 'data-kind': n.kind },
+      const title = decided(n) ? t('desk_ext_request_decided') : vocab.label('notify_kinds', n.kind);
+      const li = h('li', { class: `notif ${unread ? 'unread' : ''}`, 'data-id': n.id, 'data-kind': n.kind, 'data-decided': decided(n) ? 'true' : null },
         h('p', { class: 'task-line' },
           unread ? h('span', { class: 'badge unread' }, t('desk_unread')) : null,
           h('strong', {}, title)),

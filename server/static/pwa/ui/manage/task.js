@@ -2,6 +2,7 @@
 // extensions (managers decide), cancelling with a reason, comments, and the full history.
 import * as api from '../../api.js';
 import { fmtTime as fmtAt, pick, t } from '../../i18n.js';
+import { laterDue } from '../../patrol.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { EXTENSION, SEVERITY, VERIFY } from '../../vocab.js';
@@ -220,10 +221,9 @@ function extensionsCard(task, names, ctx) {
           if (!date.value || !reason) { err.textContent = t('desk_ext_need'); return; }
           e.target.disabled = true;
           // The chosen day is a day of the site's calendar: move the due time by whole days, so
-          // it keeps its time of day there whatever the phone's own timezone.
-          const days = Math.round((Date.parse(date.value) - Date.parse(task.due_local.slice(0, 10))) / 86400000);
-          const at = new Date(Date.parse(task.due_at) + days * 86400000);
-          const done = await act(err, () => api.post(`/api/tasks/${task.id}/extensions`, { requested_due_at: at.toISOString(), reason }));
+          // it keeps its time of day there whatever the phone's own timezone (as the phone does).
+          const at = laterDue(task.due_at, task.due_local.slice(0, 10), date.value);
+          const done = await act(err, () => api.post(`/api/tasks/${task.id}/extensions`, { requested_due_at: at, reason }));
           e.target.disabled = false;
           if (done) { toast(t('desk_ext_requested_toast')); ctx.rerender(); }
         },
