@@ -173,6 +173,33 @@ export function siteZone(siteId) {
   return (store.get().me?.sites || []).find((s) => s.site_id === Number(siteId))?.timezone || undefined;
 }
 
+// The years a day may have (server/months.py FIRST_YEAR, LAST_YEAR).
+const YEARS = [2000, 2999];
+
+/**
+ * What is wrong with a range of days ('YYYY-MM-DD' from, to) before asking the server: its own
+ * rules (server/months.py: years YEARS, `to` not before `from`, at most `maxDays` days both
+ * included), in the words its refusals are translated with (err_field_*), as {field: [text]}, or null.
+ */
+export function rangeProblems(from, to, maxDays) {
+  const out = {};
+  for (const [name, day] of [['from', from], ['to', to]]) {
+    const year = Number(day.slice(0, 4));
+    if (year < YEARS[0] || year > YEARS[1]) out[name] = [t('err_field_day', { min: YEARS[0], max: YEARS[1] })];
+  }
+  if (!out.to && !out.from) {
+    if (to < from) out.to = [t('err_field_not_before_from')];
+    else if ((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000 + 1 > maxDays) out.to = [t('err_field_days_at_most', { max: maxDays })];
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** A range of days refused (here or by the server): each problem beside its date; the line `errorBox` only for what has no date. */
+export function showRangeErrors(form, errorBox, e) {
+  showFieldErrors(form, errorBox, e);
+  if (errorBox.textContent === t('desk_fix_below')) errorBox.textContent = '';
+}
+
 /** A labelled date input. */
 export function dateField(id, label, value = '', attrs = {}) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { type: 'date', id, value, ...attrs }));
