@@ -67,3 +67,46 @@ def test_a_coverage_range_over_a_year_is_said_beside_the_dates_and_the_form_stay
     clean(page)
 
 
+# --- 3. exports: a refusal is said on the form --------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_export_the_server_would_refuse_is_said_on_the_form(live_server, browser, lang):
+    page = desk(browser, live_server, "archivist", lang=lang)
+    page.goto("/#/archive/exports")
+    page.wait_for_selector("#export-form")
+    texts = {
+        "zh": ("一次最多 1099 天（含起止两天），请缩短日期范围。", "日期的年份须在 2000 到 2999 之间（写作 YYYY-MM-DD）。"),
+        "en": ("At most 1099 days at a time (both ends included): shorten the range.", "A date with a year from 2000 to 2999 (written YYYY-MM-DD)."),
+    }[lang]
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
+    page.fill("#export-from", "2020-01-01")
+    page.fill("#export-to", "2023-06-30")
+    page.click("#export-download")
+    expect(page.locator("#export-form [data-error-for='to']")).to_have_text(texts[0])
+    page.fill("#export-from", "1999-12-01")
+    page.fill("#export-to", "2000-01-31")
+    page.click("#export-download")
+    expect(page.locator("#export-form [data-error-for='from']")).to_have_text(texts[1])
+    expect(page.locator("#export-form [data-error-for='to']")).to_have_text("")
+
+    # A refusal only the server makes (here: the check asked for 1999 whatever the form held) is said too.
+    page.route("**/exports?*dry_run=true", lambda route: route.continue_(url=route.request.url.replace("from=2000-01-01", "from=1999-01-01")))
+    page.fill("#export-from", "2000-01-01")
+    page.click("#export-download")
+    expect(page.locator("#export-form [data-error-for='from']")).to_have_text(texts[1])
+    shot(page, f"desk-export-refused-{lang}-1366")
+    page.unroute("**/exports?*dry_run=true")
+    assert downloads == []
+
+    # An export the server makes still downloads as a file.
+    page.fill("#export-from", "2026-01-01")
+    page.fill("#export-to", "2026-01-31")
+    with page.expect_download() as got:
+        page.click("#export-download")
+    assert got.value.suggested_filename.endswith(".csv")
+    expect(page.locator("#export-form [data-error-for='from']")).to_have_text("")
+    clean(page)
+
+
