@@ -110,3 +110,28 @@ def test_an_export_the_server_would_refuse_is_said_on_the_form(live_server, brow
     clean(page)
 
 
+# --- 4. a closed task of a sealed month -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_closed_task_of_a_sealed_month_offers_no_comment_box_and_says_why(live_server, browser, query, lang):
+    task_id = a_task(live_server, query)
+    Api(live_server, "supervisor").post(f"/api/tasks/{task_id}/cancel", {"reason": "重复登记"}, status=200)
+    month = month_of(utcnow(), "Asia/Shanghai")
+
+    def seal(s):
+        s.add(MonthArchive(site_id=s.execute(select(Site.id)).scalar_one(), month=month, state="sealed", sealed_at=utcnow()))
+        s.commit()
+
+    query(seal)
+    page = desk(browser, live_server, "supervisor", lang=lang)
+    page.goto(f"/#/manage/tasks/{task_id}")
+    page.wait_for_selector("#task-comments")
+    said = {"zh": f"所属月份 {month} 已在月末归档时封存，任务现在只读", "en": f"its month, {month}, was sealed at month-end filing: the task is read-only"}[lang]
+    expect(page.locator("#task-sealed")).to_contain_text(said)
+    assert page.locator("#comment-body").count() == 0 and page.locator("#comment-submit").count() == 0
+    page.locator("#task-comments").scroll_into_view_if_needed()
+    shot(page, f"desk-task-sealed-{lang}-1366")
+    clean(page)
+
+
