@@ -135,3 +135,24 @@ def test_a_closed_task_of_a_sealed_month_offers_no_comment_box_and_says_why(live
     clean(page)
 
 
+# --- 5. an overdue notice under a day ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_task_overdue_less_than_a_day_is_not_called_zero_days_overdue(live_server, browser, query, seeded, lang):
+    from server.extensions import db
+    from server.tasks.escalation import escalate_overdue
+
+    task_id = a_task(live_server, query)
+    with seeded.app_context():
+        db.session.execute(update(Task).where(Task.id == task_id).values(due_at=utcnow() - timedelta(hours=22)))
+        assert escalate_overdue() == 1
+        db.session.commit()
+        db.session.remove()
+    page = desk(browser, live_server, "supervisor", lang=lang)
+    page.goto("/#/manage/notifications")
+    notice = page.locator("#notif-list .notif[data-kind='task_overdue']")
+    expect(notice).to_contain_text({"zh": "超期不到 1 天", "en": "Overdue less than a day"}[lang])
+    assert {"zh": "超期 0 天", "en": "0 days overdue"}[lang] not in notice.inner_text()
+    shot(page, f"desk-notice-overdue-under-a-day-{lang}-1366")
+    clean(page)
