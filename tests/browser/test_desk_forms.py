@@ -43,6 +43,151 @@ def a_task(server, query) -> int:
                                                              "description": "走廊灯坏了", "severity": "normal"})["task_id"]
 
 
+# --- 1. drafts: the plan editor and taking a complaint ----------------------------------------------
+
+
+def test_a_new_plan_keeps_what_was_typed_through_the_language_button_and_a_reload(live_server, browser, query):
+    cps = ids(query)
+    page = desk(browser, live_server, "manager")
+    page.goto("/#/manage/plans/new")
+    page.wait_for_selector("#plan-form")
+    page.fill("#plan-name-zh", "夜间车库巡查")
+    page.fill("#plan-name-en", "Night car park round")
+    page.click("#plan-days-weekdays")
+    page.fill("#plan-win-0-start", "22:00")
+    page.fill("#plan-win-0-end", "23:30")
+    page.click("#plan-win-add")
+    page.fill("#plan-win-1-end", "23:59")
+    for code in ("F02", "F01"):
+        page.click(f"#plan-add-{cps[code]}")
+    page.fill("#plan-focus-zh", "注意车库照明")
+
+    def still_typed():
+        assert page.input_value("#plan-name-zh") == "夜间车库巡查"
+        assert page.input_value("#plan-name-en") == "Night car park round"
+        assert [page.is_checked(f"#plan-day-{d}") for d in range(7)] == [True] * 5 + [False] * 2
+        assert (page.input_value("#plan-win-0-start"), page.input_value("#plan-win-0-end")) == ("22:00", "23:30")
+        assert page.locator("#plan-window-list li").count() == 2 and page.input_value("#plan-win-1-end") == "23:59"
+        assert page.evaluate("() => [...document.querySelectorAll('#plan-chosen li')].map((li) => Number(li.dataset.checkpoint))") == [cps["F02"], cps["F01"]]
+        assert page.input_value("#plan-focus-zh") == "注意车库照明"
+
+    switch_language(page, "en")
+    expect(page.locator("#plan-save")).to_have_text("Save the plan")
+    still_typed()
+    shot(page, "desk-plan-draft-after-language-en-1366")
+    page.reload()
+    page.wait_for_selector("#plan-draft")
+    still_typed()
+    expect(page.locator("#plan-draft")).to_contain_text("What you typed at")
+    shot(page, "desk-plan-draft-after-reload-en-1366")
+    switch_language(page, "zh")
+    still_typed()
+    expect(page.locator("#plan-draft")).to_contain_text("还没有保存的内容")
+    shot(page, "desk-plan-draft-after-reload-zh-1366")
+
+    page.click("#plan-save")
+    page.wait_for_selector("#plan-list .plan-row")
+    plan = query(lambda s: s.execute(select(PatrolPlan).where(PatrolPlan.name_zh == "夜间车库巡查")).scalar_one())
+    assert plan.checkpoint_ids == [cps["F02"], cps["F01"]] and plan.schedule["days"] == [0, 1, 2, 3, 4]
+    # Saved: the draft is gone, a new plan starts blank.
+    page.goto("/#/manage/plans/new")
+    page.wait_for_selector("#plan-form")
+    assert page.input_value("#plan-name-zh") == "" and page.locator("#plan-draft").count() == 0
+
+    # Cancel throws typed work away, on purpose.
+    page.fill("#plan-name-zh", "不要了")
+    page.click("#plan-cancel")
+    page.wait_for_selector("#plan-list")
+    page.goto("/#/manage/plans/new")
+    page.wait_for_selector("#plan-form")
+    assert page.input_value("#plan-name-zh") == ""
+    clean(page)
+
+
+def test_an_edited_plan_comes_back_after_a_reload_and_can_be_discarded(live_server, browser, query):
+    cps = ids(query)
+    site_id = query(lambda s: s.execute(select(Site.id)).scalar_one())
+    plan = Api(live_server, "manager").post(f"/api/sites/{site_id}/plans", {
+        "name_zh": "大堂巡查", "schedule": {"days": [0, 1, 2, 3, 4, 5, 6], "windows": [["09:00", "11:00"]]}, "checkpoint_ids": [cps["LOBBY"]]})
+    page = desk(browser, live_server, "manager")
+    page.goto(f"/#/manage/plans/{plan['id']}")
+    page.wait_for_selector("#plan-form")
+    page.fill("#plan-name-zh", "大堂和一楼巡查")
+    page.click(f"#plan-add-{cps['F01']}")
+    page.reload()
+    page.wait_for_selector("#plan-draft")
+    assert page.input_value("#plan-name-zh") == "大堂和一楼巡查"
+    assert page.locator(f"#plan-chosen li[data-checkpoint='{cps['F01']}']").count() == 1
+    page.click("#plan-draft-discard")
+    until(page, "() => document.querySelector('#plan-name-zh')?.value === '大堂巡查' && !document.querySelector('#plan-draft')", "the stored plan again")
+    page.reload()
+    page.wait_for_selector("#plan-form")
+    assert page.input_value("#plan-name-zh") == "大堂巡查" and page.locator("#plan-draft").count() == 0
+    clean(page)
+
+
+def test_a_complaint_being_taken_keeps_its_fields_and_photo_through_the_language_button_and_a_reload(live_server, browser, query):
+    page = desk(browser, live_server, "receptionist")
+    page.goto("/#/complaints/new")
+    page.wait_for_selector("#cmp-form")
+    page.select_option("#cmp-channel", "phone")
+    page.fill("#cmp-complainant", "王女士")
+    page.fill("#cmp-unit", "8-01")
+    page.select_option("#cmp-checkpoint", label="8楼 (F08)")
+    page.wait_for_selector("#cmp-item-field:not([hidden])")
+    item = page.eval_on_selector("#cmp-item", "(s) => s.options[2].value")
+    page.select_option("#cmp-item", item)
+    page.fill("#cmp-content", "8楼电梯厅灯不亮")
+    page.fill("#cmp-contact", "138 0000 0000")
+    page.check("#cmp-consent")
+    page.set_input_files("#cmp-photo-files", files=[{"name": "lamp.jpg", "mimeType": "image/jpeg", "buffer": jpeg(800, 600)}])
+
+    def still_typed():
+        assert page.input_value("#cmp-channel") == "phone"
+        assert page.input_value("#cmp-complainant") == "王女士"
+        assert page.input_value("#cmp-unit") == "8-01"
+        assert page.input_value("#cmp-content") == "8楼电梯厅灯不亮"
+        until(page, f"() => document.querySelector('#cmp-item')?.value === '{item}'", "the item chosen again")
+        assert page.input_value("#cmp-contact") == "138 0000 0000"
+        assert page.is_checked("#cmp-consent")
+        assert page.evaluate("() => document.querySelector('#cmp-photo-files').files.length") == 1
+
+    switch_language(page, "en")
+    expect(page.locator("#cmp-save")).to_have_text("Save the complaint")
+    still_typed()
+    shot(page, "desk-complaint-draft-after-language-en-1366")
+    page.reload()
+    page.wait_for_selector("#cmp-draft")
+    still_typed()
+    switch_language(page, "zh")
+    still_typed()
+    shot(page, "desk-complaint-draft-after-reload-zh-1366")
+
+    page.click("#cmp-save")
+    page.wait_for_selector("#cmp-state")
+    saved = query(lambda s: s.execute(select(Complaint)).scalar_one())
+    assert (saved.complainant, saved.unit, saved.content, saved.contact_consent) == ("王女士", "8-01", "8楼电梯厅灯不亮", True)
+    assert len(saved.photo_ids) == 1 and saved.item_id == item
+    page.goto("/#/complaints/new")
+    page.wait_for_selector("#cmp-form")
+    assert page.input_value("#cmp-complainant") == "" and page.locator("#cmp-draft").count() == 0
+    clean(page)
+
+
+def test_the_language_button_keeps_a_comment_being_typed_on_a_task(live_server, browser, query):
+    task_id = a_task(live_server, query)
+    page = desk(browser, live_server, "supervisor")
+    page.goto(f"/#/manage/tasks/{task_id}")
+    page.wait_for_selector("#comment-body")
+    page.fill("#comment-body", "明天上午派电工去看")
+    page.fill("#assign-note", "带梯子")
+    switch_language(page, "en")
+    expect(page.locator("#comment-submit")).to_have_text("Send comment")
+    assert page.input_value("#comment-body") == "明天上午派电工去看"
+    assert page.input_value("#assign-note") == "带梯子"
+    clean(page)
+
+
 # --- 2. coverage: a range too long is said beside the dates ------------------------------------------
 
 

@@ -1,7 +1,8 @@
 // Shared pieces of the screens that work against the server (the desk and the archive): which
 // site, the screen frame, online-only loading with its messages, forms, filters, paged lists.
 import * as api from '../api.js';
-import { fieldReason, pick, reason, t } from '../i18n.js';
+import * as db from '../db.js';
+import { fieldReason, fmtTime, pick, reason, t } from '../i18n.js';
 import * as policy from '../policy.js';
 import * as store from '../store.js';
 import { clear, h } from './dom.js';
@@ -309,4 +310,33 @@ export function textField(id, name, label, value = '', attrs = {}) {
     h('label', { for: id }, label),
     h('input', { id, name, type: 'text', value: value ?? '', 'aria-describedby': `${id}-error`, ...attrs }),
     h('div', { class: 'error field-error', id: `${id}-error`, 'data-error-for': name }));
+}
+
+/**
+ * A desk form's draft, kept in the phone's storage as the patrol forms keep theirs (db drafts):
+ * what was typed survives a reload and the language switch, and stays with its person when they
+ * log out. `deskDraft(key)` → {value (the kept draft, or null), save(v), drop(), clear()}: writes
+ * run in order; drop() forgets the draft while the form stays open (nothing left to keep), clear()
+ * forgets it for good (saved or cancelled: no later write brings it back). The form works on from
+ * memory when storage fails.
+ */
+export async function deskDraft(key) {
+  const full = `desk:${key}`;
+  const kept = await db.getDraft(full).catch(() => null);
+  let chain = Promise.resolve();
+  let closed = false;
+  const run = (fn) => (chain = chain.then(fn).catch((e) => console.warn('desk draft not kept', e)));
+  return {
+    value: kept || null,
+    save(v) { if (!closed) run(() => db.putDraft(full, { ...v, saved_at: new Date().toISOString() })); },
+    drop() { if (!closed) run(() => db.replaceDraft(full, null)); },
+    clear() { closed = true; return run(() => db.replaceDraft(full, null)); },
+  };
+}
+
+/** The line above a form brought back from its draft: when it was typed, and a button that throws it away. */
+export function draftNote(id, draft, onDiscard, extra = null) {
+  return h('div', { class: 'banner info', id, role: 'status' },
+    h('p', {}, t('desk_draft_restored', { t: fmtTime(draft.value.saved_at) }), extra ? ` ${extra}` : ''),
+    h('button', { type: 'button', class: 'btn', id: `${id}-discard`, onclick: async () => { await draft.clear(); onDiscard(); } }, t('desk_draft_discard')));
 }
