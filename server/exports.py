@@ -489,13 +489,23 @@ def complaint_stat_rows(stats: dict | None) -> Iterator[list]:
             yield [heading, key, label, code, n, round(n / total, 4) if total else None]
 
 
-def export(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tuple[Iterator[bytes], str, str]:
-    """(chunks, content type, file name) of one export; the rows are read as they are sent."""
+def check(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tuple[datetime, datetime, str]:
+    """Refuse (Invalid) an export that cannot be made; else its [start, end) and file name without extension.
+
+    The desk asks this first (`dry_run`), so a refusal is said on its form, not lost as a cancelled download.
+    """
     if kind not in KINDS:
         raise Invalid.field("kind", "unknown", f"Export one of: {', '.join(KINDS)}.")
+    if fmt not in FORMATS:
+        raise Invalid.field("format", "unknown", f"Export as one of: {', '.join(FORMATS)}.")
     start, end = day_range(date_from, date_to, site.timezone, MAX_RANGE_DAYS)
+    return start, end, f"{site.code}-{kind}-{date_from.isoformat()}-{date_to.isoformat()}"
+
+
+def export(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tuple[Iterator[bytes], str, str]:
+    """(chunks, content type, file name) of one export; the rows are read as they are sent."""
+    start, end, name = check(site, kind, fmt, date_from, date_to)
     rows = ROWS[kind](site, range_clause(kind, start, end))
-    name = f"{site.code}-{kind}-{date_from.isoformat()}-{date_to.isoformat()}"
     if fmt == "csv":
         return csv_chunks(kind, rows), "text/csv", name + ".csv"
     fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix="export-")

@@ -4,10 +4,11 @@ push's `invalid_payload` rejection has the same).
 `details.fields` keeps field name -> list of English messages (marshmallow's own words, or the
 domain's). `details.field_errors` mirrors it with, for each message, `{"code", "message",
 "params"}` so a client can say it in its reader's language: marshmallow's standard messages are
-recognised here, in one place, from its message templates; a domain rule raised with
-`Invalid.field(..., code=...)` gives its own code, and a sync payload's field checks
-(server/sync/fields.py) give theirs as they find each problem. A message with no known code has
-none (`code` is null) and the client shows the message as it is.
+recognised here, in one place, from its message templates (and so are server/months.py's day,
+month and range rules, which reach clients both as marshmallow messages and as the domain's); a
+domain rule raised with `Invalid.field(..., code=...)` gives its own code, and a sync payload's
+field checks (server/sync/fields.py) give theirs as they find each problem. A message with no
+known code has none (`code` is null) and the client shows the message as it is.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ _TEMPLATES = [
     ("field_invalid", "Invalid input type."),
     ("field_invalid", "Special numeric values (nan or infinity) are not permitted."),
     ("field_invalid", '"{input}" cannot be formatted as a {type}.'),
+    # The one month and day validator's own words (server/months.py), whichever path raised them.
+    ("field_day", "YYYY-MM-DD with a year from {min} to {max}"),
+    ("field_month", "YYYY-MM with a year from {min} to {max}"),
+    ("field_not_before_from", "must not be before from"),
+    ("field_days_at_most", "at most {max} days from `from`, both included"),
 ]
 
 

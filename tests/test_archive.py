@@ -285,6 +285,21 @@ def test_sealed_months_records_refuse_changes_through_the_api_with_409(app, demo
     assert db.session.execute(select(TaskComment).where(TaskComment.task_id == task.id)).all() == before
 
 
+def test_a_closed_task_says_it_is_read_only_once_its_month_is_sealed(app, demo, as_role):
+    recs = september(demo)
+    v = add_visit(demo, "F03", SEPT, results=("fail",))
+    still_open = db.session.execute(select(Task).where(Task.finding_id == add_finding(demo, v).id)).scalar_one()
+    db.session.commit()
+    supervisor = as_role("supervisor")
+    closed = recs["task"]
+    assert supervisor.get(f"/api/tasks/{closed.id}").get_json()["sealed_month"] is None  # not sealed yet
+    archive.seal(demo, "2026-09", actor_id=user("archivist").id)
+    db.session.commit()
+    assert supervisor.get(f"/api/tasks/{closed.id}").get_json()["sealed_month"] == "2026-09"
+    # A task still open carries on after month end: not read-only.
+    assert supervisor.get(f"/api/tasks/{still_open.id}").get_json()["sealed_month"] is None
+
+
 def test_late_synced_findings_of_a_sealed_month_are_addenda_and_still_open_their_tasks(app, demo, as_role):
     """A phone offline since September syncs a failed item and an other problem of that month."""
     from server.models import Finding

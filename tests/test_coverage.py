@@ -323,3 +323,17 @@ def test_coverage_defaults_to_yesterday_and_today(as_role, demo):
     body = as_role("manager").get(f"/api/sites/{demo.id}/coverage").get_json()
     today = coverage.local_today(demo)
     assert (body["from"], body["to"]) == ((today - timedelta(days=1)).isoformat(), today.isoformat())
+
+
+def test_a_range_over_a_year_names_the_to_date_with_a_code_a_desk_can_translate(as_role, demo):
+    from server import i18n
+
+    resp = as_role("manager").get(f"/api/sites/{demo.id}/coverage?from=2025-01-01&to=2026-01-02")
+    assert resp.status_code == 422
+    err = error_of(resp)
+    assert err["details"]["field_errors"]["to"] == [
+        {"code": "field_days_at_most", "message": "at most 366 days from `from`, both included", "params": {"max": "366"}}]
+    zh, en = i18n.table()["err_field_days_at_most"]
+    assert "{max}" in zh and "{max}" in en
+    reversed_ = error_of(as_role("manager").get(f"/api/sites/{demo.id}/coverage?from=2026-01-02&to=2026-01-01"))
+    assert reversed_["details"]["field_errors"]["to"][0]["code"] == "field_not_before_from"

@@ -95,3 +95,21 @@ def test_export_times_are_site_local_across_daylight_saving_changes():
         while t < datetime(2026, 11, 30):
             assert fmt(t) == to_local(t, tz).strftime("%Y-%m-%d %H:%M"), (tz, t)
             t += timedelta(minutes=37)
+
+
+def test_a_dry_run_answers_the_file_name_or_the_refusal_the_download_would_get(app, demo, as_role):
+    api = as_role("archivist")
+    base = f"/api/archive/sites/{demo.id}/exports"
+    r = api.get(f"{base}?kind=tasks&format=xlsx&from=2026-10-01&to=2026-10-31&dry_run=true")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert r.get_json() == {"file_name": "DEMO-tasks-2026-10-01-2026-10-31.xlsx"}
+    # More than three years: the same refusal as the download, with a code and the limit.
+    for query in ("from=2020-01-01&to=2023-01-05", "from=2020-01-01&to=2023-01-05&dry_run=true"):
+        err = error_of(api.get(f"{base}?kind=visits&format=csv&{query}"))
+        assert err["details"]["field_errors"]["to"][0]["code"] == "field_days_at_most"
+        assert err["details"]["field_errors"]["to"][0]["params"] == {"max": "1099"}
+    # A year before 2000: the day rule, with its bounds.
+    err = error_of(api.get(f"{base}?kind=visits&format=csv&from=1999-12-01&to=2000-01-01&dry_run=true"))
+    assert err["details"]["field_errors"]["from"] == [
+        {"code": "field_day", "message": "YYYY-MM-DD with a year from 2000 to 2999", "params": {"min": "2000", "max": "2999"}}]
+    assert as_role("patroller").get(f"{base}?from=2026-10-01&to=2026-10-02&dry_run=true").status_code == 403

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response, jsonify, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -54,6 +54,12 @@ class ExportArgs(StrictSchema):
     format = fields.String(load_default="csv", validate=validate.OneOf(exports.FORMATS))
     date_from = Day(required=True, data_key="from")
     date_to = Day(required=True, data_key="to")
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "only check the request: answer {file_name} as JSON, or the refusal the download would get, without building the file"})
+
+
+class ExportCheckSchema(StrictSchema):
+    file_name = fields.String()
 
 
 class BundleArgs(StrictSchema):
@@ -173,10 +179,17 @@ def download_record_pdf(args, site_id, month):
 @blp.route("/sites/<int:site_id>/exports")
 @requires("archive.read")
 @blp.arguments(ExportArgs, location="query")
-@blp.response(200, description="CSV or XLSX, streamed")
+@blp.response(200, description="CSV or XLSX, streamed; with dry_run, JSON {file_name}")
 def export(args, site_id):
-    """Export visits, findings, tasks or verifications of any date range (site-local days, both included)."""
+    """Export visits, findings, tasks or verifications of any date range (site-local days, both included).
+
+    With `dry_run=true` nothing is built: the answer is the file's name, or the refusal (422) the
+    download would get, so a page can say it before the browser's download starts.
+    """
     site = _site(site_id, "archive.read")
+    if args["dry_run"]:
+        _start, _end, name = exports.check(site, args["kind"], args["format"], args["date_from"], args["date_to"])
+        return jsonify(ExportCheckSchema().dump({"file_name": f"{name}.{args['format']}"}))
     chunks, mimetype, name = exports.export(site, args["kind"], args["format"], args["date_from"], args["date_to"])
     resp = Response(stream_with_context(chunks), mimetype=mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -138,6 +138,8 @@ class TaskDetailSchema(TaskSchema):
     extensions = fields.List(fields.Nested(ExtensionSchema))
     verifications = fields.List(fields.Nested(VerificationSchema))
     comments = fields.List(fields.Nested(CommentSchema))
+    sealed_month = fields.String(allow_none=True, metadata={
+        "description": "the sealed month (YYYY-MM) this closed task is filed under: the task is read-only (writes answer 409 month_sealed); null otherwise"})
 
 
 class TaskListArgs(PageArgs):

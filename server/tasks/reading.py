@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 
 from .. import choices as C
+from .. import sealing
 from ..extensions import db
 from ..models import AuditEvent, Checkpoint, Department, Extension, Finding, Photo, Site, Task, TaskComment, User, Verification, utcnow
 from ..timeutil import local_minute
@@ -124,6 +125,9 @@ def task_detail(task: Task) -> dict:
         for v in verifications
     ]
     out["comments"] = comments_of(task)
+    # A closed task is filed with its finding's month: once that month is sealed, nothing on it changes.
+    month = sealing.task_month(task)
+    out["sealed_month"] = month if month is not None and sealing.is_sealed(task.site_id, month) else None
     return out
 
 

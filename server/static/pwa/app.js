@@ -138,7 +138,7 @@ function renderBar() {
           store.set({ lang: s.lang === 'zh' ? 'en' : 'zh' });
           document.documentElement.lang = store.get().lang === 'zh' ? 'zh-CN' : 'en';
           renderChrome();
-          route();
+          redrawInLanguage();
         },
       },
       t('lang_switch'),
@@ -147,6 +147,52 @@ function renderBar() {
     ...(s.me ? [h('button', { class: 'logout', type: 'button', id: 'logout', title: t('logout_label', { u: s.me.display_name || s.me.username }), onclick: () => logout() }, t('logout_short'))] : []),
   );
   fitBar();
+}
+
+/**
+ * The language button draws the screen again in the new language without losing what was typed:
+ * the values of the screen's fields (by id) go back into the redrawn screen as if typed again
+ * (their input and change events run, so a form's own state and its draft follow). A form screen
+ * (`form: true`) draws itself again from its draft anyway. Where that cannot be done (a typed field
+ * with no id, a picked file on a screen without a draft), only the chrome changes language now,
+ * and the screen follows at the next screen.
+ */
+async function redrawInLanguage() {
+  const fields = [...document.querySelectorAll('#app input, #app textarea, #app select')];
+  const valueOf = (el) => (el.type === 'checkbox' || el.type === 'radio' ? el.checked
+    : el.tagName === 'SELECT' && el.multiple ? [...el.selectedOptions].map((o) => o.value).join('\n') : el.value);
+  const typed = (el) => (el.type === 'checkbox' || el.type === 'radio' ? el.checked !== el.defaultChecked
+    : el.tagName === 'SELECT' ? [...el.options].some((o) => o.selected !== o.defaultSelected)
+      : el.type === 'file' ? el.files?.length > 0 : el.value !== el.defaultValue);
+  const mine = fields.filter(typed);
+  if (!mine.length) {
+    route();
+    return;
+  }
+  if (!store.get().formOpen && mine.some((el) => !el.id || el.type === 'file')) {
+    toast(t('lang_screen_later'));
+    return;
+  }
+  const kept = fields.filter((el) => el.id && el.type !== 'file').map((el) => [el.id, valueOf(el)]);
+  // Folded parts (a filter box, a danger zone) that hold typed values open again, and the page stays where it was.
+  const opened = [...document.querySelectorAll('#app details[open][id]')].map((d) => d.id);
+  const { hash } = location;
+  const y = window.scrollY;
+  await route();
+  if (location.hash !== hash) return; // the person went elsewhere meanwhile
+  for (const id of opened) document.getElementById(id)?.setAttribute('open', '');
+  for (const [id, value] of kept) {
+    const el = document.getElementById(id);
+    if (!el || !el.closest('#app') || valueOf(el) === value) continue;
+    if (el.type === 'checkbox' || el.type === 'radio') el.checked = value;
+    else if (el.tagName === 'SELECT' && el.multiple) for (const o of el.options) o.selected = value.split('\n').includes(o.value);
+    else el.value = value;
+    let up = el.parentElement?.closest('details');
+    for (; up; up = up.parentElement?.closest('details')) up.open = true;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  }
+  window.scrollTo(0, y);
 }
 
 // --- a shared phone: log out, and the next person logs in --------------------------------

@@ -1,7 +1,8 @@
 // Shared pieces of the screens that work against the server (the desk and the archive): which
 // site, the screen frame, online-only loading with its messages, forms, filters, paged lists.
 import * as api from '../api.js';
-import { fieldReason, pick, reason, siteZone as chosenSiteZone, t, zonedInstant } from '../i18n.js';
+import * as db from '../db.js';
+import { fieldReason, fmtTime, pick, reason, siteZone as chosenSiteZone, t, zonedInstant } from '../i18n.js';
 import * as policy from '../policy.js';
 import * as store from '../store.js';
 import { clear, h } from './dom.js';
@@ -176,6 +177,33 @@ export function siteZone(siteId) {
   return (store.get().me?.sites || []).find((s) => s.site_id === Number(siteId))?.timezone || undefined;
 }
 
+// The years a day may have (server/months.py FIRST_YEAR, LAST_YEAR).
+const YEARS = [2000, 2999];
+
+/**
+ * What is wrong with a range of days ('YYYY-MM-DD' from, to) before asking the server: its own
+ * rules (server/months.py: years YEARS, `to` not before `from`, at most `maxDays` days both
+ * included), in the words its refusals are translated with (err_field_*), as {field: [text]}, or null.
+ */
+export function rangeProblems(from, to, maxDays) {
+  const out = {};
+  for (const [name, day] of [['from', from], ['to', to]]) {
+    const year = Number(day.slice(0, 4));
+    if (year < YEARS[0] || year > YEARS[1]) out[name] = [t('err_field_day', { min: YEARS[0], max: YEARS[1] })];
+  }
+  if (!out.to && !out.from) {
+    if (to < from) out.to = [t('err_field_not_before_from')];
+    else if ((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000 + 1 > maxDays) out.to = [t('err_field_days_at_most', { max: maxDays })];
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** A range of days refused (here or by the server): each problem beside its date; the line `errorBox` only for what has no date. */
+export function showRangeErrors(form, errorBox, e) {
+  showFieldErrors(form, errorBox, e);
+  if (errorBox.textContent === t('desk_fix_below')) errorBox.textContent = '';
+}
+
 /** A labelled date input. */
 export function dateField(id, label, value = '', attrs = {}) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { type: 'date', id, value, ...attrs }));
@@ -285,4 +313,33 @@ export function textField(id, name, label, value = '', attrs = {}) {
     h('label', { for: id }, label),
     h('input', { id, name, type: 'text', value: value ?? '', 'aria-describedby': `${id}-error`, ...attrs }),
     h('div', { class: 'error field-error', id: `${id}-error`, 'data-error-for': name }));
+}
+
+/**
+ * A desk form's draft, kept in the phone's storage as the patrol forms keep theirs (db drafts):
+ * what was typed survives a reload and the language switch, and stays with its person when they
+ * log out. `deskDraft(key)` → {value (the kept draft, or null), save(v), drop(), clear()}: writes
+ * run in order; drop() forgets the draft while the form stays open (nothing left to keep), clear()
+ * forgets it for good (saved or cancelled: no later write brings it back). The form works on from
+ * memory when storage fails.
+ */
+export async function deskDraft(key) {
+  const full = `desk:${key}`;
+  const kept = await db.getDraft(full).catch(() => null);
+  let chain = Promise.resolve();
+  let closed = false;
+  const run = (fn) => (chain = chain.then(fn).catch((e) => console.warn('desk draft not kept', e)));
+  return {
+    value: kept || null,
+    save(v) { if (!closed) run(() => db.putDraft(full, { ...v, saved_at: new Date().toISOString() })); },
+    drop() { if (!closed) run(() => db.replaceDraft(full, null)); },
+    clear() { closed = true; return run(() => db.replaceDraft(full, null)); },
+  };
+}
+
+/** The line above a form brought back from its draft: when it was typed, and a button that throws it away. */
+export function draftNote(id, draft, onDiscard, extra = null) {
+  return h('div', { class: 'banner info', id, role: 'status' },
+    h('p', {}, t('desk_draft_restored', { t: fmtTime(draft.value.saved_at) }), extra ? ` ${extra}` : ''),
+    h('button', { type: 'button', class: 'btn', id: `${id}-discard`, onclick: async () => { await draft.clear(); onDiscard(); } }, t('desk_draft_discard')));
 }

@@ -6,7 +6,7 @@ import { sha256Hex } from '../../photos.js';
 import { pick, t } from '../../i18n.js';
 import * as vocab from '../../vocab.js';
 import { h } from '../dom.js';
-import { fetchAll, qs, select, showFieldErrors, siteScreen, textField } from '../online.js';
+import { deskDraft, draftNote, fetchAll, qs, select, showFieldErrors, siteScreen, textField } from '../online.js';
 import { row } from './complaints.js';
 import { AREA, cmpnav } from './complaints_nav.js';
 
@@ -14,8 +14,12 @@ export function render(container, route, ctx) {
   return siteScreen(container, { ...AREA('complaint.receive'), nav: cmpnav('complaints/new'), path: 'complaints/new', title: t('cmp_new_title') }, { ...route, ctx }, async (box, siteId) => {
     const cps = (await fetchAll(`/api/checkpoints/${qs({ site_id: siteId })}`)).filter((c) => c.active !== false);
     const itemField = itemPicker(siteId, cps);
-    // One id per form: pressing Save twice (or again after a lost answer) takes the complaint once.
-    const clientId = uuid();
+    // What was typed and not saved comes back after a reload or the language switch (cleared on save or cancel).
+    const draft = await deskDraft(`complaint:${siteId}`);
+    const kept = draft.value?.v === DRAFT_VERSION ? draft.value : null;
+    // One id per form, kept with its draft: pressing Save twice (or again after a lost answer, or
+    // after a reload) takes the complaint once.
+    const clientId = kept?.client_id || uuid();
     const err = h('p', { class: 'error', id: 'cmp-error', role: 'alert' });
     const dupes = h('section', { class: 'card', id: 'cmp-duplicates', hidden: true, 'aria-live': 'polite' });
     const field = (id, name, label, control) => h('div', { class: 'field' }, h('label', { for: id }, label), control,
@@ -37,7 +41,12 @@ export function render(container, route, ctx) {
       h('label', { class: 'check', for: 'cmp-consent' }, h('input', { type: 'checkbox', id: 'cmp-consent' }), ' ', t('cmp_consent')),
       h('p', { class: 'hint' }, t('cmp_deadline_rule')),
       err,
-      h('div', { class: 'row' }, h('button', { type: 'submit', class: 'btn primary big', id: 'cmp-save' }, t('cmp_save'))));
+      h('div', { class: 'row' },
+        h('button', { type: 'submit', class: 'btn primary big', id: 'cmp-save' }, t('cmp_save')),
+        h('button', {
+          type: 'button', class: 'btn big', id: 'cmp-cancel',
+          onclick: async () => { await draft.clear(); ctx.go(`complaints${qs({ site: siteId })}`); },
+        }, t('desk_form_cancel'))));
     const val = (id) => form.querySelector(`#${id}`).value.trim();
     const checkDupes = async () => {
       const unit = val('cmp-unit');
@@ -53,12 +62,34 @@ export function render(container, route, ctx) {
     };
     form.querySelector('#cmp-unit').addEventListener('change', checkDupes);
     form.querySelector('#cmp-checkpoint').addEventListener('change', checkDupes);
-    form.querySelector('#cmp-checkpoint').addEventListener('change', (e) => itemField.show(e.target.value));
+    // The item a kept draft named, until the checkpoint's checklist has loaded into the picker.
+    let keptItem = kept?.item || '';
+    form.querySelector('#cmp-checkpoint').addEventListener('change', (e) => { keptItem = ''; itemField.show(e.target.value); });
     // Each picked file gets its id once, so a retried save uploads it again under the same id (idempotent).
     let picked = [];
     form.querySelector('#cmp-photo-files').addEventListener('change', (e) => {
       picked = [...e.target.files].map((file) => ({ id: uuid(), file }));
     });
+    // The form as typed (the picked photos' files with it), and the same before anyone typed.
+    const snapshot = () => ({
+      ...Object.fromEntries(FIELDS.map((id) => [id, form.querySelector(`#${id}`).value])),
+      item: form.querySelector('#cmp-item').options.length ? form.querySelector('#cmp-item').value : keptItem,
+      consent: form.querySelector('#cmp-consent').checked,
+      photos: picked,
+    });
+    const blank = JSON.stringify({ ...snapshot(), item: '' });
+    if (kept) {
+      restore(form, kept, (files) => { picked = files; });
+      if (val('cmp-checkpoint')) itemField.show(val('cmp-checkpoint'), keptItem);
+    }
+    const persist = () => {
+      const now = snapshot();
+      // Files are not JSON: an empty form with no photo is no draft.
+      if (JSON.stringify(now) === blank && !picked.length) draft.drop();
+      else draft.save({ v: DRAFT_VERSION, client_id: clientId, ...now });
+    };
+    form.addEventListener('input', persist);
+    form.addEventListener('change', persist);
     const uploadPhotos = async () => {
       for (const p of picked) {
         const bytes = await p.file.arrayBuffer();
@@ -88,6 +119,7 @@ export function render(container, route, ctx) {
       try {
         body.photo_ids = await uploadPhotos();
         const saved = await api.post('/api/complaints/', body);
+        await draft.clear();
         ctx.go(`complaints/${saved.id}`);
       } catch (ex) {
         showFieldErrors(form, err, ex);
@@ -96,7 +128,9 @@ export function render(container, route, ctx) {
         save.disabled = false;
       }
     });
+    if (kept) box.append(draftNote('cmp-draft', draft, () => ctx.rerender()));
     box.append(dupes, form);
+    if (kept && (val('cmp-unit') || val('cmp-checkpoint'))) checkDupes();
   });
 }
 
@@ -133,4 +167,29 @@ function itemPicker(siteId, cps) {
     box.hidden = false;
   };
   return box;
+}
+
+const DRAFT_VERSION = 1; // the shape of a kept draft (a draft of another shape is not brought back)
+// The form's fields by id, as a draft keeps them.
+const FIELDS = ['cmp-channel', 'cmp-reply-channel', 'cmp-kind', 'cmp-category', 'cmp-complainant', 'cmp-unit', 'cmp-checkpoint', 'cmp-content', 'cmp-contact'];
+
+/** Put a kept draft back into the form: its fields, the consent box, and the photos picked (`setPicked`). */
+function restore(form, kept, setPicked) {
+  for (const id of FIELDS) {
+    const el = form.querySelector(`#${id}`);
+    // A choice that is no longer offered (a checkpoint retired since) stays at the form's default.
+    if (typeof kept[id] === 'string' && (el.tagName !== 'SELECT' || [...el.options].some((o) => o.value === kept[id]))) el.value = kept[id];
+  }
+  form.querySelector('#cmp-consent').checked = !!kept.consent;
+  const photos = (kept.photos || []).filter((p) => p && p.file instanceof Blob);
+  if (!photos.length) return;
+  setPicked(photos);
+  // The file box shows the photos again (DataTransfer: every current browser; if not, they are still sent).
+  try {
+    const files = new DataTransfer();
+    for (const p of photos) files.items.add(p.file instanceof File ? p.file : new File([p.file], 'photo', { type: p.file.type }));
+    form.querySelector('#cmp-photo-files').files = files.files;
+  } catch (e) {
+    console.warn('picked photos kept but not shown', e);
+  }
 }

@@ -5,12 +5,15 @@ import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { COVERAGE_IN_PROGRESS } from '../../vocab.js';
 import { h } from '../dom.js';
-import { add, fetchAll, qs, select, siteScreen, siteZone } from '../online.js';
+import { add, fetchAll, qs, rangeProblems, select, showRangeErrors, siteScreen, siteZone } from '../online.js';
 import { chart } from './chart.js';
 import { subnav } from './nav.js';
 
 const MAX_MISSED_SHOWN = 300;
 const DAY_MS = 86400000;
+// The server's limit (server/coverage.py MAX_DAYS), checked here first so that the form says it at
+// once; the server checks again, and its refusal lands at the same field.
+const MAX_DAYS = 366;
 
 /** Today in the site's own calendar, as YYYY-MM-DD. */
 function siteToday(zone) {
@@ -33,24 +36,36 @@ export function render(container, route, ctx) {
       api.get(`/api/sites/${siteId}/plans`),
       fetchAll(`/api/checkpoints/${qs({ site_id: siteId })}`),
     ]);
-    box.append(rangeForm(siteId, range, today, plans, ctx));
+    const form = rangeForm(siteId, range, today, plans, ctx);
+    box.append(form);
     if (!plans.some((p) => p.active)) {
       box.append(h('p', { class: 'banner info', id: 'cov-no-plans' }, t('cov_no_plans'), ' ',
         policy.can('plan.edit', { siteId }) ? h('a', { href: `#/manage/plans/new${qs({ site: siteId })}` }, t('plan_new')) : null));
     }
-    const report = await api.get(`/api/sites/${siteId}/coverage${qs({ from: range.from, to: range.to, plan_id: range.plan })}`);
+    let report;
+    try {
+      report = await api.get(`/api/sites/${siteId}/coverage${qs({ from: range.from, to: range.to, plan_id: range.plan })}`);
+    } catch (e) {
+      // A range the server refuses (a link or an older page asking for too much): said beside the
+      // dates, the form kept to change them; "retry" would only ask the same again.
+      if (!(e instanceof api.ApiError) || e.status !== 422 || !e.details?.fields) throw e;
+      showRangeErrors(form, form.querySelector('#cov-range-error'), e);
+      return;
+    }
     const view = new CoverageView(report, plans, checkpoints);
     add(box, view.totals(), view.openWindows(), view.byDay(), view.missed(), view.flags(), view.breakdowns(), view.windows());
   });
 }
 
 function rangeForm(siteId, range, today, plans, ctx) {
-  const dateField = (id, label, value) => h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { type: 'date', id, value, max: today, required: true }));
+  const dateField = (id, name, label, value) => h('div', { class: 'field' }, h('label', { for: id }, label),
+    h('input', { type: 'date', id, value, max: today, required: true, 'aria-describedby': `${id}-error` }),
+    h('div', { class: 'error field-error', id: `${id}-error`, 'data-error-for': name }));
   const err = h('p', { class: 'error', id: 'cov-range-error', role: 'alert' });
   const form = h('form', { class: 'card filters', id: 'cov-form' },
     h('div', { class: 'filter-grid' },
-      dateField('cov-from', t('cov_from'), range.from),
-      dateField('cov-to', t('cov_to'), range.to),
+      dateField('cov-from', 'from', t('cov_from'), range.from),
+      dateField('cov-to', 'to', t('cov_to'), range.to),
       select('cov-plan', t('plan'), [['', t('cov_all_plans')], ...plans.map((p) => [p.id, p.active ? pick(p) : `${pick(p)} (${t('plan_paused')})`])], range.plan)),
     err,
     h('button', { type: 'submit', class: 'btn primary', id: 'cov-apply' }, t('cov_show')));
@@ -60,7 +75,8 @@ function rangeForm(siteId, range, today, plans, ctx) {
     const from = form.querySelector('#cov-from').value;
     const to = form.querySelector('#cov-to').value;
     if (!from || !to) { err.textContent = t('cov_need_dates'); return; }
-    if (to < from) { err.textContent = t('cov_to_before_from'); return; }
+    const fields = rangeProblems(from, to, MAX_DAYS);
+    if (fields) { showRangeErrors(form, err, { details: { fields } }); return; }
     go(from, to);
   });
   const quick = [

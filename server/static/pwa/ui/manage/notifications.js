@@ -46,7 +46,7 @@ function text(n, cps) {
     if (state) parts.push(ext?.decided_by_name ? t('desk_ext_decided_by', { state: vocab.label('extension_states', state), name: ext.decided_by_name }) : vocab.label('extension_states', state));
     if (ext?.decision_note) parts.push(t('desk_decision_note', { m: ext.decision_note }));
   }
-  if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(t('desk_days_overdue', { n: d.days_overdue }));
+  if (n.kind === 'task_overdue' && d.days_overdue !== undefined) parts.push(overdueText(d.days_overdue));
   if (x.due_local && n.kind !== 'extension_requested') parts.push(t('due', { d: fmtLocal(x.due_local) }));
   if (n.task_id) parts.push(t('task_title', { id: n.task_id }));
   // A unit such as "12-03" reads like a date unless it is called a unit.
@@ -58,6 +58,12 @@ function text(n, cps) {
 function decided(n) {
   const state = n.details?.extension?.state;
   return n.kind === 'extension_requested' && !!state && state !== EXTENSION.PENDING;
+}
+
+/** How long a task was overdue when escalated: whole days (floored by the server), so 0 is "less than a day". */
+function overdueText(days) {
+  if (days < 1) return t('desk_overdue_under_a_day');
+  return days === 1 ? t('desk_day_overdue') : t('desk_days_overdue', { n: days });
 }
 
 /** A complaint's deadline as the complaint's page shows it: the end of its site-local day. */

@@ -5,11 +5,12 @@ import { pick, t } from '../../i18n.js';
 import * as policy from '../../policy.js';
 import * as vocab from '../../vocab.js';
 import { h, toast } from '../dom.js';
-import { chosenSite, dangerZone, fetchAll, guarded, qs, select, showFieldErrors, textField, writeButton } from '../online.js';
+import { chosenSite, dangerZone, deskDraft, draftNote, fetchAll, guarded, qs, select, showFieldErrors, textField, writeButton } from '../online.js';
 import { DESK, subnav } from './nav.js';
 import { scheduleText, windowText } from './plans.js';
 
 const DAYS = [0, 1, 2, 3, 4, 5, 6];
+const DRAFT_VERSION = 1; // the shape of a kept draft (a draft of another shape is not brought back)
 const DEFAULT_WINDOW = ['09:00', '11:00'];
 
 const cpLabel = (cp) => `${pick(cp)} (${cp.short_code})`;
@@ -54,7 +55,9 @@ export async function render(container, { params, query }, ctx) {
       box.append(readOnly(plan, checkpoints), back);
       return;
     }
-    box.append(new PlanForm({ plan, siteId, checkpoints, people, ctx }).element, back);
+    // What was typed and not saved comes back after a reload or the language switch (cleared on save or cancel).
+    const draft = await deskDraft(`plan:${siteId}:${id ?? 'new'}`);
+    box.append(new PlanForm({ plan, siteId, checkpoints, people, ctx, draft }).element, back);
   });
   return null;
 }
@@ -78,8 +81,8 @@ function readOnly(plan, checkpoints) {
 }
 
 class PlanForm {
-  constructor({ plan, siteId, checkpoints, people, ctx }) {
-    Object.assign(this, { plan, siteId, ctx });
+  constructor({ plan, siteId, checkpoints, people, ctx, draft }) {
+    Object.assign(this, { plan, siteId, ctx, draft });
     this.byId = new Map(checkpoints.map((c) => [c.id, c]));
     this.active = checkpoints.filter((c) => c.active);
     // A plan may only list active checkpoints: retired ones drop out when it is saved, and the screen says so.
@@ -90,11 +93,29 @@ class PlanForm {
     this.windows = plan ? plan.schedule.windows.map((w) => [...w]) : [[...DEFAULT_WINDOW]];
     this.people = people.filter((p) => p.active && p.roles.some((r) => r.site_id === siteId));
     this.pickFilter = { q: '', kind: '' };
-    this.element = this.build();
+    const kept = draft.value?.v === DRAFT_VERSION ? draft.value : null;
+    if (kept) {
+      this.days = new Set(kept.schedule.days);
+      this.windows = kept.schedule.windows.map((w) => [...w]);
+      this.chosen = kept.checkpoint_ids.filter((cid) => this.byId.get(cid)?.active);
+    }
+    this.element = this.build(kept);
+    // What the form held before anyone typed (kept with the draft): a draft equal to it is no draft.
+    this.initial = kept ? JSON.stringify(kept.base_body) : JSON.stringify(this.body(this.form, false));
   }
 
-  build() {
-    const p = this.plan || {};
+  /** Keep what the form holds as its draft, or forget the draft when it holds nothing new. */
+  persist() {
+    const now = this.body(this.form, false);
+    if (JSON.stringify(now) === this.initial) {
+      this.draft.drop();
+      return;
+    }
+    this.draft.save({ v: DRAFT_VERSION, ...now, base_body: JSON.parse(this.initial), base_updated_at: this.plan?.updated_at ?? null });
+  }
+
+  build(kept) {
+    const p = kept || this.plan || {};
     this.err = h('p', { class: 'error', id: 'plan-error', role: 'alert' });
     const roleNames = (person) => person.roles.filter((r) => r.site_id === this.siteId).map((r) => vocab.label('roles', r.role)).join('、');
     const form = h('form', { class: 'plan-editor', id: 'plan-form', novalidate: true },
@@ -113,12 +134,23 @@ class PlanForm {
         h('legend', {}, t('plan_focus')),
         h('div', { class: 'field' }, h('label', { for: 'plan-focus-zh' }, t('plan_focus_zh')), h('textarea', { id: 'plan-focus-zh', rows: 2, maxlength: 4000, lang: 'zh-CN' }, p.focus_zh || '')),
         h('div', { class: 'field' }, h('label', { for: 'plan-focus-en' }, t('plan_focus_en')), h('textarea', { id: 'plan-focus-en', rows: 2, maxlength: 4000, lang: 'en' }, p.focus_en || ''))),
-      h('label', { class: 'check', for: 'plan-active' }, h('input', { type: 'checkbox', id: 'plan-active', checked: this.plan ? this.plan.active : true }), t('plan_active_label')),
+      h('label', { class: 'check', for: 'plan-active' }, h('input', { type: 'checkbox', id: 'plan-active', checked: kept ? kept.active : this.plan ? this.plan.active : true }), t('plan_active_label')),
       this.err,
-      h('button', { type: 'submit', class: 'btn primary big', id: 'plan-save' }, t('plan_save')));
+      h('div', { class: 'row' },
+        h('button', { type: 'submit', class: 'btn primary big', id: 'plan-save' }, t('plan_save')),
+        h('button', {
+          type: 'button', class: 'btn big', id: 'plan-cancel',
+          onclick: async () => { await this.draft.clear(); this.ctx.go(`manage/plans${qs({ site: this.siteId })}`); },
+        }, t('desk_form_cancel'))));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.save(form); });
+    // Every change is kept as it happens: typing, choosing, and the buttons that move windows,
+    // days and checkpoints (their own handlers have run when the click reaches the form).
+    for (const type of ['input', 'change', 'click']) form.addEventListener(type, () => this.persist());
     this.form = form;
-    return h('div', {}, form, this.plan ? this.deleteZone() : null);
+    // A form brought back from its draft says so, and whether the plan changed since it was typed.
+    const changed = kept && this.plan && kept.base_updated_at !== this.plan.updated_at;
+    const note = kept ? draftNote('plan-draft', this.draft, () => this.ctx.rerender(), changed ? t('plan_draft_stale') : null) : null;
+    return h('div', {}, note, form, this.plan ? this.deleteZone() : null);
   }
 
   // --- weekdays -----------------------------------------------------------------------------
@@ -263,8 +295,8 @@ class PlanForm {
 
   // --- saving ---------------------------------------------------------------------------------
 
-  body(form) {
-    const val = (id) => form.querySelector(`#${id}`).value.trim();
+  body(form, trim = true) {
+    const val = (id) => (trim ? form.querySelector(`#${id}`).value.trim() : form.querySelector(`#${id}`).value);
     const assignee = val('plan-assignee');
     return {
       name_zh: val('plan-name-zh'),
@@ -302,6 +334,7 @@ class PlanForm {
     button.disabled = true;
     try {
       const saved = this.plan ? await api.patch(`/api/plans/${this.plan.id}`, body) : await api.post(`/api/sites/${this.siteId}/plans`, body);
+      await this.draft.clear();
       toast(t('plan_saved_toast', { name: pick(saved) }));
       this.ctx.go(`manage/plans${qs({ site: this.siteId })}`);
     } catch (e) {
@@ -318,7 +351,8 @@ class PlanForm {
     const err = h('p', { class: 'error', id: 'plan-delete-error', role: 'alert' });
     return dangerZone('plan-delete-zone', t('plan_delete'),
       h('p', {}, t('plan_delete_hint')),
-      writeButton({ class: 'btn danger', id: 'plan-delete' }, t('plan_delete_confirm'), err, () => api.del(`/api/plans/${this.plan.id}`).then(() => true), () => {
+      writeButton({ class: 'btn danger', id: 'plan-delete' }, t('plan_delete_confirm'), err, () => api.del(`/api/plans/${this.plan.id}`).then(() => true), async () => {
+        await this.draft.clear();
         toast(t('plan_deleted_toast'));
         this.ctx.go(`manage/plans${qs({ site: this.siteId })}`);
       }),

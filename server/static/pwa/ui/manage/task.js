@@ -244,6 +244,11 @@ function commentsCard(task, names, ctx) {
         h('p', { class: 'hint' }, `${names.get(c.author_id) || ''} ${fmtTime(c.created_at)}`))))
       : h('p', { class: 'hint' }, t('desk_no_comments')));
   if (!policy.can('task.comment', { task })) return body;
+  // A closed task of a sealed month is part of the filed record: the server refuses every comment.
+  if (task.sealed_month) {
+    body.append(h('p', { class: 'hint', id: 'task-sealed' }, t('desk_task_sealed', { month: task.sealed_month })));
+    return body;
+  }
   body.append(
     h('div', { class: 'field' }, h('label', { for: 'comment-body' }, t('desk_add_comment')), h('textarea', { id: 'comment-body', rows: 2, maxlength: 5000 })),
     h('button', {
