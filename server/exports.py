@@ -492,7 +492,7 @@ def complaint_stat_rows(stats: dict | None) -> Iterator[list]:
 def export(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tuple[Iterator[bytes], str, str]:
     """(chunks, content type, file name) of one export; the rows are read as they are sent."""
     if kind not in KINDS:
-        raise Invalid.field("kind", "unknown", f"Export one of: {', '.join(KINDS)}.")
+        raise Invalid.field("kind", "unknown", f"Export one of: {', '.join(KINDS)}.", field_code="field_one_of", choices=", ".join(KINDS))
     start, end = day_range(date_from, date_to, site.timezone, MAX_RANGE_DAYS)
     rows = ROWS[kind](site, range_clause(kind, start, end))
     name = f"{site.code}-{kind}-{date_from.isoformat()}-{date_to.isoformat()}"

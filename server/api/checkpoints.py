@@ -15,6 +15,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..fonts import font_setting
 from ..models import Checkpoint, Site
+from ..problems import FieldMessage
 from .common import MAX_ID, PageArgs, StrictSchema, Str, page
 
 blp = Blueprint("checkpoints", __name__, url_prefix="/api", description="Checkpoints, their QR labels, CSV import and export")
@@ -198,7 +199,7 @@ def _id_list(raw: str, name: str) -> list[int]:
         if not part:
             continue
         if not (part.isascii() and part.isdigit() and len(part) <= 10 and 0 < int(part) <= MAX_ID):
-            raise ApiError(422, f"{name} must be a comma-separated list of checkpoint ids.", "validation_error", {"fields": {name: [f"not an id: {part[:20]!r}"]}})
+            raise ApiError(422, f"{name} must be a comma-separated list of checkpoint ids.", "validation_error", {"fields": {name: [FieldMessage(f"not an id: {part[:20]!r}", "field_invalid", type="integer")]}})
         ids.append(int(part))
     return list(dict.fromkeys(ids))
 
@@ -215,7 +216,7 @@ def _site_checkpoints(site_id: int, ids: list[int] | None, name: str = "checkpoi
             422,
             "Some checkpoints are not at this site: " + ", ".join(map(str, unknown)) + ".",
             "validation_error",
-            {"fields": {name: [f"not at this site: {', '.join(map(str, unknown))}"]}},
+            {"fields": {name: [FieldMessage(f"not at this site: {', '.join(map(str, unknown))}", "field_not_at_site_ids", ids=", ".join(map(str, unknown)))]}},
         )
     return [found[i] for i in ids]
 
@@ -288,7 +289,7 @@ class CheckpointsCsv(MethodView):
         if mimetype == "multipart/form-data":
             upload = request.files.get("file")
             if upload is None:
-                raise ApiError(422, "Send the CSV as the multipart field `file`.", "validation_error", {"fields": {"file": ["required"]}})
+                raise ApiError(422, "Send the CSV as the multipart field `file`.", "validation_error", {"fields": {"file": [FieldMessage("required", "field_required")]}})
             data = upload.read()
         elif mimetype in CSV_TYPES:
             data = request.get_data(cache=False)

@@ -96,7 +96,7 @@ def event(task: Task, action: str, actor: User | int | None, data: dict) -> None
 def check_move(task: Task, actor: User, to_state: str) -> None:
     """Refuse (Conflict) a move the current state forbids, and (Forbidden) one the actor's role does."""
     if to_state not in C.TASK_STATES:
-        raise Invalid.field("to", "unknown state", f"Unknown task state {to_state!r}.")
+        raise Invalid.field("to", "unknown state", f"Unknown task state {to_state!r}.", field_code="field_one_of", choices=", ".join(C.TASK_STATES))
     action = MOVES.get((task.state, to_state))
     if action is None:
         raise Conflict(f"A task that is {task.state} cannot become {to_state}.", "transition_not_allowed",
