@@ -49,6 +49,24 @@ def test_a_hold_on_another_sites_task_says_it_is_not_at_this_site(demo, other_si
     assert problems(r, "task_id")[0]["code"] == "field_month_or_task"
 
 
+def test_a_required_text_left_empty_or_blank_says_required_not_a_length(demo, as_role):
+    arch = as_role("archivist")
+    for reason in ("", "   "):
+        [entry] = problems(arch.post(f"/api/archive/sites/{demo.id}/holds", json={"reason": reason}), "reason")
+        assert (entry["code"], zh(entry)) == ("field_required", "请填写此项。"), reason
+    # Too long is still a length.
+    [entry] = problems(arch.post(f"/api/archive/sites/{demo.id}/holds", json={"reason": "x" * 2001}), "reason")
+    assert entry["code"] == "field_length_between"
+
+
+def test_a_list_too_long_counts_entries_not_characters(demo, as_role):
+    _, task = finding(demo)
+    r = as_role("supervisor").post(f"/api/tasks/{task.id}/comments", json={"body": "看一下", "photo_ids": ["x"] * 21})
+    [entry] = problems(r, "photo_ids")
+    assert (entry["code"], entry["params"]) == ("field_too_many", {"max": "20"})
+    assert zh(entry) == "最多 20 项。"
+
+
 # --- a plan's schedule and the date ranges -----------------------------------------------------
 
 
@@ -78,6 +96,23 @@ def test_a_date_range_says_which_day_is_wrong_and_why(demo, as_role):
     assert problems(sup.get(f"{url}?from=2026-03-02&to=2026-03-01"), "to")[0]["code"] == "field_day_order"
     [entry] = problems(sup.get(f"{url}?from=2020-01-01&to=2026-03-01"), "to")
     assert entry["code"] == "field_days_at_most" and entry["params"]["max"].isdigit()
+
+
+def test_an_extension_with_an_empty_reason_is_refused_by_its_own_rule(demo, as_role):
+    from datetime import timedelta
+
+    from server import tasks
+
+    from .support.ids import iso
+    from .support.tasks import user
+
+    _, task = finding(demo)
+    tasks.assign(task, actor=user("supervisor"), assignee_id=user("patroller").id)
+    db.session.commit()
+    r = as_role("patroller").post(f"/api/tasks/{task.id}/extensions",
+                                  json={"requested_due_at": iso(task.due_at + timedelta(days=3)), "reason": ""})
+    assert error_of(r)["code"] == "extension_reason_required"
+    assert problems(r, "reason")[0]["code"] == "extension_reason_required"
 
 
 # --- the check every test makes ----------------------------------------------------------------

@@ -16,7 +16,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Checkpoint, Finding, Photo, Site, Task, utcnow
 from ..problems import FieldMessage
-from .common import Id, PageArgs, StrictSchema, Text, UtcDateTime, page
+from .common import Id, Length, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("findings", __name__, url_prefix="/api/findings", description="Findings")
 
@@ -55,7 +55,7 @@ class FindingInSchema(StrictSchema):
     severity = fields.String(load_default=choices.SEVERITY_NORMAL, validate=validate.OneOf(choices.SEVERITIES))
     dealt_on_spot = fields.Boolean(load_default=False)
     spot_note = Text(2000, load_default="")
-    photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
+    photo_ids = fields.List(Text(36, 1), load_default=list, validate=Length(max=20))
     observed_at = UtcDateTime(metadata={"description": "when it was seen (default: now)"})
 
 

@@ -13,7 +13,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Notification
 from ..problems import FieldMessage
-from .common import Id, PageArgs, StrictSchema, UtcDateTime, page
+from .common import Id, Length, PageArgs, StrictSchema, UtcDateTime, page
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/notifications", description="Notification feed")
 
@@ -47,7 +47,7 @@ class UnreadSchema(StrictSchema):
 
 
 class MarkReadSchema(StrictSchema):
-    ids = fields.List(Id(), validate=validate.Length(min=1, max=500))
+    ids = fields.List(Id(), validate=Length(min=1, max=500))
     all = fields.Boolean(load_default=False)
 
 

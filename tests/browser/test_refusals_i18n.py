@@ -42,7 +42,7 @@ def test_a_new_complaint_saved_empty_names_each_field_problem_in_chinese(live_se
     page.wait_for_selector("#cmp-form")
     page.click("#cmp-save")
     slot = page.locator("#cmp-form [data-error-for='complainant']")
-    expect(slot).to_have_text("长度须为 1 到 120 个字。")
+    expect(slot).to_have_text("请填写此项。")  # left empty: required, not "length 1 to 120"
     errors = page.locator("#cmp-form [data-error-for] li").all_inner_texts()
     assert errors and not [e for e in errors if LATIN.search(e)], errors
     assert not LATIN.search(page.locator("#cmp-error").inner_text())
