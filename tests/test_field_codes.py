@@ -98,6 +98,27 @@ def test_a_date_range_says_which_day_is_wrong_and_why(demo, as_role):
     assert entry["code"] == "field_days_at_most" and entry["params"]["max"].isdigit()
 
 
+# --- cancelling a task: the reason is where the client sent it ----------------------------------
+
+
+def test_cancelling_without_a_reason_names_the_reason_field_sent(demo, as_role):
+    _, task = finding(demo)
+    sup = as_role("supervisor")
+    for reason in ("", "   "):
+        r = sup.post(f"/api/tasks/{task.id}/cancel", json={"reason": reason})
+        error = error_of(r)
+        assert (r.status_code, error["code"]) == (422, "cancel_reason_required"), reason
+        assert list(error["details"]["field_errors"]) == ["reason"]
+        assert error["details"]["field_errors"]["reason"][0]["code"] == "cancel_reason_required"
+    db.session.expire_all()
+    assert db.session.execute(select(Task.state).where(Task.id == task.id)).scalar_one() == choices.TASK_OPEN
+    assert sup.post(f"/api/tasks/{task.id}/cancel", json={"reason": "重复报告"}).status_code == 200
+    # The generic transition still names its own field, `note`.
+    _, other = finding(demo, "F02")
+    r = sup.post(f"/api/tasks/{other.id}/transition", json={"to": "cancelled", "note": " "})
+    assert list(error_of(r)["details"]["field_errors"]) == ["note"]
+
+
 def test_an_extension_with_an_empty_reason_is_refused_by_its_own_rule(demo, as_role):
     from datetime import timedelta
 

@@ -169,7 +169,8 @@ class TransitionSchema(StrictSchema):
 
 
 class CancelSchema(StrictSchema):
-    reason = Text(2000, 1, required=True)
+    # Empty or only spaces: the domain's own refusal (cancel_reason_required) at this field.
+    reason = Text(2000, required=True)
 
 
 class RouteSchema(StrictSchema):

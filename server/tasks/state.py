@@ -122,12 +122,13 @@ def move(task: Task, actor: User, to_state: str, note: str) -> Task:
     return task
 
 
-def transition(task: Task, *, actor: User, to_state: str, note: str = "") -> Task:
+def transition(task: Task, *, actor: User, to_state: str, note: str = "", note_field: str = "note") -> Task:
     """Move a task to another state, as the table MOVES allows.
 
     Moving to the state the task is already in changes nothing (a phone may resend a
     move another person already made). Verified, and back to in progress after done,
-    come only from a verification on site; cancelling needs a reason.
+    come only from a verification on site; cancelling needs a reason (not only spaces),
+    a missing one reported at `note_field`, the name the caller gave the note.
     """
     lock(task)
     if to_state == task.state:
@@ -138,9 +139,9 @@ def transition(task: Task, *, actor: User, to_state: str, note: str = "") -> Tas
         raise Conflict("Assign the task to a person first.", "no_assignee")
     if to_state == C.TASK_CANCELLED and not note.strip():
         check_move(task, actor, to_state)
-        raise Invalid.field("note", "a reason is required", "Give a reason for cancelling the task.", "cancel_reason_required")
+        raise Invalid.field(note_field, "a reason is required", "Give a reason for cancelling the task.", "cancel_reason_required")
     return move(task, actor, to_state, note)
 
 
 def cancel(task: Task, *, actor: User, reason: str) -> Task:
-    return transition(task, actor=actor, to_state=C.TASK_CANCELLED, note=reason)
+    return transition(task, actor=actor, to_state=C.TASK_CANCELLED, note=reason, note_field="reason")
