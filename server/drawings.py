@@ -19,7 +19,7 @@ import math
 from .extensions import db
 from .models import Photo
 from .photos import can_see, taken_by
-from .problems import Conflict, Forbidden, Invalid, NotFound
+from .problems import Conflict, FieldMessage, Forbidden, Invalid, NotFound
 
 MAX_SHAPES = 20
 FIELDS = {"circle": ("x", "y", "r"), "arrow": ("x1", "y1", "x2", "y2")}
@@ -28,49 +28,50 @@ KINDS = tuple(FIELDS)
 
 def validate(body) -> dict:
     """The annotation in its one stored form, or Invalid naming every bad field (shapes.N.field)."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[FieldMessage]] = {}
 
-    def bad(name: str, message: str) -> None:
+    def bad(name: str, message: FieldMessage) -> None:
         errors.setdefault(name, []).append(message)
 
     if not isinstance(body, dict):
-        raise Invalid.field("shapes", "send an object {\"shapes\": [...]}", "The annotation must be a JSON object with a list of shapes.")
+        raise Invalid.field("shapes", "send an object {\"shapes\": [...]}", "The annotation must be a JSON object with a list of shapes.",
+                            field_code="field_invalid", type="object")
     if set(body) - {"shapes"}:
         for key in sorted(set(body) - {"shapes"}):
-            bad(str(key)[:40], "unknown field")
+            bad(str(key)[:40], FieldMessage("unknown field", "field_unknown"))
     shapes = body.get("shapes")
     if not isinstance(shapes, list) or not shapes:
-        bad("shapes", "a list of one or more shapes")
+        bad("shapes", FieldMessage("a list of one or more shapes", "field_required"))
         shapes = []
     elif len(shapes) > MAX_SHAPES:
-        bad("shapes", f"at most {MAX_SHAPES} shapes")
+        bad("shapes", FieldMessage(f"at most {MAX_SHAPES} shapes", "field_too_many", max=MAX_SHAPES))
         shapes = []
     out = []
     for n, shape in enumerate(shapes):
         at = f"shapes.{n}"
         if not isinstance(shape, dict):
-            bad(at, "a shape is an object")
+            bad(at, FieldMessage("a shape is an object", "field_invalid", type="object"))
             continue
         kind = shape.get("kind")
         if kind not in FIELDS:
-            bad(f"{at}.kind", f"one of {', '.join(KINDS)}")
+            bad(f"{at}.kind", FieldMessage(f"one of {', '.join(KINDS)}", "field_one_of", choices=", ".join(KINDS)))
             continue
         names = FIELDS[kind]
         for key in sorted(set(shape) - {"kind", *names}):
-            bad(f"{at}.{str(key)[:40]}", "unknown field")
+            bad(f"{at}.{str(key)[:40]}", FieldMessage("unknown field", "field_unknown"))
         clean = {"kind": kind}
         for name in names:
             v = shape.get(name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                bad(f"{at}.{name}", "a number")
+                bad(f"{at}.{name}", FieldMessage("a number", "field_invalid", type="number"))
             elif not 0 <= v <= 1:
-                bad(f"{at}.{name}", "between 0 and 1 (a fraction of the photo)")
+                bad(f"{at}.{name}", FieldMessage("between 0 and 1 (a fraction of the photo)", "field_between", min=0, max=1))
             elif name == "r" and v == 0:
-                bad(f"{at}.{name}", "larger than 0")
+                bad(f"{at}.{name}", FieldMessage("larger than 0", "field_above", min=0))
             else:
                 clean[name] = round(float(v), 4)
         if kind == "arrow" and len(clean) == 5 and (clean["x1"], clean["y1"]) == (clean["x2"], clean["y2"]):
-            bad(at, "an arrow needs two different ends")
+            bad(at, FieldMessage("an arrow needs two different ends", "field_arrow_ends"))
         out.append(clean)
     if errors:
         raise Invalid("The drawing on the photo is not valid.", None, {"fields": errors})

@@ -93,10 +93,9 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
-def error_response(status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None,
-                   field_codes: dict | None = None):
+def error_response(status: int, message: str, code: str | None = None, details: dict | None = None, headers: dict | None = None):
     body = {"status": status, "code": code or CODES.get(status, "error"), "message": message}
-    details = field_errors.with_codes(details, field_codes)
+    details = field_errors.with_codes(details)
     if details:
         body["details"] = details
     resp = jsonify({"error": body})
@@ -145,8 +144,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(problems.Problem)
     def _problem(exc: problems.Problem):
-        return error_response(problem_status(exc), exc.message, exc.code, exc.details, problem_headers(exc),
-                              getattr(exc, "field_codes", None))
+        return error_response(problem_status(exc), exc.message, exc.code, exc.details, problem_headers(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

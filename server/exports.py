@@ -495,9 +495,9 @@ def check(site: Site, kind: str, fmt: str, date_from: date, date_to: date) -> tu
     The desk asks this first (`dry_run`), so a refusal is said on its form, not lost as a cancelled download.
     """
     if kind not in KINDS:
-        raise Invalid.field("kind", "unknown", f"Export one of: {', '.join(KINDS)}.")
+        raise Invalid.field("kind", "unknown", f"Export one of: {', '.join(KINDS)}.", field_code="field_one_of", choices=", ".join(KINDS))
     if fmt not in FORMATS:
-        raise Invalid.field("format", "unknown", f"Export as one of: {', '.join(FORMATS)}.")
+        raise Invalid.field("format", "unknown", f"Export as one of: {', '.join(FORMATS)}.", field_code="field_one_of", choices=", ".join(FORMATS))
     start, end = day_range(date_from, date_to, site.timezone, MAX_RANGE_DAYS)
     return start, end, f"{site.code}-{kind}-{date_from.isoformat()}-{date_to.isoformat()}"
 

@@ -4,16 +4,19 @@ push's `invalid_payload` rejection has the same).
 `details.fields` keeps field name -> list of English messages (marshmallow's own words, or the
 domain's). `details.field_errors` mirrors it with, for each message, `{"code", "message",
 "params"}` so a client can say it in its reader's language: marshmallow's standard messages are
-recognised here, in one place, from its message templates (and so are server/months.py's day,
-month and range rules, which reach clients both as marshmallow messages and as the domain's); a
-domain rule raised with `Invalid.field(..., code=...)` gives its own code, and a sync payload's
-field checks (server/sync/fields.py) give theirs as they find each problem. A message with no
-known code has none (`code` is null) and the client shows the message as it is.
+recognised here, in one place, from its message templates (the API's own validator messages
+too); the domain's messages are `problems.FieldMessage`s that carry their code
+(`Invalid.field(..., code=...)` or `field_code=...`), even when a marshmallow field passes them
+on (server/api/params.py); and a sync payload's field checks (server/sync/fields.py) give theirs
+as they find each problem. A message with no known code has none (`code` is null) and the client
+shows the message as it is: tests/conftest.py fails any test in which a client gets one.
 """
 
 from __future__ import annotations
 
 import re
+
+from .problems import FieldMessage
 
 # (code, template): {name} captures a parameter; the rest must match exactly. Marshmallow 4's
 # default messages (fields' default_error_messages, validate.Length/Range/OneOf/...).
@@ -44,8 +47,14 @@ _TEMPLATES = [
     # The one month and day validator's own words (server/months.py), whichever path raised them.
     ("field_day", "YYYY-MM-DD with a year from {min} to {max}"),
     ("field_month", "YYYY-MM with a year from {min} to {max}"),
-    ("field_not_before_from", "must not be before from"),
     ("field_days_at_most", "at most {max} days from `from`, both included"),
+    # The API's own validator messages (server/api/*.py `error=`).
+    ("field_username", "2-64 letters, digits, '.', '_' or '-'."),  # users.py
+    ("field_site_code", "2-32 letters, digits, '-' or '_'."),  # sites.py
+    ("field_pattern", "8-64 letters, digits, '-' or '_'"),  # sync.py device_id
+    ("field_pattern", "64 hex digits"),  # sync.py sha256
+    ("field_invalid", "must be a UUID"),  # sync.py
+    ("field_invalid", "a range is [first, last]"),  # sync.py seqs
 ]
 
 
@@ -74,6 +83,8 @@ CODES = sorted({code for code, _ in _TEMPLATES} | set(SYNC_CODES))
 
 def describe(message: str) -> dict:
     """One message -> {"code", "message", "params"} (code None when it is not a standard one)."""
+    if isinstance(message, FieldMessage) and message.code:
+        return {"code": message.code, "message": str(message), "params": dict(message.params)}
     for code, rx in PATTERNS:
         m = rx.match(message)
         if m:
@@ -87,19 +98,13 @@ def entry(code: str | None, message: str, **params) -> dict:
     return {"code": code, "message": message, "params": {k: str(v) for k, v in params.items()}}
 
 
-def with_codes(details: dict | None, field_codes: dict | None = None) -> dict:
+def with_codes(details: dict | None) -> dict:
     """A problem's details with `field_errors` beside its `fields` (when it has fields and not
-    already their description): each message described, a field with no known code given the
-    problem's own (`Invalid.field(..., code=...)`, passed as `field_codes`)."""
+    already their description): each message described."""
     details = details or {}
     if not isinstance(details.get("fields"), dict) or "field_errors" in details:
         return details
-    described = annotate(details["fields"])
-    for name, field_code in (field_codes or {}).items():
-        for one in described.get(name) or []:
-            if isinstance(one, dict) and one.get("code") is None:
-                one["code"] = field_code
-    return {**details, "field_errors": described}
+    return {**details, "field_errors": annotate(details["fields"])}
 
 
 def annotate(fields):

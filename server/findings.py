@@ -19,7 +19,7 @@ from . import audit, choices, sealing, webhooks
 from .extensions import db, insert_rows
 from .models import Checkpoint, Finding, Site, utcnow
 from .notifications import Recipients, add_notices, major_notices, new_task_notices
-from .problems import Conflict, Invalid
+from .problems import Conflict, FieldMessage, Invalid
 from .tasks import apply_repeats, claim_photos, due_date, open_tasks_for, plan_repeats
 from .timeutil import month_of
 
@@ -141,7 +141,7 @@ def record_finding(
 ) -> Finding:
     """One finding (the web API's report, tests); the same rules as `record_findings`."""
     if checkpoint.site_id != site.id:
-        raise Invalid.field("checkpoint_id", "not at this site", "The checkpoint is not at this site.")
+        raise Invalid.field("checkpoint_id", "not at this site", "The checkpoint is not at this site.", field_code="field_not_at_site")
     record_findings([
         NewFinding(
             finding_id=finding_id, site=site, checkpoint_id=checkpoint.id, reported_by=reported_by, observed_at=observed_at,
@@ -157,11 +157,11 @@ def check_finding(*, category: str, route: str, severity: str) -> None:
     """The values a finding may take; anything else is the client's mistake (422)."""
     wrong = {}
     if category not in choices.CATEGORIES:
-        wrong["category"] = [f"one of {', '.join(choices.CATEGORIES)}"]
+        wrong["category"] = [FieldMessage(f"one of {', '.join(choices.CATEGORIES)}", "field_one_of", choices=", ".join(choices.CATEGORIES))]
     if route not in choices.ROUTES:
-        wrong["route"] = [f"one of {', '.join(choices.ROUTES)}"]
+        wrong["route"] = [FieldMessage(f"one of {', '.join(choices.ROUTES)}", "field_one_of", choices=", ".join(choices.ROUTES))]
     if severity not in choices.SEVERITIES:
-        wrong["severity"] = ["normal or major"]
+        wrong["severity"] = [FieldMessage("normal or major", "field_one_of", choices=", ".join(choices.SEVERITIES))]
     if wrong:
         raise Invalid("Some fields of the finding are not valid: " + ", ".join(sorted(wrong)), None, {"fields": wrong})
 
@@ -192,9 +192,9 @@ def classify(item: dict | None, category: str | None = None, route: str | None =
             if sent is not None and sent != own:
                 raise Invalid.field(
                     name, f"comes from the checklist item ({own})",
-                    f"A checklist item's {name} is {own}; a supervisor can re-route its task.",
+                    f"A checklist item's {name} is {own}; a supervisor can re-route its task.", field_code="field_from_checklist",
                 )
         return item["category"], item["route"]
     if category is None:
-        raise Invalid.field("category", "required without item_id", "Say what kind of problem it is (category).")
+        raise Invalid.field("category", "required without item_id", "Say what kind of problem it is (category).", field_code="field_required")
     return category, route or default_route(category)

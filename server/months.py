@@ -29,7 +29,8 @@ def parse_month(value: object, field: str = "month") -> str:
     """The month 'YYYY-MM' as given, or Invalid naming `field`."""
     if isinstance(value, str) and MONTH_RE.fullmatch(value) and FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
         return value
-    raise Invalid.field(field, MONTH_RULE, f"`{field}` is a month written {MONTH_RULE}, e.g. 2026-10.")
+    raise Invalid.field(field, MONTH_RULE, f"`{field}` is a month written {MONTH_RULE}, e.g. 2026-10.", field_code="field_month",
+                        min=FIRST_YEAR, max=LAST_YEAR)
 
 
 def parse_day(value: object, field: str) -> date:
@@ -42,7 +43,8 @@ def parse_day(value: object, field: str) -> date:
             day = None
     if day is not None and FIRST_YEAR <= day.year <= LAST_YEAR:
         return day
-    raise Invalid.field(field, DAY_RULE, f"`{field}` is a day written {DAY_RULE}, e.g. 2026-10-01.")
+    raise Invalid.field(field, DAY_RULE, f"`{field}` is a day written {DAY_RULE}, e.g. 2026-10-01.", field_code="field_day",
+                        min=FIRST_YEAR, max=LAST_YEAR)
 
 
 # --- arithmetic --------------------------------------------------------------------------------
@@ -85,7 +87,8 @@ def day_range(first: date, last: date, tz: str, max_days: int) -> tuple[datetime
     parse_day(first, "from")
     parse_day(last, "to")
     if last < first:
-        raise Invalid.field("to", "must not be before from", "`to` is before `from`.")
+        raise Invalid.field("to", "must not be before from", "`to` is before `from`.", field_code="field_day_order")
     if (last - first).days + 1 > max_days:
-        raise Invalid.field("to", f"at most {max_days} days from `from`, both included", f"Ask for at most {max_days} days at a time.")
+        raise Invalid.field("to", f"at most {max_days} days from `from`, both included", f"Ask for at most {max_days} days at a time.",
+                            field_code="field_days_at_most", max=max_days)
     return day_start(first, tz), day_start(last + timedelta(days=1), tz)

@@ -446,7 +446,7 @@ def claim(photo_ids: Iterable[str], user_id: int, link: Link) -> list[str]:
     ids = list(dict.fromkeys(photo_ids or ()))
     for pid in ids:
         if not isinstance(pid, str) or not 1 <= len(pid) <= 36:
-            raise Invalid.field("photo_ids", "not a photo id", "A photo id must be a UUID string.")
+            raise Invalid.field("photo_ids", "not a photo id", "A photo id must be a UUID string.", field_code="field_invalid", type="uuid")
     for pid in ids:
         photo = db.session.get(Photo, pid)
         if not may_link(photo, user_id, link):

@@ -19,7 +19,7 @@ from . import audit
 from .changes import record_change
 from .extensions import db
 from .models import Checkpoint, Membership, PatrolPlan, User
-from .problems import Invalid
+from .problems import FieldMessage, Invalid
 from .timeutil import iso
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -29,7 +29,8 @@ MAX_CHECKPOINTS = 2000
 WEEK = 7 * 1440
 
 
-def _invalid(field: str, messages: list[str]) -> Invalid:
+def _invalid(field: str, messages: list[FieldMessage]) -> Invalid:
+    """Every problem of one field, each message with its code (err_<code> says it to the reader)."""
     return Invalid(f"The plan's {field} is not valid: " + "; ".join(messages), None, {"fields": {field: messages}})
 
 
@@ -40,40 +41,41 @@ def _minutes(value: str) -> int:
 
 def validate_schedule(schedule) -> dict:
     """Check a schedule strictly and return it normalised (days sorted); 422 naming every problem."""
-    problems: list[str] = []
+    problems: list[FieldMessage] = []
     if not isinstance(schedule, dict):
-        raise _invalid("schedule", ['must be an object like {"days": [0, 1, 2, 3, 4], "windows": [["09:00", "11:00"]]}'])
+        raise _invalid("schedule", [FieldMessage('must be an object like {"days": [0, 1, 2, 3, 4], "windows": [["09:00", "11:00"]]}',
+                                      "field_invalid", type="object")])
     unknown = sorted(set(schedule) - {"days", "windows"})
     if unknown:
-        problems.append(f"unknown key(s) {', '.join(unknown)}; a schedule has only days and windows")
+        problems.append(FieldMessage(f"unknown key(s) {', '.join(unknown)}; a schedule has only days and windows", "field_unknown"))
     days = schedule.get("days")
     if not isinstance(days, list) or not days:
-        problems.append("days: give a list of weekdays, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4]")
+        problems.append(FieldMessage("days: give a list of weekdays, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4]", "field_weekdays_required"))
         days = []
     else:
         for d in days:
             if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 6:
-                problems.append(f"days: {d!r} is not a weekday number from 0 (Monday) to 6 (Sunday)")
+                problems.append(FieldMessage(f"days: {d!r} is not a weekday number from 0 (Monday) to 6 (Sunday)", "field_weekday"))
         if len(set(d for d in days if isinstance(d, int))) != len(days):
-            problems.append("days: a weekday is listed twice")
+            problems.append(FieldMessage("days: a weekday is listed twice", "field_duplicate"))
     windows = schedule.get("windows")
     parsed: list[tuple[int, int, str]] = []
     if not isinstance(windows, list) or not windows:
-        problems.append('windows: give a list of time windows, e.g. [["09:00", "11:00"], ["15:00", "17:00"]]')
+        problems.append(FieldMessage('windows: give a list of time windows, e.g. [["09:00", "11:00"], ["15:00", "17:00"]]', "field_windows_required"))
         windows = []
     elif len(windows) > MAX_WINDOWS:
-        problems.append(f"windows: at most {MAX_WINDOWS} windows a day")
+        problems.append(FieldMessage(f"windows: at most {MAX_WINDOWS} windows a day", "field_too_many", max=MAX_WINDOWS))
     for i, w in enumerate(windows):
         if not (isinstance(w, list) and len(w) == 2 and all(isinstance(t, str) for t in w)):
-            problems.append(f'windows[{i}]: must be a pair of times ["HH:MM", "HH:MM"]')
+            problems.append(FieldMessage(f'windows[{i}]: must be a pair of times ["HH:MM", "HH:MM"]', "field_window_pair"))
             continue
         bad = [t for t in w if not TIME_RE.match(t)]
         if bad:
-            problems.append(f"windows[{i}]: {', '.join(repr(t) for t in bad)} is not a 24-hour time HH:MM (00:00-23:59)")
+            problems.append(FieldMessage(f"windows[{i}]: {', '.join(repr(t) for t in bad)} is not a 24-hour time HH:MM (00:00-23:59)", "field_time"))
             continue
         start, end = _minutes(w[0]), _minutes(w[1])
         if start == end:
-            problems.append(f"windows[{i}]: starts and ends at {w[0]}; a window needs some length")
+            problems.append(FieldMessage(f"windows[{i}]: starts and ends at {w[0]}; a window needs some length", "field_window_empty", first=w[0]))
             continue
         length = (end - start) % 1440
         parsed.append((start, length, f"{w[0]}-{w[1]}"))
@@ -84,7 +86,7 @@ def validate_schedule(schedule) -> dict:
     return {"days": sorted(days), "windows": [list(w) for w in windows]}
 
 
-def _overlaps(days: list[int], windows: list[tuple[int, int, str]]) -> list[str]:
+def _overlaps(days: list[int], windows: list[tuple[int, int, str]]) -> list[FieldMessage]:
     """Windows may not overlap, also across midnight into the next scheduled day."""
     spans = [((d * 1440 + start) % WEEK, length, label, d) for d in days for start, length, label in windows]
     found = []
@@ -96,9 +98,10 @@ def _overlaps(days: list[int], windows: list[tuple[int, int, str]]) -> list[str]
                 if (b_start - a_start) % WEEK >= a_len:  # b starts first and runs into a
                     first, second = second, first
                 message = (
-                    f"windows {first[0]} and {second[0]} overlap"
+                    FieldMessage(f"windows {first[0]} and {second[0]} overlap", "field_windows_overlap", first=first[0], second=second[0])
                     if a_day == b_day
-                    else f"window {first[0]} on {DAY_NAMES[first[1]]} overlaps {second[0]} on {DAY_NAMES[second[1]]}"
+                    else FieldMessage(f"window {first[0]} on {DAY_NAMES[first[1]]} overlaps {second[0]} on {DAY_NAMES[second[1]]}",
+                           "field_windows_overlap_next_day", first=first[0], second=second[0])
                 )
                 if message not in found:
                     found.append(message)
@@ -107,18 +110,20 @@ def _overlaps(days: list[int], windows: list[tuple[int, int, str]]) -> list[str]
 
 def _check_checkpoints(site_id: int, ids) -> list[int]:
     if not isinstance(ids, list) or not ids:
-        raise _invalid("checkpoint_ids", ["give the ids of the checkpoints this plan covers"])
+        raise _invalid("checkpoint_ids", [FieldMessage("give the ids of the checkpoints this plan covers", "field_checkpoints_required")])
     if len(ids) > MAX_CHECKPOINTS:
-        raise _invalid("checkpoint_ids", [f"at most {MAX_CHECKPOINTS} checkpoints"])
+        raise _invalid("checkpoint_ids", [FieldMessage(f"at most {MAX_CHECKPOINTS} checkpoints", "field_too_many", max=MAX_CHECKPOINTS)])
     if len(set(ids)) != len(ids):
-        raise _invalid("checkpoint_ids", ["a checkpoint is listed twice"])
+        raise _invalid("checkpoint_ids", [FieldMessage("a checkpoint is listed twice", "field_duplicate")])
     rows = dict(db.session.execute(select(Checkpoint.id, Checkpoint.active).where(Checkpoint.site_id == site_id, Checkpoint.id.in_(ids))).all())
     unknown = [i for i in ids if i not in rows]
     if unknown:
-        raise _invalid("checkpoint_ids", [f"not at this site: {', '.join(map(str, unknown))}"])
+        raise _invalid("checkpoint_ids", [FieldMessage(f"not at this site: {', '.join(map(str, unknown))}", "field_not_at_site_ids",
+                                            ids=", ".join(map(str, unknown)))])
     inactive = [i for i in ids if not rows[i]]
     if inactive:
-        raise _invalid("checkpoint_ids", [f"deactivated checkpoint(s): {', '.join(map(str, inactive))}"])
+        raise _invalid("checkpoint_ids", [FieldMessage(f"deactivated checkpoint(s): {', '.join(map(str, inactive))}", "field_deactivated_ids",
+                                            ids=", ".join(map(str, inactive)))])
     return list(ids)
 
 
@@ -129,7 +134,7 @@ def _check_assignee(site_id: int, user_id) -> int | None:
         select(Membership.id).join(User, User.id == Membership.user_id).where(Membership.site_id == site_id, Membership.user_id == user_id, User.active.is_(True))
     ).first()
     if not works_here:
-        raise _invalid("assignee_id", [f"user {user_id} does not work at this site"])
+        raise _invalid("assignee_id", [FieldMessage(f"user {user_id} does not work at this site", "field_not_staff_here")])
     return user_id
 
 
@@ -149,7 +154,7 @@ def create_plan(site_id: int, *, actor_id: int | None, **fields) -> PatrolPlan:
     fields = _clean(site_id, fields)
     for required in ("name_zh", "schedule", "checkpoint_ids"):
         if required not in fields:
-            raise _invalid(required, ["required"])
+            raise _invalid(required, [FieldMessage("required", "field_required")])
     plan = PatrolPlan(site_id=site_id, **fields)
     db.session.add(plan)
     db.session.flush()

@@ -2,10 +2,23 @@
 
 Domain modules raise these; `server.errors` maps each kind to its HTTP status and the
 API's one error shape. `code` is the machine-readable reason clients switch on, and
-`details` may carry `fields` (field name -> list of messages) for bad input.
+`details` may carry `fields` (field name -> list of messages) for bad input; each message a
+`FieldMessage`, which knows its own stable code (server/field_errors.py describes it for clients).
 """
 
 from __future__ import annotations
+
+
+class FieldMessage(str):
+    """A field's message for people that carries its stable code and the code's parameters,
+    wherever the message is passed on (a marshmallow error, a sync rejection): the client says
+    it in its reader's language from `err_<code>` (server/field_errors.py, `details.field_errors`)."""
+
+    def __new__(cls, message: str, code: str | None = None, **params):
+        self = super().__new__(cls, message)
+        self.code = code
+        self.params = {k: str(v) for k, v in params.items()}
+        return self
 
 
 class Problem(Exception):
@@ -26,12 +39,12 @@ class Invalid(Problem):
     default_code = "validation_error"
 
     @classmethod
-    def field(cls, name: str, message: str, summary: str | None = None, code: str | None = None) -> "Invalid":
-        exc = cls(summary or f"{name}: {message}", code, {"fields": {name: [message]}})
-        # The field's message is the domain's own sentence: its code is the problem's
-        # (the API's details.field_errors, server/field_errors.py).
-        exc.field_codes = {name: code} if code else {}
-        return exc
+    def field(cls, name: str, message: str, summary: str | None = None, code: str | None = None, *,
+              field_code: str | None = None, **params) -> "Invalid":
+        """A problem with one field. The field's message has a code of its own: `field_code`, or
+        the problem's `code` (its `err_<code>` sentence says it); `params` fill the sentence."""
+        message = FieldMessage(message, field_code or code, **params)
+        return cls(summary or f"{name}: {message}", code, {"fields": {name: [message]}})
 
 
 class Malformed(Problem):

@@ -49,15 +49,15 @@ def add_hold(site: Site, *, reason: str, actor_id: int | None, month: str | None
     """Hold a whole site, one month of it, or one task; the reason is required."""
     reason = (reason or "").strip()
     if not reason:
-        raise Invalid.field("reason", "required", "Say why the records must be kept (reason).")
+        raise Invalid.field("reason", "required", "Say why the records must be kept (reason).", field_code="field_required")
     if month is not None and task_id is not None:
-        raise Invalid.field("task_id", "with month", "Hold a month or a task, not both at once.")
+        raise Invalid.field("task_id", "with month", "Hold a month or a task, not both at once.", field_code="field_month_or_task")
     if month is not None:
         parse_month(month)
     if task_id is not None:
         task = db.session.get(Task, task_id)
         if task is None or task.site_id != site.id:
-            raise Invalid.field("task_id", "not at this site", "No such task at this site.")
+            raise Invalid.field("task_id", "not at this site", "No such task at this site.", field_code="field_not_at_site")
     hold = LegalHold(site_id=site.id, month=month, task_id=task_id, reason=reason[:2000], created_by=actor_id)
     db.session.add(hold)
     db.session.flush([hold])

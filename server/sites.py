@@ -24,7 +24,7 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid.field("timezone", "unknown timezone", f"Unknown timezone {name!r}.")
+        raise Invalid.field("timezone", "unknown timezone", f"Unknown timezone {name!r}.", field_code="field_timezone")
     return name
 
 
@@ -82,7 +82,7 @@ def open_site(code: str, name_zh: str, name_en: str = "", timezone: str | None =
     code = code.strip().upper()
     if not SITE_CODE.match(code):
         raise Invalid.field("code", "2-32 letters, digits, '-' or '_', starting with a letter or digit",
-                            f"The site code {code!r} is not allowed: use 2-32 letters, digits, '-' or '_'.")
+                            f"The site code {code!r} is not allowed: use 2-32 letters, digits, '-' or '_'.", field_code="field_site_code")
     if db.session.execute(select(Site.id).where(Site.code == code)).first():
         raise Conflict(f"A site with the code {code} exists.", "site_exists")
     site = create_site(code, name_zh, name_en, timezone)
@@ -133,7 +133,8 @@ def create_checkpoint(site_id: int, **fields) -> Checkpoint:
 
 def _check_kind(kind) -> None:
     if kind not in choices.CHECKPOINT_KINDS:
-        raise Invalid.field("kind", "unknown kind", f"Unknown checkpoint kind {kind!r}.")
+        raise Invalid.field("kind", "unknown kind", f"Unknown checkpoint kind {kind!r}.", field_code="field_one_of",
+                            choices=", ".join(choices.CHECKPOINT_KINDS))
 
 
 def _check_code_free(site_id: int, code: str, exclude_id: int | None = None) -> None:

@@ -111,6 +111,9 @@ def test_field_problems_carry_a_code_and_parameters_beside_the_message(admin, de
     details = error_of(r)["details"]
     assert details["fields"]["colour"] == ["Unknown field."]
     assert details["field_errors"]["colour"] == [{"code": "field_unknown", "message": "Unknown field.", "params": {}}]
+    # Left empty, a required name says so (not "Length must be between 1 and 200").
     [name] = details["field_errors"]["name_zh"]
-    assert name["code"] == "field_length_between" and name["message"] == details["fields"]["name_zh"][0]
-    assert set(name["params"]) == {"min", "max"}
+    assert name == {"code": "field_required", "message": details["fields"]["name_zh"][0], "params": {}}
+    r = admin.post("/api/checkpoints/", json={"site_id": demo.id, "kind": "floor", "name_zh": "x" * 201})
+    [name] = error_of(r)["details"]["field_errors"]["name_zh"]
+    assert name["code"] == "field_length_between" and name["params"] == {"min": "1", "max": "200"}

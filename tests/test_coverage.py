@@ -336,4 +336,4 @@ def test_a_range_over_a_year_names_the_to_date_with_a_code_a_desk_can_translate(
     zh, en = i18n.table()["err_field_days_at_most"]
     assert "{max}" in zh and "{max}" in en
     reversed_ = error_of(as_role("manager").get(f"/api/sites/{demo.id}/coverage?from=2026-01-02&to=2026-01-01"))
-    assert reversed_["details"]["field_errors"]["to"][0]["code"] == "field_not_before_from"
+    assert reversed_["details"]["field_errors"]["to"][0]["code"] == "field_day_order"

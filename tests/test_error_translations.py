@@ -21,6 +21,7 @@ from .support.error_codes import collect
 # refusing a sync mutation is passed on by sync's Rejection.of): nothing new to translate.
 PASSED_ON = {
     "server/errors.py": {"CODES.get(status)", "exc.code"},
+    "server/problems.py": {"field_code or code"},  # Invalid.field: its field's code, collected at each call
 }
 
 
@@ -52,7 +53,7 @@ def test_every_field_problem_code_is_translated():
 
 def test_translations_name_only_the_parameters_the_server_sends():
     # {state}, {to}, {min}… are filled from the error's details; an unknown name would show raw.
-    allowed = {"state", "to", "min", "max", "equal", "choices", "type", "limit", "minutes"}
+    allowed = {"state", "to", "min", "max", "equal", "choices", "type", "limit", "minutes", "ids", "first", "second"}
     bad = {k: v for k, v in i18n.table().items() if k.startswith("err_")
            for name in re.findall(r"\{(\w+)\}", "".join(v)) if name not in allowed}
     assert bad == {}

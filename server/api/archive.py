@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import LegalHold, Site
 from ..months import parse_month
 from ..storage import get_store
-from .common import StrictSchema, UtcDateTime
+from .common import Length, StrictSchema, UtcDateTime
 from .files import send_stored
 from .params import Day, Month
 
@@ -63,7 +63,7 @@ class ExportCheckSchema(StrictSchema):
 
 
 class BundleArgs(StrictSchema):
-    file = fields.String(validate=validate.Length(min=1, max=200))
+    file = fields.String(validate=Length(min=1, max=200))
 
 
 class HoldSchema(StrictSchema):
@@ -71,7 +71,7 @@ class HoldSchema(StrictSchema):
     site_id = fields.Integer(dump_only=True)
     month = Month(allow_none=True)
     task_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(required=True, validate=Length(min=1, max=2000))
     created_by = fields.Integer(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
     released_at = UtcDateTime(dump_only=True, allow_none=True)  # null while the hold stands

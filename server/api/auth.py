@@ -9,14 +9,14 @@ from .. import auth
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Membership, Site
-from .common import StrictSchema
+from .common import Length, StrictSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sessions")
 
 
 class LoginSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    username = fields.String(required=True, validate=Length(min=1, max=64))
+    password = fields.String(required=True, validate=Length(min=1, max=256, spaces=True))
 
 
 class MembershipOut(StrictSchema):

@@ -11,7 +11,7 @@ from ..auth import get_scoped, requires
 from ..errors import ApiError
 from ..extensions import db
 from ..models import ChecklistVersion, Site, SiteChecklistItem
-from .common import StrictSchema
+from .common import Length, StrictSchema
 
 blp = Blueprint("checklists", __name__, url_prefix="/api/sites/<int:site_id>/checklists", description="Checklists")
 
@@ -30,18 +30,18 @@ class SiteItemSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(choices.CHECKPOINT_KINDS))
     item_id = fields.String(dump_only=True)
     key = fields.String(required=True, load_only=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,40}$"))
-    text_zh = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    text_en = fields.String(load_default="", validate=validate.Length(max=500))
-    methods = fields.List(fields.String(validate=validate.OneOf(choices.METHODS)), required=True, validate=validate.Length(min=1))
+    text_zh = fields.String(required=True, validate=Length(min=1, max=500))
+    text_en = fields.String(load_default="", validate=Length(max=500))
+    methods = fields.List(fields.String(validate=validate.OneOf(choices.METHODS)), required=True, validate=Length(min=1))
     category = fields.String(required=True, validate=validate.OneOf(choices.CATEGORIES))
     route = fields.String(required=True, validate=validate.OneOf(choices.ROUTES))
     active = fields.Boolean(load_default=True)
 
 
 class SiteItemUpdateSchema(StrictSchema):
-    text_zh = fields.String(validate=validate.Length(min=1, max=500))
-    text_en = fields.String(validate=validate.Length(max=500))
-    methods = fields.List(fields.String(validate=validate.OneOf(choices.METHODS)), validate=validate.Length(min=1))
+    text_zh = fields.String(validate=Length(min=1, max=500))
+    text_en = fields.String(validate=Length(max=500))
+    methods = fields.List(fields.String(validate=validate.OneOf(choices.METHODS)), validate=Length(min=1))
     category = fields.String(validate=validate.OneOf(choices.CATEGORIES))
     route = fields.String(validate=validate.OneOf(choices.ROUTES))
     active = fields.Boolean()

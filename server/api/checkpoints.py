@@ -15,7 +15,8 @@ from ..errors import ApiError
 from ..extensions import db
 from ..fonts import font_setting
 from ..models import Checkpoint, Site
-from .common import MAX_ID, PageArgs, StrictSchema, Str, page
+from ..problems import FieldMessage
+from .common import Length, MAX_ID, PageArgs, StrictSchema, Str, page
 
 blp = Blueprint("checkpoints", __name__, url_prefix="/api", description="Checkpoints, their QR labels, CSV import and export")
 
@@ -23,11 +24,11 @@ class CheckpointSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     kind = Str(required=True, validate=validate.OneOf(choices.CHECKPOINT_KINDS))
-    name_zh = Str(required=True, validate=validate.Length(min=1, max=200))
-    name_en = Str(load_default="", validate=validate.Length(max=200))
-    building = Str(load_default="", validate=validate.Length(max=64))
-    floor = Str(load_default="", validate=validate.Length(max=16))
-    unit = Str(load_default="", validate=validate.Length(max=32))
+    name_zh = Str(required=True, validate=Length(min=1, max=200))
+    name_en = Str(load_default="", validate=Length(max=200))
+    building = Str(load_default="", validate=Length(max=64))
+    floor = Str(load_default="", validate=Length(max=16))
+    unit = Str(load_default="", validate=Length(max=32))
     short_code = Str(validate=validate.Regexp(r"^[A-Za-z0-9\- ]{2,16}$"))
     position = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
     active = fields.Boolean(load_default=True)
@@ -36,11 +37,11 @@ class CheckpointSchema(StrictSchema):
 
 class CheckpointUpdateSchema(StrictSchema):
     kind = Str(validate=validate.OneOf(choices.CHECKPOINT_KINDS))
-    name_zh = Str(validate=validate.Length(min=1, max=200))
-    name_en = Str(validate=validate.Length(max=200))
-    building = Str(validate=validate.Length(max=64))
-    floor = Str(validate=validate.Length(max=16))
-    unit = Str(validate=validate.Length(max=32))
+    name_zh = Str(validate=Length(min=1, max=200))
+    name_en = Str(validate=Length(max=200))
+    building = Str(validate=Length(max=64))
+    floor = Str(validate=Length(max=16))
+    unit = Str(validate=Length(max=32))
     short_code = Str(validate=validate.Regexp(r"^[A-Za-z0-9\- ]{2,16}$"))
     position = fields.Integer(validate=validate.Range(min=0, max=100000))
     active = fields.Boolean()
@@ -119,8 +120,8 @@ def reissue(checkpoint_id):
 
 
 class ResolveArgs(StrictSchema):
-    token = Str(validate=validate.Length(min=1, max=64))
-    code = Str(validate=validate.Length(min=1, max=16))
+    token = Str(validate=Length(min=1, max=64))
+    code = Str(validate=Length(min=1, max=16))
     site_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
@@ -188,7 +189,7 @@ def qr_svg(checkpoint_id):
 
 
 class LabelArgs(StrictSchema):
-    checkpoint_ids = Str(validate=validate.Length(max=20000), metadata={"description": "comma-separated ids; all active checkpoints when omitted"})
+    checkpoint_ids = Str(validate=Length(max=20000), metadata={"description": "comma-separated ids; all active checkpoints when omitted"})
 
 
 def _id_list(raw: str, name: str) -> list[int]:
@@ -198,7 +199,7 @@ def _id_list(raw: str, name: str) -> list[int]:
         if not part:
             continue
         if not (part.isascii() and part.isdigit() and len(part) <= 10 and 0 < int(part) <= MAX_ID):
-            raise ApiError(422, f"{name} must be a comma-separated list of checkpoint ids.", "validation_error", {"fields": {name: [f"not an id: {part[:20]!r}"]}})
+            raise ApiError(422, f"{name} must be a comma-separated list of checkpoint ids.", "validation_error", {"fields": {name: [FieldMessage(f"not an id: {part[:20]!r}", "field_invalid", type="integer")]}})
         ids.append(int(part))
     return list(dict.fromkeys(ids))
 
@@ -215,7 +216,7 @@ def _site_checkpoints(site_id: int, ids: list[int] | None, name: str = "checkpoi
             422,
             "Some checkpoints are not at this site: " + ", ".join(map(str, unknown)) + ".",
             "validation_error",
-            {"fields": {name: [f"not at this site: {', '.join(map(str, unknown))}"]}},
+            {"fields": {name: [FieldMessage(f"not at this site: {', '.join(map(str, unknown))}", "field_not_at_site_ids", ids=", ".join(map(str, unknown)))]}},
         )
     return [found[i] for i in ids]
 
@@ -236,7 +237,7 @@ def labels_pdf(args, site_id):
 
 
 class CsvExportArgs(StrictSchema):
-    building = Str(validate=validate.Length(max=64), metadata={"description": "only this building"})
+    building = Str(validate=Length(max=64), metadata={"description": "only this building"})
 
 
 class CsvImportArgs(StrictSchema):
@@ -288,7 +289,7 @@ class CheckpointsCsv(MethodView):
         if mimetype == "multipart/form-data":
             upload = request.files.get("file")
             if upload is None:
-                raise ApiError(422, "Send the CSV as the multipart field `file`.", "validation_error", {"fields": {"file": ["required"]}})
+                raise ApiError(422, "Send the CSV as the multipart field `file`.", "validation_error", {"fields": {"file": [FieldMessage("required", "field_required")]}})
             data = upload.read()
         elif mimetype in CSV_TYPES:
             data = request.get_data(cache=False)
@@ -303,7 +304,7 @@ class CheckpointsCsv(MethodView):
 
 
 class OrderSchema(StrictSchema):
-    checkpoint_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), required=True, validate=validate.Length(min=1, max=5000))
+    checkpoint_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), required=True, validate=Length(min=1, max=5000))
 
 
 @blp.route("/sites/<int:site_id>/checkpoints/order", methods=["POST"])

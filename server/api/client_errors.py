@@ -22,7 +22,7 @@ from marshmallow import fields, validate
 
 from ..auth import current_user, requires
 from ..timeutil import iso
-from .common import StrictSchema, UtcDateTime
+from .common import Length, StrictSchema, UtcDateTime
 
 log = logging.getLogger("patrol.client")
 blp = Blueprint("client_errors", __name__, url_prefix="/api/client-errors", description="Errors the app met, for the server's log")
@@ -33,16 +33,16 @@ _lock = threading.Lock()
 
 
 class ClientErrorSchema(StrictSchema):
-    message = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    stack = fields.String(load_default="", validate=validate.Length(max=4000))
-    screen = fields.String(load_default="", validate=validate.Length(max=40), metadata={"description": "the app's screen when it happened"})
+    message = fields.String(required=True, validate=Length(min=1, max=500))
+    stack = fields.String(load_default="", validate=Length(max=4000))
+    screen = fields.String(load_default="", validate=Length(max=40), metadata={"description": "the app's screen when it happened"})
     at = UtcDateTime(load_default=None, metadata={"description": "the device's time when it happened"})
     count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000), metadata={"description": "times the page met it"})
-    app_version = fields.String(load_default="", validate=validate.Length(max=40))
+    app_version = fields.String(load_default="", validate=Length(max=40))
 
 
 class ClientErrorsSchema(StrictSchema):
-    errors = fields.List(fields.Nested(ClientErrorSchema), required=True, validate=validate.Length(min=1, max=10))
+    errors = fields.List(fields.Nested(ClientErrorSchema), required=True, validate=Length(min=1, max=10))
 
 
 class ClientErrorsLoggedSchema(StrictSchema):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import func, select
 
+from ..problems import FieldMessage
 from ..timeutil import iso
 
 # Ids are 32-bit in PostgreSQL: a larger number is simply not an id (422, never a 500).
@@ -25,6 +26,27 @@ def Id(**kw) -> fields.Integer:
     return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
 
 
+class Length(validate.Length):
+    """validate.Length, saying what is wrong in words each reader's language has.
+
+    Nothing where something is required (an empty text, text of spaces only unless `spaces`
+    counts them, an empty list) is `field_required`, not "Length must be between 1 and 120";
+    a list too long counts entries (`field_too_many`), not characters.
+    """
+
+    def __init__(self, min=None, max=None, *, equal=None, error=None, spaces: bool = False):
+        super().__init__(min=min, max=max, equal=equal, error=error)
+        self.spaces = spaces
+
+    def __call__(self, value):
+        blank = isinstance(value, str) and not self.spaces and not value.strip()
+        if self.min and (len(value) == 0 or blank):
+            raise ValidationError(FieldMessage("Required: must not be empty.", "field_required"))
+        if not isinstance(value, str) and self.max is not None and len(value) > self.max:
+            raise ValidationError(FieldMessage(f"At most {self.max} entries.", "field_too_many", max=self.max))
+        return super().__call__(value)
+
+
 class Str(fields.String):
     """Text without NUL characters, which PostgreSQL cannot store or compare."""
 
@@ -39,7 +61,7 @@ class Str(fields.String):
 
 def Text(max_len: int, min_len: int = 0, **kw) -> Str:
     """Free text: bounded, and without NUL characters."""
-    return Str(validate=validate.Length(min=min_len, max=max_len), **kw)
+    return Str(validate=Length(min=min_len, max=max_len), **kw)
 
 
 class PageArgs(StrictSchema):

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..fonts import font_setting
 from ..models import Complaint, Site
 from ..problems import Conflict, NotFound
-from .common import EventSchema, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
+from .common import EventSchema, Id, Length, PageArgs, StrictSchema, Text, UtcDateTime, page
 from .params import Month
 
 blp = Blueprint("complaints", __name__, url_prefix="/api", description="Residents' complaints and return visits (docs/complaints.md)")
@@ -137,7 +137,7 @@ class ComplaintReceiveSchema(StrictSchema):
     finding_id = fields.UUID(allow_none=True)
     visit_id = fields.UUID(allow_none=True)
     content = Text(5000, 1, required=True)
-    photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
+    photo_ids = fields.List(Text(36, 1), load_default=list, validate=Length(max=20))
     received_at = UtcDateTime(metadata={"description": "defaults to now"})
 
 

@@ -15,7 +15,8 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Checkpoint, Finding, Photo, Site, Task, utcnow
-from .common import Id, PageArgs, StrictSchema, Text, UtcDateTime, page
+from ..problems import FieldMessage
+from .common import Id, Length, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("findings", __name__, url_prefix="/api/findings", description="Findings")
 
@@ -54,7 +55,7 @@ class FindingInSchema(StrictSchema):
     severity = fields.String(load_default=choices.SEVERITY_NORMAL, validate=validate.OneOf(choices.SEVERITIES))
     dealt_on_spot = fields.Boolean(load_default=False)
     spot_note = Text(2000, load_default="")
-    photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
+    photo_ids = fields.List(Text(36, 1), load_default=list, validate=Length(max=20))
     observed_at = UtcDateTime(metadata={"description": "when it was seen (default: now)"})
 
 
@@ -118,14 +119,14 @@ class Findings(MethodView):
         if "item_id" in body:
             item = checklists.items_by_id(checklists.current_version(site.id, cp.kind)).get(body["item_id"])
             if item is None:
-                raise ApiError(422, f"The {cp.kind} checklist has no item {body['item_id']!r}.", "validation_error", {"fields": {"item_id": ["not an item of this checkpoint's checklist"]}})
+                raise ApiError(422, f"The {cp.kind} checklist has no item {body['item_id']!r}.", "validation_error", {"fields": {"item_id": [FieldMessage("not an item of this checkpoint's checklist", "field_not_in_checklist")]}})
         category, route = findings.classify(item, body.get("category"), body.get("route"))
         now = utcnow()
         observed = body.get("observed_at", now)
         if observed > now + FUTURE_TOLERANCE:
-            raise ApiError(422, "The observation time is in the future.", "validation_error", {"fields": {"observed_at": ["in the future"]}})
+            raise ApiError(422, "The observation time is in the future.", "validation_error", {"fields": {"observed_at": [FieldMessage("in the future", "field_in_future")]}})
         if observed < now - OLDEST_REPORT:
-            raise ApiError(422, "The observation time is more than a year ago.", "validation_error", {"fields": {"observed_at": ["more than a year ago"]}})
+            raise ApiError(422, "The observation time is more than a year ago.", "validation_error", {"fields": {"observed_at": [FieldMessage("more than a year ago", "field_too_old")]}})
         with db.session.begin_nested():  # nothing stays behind if the finding is refused
             finding = findings.record_finding(
                 finding_id=str(body.get("finding_id") or uuid.uuid4()),

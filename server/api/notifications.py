@@ -12,7 +12,8 @@ from ..auth import current_user, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Notification
-from .common import Id, PageArgs, StrictSchema, UtcDateTime, page
+from ..problems import FieldMessage
+from .common import Id, Length, PageArgs, StrictSchema, UtcDateTime, page
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/notifications", description="Notification feed")
 
@@ -46,7 +47,7 @@ class UnreadSchema(StrictSchema):
 
 
 class MarkReadSchema(StrictSchema):
-    ids = fields.List(Id(), validate=validate.Length(min=1, max=500))
+    ids = fields.List(Id(), validate=Length(min=1, max=500))
     all = fields.Boolean(load_default=False)
 
 
@@ -86,7 +87,7 @@ def mark_read(body):
     """Mark some (ids) or all (all: true) of my notifications read; others' ids are ignored."""
     user = current_user()
     if not body["all"] and not body.get("ids"):
-        raise ApiError(422, "Send ids, or all: true.", "validation_error", {"fields": {"ids": ["ids or all"]}})
+        raise ApiError(422, "Send ids, or all: true.", "validation_error", {"fields": {"ids": [FieldMessage("ids or all", "field_required")]}})
     marked = notifications.mark_read(user.id, None if body["all"] else body["ids"])
     db.session.commit()
     return {"marked": marked, "unread": notifications.unread_count(user.id)}

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import Photo
 from ..storage import MissingObject, get_store
 from ..problems import Problem
-from .common import StrictSchema, UtcDateTime
+from .common import Length, StrictSchema, UtcDateTime
 from .files import send_stored
 
 blp = Blueprint("photos", __name__, url_prefix="/api/photos", description="Photos (docs/sync.md)")
@@ -44,8 +44,8 @@ class PhotoSchema(StrictSchema):
 
 class PhotoListArgs(StrictSchema):
     site_id = fields.Integer()
-    visit_id = fields.String(validate=validate.Length(max=36))
-    finding_id = fields.String(validate=validate.Length(max=36))
+    visit_id = fields.String(validate=Length(max=36))
+    finding_id = fields.String(validate=Length(max=36))
     task_id = fields.Integer()
     status = fields.String(validate=validate.OneOf(choices.PHOTO_STATES))
 

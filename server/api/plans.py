@@ -9,15 +9,15 @@ from .. import plans
 from ..auth import current_user, get_scoped, requires
 from ..extensions import db
 from ..models import PatrolPlan, Site
-from .common import Id, StrictSchema, Str
+from .common import Id, Length, StrictSchema, Str
 
 blp = Blueprint("plans", __name__, url_prefix="/api", description="Patrol plans")
 
 class PlanSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = fields.Integer(dump_only=True)
-    name_zh = Str(required=True, validate=validate.Length(min=1, max=200))
-    name_en = Str(load_default="", validate=validate.Length(max=200))
+    name_zh = Str(required=True, validate=Length(min=1, max=200))
+    name_en = Str(load_default="", validate=Length(max=200))
     assignee_id = Id(load_default=None, allow_none=True)
     assignee_name = Str(dump_only=True, allow_none=True)
     # Checked by plans.validate_schedule, which names every problem in words.
@@ -25,20 +25,20 @@ class PlanSchema(StrictSchema):
         required=True,
         metadata={"description": 'site-local: {"days": [0-6, Monday=0], "windows": [["09:00","11:00"], ["22:00","02:00"]]}'},
     )
-    focus_zh = Str(load_default="", validate=validate.Length(max=4000))
-    focus_en = Str(load_default="", validate=validate.Length(max=4000))
+    focus_zh = Str(load_default="", validate=Length(max=4000))
+    focus_en = Str(load_default="", validate=Length(max=4000))
     checkpoint_ids = fields.List(Id(), required=True)
     active = fields.Boolean(load_default=True)
     updated_at = Str(dump_only=True)
 
 
 class PlanUpdateSchema(StrictSchema):
-    name_zh = Str(validate=validate.Length(min=1, max=200))
-    name_en = Str(validate=validate.Length(max=200))
+    name_zh = Str(validate=Length(min=1, max=200))
+    name_en = Str(validate=Length(max=200))
     assignee_id = Id(allow_none=True)
     schedule = fields.Raw()
-    focus_zh = Str(validate=validate.Length(max=4000))
-    focus_en = Str(validate=validate.Length(max=4000))
+    focus_zh = Str(validate=Length(max=4000))
+    focus_en = Str(validate=Length(max=4000))
     checkpoint_ids = fields.List(Id())
     active = fields.Boolean()
 

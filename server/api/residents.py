@@ -13,7 +13,7 @@ from .. import residents
 from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..extensions import db
 from ..models import ResidentNote
-from .common import Id, PageArgs, StrictSchema, UtcDateTime, page
+from .common import Id, Length, PageArgs, StrictSchema, UtcDateTime, page
 
 blp = Blueprint("residents", __name__, url_prefix="/api/resident-notes", description="Resident notes (ask)")
 
@@ -40,7 +40,7 @@ class ResidentNoteSchema(StrictSchema):
 class ResidentNoteListArgs(PageArgs):
     site_id = Id()
     checkpoint_id = Id()
-    finding_id = fields.String(validate=validate.Length(max=36))
+    finding_id = fields.String(validate=Length(max=36))
     date_from = UtcDateTime(data_key="from")
     date_to = UtcDateTime(data_key="to")
 

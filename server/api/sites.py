@@ -10,7 +10,7 @@ from ..auth import current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Department, Site
-from .common import StrictSchema
+from .common import Length, StrictSchema
 
 blp = Blueprint("sites", __name__, url_prefix="/api/sites", description="Sites and departments")
 
@@ -18,9 +18,9 @@ blp = Blueprint("sites", __name__, url_prefix="/api/sites", description="Sites a
 class SiteSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     code = fields.String(dump_only=True)
-    name_zh = fields.String(validate=validate.Length(min=1, max=200))
-    name_en = fields.String(validate=validate.Length(max=200))
-    timezone = fields.String(validate=validate.Length(min=1, max=64))
+    name_zh = fields.String(validate=Length(min=1, max=200))
+    name_en = fields.String(validate=Length(max=200))
+    timezone = fields.String(validate=Length(min=1, max=64))
     task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
     min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
     complaint_business_days = fields.Boolean(metadata={"description": "complaint deadlines count site-local business days (docs/complaints.md)"})
@@ -30,9 +30,9 @@ class SiteSchema(StrictSchema):
 class SiteCreateSchema(StrictSchema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,31}$", error="2-32 letters, digits, '-' or '_'."),
                          metadata={"description": "stored in capitals; names the site in commands and file names"})
-    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    name_en = fields.String(load_default="", validate=validate.Length(max=200))
-    timezone = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "IANA name; default DEFAULT_TIMEZONE"})
+    name_zh = fields.String(required=True, validate=Length(min=1, max=200))
+    name_en = fields.String(load_default="", validate=Length(max=200))
+    timezone = fields.String(validate=Length(min=1, max=64), metadata={"description": "IANA name; default DEFAULT_TIMEZONE"})
     task_due_days = fields.Integer(validate=validate.Range(min=1, max=90))
     min_scan_gap_seconds = fields.Integer(validate=validate.Range(min=0, max=3600))
 
@@ -41,14 +41,14 @@ class DepartmentSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = fields.Integer(dump_only=True)
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,31}$"))
-    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    name_en = fields.String(load_default="", validate=validate.Length(max=120))
+    name_zh = fields.String(required=True, validate=Length(min=1, max=120))
+    name_en = fields.String(load_default="", validate=Length(max=120))
     active = fields.Boolean(load_default=True)
 
 
 class DepartmentUpdateSchema(StrictSchema):
-    name_zh = fields.String(validate=validate.Length(min=1, max=120))
-    name_en = fields.String(validate=validate.Length(max=120))
+    name_zh = fields.String(validate=Length(min=1, max=120))
+    name_en = fields.String(validate=Length(max=120))
     active = fields.Boolean()
 
 

@@ -11,7 +11,7 @@ from ..auth import current_user, requires
 from ..db_sqlite import reads_first
 from ..extensions import db
 from ..timeutil import iso
-from .common import StrictSchema, UtcDateTime
+from .common import Length, StrictSchema, UtcDateTime
 
 blp = Blueprint("sync", __name__, url_prefix="/api/sync", description="Offline sync (docs/sync.md)")
 
@@ -21,8 +21,8 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 class MutationSchema(StrictSchema):
     mutation_id = fields.String(required=True, validate=[validate.Length(equal=36, error="must be a UUID"), validate.Regexp(UUID_PATTERN, error="must be a UUID")])
     seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**53))
-    kind = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={"description": "one of " + ", ".join(sync.KINDS)})
-    observed_at = fields.String(required=True, validate=validate.Length(max=40), metadata={"description": "phone clock when it happened, ISO 8601 with offset"})
+    kind = fields.String(required=True, validate=Length(min=1, max=32), metadata={"description": "one of " + ", ".join(sync.KINDS)})
+    observed_at = fields.String(required=True, validate=Length(max=40), metadata={"description": "phone clock when it happened, ISO 8601 with offset"})
     payload = fields.Dict(required=True, metadata={"description": "per kind; see docs/sync.md"})
 
 
@@ -63,8 +63,8 @@ class MutationList(fields.List):
 
 class PushSchema(StrictSchema):
     device_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]{8,64}$", error="8-64 letters, digits, '-' or '_'"))
-    device_time = fields.String(required=True, validate=validate.Length(max=40), metadata={"description": "phone clock when sending, ISO 8601 with offset"})
-    app_version = fields.String(load_default="", validate=validate.Length(max=40))
+    device_time = fields.String(required=True, validate=Length(max=40), metadata={"description": "phone clock when sending, ISO 8601 with offset"})
+    app_version = fields.String(load_default="", validate=Length(max=40))
     mutations = MutationList(required=True)
 
 
@@ -157,9 +157,9 @@ class HeldPhotoSchema(StrictSchema):
 
 class HeldArgs(StrictSchema):
     device_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]{8,64}$", error="8-64 letters, digits, '-' or '_'"))
-    seqs = fields.List(SeqRange(), load_default=list, validate=validate.Length(max=5000),
+    seqs = fields.List(SeqRange(), load_default=list, validate=Length(max=5000),
                        metadata={"description": "[first, last] ranges of the device's unsent sequence numbers"})
-    photos = fields.List(fields.Nested(HeldPhotoSchema), load_default=list, validate=validate.Length(max=1000),
+    photos = fields.List(fields.Nested(HeldPhotoSchema), load_default=list, validate=Length(max=1000),
                          metadata={"description": "photos still to upload: id and SHA-256 of the bytes"})
 
 

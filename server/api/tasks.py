@@ -13,7 +13,7 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Extension, Task
-from .common import MAX_ID, EventSchema, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
+from .common import MAX_ID, EventSchema, Id, Length, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Repair tasks, from finding to verified fix")
 
@@ -171,7 +171,8 @@ class TransitionSchema(StrictSchema):
 
 
 class CancelSchema(StrictSchema):
-    reason = Text(2000, 1, required=True)
+    # Empty or only spaces: the domain's own refusal (cancel_reason_required) at this field.
+    reason = Text(2000, required=True)
 
 
 class RouteSchema(StrictSchema):
@@ -195,12 +196,12 @@ class CaseSchema(StrictSchema):
 
 class CommentInSchema(StrictSchema):
     body = Text(5000, 1, required=True)
-    photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
+    photo_ids = fields.List(Text(36, 1), load_default=list, validate=Length(max=20))
 
 
 class ExtensionInSchema(StrictSchema):
     requested_due_at = UtcDateTime(required=True)
-    reason = Text(2000, 1, required=True)
+    reason = Text(2000, required=True)  # empty: extension_reason_required, as only spaces
 
 
 class DecisionSchema(StrictSchema):
@@ -222,7 +223,7 @@ class VerifyInSchema(StrictSchema):
     scan_method = fields.String(load_default=choices.SCAN_QR, validate=validate.OneOf(choices.SCAN_METHODS))
     result = fields.String(required=True, validate=validate.OneOf(choices.VERIFY_RESULTS))
     note = Text(2000, load_default="")
-    after_photo_ids = fields.List(Text(36, 1), load_default=list, validate=validate.Length(max=20))
+    after_photo_ids = fields.List(Text(36, 1), load_default=list, validate=Length(max=20))
     signatures = fields.Nested(SignaturesSchema, required=True)
     fixed_by_name = Text(120, load_default="")
     supervisor_id = Id(allow_none=True)

@@ -10,7 +10,7 @@ from ..auth import authorize, current_user, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Membership, User
-from .common import StrictSchema
+from .common import Length, StrictSchema
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Users and roles")
 
@@ -22,17 +22,17 @@ class RoleSchema(StrictSchema):
 
 class UserCreateSchema(StrictSchema):
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{2,64}$", error="2-64 letters, digits, '.', '_' or '-'."))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
-    display_name = fields.String(load_default="", validate=validate.Length(max=120))
+    password = fields.String(required=True, load_only=True, validate=Length(min=8, max=256, spaces=True))
+    display_name = fields.String(load_default="", validate=Length(max=120))
     locale = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
-    roles = fields.List(fields.Nested(RoleSchema), required=True, validate=validate.Length(min=1))
+    roles = fields.List(fields.Nested(RoleSchema), required=True, validate=Length(min=1))
 
 
 class UserUpdateSchema(StrictSchema):
-    display_name = fields.String(validate=validate.Length(max=120))
+    display_name = fields.String(validate=Length(max=120))
     locale = fields.String(validate=validate.OneOf(["zh", "en"]))
     active = fields.Boolean()
-    password = fields.String(load_only=True, validate=validate.Length(min=8, max=256))
+    password = fields.String(load_only=True, validate=Length(min=8, max=256, spaces=True))
     roles = fields.List(fields.Nested(RoleSchema))
 
 

@@ -12,7 +12,7 @@ from ..auth import authorize, current_user, get_scoped, requires, site_ids
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery
-from .common import MAX_ID, Id, PageArgs, StrictSchema, Text, UtcDateTime, page
+from .common import MAX_ID, Id, Length, PageArgs, StrictSchema, Text, UtcDateTime, page
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks", description="Outbound webhooks")
 
@@ -22,7 +22,7 @@ URL = validate.URL(schemes={"http", "https"}, require_tld=False)
 class WebhookSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     site_id = Id(required=True)
-    url = fields.String(required=True, validate=[validate.Length(max=500), URL])
+    url = fields.String(required=True, validate=[Length(max=500), URL])
     preset = fields.String(load_default=choices.WEBHOOK_GENERIC, validate=validate.OneOf(choices.WEBHOOK_PRESETS))
     secret = Text(128, load_default="", load_only=True)
     has_secret = fields.Boolean(dump_only=True)
@@ -34,7 +34,7 @@ class WebhookSchema(StrictSchema):
 
 
 class WebhookUpdateSchema(StrictSchema):
-    url = fields.String(validate=[validate.Length(max=500), URL])
+    url = fields.String(validate=[Length(max=500), URL])
     preset = fields.String(validate=validate.OneOf(choices.WEBHOOK_PRESETS))
     secret = Text(128)
     active = fields.Boolean()

@@ -71,7 +71,7 @@ def _department(site_id: int, department_id: int | None) -> Department | None:
         return None
     dept = db.session.get(Department, department_id)
     if dept is None or dept.site_id != site_id:
-        raise Invalid.field("department_id", "no such department at this site")
+        raise Invalid.field("department_id", "no such department at this site", field_code="field_not_at_site")
     return dept
 
 
@@ -137,19 +137,19 @@ def _check_place(site_id: int, checkpoint_id, finding_id, visit_id) -> tuple[int
     if visit_id is not None:
         visit = db.session.get(Visit, visit_id)
         if visit is None or visit.site_id != site_id:
-            raise Invalid.field("visit_id", "no such patrol visit at this site")
+            raise Invalid.field("visit_id", "no such patrol visit at this site", field_code="field_not_at_site")
         checkpoint_id = checkpoint_id or visit.checkpoint_id
     task_id = None
     if finding_id is not None:
         finding = db.session.get(Finding, finding_id)
         if finding is None or finding.site_id != site_id:
-            raise Invalid.field("finding_id", "no such finding at this site")
+            raise Invalid.field("finding_id", "no such finding at this site", field_code="field_not_at_site")
         checkpoint_id = checkpoint_id or finding.checkpoint_id
         task_id = db.session.execute(select(Task.id).where(Task.finding_id == finding.id)).scalar()
     if checkpoint_id is not None:
         cp = db.session.get(Checkpoint, checkpoint_id)
         if cp is None or cp.site_id != site_id:
-            raise Invalid.field("checkpoint_id", "no such checkpoint at this site")
+            raise Invalid.field("checkpoint_id", "no such checkpoint at this site", field_code="field_not_at_site")
     return checkpoint_id, task_id
 
 
@@ -197,7 +197,7 @@ def receive(site: Site, *, actor: User, channel: str, complainant: str, content:
     now = utcnow()
     received_at = received_at or now
     if received_at > now:
-        raise Invalid.field("received_at", "is in the future")
+        raise Invalid.field("received_at", "is in the future", field_code="field_in_future")
     checkpoint_id = checkpoint_id or unit_checkpoint(site.id, unit)
     checkpoint_id, task_id = _check_place(site.id, checkpoint_id, finding_id, visit_id)
     _check_item(site.id, checkpoint_id, item_id)
@@ -284,7 +284,7 @@ def assign(complaint: Complaint, *, actor: User, handler_id: int, department_id:
         .where(Membership.user_id == handler_id, Membership.site_id == complaint.site_id, User.active.is_(True))
     ).first()
     if not works_here:
-        raise Invalid.field("handler_id", "no active person of this site")
+        raise Invalid.field("handler_id", "no active person of this site", field_code="field_not_staff_here")
     if department_id is not None:
         complaint.department_id = _department(complaint.site_id, department_id).id
         _set_deadline(complaint, complaint.received_at)
@@ -299,7 +299,7 @@ def link_task(complaint: Complaint, *, actor: User, task_id: int) -> Complaint:
     policy.require(actor, "complaint.assign", complaint.site_id, complaint)
     task = db.session.get(Task, task_id)
     if task is None or task.site_id != complaint.site_id:
-        raise Invalid.field("task_id", "no such task at this site")
+        raise Invalid.field("task_id", "no such task at this site", field_code="field_not_at_site")
     complaint.task_id = task.id
     complaint.checkpoint_id = complaint.checkpoint_id or task.checkpoint_id
     return _done(complaint, "task_linked", actor, {"task_id": task.id})
@@ -385,7 +385,7 @@ def schedule_return_visit(complaint: Complaint, *, actor: User, at: datetime) ->
     policy.require(actor, "complaint.visit", complaint.site_id, complaint)
     _from(complaint, VISITABLE, "given a return-visit time")
     if at < utcnow():
-        raise Invalid.field("at", "is in the past")
+        raise Invalid.field("at", "is in the past", field_code="field_in_past")
     complaint.return_scheduled_at = at
     return _done(complaint, "visit_scheduled", actor, {"at": at})
 

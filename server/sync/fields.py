@@ -42,7 +42,7 @@ class Rejection(Exception):
     def of(cls, exc) -> "Rejection":
         """A domain problem (server.problems) refusing this mutation: its code, message and
         details, with `field_errors` beside `fields` as the API gives them."""
-        return cls(exc.code, exc.message, field_errors.with_codes(exc.details, getattr(exc, "field_codes", None)))
+        return cls(exc.code, exc.message, field_errors.with_codes(exc.details))
 
     def as_result(self) -> dict:
         out = {"code": self.code, "message": self.message}

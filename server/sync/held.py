@@ -37,7 +37,7 @@ def held(user: User, device_id: str, ranges: list[list[int]], photos: list[dict]
     for pair in ranges:
         first, last = pair
         if last < first:
-            raise Invalid.field("seqs", "invalid", "Each range is [first, last] with first ≤ last.")
+            raise Invalid.field("seqs", "invalid", "Each range is [first, last] with first ≤ last.", field_code="field_invalid", type="list")
         span += last - first + 1
     if span > MAX_SPAN:
         raise TooLarge(f"At most {MAX_SPAN} sequence numbers per question; ask for the rest in the next one.", "too_many_seqs",

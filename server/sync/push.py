@@ -407,7 +407,7 @@ def push(user: User, body: dict, user_agent: str = "") -> dict:
         raise TooLarge(f"At most {limit} records per push; send the rest in the next one.", "too_many_mutations", {"limit": limit})
     device_time = parse_time(body["device_time"])
     if device_time is None:
-        raise Invalid.field("device_time", "invalid", "device_time must be an ISO 8601 time with an offset.")
+        raise Invalid.field("device_time", "invalid", "device_time must be an ISO 8601 time with an offset.", field_code="field_invalid", type="datetime")
     for m in mutations:
         m["mutation_id"] = m["mutation_id"].lower()
     clock = Clock.measure(device_time, received_at)

@@ -21,7 +21,7 @@ def set_route(task: Task, *, actor: User, route: str, department_id: int | None 
     lock(task)
     require_open(task, "route it")
     if route not in C.ROUTES:
-        raise Invalid.field("route", "unknown route", f"Unknown route {route!r}.")
+        raise Invalid.field("route", "unknown route", f"Unknown route {route!r}.", field_code="field_one_of", choices=", ".join(C.ROUTES))
     finding = db.session.get(Finding, task.finding_id)
     dept = _site_department(task, department_id) if department_id is not None else department_by_code(task.site_id, route_for(route, finding.category))
     before = {"route": task.route, "department_id": task.department_id}

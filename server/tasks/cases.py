@@ -19,7 +19,8 @@ def update_case(task: Task, *, actor: User, notice_given_at: datetime | None = N
     if task.route != C.ROUTE_RESIDENT_VIOLATION:
         raise Conflict("Only a task routed to the residents' convention has a case.", "not_a_case")
     if outcome is not None and outcome not in C.CASE_OUTCOMES:
-        raise Invalid.field("outcome", "rectified or escalated", f"A case outcome is rectified or escalated, not {outcome!r}.")
+        raise Invalid.field("outcome", "rectified or escalated", f"A case outcome is rectified or escalated, not {outcome!r}.",
+                            field_code="field_one_of", choices=", ".join(C.CASE_OUTCOMES))
     case = dict(task.case or {})
     if notice_given_at is not None:
         case["notice_given_at"] = notice_given_at.isoformat()

@@ -16,7 +16,7 @@ def add_comment(task: Task, *, actor: User, body: str, photo_ids: Iterable[str] 
     """Anyone working at the site may comment, with photos."""
     require(actor, task, "task.comment")
     if not body.strip():
-        raise Invalid.field("body", "empty", "A comment needs some text.")
+        raise Invalid.field("body", "empty", "A comment needs some text.", field_code="field_required")
     ensure_writable(task)
     ids = claim_photos(photo_ids, purpose=C.PHOTO_COMMENT, site_id=task.site_id, user_id=actor.id, task_id=task.id)
     comment = TaskComment(task_id=task.id, author_id=actor.id, body=body, photo_ids=ids)

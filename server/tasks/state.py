@@ -96,7 +96,7 @@ def event(task: Task, action: str, actor: User | int | None, data: dict) -> None
 def check_move(task: Task, actor: User, to_state: str) -> None:
     """Refuse (Conflict) a move the current state forbids, and (Forbidden) one the actor's role does."""
     if to_state not in C.TASK_STATES:
-        raise Invalid.field("to", "unknown state", f"Unknown task state {to_state!r}.")
+        raise Invalid.field("to", "unknown state", f"Unknown task state {to_state!r}.", field_code="field_one_of", choices=", ".join(C.TASK_STATES))
     action = MOVES.get((task.state, to_state))
     if action is None:
         raise Conflict(f"A task that is {task.state} cannot become {to_state}.", "transition_not_allowed",
@@ -122,12 +122,13 @@ def move(task: Task, actor: User, to_state: str, note: str) -> Task:
     return task
 
 
-def transition(task: Task, *, actor: User, to_state: str, note: str = "") -> Task:
+def transition(task: Task, *, actor: User, to_state: str, note: str = "", note_field: str = "note") -> Task:
     """Move a task to another state, as the table MOVES allows.
 
     Moving to the state the task is already in changes nothing (a phone may resend a
     move another person already made). Verified, and back to in progress after done,
-    come only from a verification on site; cancelling needs a reason.
+    come only from a verification on site; cancelling needs a reason (not only spaces),
+    a missing one reported at `note_field`, the name the caller gave the note.
     """
     lock(task)
     if to_state == task.state:
@@ -138,9 +139,9 @@ def transition(task: Task, *, actor: User, to_state: str, note: str = "") -> Tas
         raise Conflict("Assign the task to a person first.", "no_assignee")
     if to_state == C.TASK_CANCELLED and not note.strip():
         check_move(task, actor, to_state)
-        raise Invalid.field("note", "a reason is required", "Give a reason for cancelling the task.", "cancel_reason_required")
+        raise Invalid.field(note_field, "a reason is required", "Give a reason for cancelling the task.", "cancel_reason_required")
     return move(task, actor, to_state, note)
 
 
 def cancel(task: Task, *, actor: User, reason: str) -> Task:
-    return transition(task, actor=actor, to_state=C.TASK_CANCELLED, note=reason)
+    return transition(task, actor=actor, to_state=C.TASK_CANCELLED, note=reason, note_field="reason")

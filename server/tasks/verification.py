@@ -75,7 +75,8 @@ def verify_on_site(
         return existing
     require(actor, task, "task.verify")
     if result not in C.VERIFY_RESULTS:
-        raise Invalid.field("result", "pass or fail", f"A verification is pass or fail, not {result!r}.")
+        raise Invalid.field("result", "pass or fail", f"A verification is pass or fail, not {result!r}.", field_code="field_one_of",
+                            choices=", ".join(C.VERIFY_RESULTS))
     if task.state != C.TASK_DONE:
         raise Conflict(f"Task {task.id} is {task.state}; only work marked done can be verified.", "not_awaiting_verification")
     why = is_fresh_scan(task, visit, actor)
@@ -84,7 +85,8 @@ def verify_on_site(
     signatures = {k: v for k, v in (signatures or {}).items() if v}
     unknown = set(signatures) - set(C.SIGNERS)
     if unknown:
-        raise Invalid.field("signatures", f"unknown: {', '.join(sorted(unknown))}", "Signatures are fixer, verifier and supervisor.")
+        raise Invalid.field("signatures", f"unknown: {', '.join(sorted(unknown))}", "Signatures are fixer, verifier and supervisor.",
+                            field_code="field_one_of", choices=", ".join(C.SIGNERS))
     if C.SIGNER_VERIFIER not in signatures:
         raise Invalid.field("signatures", "verifier signature required", "The verifier must sign.", "signature_required")
     after = list(after_photo_ids or ())
@@ -94,7 +96,8 @@ def verify_on_site(
         supervisor_id = actor.id
     signer = db.session.get(User, supervisor_id) if supervisor_id is not None else None
     if supervisor_id is not None and (signer is None or not policy.may(signer, "task.countersign", task.site_id)):
-        raise Invalid.field("supervisor_id", "not a supervisor here", "The signing supervisor must be a supervisor or manager of this site.")
+        raise Invalid.field("supervisor_id", "not a supervisor here", "The signing supervisor must be a supervisor or manager of this site.",
+                            field_code="field_not_supervisor")
     claim_photos(after, purpose=C.PHOTO_AFTER, site_id=task.site_id, user_id=actor.id, task_id=task.id)
     claim_photos(list(signatures.values()), purpose=C.PHOTO_SIGNATURE, site_id=task.site_id, user_id=actor.id, task_id=task.id)
     verification = Verification(

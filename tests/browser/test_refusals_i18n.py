@@ -14,6 +14,7 @@ from .conftest import new_context
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1366, "height": 900}
 LATIN = re.compile(r"[A-Za-z]{3,}")
 
 
@@ -42,11 +43,39 @@ def test_a_new_complaint_saved_empty_names_each_field_problem_in_chinese(live_se
     page.wait_for_selector("#cmp-form")
     page.click("#cmp-save")
     slot = page.locator("#cmp-form [data-error-for='complainant']")
-    expect(slot).to_have_text("长度须为 1 到 120 个字。")
+    expect(slot).to_have_text("请填写此项。")  # left empty: required, not "length 1 to 120"
     errors = page.locator("#cmp-form [data-error-for] li").all_inner_texts()
     assert errors and not [e for e in errors if LATIN.search(e)], errors
     assert not LATIN.search(page.locator("#cmp-error").inner_text())
     shot(page, "complaint-new-field-errors-zh")
+
+
+@pytest.mark.parametrize(("lang", "month_says", "reason_says"), [
+    ("zh", "请按 YYYY-MM 填写月份（年份 2000–2999），例如 2026-10。", "请填写此项。"),
+    ("en", "A month written YYYY-MM (year 2000–2999), e.g. 2026-10.", "Required."),
+])
+def test_the_holds_form_says_a_typo_in_the_month_at_the_month_in_the_readers_language(live_server, launch, lang, month_says, reason_says):
+    # The month's rule and a reason of spaces came as the server's English (no code) before.
+    from .desk_driver import open_as
+
+    page = open_as(launch(), live_server, "archivist", lang=lang)
+    page.set_viewport_size(DESK)
+    page.goto("/#/archive/holds")
+    page.wait_for_selector("#hold-form")
+    page.fill("#hold-month", "2026-13")
+    page.fill("#hold-reason", "审计 audit")
+    page.click("#hold-submit")
+    expect(page.locator("#hold-form [data-error-for='month']")).to_have_text(month_says)
+    expect(page.locator("#hold-form-error")).not_to_be_empty()
+    if lang == "zh":
+        assert not LATIN.search(page.locator("#hold-form-error").inner_text())
+    page.locator("#hold-form").scroll_into_view_if_needed()
+    shot(page, f"archive-hold-month-typo-{lang}")
+    page.fill("#hold-month", "")
+    page.fill("#hold-reason", "   ")
+    page.click("#hold-submit")
+    expect(page.locator("#hold-form [data-error-for='reason']")).to_have_text(reason_says)
+    expect(page.locator("#hold-form [data-error-for='month']")).to_be_empty()
 
 
 def test_a_sync_rejection_and_a_refusal_with_states_read_in_the_users_words(live_server, launch):

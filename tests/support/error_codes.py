@@ -2,7 +2,8 @@
 
 Walks server/**/*.py with `ast` and collects the code argument of each call that makes a
 refusal: the domain's problems (`server/problems.py`, positional 2nd or `code=`),
-`Invalid.field` (4th or `code=`), `ApiError` (3rd or `code=`), `error_response` (3rd or
+`Invalid.field` (4th or `code=`, and its field's own `field_code=`), a field's
+`FieldMessage` (2nd or `code=`), `ApiError` (3rd or `code=`), `error_response` (3rd or
 `code=`), sync's `Rejection` and `_rejected` (1st or `code=`), plus every class's
 `default_code` and `server.errors.CODES`. A code given as a module-level constant (sync's
 `UNKNOWN_TASK = "unknown_task"`) is resolved by name. A call whose code is not a literal or a
@@ -21,7 +22,8 @@ SERVER = Path(__file__).resolve().parents[2] / "server"
 
 # call name -> index of the positional code argument
 PROBLEM_CLASSES = {name for name, obj in vars(problems).items() if isinstance(obj, type) and issubclass(obj, problems.Problem)}
-CODE_ARG = {**{name: 1 for name in PROBLEM_CLASSES}, "field": 3, "ApiError": 2, "error_response": 2, "Rejection": 0, "_rejected": 0}
+CODE_ARG = {**{name: 1 for name in PROBLEM_CLASSES}, "field": 3, "ApiError": 2, "error_response": 2, "Rejection": 0, "_rejected": 0,
+            "FieldMessage": 1}
 
 
 @dataclass
@@ -71,18 +73,20 @@ def collect() -> Found:
             arg = next((k.value for k in node.keywords if k.arg == "code"), None)
             if arg is None and len(node.args) > CODE_ARG[name]:
                 arg = node.args[CODE_ARG[name]]
-            if arg is None or (isinstance(arg, ast.Constant) and arg.value is None):
-                continue  # the class's default code, collected below
-            where = f"{rel}:{node.lineno}"
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                add(arg.value, where)
-            elif isinstance(arg, ast.Name) and arg.id in consts:
-                add(consts[arg.id], where)
-            elif isinstance(arg, ast.IfExp) and all(isinstance(b, ast.Constant) for b in (arg.body, arg.orelse)):
-                add(arg.body.value, where)
-                add(arg.orelse.value, where)
-            else:
-                found.unresolved.append(f"{where}: {ast.unparse(arg)}")
+            args = [arg, next((k.value for k in node.keywords if k.arg == "field_code"), None) if name == "field" else None]
+            for arg in args:
+                if arg is None or (isinstance(arg, ast.Constant) and arg.value is None):
+                    continue  # the class's default code, collected below
+                where = f"{rel}:{node.lineno}"
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    add(arg.value, where)
+                elif isinstance(arg, ast.Name) and arg.id in consts:
+                    add(consts[arg.id], where)
+                elif isinstance(arg, ast.IfExp) and all(isinstance(b, ast.Constant) for b in (arg.body, arg.orelse)):
+                    add(arg.body.value, where)
+                    add(arg.orelse.value, where)
+                else:
+                    found.unresolved.append(f"{where}: {ast.unparse(arg)}")
     for cls in vars(problems).values():
         if isinstance(cls, type) and issubclass(cls, problems.Problem) and cls is not problems.Problem:
             add(cls.default_code, f"server/problems.py:{cls.__name__}")

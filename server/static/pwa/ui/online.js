@@ -192,7 +192,7 @@ export function rangeProblems(from, to, maxDays) {
     if (year < YEARS[0] || year > YEARS[1]) out[name] = [t('err_field_day', { min: YEARS[0], max: YEARS[1] })];
   }
   if (!out.to && !out.from) {
-    if (to < from) out.to = [t('err_field_not_before_from')];
+    if (to < from) out.to = [t('err_field_day_order')];
     else if ((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000 + 1 > maxDays) out.to = [t('err_field_days_at_most', { max: maxDays })];
   }
   return Object.keys(out).length ? out : null;
