@@ -158,10 +158,10 @@ def _check_item(site_id: int, checkpoint_id: int | None, item_id: str | None) ->
     if not item_id:
         return
     if checkpoint_id is None:
-        raise Invalid.field("item_id", "a checklist item needs the checkpoint it belongs to")
+        raise Invalid.field("item_id", "a checklist item needs the checkpoint it belongs to", field_code="field_item_needs_checkpoint")
     kind = db.session.get(Checkpoint, checkpoint_id).kind
     if item_id not in checklists.kind_item_ids(site_id, kind):
-        raise Invalid.field("item_id", "not an item of this checkpoint's checklist")
+        raise Invalid.field("item_id", "not an item of this checkpoint's checklist", field_code="field_not_in_checklist")
 
 
 def unit_checkpoint(site_id: int, unit: str) -> int | None:
